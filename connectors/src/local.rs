@@ -1,0 +1,408 @@
+//! The embedded `local` service: each account is a folder `accounts/<application>/<name>`
+//! under the data root. No request reaches outside its account folder: paths are
+//! [`ItemPath`]s (no `..`, no absolute paths, no separators in names) and symbolic links
+//! are refused wherever they appear.
+//!
+//! Uploads are staged under `.staging/` (outside every account) and made visible by an
+//! atomic link or rename, so an interrupted upload never leaves a partial file in view.
+
+use std::{
+    io::ErrorKind,
+    path::{Path, PathBuf},
+    time::SystemTime,
+};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use cloudbridge_shared::{
+    protocol::TransferPlan,
+    storage::{validate_name, ItemKind, Page},
+    ApiError, Entry, ItemPath,
+};
+use tokio::fs;
+
+use crate::Storage;
+
+/// Folder of staged uploads, relative to the data root.
+pub const STAGING_DIR: &str = ".staging";
+/// Folder of account folders, relative to the data root.
+pub const ACCOUNTS_DIR: &str = "accounts";
+
+/// What `local` supports.
+pub const CAPABILITIES: &[(&str, bool)] = &[
+    ("can_upload_file", true),
+    ("can_create_folder", true),
+    ("can_delete_file", true),
+    ("can_delete_folder", true),
+    ("can_download_file", true),
+    ("can_rename_file", false),
+    ("can_move_file", false),
+    ("can_copy_file", false),
+    ("can_search_file_name", false),
+    ("multipart_uploads_supported_for_files", false),
+];
+
+/// A `local` account.
+#[derive(Debug, Clone)]
+pub struct LocalDisk {
+    data_root: PathBuf,
+    /// Account folder relative to the data root.
+    relative: String,
+}
+
+/// The account folder (relative to the data root) of a local account.
+pub fn account_folder(application: &str, account: &str) -> Result<String, ApiError> {
+    validate_name(application)?;
+    validate_account_name(account)?;
+    Ok(format!("{ACCOUNTS_DIR}/{application}/{account}"))
+}
+
+/// A local account name is one safe folder name: letters, digits and `._@+-`.
+pub fn validate_account_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._@+-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_parameters(
+            "A local account name is 1-128 characters of letters, digits and `._@+-`, \
+             not starting with a dot.",
+        ))
+    }
+}
+
+impl LocalDisk {
+    /// Opens the account described by its stored configuration `{"folder": ...}`.
+    pub fn from_config(data_root: &Path, config: &serde_json::Value) -> Result<Self, ApiError> {
+        let relative = config
+            .get("folder")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| ApiError::internal("local account without a folder"))?;
+        // The stored folder must itself be a safe path under `accounts/`.
+        let parsed = ItemPath::parse(relative).map_err(ApiError::internal)?;
+        if parsed.segments().next() != Some(ACCOUNTS_DIR) {
+            return Err(ApiError::internal("local account folder outside accounts/"));
+        }
+        Ok(Self { data_root: data_root.to_path_buf(), relative: relative.to_string() })
+    }
+
+    /// Creates the account folder if needed.
+    pub async fn ensure_root(&self) -> Result<(), ApiError> {
+        let root = self.data_root.join(&self.relative);
+        fs::create_dir_all(&root).await.map_err(ApiError::internal)?;
+        refuse_symlinks(&self.data_root, &self.relative).await
+    }
+
+    fn relative_of(&self, path: &ItemPath) -> String {
+        if path.is_root() {
+            self.relative.clone()
+        } else {
+            format!("{}/{}", self.relative, path.as_str())
+        }
+    }
+
+    /// The absolute location of `path`, after checking no component is a symlink.
+    async fn resolve(&self, path: &ItemPath) -> Result<PathBuf, ApiError> {
+        let relative = self.relative_of(path);
+        refuse_symlinks(&self.data_root, &relative).await?;
+        Ok(self.data_root.join(relative))
+    }
+
+    async fn entry(&self, path: &ItemPath) -> Result<Entry, ApiError> {
+        let full = self.resolve(path).await?;
+        let meta = fs::symlink_metadata(&full).await.map_err(not_found_or_internal)?;
+        Ok(entry_from(path.clone(), &meta))
+    }
+
+    async fn folder(&self, path: &ItemPath) -> Result<PathBuf, ApiError> {
+        let full = self.resolve(path).await?;
+        match fs::symlink_metadata(&full).await {
+            Ok(m) if m.is_dir() => Ok(full),
+            Ok(_) => Err(ApiError::new(400, "invalid_parent_folder", "The parent is not a folder.")),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                Err(ApiError::new(400, "invalid_parent_folder", "The parent folder does not exist."))
+            }
+            Err(e) => Err(ApiError::internal(e)),
+        }
+    }
+
+    fn staged_path(&self, staged: &str) -> Result<PathBuf, ApiError> {
+        uuid::Uuid::parse_str(staged)
+            .map_err(|_| ApiError::bad_request("Unknown upload."))?;
+        Ok(self.data_root.join(STAGING_DIR).join(staged))
+    }
+}
+
+#[async_trait]
+impl Storage for LocalDisk {
+    fn capabilities(&self) -> cloudbridge_shared::storage::Capabilities {
+        CAPABILITIES.to_vec()
+    }
+
+    async fn validate(&self) -> Result<(), ApiError> {
+        self.ensure_root().await
+    }
+
+    async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError> {
+        self.entry(path).await
+    }
+
+    async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
+        let full = self.resolve(path).await?;
+        let meta = fs::symlink_metadata(&full).await.map_err(not_found_or_internal)?;
+        if !meta.is_dir() {
+            return Err(ApiError::not_found("No folder has this id."));
+        }
+        let mut names = Vec::new();
+        let mut dir = fs::read_dir(&full).await.map_err(not_found_or_internal)?;
+        while let Some(item) = dir.next_entry().await.map_err(ApiError::internal)? {
+            let Ok(name) = item.file_name().into_string() else { continue };
+            if validate_name(&name).is_ok() {
+                names.push(name);
+            }
+        }
+        names.sort_unstable();
+        let size = page_size as usize;
+        let start = (page as usize - 1) * size;
+        if start > 0 && start >= names.len() {
+            return Err(ApiError::not_found("This page does not exist."));
+        }
+        let mut entries = Vec::with_capacity(size.min(names.len()));
+        for name in names.iter().skip(start).take(size) {
+            let child = path.join(name)?;
+            // Deleted while listing, or a symlink: skip it rather than fail the page.
+            match fs::symlink_metadata(full.join(name)).await {
+                Ok(m) if !m.file_type().is_symlink() => entries.push(entry_from(child, &m)),
+                _ => continue,
+            }
+        }
+        let next_page = (start + size < names.len()).then_some(page + 1);
+        Ok(Page { entries, page, next_page })
+    }
+
+    async fn create_folder(
+        &self,
+        parent: &ItemPath,
+        name: &str,
+        conflict_if_exists: bool,
+    ) -> Result<(Entry, bool), ApiError> {
+        let path = parent.join(name)?;
+        let parent_dir = self.folder(parent).await?;
+        match fs::create_dir(parent_dir.join(name)).await {
+            Ok(()) => Ok((self.entry(&path).await?, true)),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                let existing = self.entry(&path).await?;
+                if conflict_if_exists || existing.kind != ItemKind::Folder {
+                    Err(ApiError::naming_conflict("An item with this name already exists.", path.id()))
+                } else {
+                    Ok((existing, false))
+                }
+            }
+            Err(e) => Err(ApiError::internal(e)),
+        }
+    }
+
+    async fn delete(&self, path: &ItemPath, recursive: bool) -> Result<(), ApiError> {
+        if path.is_root() {
+            return Err(ApiError::forbidden("The root folder cannot be deleted."));
+        }
+        let full = self.resolve(path).await?;
+        let meta = fs::symlink_metadata(&full).await.map_err(not_found_or_internal)?;
+        let result = if !meta.is_dir() {
+            fs::remove_file(&full).await
+        } else if recursive {
+            fs::remove_dir_all(&full).await
+        } else {
+            match fs::remove_dir(&full).await {
+                Err(e) if e.kind() == ErrorKind::DirectoryNotEmpty => {
+                    return Err(ApiError::new(403, "folder_not_empty", "The folder is not empty."));
+                }
+                other => other,
+            }
+        };
+        result.map_err(not_found_or_internal)
+    }
+
+    async fn plan_download(&self, path: &ItemPath) -> Result<(TransferPlan, Entry), ApiError> {
+        let entry = self.entry(path).await?;
+        if entry.kind != ItemKind::File {
+            return Err(ApiError::not_found("No file has this id."));
+        }
+        Ok((TransferPlan::Local { relative: self.relative_of(path), staged: None }, entry))
+    }
+
+    async fn plan_upload(&self, parent: &ItemPath, name: &str) -> Result<TransferPlan, ApiError> {
+        parent.join(name)?;
+        self.folder(parent).await?;
+        fs::create_dir_all(self.data_root.join(STAGING_DIR)).await.map_err(ApiError::internal)?;
+        let staged = uuid::Uuid::new_v4().to_string();
+        Ok(TransferPlan::Local { relative: format!("{STAGING_DIR}/{staged}"), staged: Some(staged) })
+    }
+
+    async fn commit_upload(
+        &self,
+        staged: &str,
+        parent: &ItemPath,
+        name: &str,
+        overwrite: bool,
+    ) -> Result<Entry, ApiError> {
+        let source = self.staged_path(staged)?;
+        let parent_dir = self.folder(parent).await?;
+        if !fs::try_exists(&source).await.map_err(ApiError::internal)? {
+            return Err(ApiError::bad_request("The upload was not received completely."));
+        }
+        let path = if overwrite {
+            let target = parent.join(name)?;
+            if let Ok(m) = fs::symlink_metadata(parent_dir.join(name)).await {
+                if !m.is_file() {
+                    return Err(ApiError::naming_conflict("A folder has this name.", target.id()));
+                }
+            }
+            // rename replaces atomically: readers see the old file or the new one.
+            fs::rename(&source, parent_dir.join(name)).await.map_err(ApiError::internal)?;
+            target
+        } else {
+            link_under_free_name(&source, &parent_dir, parent, name).await?
+        };
+        self.entry(&path).await
+    }
+
+    async fn abort_upload(&self, staged: &str) -> Result<(), ApiError> {
+        match fs::remove_file(self.staged_path(staged)?).await {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(ApiError::internal(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Links `source` into `dir` under `name`, or `name (1)`, `name (2)`… when taken, without
+/// ever replacing an existing file (a hard link fails when the target exists).
+async fn link_under_free_name(
+    source: &Path,
+    dir: &Path,
+    parent: &ItemPath,
+    name: &str,
+) -> Result<ItemPath, ApiError> {
+    for n in 0..1000 {
+        let candidate = if n == 0 { name.to_string() } else { numbered(name, n) };
+        let path = parent.join(&candidate)?;
+        match fs::hard_link(source, dir.join(&candidate)).await {
+            Ok(()) => {
+                fs::remove_file(source).await.map_err(ApiError::internal)?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(ApiError::internal(e)),
+        }
+    }
+    Err(ApiError::naming_conflict("Too many files with this name.", parent.join(name)?.id()))
+}
+
+/// `report.pdf` → `report (2).pdf`.
+fn numbered(name: &str, n: u32) -> String {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem} ({n}).{ext}"),
+        _ => format!("{name} ({n})"),
+    }
+}
+
+/// Fails with 404 if any component of `relative` under `root` is a symbolic link.
+pub async fn refuse_symlinks(root: &Path, relative: &str) -> Result<(), ApiError> {
+    let mut current = root.to_path_buf();
+    for segment in relative.split('/').filter(|s| !s.is_empty()) {
+        if segment == ".." || segment == "." {
+            return Err(ApiError::not_found("No such file or folder."));
+        }
+        current.push(segment);
+        match fs::symlink_metadata(&current).await {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(ApiError::not_found("No such file or folder."));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(ApiError::internal(e)),
+        }
+    }
+    Ok(())
+}
+
+fn entry_from(path: ItemPath, meta: &std::fs::Metadata) -> Entry {
+    let is_dir = meta.is_dir();
+    let time = |t: std::io::Result<SystemTime>| t.ok().map(DateTime::<Utc>::from);
+    Entry {
+        mime_type: (!is_dir).then(|| {
+            mime_guess::from_path(path.name()).first_or_octet_stream().essence_str().to_string()
+        }),
+        kind: if is_dir { ItemKind::Folder } else { ItemKind::File },
+        size: (!is_dir).then_some(meta.len()),
+        created: time(meta.created()),
+        modified: time(meta.modified()),
+        path,
+    }
+}
+
+fn not_found_or_internal(e: std::io::Error) -> ApiError {
+    match e.kind() {
+        ErrorKind::NotFound | ErrorKind::NotADirectory => {
+            ApiError::not_found("No such file or folder.")
+        }
+        _ => ApiError::internal(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn disk() -> (tempfile::TempDir, LocalDisk) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = serde_json::json!({"folder": account_folder("app", "alice").unwrap()});
+        let disk = LocalDisk::from_config(dir.path(), &config).unwrap();
+        disk.ensure_root().await.unwrap();
+        (dir, disk)
+    }
+
+    #[tokio::test]
+    async fn symlinks_out_of_the_account_are_refused() {
+        let (dir, disk) = disk().await;
+        let outside = dir.path().join("secret.txt");
+        std::fs::write(&outside, "x").unwrap();
+        let root = dir.path().join(&disk.relative);
+        std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), root.join("dirlink")).unwrap();
+        let link = ItemPath::parse("link").unwrap();
+        assert_eq!(disk.metadata(&link).await.unwrap_err().status, 404);
+        assert_eq!(disk.plan_download(&link).await.unwrap_err().status, 404);
+        let through = ItemPath::parse("dirlink/secret.txt").unwrap();
+        assert_eq!(disk.metadata(&through).await.unwrap_err().status, 404);
+        let listing = disk.list(&ItemPath::root(), 1, 100).await.unwrap();
+        assert!(listing.entries.is_empty(), "symlinks are not listed");
+    }
+
+    #[tokio::test]
+    async fn uploads_never_replace_without_overwrite() {
+        let (dir, disk) = disk().await;
+        for expected in ["a.txt", "a (1).txt", "a (2).txt"] {
+            let TransferPlan::Local { relative, staged } =
+                disk.plan_upload(&ItemPath::root(), "a.txt").await.unwrap();
+            std::fs::write(dir.path().join(relative), expected).unwrap();
+            let e = disk
+                .commit_upload(&staged.unwrap(), &ItemPath::root(), "a.txt", false)
+                .await
+                .unwrap();
+            assert_eq!(e.path.as_str(), expected);
+        }
+        assert_eq!(numbered("noext", 3), "noext (3)");
+        assert_eq!(numbered(".hidden", 1), ".hidden (1)");
+    }
+
+    #[test]
+    fn account_names_are_single_safe_segments() {
+        for bad in ["", "..", ".x", "a/b", "a b", "ü"] {
+            assert!(validate_account_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_account_name("alice@example.com").is_ok());
+    }
+}

@@ -1,0 +1,343 @@
+//! Typed, layered configuration: defaults → TOML file → environment.
+//!
+//! Variables read:
+//! - `CLOUDBRIDGE_CONFIG`: path of a TOML file (optional).
+//! - `CLOUDBRIDGE_<SECTION>__<KEY>`: overrides `[section] key`, e.g. `CLOUDBRIDGE_API__BIND`.
+//!   Values are parsed as TOML scalars (`42`, `true`) and fall back to plain strings.
+//! - `CLOUDBRIDGE_BOOTSTRAP_DEVELOPER_KEY`: the top-level `bootstrap_developer_key`.
+//! - `DATABASE_URL`, `REDIS_URL`: the usual connection strings (win over the file).
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+/// Every setting of every Cloudbridge process.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The HTTP API tier.
+    pub api: ApiSettings,
+    /// The developer portal (port reserved).
+    pub portal: PortalSettings,
+    /// PostgreSQL.
+    pub database: DatabaseSettings,
+    /// Redis: queues and reply channels.
+    pub redis: RedisSettings,
+    /// Worker processes.
+    pub jobs: JobSettings,
+    /// The scheduler process.
+    pub scheduler: SchedulerSettings,
+    /// The embedded `local` storage service.
+    pub local: LocalSettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// Makes sure a developer with this DeveloperKey exists at start-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_developer_key: Option<Secret>,
+}
+
+/// API tier settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Listen address of the Kloudless v1 API.
+    pub bind: SocketAddr,
+    /// Client-visible base URL (`https://api.example.com`); derived from `Host` when empty.
+    pub public_url: String,
+    /// Requests in flight per API process; 0 means 45 × CPU cores.
+    pub max_in_flight: usize,
+    /// How long a request waits for its worker before 504.
+    pub request_timeout_ms: u64,
+    /// Largest JSON body accepted.
+    pub max_json_bytes: usize,
+    /// Largest upload body accepted.
+    pub max_upload_bytes: u64,
+    /// Queued jobs (all API instances) beyond which new requests get 503.
+    pub backlog_limit: u64,
+    /// Grace period for in-flight requests at shutdown.
+    pub shutdown_grace_ms: u64,
+}
+
+/// Developer portal settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalSettings {
+    /// Reserved listen address of the developer portal.
+    pub bind: SocketAddr,
+}
+
+/// PostgreSQL settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Connection string.
+    pub url: Secret,
+    /// Pool size per process.
+    pub max_connections: u32,
+}
+
+/// Redis settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// Connection string.
+    pub url: Secret,
+    /// Prefix of every key and channel (one per deployment, one per test).
+    pub prefix: String,
+    /// Redis command response timeout; short pauses must not kill workers.
+    pub response_timeout_ms: u64,
+}
+
+/// Worker settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    /// Jobs run at once per worker process.
+    pub concurrency: usize,
+    /// Jobs fetched per Redis round trip.
+    pub batch_size: usize,
+    /// Worker heartbeat period.
+    pub heartbeat_secs: u64,
+    /// Missed heartbeats before a worker's jobs are re-enqueued.
+    pub missed_heartbeats: usize,
+    /// Fallback poll period when no wake-up message arrives.
+    pub fallback_poll_ms: u64,
+    /// Listen address of `/metrics` and `/health`.
+    pub metrics_bind: SocketAddr,
+}
+
+/// Scheduler settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSettings {
+    /// Cron expression (with seconds) of the housekeeping job.
+    pub housekeeping_cron: String,
+    /// Listen address of `/metrics` and `/health`.
+    pub metrics_bind: SocketAddr,
+}
+
+/// The embedded `local` service.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSettings {
+    /// Folder holding one sub-folder per local account (shared by api and jobs).
+    pub data_root: PathBuf,
+}
+
+/// Logging settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `RUST_LOG`-style filter.
+    pub filter: String,
+    /// `json` or `pretty`.
+    pub format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            api: ApiSettings {
+                bind: ([0, 0, 0, 0], 8000).into(),
+                public_url: String::new(),
+                max_in_flight: 0,
+                request_timeout_ms: 30_000,
+                max_json_bytes: 1 << 20,
+                max_upload_bytes: 50 << 30,
+                backlog_limit: 4_000,
+                shutdown_grace_ms: 10_000,
+            },
+            portal: PortalSettings { bind: ([0, 0, 0, 0], 8080).into() },
+            database: DatabaseSettings {
+                url: Secret::new("postgres://postgres@127.0.0.1:5432/cloudbridge"),
+                max_connections: 16,
+            },
+            redis: RedisSettings {
+                url: Secret::new("redis://127.0.0.1:6379"),
+                prefix: "cloudbridge".into(),
+                response_timeout_ms: 5_000,
+            },
+            jobs: JobSettings {
+                concurrency: 256,
+                batch_size: 32,
+                heartbeat_secs: 5,
+                missed_heartbeats: 3,
+                fallback_poll_ms: 250,
+                metrics_bind: ([0, 0, 0, 0], 9101).into(),
+            },
+            scheduler: SchedulerSettings {
+                housekeeping_cron: "*/10 * * * * *".into(),
+                metrics_bind: ([0, 0, 0, 0], 9102).into(),
+            },
+            local: LocalSettings { data_root: PathBuf::from("./data") },
+            log: LogSettings { filter: "info".into(), format: "json".into() },
+            bootstrap_developer_key: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads settings from the process environment.
+    pub fn load() -> anyhow::Result<Self> {
+        let file = std::env::var("CLOUDBRIDGE_CONFIG").ok();
+        Self::load_from(file.as_deref(), std::env::vars())
+    }
+
+    /// Loads settings from an optional TOML file and a set of environment variables.
+    pub fn load_from(
+        file: Option<&str>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
+        let mut tree = toml::Value::try_from(Settings::default())?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading configuration file {path}"))?;
+            let layer: toml::Value =
+                toml::from_str(&text).with_context(|| format!("parsing {path}"))?;
+            merge(&mut tree, layer);
+        }
+        for (name, value) in env {
+            if let Some((section, key)) = env_key(&name) {
+                set(&mut tree, &section, key.as_deref(), &value)?;
+            }
+        }
+        let settings: Settings = tree.try_into().context("invalid configuration")?;
+        Ok(settings)
+    }
+
+    /// The in-flight request limit of one API process (45 × cores unless set).
+    pub fn max_in_flight(&self) -> usize {
+        if self.api.max_in_flight > 0 {
+            return self.api.max_in_flight;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        45 * cores
+    }
+
+    /// The request deadline.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.api.request_timeout_ms)
+    }
+}
+
+/// Maps an environment variable to `(section, key)`; `key` is `None` for top-level settings.
+fn env_key(name: &str) -> Option<(String, Option<String>)> {
+    match name {
+        "DATABASE_URL" => return Some(("database".into(), Some("url".into()))),
+        "REDIS_URL" => return Some(("redis".into(), Some("url".into()))),
+        _ => {}
+    }
+    let rest = name.strip_prefix("CLOUDBRIDGE_")?;
+    if rest == "CONFIG" {
+        return None;
+    }
+    match rest.split_once("__") {
+        Some((section, key)) => Some((section.to_lowercase(), Some(key.to_lowercase()))),
+        None => Some((rest.to_lowercase(), None)),
+    }
+}
+
+fn set(tree: &mut toml::Value, section: &str, key: Option<&str>, raw: &str) -> anyhow::Result<()> {
+    let value = parse_scalar(raw);
+    let table = tree.as_table_mut().expect("settings serialize to a table");
+    match key {
+        None => {
+            table.insert(section.to_string(), toml::Value::String(raw.to_string()));
+        }
+        Some(key) => {
+            let entry = table
+                .get_mut(section)
+                .and_then(toml::Value::as_table_mut)
+                .with_context(|| format!("unknown configuration section `{section}`"))?;
+            // Keep strings as strings when the default is a string ("8000" stays text for bind).
+            let typed = match entry.get(key) {
+                Some(toml::Value::String(_)) => toml::Value::String(raw.to_string()),
+                _ => value,
+            };
+            entry.insert(key.to_string(), typed);
+        }
+    }
+    Ok(())
+}
+
+fn parse_scalar(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+fn merge(base: &mut toml::Value, layer: toml::Value) {
+    match (base, layer) {
+        (toml::Value::Table(base), toml::Value::Table(layer)) => {
+            for (k, v) in layer {
+                match base.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        base.insert(k, v);
+                    }
+                }
+            }
+        }
+        (base, layer) => *base = layer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.api.bind.port(), 8000);
+        assert_eq!(s.portal.bind.port(), 8080);
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(s.max_in_flight(), 45 * cores);
+    }
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        let dir = tempfile_dir();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "[api]\nmax_in_flight = 7\nrequest_timeout_ms = 100\n").unwrap();
+        let s = Settings::load_from(
+            Some(path.to_str().unwrap()),
+            env(&[
+                ("CLOUDBRIDGE_API__REQUEST_TIMEOUT_MS", "250"),
+                ("CLOUDBRIDGE_API__BIND", "127.0.0.1:9999"),
+                ("CLOUDBRIDGE_BOOTSTRAP_DEVELOPER_KEY", "dk"),
+                ("DATABASE_URL", "postgres://x/y"),
+                ("REDIS_URL", "redis://r"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.api.max_in_flight, 7);
+        assert_eq!(s.api.request_timeout_ms, 250);
+        assert_eq!(s.api.bind.port(), 9999);
+        assert_eq!(s.bootstrap_developer_key.unwrap().expose(), "dk");
+        assert_eq!(s.database.url.expose(), "postgres://x/y");
+        assert_eq!(s.redis.url.expose(), "redis://r");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Settings::load_from(None, env(&[("CLOUDBRIDGE_API__NOPE", "1")]));
+        assert!(err.is_err());
+        let err = Settings::load_from(None, env(&[("CLOUDBRIDGE_NOSECTION__X", "1")]));
+        assert!(err.is_err());
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("cb-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

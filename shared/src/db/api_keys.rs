@@ -1,0 +1,79 @@
+//! Application API keys. A key is `<id>.<secret>`; only its digest is stored, so a key is
+//! shown once, at creation, and later listed by id.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgExecutor, PgPool};
+
+use crate::secret::{digest, random_id, random_token};
+
+/// An API key row (without the key).
+#[derive(Clone, Debug, FromRow)]
+pub struct ApiKey {
+    /// Public id: the part of the key before the dot.
+    pub id: String,
+    /// Owning application.
+    pub application_id: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last modified.
+    pub modified_at: DateTime<Utc>,
+}
+
+/// The key id of a full key, if it has the Cloudbridge shape.
+pub fn key_id(key: &str) -> Option<&str> {
+    key.split_once('.').map(|(id, _)| id)
+}
+
+/// Creates a key for an application; returns the row and the key in clear.
+pub async fn create<'e>(
+    db: impl PgExecutor<'e>,
+    application: &str,
+) -> Result<(ApiKey, String), sqlx::Error> {
+    let id = random_id(16);
+    let key = format!("{id}.{}", random_token(24));
+    let row = sqlx::query_as(
+        "INSERT INTO api_keys (id, application_id, key_hash) VALUES ($1, $2, $3)
+         RETURNING id, application_id, created_at, modified_at",
+    )
+    .bind(&id)
+    .bind(application)
+    .bind(digest(&key))
+    .fetch_one(db)
+    .await?;
+    Ok((row, key))
+}
+
+/// An application's keys, oldest first.
+pub async fn list(pool: &PgPool, application: &str) -> Result<Vec<ApiKey>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, application_id, created_at, modified_at FROM api_keys
+         WHERE application_id = $1 ORDER BY created_at, id",
+    )
+    .bind(application)
+    .fetch_all(pool)
+    .await
+}
+
+/// Deletes a key given either in full or by id. True when it existed.
+pub async fn delete(pool: &PgPool, application: &str, key_or_id: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM api_keys WHERE application_id = $1 AND (id = $2 OR key_hash = $3)",
+    )
+    .bind(application)
+    .bind(key_or_id)
+    .bind(digest(key_or_id))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The active application an API key belongs to.
+pub async fn find_application(pool: &PgPool, key: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT k.application_id FROM api_keys k JOIN applications a ON a.id = k.application_id
+         WHERE k.key_hash = $1 AND a.active",
+    )
+    .bind(digest(key))
+    .fetch_optional(pool)
+    .await
+}

@@ -1,0 +1,34 @@
+//! PostgreSQL access: one module per table, SQL in small named functions.
+
+use std::time::Duration;
+
+use sqlx::{postgres::PgPoolOptions, PgPool};
+
+use crate::config::DatabaseSettings;
+
+pub mod accounts;
+pub mod api_keys;
+pub mod applications;
+pub mod bearer_tokens;
+pub mod developers;
+
+/// The embedded migrations (`migrations/`), the only source of the schema.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Opens a lazily connecting pool.
+pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy(settings.url.expose())
+}
+
+/// Applies pending migrations.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Offset of a 1-based page.
+pub(crate) fn offset(page: u32, page_size: u32) -> i64 {
+    i64::from(page.saturating_sub(1)) * i64::from(page_size)
+}

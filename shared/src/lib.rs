@@ -1,0 +1,29 @@
+//! What every Cloudbridge process shares: configuration, the Kloudless error type,
+//! domain types, database access, job payloads, Redis naming and telemetry.
+//!
+//! # Layout
+//! - [`config`]: typed settings, defaults → TOML file → environment.
+//! - [`error`]: [`ApiError`], rendered in the Kloudless error format.
+//! - [`request_id`]: the request id carried from API to worker.
+//! - [`secret`]: [`Secret`] (never printed), key digests, random tokens.
+//! - [`storage`]: [`ItemPath`] (safe paths and ids), [`Entry`], pages.
+//! - [`protocol`]: [`RequestJob`], [`Op`], [`Reply`]: the request path's jobs.
+//! - [`queue`]: queue and channel names, Redis connections, queue housekeeping.
+//! - [`db`]: PostgreSQL functions, one module per table, and the migrator.
+//! - [`telemetry`]: logging, Prometheus metrics and their names, shutdown signal.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod protocol;
+pub mod queue;
+pub mod request_id;
+pub mod secret;
+pub mod storage;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use error::ApiError;
+pub use protocol::{Op, Outcome, Reply, RequestJob};
+pub use secret::Secret;
+pub use storage::{Entry, ItemPath};

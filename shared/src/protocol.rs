@@ -1,0 +1,184 @@
+//! Job payloads and replies of the request path (API tier ⇄ workers).
+//!
+//! The API pushes a [`RequestJob`]; a worker runs its [`Op`] and publishes a [`Reply`]
+//! on the caller's reply channel. Bytes never travel here: downloads and uploads are
+//! *planned* by a job and streamed by the API tier.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::ApiError,
+    storage::{Entry, ItemPath, Page},
+};
+
+/// One API request turned into a job.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RequestJob {
+    /// Request id (also the reply's correlation id).
+    pub request_id: String,
+    /// Redis channel the caller listens on.
+    pub reply_to: String,
+    /// Unix milliseconds after which nobody waits for the answer.
+    pub deadline_ms: i64,
+    /// The account the operation runs against (absent for account-less ops).
+    pub account: Option<AccountRef>,
+    /// What to do.
+    pub op: Op,
+}
+
+/// What a worker needs to reach an account's service.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccountRef {
+    /// Numeric account id.
+    pub id: i64,
+    /// Service identifier (`local`, `s3`, …).
+    pub service: String,
+    /// Non-secret service configuration.
+    pub config: serde_json::Value,
+}
+
+/// Operations a worker runs for the request path.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// A no-op round trip through the queue (baseline for benchmarks, readiness).
+    Ping,
+    /// Checks that the account's service is reachable and the account usable.
+    Validate,
+    /// Metadata of a file or folder.
+    Metadata {
+        /// The item.
+        path: ItemPath,
+    },
+    /// One page of a folder's contents.
+    ListFolder {
+        /// The folder.
+        path: ItemPath,
+        /// 1-based page.
+        page: u32,
+        /// Entries per page.
+        page_size: u32,
+    },
+    /// Creates a folder.
+    CreateFolder {
+        /// Parent folder.
+        parent: ItemPath,
+        /// New folder's name.
+        name: String,
+        /// 409 instead of returning the existing folder.
+        conflict_if_exists: bool,
+    },
+    /// Deletes a file or a folder.
+    Delete {
+        /// The item.
+        path: ItemPath,
+        /// Delete a non-empty folder with its contents.
+        recursive: bool,
+    },
+    /// Resolves a file for download by the API tier.
+    PlanDownload {
+        /// The file.
+        path: ItemPath,
+    },
+    /// Prepares an upload streamed by the API tier.
+    PlanUpload {
+        /// Target folder.
+        parent: ItemPath,
+        /// File name.
+        name: String,
+    },
+    /// Makes a staged upload visible under its final name.
+    CommitUpload {
+        /// Staging token returned by `PlanUpload`.
+        staged: String,
+        /// Target folder.
+        parent: ItemPath,
+        /// File name.
+        name: String,
+        /// Replace an existing file instead of choosing a new name.
+        overwrite: bool,
+    },
+    /// Discards a staged upload (client went away).
+    AbortUpload {
+        /// Staging token returned by `PlanUpload`.
+        staged: String,
+    },
+}
+
+impl Op {
+    /// Low-cardinality name for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Ping => "ping",
+            Op::Validate => "validate",
+            Op::Metadata { .. } => "metadata",
+            Op::ListFolder { .. } => "list_folder",
+            Op::CreateFolder { .. } => "create_folder",
+            Op::Delete { .. } => "delete",
+            Op::PlanDownload { .. } => "plan_download",
+            Op::PlanUpload { .. } => "plan_upload",
+            Op::CommitUpload { .. } => "commit_upload",
+            Op::AbortUpload { .. } => "abort_upload",
+        }
+    }
+}
+
+/// A successful operation's result.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The operation had nothing to return.
+    Done,
+    /// Answer to `Ping`: which worker ran it.
+    Pong {
+        /// Worker name.
+        worker: String,
+    },
+    /// One item's metadata.
+    Entry {
+        /// The item.
+        entry: Entry,
+        /// True when the operation created it.
+        created: bool,
+    },
+    /// A page of a folder listing.
+    Page {
+        /// The page.
+        page: Page,
+    },
+    /// Where the API tier reads a download from.
+    Download {
+        /// The plan.
+        plan: TransferPlan,
+        /// The file's metadata.
+        entry: Entry,
+    },
+    /// Where the API tier writes an upload to.
+    Upload {
+        /// The plan.
+        plan: TransferPlan,
+    },
+}
+
+/// How the API tier moves bytes to or from a service without Redis.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TransferPlan {
+    /// A file on the shared local data root.
+    Local {
+        /// Path relative to the data root.
+        relative: String,
+        /// Staging token (uploads only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        staged: Option<String>,
+    },
+}
+
+/// A worker's answer to one [`RequestJob`].
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Reply {
+    /// The request this answers.
+    pub request_id: String,
+    /// The result.
+    pub result: Result<Outcome, ApiError>,
+}

@@ -1,0 +1,121 @@
+//! Redis naming and connections: the request queue, wake-up and reply channels.
+//!
+//! Every key and channel starts with the configured prefix, so deployments (and tests)
+//! sharing one Redis never see each other's work.
+
+use std::time::Duration;
+
+use apalis_redis::{Config as QueueConfig, ConnectionManager, RedisStorage};
+use redis::{aio::ConnectionManagerConfig, AsyncCommands, Client};
+
+use crate::config::{JobSettings, RedisSettings};
+
+/// Names of the queues and channels of one deployment.
+#[derive(Clone, Debug)]
+pub struct Names {
+    prefix: String,
+}
+
+impl Names {
+    /// Names under `prefix`.
+    pub fn new(prefix: &str) -> Self {
+        Self { prefix: prefix.to_string() }
+    }
+
+    /// The queue of API request jobs.
+    pub fn request_queue(&self) -> String {
+        format!("{}:requests", self.prefix)
+    }
+
+    /// The queue of maintenance jobs enqueued by the scheduler.
+    pub fn maintenance_queue(&self) -> String {
+        format!("{}:maintenance", self.prefix)
+    }
+
+    /// Channel on which pushers announce new jobs of `queue` to idle workers.
+    pub fn wake_channel(&self, queue: &str) -> String {
+        format!("{queue}:wake")
+    }
+
+    /// The reply channel of one API process.
+    pub fn reply_channel(&self, api_id: &str) -> String {
+        format!("{}:reply:{api_id}", self.prefix)
+    }
+}
+
+/// Opens a Redis client for `settings`.
+pub fn client(settings: &RedisSettings) -> redis::RedisResult<Client> {
+    Client::open(settings.url.expose())
+}
+
+/// A multiplexed, reconnecting connection with a response timeout long enough
+/// that a short Redis pause does not end a worker.
+pub fn connection(settings: &RedisSettings) -> redis::RedisResult<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_response_timeout(Some(Duration::from_millis(settings.response_timeout_ms)))
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(3)
+        .set_max_delay(Duration::from_secs(1));
+    ConnectionManager::new_lazy_with_config(client(settings)?, config)
+}
+
+/// The apalis queue configuration shared by pushers and workers of `queue`.
+pub fn queue_config(queue: &str, jobs: &JobSettings) -> QueueConfig {
+    QueueConfig::default()
+        .queue(queue)
+        .batch_size(jobs.batch_size.max(1))
+        .heartbeat_interval(Duration::from_secs(jobs.heartbeat_secs.max(1)))
+        .missed_heartbeats(jobs.missed_heartbeats.max(1))
+        .lock_tasks(false)
+        .emit_events(false)
+        .persist_results(true)
+}
+
+/// An apalis storage for jobs of type `T` on `queue`.
+pub fn storage<T>(conn: ConnectionManager, queue: &str, jobs: &JobSettings) -> RedisStorage<T> {
+    RedisStorage::new(conn).with_config(queue_config(queue, jobs))
+}
+
+/// Jobs waiting in `config`'s queue (scheduled + ready), across all pushers.
+pub async fn depth(conn: &mut ConnectionManager, config: &QueueConfig) -> redis::RedisResult<u64> {
+    let (scheduled, active): (u64, u64) = redis::pipe()
+        .zcard(config.scheduled_jobs_set())
+        .llen(config.active_jobs_list())
+        .query_async(conn)
+        .await?;
+    Ok(scheduled + active)
+}
+
+/// Tells idle workers of `queue` that a job is waiting.
+pub async fn wake(
+    conn: &mut ConnectionManager,
+    names: &Names,
+    queue: &str,
+) -> redis::RedisResult<()> {
+    conn.publish::<_, _, ()>(names.wake_channel(queue), 1).await
+}
+
+/// Removes up to `limit` finished jobs' bookkeeping (ids, data, metadata) from `config`'s
+/// queue; apalis keeps them forever otherwise. Returns how many were removed.
+pub async fn trim_done(
+    conn: &mut ConnectionManager,
+    config: &QueueConfig,
+    limit: usize,
+) -> redis::RedisResult<usize> {
+    let ids: Vec<String> = redis::cmd("SPOP")
+        .arg(config.done_jobs_set())
+        .arg(limit)
+        .query_async(conn)
+        .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut pipe = redis::pipe();
+    pipe.hdel(config.job_data_hash(), &ids).ignore();
+    let meta = config.job_meta_hash();
+    for id in &ids {
+        pipe.del(format!("{meta}:{id}")).ignore();
+    }
+    pipe.query_async::<()>(conn).await?;
+    Ok(ids.len())
+}

@@ -1,0 +1,205 @@
+//! Storage domain types shared by connectors, workers and the API tier.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// Longest accepted name of one file or folder, in bytes.
+pub const MAX_NAME_BYTES: usize = 255;
+/// Longest accepted path, in bytes.
+pub const MAX_PATH_BYTES: usize = 4096;
+
+/// A validated path inside one account: no `.`/`..` segments, no empty segments,
+/// no NUL, relative. The empty path is the account's root folder.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ItemPath(String);
+
+impl ItemPath {
+    /// The root folder.
+    pub fn root() -> Self {
+        Self(String::new())
+    }
+
+    /// Parses a `/`-separated relative path, refusing anything that could leave the account.
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        if raw.is_empty() {
+            return Ok(Self::root());
+        }
+        if raw.len() > MAX_PATH_BYTES {
+            return Err(ApiError::invalid_parameters("The path is too long."));
+        }
+        for segment in raw.split('/') {
+            validate_name(segment)?;
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    /// Parses a Kloudless file/folder id: `root` or the base64url of the path.
+    pub fn from_id(id: &str) -> Result<Self, ApiError> {
+        if id == "root" {
+            return Ok(Self::root());
+        }
+        let bad = || ApiError::not_found("No file or folder has this id.");
+        let bytes = URL_SAFE_NO_PAD.decode(id).map_err(|_| bad())?;
+        let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        if text.is_empty() {
+            return Err(bad());
+        }
+        Self::parse(&text).map_err(|_| bad())
+    }
+
+    /// The Kloudless id of this path.
+    pub fn id(&self) -> String {
+        if self.is_root() {
+            "root".to_string()
+        } else {
+            URL_SAFE_NO_PAD.encode(self.0.as_bytes())
+        }
+    }
+
+    /// True for the account's root folder.
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The path as text (`""` for the root).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The last segment (`""` for the root).
+    pub fn name(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or("")
+    }
+
+    /// The parent folder; `None` for the root.
+    pub fn parent(&self) -> Option<ItemPath> {
+        if self.is_root() {
+            return None;
+        }
+        Some(match self.0.rsplit_once('/') {
+            Some((parent, _)) => Self(parent.to_string()),
+            None => Self::root(),
+        })
+    }
+
+    /// This path joined with a validated child name.
+    pub fn join(&self, name: &str) -> Result<ItemPath, ApiError> {
+        validate_name(name)?;
+        let joined = if self.is_root() { name.to_string() } else { format!("{}/{}", self.0, name) };
+        if joined.len() > MAX_PATH_BYTES {
+            return Err(ApiError::invalid_parameters("The path is too long."));
+        }
+        Ok(Self(joined))
+    }
+
+    /// Segments from the root down.
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/').filter(|s| !s.is_empty())
+    }
+}
+
+impl TryFrom<String> for ItemPath {
+    type Error = ApiError;
+    fn try_from(s: String) -> Result<Self, ApiError> {
+        ItemPath::parse(&s)
+    }
+}
+
+impl From<ItemPath> for String {
+    fn from(p: ItemPath) -> String {
+        p.0
+    }
+}
+
+/// Checks one file or folder name.
+pub fn validate_name(name: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| Err(ApiError::invalid_parameters(format!("Invalid name: {why}.")));
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name == "." || name == ".." {
+        return bad("`.` and `..` are not names");
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return bad("it is longer than 255 bytes");
+    }
+    if name.contains(['/', '\\', '\0']) {
+        return bad("it contains a path separator or NUL");
+    }
+    if name.chars().any(char::is_control) {
+        return bad("it contains control characters");
+    }
+    Ok(())
+}
+
+/// File or folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    /// A file.
+    File,
+    /// A folder.
+    Folder,
+}
+
+/// Metadata of one file or folder as a connector reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Where it is.
+    pub path: ItemPath,
+    /// File or folder.
+    pub kind: ItemKind,
+    /// Size in bytes (files).
+    pub size: Option<u64>,
+    /// Creation time, where the service knows it.
+    pub created: Option<DateTime<Utc>>,
+    /// Last modification time.
+    pub modified: Option<DateTime<Utc>>,
+    /// MIME type (files).
+    pub mime_type: Option<String>,
+}
+
+/// One page of a folder listing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// The entries of this page.
+    pub entries: Vec<Entry>,
+    /// 1-based page number.
+    pub page: u32,
+    /// The next page number, if any.
+    pub next_page: Option<u32>,
+}
+
+/// What a service can do, reported in `properties.capabilities`.
+pub type Capabilities = Vec<(&'static str, bool)>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip() {
+        let p = ItemPath::parse("a b/ü #?%.txt").unwrap();
+        assert_eq!(ItemPath::from_id(&p.id()).unwrap(), p);
+        assert_eq!(ItemPath::from_id("root").unwrap(), ItemPath::root());
+        assert_eq!(p.name(), "ü #?%.txt");
+        assert_eq!(p.parent().unwrap().as_str(), "a b");
+    }
+
+    #[test]
+    fn escaping_paths_are_refused() {
+        for bad in ["..", "a/../b", "/abs", "a//b", "a/./b", "a\\..\\b", "a\0b", "x/"] {
+            assert!(ItemPath::parse(bad).is_err(), "{bad:?} accepted");
+            let id = URL_SAFE_NO_PAD.encode(bad);
+            assert!(ItemPath::from_id(&id).is_err(), "{bad:?} accepted as id");
+        }
+        assert!(ItemPath::from_id("not base64 !").is_err());
+        assert!(ItemPath::root().join("..").is_err());
+        assert!(ItemPath::root().join("a/b").is_err());
+        assert!(ItemPath::root().join(&"x".repeat(256)).is_err());
+    }
+}

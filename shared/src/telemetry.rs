@@ -1,0 +1,124 @@
+//! Logs, metrics and the shutdown signal, the same in every process.
+
+use std::net::SocketAddr;
+
+use axum::{routing::get, Router};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::{fmt, prelude::*, EnvFilter};
+
+use crate::config::LogSettings;
+
+/// Metric names (low-cardinality labels only: route, status class, op, outcome).
+pub mod names {
+    /// Counter: HTTP requests by `route`, `method`, `status`.
+    pub const HTTP_REQUESTS: &str = "cloudbridge_http_requests_total";
+    /// Histogram (seconds): HTTP latency by `route`, `method`.
+    pub const HTTP_LATENCY: &str = "cloudbridge_http_request_duration_seconds";
+    /// Gauge: requests in flight in this API process.
+    pub const HTTP_IN_FLIGHT: &str = "cloudbridge_http_in_flight";
+    /// Counter: requests shed (503) by `reason`.
+    pub const HTTP_SHED: &str = "cloudbridge_http_shed_total";
+    /// Counter: jobs pushed by `queue`, `op`.
+    pub const JOBS_ENQUEUED: &str = "cloudbridge_jobs_enqueued_total";
+    /// Counter: jobs run by `queue`, `op`, `outcome` (`ok`, `error`, `expired`).
+    pub const JOBS_COMPLETED: &str = "cloudbridge_jobs_completed_total";
+    /// Counter: jobs that failed to run (infrastructure errors) by `queue`.
+    pub const JOBS_FAILED: &str = "cloudbridge_jobs_failed_total";
+    /// Histogram (seconds): time from push to start of work, by `queue`.
+    pub const QUEUE_WAIT: &str = "cloudbridge_queue_wait_seconds";
+    /// Histogram (seconds): time a worker spends on a job, by `queue`, `op`.
+    pub const JOB_DURATION: &str = "cloudbridge_job_duration_seconds";
+    /// Gauge: jobs waiting in the request queue as last sampled.
+    pub const QUEUE_DEPTH: &str = "cloudbridge_queue_depth";
+    /// Gauge: requests of this API process waiting for a reply.
+    pub const PENDING_REPLIES: &str = "cloudbridge_pending_replies";
+    /// Counter: replies with nobody waiting (late or duplicate).
+    pub const ORPHAN_REPLIES: &str = "cloudbridge_orphan_replies_total";
+    /// Counter: worker (re)starts by `queue`.
+    pub const WORKER_STARTS: &str = "cloudbridge_worker_starts_total";
+    /// Counter: scheduler ticks by `job`.
+    pub const SCHEDULER_TICKS: &str = "cloudbridge_scheduler_ticks_total";
+    /// Counter: finished-job records removed from Redis.
+    pub const REDIS_TRIMMED: &str = "cloudbridge_redis_trimmed_total";
+}
+
+/// Installs the global tracing subscriber.
+pub fn init_logging(settings: &LogSettings) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(settings.filter.clone()));
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = if settings.format == "pretty" {
+        registry.with(fmt::layer().with_target(false)).try_init()
+    } else {
+        registry.with(fmt::layer().json().flatten_event(true)).try_init()
+    };
+    // A second init (tests running several processes' code in one) keeps the first.
+    let _ = result;
+}
+
+/// Installs the global Prometheus recorder and returns its handle.
+/// Safe to call more than once per process (tests): later calls reuse the first.
+pub fn init_metrics() -> PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
+                30.0,
+            ];
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
+                .expect("valid buckets")
+                .install_recorder()
+                .expect("no other metrics recorder is installed");
+            let upkeep = handle.clone();
+            std::thread::spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                upkeep.run_upkeep();
+            });
+            handle
+        })
+        .clone()
+}
+
+/// A router serving `/metrics` and `/health`, for processes without an API.
+pub fn metrics_router(handle: PrometheusHandle) -> Router {
+    Router::new()
+        .route("/metrics", get(move || std::future::ready(handle.render())))
+        .route("/health", get(|| async { "ok" }))
+}
+
+/// Serves [`metrics_router`] on `addr` until `shutdown` completes.
+pub async fn serve_metrics(
+    addr: SocketAddr,
+    handle: PrometheusHandle,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+    axum::serve(listener, metrics_router(handle)).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
