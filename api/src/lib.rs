@@ -1,1 +1,26 @@
-//! placeholder
+//! The API tier: the Kloudless v1 HTTP API. Stateless: it authenticates, turns each call
+//! into a job on Redis, waits for the worker's reply, and streams file bytes itself.
+//!
+//! # Layout
+//! - [`startup`]: [`Application`] binds the port and serves until shutdown.
+//! - `state`: [`AppState`], everything a handler can reach.
+//! - `pipeline`: push a job, wait for its reply on this process's channel.
+//! - `auth`: `DeveloperKey`, `APIKey` and `Bearer` callers; account resolution.
+//! - `middleware`: request ids, Kloudless error bodies, in-flight limit, metrics.
+//! - `extract`: request extractors that reject in the Kloudless error format.
+//! - `wire`: the Kloudless JSON shapes of our objects.
+//! - `routes`: one module per resource; `routes::router` assembles them.
+//! - [`admin`]: the `admin` sub-commands (create a developer, migrate).
+
+pub mod admin;
+mod auth;
+mod extract;
+mod middleware;
+mod pipeline;
+mod routes;
+mod state;
+pub mod startup;
+mod wire;
+
+pub use startup::Application;
+pub use state::AppState;

@@ -14,7 +14,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use cloudbridge_shared::{
     protocol::{AccountRef, TransferPlan},
-    storage::{Capabilities, Page},
+    storage::{Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath,
 };
 
@@ -42,8 +42,8 @@ pub trait Storage: Send + Sync {
         name: &str,
         conflict_if_exists: bool,
     ) -> Result<(Entry, bool), ApiError>;
-    /// Deletes a file or folder.
-    async fn delete(&self, path: &ItemPath, recursive: bool) -> Result<(), ApiError>;
+    /// Deletes a file or folder of the given kind.
+    async fn delete(&self, path: &ItemPath, kind: ItemKind, recursive: bool) -> Result<(), ApiError>;
     /// Where the API tier reads a file from.
     async fn plan_download(&self, path: &ItemPath) -> Result<(TransferPlan, Entry), ApiError>;
     /// Where the API tier stages an upload.

@@ -204,12 +204,15 @@ impl Storage for LocalDisk {
         }
     }
 
-    async fn delete(&self, path: &ItemPath, recursive: bool) -> Result<(), ApiError> {
+    async fn delete(&self, path: &ItemPath, kind: ItemKind, recursive: bool) -> Result<(), ApiError> {
         if path.is_root() {
             return Err(ApiError::forbidden("The root folder cannot be deleted."));
         }
         let full = self.resolve(path).await?;
         let meta = fs::symlink_metadata(&full).await.map_err(not_found_or_internal)?;
+        if meta.is_dir() != (kind == ItemKind::Folder) {
+            return Err(ApiError::not_found("No such file or folder."));
+        }
         let result = if !meta.is_dir() {
             fs::remove_file(&full).await
         } else if recursive {

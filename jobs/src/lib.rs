@@ -1,1 +1,116 @@
-//! placeholder
+//! The worker process: runs request jobs against third-party services and the periodic
+//! jobs the scheduler enqueues. Scale it horizontally: every process registers apalis
+//! workers under unique names on the same Redis queues.
+//!
+//! # Layout
+//! - [`run`]: starts everything and returns when `shutdown` fires and work has drained.
+//! - `request`: the request job (API call → connector → reply on the caller's channel).
+//! - `maintenance`: the housekeeping job (Redis bookkeeping, stale staged uploads).
+//! - `wake`: the poll strategy (wake-up messages plus a slow fallback poll).
+//! - `supervise`: restarts a worker that stopped on an error, under a new name.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use apalis::prelude::*;
+use cloudbridge_shared::{
+    protocol::{MaintenanceJob, RequestJob},
+    queue::{self, Names},
+    telemetry, Settings,
+};
+use tokio_util::sync::CancellationToken;
+
+mod maintenance;
+mod request;
+mod supervise;
+mod wake;
+
+/// What every job handler can reach.
+pub struct WorkerState {
+    /// Root of the `local` service's data.
+    pub data_root: PathBuf,
+    /// Shared Redis connection (replies, housekeeping).
+    pub redis: apalis_redis::ConnectionManager,
+    /// Queue and channel names.
+    pub names: Names,
+    /// Settings of this process.
+    pub settings: Settings,
+}
+
+/// Runs the worker process until `shutdown` is cancelled.
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let metrics = telemetry::init_metrics();
+    let names = Names::new(&settings.redis.prefix);
+    let redis = queue::connection(&settings.redis).context("redis connection")?;
+    let client = queue::client(&settings.redis)?;
+    let state = Arc::new(WorkerState {
+        data_root: settings.local.data_root.clone(),
+        redis: redis.clone(),
+        names: names.clone(),
+        settings: settings.clone(),
+    });
+
+    let requests = names.request_queue();
+    let request_wake = wake::listen(client.clone(), names.wake_channel(&requests), shutdown.clone());
+    let jobs = settings.jobs.clone();
+    let request_worker = supervise::run(&requests, shutdown.clone(), {
+        let (state, redis, shutdown, requests) =
+            (state.clone(), redis.clone(), shutdown.clone(), requests.clone());
+        move |name| {
+            let storage = queue::storage::<RequestJob>(redis.clone(), &requests, &jobs);
+            let strategy = wake::Strategy::new(&request_wake, jobs.fallback_poll_ms);
+            let worker = WorkerBuilder::new(name)
+                .backend(storage.poll_with_strategy(strategy))
+                .concurrency(jobs.concurrency.max(1))
+                .catch_panic()
+                .data(state.clone())
+                .build(request::handle);
+            let stop = shutdown.clone();
+            async move { worker.run_until(stopped(stop)).await }
+        }
+    });
+
+    let maintenance = names.maintenance_queue();
+    let maintenance_wake =
+        wake::listen(client, names.wake_channel(&maintenance), shutdown.clone());
+    let jobs = settings.jobs.clone();
+    let maintenance_worker = supervise::run(&maintenance, shutdown.clone(), {
+        let (state, shutdown, maintenance) = (state.clone(), shutdown.clone(), maintenance.clone());
+        move |name| {
+            let storage = queue::storage::<MaintenanceJob>(redis.clone(), &maintenance, &jobs);
+            let strategy = wake::Strategy::new(&maintenance_wake, 1_000);
+            let worker = WorkerBuilder::new(name)
+                .backend(storage.poll_with_strategy(strategy))
+                .concurrency(1)
+                .catch_panic()
+                .data(state.clone())
+                .build(maintenance::handle);
+            let stop = shutdown.clone();
+            async move { worker.run_until(stopped(stop)).await }
+        }
+    });
+
+    let server = telemetry::serve_metrics(settings.jobs.metrics_bind, metrics, {
+        let s = shutdown.clone();
+        async move { s.cancelled().await }
+    });
+    let (server, _, _) = tokio::join!(server, request_worker, maintenance_worker);
+    server
+}
+
+/// A shutdown future in the shape `Worker::run_until` wants.
+async fn stopped(token: CancellationToken) -> Result<(), WorkerError> {
+    token.cancelled().await;
+    // Let in-flight jobs reply before the worker stops taking new ones.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(())
+}
+
+/// A unique worker name: host, process, queue and a random suffix (apalis refuses to
+/// register a name seen within the heartbeat window).
+pub(crate) fn worker_name(queue: &str) -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
+    let short = queue.rsplit(':').next().unwrap_or(queue);
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    format!("{host}-{}-{short}-{suffix}", std::process::id())
+}

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::ApiError,
-    storage::{Entry, ItemPath, Page},
+    storage::{Entry, ItemKind, ItemPath, Page},
 };
 
 /// One API request turned into a job.
@@ -18,6 +18,8 @@ pub struct RequestJob {
     pub request_id: String,
     /// Redis channel the caller listens on.
     pub reply_to: String,
+    /// Unix milliseconds when the job was pushed (queue-wait metric).
+    pub enqueued_ms: i64,
     /// Unix milliseconds after which nobody waits for the answer.
     pub deadline_ms: i64,
     /// The account the operation runs against (absent for account-less ops).
@@ -72,6 +74,8 @@ pub enum Op {
     Delete {
         /// The item.
         path: ItemPath,
+        /// What the caller believes it is (a mismatch is "not found").
+        kind: ItemKind,
         /// Delete a non-empty folder with its contents.
         recursive: bool,
     },
@@ -181,4 +185,16 @@ pub struct Reply {
     pub request_id: String,
     /// The result.
     pub result: Result<Outcome, ApiError>,
+}
+
+/// Periodic upkeep enqueued by the scheduler: trims Redis bookkeeping and stale uploads.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MaintenanceJob {
+    /// Unix seconds of the scheduler tick (also the idempotency key).
+    pub tick: i64,
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }

@@ -1,0 +1,137 @@
+//! Who is calling: `DeveloperKey` (management API), `APIKey` (any account of one
+//! application) or `Bearer` (one account). Schemes are case-insensitive. Keys and tokens
+//! are looked up by digest. An account of another application is "not found", never
+//! "forbidden", so ids do not leak across tenants.
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use cloudbridge_shared::{
+    db::{self, accounts::Account},
+    ApiError,
+};
+
+use crate::AppState;
+
+/// An authenticated caller.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    /// A developer (management API).
+    Developer(i64),
+    /// An application, through one of its API keys.
+    Application(String),
+    /// One account of an application, through a bearer token.
+    Account {
+        /// The account.
+        account: i64,
+        /// Its application.
+        application: String,
+    },
+}
+
+/// Splits `Authorization: <scheme> <credential>`.
+fn credentials(parts: &Parts) -> Result<(String, String), ApiError> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(ApiError::authentication_required)?;
+    let text = header
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("The Authorization header is not valid text."))?;
+    let (scheme, credential) = text
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| ApiError::unauthorized("The Authorization header has no credential."))?;
+    let credential = credential.trim();
+    if credential.is_empty() {
+        return Err(ApiError::unauthorized("The Authorization header has no credential."));
+    }
+    Ok((scheme.to_ascii_lowercase(), credential.to_string()))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (scheme, credential) = credentials(parts)?;
+        let invalid = || ApiError::unauthorized("Invalid credentials.");
+        match scheme.as_str() {
+            "developerkey" => db::developers::find_by_key(&state.db, &credential)
+                .await?
+                .map(Caller::Developer)
+                .ok_or_else(invalid),
+            "apikey" => db::api_keys::find_application(&state.db, &credential)
+                .await?
+                .map(Caller::Application)
+                .ok_or_else(invalid),
+            "bearer" => db::bearer_tokens::find(&state.db, &credential)
+                .await?
+                .map(|(account, application)| Caller::Account { account, application })
+                .ok_or_else(|| ApiError::new(401, "invalid_token", "Invalid or revoked token.")),
+            _ => Err(ApiError::unauthorized(
+                "Unsupported Authorization scheme; use APIKey, Bearer or DeveloperKey.",
+            )),
+        }
+    }
+}
+
+/// A caller of the management API.
+pub struct Developer(pub i64);
+
+impl FromRequestParts<AppState> for Developer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Developer(id) => Ok(Developer(id)),
+            _ => Err(ApiError::forbidden("This endpoint needs a DeveloperKey.")),
+        }
+    }
+}
+
+/// A caller acting for an application (API key or an account's bearer token).
+pub struct AppCaller(pub Caller);
+
+impl AppCaller {
+    /// The application the caller acts for.
+    pub fn application(&self) -> &str {
+        match &self.0 {
+            Caller::Application(app) | Caller::Account { application: app, .. } => app,
+            Caller::Developer(_) => unreachable!("rejected by the extractor"),
+        }
+    }
+
+    /// Resolves `{acct}` (`me` or a numeric id) to an account this caller may use.
+    pub async fn account(&self, state: &AppState, acct: &str) -> Result<Account, ApiError> {
+        let not_found = || ApiError::not_found("No account has this id.");
+        let id = match (&self.0, acct) {
+            (Caller::Account { account, .. }, "me") => *account,
+            (Caller::Application(_), "me") => {
+                return Err(ApiError::invalid_parameters(
+                    "`me` needs a Bearer token; use the numeric account id with an API key.",
+                ))
+            }
+            (_, raw) if raw.contains(',') => {
+                return Err(ApiError::not_implemented("Multi-account requests are not supported."))
+            }
+            (_, raw) => raw.parse::<i64>().map_err(|_| not_found())?,
+        };
+        if let Caller::Account { account, .. } = &self.0 {
+            if *account != id {
+                return Err(not_found());
+            }
+        }
+        db::accounts::get(&state.db, self.application(), id).await?.ok_or_else(not_found)
+    }
+}
+
+impl FromRequestParts<AppState> for AppCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Developer(_) => {
+                Err(ApiError::forbidden("Use an APIKey or a Bearer token for this endpoint."))
+            }
+            caller => Ok(AppCaller(caller)),
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Extractors that reject in the Kloudless error format.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{request::Parts, HeaderMap},
+};
+use cloudbridge_shared::ApiError;
+use serde::de::DeserializeOwned;
+
+/// A JSON body. An empty body reads as `{}`; the Content-Type is not required
+/// (SDKs differ in what they send).
+pub struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status().as_u16() == 413 {
+                ApiError::new(413, "request_too_large", "The request body is too large.")
+            } else {
+                ApiError::bad_request(format!("The request body could not be read: {e}"))
+            }
+        })?;
+        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        serde_json::from_slice(body)
+            .map(Json)
+            .map_err(|e| ApiError::bad_request(format!("Malformed JSON body: {e}")))
+    }
+}
+
+/// Query parameters.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|axum::extract::Query(v)| Query(v))
+            .map_err(|e| {
+                ApiError::invalid_parameters(format!("Invalid query parameters: {}", e.body_text()))
+            })
+    }
+}
+
+/// The client-visible base URL (`scheme://host[:port]`) for absolute `href`s.
+pub struct BaseUrl(pub String);
+
+impl FromRequestParts<crate::AppState> for BaseUrl {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &crate::AppState) -> Result<Self, ApiError> {
+        Ok(BaseUrl(base_url(&parts.headers, &state.settings.api.public_url)))
+    }
+}
+
+/// Builds the base URL from configuration or the request's forwarding headers.
+pub fn base_url(headers: &HeaderMap, configured: &str) -> String {
+    if !configured.is_empty() {
+        return configured.trim_end_matches('/').to_string();
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let proto = header("x-forwarded-proto").unwrap_or("http");
+    let proto = if proto == "https" { "https" } else { "http" };
+    let host = header("x-forwarded-host").or_else(|| header("host")).unwrap_or("localhost");
+    // A host header is attacker-controlled: keep only host[:port] characters.
+    let host: String = host
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(*c))
+        .collect();
+    format!("{proto}://{host}")
+}
+
+/// Parses a boolean query value the way Kloudless clients send them (`true`, `True`, `1`).
+pub fn parse_bool(raw: Option<&str>, name: &str) -> Result<Option<bool>, ApiError> {
+    match raw.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") => Ok(None),
+        Some("true" | "1" | "yes") => Ok(Some(true)),
+        Some("false" | "0" | "no") => Ok(Some(false)),
+        Some(_) => Err(ApiError::invalid_parameters(format!("`{name}` must be true or false."))),
+    }
+}
+
+/// `page` and `page_size` query parameters, validated.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    /// 1-based page.
+    pub page: u32,
+    /// Items per page.
+    pub page_size: u32,
+}
+
+impl Paging {
+    /// Parses raw values with a default and maximum page size.
+    pub fn parse(page: Option<&str>, size: Option<&str>, default: u32, max: u32) -> Result<Self, ApiError> {
+        let page = match page {
+            None | Some("") => 1,
+            Some(p) => p.parse::<u32>().ok().filter(|p| *p >= 1).ok_or_else(|| {
+                ApiError::invalid_parameters("`page` must be a positive integer.")
+            })?,
+        };
+        let page_size = match size {
+            None | Some("") => default,
+            Some(s) => s.parse::<u32>().ok().filter(|s| (1..=max).contains(s)).ok_or_else(|| {
+                ApiError::invalid_parameters(format!("`page_size` must be between 1 and {max}."))
+            })?,
+        };
+        Ok(Self { page, page_size })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_bounds() {
+        assert!(Paging::parse(Some("0"), None, 10, 100).is_err());
+        assert!(Paging::parse(None, Some("101"), 10, 100).is_err());
+        assert!(Paging::parse(Some("x"), None, 10, 100).is_err());
+        let p = Paging::parse(Some("2"), Some("5"), 10, 100).unwrap();
+        assert_eq!((p.page, p.page_size), (2, 5));
+    }
+
+    #[test]
+    fn base_url_sanitizes_host() {
+        let mut h = HeaderMap::new();
+        h.insert("host", "evil.com/<script>".parse().unwrap());
+        assert_eq!(base_url(&h, ""), "http://evil.com");
+        assert_eq!(base_url(&h, "https://api.example.com/"), "https://api.example.com");
+    }
+}
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> axum::response::Response {
+        // axum's Json writes `Content-Type: application/json` exactly (no charset).
+        axum::Json(self.0).into_response()
+    }
+}

@@ -1,0 +1,166 @@
+//! Accounts API: import, list, get, patch, delete (`APIKey` or `Bearer`).
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::IntoResponse,
+};
+use cloudbridge_connectors::{capabilities, local, SERVICES};
+use cloudbridge_shared::{
+    db::{self, accounts::{Changes, Filters}},
+    protocol::{AccountRef, Op},
+    ApiError,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::{
+    auth::{AppCaller, Caller},
+    extract::{parse_bool, BaseUrl, Json, Paging, Query},
+    wire, AppState,
+};
+
+/// Storage services Kloudless knew that this appliance does not connect yet.
+const KNOWN_ELSEWHERE: &[&str] = &[
+    "s3", "s3_compatible", "webdav", "sftp", "gdrive", "dropbox", "box", "skydrive", "onedrive",
+    "onedrivebiz", "sharepoint", "egnyte", "sharefile", "azure", "ftp", "smb", "cmis",
+];
+
+/// Body of `POST /v1/accounts`.
+#[derive(Debug, Deserialize)]
+pub struct ImportBody {
+    account: Option<String>,
+    service: Option<String>,
+}
+
+/// `POST /v1/accounts`: connects an account to the caller's application and returns it
+/// with a bearer token for it (`bearer_token.key`).
+pub async fn import(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Json(body): Json<ImportBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Caller::Application(app) = &caller.0 else {
+        return Err(ApiError::forbidden("Importing an account needs the application's APIKey."));
+    };
+    let service = body.service.as_deref().unwrap_or("local");
+    if !SERVICES.contains(&service) {
+        return Err(if KNOWN_ELSEWHERE.contains(&service) {
+            ApiError::not_implemented(format!("The service `{service}` is not available yet."))
+        } else {
+            ApiError::invalid_parameters(format!("Unknown service `{service}`."))
+        });
+    }
+    let name = body
+        .account
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid_parameters("`account` is required."))?;
+    let config = json!({ "folder": local::account_folder(app, name)? });
+    // The worker checks the account is usable (and creates the local folder) first.
+    let probe = AccountRef { id: 0, service: service.to_string(), config: config.clone() };
+    state.pipeline.call(Some(probe), Op::Validate).await?;
+    let account = db::accounts::upsert(&state.db, app, service, name, &config).await?;
+    let token = db::bearer_tokens::create(&state.db, account.id).await?;
+    let mut body = wire::account(&account, &base);
+    body["bearer_token"] = json!({ "key": token });
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// `GET /v1/accounts`
+pub async fn list(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let get = |k: &str| q.get(k).map(String::as_str);
+    let paging = Paging::parse(get("page"), get("page_size"), 100, 1000)?;
+    let filters = Filters {
+        active: parse_bool(get("active"), "active")?,
+        enabled: parse_bool(get("enabled"), "enabled")?,
+        admin: parse_bool(get("admin"), "admin")?,
+    };
+    let (rows, total) = match &caller.0 {
+        // A bearer token sees its own account only.
+        Caller::Account { account, application } => {
+            let row = db::accounts::get(&state.db, application, *account).await?;
+            let rows: Vec<_> = row.into_iter().filter(|r| paging.page == 1 && matches(r, &filters)).collect();
+            let total = rows.len() as i64;
+            (rows, total)
+        }
+        _ => db::accounts::list(&state.db, caller.application(), &filters, paging.page, paging.page_size).await?,
+    };
+    if rows.is_empty() && paging.page > 1 {
+        return Err(ApiError::not_found("This page does not exist."));
+    }
+    let objects = rows.iter().map(|a| wire::account(a, &base)).collect();
+    let next = wire::next_page(paging.page, paging.page_size, total);
+    Ok(Json(wire::list("core", objects, paging.page, next, Some(total))))
+}
+
+fn matches(a: &db::accounts::Account, f: &Filters) -> bool {
+    f.active.is_none_or(|v| v == a.active)
+        && f.enabled.is_none_or(|v| v == a.enabled)
+        && f.admin.is_none_or(|v| v == a.admin)
+}
+
+/// `GET /v1/accounts/{acct}` (`retrieve_full` adds capabilities).
+pub async fn get(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path(acct): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let mut body = wire::account(&account, &base);
+    if parse_bool(q.get("retrieve_full").map(String::as_str), "retrieve_full")? == Some(true) {
+        let caps: serde_json::Map<String, Value> = capabilities(&account.service)
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), json!({ "value": value })))
+            .collect();
+        body["properties"] = json!({ "capabilities": caps });
+    }
+    Ok(Json(body))
+}
+
+/// Body of `PATCH /v1/accounts/{acct}`.
+#[derive(Debug, Deserialize)]
+pub struct PatchBody {
+    active: Option<bool>,
+    enabled: Option<bool>,
+    service: Option<String>,
+}
+
+/// `PATCH /v1/accounts/{acct}`
+pub async fn update(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path(acct): Path<String>,
+    Json(body): Json<PatchBody>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    if body.service.as_deref().is_some_and(|s| s != account.service) {
+        return Err(ApiError::invalid_parameters("An account's service cannot be changed."));
+    }
+    let changes = Changes { active: body.active, enabled: body.enabled };
+    let updated = db::accounts::update(&state.db, caller.application(), account.id, &changes)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No account has this id."))?;
+    Ok(Json(wire::account(&updated, &base)))
+}
+
+/// `DELETE /v1/accounts/{acct}`: disconnects it; its tokens stop working.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    Path(acct): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    db::accounts::delete(&state.db, caller.application(), account.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,57 @@
+//! Management API: `/v1/applications/{app}/apikeys` (DeveloperKey).
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::IntoResponse,
+};
+use cloudbridge_shared::{db, ApiError};
+use serde_json::Value;
+
+use crate::{auth::Developer, extract::Json, wire, AppState};
+
+/// The application, if it belongs to the developer.
+async fn owned(state: &AppState, dev: i64, app: &str) -> Result<(), ApiError> {
+    db::applications::get(&state.db, dev, app)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::not_found("No application has this id."))
+}
+
+/// `GET /v1/applications/{app}/apikeys`
+pub async fn list(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    Path(app): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    owned(&state, dev, &app).await?;
+    let keys = db::api_keys::list(&state.db, &app).await?;
+    let total = keys.len() as i64;
+    let objects = keys.iter().map(|k| wire::api_key(k, None)).collect();
+    Ok(Json(wire::list("meta", objects, 1, None, Some(total))))
+}
+
+/// `POST /v1/applications/{app}/apikeys`: the key is shown in full only here.
+pub async fn create(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    Path(app): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    owned(&state, dev, &app).await?;
+    let (row, key) = db::api_keys::create(&state.db, &app).await?;
+    Ok((StatusCode::CREATED, Json(wire::api_key(&row, Some(&key)))))
+}
+
+/// `DELETE /v1/applications/{app}/apikeys/{key}` (the full key or its id).
+pub async fn delete(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    Path((app, key)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    owned(&state, dev, &app).await?;
+    if db::api_keys::delete(&state.db, &app, &key).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("No API key has this id."))
+    }
+}

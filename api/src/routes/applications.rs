@@ -1,0 +1,128 @@
+//! Management API: `/v1/applications` (DeveloperKey).
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::IntoResponse,
+};
+use cloudbridge_shared::{
+    db::{self, applications::ApplicationFields},
+    ApiError,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{
+    auth::Developer,
+    extract::{parse_bool, BaseUrl, Json, Paging, Query},
+    wire, AppState,
+};
+
+/// Body of create and patch.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationBody {
+    name: Option<String>,
+    description: Option<String>,
+    logo_url: Option<String>,
+    active: Option<bool>,
+    implicit_grant_enabled: Option<bool>,
+    recent_enabled: Option<bool>,
+    events_grant_enabled: Option<bool>,
+    source: Option<String>,
+}
+
+impl From<ApplicationBody> for ApplicationFields {
+    fn from(b: ApplicationBody) -> Self {
+        Self {
+            name: b.name,
+            description: b.description,
+            logo_url: b.logo_url,
+            active: b.active,
+            implicit_grant_enabled: b.implicit_grant_enabled,
+            recent_enabled: b.recent_enabled,
+            events_grant_enabled: b.events_grant_enabled,
+            source: b.source,
+        }
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("No application has this id.")
+}
+
+/// `GET /v1/applications`
+pub async fn list(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    BaseUrl(base): BaseUrl,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let paging = Paging::parse(q.get("page").map(String::as_str), q.get("page_size").map(String::as_str), 100, 1000)?;
+    let active = parse_bool(q.get("active").map(String::as_str), "active")?;
+    let (apps, total) = db::applications::list(&state.db, dev, active, paging.page, paging.page_size).await?;
+    if apps.is_empty() && paging.page > 1 {
+        return Err(ApiError::not_found("This page does not exist."));
+    }
+    let objects = apps.iter().map(|a| wire::application(a, &base)).collect();
+    let next = wire::next_page(paging.page, paging.page_size, total);
+    Ok(Json(wire::list("meta", objects, paging.page, next, Some(total))))
+}
+
+/// `POST /v1/applications`: a new application has one API key, returned once.
+pub async fn create(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    BaseUrl(base): BaseUrl,
+    Json(body): Json<ApplicationBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let name = body.name.as_deref().map(str::trim).unwrap_or_default();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::invalid_parameters("`name` is required (1-200 characters)."));
+    }
+    let (app, key) = db::applications::create(&state.db, dev, body.into()).await?;
+    let mut json = wire::application(&app, &base);
+    json["api_key"] = key.into();
+    Ok((StatusCode::CREATED, Json(json)))
+}
+
+/// `GET /v1/applications/{app}`
+pub async fn get(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let app = db::applications::get(&state.db, dev, &id).await?.ok_or_else(not_found)?;
+    Ok(Json(wire::application(&app, &base)))
+}
+
+/// `PATCH /v1/applications/{app}`
+pub async fn update(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    Json(body): Json<ApplicationBody>,
+) -> Result<Json<Value>, ApiError> {
+    if body.name.as_deref().is_some_and(|n| n.trim().is_empty() || n.len() > 200) {
+        return Err(ApiError::invalid_parameters("`name` must be 1-200 characters."));
+    }
+    let app = db::applications::update(&state.db, dev, &id, body.into()).await?.ok_or_else(not_found)?;
+    Ok(Json(wire::application(&app, &base)))
+}
+
+/// `DELETE /v1/applications/{app}`: its keys and accounts go with it.
+pub async fn delete(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if db::applications::delete(&state.db, dev, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found())
+    }
+}

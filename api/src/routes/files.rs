@@ -1,0 +1,170 @@
+//! Storage API: files. Uploads and downloads are planned by a worker and streamed here.
+
+use std::collections::HashMap;
+
+use axum::{
+    body::Body,
+    extract::{Path, Request, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use cloudbridge_connectors::transfer;
+use cloudbridge_shared::{
+    db::accounts::Account,
+    protocol::{AccountRef, Op, TransferPlan},
+    storage::ItemKind,
+    ApiError, Entry, ItemPath, Outcome,
+};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio_util::io::ReaderStream;
+
+use crate::{
+    auth::AppCaller,
+    extract::{parse_bool, BaseUrl, Json, Query},
+    routes::folders::parent_path,
+    wire, AppState,
+};
+
+/// What a worker needs to reach this account.
+pub fn account_ref(account: &Account) -> AccountRef {
+    AccountRef { id: account.id, service: account.service.clone(), config: account.config.clone() }
+}
+
+/// The entry of an outcome, which must be of `kind` (else "not found").
+pub fn expect_entry(outcome: Outcome, kind: ItemKind) -> Result<(Entry, bool), ApiError> {
+    match outcome {
+        Outcome::Entry { entry, created } if entry.kind == kind => Ok((entry, created)),
+        Outcome::Entry { .. } => Err(ApiError::not_found(match kind {
+            ItemKind::File => "No file has this id.",
+            ItemKind::Folder => "No folder has this id.",
+        })),
+        other => Err(ApiError::internal(format_args!("unexpected outcome {other:?}"))),
+    }
+}
+
+/// `GET /v1/accounts/{acct}/storage/files/{id}`
+pub async fn get(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path((acct, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let path = ItemPath::from_id(&id)?;
+    let outcome = state.pipeline.call(Some(account_ref(&account)), Op::Metadata { path }).await?;
+    let (entry, _) = expect_entry(outcome, ItemKind::File)?;
+    Ok(Json(wire::entry(&entry, account.id, &base)))
+}
+
+/// `DELETE /v1/accounts/{acct}/storage/files/{id}`
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    Path((acct, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let path = ItemPath::from_id(&id)?;
+    let op = Op::Delete { path, kind: ItemKind::File, recursive: false };
+    state.pipeline.call(Some(account_ref(&account)), op).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/accounts/{acct}/storage/files/{id}/contents`: streamed, never buffered whole.
+pub async fn download(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    Path((acct, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let path = ItemPath::from_id(&id)?;
+    let outcome = state.pipeline.call(Some(account_ref(&account)), Op::PlanDownload { path }).await?;
+    let Outcome::Download { plan, entry } = outcome else {
+        return Err(ApiError::internal("download was not planned"));
+    };
+    let file = transfer::open_download(&state.data_root, &plan).await?;
+    let length = file.metadata().await.map_err(ApiError::internal)?.len();
+    let mut response = Body::from_stream(ReaderStream::with_capacity(file, 64 * 1024)).into_response();
+    let headers = response.headers_mut();
+    let mime = entry.mime_type.as_deref().unwrap_or("application/octet-stream");
+    if let Ok(v) = HeaderValue::from_str(mime) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    let disposition = format!(
+        "attachment; filename*=UTF-8''{}",
+        url_escape(entry.path.name())
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `X-Kloudless-Metadata` of an upload.
+#[derive(Debug, Deserialize)]
+struct UploadMetadata {
+    name: Option<String>,
+    parent_id: Option<String>,
+}
+
+/// `POST /v1/accounts/{acct}/storage/files`: raw body (any or no Content-Type) with
+/// `X-Kloudless-Metadata`; `overwrite=true` replaces, otherwise a free name is chosen.
+pub async fn upload(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path(acct): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let overwrite = parse_bool(q.get("overwrite").map(String::as_str), "overwrite")?.unwrap_or(false);
+    let Some(raw) = headers.get("x-kloudless-metadata") else {
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        return Err(if json {
+            ApiError::not_implemented("Upload from a URL is not available yet.")
+        } else {
+            ApiError::invalid_parameters("The X-Kloudless-Metadata header is required.")
+        });
+    };
+    let meta: UploadMetadata = raw
+        .to_str()
+        .ok()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .ok_or_else(|| ApiError::invalid_parameters("X-Kloudless-Metadata is not valid JSON."))?;
+    let name = meta.name.ok_or_else(|| ApiError::invalid_parameters("`name` is required."))?;
+    let parent = parent_path(meta.parent_id.as_deref())?;
+    let target = account_ref(&account);
+
+    let plan_op = Op::PlanUpload { parent: parent.clone(), name: name.clone() };
+    let Outcome::Upload { plan } = state.pipeline.call(Some(target.clone()), plan_op).await? else {
+        return Err(ApiError::internal("upload was not planned"));
+    };
+    let staged = match &plan {
+        TransferPlan::Local { staged, .. } => staged.clone().unwrap_or_default(),
+    };
+    let body = request.into_body().into_data_stream();
+    let limit = state.settings.api.max_upload_bytes;
+    if let Err(e) = transfer::write_upload(&state.data_root, &plan, body, limit).await {
+        // Best effort: housekeeping removes what this misses.
+        let _ = state.pipeline.call(Some(target), Op::AbortUpload { staged }).await;
+        return Err(e);
+    }
+    let commit = Op::CommitUpload { staged, parent, name, overwrite };
+    let outcome = state.pipeline.call(Some(target), commit).await?;
+    let (entry, _) = expect_entry(outcome, ItemKind::File)?;
+    Ok((StatusCode::CREATED, Json(wire::entry(&entry, account.id, &base))))
+}

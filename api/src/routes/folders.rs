@@ -1,0 +1,103 @@
+//! Storage API: folders.
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::IntoResponse,
+};
+use cloudbridge_shared::{protocol::Op, storage::ItemKind, ApiError, ItemPath, Outcome};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{
+    auth::AppCaller,
+    extract::{parse_bool, BaseUrl, Json, Paging, Query},
+    routes::files::{account_ref, expect_entry},
+    wire, AppState,
+};
+
+/// `GET /v1/accounts/{acct}/storage/folders/{id}`
+pub async fn get(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path((acct, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let path = ItemPath::from_id(&id)?;
+    let outcome = state.pipeline.call(Some(account_ref(&account)), Op::Metadata { path }).await?;
+    let (entry, _) = expect_entry(outcome, ItemKind::Folder)?;
+    Ok(Json(wire::entry(&entry, account.id, &base)))
+}
+
+/// `GET /v1/accounts/{acct}/storage/folders/{id}/contents`
+pub async fn contents(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path((acct, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let paging = Paging::parse(q.get("page").map(String::as_str), q.get("page_size").map(String::as_str), 1000, 1000)?;
+    let path = ItemPath::from_id(&id)?;
+    let op = Op::ListFolder { path, page: paging.page, page_size: paging.page_size };
+    match state.pipeline.call(Some(account_ref(&account)), op).await? {
+        Outcome::Page { page } => {
+            let objects = page.entries.iter().map(|e| wire::entry(e, account.id, &base)).collect();
+            Ok(Json(wire::list("storage", objects, page.page, page.next_page, None)))
+        }
+        other => Err(ApiError::internal(format_args!("unexpected outcome {other:?}"))),
+    }
+}
+
+/// Body of `POST /v1/accounts/{acct}/storage/folders`.
+#[derive(Debug, Deserialize)]
+pub struct CreateBody {
+    name: Option<String>,
+    parent_id: Option<String>,
+}
+
+/// `POST /v1/accounts/{acct}/storage/folders` (`conflict_if_exists`)
+pub async fn create(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path(acct): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    Json(body): Json<CreateBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let name = body.name.ok_or_else(|| ApiError::invalid_parameters("`name` is required."))?;
+    let parent = parent_path(body.parent_id.as_deref())?;
+    let conflict_if_exists =
+        parse_bool(q.get("conflict_if_exists").map(String::as_str), "conflict_if_exists")?.unwrap_or(false);
+    let op = Op::CreateFolder { parent, name, conflict_if_exists };
+    let outcome = state.pipeline.call(Some(account_ref(&account)), op).await?;
+    let (entry, created) = expect_entry(outcome, ItemKind::Folder)?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(wire::entry(&entry, account.id, &base))))
+}
+
+/// A `parent_id` (default `root`) as a path; a bad id is a bad parent, not a missing page.
+pub fn parent_path(parent_id: Option<&str>) -> Result<ItemPath, ApiError> {
+    ItemPath::from_id(parent_id.unwrap_or("root"))
+        .map_err(|_| ApiError::new(400, "invalid_parent_folder", "The parent folder id is not valid."))
+}
+
+/// `DELETE /v1/accounts/{acct}/storage/folders/{id}` (`recursive`)
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    Path((acct, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<StatusCode, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let path = ItemPath::from_id(&id)?;
+    let recursive = parse_bool(q.get("recursive").map(String::as_str), "recursive")?.unwrap_or(false);
+    let op = Op::Delete { path, kind: ItemKind::Folder, recursive };
+    state.pipeline.call(Some(account_ref(&account)), op).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,69 @@
+//! The router: every route of the API tier and the layers around them.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::DefaultBodyLimit,
+    middleware::{from_fn, from_fn_with_state},
+    routing::{get, post},
+    Router,
+};
+use cloudbridge_shared::ApiError;
+use tokio::sync::Semaphore;
+use tower_http::cors::{Any, CorsLayer};
+
+use crate::{middleware, AppState};
+
+mod accounts;
+mod api_keys;
+mod applications;
+mod files;
+mod folders;
+mod ops;
+
+/// Builds the router. Layers, outermost first: request id and error bodies, CORS,
+/// in-flight limit, metrics (by route template), body limit.
+pub fn router(state: AppState) -> Router {
+    let slots = Arc::new(Semaphore::new(state.settings.max_in_flight()));
+    let json_limit = state.settings.api.max_json_bytes;
+    let v1 = Router::new()
+        .route("/applications", get(applications::list).post(applications::create))
+        .route(
+            "/applications/{app}",
+            get(applications::get).patch(applications::update).delete(applications::delete),
+        )
+        .route("/applications/{app}/apikeys", get(api_keys::list).post(api_keys::create))
+        .route("/applications/{app}/apikeys/{key}", axum::routing::delete(api_keys::delete))
+        .route("/accounts", get(accounts::list).post(accounts::import))
+        .route(
+            "/accounts/{acct}",
+            get(accounts::get).patch(accounts::update).delete(accounts::delete),
+        )
+        .route("/accounts/{acct}/storage/folders", post(folders::create))
+        .route("/accounts/{acct}/storage/folders/{id}", get(folders::get).delete(folders::delete))
+        .route("/accounts/{acct}/storage/folders/{id}/contents", get(folders::contents))
+        .route(
+            "/accounts/{acct}/storage/files",
+            post(files::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/accounts/{acct}/storage/files/{id}", get(files::get).delete(files::delete))
+        .route("/accounts/{acct}/storage/files/{id}/contents", get(files::download));
+    Router::new()
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
+        .nest("/v1", v1)
+        .fallback(|| async { ApiError::not_found("No such endpoint.") })
+        .layer(DefaultBodyLimit::max(json_limit))
+        .layer(from_fn(middleware::http_metrics))
+        .layer(from_fn_with_state(slots, middleware::in_flight_limit))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods(Any)
+                .allow_headers(Any)
+                .expose_headers(Any),
+        )
+        .layer(from_fn(middleware::request_context))
+        .with_state(state)
+}

@@ -1,0 +1,77 @@
+//! Building and running the API process.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{extract::Request, ServiceExt};
+use cloudbridge_shared::{db, telemetry, Settings};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
+
+use crate::{pipeline::Pipeline, routes, AppState};
+
+/// A bound, ready-to-serve API process.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+}
+
+/// The e-mail of the developer that `bootstrap_developer_key` belongs to.
+pub const BOOTSTRAP_EMAIL: &str = "bootstrap@cloudbridge.local";
+
+impl Application {
+    /// Connects PostgreSQL and Redis, applies migrations, ensures the bootstrap developer,
+    /// and binds the API port (`:0` picks a free one). `shutdown` stops it.
+    pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let pool = db::pool(&settings.database)?;
+        db::migrate(&pool).await.context("applying migrations")?;
+        if let Some(key) = &settings.bootstrap_developer_key {
+            db::developers::ensure_with_key(&pool, BOOTSTRAP_EMAIL, key.expose()).await?;
+        }
+        let pipeline = Pipeline::start(&settings, shutdown.clone())?;
+        let listener = TcpListener::bind(settings.api.bind)
+            .await
+            .with_context(|| format!("binding {}", settings.api.bind))?;
+        let state = AppState {
+            db: pool,
+            pipeline,
+            data_root: settings.local.data_root.clone(),
+            settings: Arc::new(settings),
+            metrics: telemetry::init_metrics(),
+        };
+        Ok(Self { listener, state, shutdown })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener")
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr().port()
+    }
+
+    /// Serves until the shutdown token fires, then lets in-flight requests finish
+    /// within the configured grace period.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let grace = Duration::from_millis(self.state.settings.api.shutdown_grace_ms);
+        let app = NormalizePathLayer::trim_trailing_slash().layer(routes::router(self.state));
+        let service = ServiceExt::<Request>::into_make_service(app);
+        tracing::info!(addr = %self.listener.local_addr()?, "api listening");
+        let token = self.shutdown.clone();
+        let server = axum::serve(self.listener, service)
+            .with_graceful_shutdown(async move { token.cancelled().await });
+        let shutdown = self.shutdown;
+        tokio::select! {
+            result = server => result.context("serving HTTP"),
+            _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!("shutdown grace period over; dropping open connections");
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The Kloudless v1 JSON shapes of our objects: the one place they are written.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use cloudbridge_shared::{
+    db::{accounts::Account, api_keys::ApiKey, applications::Application},
+    storage::ItemKind,
+    Entry,
+};
+use serde_json::{json, Value};
+
+/// ISO 8601 with `Z`.
+pub fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn opt_time(t: Option<DateTime<Utc>>) -> Value {
+    t.map_or(Value::Null, |t| time(t).into())
+}
+
+/// A page-numbered `object_list`.
+pub fn list(api: &str, objects: Vec<Value>, page: u32, next_page: Option<u32>, total: Option<i64>) -> Value {
+    let mut body = json!({
+        "type": "object_list",
+        "api": api,
+        "count": objects.len(),
+        "page": page,
+        "next_page": next_page,
+        "objects": objects,
+    });
+    if let Some(total) = total {
+        body["total"] = total.into();
+    }
+    body
+}
+
+/// The next page number given a total.
+pub fn next_page(page: u32, page_size: u32, total: i64) -> Option<u32> {
+    (i64::from(page) * i64::from(page_size) < total).then_some(page + 1)
+}
+
+/// An account (`api: core`).
+pub fn account(a: &Account, base: &str) -> Value {
+    json!({
+        "id": a.id,
+        "account": a.account,
+        "service": a.service,
+        "service_name": service_name(&a.service),
+        "active": a.active,
+        "enabled": a.enabled,
+        "admin": a.admin,
+        "internal_use": false,
+        "apis": ["storage"],
+        "effective_scope": format!("{}:normal.storage.default", a.service),
+        "created": time(a.created_at),
+        "modified": time(a.modified_at),
+        "custom_properties": {},
+        "api": "core",
+        "type": "account",
+        "href": format!("{base}/v1/accounts/{}", a.id),
+    })
+}
+
+fn service_name(service: &str) -> &str {
+    match service {
+        "local" => "Local Disk",
+        other => other,
+    }
+}
+
+/// An application (`api: meta`).
+pub fn application(a: &Application, base: &str) -> Value {
+    json!({
+        "id": a.id,
+        "name": a.name,
+        "description": a.description,
+        "logo_url": a.logo_url,
+        "active": a.active,
+        "implicit_grant_enabled": a.implicit_grant_enabled,
+        "recent_enabled": a.recent_enabled,
+        "events_grant_enabled": a.events_grant_enabled,
+        "source": a.source,
+        "created": time(a.created_at),
+        "modified": time(a.modified_at),
+        "api": "meta",
+        "type": "application",
+        "href": format!("{base}/v1/applications/{}", a.id),
+    })
+}
+
+/// An API key. The key itself is shown only when just created; later only its id.
+pub fn api_key(k: &ApiKey, full_key: Option<&str>) -> Value {
+    json!({
+        "id": k.id,
+        "key": full_key.map_or_else(|| format!("{}.********", k.id), str::to_string),
+        "created": time(k.created_at),
+        "modified": time(k.modified_at),
+        "api": "meta",
+        "type": "apikey",
+    })
+}
+
+/// A file or folder (`api: storage`).
+pub fn entry(e: &Entry, account: i64, base: &str) -> Value {
+    let id = e.path.id();
+    let kind = match e.kind {
+        ItemKind::File => "file",
+        ItemKind::Folder => "folder",
+    };
+    let parent = e.path.parent().map_or(Value::Null, |p| {
+        json!({"id": p.id(), "name": p.name(), "type": "folder", "id_type": "path"})
+    });
+    let mut body = json!({
+        "id": id,
+        "name": e.path.name(),
+        "size": e.size,
+        "created": opt_time(e.created),
+        "modified": opt_time(e.modified),
+        "type": kind,
+        "api": "storage",
+        "account": account,
+        "parent": parent,
+        "ancestors": null,
+        "path": format!("/{}", e.path.as_str()),
+        "mime_type": e.mime_type,
+        "downloadable": e.kind == ItemKind::File,
+        "raw_id": format!("/{}", e.path.as_str()),
+        "id_type": "path",
+        "ids": {"default": id, "path": id},
+        "href": format!("{base}/v1/accounts/{account}/storage/{kind}s/{id}"),
+    });
+    if e.kind == ItemKind::Folder {
+        body["can_create_folders"] = true.into();
+        body["can_upload_files"] = true.into();
+        body["can_list_recursively"] = false.into();
+    }
+    body
+}

@@ -1,0 +1,60 @@
+//! The housekeeping job, enqueued by the scheduler: apalis never forgets a finished job,
+//! so trim its bookkeeping in small steps; and remove staged uploads abandoned by a
+//! client or an API process that died mid-upload.
+
+use std::{sync::Arc, time::Duration};
+
+use apalis::prelude::{BoxDynError, Data};
+use cloudbridge_connectors::local::STAGING_DIR;
+use cloudbridge_shared::{
+    protocol::MaintenanceJob,
+    queue::{self, queue_config},
+    telemetry::names,
+};
+
+use crate::WorkerState;
+
+/// Finished-job records removed per Redis round trip.
+const TRIM_BATCH: usize = 500;
+/// Round trips per run, so one run never holds Redis for long.
+const TRIM_ROUNDS: usize = 200;
+/// Staged uploads older than this are abandoned.
+const STAGED_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
+
+/// Runs one housekeeping pass.
+pub async fn handle(job: MaintenanceJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
+    let mut redis = state.redis.clone();
+    let mut trimmed = 0;
+    for q in [state.names.request_queue(), state.names.maintenance_queue()] {
+        let config = queue_config(&q, &state.settings.jobs);
+        for _ in 0..TRIM_ROUNDS {
+            let n = queue::trim_done(&mut redis, &config, TRIM_BATCH).await?;
+            trimmed += n;
+            if n < TRIM_BATCH {
+                break;
+            }
+        }
+    }
+    metrics::counter!(names::REDIS_TRIMMED).increment(trimmed as u64);
+    let removed = remove_stale_uploads(&state.data_root).await;
+    tracing::info!(tick = job.tick, trimmed, removed, "housekeeping done");
+    Ok(())
+}
+
+async fn remove_stale_uploads(data_root: &std::path::Path) -> usize {
+    let Ok(mut dir) = tokio::fs::read_dir(data_root.join(STAGING_DIR)).await else { return 0 };
+    let mut removed = 0;
+    while let Ok(Some(item)) = dir.next_entry().await {
+        let old = item
+            .metadata()
+            .await
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STAGED_MAX_AGE);
+        if old && tokio::fs::remove_file(item.path()).await.is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}

@@ -1,0 +1,92 @@
+//! The request job: one API call, run through a connector, answered on the caller's
+//! reply channel. Errors are answers too: the job itself only fails when the reply
+//! cannot be delivered, and even then it is not retried (the caller has given up).
+
+use std::{sync::Arc, time::Instant};
+
+use apalis::prelude::{BoxDynError, Data, WorkerContext};
+use cloudbridge_shared::{
+    protocol::{now_ms, Op, Outcome, Reply, RequestJob},
+    telemetry::names,
+    ApiError,
+};
+use redis::AsyncCommands;
+use tracing::Instrument;
+
+use crate::WorkerState;
+
+/// Runs one request job.
+pub async fn handle(
+    job: RequestJob,
+    state: Data<Arc<WorkerState>>,
+    worker: WorkerContext,
+) -> Result<(), BoxDynError> {
+    let op = job.op.kind();
+    let queue = state.names.request_queue();
+    let now = now_ms();
+    metrics::histogram!(names::QUEUE_WAIT, "queue" => "requests")
+        .record((now - job.enqueued_ms).max(0) as f64 / 1000.0);
+    if now > job.deadline_ms {
+        // Nobody waits for this answer any more: do not touch the third party.
+        metrics::counter!(names::JOBS_COMPLETED, "queue" => "requests", "op" => op, "outcome" => "expired")
+            .increment(1);
+        tracing::info!(request_id = %job.request_id, op, "job expired before it ran");
+        return Ok(());
+    }
+    let span = tracing::info_span!("job", request_id = %job.request_id, op, worker = worker.name());
+    let started = Instant::now();
+    let result = run(&state, &job, worker.name()).instrument(span.clone()).await;
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    metrics::histogram!(names::JOB_DURATION, "queue" => "requests", "op" => op)
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!(names::JOBS_COMPLETED, "queue" => "requests", "op" => op, "outcome" => outcome)
+        .increment(1);
+    let reply = Reply { request_id: job.request_id.clone(), result };
+    let payload = serde_json::to_string(&reply)?;
+    let mut redis = state.redis.clone();
+    if let Err(e) = redis.publish::<_, _, ()>(&job.reply_to, payload).await {
+        metrics::counter!(names::JOBS_FAILED, "queue" => queue).increment(1);
+        span.in_scope(|| tracing::error!(error = %e, "reply not delivered"));
+    }
+    Ok(())
+}
+
+async fn run(state: &WorkerState, job: &RequestJob, worker: &str) -> Result<Outcome, ApiError> {
+    if let Op::Ping = job.op {
+        return Ok(Outcome::Pong { worker: worker.to_string() });
+    }
+    let account = job
+        .account
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("storage job without an account"))?;
+    let storage = cloudbridge_connectors::open(&state.data_root, account)?;
+    match &job.op {
+        Op::Ping => unreachable!("answered above"),
+        Op::Validate => storage.validate().await.map(|()| Outcome::Done),
+        Op::Metadata { path } => {
+            storage.metadata(path).await.map(|entry| Outcome::Entry { entry, created: false })
+        }
+        Op::ListFolder { path, page, page_size } => {
+            storage.list(path, *page, *page_size).await.map(|page| Outcome::Page { page })
+        }
+        Op::CreateFolder { parent, name, conflict_if_exists } => storage
+            .create_folder(parent, name, *conflict_if_exists)
+            .await
+            .map(|(entry, created)| Outcome::Entry { entry, created }),
+        Op::Delete { path, kind, recursive } => {
+            storage.delete(path, *kind, *recursive).await.map(|()| Outcome::Done)
+        }
+        Op::PlanDownload { path } => storage
+            .plan_download(path)
+            .await
+            .map(|(plan, entry)| Outcome::Download { plan, entry }),
+        Op::PlanUpload { parent, name } => {
+            storage.plan_upload(parent, name).await.map(|plan| Outcome::Upload { plan })
+        }
+        Op::CommitUpload { staged, parent, name, overwrite } => storage
+            .commit_upload(staged, parent, name, *overwrite)
+            .await
+            .map(|entry| Outcome::Entry { entry, created: true }),
+        Op::AbortUpload { staged } => storage.abort_upload(staged).await.map(|()| Outcome::Done),
+    }
+}
