@@ -45,7 +45,10 @@ pub async fn run(settings: &Settings, action: Admin) -> anyhow::Result<()> {
         Admin::Migrate => println!("migrations applied"),
         Admin::CreateDeveloper { email } => {
             let email = email.trim();
-            anyhow::ensure!(email.contains('@') && email.len() <= 254, "not an e-mail address");
+            anyhow::ensure!(
+                email.contains('@') && email.len() <= 254,
+                "not an e-mail address"
+            );
             let key = db::developers::create_with_new_key(&pool, email).await?;
             println!("developer {email} created; DeveloperKey:");
             println!("{key}");

@@ -42,7 +42,9 @@ fn credentials(parts: &Parts) -> Result<(String, String), ApiError> {
         .ok_or_else(|| ApiError::unauthorized("The Authorization header has no credential."))?;
     let credential = credential.trim();
     if credential.is_empty() {
-        return Err(ApiError::unauthorized("The Authorization header has no credential."));
+        return Err(ApiError::unauthorized(
+            "The Authorization header has no credential.",
+        ));
     }
     Ok((scheme.to_ascii_lowercase(), credential.to_string()))
 }
@@ -64,7 +66,10 @@ impl FromRequestParts<AppState> for Caller {
                 .ok_or_else(invalid),
             "bearer" => db::bearer_tokens::find(&state.db, &credential)
                 .await?
-                .map(|(account, application)| Caller::Account { account, application })
+                .map(|(account, application)| Caller::Account {
+                    account,
+                    application,
+                })
                 .ok_or_else(|| ApiError::new(401, "invalid_token", "Invalid or revoked token.")),
             _ => Err(ApiError::unauthorized(
                 "Unsupported Authorization scheme; use APIKey, Bearer or DeveloperKey.",
@@ -94,7 +99,10 @@ impl AppCaller {
     /// The application the caller acts for.
     pub fn application(&self) -> &str {
         match &self.0 {
-            Caller::Application(app) | Caller::Account { application: app, .. } => app,
+            Caller::Application(app)
+            | Caller::Account {
+                application: app, ..
+            } => app,
             Caller::Developer(_) => unreachable!("rejected by the extractor"),
         }
     }
@@ -110,7 +118,9 @@ impl AppCaller {
                 ))
             }
             (_, raw) if raw.contains(',') => {
-                return Err(ApiError::not_implemented("Multi-account requests are not supported."))
+                return Err(ApiError::not_implemented(
+                    "Multi-account requests are not supported.",
+                ))
             }
             (_, raw) => raw.parse::<i64>().map_err(|_| not_found())?,
         };
@@ -119,7 +129,9 @@ impl AppCaller {
                 return Err(not_found());
             }
         }
-        db::accounts::get(&state.db, self.application(), id).await?.ok_or_else(not_found)
+        db::accounts::get(&state.db, self.application(), id)
+            .await?
+            .ok_or_else(not_found)
     }
 }
 
@@ -128,9 +140,9 @@ impl FromRequestParts<AppState> for AppCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match Caller::from_request_parts(parts, state).await? {
-            Caller::Developer(_) => {
-                Err(ApiError::forbidden("Use an APIKey or a Bearer token for this endpoint."))
-            }
+            Caller::Developer(_) => Err(ApiError::forbidden(
+                "Use an APIKey or a Bearer token for this endpoint.",
+            )),
             caller => Ok(AppCaller(caller)),
         }
     }

@@ -23,7 +23,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                 ApiError::bad_request(format!("The request body could not be read: {e}"))
             }
         })?;
-        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
         serde_json::from_slice(body)
             .map(Json)
             .map_err(|e| ApiError::bad_request(format!("Malformed JSON body: {e}")))
@@ -51,8 +55,14 @@ pub struct BaseUrl(pub String);
 impl FromRequestParts<crate::AppState> for BaseUrl {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &crate::AppState) -> Result<Self, ApiError> {
-        Ok(BaseUrl(base_url(&parts.headers, &state.settings.api.public_url)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, ApiError> {
+        Ok(BaseUrl(base_url(
+            &parts.headers,
+            &state.settings.api.public_url,
+        )))
     }
 }
 
@@ -64,7 +74,9 @@ pub fn base_url(headers: &HeaderMap, configured: &str) -> String {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let proto = header("x-forwarded-proto").unwrap_or("http");
     let proto = if proto == "https" { "https" } else { "http" };
-    let host = header("x-forwarded-host").or_else(|| header("host")).unwrap_or("localhost");
+    let host = header("x-forwarded-host")
+        .or_else(|| header("host"))
+        .unwrap_or("localhost");
     // A host header is attacker-controlled: keep only host[:port] characters.
     let host: String = host
         .chars()
@@ -79,7 +91,9 @@ pub fn parse_bool(raw: Option<&str>, name: &str) -> Result<Option<bool>, ApiErro
         None | Some("") => Ok(None),
         Some("true" | "1" | "yes") => Ok(Some(true)),
         Some("false" | "0" | "no") => Ok(Some(false)),
-        Some(_) => Err(ApiError::invalid_parameters(format!("`{name}` must be true or false."))),
+        Some(_) => Err(ApiError::invalid_parameters(format!(
+            "`{name}` must be true or false."
+        ))),
     }
 }
 
@@ -94,7 +108,12 @@ pub struct Paging {
 
 impl Paging {
     /// Parses raw values with a default and maximum page size.
-    pub fn parse(page: Option<&str>, size: Option<&str>, default: u32, max: u32) -> Result<Self, ApiError> {
+    pub fn parse(
+        page: Option<&str>,
+        size: Option<&str>,
+        default: u32,
+        max: u32,
+    ) -> Result<Self, ApiError> {
         let page = match page {
             None | Some("") => 1,
             Some(p) => p.parse::<u32>().ok().filter(|p| *p >= 1).ok_or_else(|| {
@@ -103,11 +122,24 @@ impl Paging {
         };
         let page_size = match size {
             None | Some("") => default,
-            Some(s) => s.parse::<u32>().ok().filter(|s| (1..=max).contains(s)).ok_or_else(|| {
-                ApiError::invalid_parameters(format!("`page_size` must be between 1 and {max}."))
-            })?,
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|s| (1..=max).contains(s))
+                .ok_or_else(|| {
+                    ApiError::invalid_parameters(format!(
+                        "`page_size` must be between 1 and {max}."
+                    ))
+                })?,
         };
         Ok(Self { page, page_size })
+    }
+}
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> axum::response::Response {
+        // axum's Json writes `Content-Type: application/json` exactly (no charset).
+        axum::Json(self.0).into_response()
     }
 }
 
@@ -129,13 +161,9 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("host", "evil.com/<script>".parse().unwrap());
         assert_eq!(base_url(&h, ""), "http://evil.com");
-        assert_eq!(base_url(&h, "https://api.example.com/"), "https://api.example.com");
-    }
-}
-
-impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
-    fn into_response(self) -> axum::response::Response {
-        // axum's Json writes `Content-Type: application/json` exactly (no charset).
-        axum::Json(self.0).into_response()
+        assert_eq!(
+            base_url(&h, "https://api.example.com/"),
+            "https://api.example.com"
+        );
     }
 }

@@ -18,8 +18,8 @@ mod extract;
 mod middleware;
 mod pipeline;
 mod routes;
-mod state;
 pub mod startup;
+mod state;
 mod wire;
 
 pub use startup::Application;

@@ -74,11 +74,17 @@ impl Pipeline {
     pub async fn call(&self, account: Option<AccountRef>, op: Op) -> Result<Outcome, ApiError> {
         if !self.subscribed.load(Ordering::Acquire) {
             metrics::counter!(names::HTTP_SHED, "reason" => "no_reply_channel").increment(1);
-            return Err(ApiError::overloaded("The job queue is not reachable; retry shortly.", 1));
+            return Err(ApiError::overloaded(
+                "The job queue is not reachable; retry shortly.",
+                1,
+            ));
         }
         if self.depth.load(Ordering::Relaxed) >= self.backlog_limit {
             metrics::counter!(names::HTTP_SHED, "reason" => "backlog").increment(1);
-            return Err(ApiError::overloaded("Too many queued requests; retry shortly.", 1));
+            return Err(ApiError::overloaded(
+                "Too many queued requests; retry shortly.",
+                1,
+            ));
         }
         let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}.{seq}", request_id::current());
@@ -97,7 +103,10 @@ impl Pipeline {
         let mut storage = self.storage.clone();
         if let Err(e) = storage.push(job).await {
             tracing::warn!(error = %e, "job push failed");
-            return Err(ApiError::overloaded("The job queue is not reachable; retry shortly.", 1));
+            return Err(ApiError::overloaded(
+                "The job queue is not reachable; retry shortly.",
+                1,
+            ));
         }
         metrics::counter!(names::JOBS_ENQUEUED, "queue" => "requests", "op" => kind).increment(1);
         let mut redis = self.redis.clone();
@@ -109,9 +118,10 @@ impl Pipeline {
         drop(waiter);
         match reply {
             Ok(Ok(reply)) => reply.result,
-            Ok(Err(_)) => {
-                Err(ApiError::overloaded("The reply channel was lost; retry shortly.", 1))
-            }
+            Ok(Err(_)) => Err(ApiError::overloaded(
+                "The reply channel was lost; retry shortly.",
+                1,
+            )),
             Err(_) => Err(ApiError::gateway_timeout()),
         }
     }

@@ -42,7 +42,11 @@ impl Application {
             settings: Arc::new(settings),
             metrics: telemetry::init_metrics(),
         };
-        Ok(Self { listener, state, shutdown })
+        Ok(Self {
+            listener,
+            state,
+            shutdown,
+        })
     }
 
     /// The bound address.

@@ -18,7 +18,13 @@ fn opt_time(t: Option<DateTime<Utc>>) -> Value {
 }
 
 /// A page-numbered `object_list`.
-pub fn list(api: &str, objects: Vec<Value>, page: u32, next_page: Option<u32>, total: Option<i64>) -> Value {
+pub fn list(
+    api: &str,
+    objects: Vec<Value>,
+    page: u32,
+    next_page: Option<u32>,
+    total: Option<i64>,
+) -> Value {
     let mut body = json!({
         "type": "object_list",
         "api": api,
@@ -106,9 +112,10 @@ pub fn entry(e: &Entry, account: i64, base: &str) -> Value {
         ItemKind::File => "file",
         ItemKind::Folder => "folder",
     };
-    let parent = e.path.parent().map_or(Value::Null, |p| {
-        json!({"id": p.id(), "name": p.name(), "type": "folder", "id_type": "path"})
-    });
+    let parent = e.path.parent().map_or(
+        Value::Null,
+        |p| json!({"id": p.id(), "name": p.name(), "type": "folder", "id_type": "path"}),
+    );
     let mut body = json!({
         "id": id,
         "name": e.path.name(),

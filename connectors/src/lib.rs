@@ -43,7 +43,12 @@ pub trait Storage: Send + Sync {
         conflict_if_exists: bool,
     ) -> Result<(Entry, bool), ApiError>;
     /// Deletes a file or folder of the given kind.
-    async fn delete(&self, path: &ItemPath, kind: ItemKind, recursive: bool) -> Result<(), ApiError>;
+    async fn delete(
+        &self,
+        path: &ItemPath,
+        kind: ItemKind,
+        recursive: bool,
+    ) -> Result<(), ApiError>;
     /// Where the API tier reads a file from.
     async fn plan_download(&self, path: &ItemPath) -> Result<(TransferPlan, Entry), ApiError>;
     /// Where the API tier stages an upload.
@@ -63,8 +68,13 @@ pub trait Storage: Send + Sync {
 /// The connector for an account.
 pub fn open(data_root: &Path, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
     match account.service.as_str() {
-        "local" => Ok(Box::new(local::LocalDisk::from_config(data_root, &account.config)?)),
-        other => Err(ApiError::not_implemented(format!("The service `{other}` is not supported."))),
+        "local" => Ok(Box::new(local::LocalDisk::from_config(
+            data_root,
+            &account.config,
+        )?)),
+        other => Err(ApiError::not_implemented(format!(
+            "The service `{other}` is not supported."
+        ))),
     }
 }
 

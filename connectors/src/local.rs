@@ -62,7 +62,9 @@ pub fn validate_account_name(name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 128
         && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "._@+-".contains(c));
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._@+-".contains(c));
     if ok {
         Ok(())
     } else {
@@ -85,13 +87,18 @@ impl LocalDisk {
         if parsed.segments().next() != Some(ACCOUNTS_DIR) {
             return Err(ApiError::internal("local account folder outside accounts/"));
         }
-        Ok(Self { data_root: data_root.to_path_buf(), relative: relative.to_string() })
+        Ok(Self {
+            data_root: data_root.to_path_buf(),
+            relative: relative.to_string(),
+        })
     }
 
     /// Creates the account folder if needed.
     pub async fn ensure_root(&self) -> Result<(), ApiError> {
         let root = self.data_root.join(&self.relative);
-        fs::create_dir_all(&root).await.map_err(ApiError::internal)?;
+        fs::create_dir_all(&root)
+            .await
+            .map_err(ApiError::internal)?;
         refuse_symlinks(&self.data_root, &self.relative).await
     }
 
@@ -112,7 +119,9 @@ impl LocalDisk {
 
     async fn entry(&self, path: &ItemPath) -> Result<Entry, ApiError> {
         let full = self.resolve(path).await?;
-        let meta = fs::symlink_metadata(&full).await.map_err(not_found_or_internal)?;
+        let meta = fs::symlink_metadata(&full)
+            .await
+            .map_err(not_found_or_internal)?;
         Ok(entry_from(path.clone(), &meta))
     }
 
@@ -120,17 +129,22 @@ impl LocalDisk {
         let full = self.resolve(path).await?;
         match fs::symlink_metadata(&full).await {
             Ok(m) if m.is_dir() => Ok(full),
-            Ok(_) => Err(ApiError::new(400, "invalid_parent_folder", "The parent is not a folder.")),
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                Err(ApiError::new(400, "invalid_parent_folder", "The parent folder does not exist."))
-            }
+            Ok(_) => Err(ApiError::new(
+                400,
+                "invalid_parent_folder",
+                "The parent is not a folder.",
+            )),
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(ApiError::new(
+                400,
+                "invalid_parent_folder",
+                "The parent folder does not exist.",
+            )),
             Err(e) => Err(ApiError::internal(e)),
         }
     }
 
     fn staged_path(&self, staged: &str) -> Result<PathBuf, ApiError> {
-        uuid::Uuid::parse_str(staged)
-            .map_err(|_| ApiError::bad_request("Unknown upload."))?;
+        uuid::Uuid::parse_str(staged).map_err(|_| ApiError::bad_request("Unknown upload."))?;
         Ok(self.data_root.join(STAGING_DIR).join(staged))
     }
 }
@@ -151,14 +165,18 @@ impl Storage for LocalDisk {
 
     async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
         let full = self.resolve(path).await?;
-        let meta = fs::symlink_metadata(&full).await.map_err(not_found_or_internal)?;
+        let meta = fs::symlink_metadata(&full)
+            .await
+            .map_err(not_found_or_internal)?;
         if !meta.is_dir() {
             return Err(ApiError::not_found("No folder has this id."));
         }
         let mut names = Vec::new();
         let mut dir = fs::read_dir(&full).await.map_err(not_found_or_internal)?;
         while let Some(item) = dir.next_entry().await.map_err(ApiError::internal)? {
-            let Ok(name) = item.file_name().into_string() else { continue };
+            let Ok(name) = item.file_name().into_string() else {
+                continue;
+            };
             if validate_name(&name).is_ok() {
                 names.push(name);
             }
@@ -179,7 +197,11 @@ impl Storage for LocalDisk {
             }
         }
         let next_page = (start + size < names.len()).then_some(page + 1);
-        Ok(Page { entries, page, next_page })
+        Ok(Page {
+            entries,
+            page,
+            next_page,
+        })
     }
 
     async fn create_folder(
@@ -195,7 +217,10 @@ impl Storage for LocalDisk {
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 let existing = self.entry(&path).await?;
                 if conflict_if_exists || existing.kind != ItemKind::Folder {
-                    Err(ApiError::naming_conflict("An item with this name already exists.", path.id()))
+                    Err(ApiError::naming_conflict(
+                        "An item with this name already exists.",
+                        path.id(),
+                    ))
                 } else {
                     Ok((existing, false))
                 }
@@ -204,12 +229,19 @@ impl Storage for LocalDisk {
         }
     }
 
-    async fn delete(&self, path: &ItemPath, kind: ItemKind, recursive: bool) -> Result<(), ApiError> {
+    async fn delete(
+        &self,
+        path: &ItemPath,
+        kind: ItemKind,
+        recursive: bool,
+    ) -> Result<(), ApiError> {
         if path.is_root() {
             return Err(ApiError::forbidden("The root folder cannot be deleted."));
         }
         let full = self.resolve(path).await?;
-        let meta = fs::symlink_metadata(&full).await.map_err(not_found_or_internal)?;
+        let meta = fs::symlink_metadata(&full)
+            .await
+            .map_err(not_found_or_internal)?;
         if meta.is_dir() != (kind == ItemKind::Folder) {
             return Err(ApiError::not_found("No such file or folder."));
         }
@@ -220,7 +252,11 @@ impl Storage for LocalDisk {
         } else {
             match fs::remove_dir(&full).await {
                 Err(e) if e.kind() == ErrorKind::DirectoryNotEmpty => {
-                    return Err(ApiError::new(403, "folder_not_empty", "The folder is not empty."));
+                    return Err(ApiError::new(
+                        403,
+                        "folder_not_empty",
+                        "The folder is not empty.",
+                    ));
                 }
                 other => other,
             }
@@ -233,15 +269,26 @@ impl Storage for LocalDisk {
         if entry.kind != ItemKind::File {
             return Err(ApiError::not_found("No file has this id."));
         }
-        Ok((TransferPlan::Local { relative: self.relative_of(path), staged: None }, entry))
+        Ok((
+            TransferPlan::Local {
+                relative: self.relative_of(path),
+                staged: None,
+            },
+            entry,
+        ))
     }
 
     async fn plan_upload(&self, parent: &ItemPath, name: &str) -> Result<TransferPlan, ApiError> {
         parent.join(name)?;
         self.folder(parent).await?;
-        fs::create_dir_all(self.data_root.join(STAGING_DIR)).await.map_err(ApiError::internal)?;
+        fs::create_dir_all(self.data_root.join(STAGING_DIR))
+            .await
+            .map_err(ApiError::internal)?;
         let staged = uuid::Uuid::new_v4().to_string();
-        Ok(TransferPlan::Local { relative: format!("{STAGING_DIR}/{staged}"), staged: Some(staged) })
+        Ok(TransferPlan::Local {
+            relative: format!("{STAGING_DIR}/{staged}"),
+            staged: Some(staged),
+        })
     }
 
     async fn commit_upload(
@@ -254,17 +301,24 @@ impl Storage for LocalDisk {
         let source = self.staged_path(staged)?;
         let parent_dir = self.folder(parent).await?;
         if !fs::try_exists(&source).await.map_err(ApiError::internal)? {
-            return Err(ApiError::bad_request("The upload was not received completely."));
+            return Err(ApiError::bad_request(
+                "The upload was not received completely.",
+            ));
         }
         let path = if overwrite {
             let target = parent.join(name)?;
             if let Ok(m) = fs::symlink_metadata(parent_dir.join(name)).await {
                 if !m.is_file() {
-                    return Err(ApiError::naming_conflict("A folder has this name.", target.id()));
+                    return Err(ApiError::naming_conflict(
+                        "A folder has this name.",
+                        target.id(),
+                    ));
                 }
             }
             // rename replaces atomically: readers see the old file or the new one.
-            fs::rename(&source, parent_dir.join(name)).await.map_err(ApiError::internal)?;
+            fs::rename(&source, parent_dir.join(name))
+                .await
+                .map_err(ApiError::internal)?;
             target
         } else {
             link_under_free_name(&source, &parent_dir, parent, name).await?
@@ -289,7 +343,11 @@ async fn link_under_free_name(
     name: &str,
 ) -> Result<ItemPath, ApiError> {
     for n in 0..1000 {
-        let candidate = if n == 0 { name.to_string() } else { numbered(name, n) };
+        let candidate = if n == 0 {
+            name.to_string()
+        } else {
+            numbered(name, n)
+        };
         let path = parent.join(&candidate)?;
         match fs::hard_link(source, dir.join(&candidate)).await {
             Ok(()) => {
@@ -300,7 +358,10 @@ async fn link_under_free_name(
             Err(e) => return Err(ApiError::internal(e)),
         }
     }
-    Err(ApiError::naming_conflict("Too many files with this name.", parent.join(name)?.id()))
+    Err(ApiError::naming_conflict(
+        "Too many files with this name.",
+        parent.join(name)?.id(),
+    ))
 }
 
 /// `report.pdf` → `report (2).pdf`.
@@ -336,9 +397,16 @@ fn entry_from(path: ItemPath, meta: &std::fs::Metadata) -> Entry {
     let time = |t: std::io::Result<SystemTime>| t.ok().map(DateTime::<Utc>::from);
     Entry {
         mime_type: (!is_dir).then(|| {
-            mime_guess::from_path(path.name()).first_or_octet_stream().essence_str().to_string()
+            mime_guess::from_path(path.name())
+                .first_or_octet_stream()
+                .essence_str()
+                .to_string()
         }),
-        kind: if is_dir { ItemKind::Folder } else { ItemKind::File },
+        kind: if is_dir {
+            ItemKind::Folder
+        } else {
+            ItemKind::File
+        },
         size: (!is_dir).then_some(meta.len()),
         created: time(meta.created()),
         modified: time(meta.modified()),

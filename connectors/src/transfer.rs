@@ -54,7 +54,11 @@ where
         let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Upload interrupted: {e}")))?;
         written += chunk.len() as u64;
         if written > limit {
-            return Err(ApiError::new(413, "request_too_large", "The upload is too large."));
+            return Err(ApiError::new(
+                413,
+                "request_too_large",
+                "The upload is too large.",
+            ));
         }
         file.write_all(&chunk).await.map_err(ApiError::internal)?;
     }

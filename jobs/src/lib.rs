@@ -51,18 +51,25 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     });
 
     let requests = names.request_queue();
-    let request_wake = wake::listen(client.clone(), names.wake_channel(&requests), shutdown.clone());
+    let request_wake = wake::listen(
+        client.clone(),
+        names.wake_channel(&requests),
+        shutdown.clone(),
+    );
     let jobs = settings.jobs.clone();
     let request_worker = supervise::run(&requests, shutdown.clone(), {
-        let (state, redis, shutdown, requests) =
-            (state.clone(), redis.clone(), shutdown.clone(), requests.clone());
+        let (state, redis, shutdown, requests) = (
+            state.clone(),
+            redis.clone(),
+            shutdown.clone(),
+            requests.clone(),
+        );
         move |name| {
             let storage = queue::storage::<RequestJob>(redis.clone(), &requests, &jobs);
             let strategy = wake::Strategy::new(&request_wake, jobs.fallback_poll_ms);
             let worker = WorkerBuilder::new(name)
                 .backend(storage.poll_with_strategy(strategy))
                 .concurrency(jobs.concurrency.max(1))
-                .catch_panic()
                 .data(state.clone())
                 .build(request::handle);
             let stop = shutdown.clone();
@@ -71,8 +78,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     });
 
     let maintenance = names.maintenance_queue();
-    let maintenance_wake =
-        wake::listen(client, names.wake_channel(&maintenance), shutdown.clone());
+    let maintenance_wake = wake::listen(client, names.wake_channel(&maintenance), shutdown.clone());
     let jobs = settings.jobs.clone();
     let maintenance_worker = supervise::run(&maintenance, shutdown.clone(), {
         let (state, shutdown, maintenance) = (state.clone(), shutdown.clone(), maintenance.clone());
@@ -82,7 +88,6 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
             let worker = WorkerBuilder::new(name)
                 .backend(storage.poll_with_strategy(strategy))
                 .concurrency(1)
-                .catch_panic()
                 .data(state.clone())
                 .build(maintenance::handle);
             let stop = shutdown.clone();

@@ -42,7 +42,9 @@ pub async fn handle(job: MaintenanceJob, state: Data<Arc<WorkerState>>) -> Resul
 }
 
 async fn remove_stale_uploads(data_root: &std::path::Path) -> usize {
-    let Ok(mut dir) = tokio::fs::read_dir(data_root.join(STAGING_DIR)).await else { return 0 };
+    let Ok(mut dir) = tokio::fs::read_dir(data_root.join(STAGING_DIR)).await else {
+        return 0;
+    };
     let mut removed = 0;
     while let Ok(Some(item)) = dir.next_entry().await {
         let old = item

@@ -2,7 +2,7 @@
 //! reply channel. Errors are answers too: the job itself only fails when the reply
 //! cannot be delivered, and even then it is not retried (the caller has given up).
 
-use std::{sync::Arc, time::Instant};
+use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
 
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use cloudbridge_shared::{
@@ -10,6 +10,7 @@ use cloudbridge_shared::{
     telemetry::names,
     ApiError,
 };
+use futures::FutureExt;
 use redis::AsyncCommands;
 use tracing::Instrument;
 
@@ -35,13 +36,21 @@ pub async fn handle(
     }
     let span = tracing::info_span!("job", request_id = %job.request_id, op, worker = worker.name());
     let started = Instant::now();
-    let result = run(&state, &job, worker.name()).instrument(span.clone()).await;
+    // A panic in a connector is an internal error for this caller, not a dead worker.
+    let result = AssertUnwindSafe(run(&state, &job, worker.name()))
+        .catch_unwind()
+        .instrument(span.clone())
+        .await
+        .unwrap_or_else(|_| Err(ApiError::internal("panic while running the job")));
     let outcome = if result.is_ok() { "ok" } else { "error" };
     metrics::histogram!(names::JOB_DURATION, "queue" => "requests", "op" => op)
         .record(started.elapsed().as_secs_f64());
     metrics::counter!(names::JOBS_COMPLETED, "queue" => "requests", "op" => op, "outcome" => outcome)
         .increment(1);
-    let reply = Reply { request_id: job.request_id.clone(), result };
+    let reply = Reply {
+        request_id: job.request_id.clone(),
+        result,
+    };
     let payload = serde_json::to_string(&reply)?;
     let mut redis = state.redis.clone();
     if let Err(e) = redis.publish::<_, _, ()>(&job.reply_to, payload).await {
@@ -53,7 +62,9 @@ pub async fn handle(
 
 async fn run(state: &WorkerState, job: &RequestJob, worker: &str) -> Result<Outcome, ApiError> {
     if let Op::Ping = job.op {
-        return Ok(Outcome::Pong { worker: worker.to_string() });
+        return Ok(Outcome::Pong {
+            worker: worker.to_string(),
+        });
     }
     let account = job
         .account
@@ -63,30 +74,54 @@ async fn run(state: &WorkerState, job: &RequestJob, worker: &str) -> Result<Outc
     match &job.op {
         Op::Ping => unreachable!("answered above"),
         Op::Validate => storage.validate().await.map(|()| Outcome::Done),
-        Op::Metadata { path } => {
-            storage.metadata(path).await.map(|entry| Outcome::Entry { entry, created: false })
-        }
-        Op::ListFolder { path, page, page_size } => {
-            storage.list(path, *page, *page_size).await.map(|page| Outcome::Page { page })
-        }
-        Op::CreateFolder { parent, name, conflict_if_exists } => storage
+        Op::Metadata { path } => storage.metadata(path).await.map(|entry| Outcome::Entry {
+            entry,
+            created: false,
+        }),
+        Op::ListFolder {
+            path,
+            page,
+            page_size,
+        } => storage
+            .list(path, *page, *page_size)
+            .await
+            .map(|page| Outcome::Page { page }),
+        Op::CreateFolder {
+            parent,
+            name,
+            conflict_if_exists,
+        } => storage
             .create_folder(parent, name, *conflict_if_exists)
             .await
             .map(|(entry, created)| Outcome::Entry { entry, created }),
-        Op::Delete { path, kind, recursive } => {
-            storage.delete(path, *kind, *recursive).await.map(|()| Outcome::Done)
-        }
+        Op::Delete {
+            path,
+            kind,
+            recursive,
+        } => storage
+            .delete(path, *kind, *recursive)
+            .await
+            .map(|()| Outcome::Done),
         Op::PlanDownload { path } => storage
             .plan_download(path)
             .await
             .map(|(plan, entry)| Outcome::Download { plan, entry }),
-        Op::PlanUpload { parent, name } => {
-            storage.plan_upload(parent, name).await.map(|plan| Outcome::Upload { plan })
-        }
-        Op::CommitUpload { staged, parent, name, overwrite } => storage
+        Op::PlanUpload { parent, name } => storage
+            .plan_upload(parent, name)
+            .await
+            .map(|plan| Outcome::Upload { plan }),
+        Op::CommitUpload {
+            staged,
+            parent,
+            name,
+            overwrite,
+        } => storage
             .commit_upload(staged, parent, name, *overwrite)
             .await
-            .map(|entry| Outcome::Entry { entry, created: true }),
+            .map(|entry| Outcome::Entry {
+                entry,
+                created: true,
+            }),
         Op::AbortUpload { staged } => storage.abort_upload(staged).await.map(|()| Outcome::Done),
     }
 }

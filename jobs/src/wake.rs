@@ -62,7 +62,8 @@ pub fn listen(client: redis::Client, channel: String, shutdown: CancellationToke
 
 impl Wakeups {
     fn wake(&self) {
-        self.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         self.notify.notify_waiters();
     }
 }
@@ -82,7 +83,9 @@ impl Strategy {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         Self {
             wakeups: wakeups.clone(),
-            seen: wakeups.generation.load(std::sync::atomic::Ordering::Acquire),
+            seen: wakeups
+                .generation
+                .load(std::sync::atomic::Ordering::Acquire),
             notified: Box::pin(wakeups.notify.clone().notified_owned()),
             tick,
         }
@@ -99,7 +102,10 @@ impl PollStrategy for Strategy {
             // Register interest first, then compare generations: a wake between the two
             // is seen by the comparison, a later one by the registered future.
             self.notified.as_mut().enable();
-            let now = self.wakeups.generation.load(std::sync::atomic::Ordering::Acquire);
+            let now = self
+                .wakeups
+                .generation
+                .load(std::sync::atomic::Ordering::Acquire);
             if now != self.seen {
                 self.seen = now;
                 ready = true;

@@ -32,10 +32,14 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let mut storage =
         apalis_redis::RedisStorage::<MaintenanceJob>::new(redis.clone()).with_config(config);
 
-    let server = tokio::spawn(telemetry::serve_metrics(settings.scheduler.metrics_bind, metrics, {
-        let s = shutdown.clone();
-        async move { s.cancelled().await }
-    }));
+    let server = tokio::spawn(telemetry::serve_metrics(
+        settings.scheduler.metrics_bind,
+        metrics,
+        {
+            let s = shutdown.clone();
+            async move { s.cancelled().await }
+        },
+    ));
     tracing::info!(cron = %settings.scheduler.housekeeping_cron, "scheduler started");
     for next in schedule.upcoming(Utc) {
         let wait = (next - Utc::now()).to_std().unwrap_or_default();

@@ -150,7 +150,9 @@ impl Default for Settings {
                 backlog_limit: 4_000,
                 shutdown_grace_ms: 10_000,
             },
-            portal: PortalSettings { bind: ([0, 0, 0, 0], 8080).into() },
+            portal: PortalSettings {
+                bind: ([0, 0, 0, 0], 8080).into(),
+            },
             database: DatabaseSettings {
                 url: Secret::new("postgres://postgres@127.0.0.1:5432/cloudbridge"),
                 max_connections: 16,
@@ -172,8 +174,13 @@ impl Default for Settings {
                 housekeeping_cron: "*/10 * * * * *".into(),
                 metrics_bind: ([0, 0, 0, 0], 9102).into(),
             },
-            local: LocalSettings { data_root: PathBuf::from("./data") },
-            log: LogSettings { filter: "info".into(), format: "json".into() },
+            local: LocalSettings {
+                data_root: PathBuf::from("./data"),
+            },
+            log: LogSettings {
+                filter: "info".into(),
+                format: "json".into(),
+            },
             bootstrap_developer_key: None,
         }
     }
@@ -291,7 +298,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -307,7 +317,11 @@ mod tests {
     fn environment_overrides_file_and_defaults() {
         let dir = tempfile_dir();
         let path = dir.join("c.toml");
-        std::fs::write(&path, "[api]\nmax_in_flight = 7\nrequest_timeout_ms = 100\n").unwrap();
+        std::fs::write(
+            &path,
+            "[api]\nmax_in_flight = 7\nrequest_timeout_ms = 100\n",
+        )
+        .unwrap();
         let s = Settings::load_from(
             Some(path.to_str().unwrap()),
             env(&[

@@ -54,7 +54,11 @@ impl ApiError {
 
     /// 401 `authentication_required` (no credentials).
     pub fn authentication_required() -> Self {
-        Self::new(401, "authentication_required", "Authentication credentials were not provided.")
+        Self::new(
+            401,
+            "authentication_required",
+            "Authentication credentials were not provided.",
+        )
     }
 
     /// 401 `unauthorized` (bad credentials).
@@ -99,7 +103,11 @@ impl ApiError {
 
     /// 504 `gateway_timeout`.
     pub fn gateway_timeout() -> Self {
-        Self::new(504, "gateway_timeout", "The request did not complete in time.")
+        Self::new(
+            504,
+            "gateway_timeout",
+            "The request did not complete in time.",
+        )
     }
 
     /// The Kloudless JSON body for this error and a request id.
@@ -129,7 +137,10 @@ impl IntoResponse for ApiError {
         let body = self.body(&request_id::current()).to_string();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

@@ -19,7 +19,9 @@ pub struct Names {
 impl Names {
     /// Names under `prefix`.
     pub fn new(prefix: &str) -> Self {
-        Self { prefix: prefix.to_string() }
+        Self {
+            prefix: prefix.to_string(),
+        }
     }
 
     /// The queue of API request jobs.

@@ -89,7 +89,11 @@ impl ItemPath {
     /// This path joined with a validated child name.
     pub fn join(&self, name: &str) -> Result<ItemPath, ApiError> {
         validate_name(name)?;
-        let joined = if self.is_root() { name.to_string() } else { format!("{}/{}", self.0, name) };
+        let joined = if self.is_root() {
+            name.to_string()
+        } else {
+            format!("{}/{}", self.0, name)
+        };
         if joined.len() > MAX_PATH_BYTES {
             return Err(ApiError::invalid_parameters("The path is too long."));
         }
@@ -117,7 +121,11 @@ impl From<ItemPath> for String {
 
 /// Checks one file or folder name.
 pub fn validate_name(name: &str) -> Result<(), ApiError> {
-    let bad = |why: &str| Err(ApiError::invalid_parameters(format!("Invalid name: {why}.")));
+    let bad = |why: &str| {
+        Err(ApiError::invalid_parameters(format!(
+            "Invalid name: {why}."
+        )))
+    };
     if name.is_empty() {
         return bad("it is empty");
     }
@@ -192,7 +200,9 @@ mod tests {
 
     #[test]
     fn escaping_paths_are_refused() {
-        for bad in ["..", "a/../b", "/abs", "a//b", "a/./b", "a\\..\\b", "a\0b", "x/"] {
+        for bad in [
+            "..", "a/../b", "/abs", "a//b", "a/./b", "a\\..\\b", "a\0b", "x/",
+        ] {
             assert!(ItemPath::parse(bad).is_err(), "{bad:?} accepted");
             let id = URL_SAFE_NO_PAD.encode(bad);
             assert!(ItemPath::from_id(&id).is_err(), "{bad:?} accepted as id");

@@ -50,7 +50,9 @@ pub fn init_logging(settings: &LogSettings) {
     let result = if settings.format == "pretty" {
         registry.with(fmt::layer().with_target(false)).try_init()
     } else {
-        registry.with(fmt::layer().json().flatten_event(true)).try_init()
+        registry
+            .with(fmt::layer().json().flatten_event(true))
+            .try_init()
     };
     // A second init (tests running several processes' code in one) keeps the first.
     let _ = result;
@@ -96,7 +98,9 @@ pub async fn serve_metrics(
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "metrics listening");
-    axum::serve(listener, metrics_router(handle)).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, metrics_router(handle))
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }
 

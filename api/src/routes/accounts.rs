@@ -9,7 +9,10 @@ use axum::{
 };
 use cloudbridge_connectors::{capabilities, local, SERVICES};
 use cloudbridge_shared::{
-    db::{self, accounts::{Changes, Filters}},
+    db::{
+        self,
+        accounts::{Changes, Filters},
+    },
     protocol::{AccountRef, Op},
     ApiError,
 };
@@ -24,8 +27,23 @@ use crate::{
 
 /// Storage services Kloudless knew that this appliance does not connect yet.
 const KNOWN_ELSEWHERE: &[&str] = &[
-    "s3", "s3_compatible", "webdav", "sftp", "gdrive", "dropbox", "box", "skydrive", "onedrive",
-    "onedrivebiz", "sharepoint", "egnyte", "sharefile", "azure", "ftp", "smb", "cmis",
+    "s3",
+    "s3_compatible",
+    "webdav",
+    "sftp",
+    "gdrive",
+    "dropbox",
+    "box",
+    "skydrive",
+    "onedrive",
+    "onedrivebiz",
+    "sharepoint",
+    "egnyte",
+    "sharefile",
+    "azure",
+    "ftp",
+    "smb",
+    "cmis",
 ];
 
 /// Body of `POST /v1/accounts`.
@@ -44,7 +62,9 @@ pub async fn import(
     Json(body): Json<ImportBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Caller::Application(app) = &caller.0 else {
-        return Err(ApiError::forbidden("Importing an account needs the application's APIKey."));
+        return Err(ApiError::forbidden(
+            "Importing an account needs the application's APIKey.",
+        ));
     };
     let service = body.service.as_deref().unwrap_or("local");
     if !SERVICES.contains(&service) {
@@ -60,7 +80,11 @@ pub async fn import(
         .ok_or_else(|| ApiError::invalid_parameters("`account` is required."))?;
     let config = json!({ "folder": local::account_folder(app, name)? });
     // The worker checks the account is usable (and creates the local folder) first.
-    let probe = AccountRef { id: 0, service: service.to_string(), config: config.clone() };
+    let probe = AccountRef {
+        id: 0,
+        service: service.to_string(),
+        config: config.clone(),
+    };
     state.pipeline.call(Some(probe), Op::Validate).await?;
     let account = db::accounts::upsert(&state.db, app, service, name, &config).await?;
     let token = db::bearer_tokens::create(&state.db, account.id).await?;
@@ -85,20 +109,41 @@ pub async fn list(
     };
     let (rows, total) = match &caller.0 {
         // A bearer token sees its own account only.
-        Caller::Account { account, application } => {
+        Caller::Account {
+            account,
+            application,
+        } => {
             let row = db::accounts::get(&state.db, application, *account).await?;
-            let rows: Vec<_> = row.into_iter().filter(|r| paging.page == 1 && matches(r, &filters)).collect();
+            let rows: Vec<_> = row
+                .into_iter()
+                .filter(|r| paging.page == 1 && matches(r, &filters))
+                .collect();
             let total = rows.len() as i64;
             (rows, total)
         }
-        _ => db::accounts::list(&state.db, caller.application(), &filters, paging.page, paging.page_size).await?,
+        _ => {
+            db::accounts::list(
+                &state.db,
+                caller.application(),
+                &filters,
+                paging.page,
+                paging.page_size,
+            )
+            .await?
+        }
     };
     if rows.is_empty() && paging.page > 1 {
         return Err(ApiError::not_found("This page does not exist."));
     }
     let objects = rows.iter().map(|a| wire::account(a, &base)).collect();
     let next = wire::next_page(paging.page, paging.page_size, total);
-    Ok(Json(wire::list("core", objects, paging.page, next, Some(total))))
+    Ok(Json(wire::list(
+        "core",
+        objects,
+        paging.page,
+        next,
+        Some(total),
+    )))
 }
 
 fn matches(a: &db::accounts::Account, f: &Filters) -> bool {
@@ -144,10 +189,19 @@ pub async fn update(
     Json(body): Json<PatchBody>,
 ) -> Result<Json<Value>, ApiError> {
     let account = caller.account(&state, &acct).await?;
-    if body.service.as_deref().is_some_and(|s| s != account.service) {
-        return Err(ApiError::invalid_parameters("An account's service cannot be changed."));
+    if body
+        .service
+        .as_deref()
+        .is_some_and(|s| s != account.service)
+    {
+        return Err(ApiError::invalid_parameters(
+            "An account's service cannot be changed.",
+        ));
     }
-    let changes = Changes { active: body.active, enabled: body.enabled };
+    let changes = Changes {
+        active: body.active,
+        enabled: body.enabled,
+    };
     let updated = db::accounts::update(&state.db, caller.application(), account.id, &changes)
         .await?
         .ok_or_else(|| ApiError::not_found("No account has this id."))?;

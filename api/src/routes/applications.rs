@@ -60,15 +60,27 @@ pub async fn list(
     BaseUrl(base): BaseUrl,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let paging = Paging::parse(q.get("page").map(String::as_str), q.get("page_size").map(String::as_str), 100, 1000)?;
+    let paging = Paging::parse(
+        q.get("page").map(String::as_str),
+        q.get("page_size").map(String::as_str),
+        100,
+        1000,
+    )?;
     let active = parse_bool(q.get("active").map(String::as_str), "active")?;
-    let (apps, total) = db::applications::list(&state.db, dev, active, paging.page, paging.page_size).await?;
+    let (apps, total) =
+        db::applications::list(&state.db, dev, active, paging.page, paging.page_size).await?;
     if apps.is_empty() && paging.page > 1 {
         return Err(ApiError::not_found("This page does not exist."));
     }
     let objects = apps.iter().map(|a| wire::application(a, &base)).collect();
     let next = wire::next_page(paging.page, paging.page_size, total);
-    Ok(Json(wire::list("meta", objects, paging.page, next, Some(total))))
+    Ok(Json(wire::list(
+        "meta",
+        objects,
+        paging.page,
+        next,
+        Some(total),
+    )))
 }
 
 /// `POST /v1/applications`: a new application has one API key, returned once.
@@ -80,7 +92,9 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     let name = body.name.as_deref().map(str::trim).unwrap_or_default();
     if name.is_empty() || name.len() > 200 {
-        return Err(ApiError::invalid_parameters("`name` is required (1-200 characters)."));
+        return Err(ApiError::invalid_parameters(
+            "`name` is required (1-200 characters).",
+        ));
     }
     let (app, key) = db::applications::create(&state.db, dev, body.into()).await?;
     let mut json = wire::application(&app, &base);
@@ -95,7 +109,9 @@ pub async fn get(
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = db::applications::get(&state.db, dev, &id).await?.ok_or_else(not_found)?;
+    let app = db::applications::get(&state.db, dev, &id)
+        .await?
+        .ok_or_else(not_found)?;
     Ok(Json(wire::application(&app, &base)))
 }
 
@@ -107,10 +123,18 @@ pub async fn update(
     Path(id): Path<String>,
     Json(body): Json<ApplicationBody>,
 ) -> Result<Json<Value>, ApiError> {
-    if body.name.as_deref().is_some_and(|n| n.trim().is_empty() || n.len() > 200) {
-        return Err(ApiError::invalid_parameters("`name` must be 1-200 characters."));
+    if body
+        .name
+        .as_deref()
+        .is_some_and(|n| n.trim().is_empty() || n.len() > 200)
+    {
+        return Err(ApiError::invalid_parameters(
+            "`name` must be 1-200 characters.",
+        ));
     }
-    let app = db::applications::update(&state.db, dev, &id, body.into()).await?.ok_or_else(not_found)?;
+    let app = db::applications::update(&state.db, dev, &id, body.into())
+        .await?
+        .ok_or_else(not_found)?;
     Ok(Json(wire::application(&app, &base)))
 }
 

@@ -28,7 +28,11 @@ use crate::{
 
 /// What a worker needs to reach this account.
 pub fn account_ref(account: &Account) -> AccountRef {
-    AccountRef { id: account.id, service: account.service.clone(), config: account.config.clone() }
+    AccountRef {
+        id: account.id,
+        service: account.service.clone(),
+        config: account.config.clone(),
+    }
 }
 
 /// The entry of an outcome, which must be of `kind` (else "not found").
@@ -39,7 +43,9 @@ pub fn expect_entry(outcome: Outcome, kind: ItemKind) -> Result<(Entry, bool), A
             ItemKind::File => "No file has this id.",
             ItemKind::Folder => "No folder has this id.",
         })),
-        other => Err(ApiError::internal(format_args!("unexpected outcome {other:?}"))),
+        other => Err(ApiError::internal(format_args!(
+            "unexpected outcome {other:?}"
+        ))),
     }
 }
 
@@ -52,7 +58,10 @@ pub async fn get(
 ) -> Result<Json<Value>, ApiError> {
     let account = caller.account(&state, &acct).await?;
     let path = ItemPath::from_id(&id)?;
-    let outcome = state.pipeline.call(Some(account_ref(&account)), Op::Metadata { path }).await?;
+    let outcome = state
+        .pipeline
+        .call(Some(account_ref(&account)), Op::Metadata { path })
+        .await?;
     let (entry, _) = expect_entry(outcome, ItemKind::File)?;
     Ok(Json(wire::entry(&entry, account.id, &base)))
 }
@@ -65,7 +74,11 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let account = caller.account(&state, &acct).await?;
     let path = ItemPath::from_id(&id)?;
-    let op = Op::Delete { path, kind: ItemKind::File, recursive: false };
+    let op = Op::Delete {
+        path,
+        kind: ItemKind::File,
+        recursive: false,
+    };
     state.pipeline.call(Some(account_ref(&account)), op).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -78,15 +91,22 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     let account = caller.account(&state, &acct).await?;
     let path = ItemPath::from_id(&id)?;
-    let outcome = state.pipeline.call(Some(account_ref(&account)), Op::PlanDownload { path }).await?;
+    let outcome = state
+        .pipeline
+        .call(Some(account_ref(&account)), Op::PlanDownload { path })
+        .await?;
     let Outcome::Download { plan, entry } = outcome else {
         return Err(ApiError::internal("download was not planned"));
     };
     let file = transfer::open_download(&state.data_root, &plan).await?;
     let length = file.metadata().await.map_err(ApiError::internal)?.len();
-    let mut response = Body::from_stream(ReaderStream::with_capacity(file, 64 * 1024)).into_response();
+    let mut response =
+        Body::from_stream(ReaderStream::with_capacity(file, 64 * 1024)).into_response();
     let headers = response.headers_mut();
-    let mime = entry.mime_type.as_deref().unwrap_or("application/octet-stream");
+    let mime = entry
+        .mime_type
+        .as_deref()
+        .unwrap_or("application/octet-stream");
     if let Ok(v) = HeaderValue::from_str(mime) {
         headers.insert(header::CONTENT_TYPE, v);
     }
@@ -104,7 +124,9 @@ pub async fn download(
 fn url_escape(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -129,7 +151,8 @@ pub async fn upload(
     request: Request,
 ) -> Result<impl IntoResponse, ApiError> {
     let account = caller.account(&state, &acct).await?;
-    let overwrite = parse_bool(q.get("overwrite").map(String::as_str), "overwrite")?.unwrap_or(false);
+    let overwrite =
+        parse_bool(q.get("overwrite").map(String::as_str), "overwrite")?.unwrap_or(false);
     let Some(raw) = headers.get("x-kloudless-metadata") else {
         let json = headers
             .get(header::CONTENT_TYPE)
@@ -140,16 +163,20 @@ pub async fn upload(
             ApiError::invalid_parameters("The X-Kloudless-Metadata header is required.")
         });
     };
-    let meta: UploadMetadata = raw
-        .to_str()
+    // Raw UTF-8 is accepted as well as the \u-escaped JSON most SDKs send.
+    let meta: UploadMetadata = serde_json::from_slice(raw.as_bytes())
         .ok()
-        .and_then(|s| serde_json::from_str(s).ok())
         .ok_or_else(|| ApiError::invalid_parameters("X-Kloudless-Metadata is not valid JSON."))?;
-    let name = meta.name.ok_or_else(|| ApiError::invalid_parameters("`name` is required."))?;
+    let name = meta
+        .name
+        .ok_or_else(|| ApiError::invalid_parameters("`name` is required."))?;
     let parent = parent_path(meta.parent_id.as_deref())?;
     let target = account_ref(&account);
 
-    let plan_op = Op::PlanUpload { parent: parent.clone(), name: name.clone() };
+    let plan_op = Op::PlanUpload {
+        parent: parent.clone(),
+        name: name.clone(),
+    };
     let Outcome::Upload { plan } = state.pipeline.call(Some(target.clone()), plan_op).await? else {
         return Err(ApiError::internal("upload was not planned"));
     };
@@ -160,11 +187,22 @@ pub async fn upload(
     let limit = state.settings.api.max_upload_bytes;
     if let Err(e) = transfer::write_upload(&state.data_root, &plan, body, limit).await {
         // Best effort: housekeeping removes what this misses.
-        let _ = state.pipeline.call(Some(target), Op::AbortUpload { staged }).await;
+        let _ = state
+            .pipeline
+            .call(Some(target), Op::AbortUpload { staged })
+            .await;
         return Err(e);
     }
-    let commit = Op::CommitUpload { staged, parent, name, overwrite };
+    let commit = Op::CommitUpload {
+        staged,
+        parent,
+        name,
+        overwrite,
+    };
     let outcome = state.pipeline.call(Some(target), commit).await?;
     let (entry, _) = expect_entry(outcome, ItemKind::File)?;
-    Ok((StatusCode::CREATED, Json(wire::entry(&entry, account.id, &base))))
+    Ok((
+        StatusCode::CREATED,
+        Json(wire::entry(&entry, account.id, &base)),
+    ))
 }

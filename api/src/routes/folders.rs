@@ -27,7 +27,10 @@ pub async fn get(
 ) -> Result<Json<Value>, ApiError> {
     let account = caller.account(&state, &acct).await?;
     let path = ItemPath::from_id(&id)?;
-    let outcome = state.pipeline.call(Some(account_ref(&account)), Op::Metadata { path }).await?;
+    let outcome = state
+        .pipeline
+        .call(Some(account_ref(&account)), Op::Metadata { path })
+        .await?;
     let (entry, _) = expect_entry(outcome, ItemKind::Folder)?;
     Ok(Json(wire::entry(&entry, account.id, &base)))
 }
@@ -41,15 +44,36 @@ pub async fn contents(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let account = caller.account(&state, &acct).await?;
-    let paging = Paging::parse(q.get("page").map(String::as_str), q.get("page_size").map(String::as_str), 1000, 1000)?;
+    let paging = Paging::parse(
+        q.get("page").map(String::as_str),
+        q.get("page_size").map(String::as_str),
+        1000,
+        1000,
+    )?;
     let path = ItemPath::from_id(&id)?;
-    let op = Op::ListFolder { path, page: paging.page, page_size: paging.page_size };
+    let op = Op::ListFolder {
+        path,
+        page: paging.page,
+        page_size: paging.page_size,
+    };
     match state.pipeline.call(Some(account_ref(&account)), op).await? {
         Outcome::Page { page } => {
-            let objects = page.entries.iter().map(|e| wire::entry(e, account.id, &base)).collect();
-            Ok(Json(wire::list("storage", objects, page.page, page.next_page, None)))
+            let objects = page
+                .entries
+                .iter()
+                .map(|e| wire::entry(e, account.id, &base))
+                .collect();
+            Ok(Json(wire::list(
+                "storage",
+                objects,
+                page.page,
+                page.next_page,
+                None,
+            )))
         }
-        other => Err(ApiError::internal(format_args!("unexpected outcome {other:?}"))),
+        other => Err(ApiError::internal(format_args!(
+            "unexpected outcome {other:?}"
+        ))),
     }
 }
 
@@ -70,21 +94,39 @@ pub async fn create(
     Json(body): Json<CreateBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let account = caller.account(&state, &acct).await?;
-    let name = body.name.ok_or_else(|| ApiError::invalid_parameters("`name` is required."))?;
+    let name = body
+        .name
+        .ok_or_else(|| ApiError::invalid_parameters("`name` is required."))?;
     let parent = parent_path(body.parent_id.as_deref())?;
-    let conflict_if_exists =
-        parse_bool(q.get("conflict_if_exists").map(String::as_str), "conflict_if_exists")?.unwrap_or(false);
-    let op = Op::CreateFolder { parent, name, conflict_if_exists };
+    let conflict_if_exists = parse_bool(
+        q.get("conflict_if_exists").map(String::as_str),
+        "conflict_if_exists",
+    )?
+    .unwrap_or(false);
+    let op = Op::CreateFolder {
+        parent,
+        name,
+        conflict_if_exists,
+    };
     let outcome = state.pipeline.call(Some(account_ref(&account)), op).await?;
     let (entry, created) = expect_entry(outcome, ItemKind::Folder)?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(wire::entry(&entry, account.id, &base))))
 }
 
 /// A `parent_id` (default `root`) as a path; a bad id is a bad parent, not a missing page.
 pub fn parent_path(parent_id: Option<&str>) -> Result<ItemPath, ApiError> {
-    ItemPath::from_id(parent_id.unwrap_or("root"))
-        .map_err(|_| ApiError::new(400, "invalid_parent_folder", "The parent folder id is not valid."))
+    ItemPath::from_id(parent_id.unwrap_or("root")).map_err(|_| {
+        ApiError::new(
+            400,
+            "invalid_parent_folder",
+            "The parent folder id is not valid.",
+        )
+    })
 }
 
 /// `DELETE /v1/accounts/{acct}/storage/folders/{id}` (`recursive`)
@@ -96,8 +138,13 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let account = caller.account(&state, &acct).await?;
     let path = ItemPath::from_id(&id)?;
-    let recursive = parse_bool(q.get("recursive").map(String::as_str), "recursive")?.unwrap_or(false);
-    let op = Op::Delete { path, kind: ItemKind::Folder, recursive };
+    let recursive =
+        parse_bool(q.get("recursive").map(String::as_str), "recursive")?.unwrap_or(false);
+    let op = Op::Delete {
+        path,
+        kind: ItemKind::Folder,
+        recursive,
+    };
     state.pipeline.call(Some(account_ref(&account)), op).await?;
     Ok(StatusCode::NO_CONTENT)
 }

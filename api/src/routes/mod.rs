@@ -27,27 +27,52 @@ pub fn router(state: AppState) -> Router {
     let slots = Arc::new(Semaphore::new(state.settings.max_in_flight()));
     let json_limit = state.settings.api.max_json_bytes;
     let v1 = Router::new()
-        .route("/applications", get(applications::list).post(applications::create))
+        .route(
+            "/applications",
+            get(applications::list).post(applications::create),
+        )
         .route(
             "/applications/{app}",
-            get(applications::get).patch(applications::update).delete(applications::delete),
+            get(applications::get)
+                .patch(applications::update)
+                .delete(applications::delete),
         )
-        .route("/applications/{app}/apikeys", get(api_keys::list).post(api_keys::create))
-        .route("/applications/{app}/apikeys/{key}", axum::routing::delete(api_keys::delete))
+        .route(
+            "/applications/{app}/apikeys",
+            get(api_keys::list).post(api_keys::create),
+        )
+        .route(
+            "/applications/{app}/apikeys/{key}",
+            axum::routing::delete(api_keys::delete),
+        )
         .route("/accounts", get(accounts::list).post(accounts::import))
         .route(
             "/accounts/{acct}",
-            get(accounts::get).patch(accounts::update).delete(accounts::delete),
+            get(accounts::get)
+                .patch(accounts::update)
+                .delete(accounts::delete),
         )
         .route("/accounts/{acct}/storage/folders", post(folders::create))
-        .route("/accounts/{acct}/storage/folders/{id}", get(folders::get).delete(folders::delete))
-        .route("/accounts/{acct}/storage/folders/{id}/contents", get(folders::contents))
+        .route(
+            "/accounts/{acct}/storage/folders/{id}",
+            get(folders::get).delete(folders::delete),
+        )
+        .route(
+            "/accounts/{acct}/storage/folders/{id}/contents",
+            get(folders::contents),
+        )
         .route(
             "/accounts/{acct}/storage/files",
             post(files::upload).layer(DefaultBodyLimit::disable()),
         )
-        .route("/accounts/{acct}/storage/files/{id}", get(files::get).delete(files::delete))
-        .route("/accounts/{acct}/storage/files/{id}/contents", get(files::download));
+        .route(
+            "/accounts/{acct}/storage/files/{id}",
+            get(files::get).delete(files::delete),
+        )
+        .route(
+            "/accounts/{acct}/storage/files/{id}/contents",
+            get(files::download),
+        );
     Router::new()
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))

@@ -14,10 +14,17 @@ pub async fn health() -> impl IntoResponse {
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let postgres = sqlx::query("SELECT 1").execute(&state.db).await.is_ok();
     let mut redis = state.pipeline.redis();
-    let redis = redis::cmd("PING").query_async::<String>(&mut redis).await.is_ok();
+    let redis = redis::cmd("PING")
+        .query_async::<String>(&mut redis)
+        .await
+        .is_ok();
     let replies = state.pipeline.is_ready();
     let ok = postgres && redis && replies;
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({"postgres": postgres, "redis": redis, "reply_channel": replies});
     if ok {
         (status, Json(body)).into_response()

@@ -74,12 +74,18 @@ pub async fn upsert(
 }
 
 /// One of an application's accounts.
-pub async fn get(pool: &PgPool, application: &str, id: i64) -> Result<Option<Account>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM accounts WHERE application_id = $1 AND id = $2"))
-        .bind(application)
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+pub async fn get(
+    pool: &PgPool,
+    application: &str,
+    id: i64,
+) -> Result<Option<Account>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM accounts WHERE application_id = $1 AND id = $2"
+    ))
+    .bind(application)
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// A page of an application's accounts, by id, and the total count.

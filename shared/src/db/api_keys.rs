@@ -55,7 +55,11 @@ pub async fn list(pool: &PgPool, application: &str) -> Result<Vec<ApiKey>, sqlx:
 }
 
 /// Deletes a key given either in full or by id. True when it existed.
-pub async fn delete(pool: &PgPool, application: &str, key_or_id: &str) -> Result<bool, sqlx::Error> {
+pub async fn delete(
+    pool: &PgPool,
+    application: &str,
+    key_or_id: &str,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "DELETE FROM api_keys WHERE application_id = $1 AND (id = $2 OR key_hash = $3)",
     )

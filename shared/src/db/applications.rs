@@ -118,12 +118,18 @@ pub async fn create(
 }
 
 /// One of a developer's applications.
-pub async fn get(pool: &PgPool, developer: i64, id: &str) -> Result<Option<Application>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM applications WHERE developer_id = $1 AND id = $2"))
-        .bind(developer)
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+pub async fn get(
+    pool: &PgPool,
+    developer: i64,
+    id: &str,
+) -> Result<Option<Application>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM applications WHERE developer_id = $1 AND id = $2"
+    ))
+    .bind(developer)
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Updates the given fields of one of a developer's applications.

@@ -1,0 +1,37 @@
+# syntax=docker/dockerfile:1
+# Cloudbridge image: the three binaries (cloudbridge-api, cloudbridge-jobs, cloudbridge-scheduler)
+# on Debian slim, run as a non-root user, local storage under the /data volume.
+#   docker build -t cloudbridge .
+#   docker run cloudbridge                        # the API (default command)
+#   docker run cloudbridge cloudbridge-jobs       # a worker
+# Configuration: DATABASE_URL, REDIS_URL, CLOUDBRIDGE_<SECTION>__<KEY> (see docker-compose.yml).
+
+FROM rust:1-bookworm AS builder
+WORKDIR /src
+COPY . .
+# Cache mounts keep the crate registry and build artefacts between builds; the binaries are
+# copied out of the cached target/ so that the next stage can take them.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --bins --locked \
+ && mkdir -p /out \
+ && cp target/release/cloudbridge-api target/release/cloudbridge-jobs \
+       target/release/cloudbridge-scheduler /out/
+
+FROM debian:bookworm-slim
+# curl: for health checks (docker-compose.yml).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/*
+# /data is created (and owned) before VOLUME so that new named volumes inherit the ownership.
+RUN useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin cloudbridge \
+ && mkdir -p /data \
+ && chown cloudbridge:cloudbridge /data
+COPY --from=builder /out/ /usr/local/bin/
+ENV CLOUDBRIDGE_LOCAL__DATA_ROOT=/data
+VOLUME /data
+WORKDIR /data
+USER cloudbridge
+# API, worker metrics, scheduler metrics.
+EXPOSE 8000 9101 9102
+CMD ["cloudbridge-api"]

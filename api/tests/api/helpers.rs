@@ -1,0 +1,369 @@
+//! The test harness: a fresh database, an own Redis prefix and data root per test, the
+//! API served on a free port and real workers, in-process or as separate processes.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use cloudbridge_api::Application;
+use cloudbridge_shared::{Secret, Settings};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+/// PostgreSQL server used by the tests (its `postgres` database is the admin entry).
+pub fn postgres_admin_url() -> String {
+    std::env::var("CLOUDBRIDGE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// Redis used by the tests.
+pub fn redis_url() -> String {
+    std::env::var("CLOUDBRIDGE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Settings isolated to one test: own database name, Redis prefix and data root.
+pub struct Isolated {
+    pub settings: Settings,
+    pub db_name: String,
+    pub data_root: tempfile::TempDir,
+}
+
+impl Isolated {
+    pub async fn new() -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let db_name = format!("cbtest_{id}");
+        let admin = sqlx::PgPool::connect(&format!("{}/postgres", postgres_admin_url()))
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {db_name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        let data_root = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default();
+        settings.database.url = Secret::new(format!("{}/{db_name}", postgres_admin_url()));
+        settings.database.max_connections = 5;
+        settings.redis.url = Secret::new(redis_url());
+        settings.redis.prefix = format!("cbtest:{id}");
+        settings.api.bind = "127.0.0.1:0".parse().unwrap();
+        settings.api.request_timeout_ms = 10_000;
+        settings.api.shutdown_grace_ms = 1_000;
+        settings.jobs.metrics_bind = "127.0.0.1:0".parse().unwrap();
+        settings.jobs.heartbeat_secs = 1;
+        settings.jobs.missed_heartbeats = 2;
+        settings.scheduler.metrics_bind = "127.0.0.1:0".parse().unwrap();
+        settings.local.data_root = data_root.path().to_path_buf();
+        settings.log.filter = "warn".into();
+        settings.bootstrap_developer_key = Some(Secret::new(format!("dk-{id}")));
+        Self {
+            settings,
+            db_name,
+            data_root,
+        }
+    }
+}
+
+impl Drop for Isolated {
+    fn drop(&mut self) {
+        let url = format!("{}/postgres", postgres_admin_url());
+        let _ = Command::new("psql")
+            .args([
+                &url,
+                "-qc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db_name),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A running Cloudbridge for one test.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub developer_key: String,
+    pub iso: Isolated,
+    pub shutdown: CancellationToken,
+    workers: Vec<CancellationToken>,
+}
+
+/// How to start a [`TestApp`].
+pub struct Builder {
+    workers: usize,
+    tweak: Box<dyn FnOnce(&mut Settings)>,
+}
+
+impl TestApp {
+    /// API plus one in-process worker.
+    pub async fn spawn() -> Self {
+        Self::builder().spawn().await
+    }
+
+    pub fn builder() -> Builder {
+        Builder {
+            workers: 1,
+            tweak: Box::new(|_| {}),
+        }
+    }
+
+    /// Starts one more in-process worker.
+    pub fn start_worker(&mut self) {
+        let token = CancellationToken::new();
+        tokio::spawn(cloudbridge_jobs::run(
+            self.iso.settings.clone(),
+            token.clone(),
+        ));
+        self.workers.push(token);
+    }
+
+    /// Hands over the in-process workers' stop tokens (cancel them to stop the workers).
+    pub fn take_workers(&mut self) -> Vec<CancellationToken> {
+        std::mem::take(&mut self.workers)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.iso.settings
+    }
+
+    pub fn data_root(&self) -> &Path {
+        self.iso.data_root.path()
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base))
+    }
+
+    /// A developer-authenticated request.
+    pub fn dev(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request(method, path).header(
+            "Authorization",
+            format!("DeveloperKey {}", self.developer_key),
+        )
+    }
+
+    /// Creates an application; returns `(id, api_key)`.
+    pub async fn create_app(&self, name: &str) -> (String, String) {
+        let r = self
+            .dev(Method::POST, "/v1/applications")
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let body: Value = r.json().await.unwrap();
+        (
+            body["id"].as_str().unwrap().into(),
+            body["api_key"].as_str().unwrap().into(),
+        )
+    }
+
+    /// Imports a local account; returns `(account id, bearer token)`.
+    pub async fn import_local(&self, api_key: &str, name: &str) -> (i64, String) {
+        let r = self
+            .request(Method::POST, "/v1/accounts")
+            .header("Authorization", format!("APIKey {api_key}"))
+            .json(&json!({"account": name, "service": "local"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let body: Value = r.json().await.unwrap();
+        (
+            body["id"].as_i64().unwrap(),
+            body["bearer_token"]["key"].as_str().unwrap().into(),
+        )
+    }
+
+    /// An application with one local account: `(api_key, account id, bearer token)`.
+    pub async fn account(&self) -> (String, i64, String) {
+        let (_, key) = self.create_app("test").await;
+        let (id, token) = self.import_local(&key, "alice").await;
+        (key, id, token)
+    }
+}
+
+impl Builder {
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n;
+        self
+    }
+
+    pub fn settings(mut self, f: impl FnOnce(&mut Settings) + 'static) -> Self {
+        self.tweak = Box::new(f);
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let mut iso = Isolated::new().await;
+        (self.tweak)(&mut iso.settings);
+        let shutdown = CancellationToken::new();
+        let app = Application::build(iso.settings.clone(), shutdown.clone())
+            .await
+            .unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let developer_key = iso
+            .settings
+            .bootstrap_developer_key
+            .clone()
+            .unwrap()
+            .expose()
+            .to_string();
+        let mut test_app = TestApp {
+            base,
+            client: reqwest::Client::new(),
+            developer_key,
+            iso,
+            shutdown,
+            workers: Vec::new(),
+        };
+        for _ in 0..self.workers {
+            test_app.start_worker();
+        }
+        test_app.wait_ready().await;
+        test_app
+    }
+}
+
+impl TestApp {
+    /// Waits until `/ready` answers 200.
+    pub async fn wait_ready(&self) {
+        wait_ready(&self.client, &self.base).await;
+    }
+}
+
+pub async fn wait_ready(client: &reqwest::Client, base: &str) {
+    for _ in 0..200 {
+        if let Ok(r) = client.get(format!("{base}/ready")).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{base} never became ready");
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        for w in &self.workers {
+            w.cancel();
+        }
+    }
+}
+
+/// Reads a JSON error body and checks it is a Kloudless error with the given status/code.
+pub async fn assert_error(r: Response, status: u16, code: &str) -> Value {
+    assert_eq!(
+        r.status(),
+        StatusCode::from_u16(status).unwrap(),
+        "unexpected status"
+    );
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let request_id = r
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status_code"], status, "{body}");
+    assert_eq!(body["error_code"], code, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    let id = body["id"].as_str().expect("error id");
+    assert_eq!(
+        Some(id.to_string()),
+        request_id,
+        "error id is the request id"
+    );
+    body
+}
+
+/// Authorization header value for a bearer token.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// A process of ours (api or jobs binary) with the test's settings in its environment.
+pub struct Proc {
+    pub child: Child,
+}
+
+impl Proc {
+    pub fn spawn(binary: &str, settings: &Settings, extra: &[(&str, String)]) -> Self {
+        let mut cmd = Command::new(binary_path(binary));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", settings.database.url.expose())
+            .env("REDIS_URL", settings.redis.url.expose())
+            .env("CLOUDBRIDGE_REDIS__PREFIX", &settings.redis.prefix)
+            .env("CLOUDBRIDGE_LOCAL__DATA_ROOT", &settings.local.data_root)
+            .env(
+                "CLOUDBRIDGE_API__REQUEST_TIMEOUT_MS",
+                settings.api.request_timeout_ms.to_string(),
+            )
+            .env(
+                "CLOUDBRIDGE_JOBS__HEARTBEAT_SECS",
+                settings.jobs.heartbeat_secs.to_string(),
+            )
+            .env(
+                "CLOUDBRIDGE_JOBS__MISSED_HEARTBEATS",
+                settings.jobs.missed_heartbeats.to_string(),
+            )
+            .env("CLOUDBRIDGE_JOBS__METRICS_BIND", "127.0.0.1:0")
+            .env("CLOUDBRIDGE_LOG__FILTER", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some(k) = &settings.bootstrap_developer_key {
+            cmd.env("CLOUDBRIDGE_BOOTSTRAP_DEVELOPER_KEY", k.expose());
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        Self {
+            child: cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {binary}: {e}")),
+        }
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Path of one of the workspace's binaries (built by `cargo build --bins`).
+pub fn binary_path(name: &str) -> PathBuf {
+    let api = PathBuf::from(env!("CARGO_BIN_EXE_cloudbridge-api"));
+    let path = api.with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --bins` first",
+        path.display()
+    );
+    path
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -1,0 +1,11 @@
+//! Integration tests of the API tier against real PostgreSQL, real Redis and real workers.
+//! One test binary (link time); one module per area.
+
+mod accounts;
+mod errors;
+mod helpers;
+mod management;
+mod pipeline;
+mod processes;
+mod sdk;
+mod storage;

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# scripts/test.sh: runs every Cloudbridge test on this machine (fresh Debian 12 with a Rust
+# toolchain): starts PostgreSQL and Redis (installing them when missing), installs the
+# official Kloudless Python SDK (kloudless==2.0.1) into .venv for the compatibility test,
+# builds the binaries the multi-process tests spawn, then runs the whole suite.
+# Each test makes its own database, Redis key prefix and data folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/services.sh
+source scripts/lib/services.sh
+
+ensure_postgres
+ensure_redis
+
+# The SDK compatibility test drives the real Python SDK.
+if ! .venv/bin/python -c 'import kloudless' 2>/dev/null; then
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    apt_install python3-venv
+  fi
+  rm -rf .venv
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet 'kloudless==2.0.1'
+fi
+export CLOUDBRIDGE_PYTHON="$PWD/.venv/bin/python"
+
+cargo build --workspace --bins --tests
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi

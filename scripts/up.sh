@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# scripts/up.sh: brings up the whole Cloudbridge system on this machine in one command
+# (fresh Debian 12 with a Rust toolchain): PostgreSQL and Redis (installed and started when
+# missing), the database, a build of the binaries, then cloudbridge-api, cloudbridge-jobs and
+# cloudbridge-scheduler in the background (logs and pid files in run/, local data in data/).
+# Its last line is a new DeveloperKey for admin@localhost. Stop with scripts/down.sh.
+#
+# Environment (values already set are respected):
+#   CLOUDBRIDGE_PROFILE=debug    build and run target/debug (default: release)
+#   CLOUDBRIDGE_SKIP_BUILD=1     run the binaries already built
+#   DATABASE_URL, REDIS_URL, CLOUDBRIDGE_<SECTION>__<KEY>: passed to the processes, e.g.
+#   CLOUDBRIDGE_API__BIND=0.0.0.0:8000 (the port waited on is taken from it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/services.sh
+source scripts/lib/services.sh
+
+profile=${CLOUDBRIDGE_PROFILE:-release}
+skip_build=${CLOUDBRIDGE_SKIP_BUILD:-}
+# The binaries read every CLOUDBRIDGE_* variable as configuration and reject unknown ones.
+unset CLOUDBRIDGE_PROFILE CLOUDBRIDGE_SKIP_BUILD
+
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/cloudbridge}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+export CLOUDBRIDGE_LOCAL__DATA_ROOT=${CLOUDBRIDGE_LOCAL__DATA_ROOT:-$PWD/data}
+api_bind=${CLOUDBRIDGE_API__BIND:-0.0.0.0:8000}
+ready_url="http://127.0.0.1:${api_bind##*:}/ready"
+
+# Local services only when the URLs point at this machine.
+case $DATABASE_URL in
+  *@127.0.0.1[:/]* | *@localhost[:/]* | *//127.0.0.1[:/]* | *//localhost[:/]*)
+    ensure_postgres
+    db=${DATABASE_URL##*/}
+    ensure_database "${db%%\?*}"
+    ;;
+esac
+case $REDIS_URL in
+  *127.0.0.1* | *localhost*) ensure_redis ;;
+esac
+
+case $profile in
+  release) build=(cargo build --release --bins) ;;
+  debug) build=(cargo build --bins) ;;
+  *) build=(cargo build --profile "$profile" --bins) ;;
+esac
+if [ -z "$skip_build" ]; then
+  echo "==> ${build[*]}"
+  "${build[@]}"
+fi
+bin=${CARGO_TARGET_DIR:-target}/$profile
+
+bash scripts/down.sh >/dev/null # whatever a previous up.sh left running
+mkdir -p run "$CLOUDBRIDGE_LOCAL__DATA_ROOT"
+
+jobs_bind=${CLOUDBRIDGE_JOBS__METRICS_BIND:-0.0.0.0:9101}
+scheduler_bind=${CLOUDBRIDGE_SCHEDULER__METRICS_BIND:-0.0.0.0:9102}
+# Another process on our ports would answer the readiness checks in our place.
+for port in "${api_bind##*:}" "${jobs_bind##*:}" "${scheduler_bind##*:}"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "error: port $port is already in use (see: ss -ltnp 'sport = :$port');" \
+      "stop that process or set CLOUDBRIDGE_API__BIND / CLOUDBRIDGE_*__METRICS_BIND" >&2
+    exit 1
+  fi
+done
+
+# start NAME: runs binary NAME in the background, log in run/NAME.log, pid in run/NAME.pid.
+start() {
+  echo "==> starting $1"
+  nohup "$bin/$1" >>"run/$1.log" 2>&1 </dev/null &
+  echo $! >"run/$1.pid"
+}
+
+# wait_ready NAME URL: waits up to 60 s for URL, failing early when NAME exits.
+wait_ready() {
+  local pid i
+  pid=$(cat "run/$1.pid")
+  for ((i = 0; i < 60; i++)); do
+    curl -fsS -o /dev/null "$2" 2>/dev/null && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "error: $1 exited; last lines of run/$1.log:" >&2
+      tail -n 20 "run/$1.log" >&2
+      return 1
+    fi
+    sleep 1
+  done
+  echo "error: $2 not ready after 60 s; see run/$1.log" >&2
+  return 1
+}
+
+# The API applies the database migrations at start-up, so it goes first.
+start cloudbridge-api
+wait_ready cloudbridge-api "$ready_url"
+start cloudbridge-jobs
+start cloudbridge-scheduler
+wait_ready cloudbridge-jobs "http://127.0.0.1:${jobs_bind##*:}/health"
+wait_ready cloudbridge-scheduler "http://127.0.0.1:${scheduler_bind##*:}/health"
+
+key=$("$bin/cloudbridge-api" admin create-developer --email admin@localhost | tail -n 1)
+echo
+echo "Cloudbridge is up: API ${ready_url%/ready}, data in $CLOUDBRIDGE_LOCAL__DATA_ROOT"
+echo "Logs: $PWD/run/*.log    Stop: scripts/down.sh"
+echo "DeveloperKey: $key"
