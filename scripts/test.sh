@@ -21,7 +21,7 @@ if ! .venv/bin/python -c 'import kloudless' 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet 'kloudless==2.0.1'
 fi
-export CLOUDBRIDGE_PYTHON="$PWD/.venv/bin/python"
+export KLOUDLESS_SDK_PYTHON="$PWD/.venv/bin/python"
 
 cargo build --workspace --bins --tests
 if cargo nextest --version >/dev/null 2>&1; then

@@ -6,6 +6,7 @@
 use axum::{extract::FromRequestParts, http::request::Parts};
 use cloudbridge_shared::{
     db::{self, accounts::Account},
+    secret::digest,
     ApiError,
 };
 
@@ -49,22 +50,30 @@ fn credentials(parts: &Parts) -> Result<(String, String), ApiError> {
     Ok((scheme.to_ascii_lowercase(), credential.to_string()))
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
+impl Caller {
+    /// The application this caller acts for (none for developers).
+    pub fn application(&self) -> Option<&str> {
+        match self {
+            Caller::Application(app)
+            | Caller::Account {
+                application: app, ..
+            } => Some(app),
+            Caller::Developer(_) => None,
+        }
+    }
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (scheme, credential) = credentials(parts)?;
+    async fn verify(state: &AppState, scheme: &str, credential: &str) -> Result<Self, ApiError> {
         let invalid = || ApiError::unauthorized("Invalid credentials.");
-        match scheme.as_str() {
-            "developerkey" => db::developers::find_by_key(&state.db, &credential)
+        match scheme {
+            "developerkey" => db::developers::find_by_key(&state.db, credential)
                 .await?
                 .map(Caller::Developer)
                 .ok_or_else(invalid),
-            "apikey" => db::api_keys::find_application(&state.db, &credential)
+            "apikey" => db::api_keys::find_application(&state.db, credential)
                 .await?
                 .map(Caller::Application)
                 .ok_or_else(invalid),
-            "bearer" => db::bearer_tokens::find(&state.db, &credential)
+            "bearer" => db::bearer_tokens::find(&state.db, credential)
                 .await?
                 .map(|(account, application)| Caller::Account {
                     account,
@@ -75,6 +84,21 @@ impl FromRequestParts<AppState> for Caller {
                 "Unsupported Authorization scheme; use APIKey, Bearer or DeveloperKey.",
             )),
         }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (scheme, credential) = credentials(parts)?;
+        let key = digest(&format!("{scheme} {credential}"));
+        if let Some(caller) = state.callers.get(&key) {
+            return Ok(caller);
+        }
+        let caller = Caller::verify(state, &scheme, &credential).await?;
+        state.callers.insert(key, caller.clone());
+        Ok(caller)
     }
 }
 

@@ -6,6 +6,7 @@
 //! - `state`: [`AppState`], everything a handler can reach.
 //! - `pipeline`: push a job, wait for its reply on this process's channel.
 //! - `auth`: `DeveloperKey`, `APIKey` and `Bearer` callers; account resolution.
+//! - `cache`: the short-lived cache of verified credentials and accounts.
 //! - `middleware`: request ids, Kloudless error bodies, in-flight limit, metrics.
 //! - `extract`: request extractors that reject in the Kloudless error format.
 //! - `wire`: the Kloudless JSON shapes of our objects.
@@ -14,6 +15,7 @@
 
 pub mod admin;
 mod auth;
+mod cache;
 mod extract;
 mod middleware;
 mod pipeline;

@@ -10,13 +10,16 @@ use tokio_util::sync::CancellationToken;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
-use crate::{pipeline::Pipeline, routes, AppState};
+use crate::{cache::TtlCache, pipeline::Pipeline, routes, AppState};
 
 /// A bound, ready-to-serve API process.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// Stops accepting requests.
     shutdown: CancellationToken,
+    /// Stops the reply listener and samplers, once in-flight requests are done.
+    background: CancellationToken,
 }
 
 /// The e-mail of the developer that `bootstrap_developer_key` belongs to.
@@ -31,11 +34,15 @@ impl Application {
         if let Some(key) = &settings.bootstrap_developer_key {
             db::developers::ensure_with_key(&pool, BOOTSTRAP_EMAIL, key.expose()).await?;
         }
-        let pipeline = Pipeline::start(&settings, shutdown.clone())?;
+        let background = CancellationToken::new();
+        let pipeline = Pipeline::start(&settings, background.clone())?;
         let listener = TcpListener::bind(settings.api.bind)
             .await
             .with_context(|| format!("binding {}", settings.api.bind))?;
+        let cache_ttl = Duration::from_millis(settings.api.auth_cache_ms);
         let state = AppState {
+            callers: Arc::new(TtlCache::new(cache_ttl)),
+            accounts: Arc::new(TtlCache::new(cache_ttl)),
             db: pool,
             pipeline,
             data_root: settings.local.data_root.clone(),
@@ -46,6 +53,7 @@ impl Application {
             listener,
             state,
             shutdown,
+            background,
         })
     }
 
@@ -70,6 +78,8 @@ impl Application {
         let server = axum::serve(self.listener, service)
             .with_graceful_shutdown(async move { token.cancelled().await });
         let shutdown = self.shutdown;
+        // In-flight requests still need their replies while the server drains.
+        let _stop_background = self.background.drop_guard();
         tokio::select! {
             result = server => result.context("serving HTTP"),
             _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {

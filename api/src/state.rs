@@ -6,7 +6,9 @@ use cloudbridge_shared::Settings;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
-use crate::pipeline::Pipeline;
+use cloudbridge_shared::db::accounts::Account;
+
+use crate::{auth::Caller, cache::TtlCache, pipeline::Pipeline};
 
 /// Everything a handler can reach; cheap to clone.
 #[derive(Clone)]
@@ -21,4 +23,25 @@ pub struct AppState {
     pub data_root: PathBuf,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Verified credentials, by digest of `scheme credential`.
+    pub callers: Arc<TtlCache<Vec<u8>, Caller>>,
+    /// Accounts by `(application, id)`.
+    pub accounts: Arc<TtlCache<(String, i64), Account>>,
+}
+
+impl AppState {
+    /// Forgets cached credentials and accounts of an application (after a deletion).
+    pub fn forget_application(&self, application: &str) {
+        self.callers
+            .invalidate(|_, c| c.application() == Some(application));
+        self.accounts.invalidate(|(app, _), _| app == application);
+    }
+
+    /// Forgets a cached account and the bearer tokens of it.
+    pub fn forget_account(&self, application: &str, account: i64) {
+        self.accounts
+            .invalidate(|(app, id), _| app == application && *id == account);
+        self.callers
+            .invalidate(|_, c| matches!(c, Caller::Account { account: a, .. } if *a == account));
+    }
 }

@@ -5,8 +5,12 @@
 //!
 //! Uploads are staged under `.staging/` (outside every account) and made visible by an
 //! atomic link or rename, so an interrupted upload never leaves a partial file in view.
+//!
+//! Each operation runs its file-system calls in one blocking task (one hop to tokio's
+//! blocking pool per request instead of one per system call).
 
 use std::{
+    fs,
     io::ErrorKind,
     path::{Path, PathBuf},
     time::SystemTime,
@@ -16,10 +20,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cloudbridge_shared::{
     protocol::TransferPlan,
-    storage::{validate_name, ItemKind, Page},
+    storage::{validate_name, Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath,
 };
-use tokio::fs;
 
 use crate::Storage;
 
@@ -75,6 +78,10 @@ pub fn validate_account_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
+fn invalid_parent(message: &str) -> ApiError {
+    ApiError::new(400, "invalid_parent_folder", message)
+}
+
 impl LocalDisk {
     /// Opens the account described by its stored configuration `{"folder": ...}`.
     pub fn from_config(data_root: &Path, config: &serde_json::Value) -> Result<Self, ApiError> {
@@ -93,13 +100,15 @@ impl LocalDisk {
         })
     }
 
-    /// Creates the account folder if needed.
-    pub async fn ensure_root(&self) -> Result<(), ApiError> {
-        let root = self.data_root.join(&self.relative);
-        fs::create_dir_all(&root)
+    /// Runs `f` on a blocking thread with a copy of this account.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&LocalDisk) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let disk = self.clone();
+        tokio::task::spawn_blocking(move || f(&disk))
             .await
-            .map_err(ApiError::internal)?;
-        refuse_symlinks(&self.data_root, &self.relative).await
+            .map_err(ApiError::internal)?
     }
 
     fn relative_of(&self, path: &ItemPath) -> String {
@@ -111,34 +120,26 @@ impl LocalDisk {
     }
 
     /// The absolute location of `path`, after checking no component is a symlink.
-    async fn resolve(&self, path: &ItemPath) -> Result<PathBuf, ApiError> {
+    fn resolve(&self, path: &ItemPath) -> Result<PathBuf, ApiError> {
         let relative = self.relative_of(path);
-        refuse_symlinks(&self.data_root, &relative).await?;
+        refuse_symlinks(&self.data_root, &relative)?;
         Ok(self.data_root.join(relative))
     }
 
-    async fn entry(&self, path: &ItemPath) -> Result<Entry, ApiError> {
-        let full = self.resolve(path).await?;
-        let meta = fs::symlink_metadata(&full)
-            .await
-            .map_err(not_found_or_internal)?;
+    fn entry(&self, path: &ItemPath) -> Result<Entry, ApiError> {
+        let full = self.resolve(path)?;
+        let meta = fs::symlink_metadata(&full).map_err(not_found_or_internal)?;
         Ok(entry_from(path.clone(), &meta))
     }
 
-    async fn folder(&self, path: &ItemPath) -> Result<PathBuf, ApiError> {
-        let full = self.resolve(path).await?;
-        match fs::symlink_metadata(&full).await {
+    fn folder(&self, path: &ItemPath) -> Result<PathBuf, ApiError> {
+        let full = self.resolve(path)?;
+        match fs::symlink_metadata(&full) {
             Ok(m) if m.is_dir() => Ok(full),
-            Ok(_) => Err(ApiError::new(
-                400,
-                "invalid_parent_folder",
-                "The parent is not a folder.",
-            )),
-            Err(e) if e.kind() == ErrorKind::NotFound => Err(ApiError::new(
-                400,
-                "invalid_parent_folder",
-                "The parent folder does not exist.",
-            )),
+            Ok(_) => Err(invalid_parent("The parent is not a folder.")),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                Err(invalid_parent("The parent folder does not exist."))
+            }
             Err(e) => Err(ApiError::internal(e)),
         }
     }
@@ -147,55 +148,41 @@ impl LocalDisk {
         uuid::Uuid::parse_str(staged).map_err(|_| ApiError::bad_request("Unknown upload."))?;
         Ok(self.data_root.join(STAGING_DIR).join(staged))
     }
-}
 
-#[async_trait]
-impl Storage for LocalDisk {
-    fn capabilities(&self) -> cloudbridge_shared::storage::Capabilities {
-        CAPABILITIES.to_vec()
+    fn ensure_root(&self) -> Result<(), ApiError> {
+        fs::create_dir_all(self.data_root.join(&self.relative)).map_err(ApiError::internal)?;
+        refuse_symlinks(&self.data_root, &self.relative)
     }
 
-    async fn validate(&self) -> Result<(), ApiError> {
-        self.ensure_root().await
-    }
-
-    async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError> {
-        self.entry(path).await
-    }
-
-    async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
-        let full = self.resolve(path).await?;
-        let meta = fs::symlink_metadata(&full)
-            .await
-            .map_err(not_found_or_internal)?;
+    fn list_sync(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
+        let full = self.resolve(path)?;
+        let meta = fs::symlink_metadata(&full).map_err(not_found_or_internal)?;
         if !meta.is_dir() {
             return Err(ApiError::not_found("No folder has this id."));
         }
-        let mut names = Vec::new();
-        let mut dir = fs::read_dir(&full).await.map_err(not_found_or_internal)?;
-        while let Some(item) = dir.next_entry().await.map_err(ApiError::internal)? {
-            let Ok(name) = item.file_name().into_string() else {
-                continue;
-            };
-            if validate_name(&name).is_ok() {
-                names.push(name);
-            }
-        }
+        let mut names: Vec<String> = fs::read_dir(&full)
+            .map_err(not_found_or_internal)?
+            .filter_map(|item| item.ok()?.file_name().into_string().ok())
+            .filter(|name| validate_name(name).is_ok())
+            .collect();
         names.sort_unstable();
         let size = page_size as usize;
         let start = (page as usize - 1) * size;
         if start > 0 && start >= names.len() {
             return Err(ApiError::not_found("This page does not exist."));
         }
-        let mut entries = Vec::with_capacity(size.min(names.len()));
-        for name in names.iter().skip(start).take(size) {
-            let child = path.join(name)?;
+        let entries = names
+            .iter()
+            .skip(start)
+            .take(size)
             // Deleted while listing, or a symlink: skip it rather than fail the page.
-            match fs::symlink_metadata(full.join(name)).await {
-                Ok(m) if !m.file_type().is_symlink() => entries.push(entry_from(child, &m)),
-                _ => continue,
-            }
-        }
+            .filter_map(|name| match fs::symlink_metadata(full.join(name)) {
+                Ok(m) if !m.file_type().is_symlink() => {
+                    Some(path.join(name).map(|child| entry_from(child, &m)))
+                }
+                _ => None,
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let next_page = (start + size < names.len()).then_some(page + 1);
         Ok(Page {
             entries,
@@ -204,18 +191,18 @@ impl Storage for LocalDisk {
         })
     }
 
-    async fn create_folder(
+    fn create_folder_sync(
         &self,
         parent: &ItemPath,
         name: &str,
         conflict_if_exists: bool,
     ) -> Result<(Entry, bool), ApiError> {
         let path = parent.join(name)?;
-        let parent_dir = self.folder(parent).await?;
-        match fs::create_dir(parent_dir.join(name)).await {
-            Ok(()) => Ok((self.entry(&path).await?, true)),
+        let parent_dir = self.folder(parent)?;
+        match fs::create_dir(parent_dir.join(name)) {
+            Ok(()) => Ok((self.entry(&path)?, true)),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                let existing = self.entry(&path).await?;
+                let existing = self.entry(&path)?;
                 if conflict_if_exists || existing.kind != ItemKind::Folder {
                     Err(ApiError::naming_conflict(
                         "An item with this name already exists.",
@@ -229,7 +216,7 @@ impl Storage for LocalDisk {
         }
     }
 
-    async fn delete(
+    fn delete_sync(
         &self,
         path: &ItemPath,
         kind: ItemKind,
@@ -238,19 +225,17 @@ impl Storage for LocalDisk {
         if path.is_root() {
             return Err(ApiError::forbidden("The root folder cannot be deleted."));
         }
-        let full = self.resolve(path).await?;
-        let meta = fs::symlink_metadata(&full)
-            .await
-            .map_err(not_found_or_internal)?;
+        let full = self.resolve(path)?;
+        let meta = fs::symlink_metadata(&full).map_err(not_found_or_internal)?;
         if meta.is_dir() != (kind == ItemKind::Folder) {
             return Err(ApiError::not_found("No such file or folder."));
         }
         let result = if !meta.is_dir() {
-            fs::remove_file(&full).await
+            fs::remove_file(&full)
         } else if recursive {
-            fs::remove_dir_all(&full).await
+            fs::remove_dir_all(&full)
         } else {
-            match fs::remove_dir(&full).await {
+            match fs::remove_dir(&full) {
                 Err(e) if e.kind() == ErrorKind::DirectoryNotEmpty => {
                     return Err(ApiError::new(
                         403,
@@ -264,31 +249,114 @@ impl Storage for LocalDisk {
         result.map_err(not_found_or_internal)
     }
 
-    async fn plan_download(&self, path: &ItemPath) -> Result<(TransferPlan, Entry), ApiError> {
-        let entry = self.entry(path).await?;
-        if entry.kind != ItemKind::File {
-            return Err(ApiError::not_found("No file has this id."));
+    fn commit_sync(
+        &self,
+        staged: &str,
+        parent: &ItemPath,
+        name: &str,
+        overwrite: bool,
+    ) -> Result<Entry, ApiError> {
+        let source = self.staged_path(staged)?;
+        let parent_dir = self.folder(parent)?;
+        if !source.is_file() {
+            return Err(ApiError::bad_request(
+                "The upload was not received completely.",
+            ));
         }
-        Ok((
-            TransferPlan::Local {
-                relative: self.relative_of(path),
-                staged: None,
-            },
-            entry,
-        ))
+        let path = if overwrite {
+            let target = parent.join(name)?;
+            if let Ok(m) = fs::symlink_metadata(parent_dir.join(name)) {
+                if !m.is_file() {
+                    return Err(ApiError::naming_conflict(
+                        "A folder has this name.",
+                        target.id(),
+                    ));
+                }
+            }
+            // rename replaces atomically: readers see the old file or the new one.
+            fs::rename(&source, parent_dir.join(name)).map_err(ApiError::internal)?;
+            target
+        } else {
+            link_under_free_name(&source, &parent_dir, parent, name)?
+        };
+        self.entry(&path)
+    }
+}
+
+#[async_trait]
+impl Storage for LocalDisk {
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES.to_vec()
+    }
+
+    async fn validate(&self) -> Result<(), ApiError> {
+        self.blocking(LocalDisk::ensure_root).await
+    }
+
+    async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError> {
+        let path = path.clone();
+        self.blocking(move |d| d.entry(&path)).await
+    }
+
+    async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
+        let path = path.clone();
+        self.blocking(move |d| d.list_sync(&path, page, page_size))
+            .await
+    }
+
+    async fn create_folder(
+        &self,
+        parent: &ItemPath,
+        name: &str,
+        conflict_if_exists: bool,
+    ) -> Result<(Entry, bool), ApiError> {
+        let (parent, name) = (parent.clone(), name.to_string());
+        self.blocking(move |d| d.create_folder_sync(&parent, &name, conflict_if_exists))
+            .await
+    }
+
+    async fn delete(
+        &self,
+        path: &ItemPath,
+        kind: ItemKind,
+        recursive: bool,
+    ) -> Result<(), ApiError> {
+        let path = path.clone();
+        self.blocking(move |d| d.delete_sync(&path, kind, recursive))
+            .await
+    }
+
+    async fn plan_download(&self, path: &ItemPath) -> Result<(TransferPlan, Entry), ApiError> {
+        let path = path.clone();
+        self.blocking(move |d| {
+            let entry = d.entry(&path)?;
+            if entry.kind != ItemKind::File {
+                return Err(ApiError::not_found("No file has this id."));
+            }
+            Ok((
+                TransferPlan::Local {
+                    relative: d.relative_of(&path),
+                    staged: None,
+                },
+                entry,
+            ))
+        })
+        .await
     }
 
     async fn plan_upload(&self, parent: &ItemPath, name: &str) -> Result<TransferPlan, ApiError> {
         parent.join(name)?;
-        self.folder(parent).await?;
-        fs::create_dir_all(self.data_root.join(STAGING_DIR))
-            .await
-            .map_err(ApiError::internal)?;
-        let staged = uuid::Uuid::new_v4().to_string();
-        Ok(TransferPlan::Local {
-            relative: format!("{STAGING_DIR}/{staged}"),
-            staged: Some(staged),
+        let parent = parent.clone();
+        self.blocking(move |d| {
+            d.folder(&parent)?;
+            fs::create_dir_all(d.data_root.join(STAGING_DIR)).map_err(ApiError::internal)?;
+            let staged = uuid::Uuid::new_v4().to_string();
+            Ok(TransferPlan::Local {
+                relative: format!("{STAGING_DIR}/{staged}"),
+                staged: Some(staged),
+            })
         })
+        .await
     }
 
     async fn commit_upload(
@@ -298,45 +366,24 @@ impl Storage for LocalDisk {
         name: &str,
         overwrite: bool,
     ) -> Result<Entry, ApiError> {
-        let source = self.staged_path(staged)?;
-        let parent_dir = self.folder(parent).await?;
-        if !fs::try_exists(&source).await.map_err(ApiError::internal)? {
-            return Err(ApiError::bad_request(
-                "The upload was not received completely.",
-            ));
-        }
-        let path = if overwrite {
-            let target = parent.join(name)?;
-            if let Ok(m) = fs::symlink_metadata(parent_dir.join(name)).await {
-                if !m.is_file() {
-                    return Err(ApiError::naming_conflict(
-                        "A folder has this name.",
-                        target.id(),
-                    ));
-                }
-            }
-            // rename replaces atomically: readers see the old file or the new one.
-            fs::rename(&source, parent_dir.join(name))
-                .await
-                .map_err(ApiError::internal)?;
-            target
-        } else {
-            link_under_free_name(&source, &parent_dir, parent, name).await?
-        };
-        self.entry(&path).await
+        let (staged, parent, name) = (staged.to_string(), parent.clone(), name.to_string());
+        self.blocking(move |d| d.commit_sync(&staged, &parent, &name, overwrite))
+            .await
     }
 
     async fn abort_upload(&self, staged: &str) -> Result<(), ApiError> {
-        match fs::remove_file(self.staged_path(staged)?).await {
+        let staged = staged.to_string();
+        self.blocking(move |d| match fs::remove_file(d.staged_path(&staged)?) {
             Err(e) if e.kind() != ErrorKind::NotFound => Err(ApiError::internal(e)),
             _ => Ok(()),
-        }
+        })
+        .await
     }
 }
 
 /// Links `source` into `dir` under `name`, or `name (1)`, `name (2)`… when taken, without
 /// ever replacing an existing file (a hard link fails when the target exists).
-async fn link_under_free_name(
+fn link_under_free_name(
     source: &Path,
     dir: &Path,
     parent: &ItemPath,
@@ -349,9 +396,9 @@ async fn link_under_free_name(
             numbered(name, n)
         };
         let path = parent.join(&candidate)?;
-        match fs::hard_link(source, dir.join(&candidate)).await {
+        match fs::hard_link(source, dir.join(&candidate)) {
             Ok(()) => {
-                fs::remove_file(source).await.map_err(ApiError::internal)?;
+                fs::remove_file(source).map_err(ApiError::internal)?;
                 return Ok(path);
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
@@ -372,15 +419,16 @@ fn numbered(name: &str, n: u32) -> String {
     }
 }
 
-/// Fails with 404 if any component of `relative` under `root` is a symbolic link.
-pub async fn refuse_symlinks(root: &Path, relative: &str) -> Result<(), ApiError> {
+/// Fails with 404 if any component of `relative` under `root` is a symbolic link
+/// (blocking: call it from a blocking task).
+pub fn refuse_symlinks(root: &Path, relative: &str) -> Result<(), ApiError> {
     let mut current = root.to_path_buf();
     for segment in relative.split('/').filter(|s| !s.is_empty()) {
         if segment == ".." || segment == "." {
             return Err(ApiError::not_found("No such file or folder."));
         }
         current.push(segment);
-        match fs::symlink_metadata(&current).await {
+        match fs::symlink_metadata(&current) {
             Ok(m) if m.file_type().is_symlink() => {
                 return Err(ApiError::not_found("No such file or folder."));
             }
@@ -392,7 +440,7 @@ pub async fn refuse_symlinks(root: &Path, relative: &str) -> Result<(), ApiError
     Ok(())
 }
 
-fn entry_from(path: ItemPath, meta: &std::fs::Metadata) -> Entry {
+fn entry_from(path: ItemPath, meta: &fs::Metadata) -> Entry {
     let is_dir = meta.is_dir();
     let time = |t: std::io::Result<SystemTime>| t.ok().map(DateTime::<Utc>::from);
     Entry {
@@ -431,7 +479,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = serde_json::json!({"folder": account_folder("app", "alice").unwrap()});
         let disk = LocalDisk::from_config(dir.path(), &config).unwrap();
-        disk.ensure_root().await.unwrap();
+        disk.validate().await.unwrap();
         (dir, disk)
     }
 

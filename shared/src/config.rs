@@ -59,6 +59,9 @@ pub struct ApiSettings {
     pub backlog_limit: u64,
     /// Grace period for in-flight requests at shutdown.
     pub shutdown_grace_ms: u64,
+    /// How long a verified key, token or account stays cached in an API process
+    /// (a revocation made elsewhere takes up to this long to be seen here; 0 disables).
+    pub auth_cache_ms: u64,
 }
 
 /// Developer portal settings.
@@ -149,6 +152,7 @@ impl Default for Settings {
                 max_upload_bytes: 50 << 30,
                 backlog_limit: 4_000,
                 shutdown_grace_ms: 10_000,
+                auth_cache_ms: 2_000,
             },
             portal: PortalSettings {
                 bind: ([0, 0, 0, 0], 8080).into(),

@@ -6,7 +6,6 @@ use cloudbridge_api::{
     Application,
 };
 use cloudbridge_shared::{telemetry, Settings};
-use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -16,11 +15,6 @@ async fn main() -> anyhow::Result<()> {
         return admin::run(&settings, action).await;
     }
     telemetry::init_logging(&settings.log);
-    let shutdown = CancellationToken::new();
-    let app = Application::build(settings, shutdown.clone()).await?;
-    tokio::spawn(async move {
-        telemetry::shutdown_signal().await;
-        shutdown.cancel();
-    });
+    let app = Application::build(settings, telemetry::shutdown_token()).await?;
     app.run_until_stopped().await
 }

@@ -87,6 +87,7 @@ pub async fn import(
     };
     state.pipeline.call(Some(probe), Op::Validate).await?;
     let account = db::accounts::upsert(&state.db, app, service, name, &config).await?;
+    state.forget_account(app, account.id);
     let token = db::bearer_tokens::create(&state.db, account.id).await?;
     let mut body = wire::account(&account, &base);
     body["bearer_token"] = json!({ "key": token });
@@ -205,6 +206,7 @@ pub async fn update(
     let updated = db::accounts::update(&state.db, caller.application(), account.id, &changes)
         .await?
         .ok_or_else(|| ApiError::not_found("No account has this id."))?;
+    state.forget_account(caller.application(), account.id);
     Ok(Json(wire::account(&updated, &base)))
 }
 
@@ -216,5 +218,6 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let account = caller.account(&state, &acct).await?;
     db::accounts::delete(&state.db, caller.application(), account.id).await?;
+    state.forget_account(caller.application(), account.id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -50,6 +50,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     owned(&state, dev, &app).await?;
     if db::api_keys::delete(&state.db, &app, &key).await? {
+        state.forget_application(&app);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("No API key has this id."))

@@ -135,6 +135,7 @@ pub async fn update(
     let app = db::applications::update(&state.db, dev, &id, body.into())
         .await?
         .ok_or_else(not_found)?;
+    state.forget_application(&id);
     Ok(Json(wire::application(&app, &base)))
 }
 
@@ -145,6 +146,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     if db::applications::delete(&state.db, dev, &id).await? {
+        state.forget_application(&id);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found())

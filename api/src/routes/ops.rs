@@ -3,7 +3,9 @@
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Json};
 use serde_json::json;
 
-use crate::AppState;
+use cloudbridge_shared::{protocol::Op, ApiError, Outcome};
+
+use crate::{auth::Developer, AppState};
 
 /// Liveness: the process serves HTTP.
 pub async fn health() -> impl IntoResponse {
@@ -36,4 +38,23 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 /// Prometheus exposition.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     state.metrics.render()
+}
+
+/// `GET /ops/ping` (DeveloperKey): a no-op job through the queue and a worker; answers
+/// which worker ran it. The benchmark baseline for the pipeline's own cost, and a check
+/// that workers are alive.
+pub async fn ping(
+    State(state): State<AppState>,
+    _: Developer,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let started = std::time::Instant::now();
+    match state.pipeline.call(None, Op::Ping).await? {
+        Outcome::Pong { worker } => Ok(Json(json!({
+            "worker": worker,
+            "round_trip_ms": started.elapsed().as_secs_f64() * 1000.0,
+        }))),
+        other => Err(ApiError::internal(format_args!(
+            "unexpected outcome {other:?}"
+        ))),
+    }
 }

@@ -1,67 +1,45 @@
 //! Bad input always gets a Kloudless-format error with the request id.
 
 use reqwest::Method;
-use serde_json::Value;
 
-use crate::helpers::{assert_error, bearer, TestApp};
+use crate::helpers::{assert_error, Go, TestApp};
 
 #[tokio::test]
 async fn malformed_and_unknown() {
     let app = TestApp::spawn().await;
     let (key, _, token) = app.account().await;
+    let anon = app.anonymous();
     let r = app
         .dev(Method::POST, "/v1/applications")
         .body("{not json")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_error(r, 400, "bad_request").await;
-    let r = app
-        .request(Method::GET, "/v1/nothing/here")
-        .send()
-        .await
-        .unwrap();
-    assert_error(r, 404, "not_found").await;
-    let r = app.request(Method::GET, "/").send().await.unwrap();
-    assert_error(r, 404, "not_found").await;
-    let r = app
-        .request(Method::PUT, "/v1/accounts")
-        .header("Authorization", format!("APIKey {key}"))
-        .send()
-        .await
-        .unwrap();
+    assert_error(anon.get("/v1/nothing/here").await, 404, "not_found").await;
+    assert_error(anon.get("/").await, 404, "not_found").await;
+    let r = app.with_key(&key).send(Method::PUT, "/v1/accounts").await;
     assert_error(r, 405, "method_not_allowed").await;
-    let r = app
-        .request(Method::GET, "/v1/accounts")
-        .send()
-        .await
-        .unwrap();
+    let r = anon.get("/v1/accounts").await;
     assert_error(r, 401, "authentication_required").await;
     for header in ["Bearer", "Bearer ", "Basic abc", "APIKey wrong", "\u{7f}"] {
         let r = app
-            .request(Method::GET, "/v1/accounts")
-            .header("Authorization", header)
+            .with_auth(header)
+            .req(Method::GET, "/v1/accounts")
             .send()
             .await;
         if let Ok(r) = r {
             assert_eq!(r.status(), 401, "{header:?}");
         }
     }
-    let r = app
-        .request(Method::GET, "/v1/accounts/me")
-        .header("Authorization", "Bearer not-a-token")
-        .send()
-        .await
-        .unwrap();
+    let r = app.with_token("not-a-token").get("/v1/accounts/me").await;
     assert_error(r, 401, "invalid_token").await;
     // JSON on GET/DELETE is tolerated (node SDK).
     let r = app
-        .request(Method::GET, "/v1/accounts/me")
-        .header("Authorization", bearer(&token))
+        .with_token(&token)
+        .req(Method::GET, "/v1/accounts/me")
         .body("{\"x\":1}")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(r.status(), 200);
 }
 
@@ -75,9 +53,8 @@ async fn oversized_json_bodies_are_refused() {
     let r = app
         .dev(Method::POST, "/v1/applications")
         .body(big)
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_error(r, 413, "request_too_large").await;
 }
 
@@ -88,27 +65,10 @@ async fn oversized_uploads_are_refused_and_leave_nothing() {
         .spawn()
         .await;
     let (_, _, token) = app.account().await;
-    let r = app
-        .request(Method::POST, "/v1/accounts/me/storage/files")
-        .header("Authorization", bearer(&token))
-        .header(
-            "X-Kloudless-Metadata",
-            r#"{"name":"big","parent_id":"root"}"#,
-        )
-        .body(vec![0u8; 5000])
-        .send()
-        .await
-        .unwrap();
+    let me = app.with_token(&token);
+    let r = me.upload("root", "big", vec![0u8; 5000]).await;
     assert_error(r, 413, "request_too_large").await;
-    let listing: Value = app
-        .request(Method::GET, "/v1/accounts/me/storage/folders/root/contents")
-        .header("Authorization", bearer(&token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listing = me.root_contents().await;
     assert_eq!(listing["objects"].as_array().unwrap().len(), 0);
     let staged = std::fs::read_dir(app.data_root().join(".staging"))
         .map(|d| d.count())
@@ -127,9 +87,8 @@ async fn cors_preflight_allows_kloudless_headers() {
             "Access-Control-Request-Headers",
             "authorization,x-kloudless-metadata",
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert!(r.status().is_success());
     assert_eq!(r.headers()["access-control-allow-origin"], "*");
 }

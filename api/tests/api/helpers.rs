@@ -9,7 +9,7 @@ use std::{
 
 use cloudbridge_api::Application;
 use cloudbridge_shared::{Secret, Settings};
-use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Body, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -134,26 +134,55 @@ impl TestApp {
         self.iso.data_root.path()
     }
 
+    /// An unauthenticated request to `path` (relative to the API's base URL).
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client.request(method, format!("{}{path}", self.base))
+        self.anonymous().req(method, path)
     }
 
     /// A developer-authenticated request.
     pub fn dev(&self, method: Method, path: &str) -> RequestBuilder {
-        self.request(method, path).header(
-            "Authorization",
-            format!("DeveloperKey {}", self.developer_key),
-        )
+        self.dev_caller().req(method, path)
+    }
+
+    /// A caller sending `header` verbatim as its `Authorization` header.
+    pub fn with_auth(&self, header: impl Into<String>) -> Caller {
+        Caller {
+            client: self.client.clone(),
+            base: self.base.clone(),
+            auth: Some(header.into()),
+            prefix: "",
+        }
+    }
+
+    /// A caller without an `Authorization` header.
+    pub fn anonymous(&self) -> Caller {
+        Caller {
+            auth: None,
+            ..self.with_auth("")
+        }
+    }
+
+    /// A caller authenticated with the bootstrap developer key (`DeveloperKey …`).
+    pub fn dev_caller(&self) -> Caller {
+        self.with_auth(format!("DeveloperKey {}", self.developer_key))
+    }
+
+    /// A caller authenticated with an application's API key (`APIKey …`).
+    pub fn with_key(&self, api_key: &str) -> Caller {
+        self.with_auth(format!("APIKey {api_key}"))
+    }
+
+    /// A caller authenticated with an account's bearer token (`Bearer …`).
+    pub fn with_token(&self, token: &str) -> Caller {
+        self.with_auth(bearer(token))
     }
 
     /// Creates an application; returns `(id, api_key)`.
     pub async fn create_app(&self, name: &str) -> (String, String) {
         let r = self
-            .dev(Method::POST, "/v1/applications")
-            .json(&json!({"name": name}))
-            .send()
-            .await
-            .unwrap();
+            .dev_caller()
+            .post_json("/v1/applications", &json!({"name": name}))
+            .await;
         assert_eq!(r.status(), 201);
         let body: Value = r.json().await.unwrap();
         (
@@ -165,12 +194,12 @@ impl TestApp {
     /// Imports a local account; returns `(account id, bearer token)`.
     pub async fn import_local(&self, api_key: &str, name: &str) -> (i64, String) {
         let r = self
-            .request(Method::POST, "/v1/accounts")
-            .header("Authorization", format!("APIKey {api_key}"))
-            .json(&json!({"account": name, "service": "local"}))
-            .send()
-            .await
-            .unwrap();
+            .with_key(api_key)
+            .post_json(
+                "/v1/accounts",
+                &json!({"account": name, "service": "local"}),
+            )
+            .await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
         let body: Value = r.json().await.unwrap();
         (
@@ -184,6 +213,123 @@ impl TestApp {
         let (_, key) = self.create_app("test").await;
         let (id, token) = self.import_local(&key, "alice").await;
         (key, id, token)
+    }
+}
+
+/// Path prefix of the storage API of the account a bearer token belongs to.
+pub const STORAGE: &str = "/v1/accounts/me/storage";
+
+/// Sends requests to a [`TestApp`] as one client: every request carries the same
+/// `Authorization` header (none for [`TestApp::anonymous`]), and paths are relative to
+/// the API's base URL plus an optional prefix (see [`Caller::under`]).
+///
+/// Built by [`TestApp::dev_caller`], [`TestApp::with_key`], [`TestApp::with_token`],
+/// [`TestApp::anonymous`] or [`TestApp::with_auth`]. It owns a handle to the shared HTTP
+/// client rather than borrowing the app, so it is cheap to clone and can move into
+/// spawned tasks.
+///
+/// The sending methods panic only if the request cannot be sent at all; they return the
+/// response whatever its status, so the tests still assert on every status.
+#[derive(Clone)]
+pub struct Caller {
+    client: reqwest::Client,
+    base: String,
+    auth: Option<String>,
+    prefix: &'static str,
+}
+
+impl Caller {
+    /// The same caller with `prefix` put in front of every path given to it from now on,
+    /// e.g. `app.with_token(&t).under(STORAGE).get("/folders/root")`.
+    /// [`Caller::upload`] and [`Caller::root_contents`] ignore the prefix.
+    pub fn under(mut self, prefix: &'static str) -> Self {
+        self.prefix = prefix;
+        self
+    }
+
+    /// A request to `prefix + path` with the caller's `Authorization` header, to finish
+    /// (headers, body) and send.
+    pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
+        self.absolute(method, &format!("{}{path}", self.prefix))
+    }
+
+    /// A request to `path` (no prefix) with the caller's `Authorization` header.
+    fn absolute(&self, method: Method, path: &str) -> RequestBuilder {
+        let r = self.client.request(method, format!("{}{path}", self.base));
+        match &self.auth {
+            Some(auth) => r.header("Authorization", auth),
+            None => r,
+        }
+    }
+
+    /// Sends a request without a body.
+    pub async fn send(&self, method: Method, path: &str) -> Response {
+        self.req(method, path).go().await
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(Method::GET, path).await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> Response {
+        self.send(Method::DELETE, path).await
+    }
+
+    /// `GET path`, body parsed as JSON (the status is not checked).
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.unwrap()
+    }
+
+    /// Sends `body` as JSON.
+    pub async fn send_json(&self, method: Method, path: &str, body: &Value) -> Response {
+        self.req(method, path).json(body).go().await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.send_json(Method::POST, path, body).await
+    }
+
+    /// An upload of a file `name` into folder `parent`:
+    /// `POST /v1/accounts/me/storage/files{query}` with the `X-Kloudless-Metadata` header
+    /// and no `Content-Type`. Add the body, then send (e.g. with [`Go::go`]).
+    pub fn upload_req(&self, parent: &str, name: &str, query: &str) -> RequestBuilder {
+        self.absolute(Method::POST, &format!("{STORAGE}/files{query}"))
+            .header(
+                "X-Kloudless-Metadata",
+                json!({"name": name, "parent_id": parent}).to_string(),
+            )
+    }
+
+    /// Uploads `body` as file `name` into folder `parent` (see [`Caller::upload_req`]).
+    pub async fn upload(&self, parent: &str, name: &str, body: impl Into<Body>) -> Response {
+        self.upload_req(parent, name, "").body(body).go().await
+    }
+
+    /// The listing of the account's root folder
+    /// (`GET /v1/accounts/me/storage/folders/root/contents`, status not checked).
+    pub async fn root_contents(&self) -> Value {
+        self.absolute(Method::GET, &format!("{STORAGE}/folders/root/contents"))
+            .go()
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// Sending a finished request in one step.
+pub trait Go {
+    /// Sends the request and returns the response whatever its status; panics only if it
+    /// could not be sent. Short for `.send().await.unwrap()`.
+    fn go(self) -> impl std::future::Future<Output = Response>;
+}
+
+impl Go for RequestBuilder {
+    async fn go(self) -> Response {
+        self.send().await.unwrap()
     }
 }
 

@@ -8,14 +8,12 @@ use crate::helpers::{assert_error, TestApp};
 #[tokio::test]
 async fn applications_lifecycle() {
     let app = TestApp::spawn().await;
+    let dev = app.dev_caller();
     let (id, key) = app.create_app("first").await;
     app.create_app("second").await;
+    let path = format!("/v1/applications/{id}");
 
-    let r = app
-        .dev(Method::GET, &format!("/v1/applications/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let r = dev.get(&path).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/json");
     let body: Value = r.json().await.unwrap();
@@ -30,31 +28,16 @@ async fn applications_lifecycle() {
         "the key is shown only at creation"
     );
 
-    let list: Value = app
-        .dev(Method::GET, "/v1/applications?page_size=1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = dev.get_json("/v1/applications?page_size=1").await;
     assert_eq!(list["type"], "object_list");
     assert_eq!(list["total"], 2);
     assert_eq!(list["objects"].as_array().unwrap().len(), 1);
     assert_eq!(list["next_page"], 2);
-    let r = app
-        .dev(Method::GET, "/v1/applications?page=3&page_size=1")
-        .send()
-        .await
-        .unwrap();
+    let r = dev.get("/v1/applications?page=3&page_size=1").await;
     assert_error(r, 404, "not_found").await;
 
-    let r = app
-        .dev(Method::PATCH, &format!("/v1/applications/{id}"))
-        .json(&json!({"name": "renamed", "description": "d"}))
-        .send()
-        .await
-        .unwrap();
+    let patch = json!({"name": "renamed", "description": "d"});
+    let r = dev.send_json(Method::PATCH, &path, &patch).await;
     let body: Value = r.json().await.unwrap();
     assert_eq!(
         (body["name"].as_str(), body["description"].as_str()),
@@ -62,58 +45,26 @@ async fn applications_lifecycle() {
     );
 
     // The application's key works until the application is deleted.
-    let auth = format!("APIKey {key}");
-    let r = app
-        .request(Method::GET, "/v1/accounts")
-        .header("Authorization", &auth)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let r = app
-        .dev(Method::DELETE, &format!("/v1/applications/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let k = app.with_key(&key);
+    assert_eq!(k.get("/v1/accounts").await.status(), 200);
+    let r = dev.delete(&path).await;
     assert_eq!(r.status(), 204);
     assert!(r.bytes().await.unwrap().is_empty());
-    let r = app
-        .dev(Method::GET, &format!("/v1/applications/{id}"))
-        .send()
-        .await
-        .unwrap();
-    assert_error(r, 404, "not_found").await;
-    let r = app
-        .request(Method::GET, "/v1/accounts")
-        .header("Authorization", &auth)
-        .send()
-        .await
-        .unwrap();
-    assert_error(r, 401, "unauthorized").await;
+    assert_error(dev.get(&path).await, 404, "not_found").await;
+    assert_error(k.get("/v1/accounts").await, 401, "unauthorized").await;
 }
 
 #[tokio::test]
 async fn application_input_is_validated() {
     let app = TestApp::spawn().await;
-    let r = app
-        .dev(Method::POST, "/v1/applications")
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let dev = app.dev_caller();
+    let r = dev.post_json("/v1/applications", &json!({})).await;
     assert_error(r, 400, "invalid_parameters").await;
-    let r = app
-        .dev(Method::POST, "/v1/applications")
-        .json(&json!({"name": "x", "bogus": 1}))
-        .send()
-        .await
-        .unwrap();
+    let r = dev
+        .post_json("/v1/applications", &json!({"name": "x", "bogus": 1}))
+        .await;
     assert_error(r, 400, "bad_request").await;
-    let r = app
-        .dev(Method::GET, "/v1/applications?active=maybe")
-        .send()
-        .await
-        .unwrap();
+    let r = dev.get("/v1/applications?active=maybe").await;
     assert_error(r, 400, "invalid_parameters").await;
 }
 
@@ -121,37 +72,16 @@ async fn application_input_is_validated() {
 async fn management_needs_a_developer_key() {
     let app = TestApp::spawn().await;
     let (_, key) = app.create_app("a").await;
-    let r = app
-        .request(Method::GET, "/v1/applications")
-        .send()
-        .await
-        .unwrap();
+    let path = "/v1/applications";
+    let r = app.anonymous().get(path).await;
     assert_error(r, 401, "authentication_required").await;
-    let r = app
-        .request(Method::GET, "/v1/applications")
-        .header("Authorization", "DeveloperKey nope")
-        .send()
-        .await
-        .unwrap();
+    let r = app.with_auth("DeveloperKey nope").get(path).await;
     assert_error(r, 401, "unauthorized").await;
-    let r = app
-        .request(Method::GET, "/v1/applications")
-        .header("Authorization", format!("APIKey {key}"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.with_key(&key).get(path).await;
     assert_error(r, 403, "forbidden").await;
     // Scheme is case-insensitive.
-    let r = app
-        .request(Method::GET, "/v1/applications")
-        .header(
-            "Authorization",
-            format!("developerkey {}", app.developer_key),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let lower = app.with_auth(format!("developerkey {}", app.developer_key));
+    assert_eq!(lower.get(path).await.status(), 200);
 }
 
 #[tokio::test]
@@ -164,43 +94,22 @@ async fn developers_see_only_their_applications() {
     let other = cloudbridge_shared::db::developers::create_with_new_key(&pool, "other@example.com")
         .await
         .unwrap();
-    let as_other = |m, p: &str| {
-        app.request(m, p)
-            .header("Authorization", format!("DeveloperKey {other}"))
-    };
-    let r = as_other(Method::GET, &format!("/v1/applications/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let as_other = app.with_auth(format!("DeveloperKey {other}"));
+    let r = as_other.get(&format!("/v1/applications/{id}")).await;
     assert_error(r, 404, "not_found").await;
-    let r = as_other(Method::DELETE, &format!("/v1/applications/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let r = as_other.delete(&format!("/v1/applications/{id}")).await;
     assert_error(r, 404, "not_found").await;
-    let list: Value = as_other(Method::GET, "/v1/applications")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = as_other.get_json("/v1/applications").await;
     assert_eq!(list["total"], 0);
 }
 
 #[tokio::test]
 async fn api_keys_lifecycle() {
     let app = TestApp::spawn().await;
+    let dev = app.dev_caller();
     let (id, first) = app.create_app("keys").await;
     let path = format!("/v1/applications/{id}/apikeys");
-    let list: Value = app
-        .dev(Method::GET, &path)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = dev.get_json(&path).await;
     assert_eq!(
         list["objects"].as_array().unwrap().len(),
         1,
@@ -211,45 +120,22 @@ async fn api_keys_lifecycle() {
         .unwrap()
         .contains(first.split('.').nth(1).unwrap()));
 
-    let r = app.dev(Method::POST, &path).send().await.unwrap();
+    let r = dev.send(Method::POST, &path).await;
     assert_eq!(r.status(), 201);
     let second: Value = r.json().await.unwrap();
     let second_key = second["key"].as_str().unwrap().to_string();
-    let auth = |k: &str| format!("APIKey {k}");
-    let ok = app
-        .request(Method::GET, "/v1/accounts")
-        .header("Authorization", auth(&second_key))
-        .send()
-        .await
-        .unwrap();
+    let ok = app.with_key(&second_key).get("/v1/accounts").await;
     assert_eq!(ok.status(), 200);
 
     // Delete by full key, then by id.
-    let r = app
-        .dev(Method::DELETE, &format!("{path}/{second_key}"))
-        .send()
-        .await
-        .unwrap();
+    let r = dev.delete(&format!("{path}/{second_key}")).await;
     assert_eq!(r.status(), 204);
-    let r = app
-        .request(Method::GET, "/v1/accounts")
-        .header("Authorization", auth(&second_key))
-        .send()
-        .await
-        .unwrap();
+    let r = app.with_key(&second_key).get("/v1/accounts").await;
     assert_error(r, 401, "unauthorized").await;
     let first_id = first.split('.').next().unwrap();
-    let r = app
-        .dev(Method::DELETE, &format!("{path}/{first_id}"))
-        .send()
-        .await
-        .unwrap();
+    let r = dev.delete(&format!("{path}/{first_id}")).await;
     assert_eq!(r.status(), 204);
-    let r = app
-        .dev(Method::DELETE, &format!("{path}/{first_id}"))
-        .send()
-        .await
-        .unwrap();
+    let r = dev.delete(&format!("{path}/{first_id}")).await;
     assert_error(r, 404, "not_found").await;
 }
 

@@ -361,3 +361,120 @@ async fn redis_restart_while_idle_recovers_without_restarting_cloudbridge() {
 }
 
 use futures::StreamExt;
+
+#[tokio::test]
+async fn sigterm_drains_in_flight_requests() {
+    let iso = Isolated::new().await;
+    let (mut api, base) = api_process(&iso);
+    let _worker = Proc::spawn("cloudbridge-jobs", &iso.settings, &[]);
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base).await;
+    let dev = format!(
+        "DeveloperKey {}",
+        iso.settings
+            .bootstrap_developer_key
+            .as_ref()
+            .unwrap()
+            .expose()
+    );
+    let created: Value = client
+        .post(format!("{base}/v1/applications"))
+        .header("Authorization", &dev)
+        .json(&json!({"name": "t"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["api_key"].as_str().unwrap().to_string();
+    let account: Value = client
+        .post(format!("{base}/v1/accounts"))
+        .header("Authorization", format!("APIKey {key}"))
+        .json(&json!({"account": "t", "service": "local"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = account["bearer_token"]["key"].as_str().unwrap().to_string();
+
+    // An upload still streaming when SIGTERM arrives completes.
+    let chunks = futures::stream::iter(0..10).then(|_| async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok::<_, std::io::Error>(vec![1u8; 10_000])
+    });
+    let upload = tokio::spawn({
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        async move {
+            client
+                .post(format!("{base}/v1/accounts/me/storage/files"))
+                .header("Authorization", bearer(&token))
+                .header(
+                    "X-Kloudless-Metadata",
+                    r#"{"name":"drain.bin","parent_id":"root"}"#,
+                )
+                .body(reqwest::Body::wrap_stream(chunks))
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = api.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let r = upload.await.unwrap();
+    assert_eq!(
+        r.status(),
+        201,
+        "in-flight request finished during the drain"
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["size"], 100_000);
+    let status = tokio::task::spawn_blocking(move || api.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "clean exit after SIGTERM: {status}");
+    // New connections are refused once it is gone.
+    assert!(client.get(format!("{base}/health")).send().await.is_err());
+}
+
+#[tokio::test]
+async fn admin_create_developer_prints_a_working_key() {
+    let iso = Isolated::new().await;
+    let out = std::process::Command::new(crate::helpers::binary_path("cloudbridge-api"))
+        .args(["admin", "create-developer", "--email", "ops@example.com"])
+        .env_clear()
+        .env("DATABASE_URL", iso.settings.database.url.expose())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let key = stdout.lines().last().unwrap().trim().to_string();
+    let (_api, base) = api_process(&iso);
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base).await;
+    let r = client
+        .get(format!("{base}/v1/applications"))
+        .header("Authorization", format!("DeveloperKey {key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let bad = std::process::Command::new(crate::helpers::binary_path("cloudbridge-api"))
+        .args(["admin", "create-developer", "--email", "not-an-email"])
+        .env_clear()
+        .env("DATABASE_URL", iso.settings.database.url.expose())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}

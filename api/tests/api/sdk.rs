@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use crate::helpers::TestApp;
 
-/// The interpreter with the SDK installed: `CLOUDBRIDGE_PYTHON`, else the workspace venv.
+/// The interpreter with the SDK installed: `KLOUDLESS_SDK_PYTHON`, else the workspace venv.
 fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("CLOUDBRIDGE_PYTHON") {
+    if let Ok(p) = std::env::var("KLOUDLESS_SDK_PYTHON") {
         return PathBuf::from(p);
     }
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");

@@ -5,53 +5,22 @@ use rand::RngCore;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, bearer, TestApp};
+use crate::helpers::{assert_error, Caller, Go, TestApp, STORAGE};
 
-struct Acct<'a> {
-    app: &'a TestApp,
-    token: String,
-}
-
-impl Acct<'_> {
-    fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.app
-            .request(method, &format!("/v1/accounts/me/storage{path}"))
-            .header("Authorization", bearer(&self.token))
-    }
-
-    async fn upload(
-        &self,
-        parent: &str,
-        name: &str,
-        body: Vec<u8>,
-        query: &str,
-    ) -> reqwest::Response {
-        self.req(Method::POST, &format!("/files{query}"))
-            .header(
-                "X-Kloudless-Metadata",
-                json!({"name": name, "parent_id": parent}).to_string(),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn mkdir(&self, parent: &str, name: &str) -> Value {
-        let r = self
-            .req(Method::POST, "/folders")
-            .json(&json!({"name": name, "parent_id": parent}))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{}", r.status());
-        r.json().await.unwrap()
-    }
-}
-
-async fn setup(app: &TestApp) -> Acct<'_> {
+/// A caller for the storage API of a new application's local account; paths are
+/// relative to `/v1/accounts/me/storage`.
+async fn setup(app: &TestApp) -> Caller {
     let (_, _, token) = app.account().await;
-    Acct { app, token }
+    app.with_token(&token).under(STORAGE)
+}
+
+/// Creates folder `name` in `parent` (new or existing); returns its metadata.
+async fn mkdir(a: &Caller, parent: &str, name: &str) -> Value {
+    let r = a
+        .post_json("/folders", &json!({"name": name, "parent_id": parent}))
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
 }
 
 fn id_of(path: &str) -> String {
@@ -62,33 +31,17 @@ fn id_of(path: &str) -> String {
 async fn root_and_folder_metadata() {
     let app = TestApp::spawn().await;
     let a = setup(&app).await;
-    let root: Value = a
-        .req(Method::GET, "/folders/root")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let root = a.get_json("/folders/root").await;
     assert_eq!(
         (root["id"].as_str(), root["type"].as_str()),
         (Some("root"), Some("folder"))
     );
     assert_eq!(root["parent"], Value::Null);
-    let made = a.mkdir("root", "Docs").await;
+    let made = mkdir(&a, "root", "Docs").await;
     assert_eq!(made["name"], "Docs");
     assert_eq!(made["parent"]["id"], "root");
-    let got: Value = a
-        .req(
-            Method::GET,
-            &format!("/folders/{}", made["id"].as_str().unwrap()),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let made_id = made["id"].as_str().unwrap();
+    let got = a.get_json(&format!("/folders/{made_id}")).await;
     assert_eq!(got["id"], made["id"]);
     assert_eq!(
         got["href"],
@@ -100,14 +53,7 @@ async fn root_and_folder_metadata() {
         )
     );
     // A folder id on the files endpoint (and vice versa) is not found.
-    let r = a
-        .req(
-            Method::GET,
-            &format!("/files/{}", made["id"].as_str().unwrap()),
-        )
-        .send()
-        .await
-        .unwrap();
+    let r = a.get(&format!("/files/{made_id}")).await;
     assert_error(r, 404, "not_found").await;
 }
 
@@ -115,51 +61,26 @@ async fn root_and_folder_metadata() {
 async fn create_folder_conflicts() {
     let app = TestApp::spawn().await;
     let a = setup(&app).await;
-    let r = a
-        .req(Method::POST, "/folders")
-        .json(&json!({"name": "x", "parent_id": "root"}))
-        .send()
-        .await
-        .unwrap();
+    let x = json!({"name": "x", "parent_id": "root"});
+    let r = a.post_json("/folders", &x).await;
     assert_eq!(r.status(), 201);
     let first: Value = r.json().await.unwrap();
-    let r = a
-        .req(Method::POST, "/folders")
-        .json(&json!({"name": "x", "parent_id": "root"}))
-        .send()
-        .await
-        .unwrap();
+    let r = a.post_json("/folders", &x).await;
     assert_eq!(r.status(), 200, "existing folder returned");
     assert_eq!(r.json::<Value>().await.unwrap()["id"], first["id"]);
-    let r = a
-        .req(Method::POST, "/folders?conflict_if_exists=true")
-        .json(&json!({"name": "x", "parent_id": "root"}))
-        .send()
-        .await
-        .unwrap();
+    let r = a.post_json("/folders?conflict_if_exists=true", &x).await;
     let body = assert_error(r, 409, "naming_conflict").await;
     assert_eq!(body["conflicting_resource_id"], first["id"]);
-    let r = a
-        .req(Method::POST, "/folders")
-        .json(&json!({"name": "y", "parent_id": id_of("missing")}))
-        .send()
-        .await
-        .unwrap();
-    assert_error(r, 400, "invalid_parent_folder").await;
-    let r = a
-        .req(Method::POST, "/folders")
-        .json(&json!({"name": "y", "parent_id": "!!"}))
-        .send()
-        .await
-        .unwrap();
-    assert_error(r, 400, "invalid_parent_folder").await;
+    for parent in [id_of("missing").as_str(), "!!"] {
+        let r = a
+            .post_json("/folders", &json!({"name": "y", "parent_id": parent}))
+            .await;
+        assert_error(r, 400, "invalid_parent_folder").await;
+    }
     for bad in ["", "..", "a/b", "."] {
         let r = a
-            .req(Method::POST, "/folders")
-            .json(&json!({"name": bad, "parent_id": "root"}))
-            .send()
-            .await
-            .unwrap();
+            .post_json("/folders", &json!({"name": bad, "parent_id": "root"}))
+            .await;
         assert_error(r, 400, "invalid_parameters").await;
     }
 }
@@ -171,17 +92,13 @@ async fn upload_download_round_trip() {
     let mut bytes = vec![0u8; 3 * 1024 * 1024 + 17];
     rand::rng().fill_bytes(&mut bytes);
     // No Content-Type (python SDK) …
-    let r = a.upload("root", "big.bin", bytes.clone(), "").await;
+    let r = a.upload("root", "big.bin", bytes.clone()).await;
     assert_eq!(r.status(), 201);
     let file: Value = r.json().await.unwrap();
     assert_eq!(file["size"], bytes.len());
     assert_eq!(file["type"], "file");
     let id = file["id"].as_str().unwrap();
-    let r = a
-        .req(Method::GET, &format!("/files/{id}/contents"))
-        .send()
-        .await
-        .unwrap();
+    let r = a.get(&format!("/files/{id}/contents")).await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.headers()["content-length"],
@@ -190,29 +107,16 @@ async fn upload_download_round_trip() {
     assert_eq!(r.bytes().await.unwrap().as_ref(), bytes.as_slice());
     // … and application/octet-stream (java, node).
     let r = a
-        .req(Method::POST, "/files")
+        .upload_req("root", "ü #?%.txt", "")
         .header("Content-Type", "application/octet-stream")
-        .header(
-            "X-Kloudless-Metadata",
-            r#"{"name":"ü #?%.txt","parent_id":"root"}"#,
-        )
         .body("unicode")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let file: Value = r.json().await.unwrap();
     assert_eq!(file["name"], "ü #?%.txt");
-    let meta: Value = a
-        .req(
-            Method::GET,
-            &format!("/files/{}", file["id"].as_str().unwrap()),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = a
+        .get_json(&format!("/files/{}", file["id"].as_str().unwrap()))
+        .await;
     assert_eq!(meta["mime_type"], "text/plain");
     assert_eq!(meta["size"], 7);
 }
@@ -221,42 +125,30 @@ async fn upload_download_round_trip() {
 async fn upload_overwrite_or_rename() {
     let app = TestApp::spawn().await;
     let a = setup(&app).await;
-    let first: Value = a
-        .upload("root", "r.txt", b"one".to_vec(), "")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let second: Value = a
-        .upload("root", "r.txt", b"two".to_vec(), "?overwrite=false")
+    let upload =
+        |body: &'static str, query: &str| a.upload_req("root", "r.txt", query).body(body).go();
+    let first: Value = upload("one", "").await.json().await.unwrap();
+    let second: Value = upload("two", "?overwrite=false")
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(second["name"], "r (1).txt");
-    let third: Value = a
-        .upload("root", "r.txt", b"three".to_vec(), "?overwrite=true")
+    let third: Value = upload("three", "?overwrite=true")
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(third["id"], first["id"]);
-    let body = a
-        .req(
-            Method::GET,
-            &format!("/files/{}/contents", first["id"].as_str().unwrap()),
-        )
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let path = format!("/files/{}/contents", first["id"].as_str().unwrap());
+    let body = a.get(&path).await.text().await.unwrap();
     assert_eq!(body, "three");
     // A folder is never replaced by a file.
-    a.mkdir("root", "dir").await;
+    mkdir(&a, "root", "dir").await;
     let r = a
-        .upload("root", "dir", b"x".to_vec(), "?overwrite=true")
+        .upload_req("root", "dir", "?overwrite=true")
+        .body("x")
+        .go()
         .await;
     assert_error(r, 409, "naming_conflict").await;
 }
@@ -265,34 +157,26 @@ async fn upload_overwrite_or_rename() {
 async fn upload_errors() {
     let app = TestApp::spawn().await;
     let a = setup(&app).await;
-    let r = a
-        .req(Method::POST, "/files")
-        .body("x")
-        .send()
-        .await
-        .unwrap();
+    let r = a.req(Method::POST, "/files").body("x").go().await;
     assert_error(r, 400, "invalid_parameters").await;
     let r = a
         .req(Method::POST, "/files")
         .header("X-Kloudless-Metadata", "{not json")
         .body("x")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_error(r, 400, "invalid_parameters").await;
-    let r = a.upload("root", "../escape.txt", b"x".to_vec(), "").await;
+    let r = a.upload("root", "../escape.txt", "x").await;
     assert_error(r, 400, "invalid_parameters").await;
-    let r = a.upload(&id_of("nope"), "a.txt", b"x".to_vec(), "").await;
+    let r = a.upload(&id_of("nope"), "a.txt", "x").await;
     assert_error(r, 400, "invalid_parent_folder").await;
-    let r = a
-        .req(Method::POST, "/files")
-        .json(&json!({"url": "http://example.com/x", "parent_id": "root", "name": "x"}))
-        .send()
-        .await
-        .unwrap();
+    let by_url = json!({"url": "http://example.com/x", "parent_id": "root", "name": "x"});
+    let r = a.post_json("/files", &by_url).await;
     assert_error(r, 501, "not_implemented").await;
     let r = a
-        .upload("root", "a.txt", b"x".to_vec(), "?overwrite=perhaps")
+        .upload_req("root", "a.txt", "?overwrite=perhaps")
+        .body("x")
+        .go()
         .await;
     assert_error(r, 400, "invalid_parameters").await;
 }
@@ -301,24 +185,16 @@ async fn upload_errors() {
 async fn folder_contents_are_paged() {
     let app = TestApp::spawn().await;
     let a = setup(&app).await;
-    let folder = a.mkdir("root", "p").await;
+    let folder = mkdir(&a, "root", "p").await;
     let fid = folder["id"].as_str().unwrap();
     for i in 0..5 {
-        a.upload(fid, &format!("f{i}.txt"), vec![b'x'; i], "").await;
+        a.upload(fid, &format!("f{i}.txt"), vec![b'x'; i]).await;
     }
     let mut seen = Vec::new();
     for page in 1..=3 {
-        let r: Value = a
-            .req(
-                Method::GET,
-                &format!("/folders/{fid}/contents?page_size=2&page={page}"),
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let r = a
+            .get_json(&format!("/folders/{fid}/contents?page_size=2&page={page}"))
+            .await;
         assert_eq!(r["type"], "object_list");
         assert_eq!(r["page"], page);
         assert_eq!(
@@ -335,28 +211,15 @@ async fn folder_contents_are_paged() {
     }
     assert_eq!(seen, ["f0.txt", "f1.txt", "f2.txt", "f3.txt", "f4.txt"]);
     let r = a
-        .req(
-            Method::GET,
-            &format!("/folders/{fid}/contents?page_size=2&page=4"),
-        )
-        .send()
-        .await
-        .unwrap();
+        .get(&format!("/folders/{fid}/contents?page_size=2&page=4"))
+        .await;
     assert_error(r, 404, "not_found").await;
     for bad in ["page=0", "page_size=0", "page_size=1001", "page=x"] {
-        let r = a
-            .req(Method::GET, &format!("/folders/{fid}/contents?{bad}"))
-            .send()
-            .await
-            .unwrap();
+        let r = a.get(&format!("/folders/{fid}/contents?{bad}")).await;
         assert_error(r, 400, "invalid_parameters").await;
     }
     // Trailing slash (JS SDK, file picker).
-    let r = a
-        .req(Method::GET, &format!("/folders/{fid}/contents/"))
-        .send()
-        .await
-        .unwrap();
+    let r = a.get(&format!("/folders/{fid}/contents/")).await;
     assert_eq!(r.status(), 200);
 }
 
@@ -364,67 +227,26 @@ async fn folder_contents_are_paged() {
 async fn deletes() {
     let app = TestApp::spawn().await;
     let a = setup(&app).await;
-    let folder = a.mkdir("root", "d").await;
+    let folder = mkdir(&a, "root", "d").await;
     let fid = folder["id"].as_str().unwrap();
-    let file: Value = a
-        .upload(fid, "x.txt", b"x".to_vec(), "")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let r = a
-        .req(Method::DELETE, &format!("/folders/{fid}"))
-        .send()
-        .await
-        .unwrap();
+    let file: Value = a.upload(fid, "x.txt", "x").await.json().await.unwrap();
+    let file_id = file["id"].as_str().unwrap();
+    let r = a.delete(&format!("/folders/{fid}")).await;
     assert_error(r, 403, "folder_not_empty").await;
     // A file id on the folders endpoint is not found, and nothing is deleted.
-    let r = a
-        .req(
-            Method::DELETE,
-            &format!("/folders/{}", file["id"].as_str().unwrap()),
-        )
-        .send()
-        .await
-        .unwrap();
+    let r = a.delete(&format!("/folders/{file_id}")).await;
     assert_error(r, 404, "not_found").await;
-    let r = a
-        .req(
-            Method::DELETE,
-            &format!("/files/{}", file["id"].as_str().unwrap()),
-        )
-        .send()
-        .await
-        .unwrap();
+    let r = a.delete(&format!("/files/{file_id}")).await;
     assert_eq!(r.status(), 204);
     assert!(r.bytes().await.unwrap().is_empty());
-    let r = a
-        .req(
-            Method::GET,
-            &format!("/files/{}", file["id"].as_str().unwrap()),
-        )
-        .send()
-        .await
-        .unwrap();
+    let r = a.get(&format!("/files/{file_id}")).await;
     assert_error(r, 404, "not_found").await;
-    a.upload(fid, "y.txt", b"y".to_vec(), "").await;
-    let r = a
-        .req(Method::DELETE, &format!("/folders/{fid}?recursive=true"))
-        .send()
-        .await
-        .unwrap();
+    a.upload(fid, "y.txt", "y").await;
+    let r = a.delete(&format!("/folders/{fid}?recursive=true")).await;
     assert_eq!(r.status(), 204);
-    let r = a
-        .req(Method::GET, &format!("/folders/{fid}"))
-        .send()
-        .await
-        .unwrap();
+    let r = a.get(&format!("/folders/{fid}")).await;
     assert_error(r, 404, "not_found").await;
-    let r = a
-        .req(Method::DELETE, "/folders/root?recursive=true")
-        .send()
-        .await
-        .unwrap();
+    let r = a.delete("/folders/root?recursive=true").await;
     assert_error(r, 403, "forbidden").await;
 }
 
@@ -434,12 +256,9 @@ async fn nothing_reaches_outside_the_account() {
     let (_, key) = app.create_app("t").await;
     let (_, token) = app.import_local(&key, "alice").await;
     let (_, other) = app.import_local(&key, "bob").await;
-    let a = Acct { app: &app, token };
-    let b = Acct {
-        app: &app,
-        token: other,
-    };
-    b.upload("root", "secret.txt", b"bob's".to_vec(), "").await;
+    let a = app.with_token(&token).under(STORAGE);
+    let b = app.with_token(&other);
+    b.upload("root", "secret.txt", "bob's").await;
     std::fs::write(app.data_root().join("outside.txt"), "outside").unwrap();
 
     let escapes = [
@@ -461,16 +280,11 @@ async fn nothing_reaches_outside_the_account() {
             "/folders/{}/contents",
         ] {
             let url = endpoint.replace("{}", &id_of(path));
-            let r = a.req(Method::GET, &url).send().await.unwrap();
-            assert_error(r, 404, "not_found").await;
+            assert_error(a.get(&url).await, 404, "not_found").await;
         }
         // Raw (not base64) and percent-encoded ids are not paths either.
         let raw = path.replace('/', "%2F");
-        let r = a
-            .req(Method::GET, &format!("/files/{raw}"))
-            .send()
-            .await
-            .unwrap();
+        let r = a.get(&format!("/files/{raw}")).await;
         assert!(r.status() == 404, "{path}: {}", r.status());
     }
     // A symlink planted inside the account folder pointing outside is refused.
@@ -486,29 +300,16 @@ async fn nothing_reaches_outside_the_account() {
     .unwrap();
     std::os::unix::fs::symlink(app.data_root(), alice_root.join("dirlink")).unwrap();
     for path in ["link.txt", "dirlink/outside.txt", "dirlink"] {
-        let r = a
-            .req(Method::GET, &format!("/files/{}/contents", id_of(path)))
-            .send()
-            .await
-            .unwrap();
+        let r = a.get(&format!("/files/{}/contents", id_of(path))).await;
         assert_error(r, 404, "not_found").await;
     }
-    let listing: Value = a
-        .req(Method::GET, "/folders/root/contents")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listing = a.root_contents().await;
     assert_eq!(
         listing["objects"].as_array().unwrap().len(),
         0,
         "symlinks are not listed"
     );
-    let r = a
-        .upload(&id_of("dirlink"), "x.txt", b"x".to_vec(), "")
-        .await;
+    let r = a.upload(&id_of("dirlink"), "x.txt", "x").await;
     assert!(r.status().is_client_error());
     assert!(!app.data_root().join("x.txt").exists());
 }

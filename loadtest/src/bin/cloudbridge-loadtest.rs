@@ -1,0 +1,110 @@
+//! `cloudbridge-loadtest`: run scenarios against a running Cloudbridge and write a report.
+
+use std::{path::PathBuf, time::Duration};
+
+use clap::Parser;
+use cloudbridge_loadtest::{
+    generator::{self, Load},
+    report::{self, Summary},
+    scenario::{Fixture, Kind},
+};
+
+/// Command line.
+#[derive(Debug, Parser)]
+#[command(about = "Load-test a running Cloudbridge; the no-op queue round trip is the baseline")]
+struct Args {
+    /// Base URL of the API.
+    #[arg(long, default_value = "http://127.0.0.1:8000")]
+    base_url: String,
+    /// A DeveloperKey (set-up creates an application and accounts with it).
+    #[arg(long, env = "LOADTEST_DEVELOPER_KEY")]
+    developer_key: String,
+    /// Scenarios to run, in order, after the baseline.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "metadata")]
+    scenarios: Vec<Kind>,
+    /// Closed loop: simultaneous clients.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Open loop: requests per second (overrides --concurrency).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Measured duration of each run (e.g. `30s`, `30m` for a soak).
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Warm-up before measuring each run.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// Accounts the requests are spread over.
+    #[arg(long, default_value_t = 10)]
+    accounts: usize,
+    /// Size of seeded and uploaded files, bytes.
+    #[arg(long, default_value_t = 1024)]
+    file_size: usize,
+    /// Skip the baseline run.
+    #[arg(long)]
+    no_baseline: bool,
+    /// Where to write `report.md` and `report.json`.
+    #[arg(long, default_value = "loadtest-report")]
+    out: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let fixture = Fixture::prepare(
+        &args.base_url,
+        &args.developer_key,
+        args.accounts,
+        args.file_size,
+    )
+    .await?;
+    let load = match args.rate {
+        Some(rate) => Load::Open {
+            rate,
+            max_in_flight: 20_000,
+        },
+        None => Load::Closed {
+            concurrency: args.concurrency,
+        },
+    };
+    let mut kinds = Vec::new();
+    if !args.no_baseline {
+        kinds.push(Kind::Ping);
+    }
+    kinds.extend(args.scenarios.iter().copied());
+    let mut runs: Vec<Summary> = Vec::new();
+    for kind in kinds {
+        let f = fixture.clone();
+        let (recorder, elapsed) = generator::run(load, args.warmup, args.duration, move |i| {
+            let f = f.clone();
+            async move { f.request(kind, i).await }
+        })
+        .await;
+        let name = format!("{kind:?}").to_lowercase();
+        let summary = recorder.summary(&name, elapsed);
+        eprintln!(
+            "{name}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, errors {:?}",
+            summary.throughput, summary.p50_ms, summary.p99_ms, summary.errors
+        );
+        runs.push(summary);
+    }
+    let title = match load {
+        Load::Open { rate, .. } => format!("Cloudbridge load test — open loop, {rate} req/s"),
+        Load::Closed { concurrency } => {
+            format!("Cloudbridge load test — closed loop, {concurrency} clients")
+        }
+    };
+    std::fs::create_dir_all(&args.out)?;
+    std::fs::write(args.out.join("report.md"), report::markdown(&title, &runs))?;
+    std::fs::write(
+        args.out.join("report.json"),
+        serde_json::to_string_pretty(&runs)?,
+    )?;
+    let markdown = report::markdown(&title, &runs);
+    let table: Vec<&str> = markdown
+        .lines()
+        .take_while(|l| !l.starts_with("## "))
+        .collect();
+    println!("{}", table.join("\n").trim_end());
+    Ok(())
+}
