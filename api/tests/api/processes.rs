@@ -5,7 +5,37 @@ use std::{collections::HashSet, time::Duration};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use cloudbridge_shared::Settings;
+
 use crate::helpers::{bearer, free_port, wait_ready, Isolated, Proc, TestApp};
+
+/// Creates an application and a local account through the API at `base`; returns the
+/// account's bearer token.
+async fn connect_account(client: &reqwest::Client, base: &str, settings: &Settings) -> String {
+    let developer = settings.bootstrap_developer_key.as_ref().unwrap().expose();
+    let created: Value = client
+        .post(format!("{base}/v1/applications"))
+        .header("Authorization", format!("DeveloperKey {developer}"))
+        .json(&json!({"name": "processes"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["api_key"].as_str().unwrap();
+    let account: Value = client
+        .post(format!("{base}/v1/accounts"))
+        .header("Authorization", format!("APIKey {key}"))
+        .json(&json!({"account": "user", "service": "local"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    account["bearer_token"]["key"].as_str().unwrap().to_string()
+}
 
 /// Starts an API process on a free port; returns it and its base URL.
 fn api_process(iso: &Isolated) -> (Proc, String) {
@@ -36,36 +66,7 @@ async fn two_apis_two_workers_answer_each_request_once_to_its_caller() {
     let client = reqwest::Client::new();
     wait_ready(&client, &base1).await;
     wait_ready(&client, &base2).await;
-    let dev = format!(
-        "DeveloperKey {}",
-        iso.settings
-            .bootstrap_developer_key
-            .as_ref()
-            .unwrap()
-            .expose()
-    );
-    let created: Value = client
-        .post(format!("{base1}/v1/applications"))
-        .header("Authorization", &dev)
-        .json(&json!({"name": "multi"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = created["api_key"].as_str().unwrap().to_string();
-    let account: Value = client
-        .post(format!("{base2}/v1/accounts"))
-        .header("Authorization", format!("APIKey {key}"))
-        .json(&json!({"account": "multi", "service": "local"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = account["bearer_token"]["key"].as_str().unwrap().to_string();
+    let token = connect_account(&client, &base2, &iso.settings).await;
 
     // 200 concurrent folder creations, alternating API processes: each caller must get
     // back its own folder, created exactly once.
@@ -162,32 +163,7 @@ async fn worker_killed_mid_request_caller_still_answered() {
     let mut first = Proc::spawn("cloudbridge-jobs", &settings, &[]);
     let client = reqwest::Client::new();
     wait_ready(&client, &base).await;
-    let dev = format!(
-        "DeveloperKey {}",
-        settings.bootstrap_developer_key.as_ref().unwrap().expose()
-    );
-    let created: Value = client
-        .post(format!("{base}/v1/applications"))
-        .header("Authorization", &dev)
-        .json(&json!({"name": "k"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = created["api_key"].as_str().unwrap().to_string();
-    let account: Value = client
-        .post(format!("{base}/v1/accounts"))
-        .header("Authorization", format!("APIKey {key}"))
-        .json(&json!({"account": "k", "service": "local"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = account["bearer_token"]["key"].as_str().unwrap().to_string();
+    let token = connect_account(&client, &base, &settings).await;
 
     // A slow upload: the API streams the body while workers come and go.
     let payload: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
@@ -369,36 +345,7 @@ async fn sigterm_drains_in_flight_requests() {
     let _worker = Proc::spawn("cloudbridge-jobs", &iso.settings, &[]);
     let client = reqwest::Client::new();
     wait_ready(&client, &base).await;
-    let dev = format!(
-        "DeveloperKey {}",
-        iso.settings
-            .bootstrap_developer_key
-            .as_ref()
-            .unwrap()
-            .expose()
-    );
-    let created: Value = client
-        .post(format!("{base}/v1/applications"))
-        .header("Authorization", &dev)
-        .json(&json!({"name": "t"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = created["api_key"].as_str().unwrap().to_string();
-    let account: Value = client
-        .post(format!("{base}/v1/accounts"))
-        .header("Authorization", format!("APIKey {key}"))
-        .json(&json!({"account": "t", "service": "local"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = account["bearer_token"]["key"].as_str().unwrap().to_string();
+    let token = connect_account(&client, &base, &iso.settings).await;
 
     // An upload still streaming when SIGTERM arrives completes.
     let chunks = futures::stream::iter(0..10).then(|_| async {
