@@ -153,9 +153,15 @@ impl AppCaller {
                 return Err(not_found());
             }
         }
-        db::accounts::get(&state.db, self.application(), id)
+        let key = (self.application().to_string(), id);
+        if let Some(account) = state.accounts.get(&key) {
+            return Ok(account);
+        }
+        let account = db::accounts::get(&state.db, &key.0, id)
             .await?
-            .ok_or_else(not_found)
+            .ok_or_else(not_found)?;
+        state.accounts.insert(key, account.clone());
+        Ok(account)
     }
 }
 

@@ -42,6 +42,8 @@ pub struct Pipeline {
     backlog_limit: u64,
     timeout: Duration,
     sequence: AtomicU64,
+    /// Asks the wake-up publisher for one more wake-up (coalesced under load).
+    wake: tokio::sync::Notify,
 }
 
 impl Pipeline {
@@ -63,10 +65,12 @@ impl Pipeline {
             backlog_limit: settings.api.backlog_limit,
             timeout: settings.request_timeout(),
             sequence: AtomicU64::new(0),
+            wake: tokio::sync::Notify::new(),
         });
         let client = queue::client(&settings.redis)?;
         tokio::spawn(pipeline.clone().listen(client, shutdown.clone()));
-        tokio::spawn(pipeline.clone().sample_depth(shutdown));
+        tokio::spawn(pipeline.clone().sample_depth(shutdown.clone()));
+        tokio::spawn(pipeline.clone().publish_wakeups(shutdown));
         Ok(pipeline)
     }
 
@@ -109,11 +113,7 @@ impl Pipeline {
             ));
         }
         metrics::counter!(names::JOBS_ENQUEUED, "queue" => "requests", "op" => kind).increment(1);
-        let mut redis = self.redis.clone();
-        if let Err(e) = queue::wake(&mut redis, &self.names, &self.queue).await {
-            // Workers still find the job on their fallback poll.
-            tracing::debug!(error = %e, "wake-up not published");
-        }
+        self.wake.notify_one();
         let reply = tokio::time::timeout(self.timeout, rx).await;
         drop(waiter);
         match reply {
@@ -188,6 +188,23 @@ impl Pipeline {
     fn fail_pending(&self) {
         self.pending.clear();
         metrics::gauge!(names::PENDING_REPLIES).set(0.0);
+    }
+
+    /// Publishes a wake-up after pushes, off the request path. Each `notify_one` after a
+    /// push leaves a permit, so a wake-up always *starts after* the push it answers;
+    /// pushes made while one is being published share the next one.
+    async fn publish_wakeups(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut redis = self.redis.clone();
+        loop {
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            if let Err(e) = queue::wake(&mut redis, &self.names, &self.queue).await {
+                // Workers still find the job on their fallback poll.
+                tracing::debug!(error = %e, "wake-up not published");
+            }
+        }
     }
 
     async fn sample_depth(self: Arc<Self>, shutdown: CancellationToken) {
