@@ -26,6 +26,8 @@ export CLOUDBRIDGE_LOCAL__DATA_ROOT=${CLOUDBRIDGE_LOCAL__DATA_ROOT:-$PWD/data}
 api_bind=${CLOUDBRIDGE_API__BIND:-0.0.0.0:8000}
 ready_url="http://127.0.0.1:${api_bind##*:}/ready"
 
+ensure_tools
+
 # Local services only when the URLs point at this machine.
 case $DATABASE_URL in
   *@127.0.0.1[:/]* | *@localhost[:/]* | *//127.0.0.1[:/]* | *//localhost[:/]*)

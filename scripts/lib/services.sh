@@ -98,3 +98,18 @@ ensure_database() {
     createdb -h 127.0.0.1 -p 5432 -U postgres "$name"
   fi
 }
+
+# ensure_tools: the build toolchain and the small tools the scripts use.
+ensure_tools() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "error: cargo not found: Cloudbridge needs a Rust toolchain >= 1.94 (rustup)" >&2
+    return 1
+  fi
+  local missing=()
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+  command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt_install "${missing[@]}"
+  fi
+}
