@@ -13,14 +13,13 @@ ensure_tools
 ensure_postgres
 ensure_redis
 
-# The SDK compatibility test drives the real Python SDK.
-if ! .venv/bin/python -c 'import kloudless' 2>/dev/null; then
+# The SDK compatibility test drives the real Python SDK; the S3 tests run a moto server.
+if ! .venv/bin/python -c 'import kloudless, moto, flask_cors' 2>/dev/null; then
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
     apt_install python3-venv
   fi
-  rm -rf .venv
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet 'kloudless==2.0.1'
+  [ -x .venv/bin/pip ] || python3 -m venv .venv
+  .venv/bin/pip install --quiet 'kloudless==2.0.1' 'moto[s3,server]==5.*' flask flask-cors
 fi
 export KLOUDLESS_SDK_PYTHON="$PWD/.venv/bin/python"
 

@@ -25,6 +25,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Verified credentials, by digest of `scheme credential`.
     pub callers: Arc<TtlCache<Vec<u8>, Caller>>,
+    /// Seals service credentials at import (`None`: no `secrets.keys` configured).
+    pub cipher: Option<Arc<cloudbridge_shared::crypto::Cipher>>,
+    /// Client for transfers to and from services.
+    pub http: reqwest::Client,
     /// Accounts by `(application, id)`.
     pub accounts: Arc<TtlCache<(String, i64), Account>>,
 }

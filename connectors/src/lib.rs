@@ -7,22 +7,39 @@
 //! # Layout
 //! - [`Storage`]: the trait; [`open`] picks the implementation for an account.
 //! - [`local`]: the embedded `local` service, one folder per account under a data root.
+//! - [`s3`]: `s3` and `s3_compatible` on Apache OpenDAL, transfers by presigned requests.
 //! - [`transfer`]: byte streaming for the API tier.
 
 use std::path::Path;
 
 use async_trait::async_trait;
 use cloudbridge_shared::{
+    crypto::Cipher,
     protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath,
 };
 
 pub mod local;
+pub mod s3;
 pub mod transfer;
 
+/// What every connector does today: the storage basics, no rename/move/copy/search yet.
+pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
+    ("can_upload_file", true),
+    ("can_create_folder", true),
+    ("can_delete_file", true),
+    ("can_delete_folder", true),
+    ("can_download_file", true),
+    ("can_rename_file", false),
+    ("can_move_file", false),
+    ("can_copy_file", false),
+    ("can_search_file_name", false),
+    ("multipart_uploads_supported_for_files", false),
+];
+
 /// Services this build can connect.
-pub const SERVICES: &[&str] = &["local"];
+pub const SERVICES: &[&str] = &["local", "s3", "s3_compatible"];
 
 /// Operations of a storage service, as the workers use them.
 #[async_trait]
@@ -51,8 +68,14 @@ pub trait Storage: Send + Sync {
     ) -> Result<(), ApiError>;
     /// Where the API tier reads a file from.
     async fn plan_download(&self, path: &ItemPath) -> Result<(TransferPlan, Entry), ApiError>;
-    /// Where the API tier stages an upload.
-    async fn plan_upload(&self, parent: &ItemPath, name: &str) -> Result<TransferPlan, ApiError>;
+    /// Where the API tier stages an upload (`overwrite` as in the commit, for services
+    /// that settle the final name up front).
+    async fn plan_upload(
+        &self,
+        parent: &ItemPath,
+        name: &str,
+        overwrite: bool,
+    ) -> Result<TransferPlan, ApiError>;
     /// Makes a staged upload visible.
     async fn commit_upload(
         &self,
@@ -65,23 +88,58 @@ pub trait Storage: Send + Sync {
     async fn abort_upload(&self, staged: &str) -> Result<(), ApiError>;
 }
 
-/// The connector for an account.
-pub fn open(data_root: &Path, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
+/// The connector for an account; `cipher` opens its sealed credentials.
+pub fn open(
+    data_root: &Path,
+    account: &AccountRef,
+    cipher: Option<&Cipher>,
+) -> Result<Box<dyn Storage>, ApiError> {
     match account.service.as_str() {
         "local" => Ok(Box::new(local::LocalDisk::from_config(
             data_root,
             &account.config,
         )?)),
+        "s3" | "s3_compatible" => {
+            let config: s3::S3Config = serde_json::from_value(account.config.clone())
+                .map_err(|e| ApiError::internal(format_args!("stored S3 settings: {e}")))?;
+            let secrets: s3::S3Secrets = open_secrets(account, cipher)?;
+            Ok(Box::new(s3::S3Store::new(&config, &secrets)?))
+        }
         other => Err(ApiError::not_implemented(format!(
             "The service `{other}` is not supported."
         ))),
     }
 }
 
+/// Opens an account's sealed credentials.
+fn open_secrets<T: serde::de::DeserializeOwned>(
+    account: &AccountRef,
+    cipher: Option<&Cipher>,
+) -> Result<T, ApiError> {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    let cipher = cipher.ok_or_else(|| ApiError::internal("secrets.keys is not configured"))?;
+    let sealed = account
+        .sealed
+        .as_deref()
+        .ok_or_else(|| ApiError::internal("account without credentials"))?;
+    let bytes = STANDARD.decode(sealed).map_err(ApiError::internal)?;
+    serde_json::from_slice(&cipher.open(&bytes)?).map_err(ApiError::internal)
+}
+
+/// Seals credentials for storage and for jobs (base64 of the sealed bytes).
+pub fn seal_secrets<T: serde::Serialize>(secrets: &T, cipher: &Cipher) -> String {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    let json = serde_json::to_vec(secrets).expect("credentials serialize");
+    STANDARD.encode(cipher.seal(&json))
+}
+
 /// Capabilities of a service without opening an account.
 pub fn capabilities(service: &str) -> Capabilities {
     match service {
         "local" => local::CAPABILITIES.to_vec(),
+        "s3" | "s3_compatible" => s3::CAPABILITIES.to_vec(),
         _ => Vec::new(),
     }
 }
+
+pub(crate) use local::numbered;

@@ -34,18 +34,7 @@ pub const STAGING_DIR: &str = ".staging";
 pub const ACCOUNTS_DIR: &str = "accounts";
 
 /// What `local` supports.
-pub const CAPABILITIES: &[(&str, bool)] = &[
-    ("can_upload_file", true),
-    ("can_create_folder", true),
-    ("can_delete_file", true),
-    ("can_delete_folder", true),
-    ("can_download_file", true),
-    ("can_rename_file", false),
-    ("can_move_file", false),
-    ("can_copy_file", false),
-    ("can_search_file_name", false),
-    ("multipart_uploads_supported_for_files", false),
-];
+pub const CAPABILITIES: &[(&str, bool)] = crate::BASIC_CAPABILITIES;
 
 /// A `local` account.
 #[derive(Debug, Clone)]
@@ -347,7 +336,12 @@ impl Storage for LocalDisk {
         ))
     }
 
-    async fn plan_upload(&self, parent: &ItemPath, name: &str) -> Result<TransferPlan, ApiError> {
+    async fn plan_upload(
+        &self,
+        parent: &ItemPath,
+        name: &str,
+        _overwrite: bool,
+    ) -> Result<TransferPlan, ApiError> {
         parent.join(name)?;
         self.folder(parent)?;
         fs::create_dir_all(self.data_root.join(STAGING_DIR)).map_err(ApiError::internal)?;
@@ -407,7 +401,7 @@ fn link_under_free_name(
 }
 
 /// `report.pdf` → `report (2).pdf`.
-fn numbered(name: &str, n: u32) -> String {
+pub(crate) fn numbered(name: &str, n: u32) -> String {
     match name.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() => format!("{stem} ({n}).{ext}"),
         _ => format!("{name} ({n})"),
@@ -499,8 +493,13 @@ mod tests {
     async fn uploads_never_replace_without_overwrite() {
         let (dir, disk) = disk().await;
         for expected in ["a.txt", "a (1).txt", "a (2).txt"] {
-            let TransferPlan::Local { relative, staged } =
-                disk.plan_upload(&ItemPath::root(), "a.txt").await.unwrap();
+            let plan = disk
+                .plan_upload(&ItemPath::root(), "a.txt", false)
+                .await
+                .unwrap();
+            let TransferPlan::Local { relative, staged } = plan else {
+                panic!("local uploads are staged on disk");
+            };
             std::fs::write(dir.path().join(relative), expected).unwrap();
             let e = disk
                 .commit_upload(&staged.unwrap(), &ItemPath::root(), "a.txt", false)

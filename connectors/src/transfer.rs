@@ -1,68 +1,192 @@
-//! Byte streaming for the API tier, along a plan a worker made.
+//! Byte streaming for the API tier, along a plan a worker made. Memory stays bounded:
+//! bytes flow chunk by chunk between the client and the service.
 
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use cloudbridge_shared::{protocol::TransferPlan, ApiError};
-use futures::{Stream, StreamExt};
-use tokio::{fs::File, io::AsyncWriteExt};
+use futures::{stream::BoxStream, Stream, StreamExt, TryStreamExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::local::refuse_symlinks;
 
+/// A download's body and, when known, its length.
+pub struct Download {
+    /// The bytes.
+    pub body: BoxStream<'static, std::io::Result<Bytes>>,
+    /// `Content-Length`, when the source knows it.
+    pub length: Option<u64>,
+}
+
 /// The file a local plan points at, checked again on this side (no `..`, no symlinks).
-async fn local_path(data_root: &Path, relative: &str) -> Result<PathBuf, ApiError> {
+fn local_path(data_root: &Path, relative: &str) -> Result<PathBuf, ApiError> {
     cloudbridge_shared::ItemPath::parse(relative).map_err(|_| ApiError::internal("bad plan"))?;
     // A few stat calls: cheaper inline than a hop to the blocking pool.
     refuse_symlinks(data_root, relative)?;
     Ok(data_root.join(relative))
 }
 
+fn request(
+    client: &reqwest::Client,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+) -> Result<reqwest::RequestBuilder, ApiError> {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(ApiError::internal)?;
+    let mut req = client.request(method, url);
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    Ok(req)
+}
+
+/// Maps a service's HTTP answer to a Kloudless error.
+fn upstream_status(status: reqwest::StatusCode) -> ApiError {
+    match status.as_u16() {
+        404 => ApiError::not_found("No file has this id."),
+        401 | 403 => ApiError::new(
+            401,
+            "service_unauthorized",
+            "The service refused the transfer.",
+        ),
+        429 => {
+            let mut e = ApiError::new(
+                429,
+                "too_many_service_requests",
+                "The service is rate limiting.",
+            );
+            e.retry_after = Some(1);
+            e
+        }
+        s if s >= 500 => ApiError::new(502, "bad_gateway", format!("The service answered {s}.")),
+        s => ApiError::new(
+            502,
+            "bad_gateway",
+            format!("The service refused the transfer ({s})."),
+        ),
+    }
+}
+
+fn unreachable(e: reqwest::Error) -> ApiError {
+    ApiError::new(
+        503,
+        "service_not_available",
+        format!("The service is unreachable: {}", e.without_url()),
+    )
+}
+
 /// Opens the source of a download.
-pub async fn open_download(data_root: &Path, plan: &TransferPlan) -> Result<File, ApiError> {
+pub async fn open_download(
+    data_root: &Path,
+    client: &reqwest::Client,
+    plan: &TransferPlan,
+) -> Result<Download, ApiError> {
     match plan {
         TransferPlan::Local { relative, .. } => {
-            let path = local_path(data_root, relative).await?;
-            File::open(path).await.map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => ApiError::not_found("No file has this id."),
-                _ => ApiError::internal(e),
+            let path = local_path(data_root, relative)?;
+            let file = tokio::fs::File::open(path)
+                .await
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => ApiError::not_found("No file has this id."),
+                    _ => ApiError::internal(e),
+                })?;
+            let length = file.metadata().await.map_err(ApiError::internal)?.len();
+            let body = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024).boxed();
+            Ok(Download {
+                body,
+                length: Some(length),
             })
+        }
+        TransferPlan::Http {
+            method,
+            url,
+            headers,
+            ..
+        } => {
+            let response = request(client, method, url, headers)?
+                .send()
+                .await
+                .map_err(unreachable)?;
+            if !response.status().is_success() {
+                return Err(upstream_status(response.status()));
+            }
+            let length = response.content_length();
+            let body = response
+                .bytes_stream()
+                .map_err(std::io::Error::other)
+                .boxed();
+            Ok(Download { body, length })
         }
     }
 }
 
-/// Writes an upload body chunk by chunk to its staging place; durable on success.
-/// Returns the number of bytes written. The caller discards the staged bytes on error.
+/// Writes an upload body chunk by chunk to where the plan says; durable on success.
+/// Returns the number of bytes written. The caller discards staged bytes on error.
 pub async fn write_upload<S, E>(
     data_root: &Path,
+    client: &reqwest::Client,
     plan: &TransferPlan,
     mut body: S,
     limit: u64,
+    length: Option<u64>,
 ) -> Result<u64, ApiError>
 where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
+    S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
+    E: std::fmt::Display + Send + Sync + 'static,
 {
-    let TransferPlan::Local { relative, .. } = plan;
-    let path = local_path(data_root, relative).await?;
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .await
-        .map_err(ApiError::internal)?;
-    let mut written = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Upload interrupted: {e}")))?;
-        written += chunk.len() as u64;
-        if written > limit {
-            return Err(ApiError::new(
-                413,
-                "request_too_large",
-                "The upload is too large.",
-            ));
-        }
-        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    let too_large = || ApiError::new(413, "request_too_large", "The upload is too large.");
+    if length.is_some_and(|l| l > limit) {
+        return Err(too_large());
     }
-    file.sync_all().await.map_err(ApiError::internal)?;
-    Ok(written)
+    match plan {
+        TransferPlan::Local { relative, .. } => {
+            let path = local_path(data_root, relative)?;
+            let mut file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .await
+                .map_err(ApiError::internal)?;
+            let mut written = 0u64;
+            while let Some(chunk) = body.next().await {
+                let chunk =
+                    chunk.map_err(|e| ApiError::bad_request(format!("Upload interrupted: {e}")))?;
+                written += chunk.len() as u64;
+                if written > limit {
+                    return Err(too_large());
+                }
+                file.write_all(&chunk).await.map_err(ApiError::internal)?;
+            }
+            file.sync_all().await.map_err(ApiError::internal)?;
+            Ok(written)
+        }
+        TransferPlan::Http {
+            method,
+            url,
+            headers,
+            ..
+        } => {
+            // Object stores need the length up front (no chunked PUT).
+            let length = length.ok_or_else(|| {
+                ApiError::new(
+                    411,
+                    "length_required",
+                    "Uploads to this service need a Content-Length.",
+                )
+            })?;
+            let counted = body.map(|c| c.map_err(|e| std::io::Error::other(e.to_string())));
+            let response = request(client, method, url, headers)?
+                .header(reqwest::header::CONTENT_LENGTH, length)
+                .body(reqwest::Body::wrap_stream(counted))
+                .send()
+                .await
+                .map_err(|e| {
+                    ApiError::bad_request(format!("Upload interrupted: {}", e.without_url()))
+                })?;
+            if !response.status().is_success() {
+                return Err(upstream_status(response.status()));
+            }
+            Ok(length)
+        }
+    }
 }

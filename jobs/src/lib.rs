@@ -35,6 +35,8 @@ pub struct WorkerState {
     pub names: Names,
     /// Settings of this process.
     pub settings: Settings,
+    /// Opens accounts' sealed credentials.
+    pub cipher: Option<cloudbridge_shared::crypto::Cipher>,
 }
 
 /// Runs the worker process until `shutdown` is cancelled.
@@ -48,6 +50,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         redis: redis.clone(),
         names: names.clone(),
         settings: settings.clone(),
+        cipher: cloudbridge_shared::crypto::Cipher::from_settings(&settings.secrets)?,
     });
 
     let requests = names.request_queue();

@@ -70,7 +70,7 @@ async fn run(state: &WorkerState, job: &RequestJob, worker: &str) -> Result<Outc
         .account
         .as_ref()
         .ok_or_else(|| ApiError::internal("storage job without an account"))?;
-    let storage = cloudbridge_connectors::open(&state.data_root, account)?;
+    let storage = cloudbridge_connectors::open(&state.data_root, account, state.cipher.as_ref())?;
     match &job.op {
         Op::Ping => unreachable!("answered above"),
         Op::Validate => storage.validate().await.map(|()| Outcome::Done),
@@ -106,8 +106,12 @@ async fn run(state: &WorkerState, job: &RequestJob, worker: &str) -> Result<Outc
             .plan_download(path)
             .await
             .map(|(plan, entry)| Outcome::Download { plan, entry }),
-        Op::PlanUpload { parent, name } => storage
-            .plan_upload(parent, name)
+        Op::PlanUpload {
+            parent,
+            name,
+            overwrite,
+        } => storage
+            .plan_upload(parent, name, *overwrite)
             .await
             .map(|plan| Outcome::Upload { plan }),
         Op::CommitUpload {

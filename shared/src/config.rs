@@ -34,6 +34,8 @@ pub struct Settings {
     pub local: LocalSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Encryption of secrets at rest.
+    pub secrets: SecretSettings,
     /// Makes sure a developer with this DeveloperKey exists at start-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap_developer_key: Option<Secret>,
@@ -130,6 +132,15 @@ pub struct LocalSettings {
     pub data_root: PathBuf,
 }
 
+/// Keys that encrypt secrets (OAuth tokens, service passwords) at rest.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSettings {
+    /// `id:base64key` pairs separated by commas (32-byte AES-256 keys); the first one
+    /// encrypts, all of them decrypt (rotation: put the new key first, keep the old).
+    pub keys: Secret,
+}
+
 /// Logging settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -184,6 +195,9 @@ impl Default for Settings {
             log: LogSettings {
                 filter: "info".into(),
                 format: "json".into(),
+            },
+            secrets: SecretSettings {
+                keys: Secret::new(""),
             },
             bootstrap_developer_key: None,
         }

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`config`]: typed settings, defaults → TOML file → environment.
+//! - [`crypto`]: AES-256-GCM sealing of secrets at rest, with key rotation.
 //! - [`error`]: [`ApiError`], rendered in the Kloudless error format.
 //! - [`request_id`]: the request id carried from API to worker.
 //! - [`secret`]: [`Secret`] (never printed), key digests, random tokens.
@@ -13,6 +14,7 @@
 //! - [`telemetry`]: logging, Prometheus metrics and their names, shutdown signal.
 
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod protocol;

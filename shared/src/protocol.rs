@@ -37,6 +37,10 @@ pub struct AccountRef {
     pub service: String,
     /// Non-secret service configuration.
     pub config: serde_json::Value,
+    /// Service credentials, still sealed (base64): workers open them with the shared keys,
+    /// so they never cross Redis in clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<String>,
 }
 
 /// Operations a worker runs for the request path.
@@ -90,6 +94,9 @@ pub enum Op {
         parent: ItemPath,
         /// File name.
         name: String,
+        /// Replace an existing file instead of choosing a new name.
+        #[serde(default)]
+        overwrite: bool,
     },
     /// Makes a staged upload visible under its final name.
     CommitUpload {
@@ -176,6 +183,29 @@ pub enum TransferPlan {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         staged: Option<String>,
     },
+    /// One HTTP request to the service, authorised by itself (a presigned URL).
+    Http {
+        /// HTTP method.
+        method: String,
+        /// Absolute URL.
+        url: String,
+        /// Headers to send with it.
+        headers: Vec<(String, String)>,
+        /// Staging token (uploads only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        staged: Option<String>,
+    },
+}
+
+impl TransferPlan {
+    /// The token that commits or aborts an upload.
+    pub fn staged(&self) -> Option<&str> {
+        match self {
+            TransferPlan::Local { staged, .. } | TransferPlan::Http { staged, .. } => {
+                staged.as_deref()
+            }
+        }
+    }
 }
 
 /// A worker's answer to one [`RequestJob`].

@@ -7,7 +7,8 @@ use axum::{
     http::StatusCode,
     response::IntoResponse,
 };
-use cloudbridge_connectors::{capabilities, local, SERVICES};
+use base64::Engine;
+use cloudbridge_connectors::{capabilities, local, s3, seal_secrets, SERVICES};
 use cloudbridge_shared::{
     db::{
         self,
@@ -27,8 +28,6 @@ use crate::{
 
 /// Storage services Kloudless knew that this appliance does not connect yet.
 const KNOWN_ELSEWHERE: &[&str] = &[
-    "s3",
-    "s3_compatible",
     "webdav",
     "sftp",
     "gdrive",
@@ -46,15 +45,77 @@ const KNOWN_ELSEWHERE: &[&str] = &[
     "cmis",
 ];
 
-/// Body of `POST /v1/accounts`.
+/// Body of `POST /v1/accounts` (Kloudless import fields plus the service's settings).
 #[derive(Debug, Deserialize)]
 pub struct ImportBody {
     account: Option<String>,
     service: Option<String>,
+    /// S3: access key id.
+    token: Option<String>,
+    /// S3: secret access key.
+    token_secret: Option<String>,
+    /// S3: bucket, region, endpoint, root prefix, addressing.
+    bucket: Option<String>,
+    region: Option<String>,
+    endpoint: Option<String>,
+    root: Option<String>,
+    #[serde(default)]
+    virtual_host_style: bool,
+}
+
+/// The stored configuration and sealed credentials of an account to import.
+fn service_settings(
+    state: &AppState,
+    app: &str,
+    service: &str,
+    name: &str,
+    body: &ImportBody,
+) -> Result<(Value, Option<Vec<u8>>), ApiError> {
+    match service {
+        "local" => Ok((json!({ "folder": local::account_folder(app, name)? }), None)),
+        "s3" | "s3_compatible" => {
+            let required = |v: &Option<String>, what: &str| {
+                v.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
+                    ApiError::invalid_parameters(format!("`{what}` is required for {service}."))
+                })
+            };
+            let config = s3::S3Config {
+                bucket: required(&body.bucket, "bucket")?,
+                region: body.region.clone(),
+                endpoint: body.endpoint.clone(),
+                root: body.root.clone(),
+                virtual_host_style: body.virtual_host_style,
+            };
+            if service == "s3_compatible" && config.endpoint.is_none() {
+                return Err(ApiError::invalid_parameters(
+                    "`endpoint` is required for s3_compatible.",
+                ));
+            }
+            let secrets = s3::S3Secrets {
+                access_key_id: required(&body.token, "token")?,
+                secret_access_key: required(&body.token_secret, "token_secret")?,
+            };
+            let cipher = state.cipher.as_deref().ok_or_else(|| {
+                ApiError::not_implemented(
+                    "Credentials cannot be stored: secrets.keys is not configured.",
+                )
+            })?;
+            let sealed = seal_secrets(&secrets, cipher);
+            let config = serde_json::to_value(config).map_err(ApiError::internal)?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(sealed)
+                .map_err(ApiError::internal)?;
+            Ok((config, Some(bytes)))
+        }
+        other => Err(ApiError::not_implemented(format!(
+            "The service `{other}` is not available yet."
+        ))),
+    }
 }
 
 /// `POST /v1/accounts`: connects an account to the caller's application and returns it
-/// with a bearer token for it (`bearer_token.key`).
+/// with a bearer token for it (`bearer_token.key`). The worker checks the account against
+/// its service first (bad credentials: 401 `service_unauthorized`).
 pub async fn import(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -77,16 +138,20 @@ pub async fn import(
     let name = body
         .account
         .as_deref()
+        .filter(|n| !n.is_empty() && n.len() <= 254)
         .ok_or_else(|| ApiError::invalid_parameters("`account` is required."))?;
-    let config = json!({ "folder": local::account_folder(app, name)? });
-    // The worker checks the account is usable (and creates the local folder) first.
+    let (config, secrets) = service_settings(&state, app, service, name, &body)?;
     let probe = AccountRef {
         id: 0,
         service: service.to_string(),
         config: config.clone(),
+        sealed: secrets
+            .as_deref()
+            .map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
     };
     state.pipeline.call(Some(probe), Op::Validate).await?;
-    let account = db::accounts::upsert(&state.db, app, service, name, &config).await?;
+    let account =
+        db::accounts::upsert(&state.db, app, service, name, &config, secrets.as_deref()).await?;
     state.forget_account(app, account.id);
     let token = db::bearer_tokens::create(&state.db, account.id).await?;
     let mut body = wire::account(&account, &base);

@@ -11,13 +11,12 @@ use axum::{
 use cloudbridge_connectors::transfer;
 use cloudbridge_shared::{
     db::accounts::Account,
-    protocol::{AccountRef, Op, TransferPlan},
+    protocol::{AccountRef, Op},
     storage::ItemKind,
     ApiError, Entry, ItemPath, Outcome,
 };
 use serde::Deserialize;
 use serde_json::Value;
-use tokio_util::io::ReaderStream;
 
 use crate::{
     auth::AppCaller,
@@ -28,10 +27,12 @@ use crate::{
 
 /// What a worker needs to reach this account.
 pub fn account_ref(account: &Account) -> AccountRef {
+    use base64::{engine::general_purpose::STANDARD, Engine};
     AccountRef {
         id: account.id,
         service: account.service.clone(),
         config: account.config.clone(),
+        sealed: account.secrets.as_deref().map(|s| STANDARD.encode(s)),
     }
 }
 
@@ -98,10 +99,8 @@ pub async fn download(
     let Outcome::Download { plan, entry } = outcome else {
         return Err(ApiError::internal("download was not planned"));
     };
-    let file = transfer::open_download(&state.data_root, &plan).await?;
-    let length = file.metadata().await.map_err(ApiError::internal)?.len();
-    let mut response =
-        Body::from_stream(ReaderStream::with_capacity(file, 64 * 1024)).into_response();
+    let download = transfer::open_download(&state.data_root, &state.http, &plan).await?;
+    let mut response = Body::from_stream(download.body).into_response();
     let headers = response.headers_mut();
     let mime = entry
         .mime_type
@@ -110,7 +109,9 @@ pub async fn download(
     if let Ok(v) = HeaderValue::from_str(mime) {
         headers.insert(header::CONTENT_TYPE, v);
     }
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if let Some(length) = download.length {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
     let disposition = format!(
         "attachment; filename*=UTF-8''{}",
         url_escape(entry.path.name())
@@ -176,16 +177,19 @@ pub async fn upload(
     let plan_op = Op::PlanUpload {
         parent: parent.clone(),
         name: name.clone(),
+        overwrite,
     };
     let Outcome::Upload { plan } = state.pipeline.call(Some(target.clone()), plan_op).await? else {
         return Err(ApiError::internal("upload was not planned"));
     };
-    let staged = match &plan {
-        TransferPlan::Local { staged, .. } => staged.clone().unwrap_or_default(),
-    };
+    let staged = plan.staged().unwrap_or_default().to_string();
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let body = request.into_body().into_data_stream();
     let limit = state.settings.api.max_upload_bytes;
-    if let Err(e) = transfer::write_upload(&state.data_root, &plan, body, limit).await {
+    let written = transfer::write_upload(&state.data_root, &state.http, &plan, body, limit, length);
+    if let Err(e) = written.await {
         // Best effort: housekeeping removes what this misses.
         let _ = state
             .pipeline

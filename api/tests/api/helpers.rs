@@ -58,6 +58,8 @@ impl Isolated {
         settings.scheduler.metrics_bind = "127.0.0.1:0".parse().unwrap();
         settings.local.data_root = data_root.path().to_path_buf();
         settings.log.filter = "warn".into();
+        settings.secrets.keys =
+            Secret::new(cloudbridge_shared::crypto::Cipher::generate_key("test"));
         settings.bootstrap_developer_key = Some(Secret::new(format!("dk-{id}")));
         Self {
             settings,
@@ -465,6 +467,7 @@ impl Proc {
             )
             .env("CLOUDBRIDGE_JOBS__METRICS_BIND", "127.0.0.1:0")
             .env("CLOUDBRIDGE_LOG__FILTER", "warn")
+            .env("CLOUDBRIDGE_SECRETS__KEYS", settings.secrets.keys.expose())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         if let Some(k) = &settings.bootstrap_developer_key {

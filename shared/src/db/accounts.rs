@@ -22,6 +22,8 @@ pub struct Account {
     pub admin: bool,
     /// Non-secret service configuration.
     pub config: serde_json::Value,
+    /// Sealed service credentials (see `crypto`).
+    pub secrets: Option<Vec<u8>>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last modified.
@@ -48,8 +50,8 @@ pub struct Changes {
     pub enabled: Option<bool>,
 }
 
-const COLUMNS: &str =
-    "id, application_id, service, account, active, enabled, admin, config, created_at, modified_at";
+const COLUMNS: &str = "id, application_id, service, account, active, enabled, admin, config, \
+    secrets, created_at, modified_at";
 
 /// Inserts an account, or updates the one with the same `(application, service, account)`.
 pub async fn upsert(
@@ -58,17 +60,21 @@ pub async fn upsert(
     service: &str,
     account: &str,
     config: &serde_json::Value,
+    secrets: Option<&[u8]>,
 ) -> Result<Account, sqlx::Error> {
     sqlx::query_as(&format!(
-        "INSERT INTO accounts (application_id, service, account, config) VALUES ($1, $2, $3, $4)
+        "INSERT INTO accounts (application_id, service, account, config, secrets)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (application_id, service, account)
-         DO UPDATE SET config = EXCLUDED.config, active = TRUE, modified_at = now()
+         DO UPDATE SET config = EXCLUDED.config, secrets = EXCLUDED.secrets, active = TRUE,
+                       modified_at = now()
          RETURNING {COLUMNS}"
     ))
     .bind(application)
     .bind(service)
     .bind(account)
     .bind(config)
+    .bind(secrets)
     .fetch_one(pool)
     .await
 }

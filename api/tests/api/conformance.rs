@@ -1,0 +1,308 @@
+//! One storage conformance suite, run through the full pipeline against every service
+//! on a real server: the same calls must behave the same on `local` and on S3 (moto).
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use rand::RngCore;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, free_port, Caller, Go, TestApp};
+
+const STORAGE: &str = "/v1/accounts/me/storage";
+
+/// Runs the whole suite as `a`, an account of any service.
+async fn conformance(a: &Caller) {
+    let root = a.get_json(&format!("{STORAGE}/folders/root")).await;
+    assert_eq!(root["id"], "root");
+    assert_eq!(
+        a.root_contents().await["objects"].as_array().unwrap().len(),
+        0,
+        "starts empty"
+    );
+
+    // Folders: create, idempotent re-create, conflict, bad parent.
+    let r = a
+        .post_json(
+            &format!("{STORAGE}/folders"),
+            &json!({"name": "Docs & ü #?%", "parent_id": "root"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let docs: Value = r.json().await.unwrap();
+    let docs_id = docs["id"].as_str().unwrap().to_string();
+    let r = a
+        .post_json(
+            &format!("{STORAGE}/folders"),
+            &json!({"name": "Docs & ü #?%", "parent_id": "root"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = a
+        .post_json(
+            &format!("{STORAGE}/folders?conflict_if_exists=true"),
+            &json!({"name": "Docs & ü #?%", "parent_id": "root"}),
+        )
+        .await;
+    assert_eq!(
+        assert_error(r, 409, "naming_conflict").await["conflicting_resource_id"],
+        docs_id
+    );
+    let r = a
+        .post_json(
+            &format!("{STORAGE}/folders"),
+            &json!({"name": "x", "parent_id": "bm9wZQ"}),
+        )
+        .await;
+    assert_error(r, 400, "invalid_parent_folder").await;
+    let long = "n".repeat(200);
+    let r = a
+        .post_json(
+            &format!("{STORAGE}/folders"),
+            &json!({"name": long, "parent_id": docs_id}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "long names");
+
+    // Files: upload (with length), rename on conflict, overwrite, download identical.
+    let mut bytes = vec![0u8; 300_000];
+    rand::rng().fill_bytes(&mut bytes);
+    let r = a.upload(&docs_id, "data.bin", bytes.clone()).await;
+    assert_eq!(r.status(), 201);
+    let file: Value = r.json().await.unwrap();
+    assert_eq!(file["size"], bytes.len());
+    assert_eq!(file["parent"]["id"], docs_id);
+    let file_id = file["id"].as_str().unwrap().to_string();
+    let again: Value = a
+        .upload(&docs_id, "data.bin", b"second".to_vec())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["name"], "data (1).bin");
+    let replaced = a
+        .upload_req(&docs_id, "data (1).bin", "?overwrite=true")
+        .body("third")
+        .go()
+        .await;
+    assert_eq!(replaced.status(), 201);
+    assert_eq!(replaced.json::<Value>().await.unwrap()["id"], again["id"]);
+    let got = a.get(&format!("{STORAGE}/files/{file_id}/contents")).await;
+    assert_eq!(got.status(), 200);
+    assert_eq!(
+        got.bytes().await.unwrap().as_ref(),
+        bytes.as_slice(),
+        "bytes identical"
+    );
+    let meta = a.get_json(&format!("{STORAGE}/files/{file_id}")).await;
+    assert_eq!(
+        (meta["name"].as_str(), meta["type"].as_str()),
+        (Some("data.bin"), Some("file"))
+    );
+    let r = a.get(&format!("{STORAGE}/files/{docs_id}")).await;
+    assert_error(r, 404, "not_found").await;
+
+    // Listing: stable order, paging, out-of-range page.
+    for i in 0..3 {
+        a.upload(&docs_id, &format!("p{i}.txt"), format!("{i}"))
+            .await;
+    }
+    let mut names = Vec::new();
+    let mut page = 1;
+    loop {
+        let list = a
+            .get_json(&format!(
+                "{STORAGE}/folders/{docs_id}/contents?page_size=2&page={page}"
+            ))
+            .await;
+        names.extend(
+            list["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["name"].as_str().unwrap().to_string()),
+        );
+        match list["next_page"].as_u64() {
+            Some(next) => page = next,
+            None => break,
+        }
+    }
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "stable order");
+    assert_eq!(names.len(), 6, "{names:?}");
+    let r = a
+        .get(&format!(
+            "{STORAGE}/folders/{docs_id}/contents?page_size=2&page=9"
+        ))
+        .await;
+    assert_error(r, 404, "not_found").await;
+
+    // Deletes: non-empty folder refused, file then 404, recursive.
+    let r = a.delete(&format!("{STORAGE}/folders/{docs_id}")).await;
+    assert_error(r, 403, "folder_not_empty").await;
+    assert_eq!(
+        a.delete(&format!("{STORAGE}/files/{file_id}"))
+            .await
+            .status(),
+        204
+    );
+    assert_error(
+        a.get(&format!("{STORAGE}/files/{file_id}")).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        a.get(&format!("{STORAGE}/files/{file_id}/contents")).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        a.delete(&format!("{STORAGE}/folders/{docs_id}?recursive=true"))
+            .await
+            .status(),
+        204
+    );
+    assert_error(
+        a.get(&format!("{STORAGE}/folders/{docs_id}")).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        a.root_contents().await["objects"].as_array().unwrap().len(),
+        0,
+        "ends empty"
+    );
+}
+
+#[tokio::test]
+async fn local_conforms() {
+    let app = TestApp::spawn().await;
+    let (_, _, token) = app.account().await;
+    conformance(&app.with_token(&token)).await;
+}
+
+/// A moto S3 server on a free port, stopped on drop.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    async fn start() -> Self {
+        let port = free_port();
+        let bin = std::env::var("MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server")
+            });
+        assert!(
+            bin.exists(),
+            "{} missing: run scripts/test.sh (installs moto)",
+            bin.display()
+        );
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server");
+        // Owned before waiting, so a failed start still stops the process.
+        let moto = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if client
+                .get(format!("{}/moto-api/", moto.endpoint))
+                .send()
+                .await
+                .is_ok()
+            {
+                return moto;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("moto did not start");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn s3_conforms_and_keeps_credentials_sealed() {
+    let moto = Moto::start().await;
+    let client = reqwest::Client::new();
+    assert!(client
+        .put(format!("{}/bucket-one", moto.endpoint))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("s3").await;
+    let secret = "s3-secret-value-7f3a";
+    let body = json!({
+        "service": "s3_compatible", "account": "storage-team",
+        "token": "AKIDEXAMPLE", "token_secret": secret,
+        "bucket": "bucket-one", "endpoint": moto.endpoint, "region": "us-east-1",
+    });
+    let r = app.with_key(&key).post_json("/v1/accounts", &body).await;
+    let status = r.status();
+    let account: Value = r.json().await.unwrap();
+    assert_eq!(status, 201, "{account}");
+    assert_eq!(account["service"], "s3_compatible");
+    let token = account["bearer_token"]["key"].as_str().unwrap().to_string();
+    let caps = app
+        .with_token(&token)
+        .get_json("/v1/accounts/me?retrieve_full=true")
+        .await;
+    assert_eq!(
+        caps["properties"]["capabilities"]["can_upload_file"]["value"],
+        true
+    );
+
+    // The secret is sealed at rest.
+    let pool = sqlx::PgPool::connect(app.settings().database.url.expose())
+        .await
+        .unwrap();
+    let stored: Vec<u8> =
+        sqlx::query_scalar("SELECT secrets FROM accounts WHERE service = 's3_compatible'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(!String::from_utf8_lossy(&stored).contains(secret));
+
+    conformance(&app.with_token(&token)).await;
+
+    // Import checks the service: a missing bucket is refused, nothing is saved.
+    let mut missing = body.clone();
+    missing["bucket"] = "no-such-bucket".into();
+    missing["account"] = "other".into();
+    let r = app.with_key(&key).post_json("/v1/accounts", &missing).await;
+    assert!(
+        r.status().is_client_error() || r.status().is_server_error(),
+        "{}",
+        r.status()
+    );
+    let list = app.with_key(&key).get_json("/v1/accounts").await;
+    assert_eq!(list["total"], 1);
+    let r = app
+        .with_key(&key)
+        .post_json("/v1/accounts", &json!({"service": "s3", "account": "x"}))
+        .await;
+    assert_error(r, 400, "invalid_parameters").await;
+}
