@@ -23,6 +23,16 @@ unset CLOUDBRIDGE_PROFILE CLOUDBRIDGE_SKIP_BUILD
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/cloudbridge}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 export CLOUDBRIDGE_LOCAL__DATA_ROOT=${CLOUDBRIDGE_LOCAL__DATA_ROOT:-$PWD/data}
+# The key that seals service credentials at rest: generated once, kept in secrets.keys
+# (back it up: without it stored credentials cannot be opened).
+if [ -z "${CLOUDBRIDGE_SECRETS__KEYS:-}" ]; then
+  if [ ! -s secrets.keys ]; then
+    (umask 077 && printf 'k1:%s\n' "$(head -c 32 /dev/urandom | base64 -w0)" > secrets.keys)
+    echo "==> generated secrets.keys (keep it safe)"
+  fi
+  CLOUDBRIDGE_SECRETS__KEYS=$(cat secrets.keys)
+  export CLOUDBRIDGE_SECRETS__KEYS
+fi
 api_bind=${CLOUDBRIDGE_API__BIND:-0.0.0.0:8000}
 ready_url="http://127.0.0.1:${api_bind##*:}/ready"
 
