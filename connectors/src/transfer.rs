@@ -4,11 +4,15 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use cloudbridge_shared::{protocol::TransferPlan, ApiError};
+use cloudbridge_shared::{
+    crypto::Cipher,
+    protocol::{AccountRef, TransferPlan},
+    ApiError,
+};
 use futures::{stream::BoxStream, Stream, StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 
-use crate::local::refuse_symlinks;
+use crate::{dal::service_error, local::refuse_symlinks};
 
 /// A download's body and, when known, its length.
 pub struct Download {
@@ -75,13 +79,66 @@ fn unreachable(e: reqwest::Error) -> ApiError {
     )
 }
 
-/// Opens the source of a download.
-pub async fn open_download(
+/// Where the API tier moves one request's bytes: the data root, its HTTP client, and the
+/// account (whose sealed credentials open proxied services).
+pub struct Transfer<'a> {
+    /// Root of the `local` service.
+    pub data_root: &'a Path,
+    /// Client for presigned requests.
+    pub http: &'a reqwest::Client,
+    /// The account.
+    pub account: &'a AccountRef,
+    /// Opens the account's credentials.
+    pub cipher: Option<&'a Cipher>,
+}
+
+/// Size of the chunks written to proxied services (bounds memory per upload).
+const WRITE_CHUNK: usize = 8 << 20;
+
+impl Transfer<'_> {
+    /// Opens the source of a download.
+    pub async fn open_download(&self, plan: &TransferPlan) -> Result<Download, ApiError> {
+        open_download(self.data_root, self.http, plan, self.account, self.cipher).await
+    }
+
+    /// Writes an upload body to where the plan says (see [`write_upload`]).
+    pub async fn write_upload<S, E>(
+        &self,
+        plan: &TransferPlan,
+        body: S,
+        limit: u64,
+        length: Option<u64>,
+    ) -> Result<u64, ApiError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
+        E: std::fmt::Display + Send + Sync + 'static,
+    {
+        write_upload(self, plan, body, limit, length).await
+    }
+}
+
+async fn open_download(
     data_root: &Path,
     client: &reqwest::Client,
     plan: &TransferPlan,
+    account: &AccountRef,
+    cipher: Option<&Cipher>,
 ) -> Result<Download, ApiError> {
     match plan {
+        TransferPlan::Service { path, .. } => {
+            let (op, _) = crate::operator(account, cipher)?;
+            let length = op.stat(path).await.map_err(service_error)?.content_length();
+            let reader = op.reader(path).await.map_err(service_error)?;
+            let body = reader
+                .into_bytes_stream(..)
+                .await
+                .map_err(service_error)?
+                .boxed();
+            Ok(Download {
+                body,
+                length: Some(length),
+            })
+        }
         TransferPlan::Local { relative, .. } => {
             let path = local_path(data_root, relative)?;
             let file = tokio::fs::File::open(path)
@@ -122,9 +179,8 @@ pub async fn open_download(
 
 /// Writes an upload body chunk by chunk to where the plan says; durable on success.
 /// Returns the number of bytes written. The caller discards staged bytes on error.
-pub async fn write_upload<S, E>(
-    data_root: &Path,
-    client: &reqwest::Client,
+async fn write_upload<S, E>(
+    t: &Transfer<'_>,
     plan: &TransferPlan,
     mut body: S,
     limit: u64,
@@ -138,7 +194,36 @@ where
     if length.is_some_and(|l| l > limit) {
         return Err(too_large());
     }
+    let (data_root, client) = (t.data_root, t.http);
     match plan {
+        TransferPlan::Service { path, .. } => {
+            let (op, _) = crate::operator(t.account, t.cipher)?;
+            let mut writer = op
+                .writer_with(path)
+                .chunk(WRITE_CHUNK)
+                .await
+                .map_err(service_error)?;
+            let mut written = 0u64;
+            while let Some(chunk) = body.next().await {
+                let result = match chunk {
+                    Err(e) => Err(ApiError::bad_request(format!("Upload interrupted: {e}"))),
+                    Ok(chunk) => {
+                        written += chunk.len() as u64;
+                        if written > limit {
+                            Err(too_large())
+                        } else {
+                            writer.write(chunk).await.map_err(service_error)
+                        }
+                    }
+                };
+                if let Err(e) = result {
+                    let _ = writer.abort().await;
+                    return Err(e);
+                }
+            }
+            writer.close().await.map_err(service_error)?;
+            Ok(written)
+        }
         TransferPlan::Local { relative, .. } => {
             let path = local_path(data_root, relative)?;
             let mut file = tokio::fs::OpenOptions::new()

@@ -183,6 +183,15 @@ pub enum TransferPlan {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         staged: Option<String>,
     },
+    /// The API tier opens the account's service itself (with its sealed credentials) and
+    /// reads or writes `path`.
+    Service {
+        /// Path inside the account.
+        path: String,
+        /// Staging token (uploads only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        staged: Option<String>,
+    },
     /// One HTTP request to the service, authorised by itself (a presigned URL).
     Http {
         /// HTTP method.
@@ -201,9 +210,9 @@ impl TransferPlan {
     /// The token that commits or aborts an upload.
     pub fn staged(&self) -> Option<&str> {
         match self {
-            TransferPlan::Local { staged, .. } | TransferPlan::Http { staged, .. } => {
-                staged.as_deref()
-            }
+            TransferPlan::Local { staged, .. }
+            | TransferPlan::Http { staged, .. }
+            | TransferPlan::Service { staged, .. } => staged.as_deref(),
         }
     }
 }

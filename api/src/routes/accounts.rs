@@ -8,7 +8,7 @@ use axum::{
     response::IntoResponse,
 };
 use base64::Engine;
-use cloudbridge_connectors::{capabilities, local, s3, seal_secrets, SERVICES};
+use cloudbridge_connectors::{capabilities, local, s3, seal_secrets, webdav, SERVICES};
 use cloudbridge_shared::{
     db::{
         self,
@@ -50,10 +50,12 @@ const KNOWN_ELSEWHERE: &[&str] = &[
 pub struct ImportBody {
     account: Option<String>,
     service: Option<String>,
-    /// S3: access key id.
+    /// S3: access key id; WebDAV: user name.
     token: Option<String>,
-    /// S3: secret access key.
+    /// S3: secret access key; WebDAV: password.
     token_secret: Option<String>,
+    /// WebDAV: server URL.
+    url: Option<String>,
     /// S3: bucket, region, endpoint, root prefix, addressing.
     bucket: Option<String>,
     region: Option<String>,
@@ -71,14 +73,19 @@ fn service_settings(
     name: &str,
     body: &ImportBody,
 ) -> Result<(Value, Option<Vec<u8>>), ApiError> {
-    match service {
-        "local" => Ok((json!({ "folder": local::account_folder(app, name)? }), None)),
+    let required = |v: &Option<String>, what: &str| {
+        v.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
+            ApiError::invalid_parameters(format!("`{what}` is required for {service}."))
+        })
+    };
+    let (config, secrets) = match service {
+        "local" => return Ok((json!({ "folder": local::account_folder(app, name)? }), None)),
         "s3" | "s3_compatible" => {
-            let required = |v: &Option<String>, what: &str| {
-                v.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
-                    ApiError::invalid_parameters(format!("`{what}` is required for {service}."))
-                })
-            };
+            if service == "s3_compatible" && body.endpoint.is_none() {
+                return Err(ApiError::invalid_parameters(
+                    "`endpoint` is required for s3_compatible.",
+                ));
+            }
             let config = s3::S3Config {
                 bucket: required(&body.bucket, "bucket")?,
                 region: body.region.clone(),
@@ -86,31 +93,37 @@ fn service_settings(
                 root: body.root.clone(),
                 virtual_host_style: body.virtual_host_style,
             };
-            if service == "s3_compatible" && config.endpoint.is_none() {
-                return Err(ApiError::invalid_parameters(
-                    "`endpoint` is required for s3_compatible.",
-                ));
-            }
             let secrets = s3::S3Secrets {
                 access_key_id: required(&body.token, "token")?,
                 secret_access_key: required(&body.token_secret, "token_secret")?,
             };
-            let cipher = state.cipher.as_deref().ok_or_else(|| {
-                ApiError::not_implemented(
-                    "Credentials cannot be stored: secrets.keys is not configured.",
-                )
-            })?;
-            let sealed = seal_secrets(&secrets, cipher);
-            let config = serde_json::to_value(config).map_err(ApiError::internal)?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(sealed)
-                .map_err(ApiError::internal)?;
-            Ok((config, Some(bytes)))
+            (serde_json::to_value(config), serde_json::to_value(secrets))
         }
-        other => Err(ApiError::not_implemented(format!(
-            "The service `{other}` is not available yet."
-        ))),
-    }
+        "webdav" => {
+            let config = webdav::WebdavConfig {
+                url: required(&body.url, "url")?,
+                username: body.token.clone().filter(|t| !t.is_empty()),
+                root: body.root.clone(),
+            };
+            let secrets = webdav::WebdavSecrets {
+                password: body.token_secret.clone(),
+            };
+            (serde_json::to_value(config), serde_json::to_value(secrets))
+        }
+        other => {
+            return Err(ApiError::not_implemented(format!(
+                "The service `{other}` is not available yet."
+            )))
+        }
+    };
+    let cipher = state.cipher.as_deref().ok_or_else(|| {
+        ApiError::not_implemented("Credentials cannot be stored: secrets.keys is not configured.")
+    })?;
+    let secrets = secrets.map_err(ApiError::internal)?;
+    Ok((
+        config.map_err(ApiError::internal)?,
+        Some(seal_secrets(&secrets, cipher)),
+    ))
 }
 
 /// `POST /v1/accounts`: connects an account to the caller's application and returns it

@@ -36,6 +36,16 @@ pub fn account_ref(account: &Account) -> AccountRef {
     }
 }
 
+/// Where this request's bytes go.
+fn transfer_for<'a>(state: &'a AppState, account: &'a AccountRef) -> transfer::Transfer<'a> {
+    transfer::Transfer {
+        data_root: &state.data_root,
+        http: &state.http,
+        account,
+        cipher: state.cipher.as_deref(),
+    }
+}
+
 /// The entry of an outcome, which must be of `kind` (else "not found").
 pub fn expect_entry(outcome: Outcome, kind: ItemKind) -> Result<(Entry, bool), ApiError> {
     match outcome {
@@ -99,7 +109,8 @@ pub async fn download(
     let Outcome::Download { plan, entry } = outcome else {
         return Err(ApiError::internal("download was not planned"));
     };
-    let download = transfer::open_download(&state.data_root, &state.http, &plan).await?;
+    let target = account_ref(&account);
+    let download = transfer_for(&state, &target).open_download(&plan).await?;
     let mut response = Body::from_stream(download.body).into_response();
     let headers = response.headers_mut();
     let mime = entry
@@ -188,8 +199,8 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let body = request.into_body().into_data_stream();
     let limit = state.settings.api.max_upload_bytes;
-    let written = transfer::write_upload(&state.data_root, &state.http, &plan, body, limit, length);
-    if let Err(e) = written.await {
+    let transfer = transfer_for(&state, &target);
+    if let Err(e) = transfer.write_upload(&plan, body, limit, length).await {
         // Best effort: housekeeping removes what this misses.
         let _ = state
             .pipeline

@@ -71,8 +71,9 @@ async fn conformance(a: &Caller) {
     let mut bytes = vec![0u8; 300_000];
     rand::rng().fill_bytes(&mut bytes);
     let r = a.upload(&docs_id, "data.bin", bytes.clone()).await;
-    assert_eq!(r.status(), 201);
+    let status = r.status();
     let file: Value = r.json().await.unwrap();
+    assert_eq!(status, 201, "{file}");
     assert_eq!(file["size"], bytes.len());
     assert_eq!(file["parent"]["id"], docs_id);
     let file_id = file["id"].as_str().unwrap().to_string();
@@ -188,53 +189,47 @@ async fn local_conforms() {
     conformance(&app.with_token(&token)).await;
 }
 
-/// A moto S3 server on a free port, stopped on drop.
-struct Moto {
+/// A third-party server from the test venv on a free port, stopped on drop.
+struct Server {
     child: Child,
     endpoint: String,
 }
 
-impl Moto {
-    async fn start() -> Self {
+impl Server {
+    /// Starts `.venv/bin/<program>` with `args(port)` and waits until `endpoint` answers.
+    async fn start(program: &str, args: impl FnOnce(u16) -> Vec<String>) -> Self {
         let port = free_port();
-        let bin = std::env::var("MOTO_SERVER")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server")
-            });
+        let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../.venv/bin")
+            .join(program);
         assert!(
             bin.exists(),
-            "{} missing: run scripts/test.sh (installs moto)",
+            "{} missing: run scripts/test.sh (installs it)",
             bin.display()
         );
         let child = Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(args(port))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("moto_server");
+            .expect(program);
         // Owned before waiting, so a failed start still stops the process.
-        let moto = Self {
+        let server = Self {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
         let client = reqwest::Client::new();
         for _ in 0..100 {
-            if client
-                .get(format!("{}/moto-api/", moto.endpoint))
-                .send()
-                .await
-                .is_ok()
-            {
-                return moto;
+            if client.get(&server.endpoint).send().await.is_ok() {
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("moto did not start");
+        panic!("{program} did not start");
     }
 }
 
-impl Drop for Moto {
+impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -243,7 +238,10 @@ impl Drop for Moto {
 
 #[tokio::test]
 async fn s3_conforms_and_keeps_credentials_sealed() {
-    let moto = Moto::start().await;
+    let moto = Server::start("moto_server", |p| {
+        vec!["-H".into(), "127.0.0.1".into(), "-p".into(), p.to_string()]
+    })
+    .await;
     let client = reqwest::Client::new();
     assert!(client
         .put(format!("{}/bucket-one", moto.endpoint))

@@ -1,0 +1,444 @@
+//! Storage on Apache OpenDAL, shared by the services it serves well (S3, WebDAV, SFTP).
+//! Folders are paths ending in `/`. Transfers are either presigned requests the API tier
+//! executes (object stores) or proxied: the API tier opens the service itself with the
+//! account's sealed credentials and streams (WebDAV, SFTP). Proxied uploads are written
+//! under a hidden temporary name in the target folder and renamed into place at commit.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use cloudbridge_shared::{
+    protocol::TransferPlan,
+    storage::{Capabilities, ItemKind, Page},
+    ApiError, Entry, ItemPath,
+};
+use opendal::{EntryMode, ErrorKind, Metadata, Operator};
+
+use crate::Storage;
+
+/// How long a presigned transfer URL stays valid.
+const PRESIGN_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// Name prefix of proxied uploads in progress; never listed.
+pub const UPLOAD_PREFIX: &str = ".cloudbridge-upload-";
+
+/// How the API tier moves bytes for a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfers {
+    /// Presigned requests (no credentials needed by the API tier).
+    Presigned,
+    /// The API tier opens the service itself.
+    Proxied,
+}
+
+/// An account on an OpenDAL service.
+pub struct DalStore {
+    op: Operator,
+    transfers: Transfers,
+    capabilities: Capabilities,
+}
+
+impl DalStore {
+    /// A store over `op`.
+    pub fn new(op: Operator, transfers: Transfers, capabilities: Capabilities) -> Self {
+        Self {
+            op,
+            transfers,
+            capabilities,
+        }
+    }
+
+    async fn stat(&self, path: &ItemPath) -> Result<(ItemKind, Option<Metadata>), ApiError> {
+        if path.is_root() {
+            return Ok((ItemKind::Folder, None));
+        }
+        match self.op.stat(path.as_str()).await {
+            Ok(m) if m.mode() == EntryMode::FILE => return Ok((ItemKind::File, Some(m))),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(service_error(e)),
+        }
+        let dir = format!("{}/", path.as_str());
+        match self.op.stat(&dir).await {
+            Ok(m) => Ok((ItemKind::Folder, Some(m))),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                // A prefix with objects under it but no marker is a folder too.
+                let any = self
+                    .op
+                    .list_with(&dir)
+                    .limit(1)
+                    .await
+                    .map_err(service_error)?;
+                if any.iter().any(|e| e.path() != dir) {
+                    Ok((ItemKind::Folder, None))
+                } else {
+                    Err(ApiError::not_found("No such file or folder."))
+                }
+            }
+            Err(e) => Err(service_error(e)),
+        }
+    }
+
+    async fn folder(&self, path: &ItemPath) -> Result<(), ApiError> {
+        match self.stat(path).await {
+            Ok((ItemKind::Folder, _)) => Ok(()),
+            Ok(_) => Err(ApiError::new(
+                400,
+                "invalid_parent_folder",
+                "The parent is not a folder.",
+            )),
+            Err(e) if e.status == 404 => Err(ApiError::new(
+                400,
+                "invalid_parent_folder",
+                "The parent folder does not exist.",
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn exists(&self, path: &ItemPath) -> Result<Option<ItemKind>, ApiError> {
+        match self.stat(path).await {
+            Ok((kind, _)) => Ok(Some(kind)),
+            Err(e) if e.status == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Where an upload of `name` lands: the name itself when overwriting (never over a
+    /// folder), else the first free `name (n)`.
+    async fn target(
+        &self,
+        parent: &ItemPath,
+        name: &str,
+        overwrite: bool,
+    ) -> Result<ItemPath, ApiError> {
+        if !overwrite {
+            return self.free_name(parent, name).await;
+        }
+        let target = parent.join(name)?;
+        if self.exists(&target).await? == Some(ItemKind::Folder) {
+            return Err(ApiError::naming_conflict(
+                "A folder has this name.",
+                target.id(),
+            ));
+        }
+        Ok(target)
+    }
+
+    /// `name` in `parent`, or the first free `name (n)`.
+    async fn free_name(&self, parent: &ItemPath, name: &str) -> Result<ItemPath, ApiError> {
+        for n in 0..1000 {
+            let candidate = if n == 0 {
+                name.to_string()
+            } else {
+                crate::numbered(name, n)
+            };
+            let path = parent.join(&candidate)?;
+            if self.exists(&path).await?.is_none() {
+                return Ok(path);
+            }
+        }
+        Err(ApiError::naming_conflict(
+            "Too many files with this name.",
+            parent.join(name)?.id(),
+        ))
+    }
+}
+
+fn entry(path: ItemPath, kind: ItemKind, meta: Option<&Metadata>) -> Entry {
+    let modified = meta.and_then(|m| m.last_modified()).map(|t| {
+        DateTime::<Utc>::from_timestamp(t.into_inner().as_second(), 0).unwrap_or_default()
+    });
+    Entry {
+        size: (kind == ItemKind::File).then(|| meta.map_or(0, Metadata::content_length)),
+        mime_type: (kind == ItemKind::File).then(|| {
+            mime_guess::from_path(path.name())
+                .first_or_octet_stream()
+                .essence_str()
+                .to_string()
+        }),
+        created: None,
+        modified,
+        kind,
+        path,
+    }
+}
+
+/// Maps an OpenDAL error to the Kloudless error the caller should see.
+pub fn service_error(e: opendal::Error) -> ApiError {
+    // OpenDAL errors name the operation, path and bucket, never the credentials.
+    tracing::warn!(error = %e, "storage service call failed");
+    match e.kind() {
+        ErrorKind::NotFound => ApiError::not_found("No such file or folder."),
+        ErrorKind::PermissionDenied => ApiError::new(
+            401,
+            "service_unauthorized",
+            "The service refused the account's credentials.",
+        ),
+        ErrorKind::AlreadyExists => {
+            ApiError::new(409, "naming_conflict", "The item already exists.")
+        }
+        ErrorKind::RateLimited => {
+            let mut err = ApiError::new(
+                429,
+                "too_many_service_requests",
+                "The service is rate limiting.",
+            );
+            err.retry_after = Some(1);
+            err
+        }
+        _ if e.is_temporary() => ApiError::new(
+            503,
+            "service_not_available",
+            format!("The service is unavailable: {}", e.kind()),
+        ),
+        _ => ApiError::new(
+            502,
+            "bad_gateway",
+            format!("The service failed: {}", e.kind()),
+        ),
+    }
+}
+
+fn presigned(req: opendal::raw::PresignedRequest, staged: Option<String>) -> TransferPlan {
+    TransferPlan::Http {
+        staged,
+        method: req.method().to_string(),
+        url: req.uri().to_string(),
+        headers: req
+            .header()
+            .iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_string())))
+            .collect(),
+    }
+}
+
+#[async_trait]
+impl Storage for DalStore {
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities.clone()
+    }
+
+    async fn validate(&self) -> Result<(), ApiError> {
+        self.op
+            .list_with("/")
+            .limit(1)
+            .await
+            .map(|_| ())
+            .map_err(service_error)
+    }
+
+    async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError> {
+        let (kind, meta) = self.stat(path).await?;
+        Ok(entry(path.clone(), kind, meta.as_ref()))
+    }
+
+    async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
+        let (kind, _) = self.stat(path).await?;
+        if kind != ItemKind::Folder {
+            return Err(ApiError::not_found("No folder has this id."));
+        }
+        let dir = if path.is_root() {
+            "/".to_string()
+        } else {
+            format!("{}/", path.as_str())
+        };
+        let mut items: Vec<(String, ItemKind, Metadata)> = self
+            .op
+            .list(&dir)
+            .await
+            .map_err(service_error)?
+            .into_iter()
+            .filter(|e| e.path() != dir && e.path() != "/" && !e.name().starts_with(UPLOAD_PREFIX))
+            .filter_map(|e| {
+                let kind = if e.metadata().is_dir() {
+                    ItemKind::Folder
+                } else {
+                    ItemKind::File
+                };
+                let name = e.name().trim_end_matches('/').to_string();
+                cloudbridge_shared::storage::validate_name(&name).ok()?;
+                Some((name, kind, e.metadata().clone()))
+            })
+            .collect();
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        let size = page_size as usize;
+        let start = (page as usize - 1) * size;
+        if start > 0 && start >= items.len() {
+            return Err(ApiError::not_found("This page does not exist."));
+        }
+        let next_page = (start + size < items.len()).then_some(page + 1);
+        let entries = items
+            .into_iter()
+            .skip(start)
+            .take(size)
+            .map(|(name, kind, meta)| Ok(entry(path.join(&name)?, kind, Some(&meta))))
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        Ok(Page {
+            entries,
+            page,
+            next_page,
+        })
+    }
+
+    async fn create_folder(
+        &self,
+        parent: &ItemPath,
+        name: &str,
+        conflict_if_exists: bool,
+    ) -> Result<(Entry, bool), ApiError> {
+        let path = parent.join(name)?;
+        self.folder(parent).await?;
+        match self.exists(&path).await? {
+            Some(ItemKind::Folder) if !conflict_if_exists => {
+                return Ok((self.metadata(&path).await?, false));
+            }
+            Some(_) => {
+                return Err(ApiError::naming_conflict(
+                    "An item with this name already exists.",
+                    path.id(),
+                ))
+            }
+            None => {}
+        }
+        self.op
+            .create_dir(&format!("{}/", path.as_str()))
+            .await
+            .map_err(service_error)?;
+        Ok((self.metadata(&path).await?, true))
+    }
+
+    async fn delete(
+        &self,
+        path: &ItemPath,
+        kind: ItemKind,
+        recursive: bool,
+    ) -> Result<(), ApiError> {
+        if path.is_root() {
+            return Err(ApiError::forbidden("The root folder cannot be deleted."));
+        }
+        let (found, _) = self.stat(path).await?;
+        if found != kind {
+            return Err(ApiError::not_found("No such file or folder."));
+        }
+        if kind == ItemKind::File {
+            return self.op.delete(path.as_str()).await.map_err(service_error);
+        }
+        let dir = format!("{}/", path.as_str());
+        if !recursive {
+            let children = self
+                .op
+                .list_with(&dir)
+                .limit(2)
+                .await
+                .map_err(service_error)?;
+            if children.iter().any(|e| e.path() != dir) {
+                return Err(ApiError::new(
+                    403,
+                    "folder_not_empty",
+                    "The folder is not empty.",
+                ));
+            }
+        }
+        self.op
+            .delete_with(&dir)
+            .recursive(true)
+            .await
+            .map_err(service_error)
+    }
+
+    async fn plan_download(&self, path: &ItemPath) -> Result<(TransferPlan, Entry), ApiError> {
+        let (kind, meta) = self.stat(path).await?;
+        if kind != ItemKind::File {
+            return Err(ApiError::not_found("No file has this id."));
+        }
+        let entry = entry(path.clone(), kind, meta.as_ref());
+        let plan = match self.transfers {
+            Transfers::Presigned => {
+                let req = self
+                    .op
+                    .presign_read(path.as_str(), PRESIGN_TTL)
+                    .await
+                    .map_err(service_error)?;
+                presigned(req, None)
+            }
+            Transfers::Proxied => TransferPlan::Service {
+                path: path.as_str().to_string(),
+                staged: None,
+            },
+        };
+        Ok((plan, entry))
+    }
+
+    async fn plan_upload(
+        &self,
+        parent: &ItemPath,
+        name: &str,
+        overwrite: bool,
+    ) -> Result<TransferPlan, ApiError> {
+        self.folder(parent).await?;
+        if self.transfers == Transfers::Proxied {
+            // Hidden temporary name in the target folder; renamed into place at commit.
+            parent.join(name)?;
+            let temp = parent.join(&format!("{UPLOAD_PREFIX}{}", uuid::Uuid::new_v4().simple()))?;
+            return Ok(TransferPlan::Service {
+                path: temp.as_str().to_string(),
+                staged: Some(temp.id()),
+            });
+        }
+        // A PUT is atomic on an object store: the object appears only once complete, so
+        // the bytes go straight to their final key, settled now.
+        let target = self.target(parent, name, overwrite).await?;
+        let req = self
+            .op
+            .presign_write(target.as_str(), PRESIGN_TTL)
+            .await
+            .map_err(service_error)?;
+        Ok(presigned(req, Some(target.id())))
+    }
+
+    async fn commit_upload(
+        &self,
+        staged: &str,
+        parent: &ItemPath,
+        name: &str,
+        overwrite: bool,
+    ) -> Result<Entry, ApiError> {
+        let staged = ItemPath::from_id(staged)?;
+        let target = match self.transfers {
+            Transfers::Presigned => staged.clone(),
+            Transfers::Proxied => {
+                if !staged.name().starts_with(UPLOAD_PREFIX)
+                    || staged.parent().as_ref() != Some(parent)
+                {
+                    return Err(ApiError::bad_request("Unknown upload."));
+                }
+                let target = self.target(parent, name, overwrite).await?;
+                self.op
+                    .rename(staged.as_str(), target.as_str())
+                    .await
+                    .map_err(service_error)?;
+                target
+            }
+        };
+        match self.stat(&target).await {
+            Ok((ItemKind::File, meta)) => Ok(entry(target, ItemKind::File, meta.as_ref())),
+            _ => Err(ApiError::bad_request(
+                "The upload was not received completely.",
+            )),
+        }
+    }
+
+    async fn abort_upload(&self, staged: &str) -> Result<(), ApiError> {
+        let staged = ItemPath::from_id(staged)?;
+        if self.transfers == Transfers::Proxied && staged.name().starts_with(UPLOAD_PREFIX) {
+            self.op
+                .delete(staged.as_str())
+                .await
+                .map_err(service_error)?;
+        }
+        // An interrupted PUT to an object store leaves nothing behind.
+        Ok(())
+    }
+}

@@ -1,0 +1,55 @@
+//! `webdav`: a WebDAV server (URL, basic auth), optionally under a root folder. Served by
+//! [`DalStore`](crate::dal::DalStore) with proxied transfers: the API tier opens the server
+//! with the account's sealed credentials.
+//!
+//! Not offered yet (see [`SERVICES`](crate::SERVICES)): folders, listing and deletes pass
+//! the conformance suite against wsgidav, but wsgidav's MOVE mangles a destination whose
+//! folder name holds `#`, which breaks the commit of uploads there.
+
+use cloudbridge_shared::ApiError;
+use opendal::Operator;
+use serde::{Deserialize, Serialize};
+
+/// Non-secret configuration of a WebDAV account.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct WebdavConfig {
+    /// Server URL (`https://dav.example.com/remote.php/dav`).
+    pub url: String,
+    /// User name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Folder the account is confined to.
+    #[serde(default)]
+    pub root: Option<String>,
+}
+
+/// Credentials of a WebDAV account (sealed at rest).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct WebdavSecrets {
+    /// Password.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// The operator of a WebDAV account.
+pub fn operator(config: &WebdavConfig, secrets: &WebdavSecrets) -> Result<Operator, ApiError> {
+    crate::install_transport();
+    let url = url::Url::parse(&config.url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| ApiError::invalid_parameters("`url` must be an http(s) URL."))?;
+    let mut builder = opendal::services::Webdav::default()
+        .endpoint(url.as_str().trim_end_matches('/'))
+        .root(&format!(
+            "/{}",
+            config.root.as_deref().unwrap_or("").trim_matches('/')
+        ));
+    if let Some(user) = &config.username {
+        builder = builder.username(user);
+    }
+    if let Some(password) = &secrets.password {
+        builder = builder.password(password);
+    }
+    Operator::new(builder)
+        .map_err(|e| ApiError::invalid_parameters(format!("Invalid WebDAV settings: {e}")))
+}
