@@ -21,6 +21,8 @@ if ! .venv/bin/python -c 'import kloudless, moto, flask_cors' 2>/dev/null; then
   [ -x .venv/bin/pip ] || python3 -m venv .venv
   .venv/bin/pip install --quiet 'kloudless==2.0.1' 'moto[s3,server]==5.*' flask flask-cors
 fi
+# WebDAV tests run `rclone serve webdav` (a strict WebDAV server).
+command -v rclone >/dev/null 2>&1 || apt_install rclone
 export KLOUDLESS_SDK_PYTHON="$PWD/.venv/bin/python"
 
 cargo build --workspace --bins --tests

@@ -169,7 +169,14 @@ fn entry(path: ItemPath, kind: ItemKind, meta: Option<&Metadata>) -> Entry {
 pub fn service_error(e: opendal::Error) -> ApiError {
     // OpenDAL errors name the operation, path and bucket, never the credentials.
     tracing::warn!(error = %e, "storage service call failed");
+    // Some services report a 401 as `Unexpected`; the status is only in the context.
+    let unauthorized = e.to_string().contains("status: 401");
     match e.kind() {
+        _ if unauthorized => ApiError::new(
+            401,
+            "service_unauthorized",
+            "The service refused the account's credentials.",
+        ),
         ErrorKind::NotFound => ApiError::not_found("No such file or folder."),
         ErrorKind::PermissionDenied => ApiError::new(
             401,

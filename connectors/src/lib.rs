@@ -43,11 +43,7 @@ pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
 ];
 
 /// Services this build can connect.
-///
-/// `webdav` is built ([`webdav`]) but not offered yet: against wsgidav, the commit of a
-/// proxied upload (MOVE) lands elsewhere when the folder name holds `#`, so it does not
-/// pass the conformance suite.
-pub const SERVICES: &[&str] = &["local", "s3", "s3_compatible"];
+pub const SERVICES: &[&str] = &["local", "s3", "s3_compatible", "webdav"];
 
 /// Operations of a storage service, as the workers use them.
 #[async_trait]

@@ -2,9 +2,8 @@
 //! [`DalStore`](crate::dal::DalStore) with proxied transfers: the API tier opens the server
 //! with the account's sealed credentials.
 //!
-//! Not offered yet (see [`SERVICES`](crate::SERVICES)): folders, listing and deletes pass
-//! the conformance suite against wsgidav, but wsgidav's MOVE mangles a destination whose
-//! folder name holds `#`, which breaks the commit of uploads there.
+//! Tested against `rclone serve webdav`. (wsgidav 4 mangles a MOVE destination whose folder
+//! name holds `#`, so uploads into such folders land elsewhere there.)
 
 use cloudbridge_shared::ApiError;
 use opendal::Operator;

@@ -28,7 +28,6 @@ use crate::{
 
 /// Storage services Kloudless knew that this appliance does not connect yet.
 const KNOWN_ELSEWHERE: &[&str] = &[
-    "webdav",
     "sftp",
     "gdrive",
     "dropbox",

@@ -196,9 +196,8 @@ struct Server {
 }
 
 impl Server {
-    /// Starts `.venv/bin/<program>` with `args(port)` and waits until `endpoint` answers.
+    /// Starts `.venv/bin/<program>` with `args(port)` and waits until it answers HTTP.
     async fn start(program: &str, args: impl FnOnce(u16) -> Vec<String>) -> Self {
-        let port = free_port();
         let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../.venv/bin")
             .join(program);
@@ -207,12 +206,18 @@ impl Server {
             "{} missing: run scripts/test.sh (installs it)",
             bin.display()
         );
-        let child = Command::new(bin)
+        Self::start_bin(bin, args).await
+    }
+
+    /// Starts `bin` with `args(port)` and waits until it answers HTTP.
+    async fn start_bin(bin: PathBuf, args: impl FnOnce(u16) -> Vec<String>) -> Self {
+        let port = free_port();
+        let child = Command::new(&bin)
             .args(args(port))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect(program);
+            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
         // Owned before waiting, so a failed start still stops the process.
         let server = Self {
             child,
@@ -225,7 +230,7 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("{program} did not start");
+        panic!("{} did not start", bin.display());
     }
 }
 
@@ -303,4 +308,51 @@ async fn s3_conforms_and_keeps_credentials_sealed() {
         .post_json("/v1/accounts", &json!({"service": "s3", "account": "x"}))
         .await;
     assert_error(r, 400, "invalid_parameters").await;
+}
+
+#[tokio::test]
+async fn webdav_conforms_and_checks_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("team")).unwrap();
+    let served = dir.path().to_str().unwrap().to_string();
+    // rclone's WebDAV server is strict (wsgidav 4 mangles MOVE destinations holding `#`).
+    let dav = Server::start_bin(PathBuf::from("rclone"), move |port| {
+        let addr = format!("127.0.0.1:{port}");
+        [
+            "serve",
+            "webdav",
+            "--addr",
+            &addr,
+            "--user",
+            "dav",
+            "--pass",
+            "dav-password",
+            &served,
+        ]
+        .map(String::from)
+        .to_vec()
+    })
+    .await;
+    let endpoint = dav.endpoint.clone();
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("dav").await;
+    let mut body = json!({
+        "service": "webdav", "account": "dav-user", "url": endpoint, "root": "/team",
+        "token": "dav", "token_secret": "wrong-password",
+    });
+    let r = app.with_key(&key).post_json("/v1/accounts", &body).await;
+    assert_error(r, 401, "service_unauthorized").await;
+    body["token_secret"] = "dav-password".into();
+    let r = app.with_key(&key).post_json("/v1/accounts", &body).await;
+    let status = r.status();
+    let account: Value = r.json().await.unwrap();
+    assert_eq!(status, 201, "{account}");
+    let token = account["bearer_token"]["key"].as_str().unwrap().to_string();
+    conformance(&app.with_token(&token)).await;
+    // Nothing escaped the account's root folder on the server.
+    let outside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(outside, vec![std::ffi::OsString::from("team")]);
 }
