@@ -1,16 +1,10 @@
 //! One storage conformance suite, run through the full pipeline against every service
 //! on a real server: the same calls must behave the same on `local` and on S3 (moto).
 
-use std::{
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
-
 use rand::RngCore;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, free_port, Caller, Go, TestApp};
+use crate::helpers::{assert_error, moto, rclone_webdav, Caller, Go, TestApp};
 
 const STORAGE: &str = "/v1/accounts/me/storage";
 
@@ -189,72 +183,9 @@ async fn local_conforms() {
     conformance(&app.with_token(&token)).await;
 }
 
-/// A third-party server from the test venv on a free port, stopped on drop.
-struct Server {
-    child: Child,
-    endpoint: String,
-}
-
-impl Server {
-    /// Starts `.venv/bin/<program>` with `args(port)` and waits until it answers HTTP.
-    async fn start(program: &str, args: impl FnOnce(u16) -> Vec<String>) -> Self {
-        let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../.venv/bin")
-            .join(program);
-        assert!(
-            bin.exists(),
-            "{} missing: run scripts/test.sh (installs it)",
-            bin.display()
-        );
-        Self::start_bin(bin, args).await
-    }
-
-    /// Starts `bin` with `args(port)` and waits until it answers HTTP.
-    async fn start_bin(bin: PathBuf, args: impl FnOnce(u16) -> Vec<String>) -> Self {
-        let port = free_port();
-        let child = Command::new(&bin)
-            .args(args(port))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-        // Owned before waiting, so a failed start still stops the process.
-        let server = Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let client = reqwest::Client::new();
-        for _ in 0..100 {
-            if client.get(&server.endpoint).send().await.is_ok() {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("{} did not start", bin.display());
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn s3_conforms_and_keeps_credentials_sealed() {
-    let moto = Server::start("moto_server", |p| {
-        vec!["-H".into(), "127.0.0.1".into(), "-p".into(), p.to_string()]
-    })
-    .await;
-    let client = reqwest::Client::new();
-    assert!(client
-        .put(format!("{}/bucket-one", moto.endpoint))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .is_success());
+    let moto = moto().await;
     let app = TestApp::spawn().await;
     let (_, key) = app.create_app("s3").await;
     let secret = "s3-secret-value-7f3a";
@@ -314,25 +245,7 @@ async fn s3_conforms_and_keeps_credentials_sealed() {
 async fn webdav_conforms_and_checks_credentials() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("team")).unwrap();
-    let served = dir.path().to_str().unwrap().to_string();
-    // rclone's WebDAV server is strict (wsgidav 4 mangles MOVE destinations holding `#`).
-    let dav = Server::start_bin(PathBuf::from("rclone"), move |port| {
-        let addr = format!("127.0.0.1:{port}");
-        [
-            "serve",
-            "webdav",
-            "--addr",
-            &addr,
-            "--user",
-            "dav",
-            "--pass",
-            "dav-password",
-            &served,
-        ]
-        .map(String::from)
-        .to_vec()
-    })
-    .await;
+    let dav = rclone_webdav(dir.path()).await;
     let endpoint = dav.endpoint.clone();
     let app = TestApp::spawn().await;
     let (_, key) = app.create_app("dav").await;

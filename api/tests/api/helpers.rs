@@ -516,3 +516,110 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A third-party server from the test venv on a free port, stopped on drop.
+pub struct Server {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+}
+
+impl Server {
+    /// Starts `.venv/bin/<program>` with `args(port)` and waits until it answers HTTP.
+    pub async fn start(program: &str, args: impl FnOnce(u16) -> Vec<String>) -> Self {
+        let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../.venv/bin")
+            .join(program);
+        assert!(
+            bin.exists(),
+            "{} missing: run scripts/test.sh (installs it)",
+            bin.display()
+        );
+        Self::start_bin(bin, args).await
+    }
+
+    /// Starts `bin` with `args(port)` and waits until it answers HTTP.
+    pub async fn start_bin(bin: PathBuf, args: impl FnOnce(u16) -> Vec<String>) -> Self {
+        let port = free_port();
+        let child = std::process::Command::new(&bin)
+            .args(args(port))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+        // Owned before waiting, so a failed start still stops the process.
+        let server = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if client.get(&server.endpoint).send().await.is_ok() {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{} did not start", bin.display());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A moto S3 server with bucket `bucket-one`.
+pub async fn moto() -> Server {
+    let moto = Server::start("moto_server", |p| {
+        ["-H", "127.0.0.1", "-p", &p.to_string()]
+            .map(String::from)
+            .to_vec()
+    })
+    .await;
+    let created = reqwest::Client::new()
+        .put(format!("{}/bucket-one", moto.endpoint))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    moto
+}
+
+/// `rclone serve webdav` over `dir` with basic auth `dav` / `dav-password` (a strict server:
+/// wsgidav 4 mangles MOVE destinations holding `#`).
+pub async fn rclone_webdav(dir: &Path) -> Server {
+    let served = dir.to_str().unwrap().to_string();
+    Server::start_bin(PathBuf::from("rclone"), move |port| {
+        let addr = format!("127.0.0.1:{port}");
+        [
+            "serve",
+            "webdav",
+            "--addr",
+            &addr,
+            "--user",
+            "dav",
+            "--pass",
+            "dav-password",
+            &served,
+        ]
+        .map(String::from)
+        .to_vec()
+    })
+    .await
+}
+
+impl TestApp {
+    /// Imports an account described by `body` with `api_key`; returns `(id, bearer token)`.
+    pub async fn import(&self, api_key: &str, body: &Value) -> (i64, String) {
+        let r = self.with_key(api_key).post_json("/v1/accounts", body).await;
+        let status = r.status();
+        let account: Value = r.json().await.unwrap();
+        assert_eq!(status, 201, "{account}");
+        (
+            account["id"].as_i64().unwrap(),
+            account["bearer_token"]["key"].as_str().unwrap().to_string(),
+        )
+    }
+}
