@@ -149,7 +149,7 @@ pub(crate) fn install_transport() {
 }
 
 /// Opens an account's sealed credentials.
-fn open_secrets<T: serde::de::DeserializeOwned>(
+pub(crate) fn open_secrets<T: serde::de::DeserializeOwned>(
     account: &AccountRef,
     cipher: Option<&Cipher>,
 ) -> Result<T, ApiError> {

@@ -196,6 +196,38 @@ where
     }
     let (data_root, client) = (t.data_root, t.http);
     match plan {
+        TransferPlan::Service { path, .. } if t.account.service == "webdav" => {
+            let config: crate::webdav::WebdavConfig =
+                serde_json::from_value(t.account.config.clone()).map_err(ApiError::internal)?;
+            let secrets = crate::open_secrets(t.account, t.cipher)?;
+            let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let counter = written.clone();
+            let counted = body.map(move |c| {
+                let c = c.map_err(|e| std::io::Error::other(e.to_string()))?;
+                let total = counter.fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed)
+                    + c.len() as u64;
+                if total > limit {
+                    return Err(std::io::Error::other("upload larger than the limit"));
+                }
+                Ok(c)
+            });
+            let mut request = crate::webdav::put_request(client, &config, &secrets, path)?
+                .body(reqwest::Body::wrap_stream(counted));
+            if let Some(length) = length {
+                request = request.header(reqwest::header::CONTENT_LENGTH, length);
+            }
+            let response = request.send().await.map_err(|e| {
+                if written.load(std::sync::atomic::Ordering::Relaxed) > limit {
+                    too_large()
+                } else {
+                    ApiError::bad_request(format!("Upload interrupted: {}", e.without_url()))
+                }
+            })?;
+            if !response.status().is_success() {
+                return Err(upstream_status(response.status()));
+            }
+            Ok(written.load(std::sync::atomic::Ordering::Relaxed))
+        }
         TransferPlan::Service { path, .. } => {
             let (op, _) = crate::operator(t.account, t.cipher)?;
             let mut writer = op

@@ -52,3 +52,65 @@ pub fn operator(config: &WebdavConfig, secrets: &WebdavSecrets) -> Result<Operat
     Operator::new(builder)
         .map_err(|e| ApiError::invalid_parameters(format!("Invalid WebDAV settings: {e}")))
 }
+
+/// A streaming `PUT` of `path` (relative to the account root), for uploads: OpenDAL's
+/// WebDAV writer holds a whole file in memory before sending it, this does not.
+pub fn put_request(
+    client: &reqwest::Client,
+    config: &WebdavConfig,
+    secrets: &WebdavSecrets,
+    path: &str,
+) -> Result<reqwest::RequestBuilder, ApiError> {
+    let mut url = url::Url::parse(&config.url).map_err(ApiError::internal)?;
+    {
+        let mut segments = url
+            .path_segments_mut()
+            .map_err(|_| ApiError::internal("WebDAV URL cannot be a base"))?;
+        segments.pop_if_empty();
+        let root = config.root.as_deref().unwrap_or("");
+        // `push` percent-encodes each segment (spaces, `#`, `?`, `%`, unicode).
+        for segment in root
+            .split('/')
+            .chain(path.split('/'))
+            .filter(|s| !s.is_empty())
+        {
+            segments.push(segment);
+        }
+    }
+    let mut request = client.put(url);
+    if let Some(user) = &config.username {
+        request = request.basic_auth(user, secrets.password.as_deref());
+    }
+    Ok(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_urls_encode_every_segment() {
+        let config = WebdavConfig {
+            url: "http://dav.example.com/remote.php/dav/".into(),
+            username: Some("u".into()),
+            root: Some("/team/".into()),
+        };
+        let secrets = WebdavSecrets {
+            password: Some("p".into()),
+        };
+        let request = put_request(
+            &reqwest::Client::new(),
+            &config,
+            &secrets,
+            "Docs & ü #?%/a b.txt",
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        assert_eq!(
+            request.url().as_str(),
+            "http://dav.example.com/remote.php/dav/team/Docs%20&%20%C3%BC%20%23%3F%25/a%20b.txt"
+        );
+        assert!(request.headers().contains_key("authorization"));
+    }
+}
