@@ -28,16 +28,16 @@ pub mod s3;
 pub mod transfer;
 pub mod webdav;
 
-/// What every connector does today: the storage basics, no rename/move/copy/search yet.
+/// What every connector does today: the storage basics with rename/move/copy, no search yet.
 pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
     ("can_upload_file", true),
     ("can_create_folder", true),
     ("can_delete_file", true),
     ("can_delete_folder", true),
     ("can_download_file", true),
-    ("can_rename_file", false),
-    ("can_move_file", false),
-    ("can_copy_file", false),
+    ("can_rename_file", true),
+    ("can_move_file", true),
+    ("can_copy_file", true),
     ("can_search_file_name", false),
     ("multipart_uploads_supported_for_files", false),
 ];
@@ -70,6 +70,15 @@ pub trait Storage: Send + Sync {
         kind: ItemKind,
         recursive: bool,
     ) -> Result<(), ApiError>;
+    /// Moves (`copy = false`) or copies the item at `from` (of `kind`) to `to`; `to` must
+    /// not exist (409) and a folder cannot go inside itself (400).
+    async fn relocate(
+        &self,
+        from: &ItemPath,
+        kind: ItemKind,
+        to: &ItemPath,
+        copy: bool,
+    ) -> Result<Entry, ApiError>;
     /// Where the API tier reads a file from.
     async fn plan_download(&self, path: &ItemPath) -> Result<(TransferPlan, Entry), ApiError>;
     /// Where the API tier stages an upload (`overwrite` as in the commit, for services
@@ -140,6 +149,26 @@ pub fn operator(
             "`{other}` is not an OpenDAL service"
         ))),
     }
+}
+
+/// Checks a move or copy of `from` to `to` before touching anything.
+pub(crate) fn check_relocation(
+    from: &ItemPath,
+    kind: ItemKind,
+    to: &ItemPath,
+) -> Result<(), ApiError> {
+    if from.is_root() {
+        return Err(ApiError::forbidden(
+            "The root folder cannot be moved or copied.",
+        ));
+    }
+    let inside = to.as_str().starts_with(&format!("{}/", from.as_str()));
+    if kind == ItemKind::Folder && (inside || to == from) {
+        return Err(ApiError::invalid_parameters(
+            "A folder cannot be moved or copied into itself.",
+        ));
+    }
+    Ok(())
 }
 
 /// Installs OpenDAL's process-wide HTTP transport (reqwest) once.

@@ -247,6 +247,51 @@ impl LocalDisk {
         result.map_err(not_found_or_internal)
     }
 
+    fn relocate_sync(
+        &self,
+        from: &ItemPath,
+        kind: ItemKind,
+        to: &ItemPath,
+        copy: bool,
+    ) -> Result<Entry, ApiError> {
+        crate::check_relocation(from, kind, to)?;
+        let (source, meta) = self.lookup(from)?;
+        if meta.is_dir() != (kind == ItemKind::Folder) {
+            return Err(ApiError::not_found("No such file or folder."));
+        }
+        let parent = to.parent().expect("a destination has a parent");
+        let target = self.folder(&parent)?.join(to.name());
+        if fs::symlink_metadata(&target).is_ok() {
+            return Err(ApiError::naming_conflict(
+                "An item with this name already exists.",
+                to.id(),
+            ));
+        }
+        if !copy {
+            fs::rename(&source, &target).map_err(ApiError::internal)?;
+        } else if kind == ItemKind::File {
+            // Copy under a staging name, then link into place: never a partial file in view,
+            // never over an existing one.
+            let staged = self
+                .data_root
+                .join(STAGING_DIR)
+                .join(uuid::Uuid::new_v4().to_string());
+            fs::create_dir_all(self.data_root.join(STAGING_DIR)).map_err(ApiError::internal)?;
+            fs::copy(&source, &staged).map_err(ApiError::internal)?;
+            let linked = fs::hard_link(&staged, &target);
+            let _ = fs::remove_file(&staged);
+            linked.map_err(|e| match e.kind() {
+                ErrorKind::AlreadyExists => {
+                    ApiError::naming_conflict("An item with this name already exists.", to.id())
+                }
+                _ => ApiError::internal(e),
+            })?;
+        } else {
+            copy_tree(&source, &target)?;
+        }
+        self.entry(to)
+    }
+
     fn commit_sync(
         &self,
         staged: &str,
@@ -318,6 +363,18 @@ impl Storage for LocalDisk {
     ) -> Result<(), ApiError> {
         let path = path.clone();
         self.blocking(move |d| d.delete_sync(&path, kind, recursive))
+            .await
+    }
+
+    async fn relocate(
+        &self,
+        from: &ItemPath,
+        kind: ItemKind,
+        to: &ItemPath,
+        copy: bool,
+    ) -> Result<Entry, ApiError> {
+        let (from, to) = (from.clone(), to.clone());
+        self.blocking(move |d| d.relocate_sync(&from, kind, &to, copy))
             .await
     }
 
@@ -398,6 +455,22 @@ fn link_under_free_name(
         "Too many files with this name.",
         parent.join(name)?.id(),
     ))
+}
+
+/// Copies folder `from` to a new folder `to`, skipping symbolic links.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), ApiError> {
+    fs::create_dir(to).map_err(ApiError::internal)?;
+    for item in fs::read_dir(from).map_err(ApiError::internal)? {
+        let item = item.map_err(ApiError::internal)?;
+        let kind = item.file_type().map_err(ApiError::internal)?;
+        let target = to.join(item.file_name());
+        if kind.is_dir() {
+            copy_tree(&item.path(), &target)?;
+        } else if kind.is_file() {
+            fs::copy(item.path(), target).map_err(ApiError::internal)?;
+        }
+    }
+    Ok(())
 }
 
 /// `report.pdf` → `report (2).pdf`.

@@ -102,6 +102,22 @@ async fn run(state: &WorkerState, job: &RequestJob, worker: &str) -> Result<Outc
             .delete(path, *kind, *recursive)
             .await
             .map(|()| Outcome::Done),
+        Op::Relocate {
+            path,
+            kind,
+            parent,
+            name,
+            copy,
+        } => {
+            let to = parent.join(name)?;
+            storage
+                .relocate(path, *kind, &to, *copy)
+                .await
+                .map(|entry| Outcome::Entry {
+                    entry,
+                    created: true,
+                })
+        }
         Op::PlanDownload { path } => storage
             .plan_download(path)
             .await

@@ -83,6 +83,19 @@ pub enum Op {
         /// Delete a non-empty folder with its contents.
         recursive: bool,
     },
+    /// Moves (renames) or copies a file or folder within the account.
+    Relocate {
+        /// The item.
+        path: ItemPath,
+        /// What the caller believes it is (a mismatch is "not found").
+        kind: ItemKind,
+        /// Destination folder.
+        parent: ItemPath,
+        /// Name at the destination.
+        name: String,
+        /// Copy instead of move.
+        copy: bool,
+    },
     /// Resolves a file for download by the API tier.
     PlanDownload {
         /// The file.
@@ -126,6 +139,8 @@ impl Op {
             Op::ListFolder { .. } => "list_folder",
             Op::CreateFolder { .. } => "create_folder",
             Op::Delete { .. } => "delete",
+            Op::Relocate { copy: false, .. } => "move",
+            Op::Relocate { copy: true, .. } => "copy",
             Op::PlanDownload { .. } => "plan_download",
             Op::PlanUpload { .. } => "plan_upload",
             Op::CommitUpload { .. } => "commit_upload",

@@ -20,6 +20,7 @@ mod applications;
 mod files;
 mod folders;
 mod ops;
+mod relocate;
 
 /// Builds the router. Layers, outermost first: request id and error bodies, CORS,
 /// in-flight limit, metrics (by route template), body limit.
@@ -55,7 +56,13 @@ pub fn router(state: AppState) -> Router {
         .route("/accounts/{acct}/storage/folders", post(folders::create))
         .route(
             "/accounts/{acct}/storage/folders/{id}",
-            get(folders::get).delete(folders::delete),
+            get(folders::get)
+                .delete(folders::delete)
+                .patch(relocate::patch_folder),
+        )
+        .route(
+            "/accounts/{acct}/storage/folders/{id}/copy",
+            post(relocate::copy_folder),
         )
         .route(
             "/accounts/{acct}/storage/folders/{id}/contents",
@@ -67,7 +74,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/accounts/{acct}/storage/files/{id}",
-            get(files::get).delete(files::delete),
+            get(files::get)
+                .delete(files::delete)
+                .patch(relocate::patch_file),
+        )
+        .route(
+            "/accounts/{acct}/storage/files/{id}/copy",
+            post(relocate::copy_file),
         )
         .route(
             "/accounts/{acct}/storage/files/{id}/contents",

@@ -43,7 +43,7 @@ async fn import_list_get_patch_delete() {
         true
     );
     assert_eq!(
-        full["properties"]["capabilities"]["can_rename_file"]["value"],
+        full["properties"]["capabilities"]["can_search_file_name"]["value"],
         false
     );
 

@@ -2,6 +2,7 @@
 //! on a real server: the same calls must behave the same on `local` and on S3 (moto).
 
 use rand::RngCore;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, moto, rclone_webdav, Caller, Go, TestApp};
@@ -136,6 +137,9 @@ async fn conformance(a: &Caller) {
         .await;
     assert_error(r, 404, "not_found").await;
 
+    // Rename, move and copy, of files and folders, in a folder of their own.
+    relocations(a).await;
+
     // Deletes: non-empty folder refused, file then 404, recursive.
     let r = a.delete(&format!("{STORAGE}/folders/{docs_id}")).await;
     assert_error(r, 403, "folder_not_empty").await;
@@ -173,6 +177,148 @@ async fn conformance(a: &Caller) {
         a.root_contents().await["objects"].as_array().unwrap().len(),
         0,
         "ends empty"
+    );
+}
+
+/// Rename, move and copy: the ids follow the paths, conflicts are 409, a folder cannot go
+/// into itself, copies are byte-identical, moved folders take their contents along.
+async fn relocations(a: &Caller) {
+    let json_of = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap())
+    };
+    let mk = |name: &str, parent: &str| json!({"name": name, "parent_id": parent});
+    let (_, moves) = json_of(
+        a.post_json(&format!("{STORAGE}/folders"), &mk("moves", "root"))
+            .await,
+    )
+    .await;
+    let moves_id = moves["id"].as_str().unwrap().to_string();
+    let (_, sub) = json_of(
+        a.post_json(&format!("{STORAGE}/folders"), &mk("sub #1", &moves_id))
+            .await,
+    )
+    .await;
+    let sub_id = sub["id"].as_str().unwrap().to_string();
+    let (_, f) = json_of(a.upload(&moves_id, "a.txt", "payload").await).await;
+    let f_id = f["id"].as_str().unwrap().to_string();
+
+    let (status, renamed) = json_of(
+        a.send_json(
+            Method::PATCH,
+            &format!("{STORAGE}/files/{f_id}"),
+            &json!({"name": "b ü.txt"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed["name"], "b ü.txt");
+    assert_error(
+        a.get(&format!("{STORAGE}/files/{f_id}")).await,
+        404,
+        "not_found",
+    )
+    .await;
+    let renamed_id = renamed["id"].as_str().unwrap().to_string();
+    let (status, moved) = json_of(
+        a.send_json(
+            Method::PATCH,
+            &format!("{STORAGE}/files/{renamed_id}"),
+            &json!({"parent_id": sub_id}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(moved["parent"]["id"], sub_id);
+    let moved_id = moved["id"].as_str().unwrap().to_string();
+    let copy_body = json!({"parent_id": moves_id, "name": "copy.txt"});
+    let (status, copied) = json_of(
+        a.post_json(&format!("{STORAGE}/files/{moved_id}/copy"), &copy_body)
+            .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{copied}");
+    let copied_bytes = a
+        .get(&format!(
+            "{STORAGE}/files/{}/contents",
+            copied["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(copied_bytes.text().await.unwrap(), "payload");
+    let r = a
+        .post_json(&format!("{STORAGE}/files/{moved_id}/copy"), &copy_body)
+        .await;
+    assert_error(r, 409, "naming_conflict").await;
+    let r = a
+        .send_json(
+            Method::PATCH,
+            &format!("{STORAGE}/files/{moved_id}"),
+            &json!({}),
+        )
+        .await;
+    assert_error(r, 400, "invalid_parameters").await;
+
+    // Folders: rename takes the contents along; copy duplicates them; never into itself.
+    let (status, sub2) = json_of(
+        a.send_json(
+            Method::PATCH,
+            &format!("{STORAGE}/folders/{sub_id}"),
+            &json!({"name": "sub 2"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{sub2}");
+    let sub2_id = sub2["id"].as_str().unwrap().to_string();
+    let inside = a
+        .get_json(&format!("{STORAGE}/folders/{sub2_id}/contents"))
+        .await;
+    let names: Vec<_> = inside["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].clone())
+        .collect();
+    assert_eq!(names, vec![json!("b ü.txt")]);
+    let r = a
+        .send_json(
+            Method::PATCH,
+            &format!("{STORAGE}/folders/{sub2_id}"),
+            &json!({"parent_id": sub2_id}),
+        )
+        .await;
+    assert_error(r, 400, "invalid_parameters").await;
+    let (status, sub3) = json_of(
+        a.post_json(
+            &format!("{STORAGE}/folders/{sub2_id}/copy"),
+            &json!({"name": "sub 3"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{sub3}");
+    let inside = a
+        .get_json(&format!(
+            "{STORAGE}/folders/{}/contents",
+            sub3["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(inside["objects"][0]["name"], "b ü.txt");
+    assert_eq!(
+        a.get_json(&format!("{STORAGE}/folders/{sub2_id}/contents"))
+            .await["objects"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        a.delete(&format!("{STORAGE}/folders/{moves_id}?recursive=true"))
+            .await
+            .status(),
+        204
     );
 }
 
