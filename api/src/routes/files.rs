@@ -94,6 +94,25 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Opens a file's bytes on its service (planned by a worker, streamed by this tier).
+pub async fn fetch(
+    state: &AppState,
+    source: &AccountRef,
+    path: ItemPath,
+) -> Result<(transfer::Download, Entry), ApiError> {
+    let outcome = state
+        .pipeline
+        .call(Some(source.clone()), Op::PlanDownload { path })
+        .await?;
+    let Outcome::Download { plan, entry } = outcome else {
+        return Err(ApiError::internal("download was not planned"));
+    };
+    Ok((
+        transfer_for(state, source).open_download(&plan).await?,
+        entry,
+    ))
+}
+
 /// `GET /v1/accounts/{acct}/storage/files/{id}/contents`: streamed, never buffered whole.
 pub async fn download(
     State(state): State<AppState>,
@@ -102,15 +121,7 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     let account = caller.account(&state, &acct).await?;
     let path = ItemPath::from_id(&id)?;
-    let outcome = state
-        .pipeline
-        .call(Some(account_ref(&account)), Op::PlanDownload { path })
-        .await?;
-    let Outcome::Download { plan, entry } = outcome else {
-        return Err(ApiError::internal("download was not planned"));
-    };
-    let target = account_ref(&account);
-    let download = transfer_for(&state, &target).open_download(&plan).await?;
+    let (download, entry) = fetch(&state, &account_ref(&account), path).await?;
     let mut response = Body::from_stream(download.body).into_response();
     let headers = response.headers_mut();
     let mime = entry
@@ -142,6 +153,48 @@ fn url_escape(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Streams `body` into a new file `name` in `parent` of `target`: a worker plans it, the
+/// bytes go straight to the service, a worker commits it (or discards it on failure).
+pub async fn store<S, E>(
+    state: &AppState,
+    target: &AccountRef,
+    parent: ItemPath,
+    name: String,
+    overwrite: bool,
+    body: S,
+    length: Option<u64>,
+) -> Result<Entry, ApiError>
+where
+    S: futures::Stream<Item = Result<bytes::Bytes, E>> + Unpin + Send + 'static,
+    E: std::fmt::Display + Send + Sync + 'static,
+{
+    let plan_op = Op::PlanUpload {
+        parent: parent.clone(),
+        name: name.clone(),
+        overwrite,
+    };
+    let Outcome::Upload { plan } = state.pipeline.call(Some(target.clone()), plan_op).await? else {
+        return Err(ApiError::internal("upload was not planned"));
+    };
+    let staged = plan.staged().unwrap_or_default().to_string();
+    let limit = state.settings.api.max_upload_bytes;
+    let transfer = transfer_for(state, target);
+    if let Err(e) = transfer.write_upload(&plan, body, limit, length).await {
+        // Best effort: housekeeping removes what this misses.
+        let abort = Op::AbortUpload { staged };
+        let _ = state.pipeline.call(Some(target.clone()), abort).await;
+        return Err(e);
+    }
+    let commit = Op::CommitUpload {
+        staged,
+        parent,
+        name,
+        overwrite,
+    };
+    let outcome = state.pipeline.call(Some(target.clone()), commit).await?;
+    Ok(expect_entry(outcome, ItemKind::File)?.0)
 }
 
 /// `X-Kloudless-Metadata` of an upload.
@@ -185,37 +238,11 @@ pub async fn upload(
     let parent = parent_path(meta.parent_id.as_deref())?;
     let target = account_ref(&account);
 
-    let plan_op = Op::PlanUpload {
-        parent: parent.clone(),
-        name: name.clone(),
-        overwrite,
-    };
-    let Outcome::Upload { plan } = state.pipeline.call(Some(target.clone()), plan_op).await? else {
-        return Err(ApiError::internal("upload was not planned"));
-    };
-    let staged = plan.staged().unwrap_or_default().to_string();
     let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let body = request.into_body().into_data_stream();
-    let limit = state.settings.api.max_upload_bytes;
-    let transfer = transfer_for(&state, &target);
-    if let Err(e) = transfer.write_upload(&plan, body, limit, length).await {
-        // Best effort: housekeeping removes what this misses.
-        let _ = state
-            .pipeline
-            .call(Some(target), Op::AbortUpload { staged })
-            .await;
-        return Err(e);
-    }
-    let commit = Op::CommitUpload {
-        staged,
-        parent,
-        name,
-        overwrite,
-    };
-    let outcome = state.pipeline.call(Some(target), commit).await?;
-    let (entry, _) = expect_entry(outcome, ItemKind::File)?;
+    let entry = store(&state, &target, parent, name, overwrite, body, length).await?;
     Ok((
         StatusCode::CREATED,
         Json(wire::entry(&entry, account.id, &base)),

@@ -6,14 +6,16 @@ use axum::{
     http::StatusCode,
     response::IntoResponse,
 };
-use cloudbridge_shared::{protocol::Op, storage::ItemKind, ApiError, ItemPath};
+use cloudbridge_shared::{
+    db::accounts::Account, protocol::Op, storage::ItemKind, ApiError, ItemPath,
+};
 use serde::Deserialize;
 
 use crate::{
     auth::AppCaller,
     extract::{BaseUrl, Json},
     routes::{
-        files::{account_ref, expect_entry},
+        files::{account_ref, expect_entry, fetch, store},
         folders::parent_path,
     },
     wire, AppState,
@@ -38,16 +40,18 @@ async fn relocate(
     copy: bool,
 ) -> Result<impl IntoResponse, ApiError> {
     let account = caller.account(&state, &acct).await?;
-    if let Some(target) = &body.account {
-        let same = target.as_i64() == Some(account.id)
-            || target.as_str().and_then(|s| s.parse::<i64>().ok()) == Some(account.id);
-        if !same {
-            return Err(ApiError::not_implemented(
-                "Moving or copying to another account is not available yet.",
-            ));
+    let other = match &body.account {
+        None => None,
+        Some(v) => {
+            let id = v
+                .as_i64()
+                .or_else(|| v.as_str()?.parse().ok())
+                .ok_or_else(|| ApiError::invalid_parameters("`account` must be an account id."))?;
+            // Resolved like any account id: another application's account is not found.
+            (id != account.id).then_some(caller.account(&state, &id.to_string()).await?)
         }
-    }
-    if !copy && body.name.is_none() && body.parent_id.is_none() {
+    };
+    if !copy && other.is_none() && body.name.is_none() && body.parent_id.is_none() {
         return Err(ApiError::invalid_parameters(
             "Give a new `name`, `parent_id`, or both.",
         ));
@@ -61,6 +65,20 @@ async fn relocate(
         None => current_parent,
     };
     let name = body.name.unwrap_or_else(|| path.name().to_string());
+    if let Some(destination) = other {
+        return across(
+            &state,
+            &account,
+            &destination,
+            kind,
+            path,
+            parent,
+            name,
+            copy,
+            &base,
+        )
+        .await;
+    }
     let op = Op::Relocate {
         path,
         kind,
@@ -76,6 +94,54 @@ async fn relocate(
         StatusCode::OK
     };
     Ok((status, Json(wire::entry(&entry, account.id, &base))))
+}
+
+/// A file moved or copied to another account of the application: streamed by this tier
+/// from one service to the other (the same path as a download plus an upload), then, for
+/// a move, deleted at the source. Names taken at the destination get a free variant.
+#[allow(clippy::too_many_arguments)]
+async fn across(
+    state: &AppState,
+    source: &Account,
+    destination: &Account,
+    kind: ItemKind,
+    path: ItemPath,
+    parent: ItemPath,
+    name: String,
+    copy: bool,
+    base: &str,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    if kind == ItemKind::Folder {
+        return Err(ApiError::not_implemented(
+            "Folders cannot move between accounts yet.",
+        ));
+    }
+    let (from, to) = (account_ref(source), account_ref(destination));
+    let (download, _) = fetch(state, &from, path.clone()).await?;
+    let entry = store(
+        state,
+        &to,
+        parent,
+        name,
+        false,
+        download.body,
+        download.length,
+    )
+    .await?;
+    if !copy {
+        let delete = Op::Delete {
+            path,
+            kind,
+            recursive: false,
+        };
+        state.pipeline.call(Some(from), delete).await?;
+    }
+    let status = if copy {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(wire::entry(&entry, destination.id, base))))
 }
 
 /// `PATCH /v1/accounts/{acct}/storage/files/{id}`: rename and/or move.

@@ -415,3 +415,107 @@ async fn webdav_conforms_and_checks_credentials() {
         .collect();
     assert_eq!(outside, vec![std::ffi::OsString::from("team")]);
 }
+
+#[tokio::test]
+async fn files_move_and_copy_between_accounts_and_services() {
+    let s3 = moto().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dav = rclone_webdav(dir.path()).await;
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("across").await;
+    let (local_id, local_token) = app.import_local(&key, "alice").await;
+    let s3_body = json!({
+        "service": "s3_compatible", "account": "bucket", "token": "AK", "token_secret": "SK",
+        "bucket": "bucket-one", "endpoint": s3.endpoint,
+    });
+    let (s3_id, _) = app.import(&key, &s3_body).await;
+    let dav_body = json!({
+        "service": "webdav", "account": "dav", "url": dav.endpoint,
+        "token": "dav", "token_secret": "dav-password",
+    });
+    let (dav_id, _) = app.import(&key, &dav_body).await;
+    let api = app.with_key(&key);
+    let mut bytes = vec![0u8; 2_000_000];
+    rand::rng().fill_bytes(&mut bytes);
+    let (_, file) = {
+        let r = app
+            .with_token(&local_token)
+            .upload("root", "report.bin", bytes.clone())
+            .await;
+        (r.status(), r.json::<Value>().await.unwrap())
+    };
+    let file_id = file["id"].as_str().unwrap();
+
+    // local → S3, copy: the source stays.
+    let r = api
+        .post_json(
+            &format!("/v1/accounts/{local_id}/storage/files/{file_id}/copy"),
+            &json!({"account": s3_id, "parent_id": "root"}),
+        )
+        .await;
+    let status = r.status();
+    let on_s3: Value = r.json().await.unwrap();
+    assert_eq!(status, 201, "{on_s3}");
+    assert_eq!(on_s3["account"], s3_id);
+    let got = api
+        .get(&format!(
+            "/v1/accounts/{s3_id}/storage/files/{}/contents",
+            on_s3["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(got.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    assert_eq!(
+        api.get(&format!("/v1/accounts/{local_id}/storage/files/{file_id}"))
+            .await
+            .status(),
+        200
+    );
+
+    // S3 → WebDAV, move: the source goes.
+    let s3_file = on_s3["id"].as_str().unwrap();
+    let r = api
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/accounts/{s3_id}/storage/files/{s3_file}"),
+            &json!({"account": dav_id.to_string()}),
+        )
+        .await;
+    let status = r.status();
+    let on_dav: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{on_dav}");
+    let got = api
+        .get(&format!(
+            "/v1/accounts/{dav_id}/storage/files/{}/contents",
+            on_dav["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(got.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    assert_error(
+        api.get(&format!("/v1/accounts/{s3_id}/storage/files/{s3_file}"))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    // A bearer token reaches no other account; folders do not cross yet.
+    let r = app
+        .with_token(&local_token)
+        .post_json(
+            &format!("/v1/accounts/me/storage/files/{file_id}/copy"),
+            &json!({"account": s3_id}),
+        )
+        .await;
+    assert_error(r, 404, "not_found").await;
+    let r = api
+        .post_json(
+            &format!("/v1/accounts/{local_id}/storage/folders/root/copy"),
+            &json!({"account": s3_id}),
+        )
+        .await;
+    assert!(
+        r.status().is_client_error() || r.status() == 501,
+        "{}",
+        r.status()
+    );
+}
