@@ -1,5 +1,6 @@
 //! Storage API: rename or move (`PATCH files|folders/{id}`) and copy
-//! (`POST files|folders/{id}/copy`), within one account.
+//! (`POST files|folders/{id}/copy`), within one account or, for files, to another account
+//! of the same application.
 
 use axum::{
     extract::{Path, State},
@@ -48,7 +49,11 @@ async fn relocate(
                 .or_else(|| v.as_str()?.parse().ok())
                 .ok_or_else(|| ApiError::invalid_parameters("`account` must be an account id."))?;
             // Resolved like any account id: another application's account is not found.
-            (id != account.id).then_some(caller.account(&state, &id.to_string()).await?)
+            if id == account.id {
+                None
+            } else {
+                Some(caller.account(&state, &id.to_string()).await?)
+            }
         }
     };
     if !copy && other.is_none() && body.name.is_none() && body.parent_id.is_none() {
@@ -62,6 +67,8 @@ async fn relocate(
         .ok_or_else(|| ApiError::forbidden("The root folder cannot be moved."))?;
     let parent = match body.parent_id.as_deref() {
         Some(p) => parent_path(Some(p))?,
+        // In another account the source's folder may not exist: default to its root.
+        None if other.is_some() => ItemPath::root(),
         None => current_parent,
     };
     let name = body.name.unwrap_or_else(|| path.name().to_string());
