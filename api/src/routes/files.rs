@@ -60,38 +60,60 @@ pub fn expect_entry(outcome: Outcome, kind: ItemKind) -> Result<(Entry, bool), A
     }
 }
 
-/// `GET /v1/accounts/{acct}/storage/files/{id}`
-pub async fn get(
-    State(state): State<AppState>,
-    caller: AppCaller,
-    BaseUrl(base): BaseUrl,
-    Path((acct, id)): Path<(String, String)>,
+/// Metadata of the item `id`, which must be of `kind` (shared by files and folders).
+pub async fn metadata(
+    state: &AppState,
+    caller: &AppCaller,
+    base: &str,
+    (acct, id): (String, String),
+    kind: ItemKind,
 ) -> Result<Json<Value>, ApiError> {
-    let account = caller.account(&state, &acct).await?;
+    let account = caller.account(state, &acct).await?;
     let path = ItemPath::from_id(&id)?;
     let outcome = state
         .pipeline
         .call(Some(account_ref(&account)), Op::Metadata { path })
         .await?;
-    let (entry, _) = expect_entry(outcome, ItemKind::File)?;
-    Ok(Json(wire::entry(&entry, account.id, &base)))
+    let (entry, _) = expect_entry(outcome, kind)?;
+    Ok(Json(wire::entry(&entry, account.id, base)))
+}
+
+/// Deletes the item `id`, which must be of `kind` (shared by files and folders).
+pub async fn remove(
+    state: &AppState,
+    caller: &AppCaller,
+    (acct, id): (String, String),
+    kind: ItemKind,
+    recursive: bool,
+) -> Result<StatusCode, ApiError> {
+    let account = caller.account(state, &acct).await?;
+    let path = ItemPath::from_id(&id)?;
+    let op = Op::Delete {
+        path,
+        kind,
+        recursive,
+    };
+    state.pipeline.call(Some(account_ref(&account)), op).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/accounts/{acct}/storage/files/{id}`
+pub async fn get(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path(ids): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    metadata(&state, &caller, &base, ids, ItemKind::File).await
 }
 
 /// `DELETE /v1/accounts/{acct}/storage/files/{id}`
 pub async fn delete(
     State(state): State<AppState>,
     caller: AppCaller,
-    Path((acct, id)): Path<(String, String)>,
+    Path(ids): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let account = caller.account(&state, &acct).await?;
-    let path = ItemPath::from_id(&id)?;
-    let op = Op::Delete {
-        path,
-        kind: ItemKind::File,
-        recursive: false,
-    };
-    state.pipeline.call(Some(account_ref(&account)), op).await?;
-    Ok(StatusCode::NO_CONTENT)
+    remove(&state, &caller, ids, ItemKind::File, false).await
 }
 
 /// Opens a file's bytes on its service (planned by a worker, streamed by this tier).

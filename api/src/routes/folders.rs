@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::{
     auth::AppCaller,
     extract::{parse_bool, BaseUrl, Json, Paging, Query},
-    routes::files::{account_ref, expect_entry},
+    routes::files::{account_ref, expect_entry, metadata, remove},
     wire, AppState,
 };
 
@@ -23,16 +23,9 @@ pub async fn get(
     State(state): State<AppState>,
     caller: AppCaller,
     BaseUrl(base): BaseUrl,
-    Path((acct, id)): Path<(String, String)>,
+    Path(ids): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let account = caller.account(&state, &acct).await?;
-    let path = ItemPath::from_id(&id)?;
-    let outcome = state
-        .pipeline
-        .call(Some(account_ref(&account)), Op::Metadata { path })
-        .await?;
-    let (entry, _) = expect_entry(outcome, ItemKind::Folder)?;
-    Ok(Json(wire::entry(&entry, account.id, &base)))
+    metadata(&state, &caller, &base, ids, ItemKind::Folder).await
 }
 
 /// `GET /v1/accounts/{acct}/storage/folders/{id}/contents`
@@ -133,18 +126,10 @@ pub fn parent_path(parent_id: Option<&str>) -> Result<ItemPath, ApiError> {
 pub async fn delete(
     State(state): State<AppState>,
     caller: AppCaller,
-    Path((acct, id)): Path<(String, String)>,
+    Path(ids): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<StatusCode, ApiError> {
-    let account = caller.account(&state, &acct).await?;
-    let path = ItemPath::from_id(&id)?;
     let recursive =
         parse_bool(q.get("recursive").map(String::as_str), "recursive")?.unwrap_or(false);
-    let op = Op::Delete {
-        path,
-        kind: ItemKind::Folder,
-        recursive,
-    };
-    state.pipeline.call(Some(account_ref(&account)), op).await?;
-    Ok(StatusCode::NO_CONTENT)
+    remove(&state, &caller, ids, ItemKind::Folder, recursive).await
 }

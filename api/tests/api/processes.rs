@@ -37,6 +37,25 @@ async fn connect_account(client: &reqwest::Client, base: &str, settings: &Settin
     account["bearer_token"]["key"].as_str().unwrap().to_string()
 }
 
+/// Starts uploading `body` as `name` into the root folder, in the background.
+fn spawn_upload(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    name: &str,
+    body: reqwest::Body,
+) -> tokio::task::JoinHandle<reqwest::Response> {
+    let request = client
+        .post(format!("{base}/v1/accounts/me/storage/files"))
+        .header("Authorization", bearer(token))
+        .header(
+            "X-Kloudless-Metadata",
+            json!({"name": name, "parent_id": "root"}).to_string(),
+        )
+        .body(body);
+    tokio::spawn(async move { request.send().await.unwrap() })
+}
+
 /// Starts an API process on a free port; returns it and its base URL.
 fn api_process(iso: &Isolated) -> (Proc, String) {
     let port = free_port();
@@ -172,22 +191,7 @@ async fn worker_killed_mid_request_caller_still_answered() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         Ok::<_, std::io::Error>(c)
     }));
-    let upload = tokio::spawn({
-        let (client, base, token) = (client.clone(), base.clone(), token.clone());
-        async move {
-            client
-                .post(format!("{base}/v1/accounts/me/storage/files"))
-                .header("Authorization", bearer(&token))
-                .header(
-                    "X-Kloudless-Metadata",
-                    r#"{"name":"slow.bin","parent_id":"root"}"#,
-                )
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-        }
-    });
+    let upload = spawn_upload(&client, &base, &token, "slow.bin", body);
     tokio::time::sleep(Duration::from_millis(500)).await;
     first.kill();
     let _second = Proc::spawn("cloudbridge-jobs", &settings, &[]);
@@ -352,22 +356,13 @@ async fn sigterm_drains_in_flight_requests() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         Ok::<_, std::io::Error>(vec![1u8; 10_000])
     });
-    let upload = tokio::spawn({
-        let (client, base, token) = (client.clone(), base.clone(), token.clone());
-        async move {
-            client
-                .post(format!("{base}/v1/accounts/me/storage/files"))
-                .header("Authorization", bearer(&token))
-                .header(
-                    "X-Kloudless-Metadata",
-                    r#"{"name":"drain.bin","parent_id":"root"}"#,
-                )
-                .body(reqwest::Body::wrap_stream(chunks))
-                .send()
-                .await
-                .unwrap()
-        }
-    });
+    let upload = spawn_upload(
+        &client,
+        &base,
+        &token,
+        "drain.bin",
+        reqwest::Body::wrap_stream(chunks),
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = api.child.id().to_string();
     assert!(std::process::Command::new("kill")
