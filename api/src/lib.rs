@@ -19,6 +19,7 @@ mod cache;
 mod extract;
 mod middleware;
 mod pipeline;
+mod range;
 mod routes;
 pub mod startup;
 mod state;

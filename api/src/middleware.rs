@@ -24,8 +24,13 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         method = %req.method(),
         path = %req.uri().path()
     );
+    let raw_data = req
+        .headers()
+        .get("x-kloudless-raw-data")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
     let mut response = request_id::scope(id.clone(), async move {
-        let response = tracing::Instrument::instrument(next.run(req), span).await;
+        let served = crate::wire::with_raw_data(raw_data, next.run(req));
+        let response = tracing::Instrument::instrument(served, span).await;
         let status = response.status();
         let is_json = response
             .headers()

@@ -8,6 +8,19 @@ use cloudbridge_shared::{
 };
 use serde_json::{json, Value};
 
+tokio::task_local! {
+    static RAW_DATA: bool;
+}
+
+/// Runs `fut` with `X-Kloudless-Raw-Data` on or off for the entries it renders.
+pub async fn with_raw_data<F: std::future::Future>(wanted: bool, fut: F) -> F::Output {
+    RAW_DATA.scope(wanted, fut).await
+}
+
+fn raw_data_wanted() -> bool {
+    RAW_DATA.try_with(|w| *w).unwrap_or(false)
+}
+
 /// ISO 8601 with `Z`.
 pub fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -135,6 +148,9 @@ pub fn entry(e: &Entry, account: i64, base: &str) -> Value {
         "ids": {"default": id, "path": id},
         "href": format!("{base}/v1/accounts/{account}/storage/{kind}s/{id}"),
     });
+    if let Some(raw) = e.raw.as_ref().filter(|_| raw_data_wanted()) {
+        body["raw"] = raw.clone();
+    }
     if e.kind == ItemKind::Folder {
         body["can_create_folders"] = true.into();
         body["can_upload_files"] = true.into();

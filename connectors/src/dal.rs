@@ -15,7 +15,7 @@ use cloudbridge_shared::{
 };
 use opendal::{EntryMode, ErrorKind, Metadata, Operator};
 
-use crate::Storage;
+use crate::{Filter, Storage, Walk};
 
 /// How long a presigned transfer URL stays valid.
 const PRESIGN_TTL: Duration = Duration::from_secs(15 * 60);
@@ -159,10 +159,32 @@ fn entry(path: ItemPath, kind: ItemKind, meta: Option<&Metadata>) -> Entry {
                 .to_string()
         }),
         created: None,
+        raw: Some(raw(&path, meta)),
         modified,
         kind,
         path,
     }
+}
+
+/// The service's own view of an object: its key and what the service said about it.
+fn raw(path: &ItemPath, meta: Option<&Metadata>) -> serde_json::Value {
+    let mut raw = serde_json::json!({ "path": format!("/{}", path.as_str()) });
+    if let Some(m) = meta {
+        raw["content_length"] = m.content_length().into();
+        for (key, value) in [
+            ("etag", m.etag()),
+            ("content_type", m.content_type()),
+            ("version", m.version()),
+        ] {
+            if let Some(v) = value {
+                raw[key] = v.into();
+            }
+        }
+        if let Some(t) = m.last_modified() {
+            raw["last_modified"] = t.to_string().into();
+        }
+    }
+    raw
 }
 
 /// Maps an OpenDAL error to the Kloudless error the caller should see.
@@ -270,22 +292,16 @@ impl Storage for DalStore {
             })
             .collect();
         items.sort_by(|a, b| a.0.cmp(&b.0));
-        let size = page_size as usize;
-        let start = (page as usize - 1) * size;
-        if start > 0 && start >= items.len() {
-            return Err(ApiError::not_found("This page does not exist."));
-        }
-        let next_page = (start + size < items.len()).then_some(page + 1);
+        let (items, next_page) = Page::slice(items, page, page_size)?;
         let entries = items
             .into_iter()
-            .skip(start)
-            .take(size)
             .map(|(name, kind, meta)| Ok(entry(path.join(&name)?, kind, Some(&meta))))
             .collect::<Result<Vec<_>, ApiError>>()?;
         Ok(Page {
             entries,
             page,
             next_page,
+            total: None,
         })
     }
 
@@ -515,5 +531,54 @@ impl Storage for DalStore {
         }
         // An interrupted PUT to an object store leaves nothing behind.
         Ok(())
+    }
+
+    async fn walk(&self, under: &ItemPath, keep: &Filter, limit: usize) -> Result<Walk, ApiError> {
+        use futures::TryStreamExt;
+        let (kind, _) = self.stat(under).await?;
+        if kind != ItemKind::Folder {
+            return Err(ApiError::not_found("No folder has this id."));
+        }
+        let dir = if under.is_root() {
+            "/".to_string()
+        } else {
+            format!("{}/", under.as_str())
+        };
+        // One recursive listing: native on object stores, emulated by OpenDAL elsewhere.
+        let mut lister = self
+            .op
+            .lister_with(&dir)
+            .recursive(true)
+            .await
+            .map_err(service_error)?;
+        let mut walk = Walk::default();
+        while let Some(item) = lister.try_next().await.map_err(service_error)? {
+            let path = item.path().trim_matches('/');
+            if path.is_empty() || path == dir.trim_matches('/') {
+                continue;
+            }
+            // In-progress uploads and names we cannot represent are not items.
+            let Ok(path) = ItemPath::parse(path) else {
+                continue;
+            };
+            if path.segments().any(|s| s.starts_with(UPLOAD_PREFIX)) {
+                continue;
+            }
+            if walk.visited == limit {
+                walk.truncated = true;
+                break;
+            }
+            walk.visited += 1;
+            let kind = if item.metadata().mode() == EntryMode::DIR {
+                ItemKind::Folder
+            } else {
+                ItemKind::File
+            };
+            let entry = entry(path, kind, Some(item.metadata()));
+            if keep(&entry) {
+                walk.found.push(entry);
+            }
+        }
+        Ok(walk)
     }
 }

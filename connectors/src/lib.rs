@@ -99,6 +99,60 @@ pub trait Storage: Send + Sync {
     ) -> Result<Entry, ApiError>;
     /// Discards a staged upload.
     async fn abort_upload(&self, staged: &str) -> Result<(), ApiError>;
+
+    /// Every item below `under` for which `keep` holds, looking at no more than `limit`
+    /// items; also says whether the crawl stopped at the limit. This default walks the
+    /// folders breadth-first, page by page; services with a recursive listing do better.
+    async fn walk(&self, under: &ItemPath, keep: &Filter, limit: usize) -> Result<Walk, ApiError> {
+        let mut walk = Walk::default();
+        let mut folders = std::collections::VecDeque::from([under.clone()]);
+        while let Some(folder) = folders.pop_front() {
+            let mut page = 1;
+            loop {
+                let listed = match self.list(&folder, page, WALK_PAGE).await {
+                    Ok(listed) => listed,
+                    // Deleted while we walked: nothing more below it.
+                    Err(e) if e.status == 404 => break,
+                    Err(e) => return Err(e),
+                };
+                for entry in listed.entries {
+                    if walk.visited == limit {
+                        walk.truncated = true;
+                        return Ok(walk);
+                    }
+                    walk.visited += 1;
+                    if entry.kind == ItemKind::Folder {
+                        folders.push_back(entry.path.clone());
+                    }
+                    if keep(&entry) {
+                        walk.found.push(entry);
+                    }
+                }
+                match listed.next_page {
+                    Some(next) => page = next,
+                    None => break,
+                }
+            }
+        }
+        Ok(walk)
+    }
+}
+
+/// Which walked items to keep.
+pub type Filter = dyn Fn(&Entry) -> bool + Send + Sync;
+
+/// Page size of the default [`Storage::walk`].
+const WALK_PAGE: u32 = 1000;
+
+/// What a [`Storage::walk`] found.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// The items kept, in no particular order.
+    pub found: Vec<Entry>,
+    /// How many items were looked at.
+    pub visited: usize,
+    /// True when the walk stopped at its limit (the answer is partial).
+    pub truncated: bool,
 }
 
 /// The connector for an account; `cipher` opens its sealed credentials.

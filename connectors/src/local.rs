@@ -14,6 +14,7 @@
 use std::{
     fs,
     io::ErrorKind,
+    os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
     time::SystemTime,
 };
@@ -165,15 +166,9 @@ impl LocalDisk {
             .filter(|name| validate_name(name).is_ok())
             .collect();
         names.sort_unstable();
-        let size = page_size as usize;
-        let start = (page as usize - 1) * size;
-        if start > 0 && start >= names.len() {
-            return Err(ApiError::not_found("This page does not exist."));
-        }
+        let (names, next_page) = Page::slice(names, page, page_size)?;
         let entries = names
             .iter()
-            .skip(start)
-            .take(size)
             // Deleted while listing, or a symlink: skip it rather than fail the page.
             .filter_map(|name| match fs::symlink_metadata(full.join(name)) {
                 Ok(m) if !m.file_type().is_symlink() => {
@@ -182,11 +177,11 @@ impl LocalDisk {
                 _ => None,
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let next_page = (start + size < names.len()).then_some(page + 1);
         Ok(Page {
             entries,
             page,
             next_page,
+            total: None,
         })
     }
 
@@ -520,6 +515,12 @@ fn entry_from(path: ItemPath, meta: &fs::Metadata) -> Entry {
         size: (!is_dir).then_some(meta.len()),
         created: time(meta.created()),
         modified: time(meta.modified()),
+        raw: Some(serde_json::json!({
+            "path": format!("/{}", path.as_str()),
+            "inode": meta.ino(),
+            "mode": format!("{:o}", meta.mode() & 0o7777),
+            "mtime": meta.mtime(),
+        })),
         path,
     }
 }

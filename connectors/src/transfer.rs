@@ -96,9 +96,14 @@ pub struct Transfer<'a> {
 const WRITE_CHUNK: usize = 8 << 20;
 
 impl Transfer<'_> {
-    /// Opens the source of a download.
-    pub async fn open_download(&self, plan: &TransferPlan) -> Result<Download, ApiError> {
-        open_download(self.data_root, self.http, plan, self.account, self.cipher).await
+    /// Opens the source of a download: the whole file, or the inclusive byte `range`
+    /// (already checked against the file's size).
+    pub async fn open_download(
+        &self,
+        plan: &TransferPlan,
+        range: Option<(u64, u64)>,
+    ) -> Result<Download, ApiError> {
+        open_download(self, plan, range).await
     }
 
     /// Writes an upload body to where the plan says (see [`write_upload`]).
@@ -118,37 +123,44 @@ impl Transfer<'_> {
 }
 
 async fn open_download(
-    data_root: &Path,
-    client: &reqwest::Client,
+    t: &Transfer<'_>,
     plan: &TransferPlan,
-    account: &AccountRef,
-    cipher: Option<&Cipher>,
+    range: Option<(u64, u64)>,
 ) -> Result<Download, ApiError> {
+    let span = |length: u64| range.map_or(length, |(start, end)| end - start + 1);
     match plan {
         TransferPlan::Service { path, .. } => {
-            let (op, _) = crate::operator(account, cipher)?;
+            let (op, _) = crate::operator(t.account, t.cipher)?;
             let length = op.stat(path).await.map_err(service_error)?.content_length();
             let reader = op.reader(path).await.map_err(service_error)?;
+            let bytes = range.map_or(0..length, |(start, end)| start..end + 1);
             let body = reader
-                .into_bytes_stream(..)
+                .into_bytes_stream(bytes)
                 .await
                 .map_err(service_error)?
                 .boxed();
             Ok(Download {
                 body,
-                length: Some(length),
+                length: Some(span(length)),
             })
         }
         TransferPlan::Local { relative, .. } => {
-            let path = local_path(data_root, relative)?;
-            let file = tokio::fs::File::open(path)
+            use tokio::io::{AsyncReadExt, AsyncSeekExt};
+            let path = local_path(t.data_root, relative)?;
+            let mut file = tokio::fs::File::open(path)
                 .await
                 .map_err(|e| match e.kind() {
                     std::io::ErrorKind::NotFound => ApiError::not_found("No file has this id."),
                     _ => ApiError::internal(e),
                 })?;
-            let length = file.metadata().await.map_err(ApiError::internal)?.len();
-            let body = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024).boxed();
+            let length = span(file.metadata().await.map_err(ApiError::internal)?.len());
+            if let Some((start, _)) = range {
+                file.seek(std::io::SeekFrom::Start(start))
+                    .await
+                    .map_err(ApiError::internal)?;
+            }
+            let body =
+                tokio_util::io::ReaderStream::with_capacity(file.take(length), 64 * 1024).boxed();
             Ok(Download {
                 body,
                 length: Some(length),
@@ -160,12 +172,20 @@ async fn open_download(
             headers,
             ..
         } => {
-            let response = request(client, method, url, headers)?
-                .send()
-                .await
-                .map_err(unreachable)?;
+            let mut req = request(t.http, method, url, headers)?;
+            if let Some((start, end)) = range {
+                req = req.header(reqwest::header::RANGE, format!("bytes={start}-{end}"));
+            }
+            let response = req.send().await.map_err(unreachable)?;
             if !response.status().is_success() {
                 return Err(upstream_status(response.status()));
+            }
+            if range.is_some() && response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+                return Err(ApiError::new(
+                    502,
+                    "bad_gateway",
+                    "The service ignored the byte range.",
+                ));
             }
             let length = response.content_length();
             let body = response

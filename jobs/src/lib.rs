@@ -20,6 +20,7 @@ use cloudbridge_shared::{
 };
 use tokio_util::sync::CancellationToken;
 
+mod find;
 mod maintenance;
 mod request;
 mod supervise;

@@ -14,7 +14,7 @@ use futures::FutureExt;
 use redis::AsyncCommands;
 use tracing::Instrument;
 
-use crate::WorkerState;
+use crate::{find, WorkerState};
 
 /// Runs one request job.
 pub async fn handle(
@@ -143,5 +143,31 @@ async fn run(state: &WorkerState, job: &RequestJob, worker: &str) -> Result<Outc
                 created: true,
             }),
         Op::AbortUpload { staged } => storage.abort_upload(staged).await.map(|()| Outcome::Done),
+        Op::Search {
+            q,
+            parents,
+            page,
+            page_size,
+        } => find::search(
+            storage.as_ref(),
+            q,
+            parents,
+            (*page, *page_size),
+            state.settings.jobs.walk_limit,
+        )
+        .await
+        .map(|page| Outcome::Page { page }),
+        Op::Recent {
+            after,
+            page,
+            page_size,
+        } => find::recent(
+            storage.as_ref(),
+            *after,
+            (*page, *page_size),
+            state.settings.jobs.walk_limit,
+        )
+        .await
+        .map(|page| Outcome::Page { page }),
     }
 }

@@ -110,6 +110,8 @@ pub struct JobSettings {
     pub missed_heartbeats: usize,
     /// Fallback poll period when no wake-up message arrives.
     pub fallback_poll_ms: u64,
+    /// Most items one search or recent-files crawl looks at (bounds time and memory).
+    pub walk_limit: usize,
     /// Listen address of `/metrics` and `/health`.
     pub metrics_bind: SocketAddr,
 }
@@ -183,6 +185,7 @@ impl Default for Settings {
                 heartbeat_secs: 5,
                 missed_heartbeats: 3,
                 fallback_poll_ms: 250,
+                walk_limit: 100_000,
                 metrics_bind: ([0, 0, 0, 0], 9101).into(),
             },
             scheduler: SchedulerSettings {

@@ -127,6 +127,26 @@ pub enum Op {
         /// Staging token returned by `PlanUpload`.
         staged: String,
     },
+    /// Files and folders whose name contains `q` (case-insensitive), below `parents`.
+    Search {
+        /// The text searched for.
+        q: String,
+        /// Folders searched (the root when empty).
+        parents: Vec<ItemPath>,
+        /// 1-based page.
+        page: u32,
+        /// Entries per page.
+        page_size: u32,
+    },
+    /// Files by modification time, newest first.
+    Recent {
+        /// Only files modified after this time.
+        after: Option<chrono::DateTime<chrono::Utc>>,
+        /// 1-based page.
+        page: u32,
+        /// Entries per page.
+        page_size: u32,
+    },
 }
 
 impl Op {
@@ -145,6 +165,8 @@ impl Op {
             Op::PlanUpload { .. } => "plan_upload",
             Op::CommitUpload { .. } => "commit_upload",
             Op::AbortUpload { .. } => "abort_upload",
+            Op::Search { .. } => "search",
+            Op::Recent { .. } => "recent",
         }
     }
 }

@@ -13,7 +13,7 @@ pub const MAX_PATH_BYTES: usize = 4096;
 
 /// A validated path inside one account: no `.`/`..` segments, no empty segments,
 /// no NUL, relative. The empty path is the account's root folder.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ItemPath(String);
 
@@ -169,6 +169,9 @@ pub struct Entry {
     pub modified: Option<DateTime<Utc>>,
     /// MIME type (files).
     pub mime_type: Option<String>,
+    /// The service's own description of the item (`X-Kloudless-Raw-Data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<serde_json::Value>,
 }
 
 /// One page of a folder listing.
@@ -180,6 +183,27 @@ pub struct Page {
     pub page: u32,
     /// The next page number, if any.
     pub next_page: Option<u32>,
+    /// How many entries match in all (search and recent lists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+}
+
+impl Page {
+    /// Page `page` (1-based) of `size` entries out of all of `items`; a page past the end
+    /// (other than the first) is "not found", as the SDKs expect when paging.
+    pub fn slice<T>(
+        items: Vec<T>,
+        page: u32,
+        size: u32,
+    ) -> Result<(Vec<T>, Option<u32>), ApiError> {
+        let size = size as usize;
+        let start = (page as usize - 1) * size;
+        if start > 0 && start >= items.len() {
+            return Err(ApiError::not_found("This page does not exist."));
+        }
+        let next = (start + size < items.len()).then_some(page + 1);
+        Ok((items.into_iter().skip(start).take(size).collect(), next))
+    }
 }
 
 /// What a service can do, reported in `properties.capabilities`.

@@ -11,7 +11,7 @@ use axum::{
 use cloudbridge_connectors::transfer;
 use cloudbridge_shared::{
     db::accounts::Account,
-    protocol::{AccountRef, Op},
+    protocol::{AccountRef, Op, TransferPlan},
     storage::ItemKind,
     ApiError, Entry, ItemPath, Outcome,
 };
@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::{
     auth::AppCaller,
     extract::{parse_bool, BaseUrl, Json, Query},
+    range,
     routes::folders::parent_path,
     wire, AppState,
 };
@@ -116,12 +117,12 @@ pub async fn delete(
     remove(&state, &caller, ids, ItemKind::File, false).await
 }
 
-/// Opens a file's bytes on its service (planned by a worker, streamed by this tier).
-pub async fn fetch(
+/// Asks a worker where a file's bytes are.
+async fn plan_download(
     state: &AppState,
     source: &AccountRef,
     path: ItemPath,
-) -> Result<(transfer::Download, Entry), ApiError> {
+) -> Result<(TransferPlan, Entry), ApiError> {
     let outcome = state
         .pipeline
         .call(Some(source.clone()), Op::PlanDownload { path })
@@ -129,22 +130,67 @@ pub async fn fetch(
     let Outcome::Download { plan, entry } = outcome else {
         return Err(ApiError::internal("download was not planned"));
     };
-    Ok((
-        transfer_for(state, source).open_download(&plan).await?,
-        entry,
-    ))
+    Ok((plan, entry))
 }
 
-/// `GET /v1/accounts/{acct}/storage/files/{id}/contents`: streamed, never buffered whole.
+/// Opens a file's bytes on its service (planned by a worker, streamed by this tier).
+pub async fn fetch(
+    state: &AppState,
+    source: &AccountRef,
+    path: ItemPath,
+) -> Result<(transfer::Download, Entry), ApiError> {
+    let (plan, entry) = plan_download(state, source, path).await?;
+    let download = transfer_for(state, source)
+        .open_download(&plan, None)
+        .await?;
+    Ok((download, entry))
+}
+
+/// `GET /v1/accounts/{acct}/storage/files/{id}/contents`: streamed, never buffered whole;
+/// one byte `Range` is honoured (206), an unsatisfiable one answers 416.
 pub async fn download(
     State(state): State<AppState>,
     caller: AppCaller,
     Path((acct, id)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let account = caller.account(&state, &acct).await?;
     let path = ItemPath::from_id(&id)?;
-    let (download, entry) = fetch(&state, &account_ref(&account), path).await?;
+    let source = account_ref(&account);
+    let (plan, entry) = plan_download(&state, &source, path).await?;
+    let size = entry.size.unwrap_or(0);
+    let spec = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(range::parse);
+    let range = match spec.map(|spec| range::resolve(spec, size)) {
+        Some(None) => {
+            let mut response = ApiError::new(
+                416,
+                "range_not_satisfiable",
+                format!("The file has {size} bytes."),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(response);
+        }
+        Some(resolved) => resolved,
+        None => None,
+    };
+    let download = transfer_for(&state, &source)
+        .open_download(&plan, range)
+        .await?;
     let mut response = Body::from_stream(download.body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some((start, end)) = range {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{size}")) {
+            response.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
     let headers = response.headers_mut();
     let mime = entry
         .mime_type
@@ -164,6 +210,21 @@ pub async fn download(
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
+}
+
+/// `GET /v1/accounts/{acct}/storage/files/{id}/thumbnail`: none of the services served
+/// today makes thumbnails, so after checking the file exists this answers 501.
+pub async fn thumbnail(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path(ids): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let service = caller.account(&state, &ids.0).await?.service;
+    metadata(&state, &caller, &base, ids, ItemKind::File).await?;
+    Err(ApiError::not_implemented(format!(
+        "The `{service}` service has no thumbnails."
+    )))
 }
 
 fn url_escape(s: &str) -> String {

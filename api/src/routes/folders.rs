@@ -7,14 +7,17 @@ use axum::{
     http::StatusCode,
     response::IntoResponse,
 };
-use cloudbridge_shared::{protocol::Op, storage::ItemKind, ApiError, ItemPath, Outcome};
+use cloudbridge_shared::{protocol::Op, storage::ItemKind, ApiError, ItemPath};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
     auth::AppCaller,
     extract::{parse_bool, BaseUrl, Json, Paging, Query},
-    routes::files::{account_ref, expect_entry, metadata, remove},
+    routes::{
+        files::{account_ref, expect_entry, metadata, remove},
+        lookup::listing,
+    },
     wire, AppState,
 };
 
@@ -36,7 +39,6 @@ pub async fn contents(
     Path((acct, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let account = caller.account(&state, &acct).await?;
     let paging = Paging::parse(
         q.get("page").map(String::as_str),
         q.get("page_size").map(String::as_str),
@@ -49,25 +51,7 @@ pub async fn contents(
         page: paging.page,
         page_size: paging.page_size,
     };
-    match state.pipeline.call(Some(account_ref(&account)), op).await? {
-        Outcome::Page { page } => {
-            let objects = page
-                .entries
-                .iter()
-                .map(|e| wire::entry(e, account.id, &base))
-                .collect();
-            Ok(Json(wire::list(
-                "storage",
-                objects,
-                page.page,
-                page.next_page,
-                None,
-            )))
-        }
-        other => Err(ApiError::internal(format_args!(
-            "unexpected outcome {other:?}"
-        ))),
-    }
+    listing(&state, &caller, &base, &acct, op).await
 }
 
 /// Body of `POST /v1/accounts/{acct}/storage/folders`.

@@ -19,6 +19,7 @@ mod api_keys;
 mod applications;
 mod files;
 mod folders;
+mod lookup;
 mod ops;
 mod relocate;
 
@@ -85,6 +86,16 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/accounts/{acct}/storage/files/{id}/contents",
             get(files::download),
+        )
+        .route(
+            "/accounts/{acct}/storage/files/{id}/thumbnail",
+            get(files::thumbnail),
+        )
+        .route("/accounts/{acct}/storage/search", get(lookup::search))
+        .route("/accounts/{acct}/storage/recent", get(lookup::recent))
+        .route(
+            "/accounts/{acct}/encode_raw_id",
+            post(lookup::encode_raw_id),
         );
     Router::new()
         .route("/health", get(ops::health))

@@ -137,6 +137,9 @@ async fn conformance(a: &Caller) {
         .await;
     assert_error(r, 404, "not_found").await;
 
+    // Byte ranges, search, recent files, raw data and raw ids, thumbnails.
+    finding(a, &docs_id, &file_id, &bytes).await;
+
     // Rename, move and copy, of files and folders, in a folder of their own.
     relocations(a).await;
 
@@ -178,6 +181,126 @@ async fn conformance(a: &Caller) {
         0,
         "ends empty"
     );
+}
+
+/// Reads beyond plain downloads, over `docs` (holding `data.bin` = `bytes`, `data (1).bin`,
+/// `p0.txt`…`p2.txt` and a long-named folder).
+async fn finding(a: &Caller, docs_id: &str, file_id: &str, bytes: &[u8]) {
+    let contents = format!("{STORAGE}/files/{file_id}/contents");
+    let ranged = |range: &'static str| a.req(Method::GET, &contents).header("range", range).go();
+    let r = ranged("bytes=10-19").await;
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.headers()["content-range"], "bytes 10-19/300000");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[10..20]);
+    let r = ranged("bytes=-5").await;
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[bytes.len() - 5..]);
+    let r = ranged("bytes=299990-").await;
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &bytes[299_990..]);
+    let r = ranged("bytes=300000-").await;
+    assert_eq!(r.headers()["content-range"], "bytes */300000");
+    assert_error(r, 416, "range_not_satisfiable").await;
+
+    // Search: case-insensitive on names, below `parents`, paged, `q` required.
+    let names = |list: &Value| -> Vec<String> {
+        let objects = list["objects"].as_array().unwrap();
+        objects
+            .iter()
+            .map(|o| o["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let found = a.get_json(&format!("{STORAGE}/search?q=DATA")).await;
+    assert_eq!(names(&found), ["data (1).bin", "data.bin"], "{found}");
+    assert_eq!(found["total"], 2);
+    let found = a
+        .get_json(&format!(
+            "{STORAGE}/search?q=p&parents={docs_id}&page_size=2"
+        ))
+        .await;
+    assert_eq!(names(&found), ["p0.txt", "p1.txt"]);
+    assert_eq!(
+        (found["total"].as_u64(), found["next_page"].as_u64()),
+        (Some(3), Some(2))
+    );
+    let found = a
+        .get_json(&format!(
+            "{STORAGE}/search?q=p&parents={docs_id}&page_size=2&page=2"
+        ))
+        .await;
+    assert_eq!(names(&found), ["p2.txt"]);
+    let found = a
+        .get_json(&format!("{STORAGE}/search?q=nothing-like-it"))
+        .await;
+    assert_eq!(
+        (found["count"].as_u64(), found["next_page"].as_u64()),
+        (Some(0), None)
+    );
+    assert_error(
+        a.get(&format!("{STORAGE}/search?q=")).await,
+        400,
+        "invalid_parameters",
+    )
+    .await;
+    assert_error(
+        a.get(&format!("{STORAGE}/search")).await,
+        400,
+        "invalid_parameters",
+    )
+    .await;
+
+    // Recent: files only, newest first, `after` filters, `page_size` ≤ 1000.
+    let recent = a
+        .get_json(&format!("{STORAGE}/recent?page_size=1000"))
+        .await;
+    assert_eq!(recent["total"], 5, "{recent}");
+    let modified: Vec<&str> = recent["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            assert_eq!(o["type"], "file");
+            o["modified"].as_str().unwrap()
+        })
+        .collect();
+    assert!(modified.windows(2).all(|w| w[0] >= w[1]), "{modified:?}");
+    let later = a
+        .get_json(&format!("{STORAGE}/recent?after=2999-01-01T00:00:00Z"))
+        .await;
+    assert_eq!(later["count"], 0);
+    let earlier = a
+        .get_json(&format!("{STORAGE}/recent?after=2000-01-01T00:00:00Z"))
+        .await;
+    assert_eq!(earlier["total"], 5);
+    assert_error(
+        a.get(&format!("{STORAGE}/recent?page_size=1001")).await,
+        400,
+        "invalid_parameters",
+    )
+    .await;
+
+    // Raw data only when asked for; raw ids turn back into ids.
+    let file = format!("{STORAGE}/files/{file_id}");
+    assert!(a.get_json(&file).await.get("raw").is_none());
+    let r = a
+        .req(Method::GET, &file)
+        .header("x-kloudless-raw-data", "true")
+        .go()
+        .await;
+    let with_raw: Value = r.json().await.unwrap();
+    assert_eq!(with_raw["raw"]["path"], with_raw["path"], "{with_raw}");
+    let encoded = a
+        .post_json(
+            "/v1/accounts/me/encode_raw_id",
+            &json!({"raw_id": with_raw["raw_id"], "type": "file"}),
+        )
+        .await;
+    assert_eq!(encoded.json::<Value>().await.unwrap()["id"], file_id);
+
+    // No service served today makes thumbnails: an honest 501, and 404 for no file.
+    let r = a.get(&format!("{STORAGE}/files/{file_id}/thumbnail")).await;
+    assert_error(r, 501, "not_implemented").await;
+    let r = a.get(&format!("{STORAGE}/files/bm9wZQ/thumbnail")).await;
+    assert_error(r, 404, "not_found").await;
 }
 
 /// Rename, move and copy: the ids follow the paths, conflicts are 409, a folder cannot go

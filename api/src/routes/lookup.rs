@@ -1,0 +1,163 @@
+//! Storage API: finding items — search, recent files, and ids from raw service ids.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use cloudbridge_shared::{protocol::Op, ApiError, ItemPath, Outcome};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::{
+    auth::AppCaller,
+    extract::{BaseUrl, Json, Paging, Query},
+    routes::files::account_ref,
+    wire, AppState,
+};
+
+/// `GET /v1/accounts/{acct}/storage/search?q=&parents=&page=&page_size=`
+pub async fn search(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path(acct): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let text = q.get("q").map(|s| s.trim()).unwrap_or_default();
+    if text.is_empty() {
+        return Err(ApiError::invalid_parameters("`q` is required."));
+    }
+    let parents = q
+        .get("parents")
+        .map(|p| {
+            p.split(',')
+                .filter(|id| !id.is_empty())
+                .map(|id| {
+                    ItemPath::from_id(id).map_err(|_| {
+                        ApiError::invalid_parameters(format!("`{id}` is not a folder id."))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
+    let paging = paging(&q)?;
+    let op = Op::Search {
+        q: text.to_string(),
+        parents,
+        page: paging.page,
+        page_size: paging.page_size,
+    };
+    listing(&state, &caller, &base, &acct, op).await
+}
+
+/// `GET /v1/accounts/{acct}/storage/recent?after=&page=&page_size=`: files, newest first.
+pub async fn recent(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path(acct): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let paging = paging(&q)?;
+    let after = match q.get("after").map(String::as_str) {
+        None | Some("") => None,
+        Some(raw) => match DateTime::parse_from_rfc3339(raw) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            // Kloudless answered an unreadable `after` with an empty list, not an error.
+            Err(_) => {
+                caller.account(&state, &acct).await?;
+                return Ok(Json(wire::list("storage", vec![], 1, None, Some(0))));
+            }
+        },
+    };
+    let op = Op::Recent {
+        after,
+        page: paging.page,
+        page_size: paging.page_size,
+    };
+    listing(&state, &caller, &base, &acct, op).await
+}
+
+fn paging(q: &HashMap<String, String>) -> Result<Paging, ApiError> {
+    Paging::parse(
+        q.get("page").map(String::as_str),
+        q.get("page_size").map(String::as_str),
+        100,
+        1000,
+    )
+}
+
+/// Runs an op that answers a page of items (folder contents, search, recent) and
+/// renders it (with `total` where the op counted).
+pub async fn listing(
+    state: &AppState,
+    caller: &AppCaller,
+    base: &str,
+    acct: &str,
+    op: Op,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.account(state, acct).await?;
+    match state.pipeline.call(Some(account_ref(&account)), op).await? {
+        Outcome::Page { page } => {
+            let objects = page
+                .entries
+                .iter()
+                .map(|e| wire::entry(e, account.id, base))
+                .collect();
+            let total = page.total.map(|t| t as i64);
+            Ok(Json(wire::list(
+                "storage",
+                objects,
+                page.page,
+                page.next_page,
+                total,
+            )))
+        }
+        other => Err(ApiError::internal(format_args!(
+            "unexpected outcome {other:?}"
+        ))),
+    }
+}
+
+/// Body of `POST /v1/accounts/{acct}/encode_raw_id`.
+#[derive(Debug, Deserialize)]
+pub struct RawIdBody {
+    raw_id: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+/// `POST /v1/accounts/{acct}/encode_raw_id`: the Cloudbridge id of a service's own id
+/// (for the services served today, the item's path).
+pub async fn encode_raw_id(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    Path(acct): Path<String>,
+    Json(body): Json<RawIdBody>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let raw_id = body
+        .raw_id
+        .ok_or_else(|| ApiError::invalid_parameters("`raw_id` is required."))?;
+    let kind = body.kind.unwrap_or_else(|| "file".into());
+    if kind != "file" && kind != "folder" {
+        return Err(ApiError::invalid_parameters(
+            "`type` must be `file` or `folder`.",
+        ));
+    }
+    let trimmed = raw_id.trim_matches('/');
+    let path = if trimmed.is_empty() {
+        ItemPath::root()
+    } else {
+        ItemPath::parse(trimmed)
+            .map_err(|_| ApiError::invalid_parameters("`raw_id` is not a path of this account."))?
+    };
+    Ok(Json(json!({
+        "id": path.id(),
+        "raw_id": raw_id,
+        "type": kind,
+        "account": account.id,
+        "api": "storage",
+    })))
+}
