@@ -107,6 +107,16 @@ pub struct Paging {
 }
 
 impl Paging {
+    /// `page` and `page_size` of a query string (default page size 100, at most 1000).
+    pub fn from_query(q: &std::collections::HashMap<String, String>) -> Result<Self, ApiError> {
+        Self::parse(
+            q.get("page").map(String::as_str),
+            q.get("page_size").map(String::as_str),
+            100,
+            1000,
+        )
+    }
+
     /// Parses raw values with a default and maximum page size.
     pub fn parse(
         page: Option<&str>,

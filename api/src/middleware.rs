@@ -32,11 +32,12 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         let served = crate::wire::with_raw_data(raw_data, next.run(req));
         let response = tracing::Instrument::instrument(served, span).await;
         let status = response.status();
-        let is_json = response
+        // JSON errors are ours already; HTML pages (shared links) are meant for people.
+        let deliberate = response
             .headers()
             .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v == "application/json");
-        if (status.is_client_error() || status.is_server_error()) && !is_json {
+            .is_some_and(|v| v == "application/json" || v.as_bytes().starts_with(b"text/html"));
+        if (status.is_client_error() || status.is_server_error()) && !deliberate {
             let (code, message) = match status.as_u16() {
                 404 => ("not_found", "Not found."),
                 405 => ("method_not_allowed", "Method not allowed."),

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use cloudbridge_shared::{
-    db::{accounts::Account, api_keys::ApiKey, applications::Application},
+    db::{accounts::Account, api_keys::ApiKey, applications::Application, links::Link},
     storage::ItemKind,
     Entry,
 };
@@ -50,6 +50,23 @@ pub fn list(
         body["total"] = total.into();
     }
     body
+}
+
+/// A page of rows counted in the database: past the last page is "not found" (the SDKs
+/// stop paging on it), otherwise an `object_list` with `total` and `next_page`.
+pub fn counted(
+    api: &str,
+    objects: Vec<Value>,
+    paging: crate::extract::Paging,
+    total: i64,
+) -> Result<Value, cloudbridge_shared::ApiError> {
+    if objects.is_empty() && paging.page > 1 {
+        return Err(cloudbridge_shared::ApiError::not_found(
+            "This page does not exist.",
+        ));
+    }
+    let next = next_page(paging.page, paging.page_size, total);
+    Ok(list(api, objects, paging.page, next, Some(total)))
 }
 
 /// The next page number given a total.
@@ -157,4 +174,23 @@ pub fn entry(e: &Entry, account: i64, base: &str) -> Value {
         body["can_list_recursively"] = false.into();
     }
     body
+}
+
+/// A shared link (`api: storage`); `password` only says whether one is set.
+pub fn link(l: &Link, base: &str) -> Value {
+    json!({
+        "id": l.id,
+        "file_id": l.item_id,
+        "url": format!("{base}/l/{}", l.id),
+        "account": l.account_id,
+        "active": l.active,
+        "direct": l.direct,
+        "password": l.password_hash.is_some(),
+        "expiration": opt_time(l.expiration),
+        "created": time(l.created_at),
+        "modified": time(l.modified_at),
+        "api": "storage",
+        "type": "link",
+        "href": format!("{base}/v1/accounts/{}/storage/links/{}", l.account_id, l.id),
+    })
 }

@@ -63,6 +63,26 @@ pub fn random_id(len: usize) -> String {
         .collect()
 }
 
+/// A slow, salted hash of a user-chosen password (argon2id, PHC string).
+pub fn hash_password(password: &str) -> String {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 with default parameters hashes any input")
+        .to_string()
+}
+
+/// True when `password` matches a hash made by [`hash_password`].
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +98,14 @@ mod tests {
         assert_eq!(digest("a"), digest("a"));
         assert_ne!(random_token(32), random_token(32));
         assert_eq!(random_id(20).len(), 20);
+    }
+
+    #[test]
+    fn passwords_verify_only_themselves() {
+        let hash = hash_password("open sesame");
+        assert!(!hash.contains("open sesame"));
+        assert!(verify_password("open sesame", &hash));
+        assert!(!verify_password("open sesame!", &hash));
+        assert!(!verify_password("open sesame", "not a hash"));
     }
 }

@@ -210,18 +210,8 @@ pub async fn list(
             .await?
         }
     };
-    if rows.is_empty() && paging.page > 1 {
-        return Err(ApiError::not_found("This page does not exist."));
-    }
     let objects = rows.iter().map(|a| wire::account(a, &base)).collect();
-    let next = wire::next_page(paging.page, paging.page_size, total);
-    Ok(Json(wire::list(
-        "core",
-        objects,
-        paging.page,
-        next,
-        Some(total),
-    )))
+    Ok(Json(wire::counted("core", objects, paging, total)?))
 }
 
 fn matches(a: &db::accounts::Account, f: &Filters) -> bool {

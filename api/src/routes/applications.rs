@@ -60,27 +60,12 @@ pub async fn list(
     BaseUrl(base): BaseUrl,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let paging = Paging::parse(
-        q.get("page").map(String::as_str),
-        q.get("page_size").map(String::as_str),
-        100,
-        1000,
-    )?;
+    let paging = Paging::from_query(&q)?;
     let active = parse_bool(q.get("active").map(String::as_str), "active")?;
     let (apps, total) =
         db::applications::list(&state.db, dev, active, paging.page, paging.page_size).await?;
-    if apps.is_empty() && paging.page > 1 {
-        return Err(ApiError::not_found("This page does not exist."));
-    }
     let objects = apps.iter().map(|a| wire::application(a, &base)).collect();
-    let next = wire::next_page(paging.page, paging.page_size, total);
-    Ok(Json(wire::list(
-        "meta",
-        objects,
-        paging.page,
-        next,
-        Some(total),
-    )))
+    Ok(Json(wire::counted("meta", objects, paging, total)?))
 }
 
 /// `POST /v1/applications`: a new application has one API key, returned once.

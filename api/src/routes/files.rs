@@ -95,6 +95,9 @@ pub async fn remove(
         recursive,
     };
     state.pipeline.call(Some(account_ref(&account)), op).await?;
+    if kind == ItemKind::File {
+        cloudbridge_shared::db::properties::clear(&state.db, account.id, &id).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -146,8 +149,7 @@ pub async fn fetch(
     Ok((download, entry))
 }
 
-/// `GET /v1/accounts/{acct}/storage/files/{id}/contents`: streamed, never buffered whole;
-/// one byte `Range` is honoured (206), an unsatisfiable one answers 416.
+/// `GET /v1/accounts/{acct}/storage/files/{id}/contents`
 pub async fn download(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -156,8 +158,18 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     let account = caller.account(&state, &acct).await?;
     let path = ItemPath::from_id(&id)?;
-    let source = account_ref(&account);
-    let (plan, entry) = plan_download(&state, &source, path).await?;
+    serve(&state, &account_ref(&account), path, &headers).await
+}
+
+/// A file's bytes as an HTTP response: streamed, never buffered whole; one byte `Range`
+/// is honoured (206), an unsatisfiable one answers 416.
+pub async fn serve(
+    state: &AppState,
+    source: &AccountRef,
+    path: ItemPath,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let (plan, entry) = plan_download(state, source, path).await?;
     let size = entry.size.unwrap_or(0);
     let spec = headers
         .get(header::RANGE)
@@ -179,19 +191,20 @@ pub async fn download(
         Some(resolved) => resolved,
         None => None,
     };
-    let download = transfer_for(&state, &source)
+    let download = transfer_for(state, source)
         .open_download(&plan, range)
         .await?;
     let mut response = Body::from_stream(download.body).into_response();
+    if range.is_some() {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+    }
     let headers = response.headers_mut();
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Some((start, end)) = range {
-        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
         if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{size}")) {
-            response.headers_mut().insert(header::CONTENT_RANGE, v);
+            headers.insert(header::CONTENT_RANGE, v);
         }
     }
-    let headers = response.headers_mut();
     let mime = entry
         .mime_type
         .as_deref()

@@ -41,7 +41,7 @@ pub async fn search(
         })
         .transpose()?
         .unwrap_or_default();
-    let paging = paging(&q)?;
+    let paging = Paging::from_query(&q)?;
     let op = Op::Search {
         q: text.to_string(),
         parents,
@@ -59,7 +59,7 @@ pub async fn recent(
     Path(acct): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let paging = paging(&q)?;
+    let paging = Paging::from_query(&q)?;
     let after = match q.get("after").map(String::as_str) {
         None | Some("") => None,
         Some(raw) => match DateTime::parse_from_rfc3339(raw) {
@@ -77,15 +77,6 @@ pub async fn recent(
         page_size: paging.page_size,
     };
     listing(&state, &caller, &base, &acct, op).await
-}
-
-fn paging(q: &HashMap<String, String>) -> Result<Paging, ApiError> {
-    Paging::parse(
-        q.get("page").map(String::as_str),
-        q.get("page_size").map(String::as_str),
-        100,
-        1000,
-    )
 }
 
 /// Runs an op that answers a page of items (folder contents, search, recent) and

@@ -19,9 +19,12 @@ mod api_keys;
 mod applications;
 mod files;
 mod folders;
+mod links;
 mod lookup;
 mod ops;
+mod properties;
 mod relocate;
+mod shared;
 
 /// Builds the router. Layers, outermost first: request id and error bodies, CORS,
 /// in-flight limit, metrics (by route template), body limit.
@@ -96,12 +99,27 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/accounts/{acct}/encode_raw_id",
             post(lookup::encode_raw_id),
+        )
+        .route(
+            "/accounts/{acct}/storage/files/{id}/properties",
+            get(properties::get)
+                .patch(properties::patch)
+                .delete(properties::delete),
+        )
+        .route(
+            "/accounts/{acct}/storage/links",
+            get(links::list).post(links::create),
+        )
+        .route(
+            "/accounts/{acct}/storage/links/{id}",
+            get(links::get).patch(links::update).delete(links::delete),
         );
     Router::new()
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
         .route("/ops/ping", get(ops::ping))
+        .route("/l/{id}", get(shared::open).post(shared::unlock))
         .nest("/v1", v1)
         .fallback(|| async { ApiError::not_found("No such endpoint.") })
         .layer(DefaultBodyLimit::max(json_limit))

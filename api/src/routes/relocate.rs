@@ -8,7 +8,10 @@ use axum::{
     response::IntoResponse,
 };
 use cloudbridge_shared::{
-    db::accounts::Account, protocol::Op, storage::ItemKind, ApiError, ItemPath,
+    db::{self, accounts::Account},
+    protocol::Op,
+    storage::ItemKind,
+    ApiError, ItemPath,
 };
 use serde::Deserialize;
 
@@ -86,6 +89,7 @@ async fn relocate(
         )
         .await;
     }
+    let from = path.id();
     let op = Op::Relocate {
         path,
         kind,
@@ -95,6 +99,9 @@ async fn relocate(
     };
     let outcome = state.pipeline.call(Some(account_ref(&account)), op).await?;
     let (entry, _) = expect_entry(outcome, kind)?;
+    if !copy && kind == ItemKind::File {
+        db::properties::follow_move(&state.db, account.id, &from, &entry.path.id()).await?;
+    }
     let status = if copy {
         StatusCode::CREATED
     } else {

@@ -296,6 +296,20 @@ async fn finding(a: &Caller, docs_id: &str, file_id: &str, bytes: &[u8]) {
         .await;
     assert_eq!(encoded.json::<Value>().await.unwrap()["id"], file_id);
 
+    // A direct shared link serves the file from this service to anyone holding it.
+    let link: Value = a
+        .post_json(
+            &format!("{STORAGE}/links"),
+            &json!({"file_id": file_id, "direct": true}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let served = reqwest::get(link["url"].as_str().unwrap()).await.unwrap();
+    assert_eq!(served.status(), 200, "{link}");
+    assert_eq!(served.bytes().await.unwrap().as_ref(), bytes);
+
     // No service served today makes thumbnails: an honest 501, and 404 for no file.
     let r = a.get(&format!("{STORAGE}/files/{file_id}/thumbnail")).await;
     assert_error(r, 501, "not_implemented").await;

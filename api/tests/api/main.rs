@@ -9,4 +9,5 @@ mod management;
 mod pipeline;
 mod processes;
 mod sdk;
+mod sharing;
 mod storage;

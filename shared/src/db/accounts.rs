@@ -94,6 +94,14 @@ pub async fn get(
     .await
 }
 
+/// An account by id alone, whatever its application (serving a shared link).
+pub async fn find(pool: &PgPool, id: i64) -> Result<Option<Account>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM accounts WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
 /// A page of an application's accounts, by id, and the total count.
 pub async fn list(
     pool: &PgPool,

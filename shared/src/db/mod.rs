@@ -11,6 +11,8 @@ pub mod api_keys;
 pub mod applications;
 pub mod bearer_tokens;
 pub mod developers;
+pub mod links;
+pub mod properties;
 
 /// The embedded migrations (`migrations/`), the only source of the schema.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

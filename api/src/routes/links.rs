@@ -1,0 +1,189 @@
+//! Storage API: shared links (create, list, get, patch, delete). The links themselves are
+//! served by [`super::shared`].
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::IntoResponse,
+};
+use chrono::{DateTime, Utc};
+use cloudbridge_shared::{
+    db::{
+        self,
+        links::{Link, LinkFields},
+    },
+    secret::hash_password,
+    storage::ItemKind,
+    ApiError,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{
+    auth::AppCaller,
+    extract::{parse_bool, BaseUrl, Json, Paging, Query},
+    routes::files::metadata,
+    wire, AppState,
+};
+
+/// Body of link creation and changes. `password` and `expiration` may be `null` to remove.
+#[derive(Debug, Default, Deserialize)]
+pub struct LinkBody {
+    file_id: Option<String>,
+    direct: Option<bool>,
+    active: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    password: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    expiration: Option<Option<String>>,
+}
+
+/// Tells a field set to `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl LinkBody {
+    /// The row fields this body sets, checked (a password is hashed off the runtime).
+    async fn fields(self) -> Result<LinkFields, ApiError> {
+        let expiration = match self.expiration {
+            Some(Some(raw)) if !raw.is_empty() => Some(Some(parse_time(&raw)?)),
+            Some(_) => Some(None),
+            None => None,
+        };
+        let password_hash = match self.password {
+            Some(Some(p)) if !p.is_empty() => Some(Some(
+                tokio::task::spawn_blocking(move || hash_password(&p))
+                    .await
+                    .map_err(ApiError::internal)?,
+            )),
+            Some(_) => Some(None),
+            None => None,
+        };
+        Ok(LinkFields {
+            item_id: self.file_id,
+            direct: self.direct,
+            active: self.active,
+            password_hash,
+            expiration,
+        })
+    }
+}
+
+fn parse_time(raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ApiError::invalid_parameters("`expiration` must be an ISO 8601 time."))
+}
+
+/// The file must exist on the service (and be a file).
+async fn check_file(
+    state: &AppState,
+    caller: &AppCaller,
+    base: &str,
+    acct: &str,
+    file_id: &str,
+) -> Result<(), ApiError> {
+    let ids = (acct.to_string(), file_id.to_string());
+    metadata(state, caller, base, ids, ItemKind::File)
+        .await
+        .map(drop)
+        .map_err(|e| match e.status {
+            404 | 400 => ApiError::invalid_parameters("`file_id` is not a file of this account."),
+            _ => e,
+        })
+}
+
+/// `POST /v1/accounts/{acct}/storage/links`
+pub async fn create(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path(acct): Path<String>,
+    Json(body): Json<LinkBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let file_id = body
+        .file_id
+        .clone()
+        .ok_or_else(|| ApiError::invalid_parameters("`file_id` is required."))?;
+    let fields = body.fields().await?;
+    check_file(&state, &caller, &base, &acct, &file_id).await?;
+    let link = db::links::create(&state.db, account.id, fields).await?;
+    Ok((StatusCode::CREATED, Json(wire::link(&link, &base))))
+}
+
+/// `GET /v1/accounts/{acct}/storage/links?active=&page=&page_size=`
+pub async fn list(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path(acct): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let active = parse_bool(q.get("active").map(String::as_str), "active")?;
+    let paging = Paging::from_query(&q)?;
+    let (links, total) =
+        db::links::list(&state.db, account.id, active, paging.page, paging.page_size).await?;
+    let objects = links.iter().map(|l| wire::link(l, &base)).collect();
+    Ok(Json(wire::counted("storage", objects, paging, total)?))
+}
+
+async fn find(state: &AppState, account: i64, id: &str) -> Result<Link, ApiError> {
+    db::links::get(&state.db, account, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No link has this id."))
+}
+
+/// `GET /v1/accounts/{acct}/storage/links/{id}`
+pub async fn get(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path((acct, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let link = find(&state, account.id, &id).await?;
+    Ok(Json(wire::link(&link, &base)))
+}
+
+/// `PATCH /v1/accounts/{acct}/storage/links/{id}` (`active`, `password`, `expiration`,
+/// `direct`, `file_id`)
+pub async fn update(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path((acct, id)): Path<(String, String)>,
+    Json(body): Json<LinkBody>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    find(&state, account.id, &id).await?;
+    if let Some(file_id) = &body.file_id {
+        check_file(&state, &caller, &base, &acct, file_id).await?;
+    }
+    let link = db::links::update(&state.db, account.id, &id, body.fields().await?)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No link has this id."))?;
+    Ok(Json(wire::link(&link, &base)))
+}
+
+/// `DELETE /v1/accounts/{acct}/storage/links/{id}`
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    Path((acct, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    if db::links::delete(&state.db, account.id, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("No link has this id."))
+    }
+}

@@ -1,0 +1,111 @@
+//! Storage API: custom properties of files, kept in PostgreSQL. The file must exist on
+//! its service; properties follow it when it moves and go when it is deleted.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+};
+use cloudbridge_shared::{db, storage::ItemKind, ApiError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::{
+    auth::AppCaller,
+    extract::{BaseUrl, Json},
+    routes::files::metadata,
+    wire, AppState,
+};
+
+/// Most properties one change may set.
+const MAX_CHANGES: usize = 100;
+/// Longest key, in bytes.
+const MAX_KEY: usize = 255;
+
+/// The file's account id, after checking the file exists.
+async fn file_account(
+    state: &AppState,
+    caller: &AppCaller,
+    base: &str,
+    ids: &(String, String),
+) -> Result<i64, ApiError> {
+    let account = caller.account(state, &ids.0).await?;
+    metadata(state, caller, base, ids.clone(), ItemKind::File).await?;
+    Ok(account.id)
+}
+
+async fn render(state: &AppState, account: i64, item: &str) -> Result<Json<Value>, ApiError> {
+    let properties: Vec<Value> = db::properties::list(&state.db, account, item)
+        .await?
+        .iter()
+        .map(|p| {
+            json!({
+                "key": p.key,
+                "value": p.value,
+                "created": wire::time(p.created_at),
+                "modified": wire::time(p.modified_at),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "properties": properties })))
+}
+
+/// `GET /v1/accounts/{acct}/storage/files/{id}/properties`
+pub async fn get(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path(ids): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let account = file_account(&state, &caller, &base, &ids).await?;
+    render(&state, account, &ids.1).await
+}
+
+/// One change: a `null` value removes the key.
+#[derive(Debug, Deserialize)]
+pub struct Change {
+    key: String,
+    value: Option<Value>,
+}
+
+/// `PATCH /v1/accounts/{acct}/storage/files/{id}/properties` with `[{key, value}]`
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path(ids): Path<(String, String)>,
+    Json(changes): Json<Vec<Change>>,
+) -> Result<Json<Value>, ApiError> {
+    if changes.len() > MAX_CHANGES {
+        return Err(ApiError::invalid_parameters(format!(
+            "At most {MAX_CHANGES} properties per request."
+        )));
+    }
+    if let Some(bad) = changes
+        .iter()
+        .find(|c| c.key.is_empty() || c.key.len() > MAX_KEY)
+    {
+        return Err(ApiError::invalid_parameters(format!(
+            "Property keys must have 1 to {MAX_KEY} bytes (got {}).",
+            bad.key.len()
+        )));
+    }
+    let account = file_account(&state, &caller, &base, &ids).await?;
+    let changes: Vec<(String, Option<Value>)> = changes
+        .into_iter()
+        .map(|c| (c.key, c.value.filter(|v| !v.is_null())))
+        .collect();
+    db::properties::apply(&state.db, account, &ids.1, &changes).await?;
+    render(&state, account, &ids.1).await
+}
+
+/// `DELETE /v1/accounts/{acct}/storage/files/{id}/properties`: removes them all.
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path(ids): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let account = file_account(&state, &caller, &base, &ids).await?;
+    db::properties::clear(&state.db, account, &ids.1).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

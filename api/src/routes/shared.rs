@@ -1,0 +1,132 @@
+//! Serving shared links at `/l/{id}` (no API credentials: the unguessable id is the
+//! credential). Inactive or expired links, and links of disabled accounts, serve nothing;
+//! a password is asked for on a small form and checked against its argon2 hash.
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{Html, IntoResponse, Response},
+    Form,
+};
+use chrono::Utc;
+use cloudbridge_shared::{
+    db::{self, links::Link},
+    secret::verify_password,
+    storage::ItemKind,
+    ApiError, ItemPath,
+};
+
+use crate::{
+    extract::Query,
+    routes::files::{account_ref, expect_entry, serve},
+    AppState,
+};
+use cloudbridge_shared::protocol::Op;
+
+/// The link, if it may serve now.
+async fn usable(
+    state: &AppState,
+    id: &str,
+) -> Result<(Link, cloudbridge_shared::db::accounts::Account), ApiError> {
+    let gone = || ApiError::not_found("This link does not exist.");
+    let link = db::links::find(&state.db, id).await?.ok_or_else(gone)?;
+    if !link.active {
+        return Err(ApiError::forbidden("This link is not active."));
+    }
+    if link.expiration.is_some_and(|t| t <= Utc::now()) {
+        return Err(ApiError::forbidden("This link has expired."));
+    }
+    let account = db::accounts::find(&state.db, link.account_id)
+        .await?
+        .filter(|a| a.active && a.enabled)
+        .ok_or_else(gone)?;
+    Ok((link, account))
+}
+
+/// `GET /l/{id}`: the file (direct links, or `?download=true`), a landing page, or the
+/// password form.
+pub async fn open(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (link, account) = usable(&state, &id).await?;
+    if link.password_hash.is_some() {
+        return Ok(password_form(false));
+    }
+    let source = account_ref(&account);
+    let path = ItemPath::from_id(&link.item_id)?;
+    if link.direct || q.get("download").is_some_and(|v| v == "true" || v == "1") {
+        return serve(&state, &source, path, &headers).await;
+    }
+    let outcome = state
+        .pipeline
+        .call(Some(source), Op::Metadata { path })
+        .await?;
+    let (entry, _) = expect_entry(outcome, ItemKind::File)?;
+    let name = escape(entry.path.name());
+    let size = entry.size.unwrap_or(0);
+    Ok(Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{name}</title></head>\
+         <body><h1>{name}</h1><p>{size} bytes</p>\
+         <p><a href=\"?download=true\">Download</a></p></body></html>"
+    ))
+    .into_response())
+}
+
+/// `POST /l/{id}` with form field `password`: the file, or the form again.
+pub async fn unlock(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let (link, account) = usable(&state, &id).await?;
+    if let Some(hash) = link.password_hash.clone() {
+        let given = form.get("password").cloned().unwrap_or_default();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&given, &hash))
+            .await
+            .map_err(ApiError::internal)?;
+        if !ok {
+            return Ok(password_form(true));
+        }
+    }
+    let path = ItemPath::from_id(&link.item_id)?;
+    serve(&state, &account_ref(&account), path, &headers).await
+}
+
+fn password_form(wrong: bool) -> Response {
+    let (status, note) = if wrong {
+        (StatusCode::FORBIDDEN, "<p>Wrong password.</p>")
+    } else {
+        (StatusCode::UNAUTHORIZED, "")
+    };
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Password required</title>\
+         </head><body>{note}<form method=\"post\">\
+         <label>Password <input type=\"password\" name=\"password\" autofocus></label>\
+         <button type=\"submit\">Open</button></form></body></html>"
+    );
+    let mut response = (status, Html(body)).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+fn escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '<' => "&lt;".into(),
+            '>' => "&gt;".into(),
+            '&' => "&amp;".into(),
+            '"' => "&quot;".into(),
+            '\'' => "&#39;".into(),
+            c => c.to_string(),
+        })
+        .collect()
+}
