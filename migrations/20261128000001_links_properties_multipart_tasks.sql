@@ -33,6 +33,7 @@ CREATE TABLE multipart_uploads (
     size            BIGINT NOT NULL,
     part_size       BIGINT NOT NULL,
     overwrite       BOOLEAN NOT NULL,
+    completing      BOOLEAN NOT NULL DEFAULT false,
     created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     expires_at      TIMESTAMPTZ NOT NULL
 );

@@ -24,11 +24,13 @@ use cloudbridge_shared::{
 
 pub mod dal;
 pub mod local;
+pub mod parts;
 pub mod s3;
 pub mod transfer;
 pub mod webdav;
 
-/// What every connector does today: the storage basics with rename/move/copy, no search yet.
+/// What every connector does today: the storage basics with rename/move/copy, search by
+/// name (a bounded crawl), multipart uploads (parts staged by the API tier), shared links.
 pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
     ("can_upload_file", true),
     ("can_create_folder", true),
@@ -38,8 +40,11 @@ pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
     ("can_rename_file", true),
     ("can_move_file", true),
     ("can_copy_file", true),
-    ("can_search_file_name", false),
-    ("multipart_uploads_supported_for_files", false),
+    ("can_search_file_name", true),
+    ("can_list_recent_files", true),
+    ("can_create_link", true),
+    ("can_get_thumbnail", false),
+    ("multipart_uploads_supported_for_files", true),
 ];
 
 /// Services this build can connect.

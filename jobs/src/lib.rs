@@ -5,7 +5,8 @@
 //! # Layout
 //! - [`run`]: starts everything and returns when `shutdown` fires and work has drained.
 //! - `request`: the request job (API call → connector → reply on the caller's channel).
-//! - `maintenance`: the housekeeping job (Redis bookkeeping, stale staged uploads).
+//! - `maintenance`: the housekeeping job (Redis bookkeeping, stale staged uploads,
+//!   expired multipart uploads).
 //! - `wake`: the poll strategy (wake-up messages plus a slow fallback poll).
 //! - `supervise`: restarts a worker that stopped on an error, under a new name.
 
@@ -38,6 +39,8 @@ pub struct WorkerState {
     pub settings: Settings,
     /// Opens accounts' sealed credentials.
     pub cipher: Option<cloudbridge_shared::crypto::Cipher>,
+    /// PostgreSQL (housekeeping of multipart uploads and tasks).
+    pub db: sqlx::PgPool,
 }
 
 /// Runs the worker process until `shutdown` is cancelled.
@@ -52,6 +55,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         names: names.clone(),
         settings: settings.clone(),
         cipher: cloudbridge_shared::crypto::Cipher::from_settings(&settings.secrets)?,
+        db: cloudbridge_shared::db::pool(&settings.database).context("database pool")?,
     });
 
     let requests = names.request_queue();

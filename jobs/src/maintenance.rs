@@ -5,8 +5,9 @@
 use std::{sync::Arc, time::Duration};
 
 use apalis::prelude::{BoxDynError, Data};
-use cloudbridge_connectors::local::STAGING_DIR;
+use cloudbridge_connectors::{local::STAGING_DIR, parts};
 use cloudbridge_shared::{
+    db,
     protocol::MaintenanceJob,
     queue::{self, queue_config},
     telemetry::names,
@@ -20,6 +21,8 @@ const TRIM_BATCH: usize = 500;
 const TRIM_ROUNDS: usize = 200;
 /// Staged uploads older than this are abandoned.
 const STAGED_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
+/// Expired multipart sessions removed per run.
+const MULTIPART_BATCH: i64 = 500;
 
 /// Runs one housekeeping pass.
 pub async fn handle(job: MaintenanceJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
@@ -37,8 +40,51 @@ pub async fn handle(job: MaintenanceJob, state: Data<Arc<WorkerState>>) -> Resul
     }
     metrics::counter!(names::REDIS_TRIMMED).increment(trimmed as u64);
     let removed = remove_stale_uploads(&state.data_root).await;
-    tracing::info!(tick = job.tick, trimmed, removed, "housekeeping done");
+    let expired = remove_expired_multipart(&state).await;
+    tracing::info!(
+        tick = job.tick,
+        trimmed,
+        removed,
+        expired,
+        "housekeeping done"
+    );
     Ok(())
+}
+
+/// Removes expired multipart sessions and their parts, and parts whose session is gone
+/// (an API process that died between the two steps). Errors wait for the next run.
+async fn remove_expired_multipart(state: &WorkerState) -> usize {
+    let mut removed = 0;
+    match db::multipart::purge_expired(&state.db, MULTIPART_BATCH).await {
+        Ok(ids) => {
+            for id in ids {
+                if parts::remove(&state.data_root, id).await.is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "expired multipart uploads not purged"),
+    }
+    let Ok(mut dir) = tokio::fs::read_dir(state.data_root.join(parts::PARTS_DIR)).await else {
+        return removed;
+    };
+    let orphan_age = Duration::from_secs(state.settings.api.multipart_expiry_secs + 3600);
+    while let Ok(Some(item)) = dir.next_entry().await {
+        let Some(id) = item
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i64>().ok())
+        else {
+            continue;
+        };
+        if older_than(&item, orphan_age).await
+            && matches!(db::multipart::exists(&state.db, id).await, Ok(false))
+            && parts::remove(&state.data_root, id).await.is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 async fn remove_stale_uploads(data_root: &std::path::Path) -> usize {
@@ -47,16 +93,21 @@ async fn remove_stale_uploads(data_root: &std::path::Path) -> usize {
     };
     let mut removed = 0;
     while let Ok(Some(item)) = dir.next_entry().await {
-        let old = item
-            .metadata()
-            .await
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > STAGED_MAX_AGE);
-        if old && tokio::fs::remove_file(item.path()).await.is_ok() {
+        if older_than(&item, STAGED_MAX_AGE).await
+            && tokio::fs::remove_file(item.path()).await.is_ok()
+        {
             removed += 1;
         }
     }
     removed
+}
+
+/// True when `item` was last modified more than `age` ago.
+async fn older_than(item: &tokio::fs::DirEntry, age: Duration) -> bool {
+    item.metadata()
+        .await
+        .ok()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|elapsed| elapsed > age)
 }

@@ -64,6 +64,8 @@ pub struct ApiSettings {
     /// How long a verified key, token or account stays cached in an API process
     /// (a revocation made elsewhere takes up to this long to be seen here; 0 disables).
     pub auth_cache_ms: u64,
+    /// How long an unfinished multipart upload is kept before its parts are removed.
+    pub multipart_expiry_secs: u64,
 }
 
 /// Developer portal settings.
@@ -166,6 +168,7 @@ impl Default for Settings {
                 backlog_limit: 4_000,
                 shutdown_grace_ms: 10_000,
                 auth_cache_ms: 2_000,
+                multipart_expiry_secs: 24 * 3600,
             },
             portal: PortalSettings {
                 bind: ([0, 0, 0, 0], 8080).into(),

@@ -21,6 +21,7 @@ mod files;
 mod folders;
 mod links;
 mod lookup;
+mod multipart;
 mod ops;
 mod properties;
 mod relocate;
@@ -109,6 +110,21 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/accounts/{acct}/storage/links",
             get(links::list).post(links::create),
+        )
+        .route(
+            "/accounts/{acct}/storage/multipart",
+            post(multipart::create),
+        )
+        .route(
+            "/accounts/{acct}/storage/multipart/{id}",
+            get(multipart::get)
+                .put(multipart::put_part)
+                .delete(multipart::abort)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/accounts/{acct}/storage/multipart/{id}/complete",
+            post(multipart::complete),
         )
         .route(
             "/accounts/{acct}/storage/links/{id}",

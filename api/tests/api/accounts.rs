@@ -43,7 +43,7 @@ async fn import_list_get_patch_delete() {
         true
     );
     assert_eq!(
-        full["properties"]["capabilities"]["can_search_file_name"]["value"],
+        full["properties"]["capabilities"]["can_get_thumbnail"]["value"],
         false
     );
 

@@ -143,6 +143,9 @@ async fn conformance(a: &Caller) {
     // Rename, move and copy, of files and folders, in a folder of their own.
     relocations(a).await;
 
+    // Multipart uploads: parts in any order, exact sizes, complete once.
+    multipart(a, &docs_id).await;
+
     // Deletes: non-empty folder refused, file then 404, recursive.
     let r = a.delete(&format!("{STORAGE}/folders/{docs_id}")).await;
     assert_error(r, 403, "folder_not_empty").await;
@@ -315,6 +318,104 @@ async fn finding(a: &Caller, docs_id: &str, file_id: &str, bytes: &[u8]) {
     assert_error(r, 501, "not_implemented").await;
     let r = a.get(&format!("{STORAGE}/files/bm9wZQ/thumbnail")).await;
     assert_error(r, 404, "not_found").await;
+}
+
+/// A multipart upload of three parts into `docs`, and an aborted one.
+async fn multipart(a: &Caller, docs_id: &str) {
+    let r = a
+        .post_json(
+            &format!("{STORAGE}/multipart"),
+            &json!({"parent_id": docs_id, "name": "multi part.bin", "size": (16 << 20) + 100}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let session: Value = r.json().await.unwrap();
+    let part_size = session["part_size"].as_u64().unwrap() as usize;
+    assert_eq!(part_size, 8 << 20);
+    let url = format!("{STORAGE}/multipart/{}", session["id"]);
+    let mut bytes = vec![0u8; (16 << 20) + 100];
+    rand::rng().fill_bytes(&mut bytes);
+    let chunks: Vec<&[u8]> = bytes.chunks(part_size).collect();
+    let put = |n: usize, body: Vec<u8>| {
+        a.req(Method::PUT, &format!("{url}?part_number={n}"))
+            .body(body)
+            .go()
+    };
+    assert_eq!(put(3, chunks[2].to_vec()).await.status(), 200);
+    assert_eq!(put(1, chunks[0].to_vec()).await.status(), 200);
+    let r = a.post_json(&format!("{url}/complete"), &json!({})).await;
+    let body = assert_error(r, 400, "invalid_parameters").await;
+    assert!(body["message"].as_str().unwrap().contains('2'), "{body}");
+    assert_error(put(2, vec![1; 10]).await, 400, "invalid_parameters").await;
+    assert_error(put(4, vec![1; 10]).await, 400, "invalid_parameters").await;
+    assert_eq!(put(2, chunks[1].to_vec()).await.status(), 200);
+    assert_eq!(a.get_json(&url).await["id"], session["id"]);
+    let r = a.post_json(&format!("{url}/complete"), &json!({})).await;
+    assert_eq!(r.status(), 201);
+    let file: Value = r.json().await.unwrap();
+    assert_eq!(
+        (file["name"].as_str(), file["size"].as_u64()),
+        (Some("multi part.bin"), Some(bytes.len() as u64))
+    );
+    let got = a
+        .get(&format!(
+            "{STORAGE}/files/{}/contents",
+            file["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(
+        got.bytes().await.unwrap() == bytes,
+        "multipart bytes identical"
+    );
+    assert_error(a.get(&url).await, 404, "not_found").await;
+    assert_error(
+        a.post_json(&format!("{url}/complete"), &json!({})).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        a.delete(&format!("{STORAGE}/files/{}", file["id"].as_str().unwrap()))
+            .await
+            .status(),
+        204
+    );
+
+    // Abandoned by the client: nothing appears.
+    let r = a
+        .post_json(
+            &format!("{STORAGE}/multipart"),
+            &json!({"parent_id": docs_id, "name": "gone.bin", "size": 5}),
+        )
+        .await;
+    let url = format!(
+        "{STORAGE}/multipart/{}",
+        r.json::<Value>().await.unwrap()["id"]
+    );
+    assert_eq!(
+        a.req(Method::PUT, &format!("{url}?part_number=1"))
+            .body("12345")
+            .go()
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(a.delete(&url).await.status(), 204);
+    assert_error(a.get(&url).await, 404, "not_found").await;
+    let r = a
+        .post_json(
+            &format!("{STORAGE}/multipart"),
+            &json!({"parent_id": "bm9wZQ", "name": "x", "size": 1}),
+        )
+        .await;
+    assert_error(r, 400, "invalid_parent_folder").await;
+    let r = a
+        .post_json(
+            &format!("{STORAGE}/multipart"),
+            &json!({"name": "x", "size": -1}),
+        )
+        .await;
+    assert_error(r, 400, "invalid_parameters").await;
 }
 
 /// Rename, move and copy: the ids follow the paths, conflicts are 409, a folder cannot go

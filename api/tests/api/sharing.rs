@@ -1,5 +1,5 @@
-//! Shared links (management API and the served URL) and file properties, on `local`
-//! through the full pipeline.
+//! Shared links (management API and the served URL), file properties and the lifetime of
+//! multipart uploads, on `local` through the full pipeline.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -223,4 +223,49 @@ async fn properties_follow_their_file() {
     );
     let r = a.req(Method::GET, &moved_props).go().await;
     assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn abandoned_multipart_uploads_expire_and_are_cleaned_up() {
+    let app = TestApp::builder()
+        .settings(|s| {
+            s.api.multipart_expiry_secs = 1;
+            s.scheduler.housekeeping_cron = "* * * * * *".into();
+        })
+        .spawn()
+        .await;
+    let (_, _, token) = app.account().await;
+    let a = app.with_token(&token).under(STORAGE);
+    let r = a
+        .post_json("/multipart", &json!({"name": "left.bin", "size": 3}))
+        .await;
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let part = a
+        .req(Method::PUT, &format!("/multipart/{id}?part_number=1"))
+        .body("abc")
+        .go()
+        .await;
+    assert_eq!(part.status(), 200);
+    let parts = app.data_root().join(".multipart").join(id.to_string());
+    assert!(parts.join("1").exists());
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let scheduler = tokio::spawn(cloudbridge_scheduler::run(
+        app.settings().clone(),
+        shutdown.clone(),
+    ));
+    let mut cleaned = false;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if !parts.exists() {
+            cleaned = true;
+            break;
+        }
+    }
+    shutdown.cancel();
+    let _ = scheduler.await;
+    assert!(cleaned, "expired parts removed by housekeeping");
+    assert_error(a.get(&format!("/multipart/{id}")).await, 404, "not_found").await;
+    let files = a.get_json("/folders/root/contents").await;
+    assert_eq!(files["count"], 0, "nothing half-uploaded appears");
 }

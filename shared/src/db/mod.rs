@@ -12,6 +12,7 @@ pub mod applications;
 pub mod bearer_tokens;
 pub mod developers;
 pub mod links;
+pub mod multipart;
 pub mod properties;
 
 /// The embedded migrations (`migrations/`), the only source of the schema.
