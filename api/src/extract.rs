@@ -97,6 +97,11 @@ pub fn parse_bool(raw: Option<&str>, name: &str) -> Result<Option<bool>, ApiErro
     }
 }
 
+/// A boolean query parameter that defaults to false.
+pub fn flag(q: &std::collections::HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
+    Ok(parse_bool(q.get(name).map(String::as_str), name)?.unwrap_or(false))
+}
+
 /// `page` and `page_size` query parameters, validated.
 #[derive(Debug, Clone, Copy)]
 pub struct Paging {

@@ -20,9 +20,11 @@ mod extract;
 mod middleware;
 mod pipeline;
 mod range;
+mod remote;
 mod routes;
 pub mod startup;
 mod state;
+mod tasks;
 mod wire;
 
 pub use startup::Application;

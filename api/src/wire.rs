@@ -17,7 +17,8 @@ pub async fn with_raw_data<F: std::future::Future>(wanted: bool, fut: F) -> F::O
     RAW_DATA.scope(wanted, fut).await
 }
 
-fn raw_data_wanted() -> bool {
+/// True when the current request asked for raw service data.
+pub fn raw_data_wanted() -> bool {
     RAW_DATA.try_with(|w| *w).unwrap_or(false)
 }
 

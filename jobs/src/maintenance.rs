@@ -1,6 +1,7 @@
 //! The housekeeping job, enqueued by the scheduler: apalis never forgets a finished job,
-//! so trim its bookkeeping in small steps; and remove staged uploads abandoned by a
-//! client or an API process that died mid-upload.
+//! so trim its bookkeeping in small steps; remove staged uploads abandoned by a client or
+//! an API process that died mid-upload, and expired multipart uploads; fail tasks whose
+//! API process stopped and forget old ones.
 
 use std::{sync::Arc, time::Duration};
 
@@ -41,11 +42,20 @@ pub async fn handle(job: MaintenanceJob, state: Data<Arc<WorkerState>>) -> Resul
     metrics::counter!(names::REDIS_TRIMMED).increment(trimmed as u64);
     let removed = remove_stale_uploads(&state.data_root).await;
     let expired = remove_expired_multipart(&state).await;
+    let (orphaned, forgotten) =
+        db::tasks::sweep(&state.db, db::tasks::STALE_SECS, db::tasks::KEEP_SECS)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "tasks not swept");
+                (0, 0)
+            });
     tracing::info!(
         tick = job.tick,
         trimmed,
         removed,
         expired,
+        orphaned,
+        forgotten,
         "housekeeping done"
     );
     Ok(())

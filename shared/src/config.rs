@@ -66,6 +66,9 @@ pub struct ApiSettings {
     pub auth_cache_ms: u64,
     /// How long an unfinished multipart upload is kept before its parts are removed.
     pub multipart_expiry_secs: u64,
+    /// Let uploads from a URL reach loopback, private and link-local addresses (only for
+    /// appliances whose users may read the internal network).
+    pub url_upload_allow_private: bool,
 }
 
 /// Developer portal settings.
@@ -169,6 +172,7 @@ impl Default for Settings {
                 shutdown_grace_ms: 10_000,
                 auth_cache_ms: 2_000,
                 multipart_expiry_secs: 24 * 3600,
+                url_upload_allow_private: false,
             },
             portal: PortalSettings {
                 bind: ([0, 0, 0, 0], 8080).into(),

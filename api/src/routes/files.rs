@@ -20,10 +20,10 @@ use serde_json::Value;
 
 use crate::{
     auth::AppCaller,
-    extract::{parse_bool, BaseUrl, Json, Query},
-    range,
+    extract::{flag, BaseUrl, Json, Query},
+    range, remote,
     routes::folders::parent_path,
-    wire, AppState,
+    tasks, wire, AppState,
 };
 
 /// What a worker needs to reach this account.
@@ -302,6 +302,8 @@ struct UploadMetadata {
 
 /// `POST /v1/accounts/{acct}/storage/files`: raw body (any or no Content-Type) with
 /// `X-Kloudless-Metadata`; `overwrite=true` replaces, otherwise a free name is chosen.
+/// A JSON body `{url, parent_id, name}` uploads from a URL instead (as a task with
+/// `X-Kloudless-Async: true`).
 pub async fn upload(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -310,19 +312,27 @@ pub async fn upload(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     request: Request,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let account = caller.account(&state, &acct).await?;
-    let overwrite =
-        parse_bool(q.get("overwrite").map(String::as_str), "overwrite")?.unwrap_or(false);
+    let overwrite = flag(&q, "overwrite")?;
     let Some(raw) = headers.get("x-kloudless-metadata") else {
         let json = headers
             .get(header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-        return Err(if json {
-            ApiError::not_implemented("Upload from a URL is not available yet.")
-        } else {
-            ApiError::invalid_parameters("The X-Kloudless-Metadata header is required.")
-        });
+        if !json {
+            return Err(ApiError::invalid_parameters(
+                "The X-Kloudless-Metadata header is required.",
+            ));
+        }
+        let limit = state.settings.api.max_json_bytes;
+        let bytes = axum::body::to_bytes(request.into_body(), limit)
+            .await
+            .map_err(|_| ApiError::invalid_parameters("The JSON body is too large or cut."))?;
+        let body: FromUrl = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::invalid_parameters(format!("Invalid JSON body: {e}")))?;
+        let deferred = tasks::wanted(&headers, &q);
+        let operation = from_url(state.clone(), account.clone(), base, body, overwrite);
+        return tasks::run(&state, account.id, deferred, operation).await;
     };
     // Raw UTF-8 is accepted as well as the \u-escaped JSON most SDKs send.
     let meta: UploadMetadata = serde_json::from_slice(raw.as_bytes())
@@ -342,5 +352,113 @@ pub async fn upload(
     Ok((
         StatusCode::CREATED,
         Json(wire::entry(&entry, account.id, &base)),
-    ))
+    )
+        .into_response())
+}
+
+/// Body of an upload from a URL.
+#[derive(Debug, Deserialize)]
+struct FromUrl {
+    url: Option<String>,
+    parent_id: Option<String>,
+    name: Option<String>,
+}
+
+/// Fetches `body.url` (public addresses only, unless configured) and streams it into the
+/// account like any upload.
+async fn from_url(
+    state: AppState,
+    account: Account,
+    base: String,
+    body: FromUrl,
+    overwrite: bool,
+) -> tasks::Answer {
+    let url = body
+        .url
+        .ok_or_else(|| ApiError::invalid_parameters("`url` is required."))?;
+    let name = body
+        .name
+        .or_else(|| remote::name_of(&url))
+        .ok_or_else(|| ApiError::invalid_parameters("`name` is required for this URL."))?;
+    let parent = parent_path(body.parent_id.as_deref())?;
+    let response = remote::open(&url, state.settings.api.url_upload_allow_private).await?;
+    let length = response.content_length();
+    let stream = response.bytes_stream();
+    let target = account_ref(&account);
+    let entry = store(&state, &target, parent, name, overwrite, stream, length).await?;
+    Ok((StatusCode::CREATED, wire::entry(&entry, account.id, &base)))
+}
+
+/// Body of `POST /v1/accounts/{acct}/storage/files/upload_url`.
+#[derive(Debug, Deserialize)]
+pub struct UploadUrlBody {
+    parent_id: Option<String>,
+    name: Option<String>,
+}
+
+/// `POST /v1/accounts/{acct}/storage/files/upload_url`: a URL the client uploads the
+/// file to itself, where the service presigns uploads (object stores); 501 elsewhere.
+pub async fn upload_url(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    Path(acct): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    Json(body): Json<UploadUrlBody>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let overwrite = flag(&q, "overwrite")?;
+    let name = body
+        .name
+        .ok_or_else(|| ApiError::invalid_parameters("`name` is required."))?;
+    let parent = parent_path(body.parent_id.as_deref())?;
+    let op = Op::PlanUpload {
+        parent,
+        name,
+        overwrite,
+    };
+    let outcome = state.pipeline.call(Some(account_ref(&account)), op).await?;
+    match outcome {
+        Outcome::Upload {
+            plan:
+                TransferPlan::Http {
+                    method,
+                    url,
+                    headers,
+                    staged,
+                },
+        } => {
+            let headers: serde_json::Map<String, Value> = headers
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+            let id = staged.unwrap_or_default();
+            Ok(Json(serde_json::json!({
+                "url": url,
+                "method": method,
+                "headers": headers,
+                "id": id,
+                "account": account.id,
+                "expires_in": 900,
+                "api": "storage",
+                "type": "upload_url",
+            })))
+        }
+        Outcome::Upload { plan } => {
+            // Staged elsewhere: nothing to leave behind.
+            if let Some(staged) = plan.staged().map(str::to_string) {
+                let abort = Op::AbortUpload { staged };
+                let _ = state
+                    .pipeline
+                    .call(Some(account_ref(&account)), abort)
+                    .await;
+            }
+            Err(ApiError::not_implemented(format!(
+                "The `{}` service cannot presign uploads; upload through the API.",
+                account.service
+            )))
+        }
+        other => Err(ApiError::internal(format_args!(
+            "unexpected outcome {other:?}"
+        ))),
+    }
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::{
     auth::AppCaller,
-    extract::{parse_bool, BaseUrl, Json, Paging, Query},
+    extract::{flag, BaseUrl, Json, Paging, Query},
     routes::{
         files::{account_ref, expect_entry, metadata, remove},
         lookup::listing,
@@ -75,11 +75,7 @@ pub async fn create(
         .name
         .ok_or_else(|| ApiError::invalid_parameters("`name` is required."))?;
     let parent = parent_path(body.parent_id.as_deref())?;
-    let conflict_if_exists = parse_bool(
-        q.get("conflict_if_exists").map(String::as_str),
-        "conflict_if_exists",
-    )?
-    .unwrap_or(false);
+    let conflict_if_exists = flag(&q, "conflict_if_exists")?;
     let op = Op::CreateFolder {
         parent,
         name,
@@ -113,7 +109,6 @@ pub async fn delete(
     Path(ids): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<StatusCode, ApiError> {
-    let recursive =
-        parse_bool(q.get("recursive").map(String::as_str), "recursive")?.unwrap_or(false);
+    let recursive = flag(&q, "recursive")?;
     remove(&state, &caller, ids, ItemKind::Folder, recursive).await
 }

@@ -26,6 +26,7 @@ mod ops;
 mod properties;
 mod relocate;
 mod shared;
+mod tasks;
 
 /// Builds the router. Layers, outermost first: request id and error bodies, CORS,
 /// in-flight limit, metrics (by route template), body limit.
@@ -63,11 +64,11 @@ pub fn router(state: AppState) -> Router {
             "/accounts/{acct}/storage/folders/{id}",
             get(folders::get)
                 .delete(folders::delete)
-                .patch(relocate::patch_folder),
+                .patch(relocate::handle::<true, false>),
         )
         .route(
             "/accounts/{acct}/storage/folders/{id}/copy",
-            post(relocate::copy_folder),
+            post(relocate::handle::<true, true>),
         )
         .route(
             "/accounts/{acct}/storage/folders/{id}/contents",
@@ -78,14 +79,18 @@ pub fn router(state: AppState) -> Router {
             post(files::upload).layer(DefaultBodyLimit::disable()),
         )
         .route(
+            "/accounts/{acct}/storage/files/upload_url",
+            post(files::upload_url),
+        )
+        .route(
             "/accounts/{acct}/storage/files/{id}",
             get(files::get)
                 .delete(files::delete)
-                .patch(relocate::patch_file),
+                .patch(relocate::handle::<false, false>),
         )
         .route(
             "/accounts/{acct}/storage/files/{id}/copy",
-            post(relocate::copy_file),
+            post(relocate::handle::<false, true>),
         )
         .route(
             "/accounts/{acct}/storage/files/{id}/contents",
@@ -97,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/accounts/{acct}/storage/search", get(lookup::search))
         .route("/accounts/{acct}/storage/recent", get(lookup::recent))
+        .route("/accounts/{acct}/tasks/{id}", get(tasks::get))
         .route(
             "/accounts/{acct}/encode_raw_id",
             post(lookup::encode_raw_id),

@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 
 use crate::{
     auth::AppCaller,
-    extract::{parse_bool, BaseUrl, Json, Query},
+    extract::{flag, BaseUrl, Json, Query},
     routes::{
         files::{account_ref, metadata, store},
         folders::parent_path,
@@ -79,8 +79,7 @@ pub async fn create(
     Json(body): Json<CreateBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let account = caller.account(&state, &acct).await?;
-    let overwrite =
-        parse_bool(q.get("overwrite").map(String::as_str), "overwrite")?.unwrap_or(false);
+    let overwrite = flag(&q, "overwrite")?;
     let name = body
         .name
         .ok_or_else(|| ApiError::invalid_parameters("`name` is required."))?;

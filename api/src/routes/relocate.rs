@@ -2,10 +2,12 @@
 //! (`POST files|folders/{id}/copy`), within one account or, for files, to another account
 //! of the same application.
 
+use std::collections::HashMap;
+
 use axum::{
     extract::{Path, State},
-    http::StatusCode,
-    response::IntoResponse,
+    http::{HeaderMap, StatusCode},
+    response::Response,
 };
 use cloudbridge_shared::{
     db::{self, accounts::Account},
@@ -17,11 +19,12 @@ use serde::Deserialize;
 
 use crate::{
     auth::AppCaller,
-    extract::{BaseUrl, Json},
+    extract::{BaseUrl, Json, Query},
     routes::{
         files::{account_ref, expect_entry, fetch, store},
         folders::parent_path,
     },
+    tasks::{self, Answer},
     wire, AppState,
 };
 
@@ -34,6 +37,23 @@ pub struct RelocateBody {
     account: Option<serde_json::Value>,
 }
 
+/// Runs a move or copy now, or as a task when the client asked for one.
+#[allow(clippy::too_many_arguments)]
+async fn deferrable(
+    state: AppState,
+    caller: AppCaller,
+    base: String,
+    ids: (String, String),
+    kind: ItemKind,
+    body: RelocateBody,
+    copy: bool,
+    deferred: bool,
+) -> Result<Response, ApiError> {
+    let account = caller.account(&state, &ids.0).await?.id;
+    let operation = relocate(state.clone(), caller, base, ids, kind, body, copy);
+    tasks::run(&state, account, deferred, operation).await
+}
+
 async fn relocate(
     state: AppState,
     caller: AppCaller,
@@ -42,7 +62,7 @@ async fn relocate(
     kind: ItemKind,
     body: RelocateBody,
     copy: bool,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Answer {
     let account = caller.account(&state, &acct).await?;
     let other = match &body.account {
         None => None,
@@ -107,7 +127,7 @@ async fn relocate(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(wire::entry(&entry, account.id, &base))))
+    Ok((status, wire::entry(&entry, account.id, &base)))
 }
 
 /// A file moved or copied to another account of the application: streamed by this tier
@@ -124,7 +144,7 @@ async fn across(
     name: String,
     copy: bool,
     base: &str,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Answer {
     if kind == ItemKind::Folder {
         return Err(ApiError::not_implemented(
             "Folders cannot move between accounts yet.",
@@ -155,49 +175,25 @@ async fn across(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(wire::entry(&entry, destination.id, base))))
+    Ok((status, wire::entry(&entry, destination.id, base)))
 }
 
-/// `PATCH /v1/accounts/{acct}/storage/files/{id}`: rename and/or move.
-pub async fn patch_file(
+/// `PATCH files|folders/{id}` (rename and/or move: `COPY` false) and
+/// `POST files|folders/{id}/copy` (`COPY` true), of a folder when `FOLDER`.
+pub async fn handle<const FOLDER: bool, const COPY: bool>(
     State(state): State<AppState>,
     caller: AppCaller,
     BaseUrl(base): BaseUrl,
     Path(ids): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
     Json(body): Json<RelocateBody>,
-) -> Result<impl IntoResponse, ApiError> {
-    relocate(state, caller, base, ids, ItemKind::File, body, false).await
-}
-
-/// `PATCH /v1/accounts/{acct}/storage/folders/{id}`: rename and/or move.
-pub async fn patch_folder(
-    State(state): State<AppState>,
-    caller: AppCaller,
-    BaseUrl(base): BaseUrl,
-    Path(ids): Path<(String, String)>,
-    Json(body): Json<RelocateBody>,
-) -> Result<impl IntoResponse, ApiError> {
-    relocate(state, caller, base, ids, ItemKind::Folder, body, false).await
-}
-
-/// `POST /v1/accounts/{acct}/storage/files/{id}/copy`
-pub async fn copy_file(
-    State(state): State<AppState>,
-    caller: AppCaller,
-    BaseUrl(base): BaseUrl,
-    Path(ids): Path<(String, String)>,
-    Json(body): Json<RelocateBody>,
-) -> Result<impl IntoResponse, ApiError> {
-    relocate(state, caller, base, ids, ItemKind::File, body, true).await
-}
-
-/// `POST /v1/accounts/{acct}/storage/folders/{id}/copy`
-pub async fn copy_folder(
-    State(state): State<AppState>,
-    caller: AppCaller,
-    BaseUrl(base): BaseUrl,
-    Path(ids): Path<(String, String)>,
-    Json(body): Json<RelocateBody>,
-) -> Result<impl IntoResponse, ApiError> {
-    relocate(state, caller, base, ids, ItemKind::Folder, body, true).await
+) -> Result<Response, ApiError> {
+    let kind = if FOLDER {
+        ItemKind::Folder
+    } else {
+        ItemKind::File
+    };
+    let deferred = tasks::wanted(&headers, &q);
+    deferrable(state, caller, base, ids, kind, body, COPY, deferred).await
 }

@@ -313,6 +313,50 @@ async fn finding(a: &Caller, docs_id: &str, file_id: &str, bytes: &[u8]) {
     assert_eq!(served.status(), 200, "{link}");
     assert_eq!(served.bytes().await.unwrap().as_ref(), bytes);
 
+    // Upload URLs where the service presigns (object stores); an honest 501 elsewhere.
+    let service = a.get_json("/v1/accounts/me").await["service"].clone();
+    let r = a
+        .post_json(
+            &format!("{STORAGE}/files/upload_url"),
+            &json!({"parent_id": docs_id, "name": "direct.txt"}),
+        )
+        .await;
+    if service == "s3" || service == "s3_compatible" {
+        assert_eq!(r.status(), 200);
+        let target: Value = r.json().await.unwrap();
+        let mut put = reqwest::Client::new().put(target["url"].as_str().unwrap());
+        for (k, v) in target["headers"].as_object().unwrap() {
+            put = put.header(k, v.as_str().unwrap());
+        }
+        assert!(put
+            .body("direct!")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success());
+        let meta = a
+            .get_json(&format!(
+                "{STORAGE}/files/{}",
+                target["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(
+            (meta["name"].as_str(), meta["size"].as_u64()),
+            (Some("direct.txt"), Some(7)),
+            "{meta}"
+        );
+        let r = a
+            .delete(&format!(
+                "{STORAGE}/files/{}",
+                target["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(r.status(), 204);
+    } else {
+        assert_error(r, 501, "not_implemented").await;
+    }
+
     // No service served today makes thumbnails: an honest 501, and 404 for no file.
     let r = a.get(&format!("{STORAGE}/files/{file_id}/thumbnail")).await;
     assert_error(r, 501, "not_implemented").await;

@@ -11,3 +11,4 @@ mod processes;
 mod sdk;
 mod sharing;
 mod storage;
+mod tasks;

@@ -14,6 +14,7 @@ pub mod developers;
 pub mod links;
 pub mod multipart;
 pub mod properties;
+pub mod tasks;
 
 /// The embedded migrations (`migrations/`), the only source of the schema.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");

@@ -1,0 +1,22 @@
+//! `GET /v1/accounts/{acct}/tasks/{id}`: a task while it runs, then its answer.
+
+use axum::{
+    extract::{Path, State},
+    response::Response,
+};
+use cloudbridge_shared::{db, ApiError};
+
+use crate::{auth::AppCaller, tasks, AppState};
+
+/// `GET /v1/accounts/{acct}/tasks/{id}`
+pub async fn get(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    Path((acct, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let task = db::tasks::get(&state.db, account.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No task has this id."))?;
+    Ok(tasks::answer(&task))
+}
