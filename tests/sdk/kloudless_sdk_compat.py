@@ -322,6 +322,109 @@ def step_delete_folder(c):
     return "204; folder and its files now 404; not in root listing"
 
 
+def step_rename_copy(c):
+    src = c.small[1]
+    copied = src.post("copy", json={"parent_id": c.folder_id, "name": "copied.txt"})
+    check(isinstance(copied, Resource) and copied.data.get("name") == "copied.txt",
+          "copy returned {!r}".format(getattr(copied, "data", None)))
+    renamed = copied.patch(json={"name": "renamed.txt"})
+    check(renamed.data.get("name") == "renamed.txt",
+          "rename returned {!r}".format(renamed.data))
+    c.renamed = renamed
+    return "copy {} -> {}".format(copied.data["id"], renamed.data["id"])
+
+
+def step_search(c):
+    found = collect(c.acct.get("storage/search",
+                               params={"q": "SMALL-", "parents": c.folder_id,
+                                       "page_size": 2}))
+    names = sorted(r.data["name"] for r in found)
+    check(names == ["small-{}.txt".format(i) for i in range(5)],
+          "search found {}".format(names))
+    try:
+        c.acct.get("storage/search", params={"q": ""})
+    except kexc.APIException as e:
+        check(e.status == 400, "empty q answered {}".format(e.status))
+    else:
+        raise StepFailed("empty q did not raise")
+    return "{} matches over pages of 2".format(len(found))
+
+
+def step_recent(c):
+    recent = c.acct.get("storage/recent", params={"page_size": 1000})
+    check(isinstance(recent, ResourceList), "recent is not a list")
+    check(recent.data.get("total", 0) >= 6, "recent total {!r}".format(
+        recent.data.get("total")))
+    stamps = [r.data["modified"] for r in recent.objects]
+    check(stamps == sorted(stamps, reverse=True), "recent not newest first")
+    return "total={}".format(recent.data["total"])
+
+
+def step_links(c):
+    import requests
+    made = c.acct.post("storage/links", json={"file_id": c.small[0].data["id"],
+                                              "direct": True})
+    check(isinstance(made, Resource) and made.status_code == 201,
+          "create link: {!r}".format(getattr(made, "data", None)))
+    url = made.data["url"]
+    body = requests.get(url).content
+    check(body == c.small[0].get("contents").content, "link serves other bytes")
+    links = collect(c.acct.get("storage/links", params={"page_size": 1}))
+    check(made.data["id"] in [l.data["id"] for l in links], "link not listed")
+    patched = made.patch(json={"active": False})
+    check(patched.data.get("active") is False, "patch: {!r}".format(patched.data))
+    check(requests.get(url).status_code == 403, "inactive link still serves")
+    resp = made.delete()
+    check(resp.status_code == 204, "delete link status {}".format(resp.status_code))
+    return "direct link served, listed, deactivated, deleted"
+
+
+def step_properties(c):
+    f = c.small[0]
+    res = f.patch("properties", json=[{"key": "colour", "value": "blue"}])
+    props = res.data.get("properties") if hasattr(res, "data") else None
+    check(props and props[0]["key"] == "colour", "properties: {!r}".format(props))
+    resp = f.delete("properties")
+    check(resp.status_code == 204, "delete properties {}".format(resp.status_code))
+    return "set, read back, cleared"
+
+
+def step_multipart(c):
+    payload = os.urandom((8 << 20) + 4321)
+    session = c.acct.post("storage/multipart",
+                          json={"parent_id": c.folder_id, "name": "multi.bin",
+                                "size": len(payload)})
+    check(isinstance(session, Resource), "multipart create: {!r}".format(session))
+    part = session.data["part_size"]
+    sid = session.data["id"]
+    for n, start in enumerate(range(0, len(payload), part), 1):
+        resp = c.acct.put("storage/multipart/{}".format(sid),
+                          params={"part_number": n},
+                          data=payload[start:start + part])
+        check(resp.status_code == 200, "part {}: {}".format(n, resp.status_code))
+    done = c.acct.post("storage/multipart/{}/complete".format(sid))
+    check(isinstance(done, Resource) and done.data.get("size") == len(payload),
+          "complete: {!r}".format(getattr(done, "data", None)))
+    check(done.get("contents").content == payload, "multipart bytes differ")
+    return "{} bytes in parts of {}".format(len(payload), part)
+
+
+def step_async_copy(c):
+    import time
+    task = c.acct.post("storage/files/{}/copy".format(c.small[2].data["id"]),
+                       json={"parent_id": c.folder_id, "name": "async.txt"},
+                       headers={"X-Kloudless-Async": "true"})
+    tid = task.data["id"]
+    for _ in range(200):
+        res = c.acct.get("tasks/{}".format(tid))
+        if res.data.get("type") != "task":
+            check(res.data.get("name") == "async.txt", "task result {!r}".format(
+                res.data))
+            return "task {} -> file {}".format(tid, res.data["id"])
+        time.sleep(0.05)
+    raise StepFailed("task never finished")
+
+
 STEPS = [
     ("get account (accounts/me)", step_account_me),
     ("list root folder", step_list_root),
@@ -331,6 +434,13 @@ STEPS = [
     ("upload 5 small files", step_upload_small),
     ("paginate folder contents (page_size=2)", step_paginate),
     ("get file metadata", step_metadata),
+    ("copy then rename a file", step_rename_copy),
+    ("search by name with automatic pagination", step_search),
+    ("recent files, newest first", step_recent),
+    ("shared links: create, serve, list, patch, delete", step_links),
+    ("file properties", step_properties),
+    ("multipart upload", step_multipart),
+    ("asynchronous copy as a task", step_async_copy),
     ("delete file (204) then NotFound", step_delete_file),
     ("list root via APIKey account", step_apikey_root),
     ("delete folder recursively", step_delete_folder),

@@ -39,6 +39,7 @@ async fn walk(app: &TestApp, key: &str, id: i64, token: &str) {
         output.status.success(),
         "SDK script failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
 }
 
 #[tokio::test]
