@@ -250,12 +250,15 @@ impl Storage for DalStore {
     }
 
     async fn validate(&self) -> Result<(), ApiError> {
-        self.op
-            .list_with("/")
+        use futures::TryStreamExt;
+        // One page of one entry: `list_with` would read every page of a big bucket.
+        let mut lister = self
+            .op
+            .lister_with("/")
             .limit(1)
             .await
-            .map(|_| ())
-            .map_err(service_error)
+            .map_err(service_error)?;
+        lister.try_next().await.map(drop).map_err(service_error)
     }
 
     async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError> {
