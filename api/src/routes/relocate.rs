@@ -2,7 +2,7 @@
 //! (`POST files|folders/{id}/copy`), within one account or, for files, to another account
 //! of the same application.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use axum::{
     extract::{Path, State},
@@ -11,9 +11,9 @@ use axum::{
 };
 use cloudbridge_shared::{
     db::{self, accounts::Account},
-    protocol::Op,
+    protocol::{AccountRef, Op},
     storage::ItemKind,
-    ApiError, ItemPath,
+    ApiError, Entry, ItemPath, Outcome,
 };
 use serde::Deserialize;
 
@@ -130,9 +130,11 @@ async fn relocate(
     Ok((status, wire::entry(&entry, account.id, &base)))
 }
 
-/// A file moved or copied to another account of the application: streamed by this tier
-/// from one service to the other (the same path as a download plus an upload), then, for
-/// a move, deleted at the source. Names taken at the destination get a free variant.
+/// An item moved or copied to another account of the application: streamed by this tier
+/// from one service to the other (downloads plus uploads; a folder's tree is recreated
+/// folder by folder), then, for a move, deleted at the source — only once everything
+/// arrived, so a failure part-way leaves the source whole. Files whose names are taken at
+/// the destination get a free variant; a folder whose name is taken is a 409.
 #[allow(clippy::too_many_arguments)]
 async fn across(
     state: &AppState,
@@ -145,28 +147,16 @@ async fn across(
     copy: bool,
     base: &str,
 ) -> Answer {
-    if kind == ItemKind::Folder {
-        return Err(ApiError::not_implemented(
-            "Folders cannot move between accounts yet.",
-        ));
-    }
     let (from, to) = (account_ref(source), account_ref(destination));
-    let (download, _) = fetch(state, &from, path.clone()).await?;
-    let entry = store(
-        state,
-        &to,
-        parent,
-        name,
-        false,
-        download.body,
-        download.length,
-    )
-    .await?;
+    let entry = match kind {
+        ItemKind::File => copy_file_across(state, &from, &to, path.clone(), parent, name).await?,
+        ItemKind::Folder => copy_tree_across(state, &from, &to, path.clone(), parent, name).await?,
+    };
     if !copy {
         let delete = Op::Delete {
             path,
             kind,
-            recursive: false,
+            recursive: true,
         };
         state.pipeline.call(Some(from), delete).await?;
     }
@@ -176,6 +166,83 @@ async fn across(
         StatusCode::OK
     };
     Ok((status, wire::entry(&entry, destination.id, base)))
+}
+
+async fn copy_file_across(
+    state: &AppState,
+    from: &AccountRef,
+    to: &AccountRef,
+    path: ItemPath,
+    parent: ItemPath,
+    name: String,
+) -> Result<Entry, ApiError> {
+    let (download, _) = fetch(state, from, path).await?;
+    store(
+        state,
+        to,
+        parent,
+        name,
+        false,
+        download.body,
+        download.length,
+    )
+    .await
+}
+
+/// Page size when reading a source folder being copied.
+const TREE_PAGE: u32 = 1000;
+
+async fn copy_tree_across(
+    state: &AppState,
+    from: &AccountRef,
+    to: &AccountRef,
+    path: ItemPath,
+    parent: ItemPath,
+    name: String,
+) -> Result<Entry, ApiError> {
+    let create = |parent: ItemPath, name: String, conflict_if_exists: bool| async move {
+        let op = Op::CreateFolder {
+            parent,
+            name,
+            conflict_if_exists,
+        };
+        let outcome = state.pipeline.call(Some(to.clone()), op).await?;
+        expect_entry(outcome, ItemKind::Folder).map(|(entry, _)| entry)
+    };
+    let top = create(parent, name, true).await?;
+    let mut folders = VecDeque::from([(path, top.path.clone())]);
+    while let Some((source, target)) = folders.pop_front() {
+        let mut page = 1;
+        loop {
+            let op = Op::ListFolder {
+                path: source.clone(),
+                page,
+                page_size: TREE_PAGE,
+            };
+            let Outcome::Page { page: listed } =
+                state.pipeline.call(Some(from.clone()), op).await?
+            else {
+                return Err(ApiError::internal("listing answered something else"));
+            };
+            for entry in listed.entries {
+                let name = entry.path.name().to_string();
+                match entry.kind {
+                    ItemKind::Folder => {
+                        let made = create(target.clone(), name, false).await?;
+                        folders.push_back((entry.path, made.path));
+                    }
+                    ItemKind::File => {
+                        copy_file_across(state, from, to, entry.path, target.clone(), name).await?;
+                    }
+                }
+            }
+            match listed.next_page {
+                Some(next) => page = next,
+                None => break,
+            }
+        }
+    }
+    Ok(top)
 }
 
 /// `PATCH files|folders/{id}` (rename and/or move: `COPY` false) and

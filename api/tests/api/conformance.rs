@@ -700,7 +700,7 @@ async fn webdav_conforms_and_checks_credentials() {
 }
 
 #[tokio::test]
-async fn files_move_and_copy_between_accounts_and_services() {
+async fn items_move_and_copy_between_accounts_and_services() {
     let s3 = moto().await;
     let dir = tempfile::tempdir().unwrap();
     let dav = rclone_webdav(dir.path()).await;
@@ -781,7 +781,7 @@ async fn files_move_and_copy_between_accounts_and_services() {
     )
     .await;
 
-    // A bearer token reaches no other account; folders do not cross yet.
+    // A bearer token reaches no other account; the root cannot be moved or copied.
     let r = app
         .with_token(&local_token)
         .post_json(
@@ -796,11 +796,99 @@ async fn files_move_and_copy_between_accounts_and_services() {
             &json!({"account": s3_id}),
         )
         .await;
-    assert!(
-        r.status().is_client_error() || r.status() == 501,
-        "{}",
-        r.status()
-    );
+    assert_error(r, 403, "forbidden").await;
+
+    // Folders cross too, with their whole tree: local → WebDAV (copy), then → S3 (move).
+    let local = |p: &str| format!("/v1/accounts/{local_id}/storage{p}");
+    let made = |r: reqwest::Response| async move {
+        assert!(r.status().is_success(), "{}", r.status());
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let tree = made(
+        api.post_json(
+            &local("/folders"),
+            &json!({"name": "tree", "parent_id": "root"}),
+        )
+        .await,
+    )
+    .await;
+    let inner = made(
+        api.post_json(
+            &local("/folders"),
+            &json!({"name": "in ner", "parent_id": tree}),
+        )
+        .await,
+    )
+    .await;
+    for (parent, name, body) in [(&tree, "top.txt", "top"), (&inner, "deep #1.txt", "deep")] {
+        let r = app
+            .with_token(&local_token)
+            .upload(parent, name, body)
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+    let r = api
+        .post_json(
+            &local(&format!("/folders/{tree}/copy")),
+            &json!({"account": dav_id}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let on_dav: Value = r.json().await.unwrap();
+    let dav = |p: &str| format!("/v1/accounts/{dav_id}/storage{p}");
+    let names = |list: Value| -> Vec<String> {
+        let objects = list["objects"].as_array().unwrap().clone();
+        objects
+            .iter()
+            .map(|o| o["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let top = api
+        .get_json(&dav(&format!(
+            "/folders/{}/contents",
+            on_dav["id"].as_str().unwrap()
+        )))
+        .await;
+    assert_eq!(names(top), ["in ner", "top.txt"]);
+    let found = api.get_json(&dav("/search?q=deep")).await;
+    let deep = found["objects"][0]["id"].as_str().unwrap().to_string();
+    let got = api.get(&dav(&format!("/files/{deep}/contents"))).await;
+    assert_eq!(got.text().await.unwrap(), "deep");
+    // Taken at the destination: a conflict, nothing moved.
+    let r = api
+        .send_json(
+            Method::PATCH,
+            &local(&format!("/folders/{tree}")),
+            &json!({"account": dav_id}),
+        )
+        .await;
+    assert_error(r, 409, "naming_conflict").await;
+    let r = api
+        .send_json(
+            Method::PATCH,
+            &local(&format!("/folders/{tree}")),
+            &json!({"account": s3_id}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let on_s3: Value = r.json().await.unwrap();
+    let s3 = |p: &str| format!("/v1/accounts/{s3_id}/storage{p}");
+    let moved = api
+        .get_json(&s3(&format!(
+            "/folders/{}/contents",
+            on_s3["id"].as_str().unwrap()
+        )))
+        .await;
+    assert_eq!(names(moved), ["in ner", "top.txt"]);
+    assert_error(
+        api.get(&local(&format!("/folders/{tree}"))).await,
+        404,
+        "not_found",
+    )
+    .await;
 }
 
 /// Pages through a folder of `n` files 1,000 at a time: every name once, in order.
