@@ -5,7 +5,9 @@ use rand::RngCore;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, moto, rclone_webdav, Caller, Go, TestApp};
+use crate::helpers::{
+    assert_error, free_port, moto, rclone_webdav, ssh_keygen, Caller, Go, Sshd, TestApp, SFTP_USER,
+};
 
 const STORAGE: &str = "/v1/accounts/me/storage";
 
@@ -800,4 +802,166 @@ async fn files_move_and_copy_between_accounts_and_services() {
         "{}",
         r.status()
     );
+}
+
+/// Nothing but `root`'s own folder is left in the server's data folder.
+fn only_root_left(sshd: &Sshd, root: &str) {
+    let outside: Vec<_> = std::fs::read_dir(sshd.data.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(outside, vec![std::path::PathBuf::from(root)]);
+    assert_eq!(
+        std::fs::read_dir(root).unwrap().count(),
+        0,
+        "no temp files left"
+    );
+}
+
+#[tokio::test]
+async fn sftp_conforms_with_a_password_and_checks_credentials() {
+    let sshd = Sshd::start().await;
+    let root = sshd.root("team");
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("sftp").await;
+    let mut body = sshd.password_account(&root);
+
+    // Wrong password: refused, nothing saved.
+    body["password"] = "wrong-password".into();
+    let r = app.with_key(&key).post_json("/v1/accounts", &body).await;
+    assert_error(r, 401, "service_unauthorized").await;
+    // Neither a password nor a key: refused before connecting.
+    let mut neither = body.clone();
+    neither.as_object_mut().unwrap().remove("password");
+    let r = app.with_key(&key).post_json("/v1/accounts", &neither).await;
+    assert_error(r, 400, "invalid_parameters").await;
+    // A root that does not exist.
+    let mut lost = sshd.password_account(&format!("{root}/missing"));
+    lost["account"] = "lost".into();
+    let r = app.with_key(&key).post_json("/v1/accounts", &lost).await;
+    assert_error(r, 400, "invalid_parameters").await;
+    assert_eq!(
+        app.with_key(&key).get_json("/v1/accounts").await["total"],
+        0
+    );
+
+    let secret = "sftp-Passw0rd-test";
+    body["password"] = secret.into();
+    let r = app.with_key(&key).post_json("/v1/accounts", &body).await;
+    let status = r.status();
+    let account: Value = r.json().await.unwrap();
+    assert_eq!(status, 201, "{account}");
+    assert_eq!(account["service"], "sftp");
+    let token = account["bearer_token"]["key"].as_str().unwrap().to_string();
+
+    // The password is sealed at rest; the host key was pinned.
+    let pool = sqlx::PgPool::connect(app.settings().database.url.expose())
+        .await
+        .unwrap();
+    let (config, sealed): (Value, Vec<u8>) =
+        sqlx::query_as("SELECT config, secrets FROM accounts WHERE service = 'sftp'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains(secret));
+    assert!(!config.to_string().contains(secret));
+    assert!(
+        config["host_key"].as_str().unwrap().starts_with("SHA256:"),
+        "{config}"
+    );
+    assert_eq!(config["username"], SFTP_USER);
+
+    conformance(&app.with_token(&token)).await;
+    only_root_left(&sshd, &root);
+}
+
+#[tokio::test]
+async fn sftp_conforms_with_a_private_key() {
+    let sshd = Sshd::start().await;
+    let root = sshd.root("keyed");
+    let (private, public) = ssh_keygen(sshd.etc.path(), "client_rsa", "rsa", "key phrase");
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("sftp-key").await;
+    let mut body = json!({
+        "service": "sftp", "account": "keyed", "host": "127.0.0.1", "port": sshd.port,
+        "token": SFTP_USER, "private_key": private, "passphrase": "key phrase", "root": root,
+    });
+    // Not authorized yet: refused.
+    let r = app.with_key(&key).post_json("/v1/accounts", &body).await;
+    assert_error(r, 401, "service_unauthorized").await;
+    // A wrong passphrase cannot open the key.
+    body["passphrase"] = "wrong".into();
+    let r = app.with_key(&key).post_json("/v1/accounts", &body).await;
+    assert_error(r, 400, "invalid_parameters").await;
+    body["passphrase"] = "key phrase".into();
+    sshd.authorize(&public);
+    let (_, token) = app.import(&key, &body).await;
+    conformance(&app.with_token(&token)).await;
+    only_root_left(&sshd, &root);
+
+    // An ed25519 key without a passphrase, on the same root.
+    let (ed, ed_public) = ssh_keygen(sshd.etc.path(), "client_ed25519", "ed25519", "");
+    sshd.authorize(&ed_public);
+    let ed_body = json!({
+        "service": "sftp", "account": "ed", "host": "127.0.0.1", "port": sshd.port,
+        "username": SFTP_USER, "private_key": ed, "root": root,
+    });
+    let (_, ed_token) = app.import(&key, &ed_body).await;
+    let r = app
+        .with_token(&ed_token)
+        .upload("root", "hello.txt", "hello")
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        std::fs::read_to_string(format!("{root}/hello.txt")).unwrap(),
+        "hello"
+    );
+}
+
+#[tokio::test]
+async fn sftp_unreachable_server_and_changed_host_key_are_refused() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("sftp-down").await;
+    let body = json!({
+        "service": "sftp", "account": "down", "host": "127.0.0.1", "port": free_port(),
+        "username": SFTP_USER, "password": "x",
+    });
+    let r = app.with_key(&key).post_json("/v1/accounts", &body).await;
+    assert_error(r, 503, "service_not_available").await;
+
+    // A pinned key that the server no longer has: refused with a clear message.
+    let sshd = Sshd::start().await;
+    let root = sshd.root("pinned");
+    let cipher = cloudbridge_shared::crypto::Cipher::from_settings(&app.settings().secrets)
+        .unwrap()
+        .unwrap();
+    let account = |host_key: &str| cloudbridge_shared::protocol::AccountRef {
+        id: 0,
+        service: "sftp".into(),
+        config: json!({
+            "host": "127.0.0.1", "port": sshd.port, "username": SFTP_USER, "root": root,
+            "host_key": host_key,
+        }),
+        sealed: Some(base64_seal(&cipher)),
+    };
+    let pinned = cloudbridge_connectors::sftp::host_key("127.0.0.1", sshd.port)
+        .await
+        .unwrap();
+    let store =
+        cloudbridge_connectors::open(app.data_root(), &account(&pinned), Some(&cipher)).unwrap();
+    store.validate().await.unwrap();
+    let other = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let store =
+        cloudbridge_connectors::open(app.data_root(), &account(other), Some(&cipher)).unwrap();
+    let e = store.validate().await.unwrap_err();
+    assert_eq!((e.status, e.code.as_str()), (502, "bad_gateway"), "{e:?}");
+    assert!(e.message.contains("host key changed"), "{}", e.message);
+}
+
+/// The SFTP test password, sealed and base64-encoded as a job carries it.
+fn base64_seal(cipher: &cloudbridge_shared::crypto::Cipher) -> String {
+    use base64::Engine;
+    let secrets = json!({ "password": crate::helpers::SFTP_PASSWORD });
+    base64::engine::general_purpose::STANDARD
+        .encode(cloudbridge_connectors::seal_secrets(&secrets, cipher))
 }
