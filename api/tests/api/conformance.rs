@@ -965,3 +965,56 @@ fn base64_seal(cipher: &cloudbridge_shared::crypto::Cipher) -> String {
     base64::engine::general_purpose::STANDARD
         .encode(cloudbridge_connectors::seal_secrets(&secrets, cipher))
 }
+
+#[tokio::test]
+async fn files_move_and_copy_between_sftp_and_local() {
+    let sshd = Sshd::start().await;
+    let root = sshd.root("across");
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("across-sftp").await;
+    let (local_id, local_token) = app.import_local(&key, "alice").await;
+    let (sftp_id, _) = app.import(&key, &sshd.password_account(&root)).await;
+    let api = app.with_key(&key);
+    let mut bytes = vec![0u8; 3_000_000];
+    rand::rng().fill_bytes(&mut bytes);
+    let r = app
+        .with_token(&local_token)
+        .upload("root", "report.bin", bytes.clone())
+        .await;
+    let file: Value = r.json().await.unwrap();
+    let file_id = file["id"].as_str().unwrap();
+
+    // local → SFTP, copy: streamed by the API tier into a hidden file, committed by rename.
+    let r = api
+        .post_json(
+            &format!("/v1/accounts/{local_id}/storage/files/{file_id}/copy"),
+            &json!({"account": sftp_id, "parent_id": "root"}),
+        )
+        .await;
+    let status = r.status();
+    let on_sftp: Value = r.json().await.unwrap();
+    assert_eq!(status, 201, "{on_sftp}");
+    assert_eq!(std::fs::read(format!("{root}/report.bin")).unwrap(), bytes);
+
+    // SFTP → local, move under a new name: the source goes.
+    let sftp_file = on_sftp["id"].as_str().unwrap();
+    let r = api
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/accounts/{sftp_id}/storage/files/{sftp_file}"),
+            &json!({"account": local_id, "name": "back.bin"}),
+        )
+        .await;
+    let status = r.status();
+    let back: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{back}");
+    let got = api
+        .get(&format!(
+            "/v1/accounts/{local_id}/storage/files/{}/contents",
+            back["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(got.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    assert!(!std::path::Path::new(&format!("{root}/report.bin")).exists());
+    only_root_left(&sshd, &root);
+}
