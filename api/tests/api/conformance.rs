@@ -1018,3 +1018,63 @@ async fn files_move_and_copy_between_sftp_and_local() {
     assert!(!std::path::Path::new(&format!("{root}/report.bin")).exists());
     only_root_left(&sshd, &root);
 }
+
+#[tokio::test]
+async fn sftp_uploads_in_progress_are_hidden_and_cut_ones_leave_nothing() {
+    use futures::SinkExt;
+    let sshd = Sshd::start().await;
+    let root = sshd.root("partial");
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("sftp-partial").await;
+    let (_, token) = app.import(&key, &sshd.password_account(&root)).await;
+    let a = app.with_token(&token);
+    let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let upload = {
+        let request = a
+            .upload_req("root", "big.bin", "")
+            .body(reqwest::Body::wrap_stream(rx));
+        tokio::spawn(async move { request.send().await })
+    };
+    tx.send(Ok(vec![1u8; 256 * 1024])).await.unwrap();
+
+    // The first bytes reach the server under a hidden name, which no listing shows.
+    let hidden = loop {
+        let names: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        if let [name] = names.as_slice() {
+            if std::fs::metadata(format!("{root}/{name}")).unwrap().len() > 0 {
+                break name.clone();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(hidden.starts_with(".cloudbridge-upload-"), "{hidden}");
+    assert_eq!(a.root_contents().await["objects"], json!([]));
+    assert_error(
+        a.get(&format!("{STORAGE}/files/YmlnLmJpbg")).await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    // The client goes away: the upload fails and the hidden file is removed.
+    tx.send(Err(std::io::Error::other("client went away")))
+        .await
+        .unwrap();
+    let answer = upload.await.unwrap();
+    assert!(answer.is_err() || !answer.unwrap().status().is_success());
+    for _ in 0..100 {
+        if std::fs::read_dir(&root).unwrap().count() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        std::fs::read_dir(&root).unwrap().count(),
+        0,
+        "temp file left"
+    );
+    assert_eq!(a.root_contents().await["objects"], json!([]));
+}

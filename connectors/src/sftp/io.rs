@@ -206,6 +206,17 @@ impl Writer {
                 async move { conn.sftp().write(handle, offset, data).await.map(|_| ()) }.boxed(),
             );
             self.offset += piece.len() as u64;
+            self.send_now()?;
+        }
+        Ok(())
+    }
+
+    /// Polls the writes once: a request leaves only when its future is first polled, and
+    /// must be on the wire before anything later on this handle (its close included).
+    /// Takes the answers already in, in order.
+    fn send_now(&mut self) -> Result<(), ApiError> {
+        while let Some(Some(result)) = self.inflight.next().now_or_never() {
+            result.map_err(sftp_error)?;
         }
         Ok(())
     }

@@ -348,7 +348,8 @@ pub fn sftp_error(e: SftpError) -> ApiError {
             }
         },
         SftpError::Timeout => unavailable("request timed out"),
-        SftpError::IO(e) => unavailable(e),
+        // The channel under the session is gone (closed, or its sender dropped).
+        SftpError::IO(e) | SftpError::UnexpectedBehavior(e) => unavailable(e),
         other => {
             tracing::warn!(error = %other, "SFTP session failed");
             ApiError::new(
