@@ -23,6 +23,8 @@ if ! .venv/bin/python -c 'import kloudless, moto, flask_cors' 2>/dev/null; then
 fi
 # WebDAV tests run `rclone serve webdav` (a strict WebDAV server).
 command -v rclone >/dev/null 2>&1 || apt_install rclone
+# SFTP tests run OpenSSH's sshd as root, logging in as a local test user they create.
+ensure_sshd
 export KLOUDLESS_SDK_PYTHON="$PWD/.venv/bin/python"
 
 cargo build --workspace --bins --tests

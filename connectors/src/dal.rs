@@ -1,7 +1,7 @@
-//! Storage on Apache OpenDAL, shared by the services it serves well (S3, WebDAV, SFTP).
+//! Storage on Apache OpenDAL, shared by the services it serves well (S3, WebDAV).
 //! Folders are paths ending in `/`. Transfers are either presigned requests the API tier
 //! executes (object stores) or proxied: the API tier opens the service itself with the
-//! account's sealed credentials and streams (WebDAV, SFTP). Proxied uploads are written
+//! account's sealed credentials and streams (WebDAV). Proxied uploads are written
 //! under a hidden temporary name in the target folder and renamed into place at commit.
 
 use std::time::Duration;

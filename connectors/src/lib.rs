@@ -10,6 +10,7 @@
 //! - [`dal`]: storage on Apache OpenDAL (presigned or proxied transfers).
 //! - [`s3`]: `s3` and `s3_compatible` settings and operator.
 //! - [`webdav`]: `webdav` settings and operator.
+//! - [`sftp`]: `sftp` accounts on an SSH server (password or private key), own store.
 //! - [`transfer`]: byte streaming for the API tier.
 
 use std::path::Path;
@@ -26,6 +27,7 @@ pub mod dal;
 pub mod local;
 pub mod parts;
 pub mod s3;
+pub mod sftp;
 pub mod transfer;
 pub mod webdav;
 
@@ -48,7 +50,7 @@ pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
 ];
 
 /// Services this build can connect.
-pub const SERVICES: &[&str] = &["local", "s3", "s3_compatible", "webdav"];
+pub const SERVICES: &[&str] = &["local", "s3", "s3_compatible", "webdav", "sftp"];
 
 /// Operations of a storage service, as the workers use them.
 #[async_trait]
@@ -179,6 +181,7 @@ pub fn open(
                 capabilities(&account.service),
             )))
         }
+        "sftp" => Ok(Box::new(sftp::SftpStore::new(account, cipher)?)),
         other => Err(ApiError::not_implemented(format!(
             "The service `{other}` is not supported."
         ))),
@@ -261,7 +264,7 @@ pub fn seal_secrets<T: serde::Serialize>(secrets: &T, cipher: &Cipher) -> Vec<u8
 pub fn capabilities(service: &str) -> Capabilities {
     match service {
         "local" => local::CAPABILITIES.to_vec(),
-        "s3" | "s3_compatible" | "webdav" => BASIC_CAPABILITIES.to_vec(),
+        "s3" | "s3_compatible" | "webdav" | "sftp" => BASIC_CAPABILITIES.to_vec(),
         _ => Vec::new(),
     }
 }

@@ -30,6 +30,13 @@ fn local_path(data_root: &Path, relative: &str) -> Result<PathBuf, ApiError> {
     Ok(data_root.join(relative))
 }
 
+/// The server path of an SFTP plan's item, checked again on this side.
+fn sftp_path(conn: &crate::sftp::Conn, relative: &str) -> Result<String, ApiError> {
+    let path = cloudbridge_shared::ItemPath::parse(relative)
+        .map_err(|_| ApiError::internal("bad plan"))?;
+    Ok(conn.full(&path))
+}
+
 fn request(
     client: &reqwest::Client,
     method: &str,
@@ -129,6 +136,15 @@ async fn open_download(
 ) -> Result<Download, ApiError> {
     let span = |length: u64| range.map_or(length, |(start, end)| end - start + 1);
     match plan {
+        TransferPlan::Service { path, .. } if t.account.service == "sftp" => {
+            let conn = crate::sftp::connect(t.account, t.cipher).await?;
+            let path = sftp_path(&conn, path)?;
+            let (length, body) = crate::sftp::io::read(&conn, &path, range).await?;
+            Ok(Download {
+                body,
+                length: Some(span(length)),
+            })
+        }
         TransferPlan::Service { path, .. } => {
             let (op, _) = crate::operator(t.account, t.cipher)?;
             let length = op.stat(path).await.map_err(service_error)?.content_length();
@@ -247,6 +263,22 @@ where
                 return Err(upstream_status(response.status()));
             }
             Ok(written.load(std::sync::atomic::Ordering::Relaxed))
+        }
+        TransferPlan::Service { path, .. } if t.account.service == "sftp" => {
+            let conn = crate::sftp::connect(t.account, t.cipher).await?;
+            let path = sftp_path(&conn, path)?;
+            let mut writer = crate::sftp::io::Writer::create(&conn, &path).await?;
+            let mut written = 0u64;
+            while let Some(chunk) = body.next().await {
+                let chunk =
+                    chunk.map_err(|e| ApiError::bad_request(format!("Upload interrupted: {e}")))?;
+                written += chunk.len() as u64;
+                if written > limit {
+                    return Err(too_large());
+                }
+                writer.write(&chunk).await?;
+            }
+            writer.finish().await
         }
         TransferPlan::Service { path, .. } => {
             let (op, _) = crate::operator(t.account, t.cipher)?;

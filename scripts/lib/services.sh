@@ -5,6 +5,7 @@
 #   ensure_postgres        PostgreSQL on 127.0.0.1:5432, user postgres without a password (trust)
 #   ensure_redis           Redis on 127.0.0.1:6379, keeping nothing on disk
 #   ensure_database NAME   creates database NAME when it does not exist
+#   ensure_sshd            OpenSSH's sshd and ssh-keygen installed (the SFTP tests start their own)
 # Needs root for installs, pg_ctlcluster and pg_hba.conf; uses sudo when not root.
 
 # as_root CMD...: runs CMD as root, through sudo when we are not root.
@@ -111,5 +112,13 @@ ensure_tools() {
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
   if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"
+  fi
+}
+
+# ensure_sshd: OpenSSH's server and client tools, for the SFTP tests (each test starts its own
+# sshd on a free loopback port with a temporary host key; nothing is started here).
+ensure_sshd() {
+  if [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null 2>&1; then
+    apt_install --no-install-recommends openssh-server openssh-client
   fi
 }

@@ -8,7 +8,7 @@ use axum::{
     response::IntoResponse,
 };
 use base64::Engine;
-use cloudbridge_connectors::{capabilities, local, s3, seal_secrets, webdav, SERVICES};
+use cloudbridge_connectors::{capabilities, local, s3, seal_secrets, sftp, webdav, SERVICES};
 use cloudbridge_shared::{
     db::{
         self,
@@ -28,7 +28,6 @@ use crate::{
 
 /// Storage services Kloudless knew that this appliance does not connect yet.
 const KNOWN_ELSEWHERE: &[&str] = &[
-    "sftp",
     "gdrive",
     "dropbox",
     "box",
@@ -49,12 +48,22 @@ const KNOWN_ELSEWHERE: &[&str] = &[
 pub struct ImportBody {
     account: Option<String>,
     service: Option<String>,
-    /// S3: access key id; WebDAV: user name.
+    /// S3: access key id; WebDAV and SFTP: user name.
     token: Option<String>,
-    /// S3: secret access key; WebDAV: password.
+    /// S3: secret access key; WebDAV and SFTP: password.
     token_secret: Option<String>,
     /// WebDAV: server URL.
     url: Option<String>,
+    /// SFTP: server host name or address, and port (22 when absent).
+    host: Option<String>,
+    port: Option<u16>,
+    /// SFTP: user name (or `token`).
+    username: Option<String>,
+    /// SFTP: password (or `token_secret`).
+    password: Option<String>,
+    /// SFTP: private key text (OpenSSH or PEM), and its passphrase if it has one.
+    private_key: Option<String>,
+    passphrase: Option<String>,
     /// S3: bucket, region, endpoint, root prefix, addressing.
     bucket: Option<String>,
     region: Option<String>,
@@ -65,7 +74,7 @@ pub struct ImportBody {
 }
 
 /// The stored configuration and sealed credentials of an account to import.
-fn service_settings(
+async fn service_settings(
     state: &AppState,
     app: &str,
     service: &str,
@@ -109,6 +118,16 @@ fn service_settings(
             };
             (serde_json::to_value(config), serde_json::to_value(secrets))
         }
+        "sftp" => {
+            let (config, secrets) = sftp_settings(body)?;
+            // Trust on first use: the key seen now is the only one accepted later.
+            let host_key = sftp::host_key(&config.host, config.port).await?;
+            let config = sftp::SftpConfig {
+                host_key: Some(host_key),
+                ..config
+            };
+            (serde_json::to_value(config), serde_json::to_value(secrets))
+        }
         other => {
             return Err(ApiError::not_implemented(format!(
                 "The service `{other}` is not available yet."
@@ -123,6 +142,39 @@ fn service_settings(
         config.map_err(ApiError::internal)?,
         Some(seal_secrets(&secrets, cipher)),
     ))
+}
+
+/// The settings and credentials of an SFTP account to import, checked before any
+/// connection: a host, a user, and a password or a readable private key.
+fn sftp_settings(body: &ImportBody) -> Result<(sftp::SftpConfig, sftp::SftpSecrets), ApiError> {
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    let required = |v: Option<String>, what: &str| {
+        v.ok_or_else(|| ApiError::invalid_parameters(format!("`{what}` is required for sftp.")))
+    };
+    let config = sftp::SftpConfig {
+        host: required(given(&body.host), "host")?,
+        port: body.port.unwrap_or_else(sftp::default_port),
+        username: required(given(&body.username).or(given(&body.token)), "username")?,
+        root: given(&body.root),
+        host_key: None,
+    };
+    let secrets = sftp::SftpSecrets {
+        password: given(&body.password).or(given(&body.token_secret)),
+        private_key: given(&body.private_key),
+        passphrase: given(&body.passphrase),
+    };
+    match &secrets.private_key {
+        Some(key) => {
+            sftp::parse_private_key(key, secrets.passphrase.as_deref())?;
+        }
+        None if secrets.password.is_none() => {
+            return Err(ApiError::invalid_parameters(
+                "`password` or `private_key` is required for sftp.",
+            ))
+        }
+        None => {}
+    }
+    Ok((config, secrets))
 }
 
 /// `POST /v1/accounts`: connects an account to the caller's application and returns it
@@ -152,7 +204,7 @@ pub async fn import(
         .as_deref()
         .filter(|n| !n.is_empty() && n.len() <= 254)
         .ok_or_else(|| ApiError::invalid_parameters("`account` is required."))?;
-    let (config, secrets) = service_settings(&state, app, service, name, &body)?;
+    let (config, secrets) = service_settings(&state, app, service, name, &body).await?;
     let probe = AccountRef {
         id: 0,
         service: service.to_string(),

@@ -6,7 +6,9 @@ use rand::RngCore;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, moto, rclone_webdav, Caller, Go, TestApp};
+use crate::helpers::{
+    assert_error, free_port, moto, rclone_webdav, ssh_keygen, Caller, Go, Sshd, TestApp, SFTP_USER,
+};
 
 const STORAGE: &str = "/v1/accounts/me/storage";
 
@@ -956,4 +958,279 @@ async fn ten_thousand_entry_folders_page_correctly() {
         )
         .await;
     pages_completely(&app.with_token(&token), N).await;
+}
+
+/// Nothing but `root`'s own folder is left in the server's data folder.
+fn only_root_left(sshd: &Sshd, root: &str) {
+    let outside: Vec<_> = std::fs::read_dir(sshd.data.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(outside, vec![std::path::PathBuf::from(root)]);
+    assert_eq!(
+        std::fs::read_dir(root).unwrap().count(),
+        0,
+        "no temp files left"
+    );
+}
+
+#[tokio::test]
+async fn sftp_conforms_with_a_password_and_checks_credentials() {
+    let sshd = Sshd::start().await;
+    let root = sshd.root("team");
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("sftp").await;
+    let mut body = sshd.password_account(&root);
+
+    // Wrong password: refused, nothing saved.
+    body["password"] = "wrong-password".into();
+    let r = app.with_key(&key).post_json("/v1/accounts", &body).await;
+    assert_error(r, 401, "service_unauthorized").await;
+    // Neither a password nor a key: refused before connecting.
+    let mut neither = body.clone();
+    neither.as_object_mut().unwrap().remove("password");
+    let r = app.with_key(&key).post_json("/v1/accounts", &neither).await;
+    assert_error(r, 400, "invalid_parameters").await;
+    // A root that does not exist.
+    let mut lost = sshd.password_account(&format!("{root}/missing"));
+    lost["account"] = "lost".into();
+    let r = app.with_key(&key).post_json("/v1/accounts", &lost).await;
+    assert_error(r, 400, "invalid_parameters").await;
+    assert_eq!(
+        app.with_key(&key).get_json("/v1/accounts").await["total"],
+        0
+    );
+
+    let secret = "sftp-Passw0rd-test";
+    body["password"] = secret.into();
+    let r = app.with_key(&key).post_json("/v1/accounts", &body).await;
+    let status = r.status();
+    let account: Value = r.json().await.unwrap();
+    assert_eq!(status, 201, "{account}");
+    assert_eq!(account["service"], "sftp");
+    let token = account["bearer_token"]["key"].as_str().unwrap().to_string();
+
+    // The password is sealed at rest; the host key was pinned.
+    let pool = sqlx::PgPool::connect(app.settings().database.url.expose())
+        .await
+        .unwrap();
+    let (config, sealed): (Value, Vec<u8>) =
+        sqlx::query_as("SELECT config, secrets FROM accounts WHERE service = 'sftp'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains(secret));
+    assert!(!config.to_string().contains(secret));
+    assert!(
+        config["host_key"].as_str().unwrap().starts_with("SHA256:"),
+        "{config}"
+    );
+    assert_eq!(config["username"], SFTP_USER);
+
+    conformance(&app.with_token(&token)).await;
+    only_root_left(&sshd, &root);
+}
+
+#[tokio::test]
+async fn sftp_conforms_with_a_private_key() {
+    let sshd = Sshd::start().await;
+    let root = sshd.root("keyed");
+    let (private, public) = ssh_keygen(sshd.etc.path(), "client_rsa", "rsa", "key phrase");
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("sftp-key").await;
+    let mut body = json!({
+        "service": "sftp", "account": "keyed", "host": "127.0.0.1", "port": sshd.port,
+        "token": SFTP_USER, "private_key": private, "passphrase": "key phrase", "root": root,
+    });
+    // Not authorized yet: refused.
+    let r = app.with_key(&key).post_json("/v1/accounts", &body).await;
+    assert_error(r, 401, "service_unauthorized").await;
+    // A wrong passphrase cannot open the key.
+    body["passphrase"] = "wrong".into();
+    let r = app.with_key(&key).post_json("/v1/accounts", &body).await;
+    assert_error(r, 400, "invalid_parameters").await;
+    body["passphrase"] = "key phrase".into();
+    sshd.authorize(&public);
+    let (_, token) = app.import(&key, &body).await;
+    conformance(&app.with_token(&token)).await;
+    only_root_left(&sshd, &root);
+
+    // An ed25519 key without a passphrase, on the same root.
+    let (ed, ed_public) = ssh_keygen(sshd.etc.path(), "client_ed25519", "ed25519", "");
+    sshd.authorize(&ed_public);
+    let ed_body = json!({
+        "service": "sftp", "account": "ed", "host": "127.0.0.1", "port": sshd.port,
+        "username": SFTP_USER, "private_key": ed, "root": root,
+    });
+    let (_, ed_token) = app.import(&key, &ed_body).await;
+    let r = app
+        .with_token(&ed_token)
+        .upload("root", "hello.txt", "hello")
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        std::fs::read_to_string(format!("{root}/hello.txt")).unwrap(),
+        "hello"
+    );
+}
+
+#[tokio::test]
+async fn sftp_unreachable_server_and_changed_host_key_are_refused() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("sftp-down").await;
+    let body = json!({
+        "service": "sftp", "account": "down", "host": "127.0.0.1", "port": free_port(),
+        "username": SFTP_USER, "password": "x",
+    });
+    let r = app.with_key(&key).post_json("/v1/accounts", &body).await;
+    assert_error(r, 503, "service_not_available").await;
+
+    // A pinned key that the server no longer has: refused with a clear message.
+    let sshd = Sshd::start().await;
+    let root = sshd.root("pinned");
+    let cipher = cloudbridge_shared::crypto::Cipher::from_settings(&app.settings().secrets)
+        .unwrap()
+        .unwrap();
+    let account = |host_key: &str| cloudbridge_shared::protocol::AccountRef {
+        id: 0,
+        service: "sftp".into(),
+        config: json!({
+            "host": "127.0.0.1", "port": sshd.port, "username": SFTP_USER, "root": root,
+            "host_key": host_key,
+        }),
+        sealed: Some(base64_seal(&cipher)),
+    };
+    let pinned = cloudbridge_connectors::sftp::host_key("127.0.0.1", sshd.port)
+        .await
+        .unwrap();
+    let store =
+        cloudbridge_connectors::open(app.data_root(), &account(&pinned), Some(&cipher)).unwrap();
+    store.validate().await.unwrap();
+    let other = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let store =
+        cloudbridge_connectors::open(app.data_root(), &account(other), Some(&cipher)).unwrap();
+    let e = store.validate().await.unwrap_err();
+    assert_eq!((e.status, e.code.as_str()), (502, "bad_gateway"), "{e:?}");
+    assert!(e.message.contains("host key changed"), "{}", e.message);
+}
+
+/// The SFTP test password, sealed and base64-encoded as a job carries it.
+fn base64_seal(cipher: &cloudbridge_shared::crypto::Cipher) -> String {
+    use base64::Engine;
+    let secrets = json!({ "password": crate::helpers::SFTP_PASSWORD });
+    base64::engine::general_purpose::STANDARD
+        .encode(cloudbridge_connectors::seal_secrets(&secrets, cipher))
+}
+
+#[tokio::test]
+async fn files_move_and_copy_between_sftp_and_local() {
+    let sshd = Sshd::start().await;
+    let root = sshd.root("across");
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("across-sftp").await;
+    let (local_id, local_token) = app.import_local(&key, "alice").await;
+    let (sftp_id, _) = app.import(&key, &sshd.password_account(&root)).await;
+    let api = app.with_key(&key);
+    let mut bytes = vec![0u8; 3_000_000];
+    rand::rng().fill_bytes(&mut bytes);
+    let r = app
+        .with_token(&local_token)
+        .upload("root", "report.bin", bytes.clone())
+        .await;
+    let file: Value = r.json().await.unwrap();
+    let file_id = file["id"].as_str().unwrap();
+
+    // local → SFTP, copy: streamed by the API tier into a hidden file, committed by rename.
+    let r = api
+        .post_json(
+            &format!("/v1/accounts/{local_id}/storage/files/{file_id}/copy"),
+            &json!({"account": sftp_id, "parent_id": "root"}),
+        )
+        .await;
+    let status = r.status();
+    let on_sftp: Value = r.json().await.unwrap();
+    assert_eq!(status, 201, "{on_sftp}");
+    assert_eq!(std::fs::read(format!("{root}/report.bin")).unwrap(), bytes);
+
+    // SFTP → local, move under a new name: the source goes.
+    let sftp_file = on_sftp["id"].as_str().unwrap();
+    let r = api
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/accounts/{sftp_id}/storage/files/{sftp_file}"),
+            &json!({"account": local_id, "name": "back.bin"}),
+        )
+        .await;
+    let status = r.status();
+    let back: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{back}");
+    let got = api
+        .get(&format!(
+            "/v1/accounts/{local_id}/storage/files/{}/contents",
+            back["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(got.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    assert!(!std::path::Path::new(&format!("{root}/report.bin")).exists());
+    only_root_left(&sshd, &root);
+}
+
+#[tokio::test]
+async fn sftp_uploads_in_progress_are_hidden_and_cut_ones_leave_nothing() {
+    use futures::SinkExt;
+    let sshd = Sshd::start().await;
+    let root = sshd.root("partial");
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("sftp-partial").await;
+    let (_, token) = app.import(&key, &sshd.password_account(&root)).await;
+    let a = app.with_token(&token);
+    let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let upload = {
+        let request = a
+            .upload_req("root", "big.bin", "")
+            .body(reqwest::Body::wrap_stream(rx));
+        tokio::spawn(async move { request.send().await })
+    };
+    tx.send(Ok(vec![1u8; 256 * 1024])).await.unwrap();
+
+    // The first bytes reach the server under a hidden name, which no listing shows.
+    let hidden = loop {
+        let names: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        if let [name] = names.as_slice() {
+            if std::fs::metadata(format!("{root}/{name}")).unwrap().len() > 0 {
+                break name.clone();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(hidden.starts_with(".cloudbridge-upload-"), "{hidden}");
+    assert_eq!(a.root_contents().await["objects"], json!([]));
+    assert_error(
+        a.get(&format!("{STORAGE}/files/YmlnLmJpbg")).await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    // The client goes away: the upload fails and the hidden file is removed.
+    tx.send(Err(std::io::Error::other("client went away")))
+        .await
+        .unwrap();
+    let answer = upload.await.unwrap();
+    assert!(answer.is_err() || !answer.unwrap().status().is_success());
+    for _ in 0..100 {
+        if std::fs::read_dir(&root).unwrap().count() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        std::fs::read_dir(&root).unwrap().count(),
+        0,
+        "temp file left"
+    );
+    assert_eq!(a.root_contents().await["objects"], json!([]));
 }

@@ -623,3 +623,161 @@ impl TestApp {
         )
     }
 }
+
+/// The local user the SFTP tests log in as (created on first use; needs root).
+pub const SFTP_USER: &str = "cbsftp";
+/// Its password.
+pub const SFTP_PASSWORD: &str = "sftp-Passw0rd-test";
+
+/// Makes sure [`SFTP_USER`] exists with [`SFTP_PASSWORD`]; returns its uid and gid.
+fn sftp_user() -> (u32, u32) {
+    let id = |flag: &str| {
+        Command::new("id")
+            .args([flag, SFTP_USER])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+    };
+    if id("-u").is_none() {
+        // Parallel tests may race here: whoever loses finds the user made.
+        let _ = Command::new("useradd")
+            .args(["--no-create-home", "--shell", "/bin/sh", SFTP_USER])
+            .status();
+    }
+    let mut chpasswd = Command::new("chpasswd")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("chpasswd (the SFTP tests run as root)");
+    use std::io::Write;
+    writeln!(
+        chpasswd.stdin.take().unwrap(),
+        "{SFTP_USER}:{SFTP_PASSWORD}"
+    )
+    .unwrap();
+    assert!(
+        chpasswd.wait().unwrap().success(),
+        "setting the SFTP password"
+    );
+    (
+        id("-u").expect("SFTP test user"),
+        id("-g").expect("SFTP test group"),
+    )
+}
+
+/// `ssh-keygen` a key pair without a passphrase unless one is given; returns the private
+/// key's text and the public key line.
+pub fn ssh_keygen(dir: &Path, name: &str, kind: &str, passphrase: &str) -> (String, String) {
+    let path = dir.join(name);
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", kind, "-N", passphrase, "-C", name, "-f"])
+        .arg(&path)
+        .status()
+        .expect("ssh-keygen (openssh-client)");
+    assert!(status.success());
+    (
+        std::fs::read_to_string(&path).unwrap(),
+        std::fs::read_to_string(path.with_extension("pub")).unwrap(),
+    )
+}
+
+/// An OpenSSH `sshd` on a free loopback port serving SFTP (`internal-sftp`) to
+/// [`SFTP_USER`] by password or by the keys in [`Sshd::authorize`]; stopped on drop.
+pub struct Sshd {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+    /// A folder the SFTP user owns, to use as an account's root.
+    pub data: tempfile::TempDir,
+    /// sshd's own files (config, host key, authorized keys, client keys).
+    pub etc: tempfile::TempDir,
+}
+
+impl Sshd {
+    /// Starts sshd and waits until it greets.
+    pub async fn start() -> Self {
+        let (uid, gid) = sftp_user();
+        let etc = tempfile::tempdir().unwrap();
+        let data = tempfile::tempdir().unwrap();
+        std::os::unix::fs::chown(data.path(), Some(uid), Some(gid)).unwrap();
+        ssh_keygen(etc.path(), "host_key", "ed25519", "");
+        std::fs::write(etc.path().join("authorized_keys"), "").unwrap();
+        // sshd reads authorized_keys as the user logging in.
+        use std::os::unix::fs::PermissionsExt;
+        let readable = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(etc.path(), readable).unwrap();
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let port = free_port();
+        let e = etc.path().display();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {e}/host_key\nPidFile none\n\
+             UsePAM no\nStrictModes no\nPasswordAuthentication yes\n\
+             KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+             AuthorizedKeysFile {e}/authorized_keys\nAllowUsers {SFTP_USER}\n\
+             PermitRootLogin no\nSubsystem sftp internal-sftp\n"
+        );
+        let config_path = etc.path().join("sshd_config");
+        std::fs::write(&config_path, config).unwrap();
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("/usr/sbin/sshd (openssh-server): run scripts/test.sh");
+        let sshd = Self {
+            child,
+            port,
+            data,
+            etc,
+        };
+        for _ in 0..100 {
+            if let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                use tokio::io::AsyncReadExt;
+                let mut banner = [0u8; 4];
+                if s.read_exact(&mut banner).await.is_ok() && &banner == b"SSH-" {
+                    return sshd;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("sshd did not start on port {port}");
+    }
+
+    /// Lets `public_key` (an `authorized_keys` line) log in as [`SFTP_USER`].
+    pub fn authorize(&self, public_key: &str) {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.etc.path().join("authorized_keys"))
+            .unwrap();
+        writeln!(file, "{}", public_key.trim()).unwrap();
+    }
+
+    /// The account's root on the server: a fresh folder owned by the SFTP user inside
+    /// [`Sshd::data`].
+    pub fn root(&self, name: &str) -> String {
+        let path = self.data.path().join(name);
+        std::fs::create_dir(&path).unwrap();
+        let owner = std::fs::metadata(self.data.path()).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
+    /// Import fields of an account on this server logging in by password.
+    pub fn password_account(&self, root: &str) -> Value {
+        json!({
+            "service": "sftp", "account": "sftp-user", "host": "127.0.0.1",
+            "port": self.port, "username": SFTP_USER, "password": SFTP_PASSWORD,
+            "root": root,
+        })
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::helpers::{moto, rclone_webdav, TestApp};
+use crate::helpers::{moto, rclone_webdav, Sshd, TestApp};
 
 /// The interpreter with the SDK installed: `KLOUDLESS_SDK_PYTHON`, else the workspace venv.
 fn python() -> PathBuf {
@@ -73,5 +73,15 @@ async fn official_python_sdk_walks_webdav() {
         "token": "dav", "token_secret": "dav-password",
     });
     let (id, token) = app.import(&key, &body).await;
+    walk(&app, &key, id, &token).await;
+}
+
+#[tokio::test]
+async fn official_python_sdk_walks_sftp() {
+    let sshd = Sshd::start().await;
+    let root = sshd.root("sdk");
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("sdk-sftp").await;
+    let (id, token) = app.import(&key, &sshd.password_account(&root)).await;
     walk(&app, &key, id, &token).await;
 }
