@@ -99,8 +99,12 @@ pub struct Transfer<'a> {
     pub cipher: Option<&'a Cipher>,
 }
 
-/// Size of the chunks written to proxied services (bounds memory per upload).
-const WRITE_CHUNK: usize = 8 << 20;
+/// Size of the chunks written to proxied services (bounds memory per upload; also the
+/// part size of multipart uploads the API tier writes to object stores: 16 MiB × 10,000
+/// parts allows 156 GiB).
+const WRITE_CHUNK: usize = 16 << 20;
+/// Largest object one presigned PUT may carry (S3's limit).
+const MAX_SINGLE_PUT: u64 = 5 << 30;
 
 impl Transfer<'_> {
     /// Opens the source of a download: the whole file, or the inclusive byte `range`
@@ -280,34 +284,7 @@ where
             }
             writer.finish().await
         }
-        TransferPlan::Service { path, .. } => {
-            let (op, _) = crate::operator(t.account, t.cipher)?;
-            let mut writer = op
-                .writer_with(path)
-                .chunk(WRITE_CHUNK)
-                .await
-                .map_err(service_error)?;
-            let mut written = 0u64;
-            while let Some(chunk) = body.next().await {
-                let result = match chunk {
-                    Err(e) => Err(ApiError::bad_request(format!("Upload interrupted: {e}"))),
-                    Ok(chunk) => {
-                        written += chunk.len() as u64;
-                        if written > limit {
-                            Err(too_large())
-                        } else {
-                            writer.write(chunk).await.map_err(service_error)
-                        }
-                    }
-                };
-                if let Err(e) = result {
-                    let _ = writer.abort().await;
-                    return Err(e);
-                }
-            }
-            writer.close().await.map_err(service_error)?;
-            Ok(written)
-        }
+        TransferPlan::Service { path, .. } => write_with_operator(t, path, body, limit).await,
         TransferPlan::Local { relative, .. } => {
             let path = local_path(data_root, relative)?;
             let mut file = tokio::fs::OpenOptions::new()
@@ -329,13 +306,21 @@ where
             file.sync_all().await.map_err(ApiError::internal)?;
             Ok(written)
         }
+        // A presigned PUT needs the length up front and stops at 5 GiB: without a length, or
+        // beyond, the API tier writes a multipart upload itself (chunk by chunk, bounded).
+        TransferPlan::Http {
+            staged: Some(staged),
+            ..
+        } if length.is_none_or(|l| l > MAX_SINGLE_PUT) => {
+            let path = cloudbridge_shared::ItemPath::from_id(staged)?;
+            write_with_operator(t, path.as_str(), body, limit).await
+        }
         TransferPlan::Http {
             method,
             url,
             headers,
             ..
         } => {
-            // Object stores need the length up front (no chunked PUT).
             let length = length.ok_or_else(|| {
                 ApiError::new(
                     411,
@@ -358,4 +343,45 @@ where
             Ok(length)
         }
     }
+}
+
+/// Writes `body` to `path` on an OpenDAL service with its own writer (multipart on object
+/// stores), `WRITE_CHUNK` bytes at a time; aborted on any error.
+async fn write_with_operator<S, E>(
+    t: &Transfer<'_>,
+    path: &str,
+    mut body: S,
+    limit: u64,
+) -> Result<u64, ApiError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
+    E: std::fmt::Display + Send + Sync + 'static,
+{
+    let too_large = || ApiError::new(413, "request_too_large", "The upload is too large.");
+    let (op, _) = crate::operator(t.account, t.cipher)?;
+    let mut writer = op
+        .writer_with(path)
+        .chunk(WRITE_CHUNK)
+        .await
+        .map_err(service_error)?;
+    let mut written = 0u64;
+    while let Some(chunk) = body.next().await {
+        let result = match chunk {
+            Err(e) => Err(ApiError::bad_request(format!("Upload interrupted: {e}"))),
+            Ok(chunk) => {
+                written += chunk.len() as u64;
+                if written > limit {
+                    Err(too_large())
+                } else {
+                    writer.write(chunk).await.map_err(service_error)
+                }
+            }
+        };
+        if let Err(e) = result {
+            let _ = writer.abort().await;
+            return Err(e);
+        }
+    }
+    writer.close().await.map_err(service_error)?;
+    Ok(written)
 }

@@ -1234,3 +1234,78 @@ async fn sftp_uploads_in_progress_are_hidden_and_cut_ones_leave_nothing() {
     );
     assert_eq!(a.root_contents().await["objects"], json!([]));
 }
+
+/// A body sent in `n` chunks of 256 KiB without a length; with `cut`, the client goes
+/// away before the last one.
+fn chunked(n: u8, cut: bool) -> reqwest::Body {
+    let chunks = futures::stream::iter(0..n).then(move |i| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        if cut && i == n - 1 {
+            Err(std::io::Error::other("client went away"))
+        } else {
+            Ok(vec![i; 256 * 1024])
+        }
+    });
+    reqwest::Body::wrap_stream(chunks)
+}
+
+/// On S3 and WebDAV: an upload without a length arrives whole (S3: the API tier writes a
+/// multipart upload itself), and one cut half-way leaves nothing anyone can see.
+#[tokio::test]
+async fn unsized_and_interrupted_uploads_on_remote_services() {
+    let moto = moto().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dav = rclone_webdav(dir.path()).await;
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("remote").await;
+    let accounts = [
+        json!({"service": "s3", "account": "s3", "token": "AKIDEXAMPLE", "token_secret": "secret",
+               "bucket": "bucket-one", "endpoint": moto.endpoint, "region": "us-east-1"}),
+        json!({"service": "webdav", "account": "dav", "url": dav.endpoint,
+               "token": "dav", "token_secret": "dav-password"}),
+    ];
+    for body in accounts {
+        let (_, token) = app.import(&key, &body).await;
+        let a = app.with_token(&token);
+        let r = a
+            .upload_req("root", "unsized.bin", "")
+            .body(chunked(6, false))
+            .go()
+            .await;
+        assert_eq!(r.status(), 201, "{body}");
+        let file: Value = r.json().await.unwrap();
+        assert_eq!(file["size"], 6 * 256 * 1024);
+        let got = a
+            .get(&format!(
+                "{STORAGE}/files/{}/contents",
+                file["id"].as_str().unwrap()
+            ))
+            .await;
+        let bytes = got.bytes().await.unwrap();
+        assert!(bytes
+            .chunks(256 * 1024)
+            .enumerate()
+            .all(|(i, c)| c.iter().all(|b| *b == i as u8)));
+
+        let r = a
+            .upload_req("root", "cut.bin", "")
+            .body(chunked(6, true))
+            .send()
+            .await;
+        assert!(r.is_err() || !r.unwrap().status().is_success());
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let names: Vec<String> = a.root_contents().await["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(names, ["unsized.bin"], "{body}");
+    }
+    // WebDAV: the hidden temporary file of the cut upload is gone too.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["unsized.bin"], "{left:?}");
+}
