@@ -356,6 +356,36 @@ pub async fn upload(
         .into_response())
 }
 
+/// `PUT /v1/accounts/{acct}/storage/files/{id}`: replaces the file's contents (raw body),
+/// streamed like any upload and committed over the old file at once.
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path((acct, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let path = ItemPath::from_id(&id)?;
+    let target = account_ref(&account);
+    let outcome = state
+        .pipeline
+        .call(Some(target.clone()), Op::Metadata { path: path.clone() })
+        .await?;
+    expect_entry(outcome, ItemKind::File)?;
+    let parent = path
+        .parent()
+        .ok_or_else(|| ApiError::not_found("No file has this id."))?;
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let body = request.into_body().into_data_stream();
+    let name = path.name().to_string();
+    let entry = store(&state, &target, parent, name, true, body, length).await?;
+    Ok(Json(wire::entry(&entry, account.id, &base)))
+}
+
 /// Body of an upload from a URL.
 #[derive(Debug, Deserialize)]
 struct FromUrl {

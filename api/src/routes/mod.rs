@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::{
     extract::DefaultBodyLimit,
+    handler::Handler,
     middleware::{from_fn, from_fn_with_state},
     routing::{get, post},
     Router,
@@ -85,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/accounts/{acct}/storage/files/{id}",
             get(files::get)
+                .put(files::replace.layer(DefaultBodyLimit::disable()))
                 .delete(files::delete)
                 .patch(relocate::handle::<false, false>),
         )

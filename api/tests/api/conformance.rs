@@ -89,6 +89,24 @@ async fn conformance(a: &Caller) {
         .await;
     assert_eq!(replaced.status(), 201);
     assert_eq!(replaced.json::<Value>().await.unwrap()["id"], again["id"]);
+    // PUT replaces a file's contents in place (same id); a missing file is 404.
+    let put = |id: String, body: &'static str| {
+        a.req(Method::PUT, &format!("{STORAGE}/files/{id}"))
+            .body(body)
+            .go()
+    };
+    let again_id = again["id"].as_str().unwrap().to_string();
+    let r = put(again_id.clone(), "fourth, longer").await;
+    assert_eq!(r.status(), 200);
+    let replaced: Value = r.json().await.unwrap();
+    assert_eq!(
+        (replaced["id"].as_str(), replaced["size"].as_u64()),
+        (Some(again_id.as_str()), Some(14))
+    );
+    let got = a.get(&format!("{STORAGE}/files/{again_id}/contents")).await;
+    assert_eq!(got.text().await.unwrap(), "fourth, longer");
+    assert_error(put("bm9wZQ".into(), "x").await, 404, "not_found").await;
+    assert_error(put(docs_id.clone(), "x").await, 404, "not_found").await;
     let got = a.get(&format!("{STORAGE}/files/{file_id}/contents")).await;
     assert_eq!(got.status(), 200);
     assert_eq!(
