@@ -49,3 +49,13 @@ CREATE TABLE tasks (
     modified_at     TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX tasks_modified_idx ON tasks (modified_at);
+
+-- Uploads in progress to services where they are staged as hidden remote files (WebDAV,
+-- SFTP): housekeeping removes the files of uploads whose API process died.
+CREATE TABLE remote_uploads (
+    account_id      BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    staged          TEXT NOT NULL,
+    started_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (account_id, staged)
+);
+CREATE INDEX remote_uploads_started_idx ON remote_uploads (started_at);

@@ -12,6 +12,7 @@ use cloudbridge_shared::{
     protocol::MaintenanceJob,
     queue::{self, queue_config},
     telemetry::names,
+    ApiError,
 };
 
 use crate::WorkerState;
@@ -22,6 +23,8 @@ const TRIM_BATCH: usize = 500;
 const TRIM_ROUNDS: usize = 200;
 /// Staged uploads older than this are abandoned.
 const STAGED_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
+/// Abandoned remote uploads removed per run.
+const REMOTE_BATCH: i64 = 100;
 /// Expired multipart sessions removed per run.
 const MULTIPART_BATCH: i64 = 500;
 
@@ -42,6 +45,7 @@ pub async fn handle(job: MaintenanceJob, state: Data<Arc<WorkerState>>) -> Resul
     metrics::counter!(names::REDIS_TRIMMED).increment(trimmed as u64);
     let removed = remove_stale_uploads(&state.data_root).await;
     let expired = remove_expired_multipart(&state).await;
+    let abandoned = remove_abandoned_remote_uploads(&state).await;
     let (orphaned, forgotten) =
         db::tasks::sweep(&state.db, db::tasks::STALE_SECS, db::tasks::KEEP_SECS)
             .await
@@ -54,11 +58,51 @@ pub async fn handle(job: MaintenanceJob, state: Data<Arc<WorkerState>>) -> Resul
         trimmed,
         removed,
         expired,
+        abandoned,
         orphaned,
         forgotten,
         "housekeeping done"
     );
     Ok(())
+}
+
+/// Removes the hidden files of remote uploads (WebDAV, SFTP) started long ago and never
+/// committed or aborted: their API process died. A service that cannot be reached keeps
+/// its entries for the next run; a file already gone counts as removed.
+async fn remove_abandoned_remote_uploads(state: &WorkerState) -> usize {
+    let age = STAGED_MAX_AGE.as_secs() as i64;
+    let stale = match db::remote_uploads::stale(&state.db, age, REMOTE_BATCH).await {
+        Ok(stale) => stale,
+        Err(e) => {
+            tracing::warn!(error = %e, "abandoned remote uploads not listed");
+            return 0;
+        }
+    };
+    let mut removed = 0;
+    for (account, staged) in stale {
+        let Ok(Some(row)) = db::accounts::find(&state.db, account).await else {
+            continue;
+        };
+        let target = row.job_ref();
+        let storage =
+            cloudbridge_connectors::open(&state.data_root, &target, state.cipher.as_ref());
+        let aborted = match storage {
+            Ok(storage) => storage.abort_upload(&staged).await,
+            Err(e) => Err(e),
+        };
+        match aborted {
+            Ok(()) | Err(ApiError { status: 404, .. }) => {
+                if db::remote_uploads::forget(&state.db, account, &staged)
+                    .await
+                    .is_ok()
+                {
+                    removed += 1;
+                }
+            }
+            Err(e) => tracing::warn!(account, error = %e, "abandoned upload not removed"),
+        }
+    }
+    removed
 }
 
 /// Removes expired multipart sessions and their parts, and parts whose session is gone

@@ -6,7 +6,8 @@ use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
 
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use cloudbridge_shared::{
-    protocol::{now_ms, Op, Outcome, Reply, RequestJob},
+    db,
+    protocol::{now_ms, AccountRef, Op, Outcome, Reply, RequestJob},
     telemetry::names,
     ApiError,
 };
@@ -126,23 +127,37 @@ async fn run(state: &WorkerState, job: &RequestJob, worker: &str) -> Result<Outc
             parent,
             name,
             overwrite,
-        } => storage
-            .plan_upload(parent, name, *overwrite)
-            .await
-            .map(|plan| Outcome::Upload { plan }),
+        } => {
+            let plan = storage.plan_upload(parent, name, *overwrite).await?;
+            if let (true, Some(staged)) = (stages_remotely(account), plan.staged()) {
+                ledger(db::remote_uploads::record(&state.db, account.id, staged).await);
+            }
+            Ok(Outcome::Upload { plan })
+        }
         Op::CommitUpload {
             staged,
             parent,
             name,
             overwrite,
-        } => storage
-            .commit_upload(staged, parent, name, *overwrite)
-            .await
-            .map(|entry| Outcome::Entry {
+        } => {
+            let entry = storage
+                .commit_upload(staged, parent, name, *overwrite)
+                .await?;
+            if stages_remotely(account) {
+                ledger(db::remote_uploads::forget(&state.db, account.id, staged).await);
+            }
+            Ok(Outcome::Entry {
                 entry,
                 created: true,
-            }),
-        Op::AbortUpload { staged } => storage.abort_upload(staged).await.map(|()| Outcome::Done),
+            })
+        }
+        Op::AbortUpload { staged } => {
+            storage.abort_upload(staged).await?;
+            if stages_remotely(account) {
+                ledger(db::remote_uploads::forget(&state.db, account.id, staged).await);
+            }
+            Ok(Outcome::Done)
+        }
         Op::Search {
             q,
             parents,
@@ -169,5 +184,19 @@ async fn run(state: &WorkerState, job: &RequestJob, worker: &str) -> Result<Outc
         )
         .await
         .map(|page| Outcome::Page { page }),
+    }
+}
+
+/// Services whose uploads are staged as hidden files on the service itself (and recorded,
+/// so housekeeping can remove those of uploads that never finished).
+fn stages_remotely(account: &AccountRef) -> bool {
+    matches!(account.service.as_str(), "webdav" | "sftp")
+}
+
+/// The ledger of remote uploads is housekeeping's aid: a failed write is logged, and the
+/// upload goes on.
+fn ledger(result: Result<(), sqlx::Error>) {
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "remote upload ledger not updated");
     }
 }

@@ -28,13 +28,7 @@ use crate::{
 
 /// What a worker needs to reach this account.
 pub fn account_ref(account: &Account) -> AccountRef {
-    use base64::{engine::general_purpose::STANDARD, Engine};
-    AccountRef {
-        id: account.id,
-        service: account.service.clone(),
-        config: account.config.clone(),
-        sealed: account.secrets.as_deref().map(|s| STANDARD.encode(s)),
-    }
+    account.job_ref()
 }
 
 /// Where this request's bytes go.

@@ -7,7 +7,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    assert_error, free_port, moto, rclone_webdav, ssh_keygen, Caller, Go, Sshd, TestApp, SFTP_USER,
+    assert_error, free_port, housekeeping_removes, moto, rclone_webdav, ssh_keygen, Caller, Go,
+    Sshd, TestApp, SFTP_USER,
 };
 
 const STORAGE: &str = "/v1/accounts/me/storage";
@@ -1326,4 +1327,59 @@ async fn unsized_and_interrupted_uploads_on_remote_services() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(left, ["unsized.bin"], "{left:?}");
+}
+
+/// The hidden file of a WebDAV upload whose API process died (its ledger entry is old and
+/// was never committed or aborted) is removed by housekeeping under the real scheduler.
+#[tokio::test]
+async fn abandoned_remote_uploads_are_removed_by_housekeeping() {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let dir = tempfile::tempdir().unwrap();
+    let dav = rclone_webdav(dir.path()).await;
+    let app = TestApp::builder()
+        .settings(|s| s.scheduler.housekeeping_cron = "* * * * * *".into())
+        .spawn()
+        .await;
+    let (_, key) = app.create_app("remote").await;
+    let body = json!({"service": "webdav", "account": "dav", "url": dav.endpoint,
+                      "token": "dav", "token_secret": "dav-password"});
+    let (account, _) = app.import(&key, &body).await;
+    let (old, young) = (".cloudbridge-upload-old", ".cloudbridge-upload-young");
+    // Written through the server (rclone caches its view of the folder).
+    for name in [old, young] {
+        let put = reqwest::Client::new()
+            .put(format!("{}/{name}", dav.endpoint))
+            .basic_auth("dav", Some("dav-password"))
+            .body("half an upload")
+            .send()
+            .await
+            .unwrap();
+        assert!(put.status().is_success());
+    }
+    let pool = sqlx::PgPool::connect(app.settings().database.url.expose())
+        .await
+        .unwrap();
+    for (name, age) in [(old, "7 hours"), (young, "1 minute")] {
+        sqlx::query(&format!(
+            "INSERT INTO remote_uploads (account_id, staged, started_at)
+             VALUES ($1, $2, now() - interval '{age}')"
+        ))
+        .bind(account)
+        .bind(URL_SAFE_NO_PAD.encode(name))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+
+    let removed = housekeeping_removes(&app, &dir.path().join(old)).await;
+    assert!(removed, "the abandoned upload's file is removed");
+    assert!(
+        dir.path().join(young).exists(),
+        "an upload in progress is left alone"
+    );
+    let left: Vec<String> = sqlx::query_scalar("SELECT staged FROM remote_uploads")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, [URL_SAFE_NO_PAD.encode(young)]);
 }

@@ -781,3 +781,24 @@ impl Drop for Sshd {
         let _ = self.child.wait();
     }
 }
+
+/// Runs the real scheduler (its housekeeping cron set by the test) until `gone` no longer
+/// exists, for at most 10 s; true when it went.
+pub async fn housekeeping_removes(app: &TestApp, gone: &Path) -> bool {
+    let shutdown = CancellationToken::new();
+    let scheduler = tokio::spawn(cloudbridge_scheduler::run(
+        app.settings().clone(),
+        shutdown.clone(),
+    ));
+    let mut removed = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if !gone.exists() {
+            removed = true;
+            break;
+        }
+    }
+    shutdown.cancel();
+    let _ = scheduler.await;
+    removed
+}

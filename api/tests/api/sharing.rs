@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, Go, TestApp, STORAGE};
+use crate::helpers::{assert_error, housekeeping_removes, Go, TestApp, STORAGE};
 
 #[tokio::test]
 async fn links_serve_files_only_while_allowed() {
@@ -249,21 +249,7 @@ async fn abandoned_multipart_uploads_expire_and_are_cleaned_up() {
     let parts = app.data_root().join(".multipart").join(id.to_string());
     assert!(parts.join("1").exists());
 
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let scheduler = tokio::spawn(cloudbridge_scheduler::run(
-        app.settings().clone(),
-        shutdown.clone(),
-    ));
-    let mut cleaned = false;
-    for _ in 0..100 {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        if !parts.exists() {
-            cleaned = true;
-            break;
-        }
-    }
-    shutdown.cancel();
-    let _ = scheduler.await;
+    let cleaned = housekeeping_removes(&app, &parts).await;
     assert!(cleaned, "expired parts removed by housekeeping");
     assert_error(a.get(&format!("/multipart/{id}")).await, 404, "not_found").await;
     let files = a.get_json("/folders/root/contents").await;

@@ -30,6 +30,19 @@ pub struct Account {
     pub modified_at: DateTime<Utc>,
 }
 
+impl Account {
+    /// What a worker needs to reach this account (credentials still sealed).
+    pub fn job_ref(&self) -> crate::protocol::AccountRef {
+        use base64::{engine::general_purpose::STANDARD, Engine};
+        crate::protocol::AccountRef {
+            id: self.id,
+            service: self.service.clone(),
+            config: self.config.clone(),
+            sealed: self.secrets.as_deref().map(|s| STANDARD.encode(s)),
+        }
+    }
+}
+
 /// List filters (`None` = any).
 #[derive(Clone, Debug, Default)]
 pub struct Filters {

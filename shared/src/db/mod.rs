@@ -14,6 +14,7 @@ pub mod developers;
 pub mod links;
 pub mod multipart;
 pub mod properties;
+pub mod remote_uploads;
 pub mod tasks;
 
 /// The embedded migrations (`migrations/`), the only source of the schema.
