@@ -64,13 +64,7 @@ impl DalStore {
             Ok(m) => Ok((ItemKind::Folder, Some(m))),
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 // A prefix with objects under it but no marker is a folder too.
-                let any = self
-                    .op
-                    .list_with(&dir)
-                    .limit(1)
-                    .await
-                    .map_err(service_error)?;
-                if any.iter().any(|e| e.path() != dir) {
+                if self.has_entries(&dir).await? {
                     Ok((ItemKind::Folder, None))
                 } else {
                     Err(ApiError::not_found("No such file or folder."))
@@ -78,6 +72,24 @@ impl DalStore {
             }
             Err(e) => Err(service_error(e)),
         }
+    }
+
+    /// True when something other than the folder's own marker lies under `dir` (reads the
+    /// first page of a listing only: `list_with` would read every page of a big prefix).
+    async fn has_entries(&self, dir: &str) -> Result<bool, ApiError> {
+        use futures::TryStreamExt;
+        let mut lister = self
+            .op
+            .lister_with(dir)
+            .limit(2)
+            .await
+            .map_err(service_error)?;
+        while let Some(entry) = lister.try_next().await.map_err(service_error)? {
+            if entry.path() != dir {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn folder(&self, path: &ItemPath) -> Result<(), ApiError> {
@@ -250,15 +262,7 @@ impl Storage for DalStore {
     }
 
     async fn validate(&self) -> Result<(), ApiError> {
-        use futures::TryStreamExt;
-        // One page of one entry: `list_with` would read every page of a big bucket.
-        let mut lister = self
-            .op
-            .lister_with("/")
-            .limit(1)
-            .await
-            .map_err(service_error)?;
-        lister.try_next().await.map(drop).map_err(service_error)
+        self.has_entries("/").await.map(drop)
     }
 
     async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError> {
@@ -352,20 +356,12 @@ impl Storage for DalStore {
             return self.op.delete(path.as_str()).await.map_err(service_error);
         }
         let dir = format!("{}/", path.as_str());
-        if !recursive {
-            let children = self
-                .op
-                .list_with(&dir)
-                .limit(2)
-                .await
-                .map_err(service_error)?;
-            if children.iter().any(|e| e.path() != dir) {
-                return Err(ApiError::new(
-                    403,
-                    "folder_not_empty",
-                    "The folder is not empty.",
-                ));
-            }
+        if !recursive && self.has_entries(&dir).await? {
+            return Err(ApiError::new(
+                403,
+                "folder_not_empty",
+                "The folder is not empty.",
+            ));
         }
         self.op
             .delete_with(&dir)
