@@ -8,7 +8,9 @@
 //! - [`scenario`]: set-up (application, accounts, seed files) and the request of each scenario.
 //! - [`generator`]: the closed- and open-loop drivers.
 //! - [`report`]: histograms, the Markdown and JSON reports.
+//! - [`upstream`]: a fake S3-compatible service with injected latency, errors and 429s.
 
 pub mod generator;
 pub mod report;
 pub mod scenario;
+pub mod upstream;

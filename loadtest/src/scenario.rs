@@ -24,6 +24,9 @@ pub enum Kind {
     Download,
     /// A realistic mix over many accounts: 60% metadata, 20% list, 10% download, 10% upload.
     Mixed,
+    /// `HEAD` of a seed object straight at the fake upstream (`--upstream`): the same
+    /// service call a metadata request makes, without Cloudbridge (the upstream baseline).
+    Direct,
 }
 
 /// Accounts, files and credentials prepared for a run.
@@ -33,6 +36,7 @@ pub struct Fixture {
     developer: String,
     accounts: Vec<Account>,
     payload: bytes::Bytes,
+    upstream: Option<String>,
 }
 
 struct Account {
@@ -40,11 +44,23 @@ struct Account {
     file_id: String,
 }
 
+/// Where the accounts of a run live.
+#[derive(Debug, Clone)]
+pub enum Service {
+    /// `local` accounts, seeded with 20 files each through the API.
+    Local,
+    /// `s3_compatible` accounts on a fake upstream (see [`crate::upstream`]) at this URL,
+    /// bucket `load`, whose objects exist already.
+    Upstream(String),
+}
+
 impl Fixture {
-    /// Creates an application with `accounts` local accounts, each with 20 small files.
+    /// Creates an application with `accounts` accounts on `service`, each with 20 small
+    /// files.
     pub async fn prepare(
         base: &str,
         developer_key: &str,
+        service: Service,
         accounts: usize,
         file_size: usize,
     ) -> anyhow::Result<Arc<Self>> {
@@ -66,10 +82,18 @@ impl Fixture {
         let payload = bytes::Bytes::from(vec![b'x'; file_size]);
         let mut list = Vec::new();
         for n in 0..accounts.max(1) {
+            let body = match &service {
+                Service::Local => json!({"account": format!("load{n}"), "service": "local"}),
+                Service::Upstream(url) => json!({
+                    "account": format!("load{n}"), "service": "s3_compatible",
+                    "endpoint": url, "bucket": "load", "region": "us-east-1",
+                    "token": "load", "token_secret": "load",
+                }),
+            };
             let account: Value = client
                 .post(format!("{base}/v1/accounts"))
                 .header("Authorization", format!("APIKey {key}"))
-                .json(&json!({"account": format!("load{n}"), "service": "local"}))
+                .json(&body)
                 .send()
                 .await?
                 .error_for_status()?
@@ -79,6 +103,13 @@ impl Fixture {
                 .as_str()
                 .context("token")?
                 .to_string();
+            if let Service::Upstream(_) = service {
+                // The fake upstream's objects exist already: `seed{n}.txt`.
+                use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+                let file_id = URL_SAFE_NO_PAD.encode(format!("seed{}.txt", n % 20));
+                list.push(Account { token, file_id });
+                continue;
+            }
             let mut file_id = String::new();
             for f in 0..20 {
                 let file: Value = client
@@ -107,6 +138,10 @@ impl Fixture {
             developer,
             accounts: list,
             payload,
+            upstream: match service {
+                Service::Upstream(url) => Some(url.trim_end_matches('/').to_string()),
+                Service::Local => None,
+            },
         }))
     }
 
@@ -156,6 +191,10 @@ impl Fixture {
                 )
                 .body(self.payload.clone()),
             Kind::Mixed => unreachable!("resolved above"),
+            Kind::Direct => match &self.upstream {
+                Some(up) => c.head(format!("{up}/load/seed{}.txt", i % 20)),
+                None => return (None, Some("direct needs --upstream".into())),
+            },
         };
         match req.send().await {
             Ok(r) => {

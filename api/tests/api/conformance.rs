@@ -1383,3 +1383,50 @@ async fn abandoned_remote_uploads_are_removed_by_housekeeping() {
         .unwrap();
     assert_eq!(left, [URL_SAFE_NO_PAD.encode(young)]);
 }
+
+/// The load tests' fake upstream is a faithful enough S3 for the request path: metadata,
+/// listing and downloads work through the pipeline, and its injected 429s reach the
+/// client as Kloudless rate-limit errors with `Retry-After`.
+#[tokio::test]
+async fn the_fake_upstream_serves_the_pipeline_and_its_rate_limits_surface() {
+    use cloudbridge_loadtest::upstream::{serve, Behaviour};
+    let mut urls = Vec::new();
+    for throttle_rate in [0.0, 1.0] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        urls.push(format!("http://{}", listener.local_addr().unwrap()));
+        let behaviour = Behaviour {
+            throttle_rate,
+            ..Behaviour::default()
+        };
+        tokio::spawn(serve(listener, behaviour));
+    }
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("fake").await;
+    let account = |url: &str| {
+        json!({"service": "s3_compatible", "account": url, "endpoint": url, "bucket": "load",
+               "region": "us-east-1", "token": "k", "token_secret": "s"})
+    };
+    let (_, token) = app.import(&key, &account(&urls[0])).await;
+    let a = app.with_token(&token);
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let seed = URL_SAFE_NO_PAD.encode("seed3.txt");
+    let meta = a.get_json(&format!("{STORAGE}/files/{seed}")).await;
+    assert_eq!(
+        (meta["name"].as_str(), meta["size"].as_u64()),
+        (Some("seed3.txt"), Some(1024)),
+        "{meta}"
+    );
+    let list = a
+        .get_json(&format!("{STORAGE}/folders/root/contents"))
+        .await;
+    assert_eq!(list["count"], 20);
+    let got = a.get(&format!("{STORAGE}/files/{seed}/contents")).await;
+    assert_eq!(got.bytes().await.unwrap().len(), 1024);
+
+    let r = app
+        .with_key(&key)
+        .post_json("/v1/accounts", &account(&urls[1]))
+        .await;
+    let body = assert_error(r, 429, "too_many_service_requests").await;
+    assert!(body["message"].is_string());
+}

@@ -10,7 +10,7 @@ use clap::Parser;
 use cloudbridge_loadtest::{
     generator::{self, Load},
     report::{self, Summary},
-    scenario::{Fixture, Kind},
+    scenario::{Fixture, Kind, Service},
 };
 
 /// Command line.
@@ -47,6 +47,10 @@ struct Args {
     /// Skip the baseline run.
     #[arg(long)]
     no_baseline: bool,
+    /// Put the accounts on a fake S3-compatible upstream at this URL
+    /// (`cloudbridge-fake-upstream`) instead of `local`; enables the `direct` scenario.
+    #[arg(long)]
+    upstream: Option<String>,
     /// Where to write `report.md` and `report.json`.
     #[arg(long, default_value = "loadtest-report")]
     out: PathBuf,
@@ -58,6 +62,10 @@ async fn main() -> anyhow::Result<()> {
     let fixture = Fixture::prepare(
         &args.base_url,
         &args.developer_key,
+        match &args.upstream {
+            Some(url) => Service::Upstream(url.clone()),
+            None => Service::Local,
+        },
         args.accounts,
         args.file_size,
     )
@@ -74,6 +82,9 @@ async fn main() -> anyhow::Result<()> {
     let mut kinds = Vec::new();
     if !args.no_baseline {
         kinds.push(Kind::Ping);
+        if args.upstream.is_some() {
+            kinds.push(Kind::Direct);
+        }
     }
     kinds.extend(args.scenarios.iter().copied());
     let mut runs: Vec<Summary> = Vec::new();

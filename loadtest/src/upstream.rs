@@ -1,0 +1,254 @@
+//! A fake third-party service for load tests: the subset of the S3 API that Cloudbridge's
+//! `s3_compatible` connector uses for metadata, listing, downloads and uploads, with a
+//! configurable latency distribution and injected errors and rate limiting, so that a load
+//! test measures Cloudbridge and not the internet.
+//!
+//! Every key without a trailing `/` exists and holds `object_size` bytes; listings show
+//! `seed0.txt` … `seed{N-1}.txt`; uploads are accepted and dropped. Signatures are not
+//! checked.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    body::Body,
+    extract::{Path, Query, State},
+    http::{header, HeaderMap, Method, StatusCode},
+    response::{IntoResponse, Response},
+    routing::any,
+    Router,
+};
+use rand::Rng;
+
+/// How the fake service behaves.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Behaviour {
+    /// Mean added latency per request, milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Uniform jitter around the mean, ± milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub jitter_ms: u64,
+    /// Share of requests answered 500 (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Share of requests answered 429 with `Retry-After: 1` (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub throttle_rate: f64,
+    /// Objects in a listing.
+    #[arg(long, default_value_t = 20)]
+    pub listed: usize,
+    /// Size of every object, bytes.
+    #[arg(long, default_value_t = 1024)]
+    pub object_size: usize,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Self {
+            latency_ms: 0,
+            jitter_ms: 0,
+            error_rate: 0.0,
+            throttle_rate: 0.0,
+            listed: 20,
+            object_size: 1024,
+        }
+    }
+}
+
+impl Behaviour {
+    /// The delay of one request.
+    fn delay(&self) -> Duration {
+        let jitter = self.jitter_ms.min(self.latency_ms) as i64;
+        let offset = if jitter > 0 {
+            rand::rng().random_range(-jitter..=jitter)
+        } else {
+            0
+        };
+        Duration::from_millis((self.latency_ms as i64 + offset).max(0) as u64)
+    }
+
+    /// An injected failure, if this request draws one.
+    fn failure(&self) -> Option<Response> {
+        let draw: f64 = rand::rng().random();
+        if draw < self.throttle_rate {
+            let mut r = (StatusCode::TOO_MANY_REQUESTS, "SlowDown").into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            return Some(r);
+        }
+        (draw < self.throttle_rate + self.error_rate)
+            .then(|| (StatusCode::INTERNAL_SERVER_ERROR, "InternalError").into_response())
+    }
+}
+
+/// The fake service's router.
+pub fn router(behaviour: Behaviour) -> Router {
+    let state = Arc::new(behaviour);
+    Router::new()
+        .route("/{bucket}", any(bucket))
+        .route("/{bucket}/", any(bucket))
+        .route("/{bucket}/{*key}", any(object))
+        .with_state(state)
+}
+
+/// Serves the fake service on `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, behaviour: Behaviour) -> std::io::Result<()> {
+    axum::serve(listener, router(behaviour)).await
+}
+
+const LAST_MODIFIED: &str = "Wed, 25 Nov 2026 10:00:00 GMT";
+
+async fn object(
+    State(b): State<Arc<Behaviour>>,
+    method: Method,
+    Path((_, key)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    tokio::time::sleep(b.delay()).await;
+    if let Some(failure) = b.failure() {
+        return failure;
+    }
+    if key.ends_with('/') && method != Method::PUT {
+        return (StatusCode::NOT_FOUND, "NoSuchKey").into_response();
+    }
+    match method {
+        Method::PUT | Method::DELETE => StatusCode::OK.into_response(),
+        Method::HEAD | Method::GET => {
+            let body = if method == Method::GET {
+                Body::from(vec![b'x'; b.object_size])
+            } else {
+                Body::empty()
+            };
+            let _ = headers;
+            let mut r = (StatusCode::OK, body).into_response();
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_LENGTH, b.object_size.into());
+            h.insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("text/plain"),
+            );
+            h.insert(
+                header::LAST_MODIFIED,
+                header::HeaderValue::from_static(LAST_MODIFIED),
+            );
+            h.insert(header::ETAG, header::HeaderValue::from_static("\"fake\""));
+            r
+        }
+        _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+    }
+}
+
+async fn bucket(
+    State(b): State<Arc<Behaviour>>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    tokio::time::sleep(b.delay()).await;
+    if let Some(failure) = b.failure() {
+        return failure;
+    }
+    let prefix = q.get("prefix").cloned().unwrap_or_default();
+    let max: usize = q
+        .get("max-keys")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1000);
+    // Only the bucket's top level holds objects.
+    let names: Vec<String> = if prefix.is_empty() {
+        (0..b.listed)
+            .map(|i| format!("seed{i}.txt"))
+            .take(max)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let contents: String = names
+        .iter()
+        .map(|k| {
+            format!(
+                "<Contents><Key>{k}</Key><LastModified>2026-11-25T10:00:00.000Z</LastModified>\
+                 <ETag>&quot;fake&quot;</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass>\
+                 </Contents>",
+                b.object_size
+            )
+        })
+        .collect();
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+         <ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+         <Name>load</Name><Prefix>{prefix}</Prefix><KeyCount>{}</KeyCount>\
+         <MaxKeys>{max}</MaxKeys><IsTruncated>false</IsTruncated>{contents}</ListBucketResult>",
+        names.len()
+    );
+    let mut r = (StatusCode::OK, xml).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/xml"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn start(b: Behaviour) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve(listener, b));
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn answers_like_a_bucket_with_injected_faults() {
+        let base = start(Behaviour::default()).await;
+        let c = reqwest::Client::new();
+        let head = c
+            .head(format!("{base}/load/seed1.txt"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), 200);
+        assert_eq!(head.headers()["content-length"], "1024");
+        let list = c
+            .get(format!("{base}/load?list-type=2&prefix="))
+            .send()
+            .await
+            .unwrap();
+        assert!(list.text().await.unwrap().contains("<Key>seed19.txt</Key>"));
+        let folder = c.head(format!("{base}/load/dir/")).send().await.unwrap();
+        assert_eq!(folder.status(), 404);
+
+        let throttled = start(Behaviour {
+            throttle_rate: 1.0,
+            ..Behaviour::default()
+        })
+        .await;
+        let r = c.head(format!("{throttled}/load/a")).send().await.unwrap();
+        assert_eq!(
+            (
+                r.status().as_u16(),
+                r.headers()["retry-after"].to_str().unwrap()
+            ),
+            (429, "1")
+        );
+        let failing = start(Behaviour {
+            error_rate: 1.0,
+            ..Behaviour::default()
+        })
+        .await;
+        let r = c.get(format!("{failing}/load/a")).send().await.unwrap();
+        assert_eq!(r.status(), 500);
+    }
+
+    #[test]
+    fn latency_stays_within_its_jitter() {
+        let b = Behaviour {
+            latency_ms: 200,
+            jitter_ms: 20,
+            ..Behaviour::default()
+        };
+        for _ in 0..1000 {
+            let d = b.delay().as_millis();
+            assert!((180..=220).contains(&d), "{d}");
+        }
+    }
+}
