@@ -118,9 +118,11 @@ pub struct Summary {
 /// A Markdown report: one table row per summary, ratios against the first (the baseline).
 pub fn markdown(title: &str, runs: &[Summary]) -> String {
     let mut out = format!("# {title}\n\n");
-    out.push_str("| run | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | p50 vs baseline |\n");
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---|---:|\n");
+    out.push_str("| run | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | p50 vs baseline | p50 − direct upstream |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|\n");
     let base = runs.first().map_or(0.0, |b| b.p50_ms);
+    // With a fake upstream, what Cloudbridge adds over the same call made directly.
+    let direct = runs.iter().find(|r| r.name == "direct").map(|r| r.p50_ms);
     for r in runs {
         let errors = if r.errors.is_empty() {
             "none".to_string()
@@ -136,9 +138,22 @@ pub fn markdown(title: &str, runs: &[Summary]) -> String {
         } else {
             "-".into()
         };
+        let added = match direct {
+            Some(d) if r.name != "direct" => format!("{:+.2} ms", r.p50_ms - d),
+            _ => "-".into(),
+        };
         out.push_str(&format!(
-            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |\n",
-            r.name, r.throughput, r.p50_ms, r.p90_ms, r.p99_ms, r.p999_ms, r.max_ms, errors, ratio
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} | {} |\n",
+            r.name,
+            r.throughput,
+            r.p50_ms,
+            r.p90_ms,
+            r.p99_ms,
+            r.p999_ms,
+            r.max_ms,
+            errors,
+            ratio,
+            added
         ));
     }
     for r in runs {
