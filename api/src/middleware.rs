@@ -97,6 +97,17 @@ pub async fn http_metrics(req: Request<Body>, next: Next) -> Response {
     response
 }
 
+/// Registers this process's counters and gauges at zero, so that a dashboard or an alert
+/// sees `0` (and `rate()` sees the first increment) before anything happened.
+pub fn register_metrics() {
+    for reason in ["in_flight", "backlog", "no_reply_channel"] {
+        metrics::counter!(names::HTTP_SHED, "reason" => reason).increment(0);
+    }
+    metrics::counter!(names::ORPHAN_REPLIES).increment(0);
+    metrics::gauge!(names::HTTP_IN_FLIGHT).increment(0.0);
+    metrics::gauge!(names::PENDING_REPLIES).increment(0.0);
+}
+
 /// One occupied slot; frees it and updates the gauge even if the request is dropped.
 struct InFlight(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 

@@ -218,7 +218,7 @@ impl Pipeline {
             }
             if let Ok(depth) = queue::depth(&mut redis, &config).await {
                 self.depth.store(depth, Ordering::Relaxed);
-                metrics::gauge!(names::QUEUE_DEPTH).set(depth as f64);
+                metrics::gauge!(names::QUEUE_DEPTH, "queue" => "requests").set(depth as f64);
             }
         }
     }

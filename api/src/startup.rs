@@ -57,6 +57,7 @@ impl Application {
             settings: Arc::new(settings),
             metrics: telemetry::init_metrics(),
         };
+        crate::middleware::register_metrics();
         Ok(Self {
             listener,
             state,

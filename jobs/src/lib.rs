@@ -9,6 +9,7 @@
 //!   expired multipart uploads).
 //! - `wake`: the poll strategy (wake-up messages plus a slow fallback poll).
 //! - `supervise`: restarts a worker that stopped on an error, under a new name.
+//! - `upstream`: metrics of the calls to third-party services.
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -25,6 +26,7 @@ mod find;
 mod maintenance;
 mod request;
 mod supervise;
+mod upstream;
 mod wake;
 
 /// What every job handler can reach.
@@ -46,6 +48,8 @@ pub struct WorkerState {
 /// Runs the worker process until `shutdown` is cancelled.
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let metrics = telemetry::init_metrics();
+    telemetry::register_background_counters();
+    metrics::counter!(telemetry::names::JOBS_FAILED, "queue" => "requests").increment(0);
     let names = Names::new(&settings.redis.prefix);
     let redis = queue::connection(&settings.redis).context("redis connection")?;
     let client = queue::client(&settings.redis)?;

@@ -24,7 +24,6 @@ pub async fn handle(
     worker: WorkerContext,
 ) -> Result<(), BoxDynError> {
     let op = job.op.kind();
-    let queue = state.names.request_queue();
     let now = now_ms();
     metrics::histogram!(names::QUEUE_WAIT, "queue" => "requests")
         .record((now - job.enqueued_ms).max(0) as f64 / 1000.0);
@@ -43,9 +42,13 @@ pub async fn handle(
         .instrument(span.clone())
         .await
         .unwrap_or_else(|_| Err(ApiError::internal("panic while running the job")));
+    let elapsed = started.elapsed();
+    if let Some(account) = &job.account {
+        crate::upstream::record(&account.service, op, elapsed, &result);
+    }
     let outcome = if result.is_ok() { "ok" } else { "error" };
     metrics::histogram!(names::JOB_DURATION, "queue" => "requests", "op" => op)
-        .record(started.elapsed().as_secs_f64());
+        .record(elapsed.as_secs_f64());
     metrics::counter!(names::JOBS_COMPLETED, "queue" => "requests", "op" => op, "outcome" => outcome)
         .increment(1);
     let reply = Reply {
@@ -55,7 +58,7 @@ pub async fn handle(
     let payload = serde_json::to_string(&reply)?;
     let mut redis = state.redis.clone();
     if let Err(e) = redis.publish::<_, _, ()>(&job.reply_to, payload).await {
-        metrics::counter!(names::JOBS_FAILED, "queue" => queue).increment(1);
+        metrics::counter!(names::JOBS_FAILED, "queue" => "requests").increment(1);
         span.in_scope(|| tracing::error!(error = %e, "reply not delivered"));
     }
     Ok(())

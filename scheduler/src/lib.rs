@@ -3,8 +3,12 @@
 //! One cron entry per job kind; each tick's job carries an idempotency key derived from
 //! the tick time, so two schedulers running by mistake enqueue it once.
 //!
+//! It also samples the queue depths and Redis memory into gauges: one process that always
+//! runs, so the series exist once per deployment.
+//!
 //! # Layout
 //! - [`run`]: the cron loop and the `/metrics` server.
+//! - `gauges`: the queue-depth and Redis-memory sampler.
 
 use std::str::FromStr;
 
@@ -19,9 +23,12 @@ use cloudbridge_shared::{
 };
 use tokio_util::sync::CancellationToken;
 
+mod gauges;
+
 /// Runs the scheduler until `shutdown` is cancelled.
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let metrics = telemetry::init_metrics();
+    metrics::counter!(names::SCHEDULER_TICKS, "kind" => "housekeeping").increment(0);
     let schedule = cron::Schedule::from_str(&settings.scheduler.housekeeping_cron)
         .with_context(|| format!("invalid cron `{}`", settings.scheduler.housekeeping_cron))?;
     let names = Names::new(&settings.redis.prefix);
@@ -40,6 +47,11 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
             async move { s.cancelled().await }
         },
     ));
+    let sampler = tokio::spawn(gauges::run(
+        settings.clone(),
+        redis.clone(),
+        shutdown.clone(),
+    ));
     tracing::info!(cron = %settings.scheduler.housekeeping_cron, "scheduler started");
     for next in schedule.upcoming(Utc) {
         let wait = (next - Utc::now()).to_std().unwrap_or_default();
@@ -53,13 +65,14 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
             .build();
         match storage.push_task(task).await {
             Ok(()) => {
-                metrics::counter!(names::SCHEDULER_TICKS, "job" => "housekeeping").increment(1);
+                metrics::counter!(names::SCHEDULER_TICKS, "kind" => "housekeeping").increment(1);
                 let _ = queue::wake(&mut redis, &names, &queue_name).await;
             }
             // Redis down: the next tick enqueues again; nothing durable is lost.
             Err(e) => tracing::warn!(error = %e, "housekeeping not enqueued"),
         }
     }
+    sampler.await?;
     server.await??;
     Ok(())
 }

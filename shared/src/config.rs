@@ -129,6 +129,8 @@ pub struct SchedulerSettings {
     pub housekeeping_cron: String,
     /// Listen address of `/metrics` and `/health`.
     pub metrics_bind: SocketAddr,
+    /// How often queue depths and Redis memory are sampled into gauges (milliseconds).
+    pub sample_ms: u64,
 }
 
 /// The embedded `local` service.
@@ -198,6 +200,7 @@ impl Default for Settings {
             scheduler: SchedulerSettings {
                 housekeeping_cron: "*/10 * * * * *".into(),
                 metrics_bind: ([0, 0, 0, 0], 9102).into(),
+                sample_ms: 5_000,
             },
             local: LocalSettings {
                 data_root: PathBuf::from("./data"),

@@ -88,6 +88,25 @@ pub async fn depth(conn: &mut ConnectionManager, config: &QueueConfig) -> redis:
     Ok(scheduled + active)
 }
 
+/// Bytes Redis uses for its data (`used_memory` of `INFO memory`): what the housekeeping
+/// job keeps flat. One cheap call.
+pub async fn used_memory(conn: &mut ConnectionManager) -> redis::RedisResult<u64> {
+    let info: String = redis::cmd("INFO").arg("memory").query_async(conn).await?;
+    parse_used_memory(&info).ok_or_else(|| {
+        redis::RedisError::from((
+            redis::ErrorKind::UnexpectedReturnType,
+            "INFO memory without used_memory",
+        ))
+    })
+}
+
+/// The `used_memory:<bytes>` field of an `INFO` answer.
+fn parse_used_memory(info: &str) -> Option<u64> {
+    info.lines()
+        .find_map(|line| line.trim_end().strip_prefix("used_memory:"))
+        .and_then(|v| v.parse().ok())
+}
+
 /// Tells idle workers of `queue` that a job is waiting.
 pub async fn wake(
     conn: &mut ConnectionManager,
@@ -120,4 +139,20 @@ pub async fn trim_done(
     }
     pipe.query_async::<()>(conn).await?;
     Ok(ids.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_used_memory;
+
+    #[test]
+    fn used_memory_is_read_from_info_and_not_confused_with_its_neighbours() {
+        let info = "# Memory\r\nused_memory_human:1.02M\r\nused_memory:1069480\r\n\
+                    used_memory_rss:4005888\r\n";
+        assert_eq!(parse_used_memory(info), Some(1_069_480));
+        assert_eq!(
+            parse_used_memory("# Memory\r\nused_memory_rss:12\r\n"),
+            None
+        );
+    }
 }

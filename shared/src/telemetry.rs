@@ -8,7 +8,9 @@ use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
 use crate::config::LogSettings;
 
-/// Metric names (low-cardinality labels only: route, status class, op, outcome).
+/// Metric names (low-cardinality labels only: route, status class, service, op, outcome).
+/// Every name here is described by [`describe`]; the README's Operations section lists
+/// them, and `ops/` holds the dashboards and alert rules that query them.
 pub mod names {
     /// Counter: HTTP requests by `route`, `method`, `status`.
     pub const HTTP_REQUESTS: &str = "cloudbridge_http_requests_total";
@@ -28,18 +30,135 @@ pub mod names {
     pub const QUEUE_WAIT: &str = "cloudbridge_queue_wait_seconds";
     /// Histogram (seconds): time a worker spends on a job, by `queue`, `op`.
     pub const JOB_DURATION: &str = "cloudbridge_job_duration_seconds";
-    /// Gauge: jobs waiting in the request queue as last sampled.
+    /// Gauge: jobs waiting in a queue (scheduled + ready) by `queue` (`requests`,
+    /// `maintenance`), as last sampled (by the scheduler, and by each API process for
+    /// its backlog bound).
     pub const QUEUE_DEPTH: &str = "cloudbridge_queue_depth";
+    /// Gauge: bytes Redis reports as `used_memory` (`INFO memory`), sampled by the
+    /// scheduler.
+    pub const REDIS_MEMORY: &str = "cloudbridge_redis_used_memory_bytes";
     /// Gauge: requests of this API process waiting for a reply.
     pub const PENDING_REPLIES: &str = "cloudbridge_pending_replies";
     /// Counter: replies with nobody waiting (late or duplicate).
     pub const ORPHAN_REPLIES: &str = "cloudbridge_orphan_replies_total";
     /// Counter: worker (re)starts by `queue`.
     pub const WORKER_STARTS: &str = "cloudbridge_worker_starts_total";
-    /// Counter: scheduler ticks by `job`.
+    /// Counter: scheduler ticks by `kind` (the periodic job enqueued: `housekeeping`).
     pub const SCHEDULER_TICKS: &str = "cloudbridge_scheduler_ticks_total";
     /// Counter: finished-job records removed from Redis.
     pub const REDIS_TRIMMED: &str = "cloudbridge_redis_trimmed_total";
+    /// Counter: calls a worker made to a third-party service, by `service`, `op`,
+    /// `status` (class of the answer: `2xx`, `4xx`, `5xx`) and `outcome` (`ok` or the
+    /// Kloudless `error_code` of the answer).
+    pub const UPSTREAM_CALLS: &str = "cloudbridge_upstream_calls_total";
+    /// Histogram (seconds): duration of those calls, by `service`, `op`.
+    pub const UPSTREAM_LATENCY: &str = "cloudbridge_upstream_call_duration_seconds";
+    /// Counter: OAuth token refreshes by `outcome` (`ok`, `error`). Stays 0 until token
+    /// refresh lands (OAuth services).
+    pub const TOKEN_REFRESHES: &str = "cloudbridge_token_refreshes_total";
+    /// Counter: events collected from services' change feeds. Stays 0 until event
+    /// collection lands.
+    pub const EVENTS_COLLECTED: &str = "cloudbridge_events_collected_total";
+    /// Counter: webhook delivery attempts by `outcome` (`ok`, `retry`, `dead`). Stays 0
+    /// until webhooks land.
+    pub const WEBHOOK_DELIVERIES: &str = "cloudbridge_webhook_deliveries_total";
+}
+
+/// Gives every metric its `# HELP` text and unit. Called by [`init_metrics`], so each
+/// process describes the metrics it exports the same way.
+pub fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        names::HTTP_REQUESTS,
+        "HTTP requests by route template, method and status class."
+    );
+    describe_histogram!(
+        names::HTTP_LATENCY,
+        Unit::Seconds,
+        "HTTP request latency by route template and method."
+    );
+    describe_gauge!(
+        names::HTTP_IN_FLIGHT,
+        "Requests in flight in this API process."
+    );
+    describe_counter!(names::HTTP_SHED, "Requests refused with 503 by reason.");
+    describe_counter!(names::JOBS_ENQUEUED, "Jobs pushed by queue and op.");
+    describe_counter!(names::JOBS_COMPLETED, "Jobs run by queue, op and outcome.");
+    describe_counter!(
+        names::JOBS_FAILED,
+        "Jobs whose reply could not be delivered, by queue."
+    );
+    describe_histogram!(
+        names::QUEUE_WAIT,
+        Unit::Seconds,
+        "Time from push to start of work, by queue."
+    );
+    describe_histogram!(
+        names::JOB_DURATION,
+        Unit::Seconds,
+        "Time a worker spends on a job, by queue and op."
+    );
+    describe_gauge!(
+        names::QUEUE_DEPTH,
+        "Jobs waiting in a queue as last sampled."
+    );
+    describe_gauge!(
+        names::REDIS_MEMORY,
+        Unit::Bytes,
+        "Redis used_memory as last sampled."
+    );
+    describe_gauge!(
+        names::PENDING_REPLIES,
+        "Requests of this API process waiting for a reply."
+    );
+    describe_counter!(
+        names::ORPHAN_REPLIES,
+        "Replies nobody waited for (late or duplicate)."
+    );
+    describe_counter!(names::WORKER_STARTS, "Worker (re)starts by queue.");
+    describe_counter!(
+        names::SCHEDULER_TICKS,
+        "Periodic jobs enqueued by the scheduler, by kind."
+    );
+    describe_counter!(
+        names::REDIS_TRIMMED,
+        "Finished-job records removed from Redis by housekeeping."
+    );
+    describe_counter!(
+        names::UPSTREAM_CALLS,
+        "Third-party service calls by service, op, status class and outcome."
+    );
+    describe_histogram!(
+        names::UPSTREAM_LATENCY,
+        Unit::Seconds,
+        "Third-party service call duration by service and op."
+    );
+    describe_counter!(
+        names::TOKEN_REFRESHES,
+        "OAuth token refreshes by outcome (0 until token refresh lands)."
+    );
+    describe_counter!(
+        names::EVENTS_COLLECTED,
+        "Events collected from change feeds (0 until event collection lands)."
+    );
+    describe_counter!(
+        names::WEBHOOK_DELIVERIES,
+        "Webhook delivery attempts by outcome (0 until webhooks land)."
+    );
+}
+
+/// Registers, at zero, the counters of background work that the worker process owns but
+/// that has not landed yet (token refresh, event collection, webhook delivery), so that
+/// dashboards and alert rules querying them see a series (0) rather than nothing. The
+/// features record into the same names and labels once they exist.
+pub fn register_background_counters() {
+    for outcome in ["ok", "error"] {
+        metrics::counter!(names::TOKEN_REFRESHES, "outcome" => outcome).increment(0);
+    }
+    metrics::counter!(names::EVENTS_COLLECTED).increment(0);
+    for outcome in ["ok", "retry", "dead"] {
+        metrics::counter!(names::WEBHOOK_DELIVERIES, "outcome" => outcome).increment(0);
+    }
 }
 
 /// Installs the global tracing subscriber.
@@ -73,6 +192,7 @@ pub fn init_metrics() -> PrometheusHandle {
                 .expect("valid buckets")
                 .install_recorder()
                 .expect("no other metrics recorder is installed");
+            describe();
             let upkeep = handle.clone();
             std::thread::spawn(move || loop {
                 std::thread::sleep(std::time::Duration::from_secs(5));
