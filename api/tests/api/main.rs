@@ -6,6 +6,7 @@ mod conformance;
 mod errors;
 mod helpers;
 mod management;
+mod ops;
 mod pipeline;
 mod processes;
 mod sdk;
