@@ -15,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 latency=${LATENCY_MS:-0}; jitter=${JITTER_MS:-0}; workers=${WORKERS:-1}
 concurrency=${CONCURRENCY:-64}; duration=${DURATION:-15s}; rate=${RATE:-}
-out=${OUT:-loadtest-report/upstream-l${latency}-w${workers}-${rate:+r$rate}${rate:-c$concurrency}}
+shape=c$concurrency; [ -n "$rate" ] && shape=r$rate
+out=${OUT:-loadtest-report/upstream-l${latency}-w${workers}-$shape}
 bin=${CARGO_TARGET_DIR:-target}/release
 cargo build --release --bins -q
 
