@@ -23,6 +23,7 @@ use cloudbridge_shared::{
     ApiError, Entry, ItemPath,
 };
 
+pub mod cache;
 pub mod dal;
 pub mod local;
 pub mod parts;
@@ -190,6 +191,29 @@ pub fn open(
 
 /// The OpenDAL operator of an account of an OpenDAL-served service, and how its bytes move.
 pub fn operator(
+    account: &AccountRef,
+    cipher: Option<&Cipher>,
+) -> Result<(opendal::Operator, dal::Transfers), ApiError> {
+    // Building one parses settings, opens sealed credentials and sets up HTTP signing:
+    // worth keeping between the jobs of an account.
+    static OPERATORS: std::sync::LazyLock<cache::IdleCache<(opendal::Operator, dal::Transfers)>> =
+        std::sync::LazyLock::new(|| {
+            cache::IdleCache::new(std::time::Duration::from_secs(300), 4096)
+        });
+    if account.id == 0 {
+        // An account being imported: checked once, not kept.
+        return build_operator(account, cipher);
+    }
+    let key = cache::account_key(account);
+    if let Some(found) = OPERATORS.get(&key) {
+        return Ok(found);
+    }
+    let built = build_operator(account, cipher)?;
+    OPERATORS.insert(key, built.clone());
+    Ok(built)
+}
+
+fn build_operator(
     account: &AccountRef,
     cipher: Option<&Cipher>,
 ) -> Result<(opendal::Operator, dal::Transfers), ApiError> {

@@ -17,7 +17,6 @@ use russh_sftp::{
     client::{error::Error as SftpError, rawsession::Limits, RawSftpSession},
     protocol::StatusCode,
 };
-use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{SftpConfig, SftpSecrets};
@@ -368,16 +367,6 @@ struct Cached {
 
 static CACHE: LazyLock<Mutex<HashMap<[u8; 32], Cached>>> = LazyLock::new(Default::default);
 
-/// Which cached session serves an account: its id, settings and sealed credentials.
-fn cache_key(account: &AccountRef) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(account.id.to_be_bytes());
-    h.update(account.config.to_string().as_bytes());
-    h.update([0]);
-    h.update(account.sealed.as_deref().unwrap_or("").as_bytes());
-    h.finalize().into()
-}
-
 /// A session for an account: a live cached one, or a new one (then cached).
 pub async fn session(
     account: &AccountRef,
@@ -388,7 +377,7 @@ pub async fn session(
         // An account being imported: checked once, not kept.
         return Ok(Arc::new(connect(config, secrets).await?));
     }
-    let key = cache_key(account);
+    let key = crate::cache::account_key(account);
     {
         let mut cache = CACHE.lock().expect("sftp cache lock");
         let now = Instant::now();
@@ -420,7 +409,7 @@ pub fn forget(account: &AccountRef) {
     CACHE
         .lock()
         .expect("sftp cache lock")
-        .remove(&cache_key(account));
+        .remove(&crate::cache::account_key(account));
 }
 
 #[cfg(test)]
