@@ -271,12 +271,20 @@ where
     let staged = plan.staged().unwrap_or_default().to_string();
     let limit = state.settings.api.max_upload_bytes;
     let transfer = transfer_for(state, target);
+    // If the client goes away, this request's future is dropped mid-write: the guard
+    // still has the staged bytes discarded (housekeeping removes what this misses).
+    let mut guard = AbortOnDrop {
+        state: state.clone(),
+        target: target.clone(),
+        staged: Some(staged.clone()),
+    };
     if let Err(e) = transfer.write_upload(&plan, body, limit, length).await {
-        // Best effort: housekeeping removes what this misses.
+        guard.staged = None;
         let abort = Op::AbortUpload { staged };
         let _ = state.pipeline.call(Some(target.clone()), abort).await;
         return Err(e);
     }
+    guard.staged = None;
     let commit = Op::CommitUpload {
         staged,
         parent,
@@ -285,6 +293,25 @@ where
     };
     let outcome = state.pipeline.call(Some(target.clone()), commit).await?;
     Ok(expect_entry(outcome, ItemKind::File)?.0)
+}
+
+/// Discards a staged upload when dropped while still armed.
+struct AbortOnDrop {
+    state: AppState,
+    target: AccountRef,
+    staged: Option<String>,
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(staged) = self.staged.take() {
+            let (state, target) = (self.state.clone(), self.target.clone());
+            tokio::spawn(async move {
+                let abort = Op::AbortUpload { staged };
+                let _ = state.pipeline.call(Some(target), abort).await;
+            });
+        }
+    }
 }
 
 /// `X-Kloudless-Metadata` of an upload.
