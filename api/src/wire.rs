@@ -100,6 +100,10 @@ pub fn account(a: &Account, base: &str) -> Value {
 fn service_name(service: &str) -> &str {
     match service {
         "local" => "Local Disk",
+        "s3" => "Amazon S3",
+        "s3_compatible" => "S3 Compatible Storage",
+        "webdav" => "WebDAV",
+        "sftp" => "SFTP",
         other => other,
     }
 }

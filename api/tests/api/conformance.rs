@@ -649,6 +649,7 @@ async fn s3_conforms_and_keeps_credentials_sealed() {
     let account: Value = r.json().await.unwrap();
     assert_eq!(status, 201, "{account}");
     assert_eq!(account["service"], "s3_compatible");
+    assert_eq!(account["service_name"], "S3 Compatible Storage");
     let token = account["bearer_token"]["key"].as_str().unwrap().to_string();
     let caps = app
         .with_token(&token)
