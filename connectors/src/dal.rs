@@ -280,7 +280,7 @@ impl Storage for DalStore {
         } else {
             format!("{}/", path.as_str())
         };
-        let mut items: Vec<(String, ItemKind, Metadata)> = self
+        let items: Vec<(String, ItemKind, Metadata)> = self
             .op
             .list(&dir)
             .await
@@ -298,18 +298,11 @@ impl Storage for DalStore {
                 Some((name, kind, e.metadata().clone()))
             })
             .collect();
-        items.sort_by(|a, b| a.0.cmp(&b.0));
-        let (items, next_page) = Page::slice(items, page, page_size)?;
         let entries = items
             .into_iter()
             .map(|(name, kind, meta)| Ok(entry(path.join(&name)?, kind, Some(&meta))))
             .collect::<Result<Vec<_>, ApiError>>()?;
-        Ok(Page {
-            entries,
-            page,
-            next_page,
-            total: None,
-        })
+        Page::of_listing(entries, page, page_size)
     }
 
     async fn create_folder(

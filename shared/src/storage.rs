@@ -189,6 +189,18 @@ pub struct Page {
 }
 
 impl Page {
+    /// Page `page` of a whole folder listing, in name order (stable across pages).
+    pub fn of_listing(mut entries: Vec<Entry>, page: u32, size: u32) -> Result<Page, ApiError> {
+        entries.sort_by(|a, b| a.path.name().cmp(b.path.name()));
+        let (entries, next_page) = Page::slice(entries, page, size)?;
+        Ok(Page {
+            entries,
+            page,
+            next_page,
+            total: None,
+        })
+    }
+
     /// Page `page` (1-based) of `size` entries out of all of `items`; a page past the end
     /// (other than the first) is "not found", as the SDKs expect when paging.
     pub fn slice<T>(

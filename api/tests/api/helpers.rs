@@ -802,3 +802,31 @@ pub async fn housekeeping_removes(app: &TestApp, gone: &Path) -> bool {
     let _ = scheduler.await;
     removed
 }
+
+/// Creates an application and a local account through the API at `base`; returns the
+/// account's bearer token.
+pub async fn connect_account(client: &reqwest::Client, base: &str, settings: &Settings) -> String {
+    let developer = settings.bootstrap_developer_key.as_ref().unwrap().expose();
+    let created: Value = client
+        .post(format!("{base}/v1/applications"))
+        .header("Authorization", format!("DeveloperKey {developer}"))
+        .json(&json!({"name": "processes"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["api_key"].as_str().unwrap();
+    let account: Value = client
+        .post(format!("{base}/v1/accounts"))
+        .header("Authorization", format!("APIKey {key}"))
+        .json(&json!({"account": "user", "service": "local"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    account["bearer_token"]["key"].as_str().unwrap().to_string()
+}

@@ -12,7 +12,7 @@ use cloudbridge_shared::Settings;
 use serde_json::{json, Value};
 use serde_yaml::Value as Yaml;
 
-use crate::helpers::{bearer, free_port, wait_ready, Isolated, Proc};
+use crate::helpers::{bearer, connect_account, free_port, wait_ready, Isolated, Proc};
 
 mod promql;
 
@@ -88,33 +88,6 @@ fn sample_names(text: &str) -> BTreeSet<String> {
         .filter_map(|l| l.split(['{', ' ']).next())
         .map(str::to_string)
         .collect()
-}
-
-/// An application and a local account through the API at `base`; returns the bearer token.
-async fn local_account(client: &reqwest::Client, base: &str, settings: &Settings) -> String {
-    let developer = settings.bootstrap_developer_key.as_ref().unwrap().expose();
-    let app: Value = client
-        .post(format!("{base}/v1/applications"))
-        .header("Authorization", format!("DeveloperKey {developer}"))
-        .json(&json!({"name": "ops"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = app["api_key"].as_str().unwrap();
-    let account: Value = client
-        .post(format!("{base}/v1/accounts"))
-        .header("Authorization", format!("APIKey {key}"))
-        .json(&json!({"account": "ops", "service": "local"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    account["bearer_token"]["key"].as_str().unwrap().to_string()
 }
 
 /// A little of everything: uploads, downloads, listings, an error.
@@ -198,7 +171,7 @@ async fn every_metric_a_dashboard_or_alert_rule_queries_is_exported_by_the_proce
     let base = format!("http://{}", bind(api_port));
     let client = reqwest::Client::new();
     wait_ready(&client, &base).await;
-    let token = local_account(&client, &base, &iso.settings).await;
+    let token = connect_account(&client, &base, &iso.settings).await;
     exercise(&client, &base, &token).await;
 
     // Scrape until everything showed up (housekeeping and sampling run on their own

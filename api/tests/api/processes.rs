@@ -5,37 +5,7 @@ use std::{collections::HashSet, time::Duration};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use cloudbridge_shared::Settings;
-
-use crate::helpers::{bearer, free_port, wait_ready, Isolated, Proc, TestApp};
-
-/// Creates an application and a local account through the API at `base`; returns the
-/// account's bearer token.
-async fn connect_account(client: &reqwest::Client, base: &str, settings: &Settings) -> String {
-    let developer = settings.bootstrap_developer_key.as_ref().unwrap().expose();
-    let created: Value = client
-        .post(format!("{base}/v1/applications"))
-        .header("Authorization", format!("DeveloperKey {developer}"))
-        .json(&json!({"name": "processes"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = created["api_key"].as_str().unwrap();
-    let account: Value = client
-        .post(format!("{base}/v1/accounts"))
-        .header("Authorization", format!("APIKey {key}"))
-        .json(&json!({"account": "user", "service": "local"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    account["bearer_token"]["key"].as_str().unwrap().to_string()
-}
+use crate::helpers::{bearer, connect_account, free_port, wait_ready, Isolated, Proc, TestApp};
 
 /// Starts uploading `body` as `name` into the root folder, in the background.
 fn spawn_upload(

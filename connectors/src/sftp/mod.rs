@@ -412,18 +412,11 @@ impl Storage for SftpStore {
             };
             items.push((name, kind, attrs));
         }
-        items.sort_by(|a, b| a.0.cmp(&b.0));
-        let (items, next_page) = Page::slice(items, page, page_size)?;
         let entries = items
             .into_iter()
             .map(|(name, kind, attrs)| Ok(entry(path.join(&name)?, kind, &attrs)))
             .collect::<Result<Vec<_>, ApiError>>()?;
-        Ok(Page {
-            entries,
-            page,
-            next_page,
-            total: None,
-        })
+        Page::of_listing(entries, page, page_size)
     }
 
     async fn create_folder(
