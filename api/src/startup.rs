@@ -40,15 +40,16 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.api.bind))?;
         let cache_ttl = Duration::from_millis(settings.api.auth_cache_ms);
-        let cipher =
-            cloudbridge_shared::crypto::Cipher::from_settings(&settings.secrets)?.map(Arc::new);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(64)
             .build()?;
+        let connectors =
+            cloudbridge_connectors::Context::for_process(&settings, pool.clone(), http.clone())?;
         let state = AppState {
-            cipher,
+            cipher: connectors.cipher.clone(),
             http,
+            connectors,
             callers: Arc::new(TtlCache::new(cache_ttl)),
             accounts: Arc::new(TtlCache::new(cache_ttl)),
             db: pool,

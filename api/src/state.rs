@@ -29,6 +29,8 @@ pub struct AppState {
     pub cipher: Option<Arc<cloudbridge_shared::crypto::Cipher>>,
     /// Client for transfers to and from services.
     pub http: reqwest::Client,
+    /// Opens accounts' connectors for transfers (with their kept OAuth tokens).
+    pub connectors: cloudbridge_connectors::Context,
     /// Accounts by `(application, id)`.
     pub accounts: Arc<TtlCache<(String, i64), Account>>,
 }

@@ -11,12 +11,14 @@
 //! - [`s3`]: `s3` and `s3_compatible` settings and operator.
 //! - [`webdav`]: `webdav` settings and operator.
 //! - [`sftp`]: `sftp` accounts on an SSH server (password or private key), own store.
+//! - [`oauth`]: tokens of OAuth services and the HTTP discipline of their connectors.
 //! - [`transfer`]: byte streaming for the API tier.
 
-use std::path::Path;
+use std::{path::PathBuf, sync::Arc};
 
 use async_trait::async_trait;
 use cloudbridge_shared::{
+    config::ProvidersSettings,
     crypto::Cipher,
     protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
@@ -26,6 +28,7 @@ use cloudbridge_shared::{
 pub mod cache;
 pub mod dal;
 pub mod local;
+pub mod oauth;
 pub mod parts;
 pub mod s3;
 pub mod sftp;
@@ -108,6 +111,35 @@ pub trait Storage: Send + Sync {
     /// Discards a staged upload.
     async fn abort_upload(&self, staged: &str) -> Result<(), ApiError>;
 
+    /// Streams a file for a `Service` plan this connector made (first-party HTTP
+    /// connectors; the others are streamed by [`transfer`] itself). `range` is inclusive
+    /// and already checked against the file's size.
+    async fn download(
+        &self,
+        plan_path: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<transfer::Download, ApiError> {
+        let _ = (plan_path, range);
+        Err(ApiError::not_implemented(
+            "This service does not stream downloads this way.",
+        ))
+    }
+
+    /// Writes the body of a `Service` upload plan this connector made; returns the
+    /// number of bytes written. [`transfer`] enforces the size limit on `body`.
+    async fn upload(
+        &self,
+        plan_path: &str,
+        staged: Option<&str>,
+        body: transfer::ByteStream,
+        length: Option<u64>,
+    ) -> Result<u64, ApiError> {
+        let _ = (plan_path, staged, body, length);
+        Err(ApiError::not_implemented(
+            "This service does not stream uploads this way.",
+        ))
+    }
+
     /// Every item below `under` for which `keep` holds, looking at no more than `limit`
     /// items; also says whether the crawl stopped at the limit. This default walks the
     /// folders breadth-first, page by page; services with a recursive listing do better.
@@ -163,15 +195,87 @@ pub struct Walk {
     pub truncated: bool,
 }
 
-/// The connector for an account; `cipher` opens its sealed credentials.
-pub fn open(
-    data_root: &Path,
-    account: &AccountRef,
-    cipher: Option<&Cipher>,
-) -> Result<Box<dyn Storage>, ApiError> {
+/// What a process needs to open the connector of any account.
+#[derive(Clone)]
+pub struct Context {
+    /// Root of the `local` service's data.
+    pub data_root: PathBuf,
+    /// Opens sealed credentials.
+    pub cipher: Option<Arc<Cipher>>,
+    /// Where the OAuth services are.
+    pub providers: Arc<ProvidersSettings>,
+    /// Shared HTTP client of the first-party connectors.
+    pub http: reqwest::Client,
+    /// Tokens of stored OAuth accounts (`None` where no database is at hand).
+    pub tokens: Option<Arc<oauth::Keeper>>,
+}
+
+impl Context {
+    /// A context without OAuth accounts (tests, tools).
+    pub fn basic(data_root: PathBuf, cipher: Option<Arc<Cipher>>) -> Self {
+        Self {
+            data_root,
+            cipher,
+            providers: Arc::new(cloudbridge_shared::config::Settings::default().providers),
+            http: reqwest::Client::new(),
+            tokens: None,
+        }
+    }
+
+    /// The context of a Cloudbridge process: keys from `settings`, tokens kept in `db`.
+    pub fn for_process(
+        settings: &cloudbridge_shared::config::Settings,
+        db: sqlx::PgPool,
+        http: reqwest::Client,
+    ) -> anyhow::Result<Self> {
+        let cipher = Cipher::from_settings(&settings.secrets)?.map(Arc::new);
+        let providers = Arc::new(settings.providers.clone());
+        let tokens = cipher.as_ref().map(|cipher| {
+            oauth::Keeper::new(
+                db,
+                cipher.clone(),
+                providers.clone(),
+                settings.oauth.clone(),
+                http.clone(),
+            )
+        });
+        Ok(Self {
+            data_root: settings.local.data_root.clone(),
+            cipher,
+            providers,
+            http,
+            tokens,
+        })
+    }
+
+    /// How an OAuth account's connector calls its service: with the stored, refreshed
+    /// tokens; an account being imported (id 0) uses the token it brought.
+    pub fn api(&self, account: &AccountRef) -> Result<oauth::Api, ApiError> {
+        let tokens: Arc<dyn oauth::TokenSource> = if account.id == 0 {
+            let secrets: oauth::OAuthSecrets = open_secrets(account, self.cipher.as_deref())?;
+            Arc::new(oauth::FixedToken(oauth::Token {
+                access: cloudbridge_shared::secret::Secret::new(secrets.access_token),
+                version: 0,
+            }))
+        } else {
+            self.tokens
+                .as_ref()
+                .ok_or_else(|| ApiError::internal("no token keeper in this process"))?
+                .source(account.id)
+        };
+        Ok(oauth::Api {
+            http: self.http.clone(),
+            tokens,
+        })
+    }
+}
+
+/// The connector for an account.
+pub fn open(ctx: &Context, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
+    let cipher = ctx.cipher.as_deref();
     match account.service.as_str() {
         "local" => Ok(Box::new(local::LocalDisk::from_config(
-            data_root,
+            &ctx.data_root,
             &account.config,
         )?)),
         "s3" | "s3_compatible" | "webdav" => {

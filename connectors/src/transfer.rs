@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use cloudbridge_shared::{
-    crypto::Cipher,
     protocol::{AccountRef, TransferPlan},
     ApiError,
 };
@@ -86,17 +85,23 @@ fn unreachable(e: reqwest::Error) -> ApiError {
     )
 }
 
-/// Where the API tier moves one request's bytes: the data root, its HTTP client, and the
-/// account (whose sealed credentials open proxied services).
+/// Where the API tier moves one request's bytes: the process's connector context (data
+/// root, HTTP client, keys, tokens) and the account.
 pub struct Transfer<'a> {
-    /// Root of the `local` service.
-    pub data_root: &'a Path,
-    /// Client for presigned requests.
-    pub http: &'a reqwest::Client,
+    /// How this process opens accounts.
+    pub ctx: &'a crate::Context,
     /// The account.
     pub account: &'a AccountRef,
-    /// Opens the account's credentials.
-    pub cipher: Option<&'a Cipher>,
+}
+
+/// A body streamed to or from a service.
+pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
+
+/// Services whose `Service` plans [`transfer`](self) streams itself; the first-party
+/// connectors stream theirs through [`crate::Storage::download`] and
+/// [`crate::Storage::upload`].
+fn streams_itself(service: &str) -> bool {
+    matches!(service, "sftp" | "webdav" | "s3" | "s3_compatible")
 }
 
 /// Size of the chunks written to proxied services (bounds memory per upload; also the
@@ -140,8 +145,11 @@ async fn open_download(
 ) -> Result<Download, ApiError> {
     let span = |length: u64| range.map_or(length, |(start, end)| end - start + 1);
     match plan {
+        TransferPlan::Service { path, .. } if !streams_itself(&t.account.service) => {
+            crate::open(t.ctx, t.account)?.download(path, range).await
+        }
         TransferPlan::Service { path, .. } if t.account.service == "sftp" => {
-            let conn = crate::sftp::connect(t.account, t.cipher).await?;
+            let conn = crate::sftp::connect(t.account, t.ctx.cipher.as_deref()).await?;
             let path = sftp_path(&conn, path)?;
             let (length, body) = crate::sftp::io::read(&conn, &path, range).await?;
             Ok(Download {
@@ -150,7 +158,7 @@ async fn open_download(
             })
         }
         TransferPlan::Service { path, .. } => {
-            let (op, _) = crate::operator(t.account, t.cipher)?;
+            let (op, _) = crate::operator(t.account, t.ctx.cipher.as_deref())?;
             let length = op.stat(path).await.map_err(service_error)?.content_length();
             let reader = op.reader(path).await.map_err(service_error)?;
             let bytes = range.map_or(0..length, |(start, end)| start..end + 1);
@@ -166,7 +174,7 @@ async fn open_download(
         }
         TransferPlan::Local { relative, .. } => {
             use tokio::io::{AsyncReadExt, AsyncSeekExt};
-            let path = local_path(t.data_root, relative)?;
+            let path = local_path(&t.ctx.data_root, relative)?;
             let mut file = tokio::fs::File::open(path)
                 .await
                 .map_err(|e| match e.kind() {
@@ -192,7 +200,7 @@ async fn open_download(
             headers,
             ..
         } => {
-            let mut req = request(t.http, method, url, headers)?;
+            let mut req = request(&t.ctx.http, method, url, headers)?;
             if let Some((start, end)) = range {
                 req = req.header(reqwest::header::RANGE, format!("bytes={start}-{end}"));
             }
@@ -234,25 +242,29 @@ where
     if length.is_some_and(|l| l > limit) {
         return Err(too_large());
     }
-    let (data_root, client) = (t.data_root, t.http);
+    let (data_root, client) = (t.ctx.data_root.as_path(), &t.ctx.http);
     match plan {
+        TransferPlan::Service { path, staged } if !streams_itself(&t.account.service) => {
+            let storage = crate::open(t.ctx, t.account)?;
+            let (body, written) = counted(body, limit);
+            storage
+                .upload(path, staged.as_deref(), body, length)
+                .await
+                .map_err(|e| {
+                    if written.load(std::sync::atomic::Ordering::Relaxed) > limit {
+                        too_large()
+                    } else {
+                        e
+                    }
+                })
+        }
         TransferPlan::Service { path, .. } if t.account.service == "webdav" => {
             let config: crate::webdav::WebdavConfig =
                 serde_json::from_value(t.account.config.clone()).map_err(ApiError::internal)?;
-            let secrets = crate::open_secrets(t.account, t.cipher)?;
-            let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let counter = written.clone();
-            let counted = body.map(move |c| {
-                let c = c.map_err(|e| std::io::Error::other(e.to_string()))?;
-                let total = counter.fetch_add(c.len() as u64, std::sync::atomic::Ordering::Relaxed)
-                    + c.len() as u64;
-                if total > limit {
-                    return Err(std::io::Error::other("upload larger than the limit"));
-                }
-                Ok(c)
-            });
+            let secrets = crate::open_secrets(t.account, t.ctx.cipher.as_deref())?;
+            let (body, written) = counted(body, limit);
             let mut request = crate::webdav::put_request(client, &config, &secrets, path)?
-                .body(reqwest::Body::wrap_stream(counted));
+                .body(reqwest::Body::wrap_stream(body));
             if let Some(length) = length {
                 request = request.header(reqwest::header::CONTENT_LENGTH, length);
             }
@@ -269,7 +281,7 @@ where
             Ok(written.load(std::sync::atomic::Ordering::Relaxed))
         }
         TransferPlan::Service { path, .. } if t.account.service == "sftp" => {
-            let conn = crate::sftp::connect(t.account, t.cipher).await?;
+            let conn = crate::sftp::connect(t.account, t.ctx.cipher.as_deref()).await?;
             let path = sftp_path(&conn, path)?;
             let mut writer = crate::sftp::io::Writer::create(&conn, &path).await?;
             let mut written = 0u64;
@@ -345,6 +357,29 @@ where
     }
 }
 
+/// `body` as an I/O stream that fails once more than `limit` bytes went through, and
+/// the count of bytes that did.
+fn counted<S, E>(body: S, limit: u64) -> (ByteStream, std::sync::Arc<std::sync::atomic::AtomicU64>)
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
+    E: std::fmt::Display + Send + Sync + 'static,
+{
+    use std::sync::atomic::Ordering::Relaxed;
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = written.clone();
+    let body = body
+        .map(move |c| {
+            let c = c.map_err(|e| std::io::Error::other(e.to_string()))?;
+            let total = counter.fetch_add(c.len() as u64, Relaxed) + c.len() as u64;
+            if total > limit {
+                return Err(std::io::Error::other("upload larger than the limit"));
+            }
+            Ok(c)
+        })
+        .boxed();
+    (body, written)
+}
+
 /// Writes `body` to `path` on an OpenDAL service with its own writer (multipart on object
 /// stores), `WRITE_CHUNK` bytes at a time; aborted on any error.
 async fn write_with_operator<S, E>(
@@ -358,7 +393,7 @@ where
     E: std::fmt::Display + Send + Sync + 'static,
 {
     let too_large = || ApiError::new(413, "request_too_large", "The upload is too large.");
-    let (op, _) = crate::operator(t.account, t.cipher)?;
+    let (op, _) = crate::operator(t.account, t.ctx.cipher.as_deref())?;
     let mut writer = op
         .writer_with(path)
         .chunk(WRITE_CHUNK)

@@ -39,8 +39,8 @@ pub struct WorkerState {
     pub names: Names,
     /// Settings of this process.
     pub settings: Settings,
-    /// Opens accounts' sealed credentials.
-    pub cipher: Option<cloudbridge_shared::crypto::Cipher>,
+    /// Opens accounts' connectors (sealed credentials, kept OAuth tokens).
+    pub connectors: cloudbridge_connectors::Context,
     /// PostgreSQL (housekeeping of multipart uploads and tasks).
     pub db: sqlx::PgPool,
 }
@@ -53,13 +53,20 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let names = Names::new(&settings.redis.prefix);
     let redis = queue::connection(&settings.redis).context("redis connection")?;
     let client = queue::client(&settings.redis)?;
+    let db = cloudbridge_shared::db::pool(&settings.database).context("database pool")?;
     let state = Arc::new(WorkerState {
         data_root: settings.local.data_root.clone(),
         redis: redis.clone(),
         names: names.clone(),
         settings: settings.clone(),
-        cipher: cloudbridge_shared::crypto::Cipher::from_settings(&settings.secrets)?,
-        db: cloudbridge_shared::db::pool(&settings.database).context("database pool")?,
+        connectors: cloudbridge_connectors::Context::for_process(
+            &settings,
+            db.clone(),
+            reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .build()?,
+        )?,
+        db,
     });
 
     let requests = names.request_queue();

@@ -84,8 +84,7 @@ async fn remove_abandoned_remote_uploads(state: &WorkerState) -> usize {
             continue;
         };
         let target = row.job_ref();
-        let storage =
-            cloudbridge_connectors::open(&state.data_root, &target, state.cipher.as_ref());
+        let storage = cloudbridge_connectors::open(&state.connectors, &target);
         let aborted = match storage {
             Ok(storage) => storage.abort_upload(&staged).await,
             Err(e) => Err(e),

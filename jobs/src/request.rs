@@ -74,7 +74,7 @@ async fn run(state: &WorkerState, job: &RequestJob, worker: &str) -> Result<Outc
         .account
         .as_ref()
         .ok_or_else(|| ApiError::internal("storage job without an account"))?;
-    let storage = cloudbridge_connectors::open(&state.data_root, account, state.cipher.as_ref())?;
+    let storage = cloudbridge_connectors::open(&state.connectors, account)?;
     match &job.op {
         Op::Ping => unreachable!("answered above"),
         Op::Validate => storage.validate().await.map(|()| Outcome::Done),

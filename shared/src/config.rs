@@ -36,6 +36,10 @@ pub struct Settings {
     pub log: LogSettings,
     /// Encryption of secrets at rest.
     pub secrets: SecretSettings,
+    /// OAuth 2.0: connecting accounts and keeping their tokens fresh.
+    pub oauth: OAuthSettings,
+    /// Where the OAuth services are and the appliance-wide client credentials for them.
+    pub providers: ProvidersSettings,
     /// Makes sure a developer with this DeveloperKey exists at start-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap_developer_key: Option<Secret>,
@@ -150,6 +154,94 @@ pub struct SecretSettings {
     pub keys: Secret,
 }
 
+/// OAuth 2.0 settings: the connect flow and token upkeep.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthSettings {
+    /// How long a started connect flow (and the `state` it carries) stays valid.
+    pub flow_ttl_secs: u64,
+    /// How long an authorization code may wait to be exchanged for a token.
+    pub code_ttl_secs: u64,
+    /// Fraction of an access token's lifetime after which it is refreshed ahead of use.
+    pub refresh_at_fraction: f64,
+    /// Accounts whose tokens were not refreshed for this long are refreshed anyway, so
+    /// that services do not revoke idle refresh tokens.
+    pub refresh_idle_secs: u64,
+    /// Refreshes failing for this long mark an account inactive (`needs_reauth`).
+    pub reauth_after_secs: u64,
+    /// Cron expression (with seconds) of the scheduler's token sweep.
+    pub sweep_cron: String,
+    /// Largest number of accounts one sweep enqueues.
+    pub sweep_batch: i64,
+}
+
+/// One OAuth service: its endpoints and the appliance-wide client credentials (an
+/// application may set its own per service).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// Client id registered with the service (empty: applications must bring theirs).
+    pub client_id: String,
+    /// Client secret registered with the service.
+    pub client_secret: Secret,
+    /// Authorization endpoint (the user's browser goes there).
+    pub authorize_url: String,
+    /// Token endpoint.
+    pub token_url: String,
+    /// Base URL of the service's API (what pass-through requests may reach).
+    pub api_url: String,
+    /// Base URL of its content (upload and download) API, where it has its own host.
+    pub content_url: String,
+    /// Scopes requested, space separated.
+    pub scope: String,
+}
+
+/// The OAuth services.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvidersSettings {
+    /// Google Drive.
+    pub gdrive: ProviderSettings,
+    /// OneDrive and OneDrive for Business (Microsoft Graph).
+    pub onedrive: ProviderSettings,
+    /// Dropbox.
+    pub dropbox: ProviderSettings,
+    /// Box.
+    #[serde(rename = "box")]
+    pub box_: ProviderSettings,
+}
+
+impl ProvidersSettings {
+    /// The settings of an OAuth service (`onedrivebiz` shares OneDrive's).
+    pub fn get(&self, service: &str) -> Option<&ProviderSettings> {
+        match service {
+            "gdrive" => Some(&self.gdrive),
+            "onedrive" | "onedrivebiz" => Some(&self.onedrive),
+            "dropbox" => Some(&self.dropbox),
+            "box" => Some(&self.box_),
+            _ => None,
+        }
+    }
+}
+
+fn provider(
+    authorize: &str,
+    token: &str,
+    api: &str,
+    content: &str,
+    scope: &str,
+) -> ProviderSettings {
+    ProviderSettings {
+        client_id: String::new(),
+        client_secret: Secret::new(""),
+        authorize_url: authorize.into(),
+        token_url: token.into(),
+        api_url: api.into(),
+        content_url: content.into(),
+        scope: scope.into(),
+    }
+}
+
 /// Logging settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -213,6 +305,45 @@ impl Default for Settings {
             },
             secrets: SecretSettings {
                 keys: Secret::new(""),
+            },
+            oauth: OAuthSettings {
+                flow_ttl_secs: 600,
+                code_ttl_secs: 600,
+                refresh_at_fraction: 0.75,
+                refresh_idle_secs: 24 * 3600,
+                reauth_after_secs: 3 * 24 * 3600,
+                sweep_cron: "*/30 * * * * *".into(),
+                sweep_batch: 1000,
+            },
+            providers: ProvidersSettings {
+                gdrive: provider(
+                    "https://accounts.google.com/o/oauth2/v2/auth",
+                    "https://oauth2.googleapis.com/token",
+                    "https://www.googleapis.com",
+                    "https://www.googleapis.com",
+                    "https://www.googleapis.com/auth/drive",
+                ),
+                onedrive: provider(
+                    "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+                    "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+                    "https://graph.microsoft.com",
+                    "https://graph.microsoft.com",
+                    "offline_access Files.ReadWrite.All User.Read",
+                ),
+                dropbox: provider(
+                    "https://www.dropbox.com/oauth2/authorize",
+                    "https://api.dropboxapi.com/oauth2/token",
+                    "https://api.dropboxapi.com",
+                    "https://content.dropboxapi.com",
+                    "",
+                ),
+                box_: provider(
+                    "https://account.box.com/api/oauth2/authorize",
+                    "https://api.box.com/oauth2/token",
+                    "https://api.box.com",
+                    "https://upload.box.com",
+                    "",
+                ),
             },
             bootstrap_developer_key: None,
         }
@@ -288,10 +419,19 @@ fn set(tree: &mut toml::Value, section: &str, key: Option<&str>, raw: &str) -> a
             table.insert(section.to_string(), toml::Value::String(raw.to_string()));
         }
         Some(key) => {
-            let entry = table
+            let mut entry = table
                 .get_mut(section)
                 .and_then(toml::Value::as_table_mut)
                 .with_context(|| format!("unknown configuration section `{section}`"))?;
+            // `PROVIDERS__GDRIVE__API_URL`: nested tables, one `__` per level.
+            let mut parts: Vec<&str> = key.split("__").collect();
+            let key = parts.pop().expect("split yields one part");
+            for part in parts {
+                entry = entry
+                    .get_mut(part)
+                    .and_then(toml::Value::as_table_mut)
+                    .with_context(|| format!("unknown configuration table `{section}.{part}`"))?;
+            }
             // Keep strings as strings when the default is a string ("8000" stays text for bind).
             let typed = match entry.get(key) {
                 Some(toml::Value::String(_)) => toml::Value::String(raw.to_string()),
@@ -379,6 +519,31 @@ mod tests {
         let err = Settings::load_from(None, env(&[("CLOUDBRIDGE_API__NOPE", "1")]));
         assert!(err.is_err());
         let err = Settings::load_from(None, env(&[("CLOUDBRIDGE_NOSECTION__X", "1")]));
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn nested_tables_take_overrides_and_refuse_unknown_keys() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                (
+                    "CLOUDBRIDGE_PROVIDERS__GDRIVE__API_URL",
+                    "http://127.0.0.1:1",
+                ),
+                ("CLOUDBRIDGE_PROVIDERS__BOX__CLIENT_ID", "box-client"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.providers.gdrive.api_url, "http://127.0.0.1:1");
+        assert_eq!(s.providers.get("box").unwrap().client_id, "box-client");
+        assert_eq!(
+            s.providers.get("onedrivebiz").unwrap().api_url,
+            "https://graph.microsoft.com"
+        );
+        let err = Settings::load_from(None, env(&[("CLOUDBRIDGE_PROVIDERS__NOPE__API_URL", "x")]));
+        assert!(err.is_err());
+        let err = Settings::load_from(None, env(&[("CLOUDBRIDGE_PROVIDERS__BOX__NOPE", "x")]));
         assert!(err.is_err());
     }
 

@@ -34,10 +34,8 @@ pub fn account_ref(account: &Account) -> AccountRef {
 /// Where this request's bytes go.
 fn transfer_for<'a>(state: &'a AppState, account: &'a AccountRef) -> transfer::Transfer<'a> {
     transfer::Transfer {
-        data_root: &state.data_root,
-        http: &state.http,
+        ctx: &state.connectors,
         account,
-        cipher: state.cipher.as_deref(),
     }
 }
 

@@ -1123,12 +1123,14 @@ async fn sftp_unreachable_server_and_changed_host_key_are_refused() {
     let pinned = cloudbridge_connectors::sftp::host_key("127.0.0.1", sshd.port)
         .await
         .unwrap();
-    let store =
-        cloudbridge_connectors::open(app.data_root(), &account(&pinned), Some(&cipher)).unwrap();
+    let ctx = cloudbridge_connectors::Context::basic(
+        app.data_root().to_path_buf(),
+        Some(std::sync::Arc::new(cipher.clone())),
+    );
+    let store = cloudbridge_connectors::open(&ctx, &account(&pinned)).unwrap();
     store.validate().await.unwrap();
     let other = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-    let store =
-        cloudbridge_connectors::open(app.data_root(), &account(other), Some(&cipher)).unwrap();
+    let store = cloudbridge_connectors::open(&ctx, &account(other)).unwrap();
     let e = store.validate().await.unwrap_err();
     assert_eq!((e.status, e.code.as_str()), (502, "bad_gateway"), "{e:?}");
     assert!(e.message.contains("host key changed"), "{}", e.message);

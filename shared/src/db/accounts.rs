@@ -24,6 +24,10 @@ pub struct Account {
     pub config: serde_json::Value,
     /// Sealed service credentials (see `crypto`).
     pub secrets: Option<Vec<u8>>,
+    /// The service no longer accepts the account's tokens: reconnect it.
+    pub needs_reauth: bool,
+    /// Why, when `needs_reauth`.
+    pub reauth_reason: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last modified.
@@ -64,7 +68,7 @@ pub struct Changes {
 }
 
 const COLUMNS: &str = "id, application_id, service, account, active, enabled, admin, config, \
-    secrets, created_at, modified_at";
+    secrets, needs_reauth, reauth_reason, created_at, modified_at";
 
 /// Inserts an account, or updates the one with the same `(application, service, account)`.
 pub async fn upsert(

@@ -14,8 +14,10 @@ pub mod developers;
 pub mod links;
 pub mod multipart;
 pub mod properties;
+pub mod providers;
 pub mod remote_uploads;
 pub mod tasks;
+pub mod tokens;
 
 /// The embedded migrations (`migrations/`), the only source of the schema.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
