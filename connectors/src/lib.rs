@@ -53,6 +53,10 @@ pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
     ("multipart_uploads_supported_for_files", true),
 ];
 
+/// Services whose accounts are connected with OAuth 2.0 (their tokens are kept by
+/// [`oauth::Keeper`]).
+pub const OAUTH_SERVICES: &[&str] = &["gdrive", "onedrive", "onedrivebiz", "dropbox", "box"];
+
 /// Services this build can connect.
 pub const SERVICES: &[&str] = &["local", "s3", "s3_compatible", "webdav", "sftp"];
 

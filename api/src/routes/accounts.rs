@@ -8,7 +8,11 @@ use axum::{
     response::IntoResponse,
 };
 use base64::Engine;
-use cloudbridge_connectors::{capabilities, local, s3, seal_secrets, sftp, webdav, SERVICES};
+use cloudbridge_connectors::{
+    capabilities, local,
+    oauth::{Granted, OAuthSecrets},
+    s3, seal_secrets, sftp, webdav, OAUTH_SERVICES, SERVICES,
+};
 use cloudbridge_shared::{
     db::{
         self,
@@ -64,6 +68,9 @@ pub struct ImportBody {
     /// SFTP: private key text (OpenSSH or PEM), and its passphrase if it has one.
     private_key: Option<String>,
     passphrase: Option<String>,
+    /// OAuth services: the refresh token, and when the access token (`token`) expires.
+    refresh_token: Option<String>,
+    token_expiry: Option<chrono::DateTime<chrono::Utc>>,
     /// S3: bucket, region, endpoint, root prefix, addressing.
     bucket: Option<String>,
     region: Option<String>,
@@ -87,6 +94,13 @@ async fn service_settings(
         })
     };
     let (config, secrets) = match service {
+        s if OAUTH_SERVICES.contains(&s) => {
+            let secrets = OAuthSecrets {
+                access_token: required(&body.token, "token")?,
+                refresh_token: body.refresh_token.clone().filter(|t| !t.is_empty()),
+            };
+            (Ok(json!({})), serde_json::to_value(secrets))
+        }
         "local" => return Ok((json!({ "folder": local::account_folder(app, name)? }), None)),
         "s3" | "s3_compatible" => {
             if service == "s3_compatible" && body.endpoint.is_none() {
@@ -214,13 +228,52 @@ pub async fn import(
             .map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
     };
     state.pipeline.call(Some(probe), Op::Validate).await?;
-    let account =
-        db::accounts::upsert(&state.db, app, service, name, &config, secrets.as_deref()).await?;
+    let account = if OAUTH_SERVICES.contains(&service) {
+        // Tokens live in their own versioned row, refreshed by the keeper.
+        let secrets = OAuthSecrets {
+            access_token: body.token.clone().unwrap_or_default(),
+            refresh_token: body.refresh_token.clone().filter(|t| !t.is_empty()),
+        };
+        connect_oauth(
+            &state,
+            app,
+            service,
+            name,
+            &config,
+            Granted {
+                secrets,
+                expires_at: body.token_expiry,
+            },
+        )
+        .await?
+    } else {
+        db::accounts::upsert(&state.db, app, service, name, &config, secrets.as_deref()).await?
+    };
     state.forget_account(app, account.id);
     let token = db::bearer_tokens::create(&state.db, account.id).await?;
     let mut body = wire::account(&account, &base);
     body["bearer_token"] = json!({ "key": token });
     Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// Stores (or, for the same upstream user, updates) an OAuth account and its tokens.
+pub async fn connect_oauth(
+    state: &AppState,
+    app: &str,
+    service: &str,
+    name: &str,
+    config: &Value,
+    granted: Granted,
+) -> Result<db::accounts::Account, ApiError> {
+    let keeper = state.connectors.tokens.as_ref().ok_or_else(|| {
+        ApiError::not_implemented("Tokens cannot be stored: secrets.keys is not configured.")
+    })?;
+    let account = db::accounts::upsert(&state.db, app, service, name, config, None).await?;
+    keeper.store(account.id, &granted).await?;
+    state.forget_account(app, account.id);
+    Ok(db::accounts::get(&state.db, app, account.id)
+        .await?
+        .unwrap_or(account))
 }
 
 /// `GET /v1/accounts`
