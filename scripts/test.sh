@@ -23,6 +23,13 @@ if ! .venv/bin/python -c 'import kloudless, moto, flask_cors' 2>/dev/null; then
 fi
 # WebDAV tests run `rclone serve webdav` (a strict WebDAV server).
 command -v rclone >/dev/null 2>&1 || apt_install rclone
+# Google Drive and OneDrive tests run npm emulators (google-drive-mock,
+# microsoft-onedrive-mock), pinned by testenv/node/package-lock.json.
+command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+if [ ! -d testenv/node/node_modules/google-drive-mock ] \
+  || [ ! -d testenv/node/node_modules/microsoft-onedrive-mock ]; then
+  (cd testenv/node && npm ci --no-audit --no-fund)
+fi
 # SFTP tests run OpenSSH's sshd as root, logging in as a local test user they create.
 ensure_sshd
 export KLOUDLESS_SDK_PYTHON="$PWD/.venv/bin/python"

@@ -1,0 +1,1 @@
+//! Box API 2.0 emulator (see the crate documentation).

@@ -1,0 +1,1 @@
+//! Dropbox API v2 emulator (see the crate documentation).
