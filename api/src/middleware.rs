@@ -16,6 +16,11 @@ use tokio::sync::Semaphore;
 /// Gives each request an id (in logs, replies and error bodies, and `X-Request-Id`), and
 /// turns any error response that is not already a Kloudless error (405 from routing,
 /// 413 from a body limit…) into one.
+/// Marks a response mirrored from a service (pass-through): its errors are not ours to
+/// rewrite.
+#[derive(Clone, Copy, Debug)]
+pub struct Mirrored;
+
 pub async fn request_context(req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!(
@@ -33,10 +38,12 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         let response = tracing::Instrument::instrument(served, span).await;
         let status = response.status();
         // JSON errors are ours already; HTML pages (shared links) are meant for people.
-        let deliberate = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v == "application/json" || v.as_bytes().starts_with(b"text/html"));
+        // A pass-through answer is the service's own, whatever its status.
+        let deliberate = response.extensions().get::<Mirrored>().is_some()
+            || response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v == "application/json" || v.as_bytes().starts_with(b"text/html"));
         if (status.is_client_error() || status.is_server_error()) && !deliberate {
             let (code, message) = match status.as_u16() {
                 404 => ("not_found", "Not found."),

@@ -97,7 +97,8 @@ pub fn account(a: &Account, base: &str) -> Value {
     })
 }
 
-fn service_name(service: &str) -> &str {
+/// The friendly name of a service.
+pub fn service_name(service: &str) -> &str {
     match service {
         "local" => "Local Disk",
         "s3" => "Amazon S3",

@@ -274,6 +274,38 @@ impl Context {
     }
 }
 
+/// Who an OAuth account belongs to at its service.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// The service's stable id of the user.
+    pub id: String,
+    /// What people know the account by (e-mail or login), the Kloudless `account`.
+    pub name: String,
+}
+
+/// Asks `service` who holds `access_token` (the connect flow names accounts this way, so
+/// that reconnecting the same user updates the same account).
+pub async fn identity(
+    ctx: &Context,
+    service: &str,
+    access_token: &str,
+) -> Result<Identity, ApiError> {
+    let provider = ctx.providers.get(service).ok_or_else(|| {
+        ApiError::not_implemented(format!("`{service}` is not an OAuth service."))
+    })?;
+    let api = oauth::Api {
+        http: ctx.http.clone(),
+        tokens: Arc::new(oauth::FixedToken(oauth::Token {
+            access: cloudbridge_shared::secret::Secret::new(access_token),
+            version: 0,
+        })),
+    };
+    let _ = (provider, api);
+    Err(ApiError::not_implemented(format!(
+        "Connecting `{service}` accounts is not available yet."
+    )))
+}
+
 /// The connector for an account.
 pub fn open(ctx: &Context, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
     let cipher = ctx.cipher.as_deref();

@@ -5,3 +5,4 @@
 
 pub mod boxcom;
 pub mod dropbox;
+pub mod identity;

@@ -26,6 +26,7 @@ mod find;
 mod maintenance;
 mod request;
 mod supervise;
+mod tokens;
 mod upstream;
 mod wake;
 

@@ -9,7 +9,7 @@ use apalis::prelude::{BoxDynError, Data};
 use cloudbridge_connectors::{local::STAGING_DIR, parts};
 use cloudbridge_shared::{
     db,
-    protocol::MaintenanceJob,
+    protocol::{Maintenance, MaintenanceJob},
     queue::{self, queue_config},
     telemetry::names,
     ApiError,
@@ -28,8 +28,26 @@ const REMOTE_BATCH: i64 = 100;
 /// Expired multipart sessions removed per run.
 const MULTIPART_BATCH: i64 = 500;
 
-/// Runs one housekeeping pass.
+/// Runs one maintenance job.
 pub async fn handle(job: MaintenanceJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
+    match job.kind {
+        Maintenance::Housekeeping => housekeeping(job, &state).await,
+        Maintenance::TokenSweep => {
+            let swept = crate::tokens::sweep(&state).await;
+            tracing::info!(
+                tick = job.tick,
+                due = swept.due,
+                refreshed = swept.refreshed,
+                failed = swept.failed,
+                "token sweep done"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Runs one housekeeping pass.
+async fn housekeeping(job: MaintenanceJob, state: &WorkerState) -> Result<(), BoxDynError> {
     let mut redis = state.redis.clone();
     let mut trimmed = 0;
     for q in [state.names.request_queue(), state.names.maintenance_queue()] {
@@ -44,8 +62,8 @@ pub async fn handle(job: MaintenanceJob, state: Data<Arc<WorkerState>>) -> Resul
     }
     metrics::counter!(names::REDIS_TRIMMED).increment(trimmed as u64);
     let removed = remove_stale_uploads(&state.data_root).await;
-    let expired = remove_expired_multipart(&state).await;
-    let abandoned = remove_abandoned_remote_uploads(&state).await;
+    let expired = remove_expired_multipart(state).await;
+    let abandoned = remove_abandoned_remote_uploads(state).await;
     let (orphaned, forgotten) =
         db::tasks::sweep(&state.db, db::tasks::STALE_SECS, db::tasks::KEEP_SECS)
             .await
@@ -53,8 +71,13 @@ pub async fn handle(job: MaintenanceJob, state: Data<Arc<WorkerState>>) -> Resul
                 tracing::warn!(error = %e, "tasks not swept");
                 (0, 0)
             });
+    let flows = db::oauth::purge(&state.db).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "expired connect flows not purged");
+        0
+    });
     tracing::info!(
         tick = job.tick,
+        flows,
         trimmed,
         removed,
         expired,

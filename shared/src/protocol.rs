@@ -263,11 +263,35 @@ pub struct Reply {
     pub result: Result<Outcome, ApiError>,
 }
 
-/// Periodic upkeep enqueued by the scheduler: trims Redis bookkeeping and stale uploads.
+/// Periodic upkeep enqueued by the scheduler.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MaintenanceJob {
     /// Unix seconds of the scheduler tick (also the idempotency key).
     pub tick: i64,
+    /// What to do.
+    #[serde(default)]
+    pub kind: Maintenance,
+}
+
+/// The kinds of periodic upkeep.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Maintenance {
+    /// Trims Redis bookkeeping, stale uploads, expired sessions and tasks.
+    #[default]
+    Housekeeping,
+    /// Refreshes OAuth tokens that are due (ahead of expiry, or idle for a day).
+    TokenSweep,
+}
+
+impl Maintenance {
+    /// Name used in metrics, logs and idempotency keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Maintenance::Housekeeping => "housekeeping",
+            Maintenance::TokenSweep => "token_sweep",
+        }
+    }
 }
 
 /// Unix milliseconds now.

@@ -15,8 +15,9 @@ use tower_http::cors::{Any, CorsLayer};
 
 use crate::{middleware, AppState};
 
-mod accounts;
+pub(crate) mod accounts;
 mod api_keys;
+mod app_oauth;
 mod applications;
 mod files;
 mod folders;
@@ -25,6 +26,7 @@ mod lookup;
 mod multipart;
 mod ops;
 mod properties;
+mod raw;
 mod relocate;
 mod shared;
 mod tasks;
@@ -53,7 +55,30 @@ pub fn router(state: AppState) -> Router {
             "/applications/{app}/apikeys/{key}",
             axum::routing::delete(api_keys::delete),
         )
+        .route(
+            "/applications/{app}/redirect_uris",
+            get(app_oauth::redirect_uris).put(app_oauth::set_redirect_uris),
+        )
+        .route(
+            "/applications/{app}/service_keys",
+            get(app_oauth::service_keys),
+        )
+        .route(
+            "/applications/{app}/service_keys/{service}",
+            axum::routing::put(app_oauth::set_service_key).delete(app_oauth::delete_service_key),
+        )
+        .route("/oauth", get(crate::oauth::authorize::start))
+        .route("/oauth/flows/{id}", post(crate::oauth::authorize::choose))
+        .route("/oauth/callback", get(crate::oauth::callback::finish))
+        .route(
+            "/oauth/token",
+            get(crate::oauth::token::info).post(crate::oauth::token::exchange),
+        )
         .route("/accounts", get(accounts::list).post(accounts::import))
+        .route(
+            "/accounts/{acct}/raw",
+            post(raw::pass).layer(DefaultBodyLimit::disable()),
+        )
         .route(
             "/accounts/{acct}",
             get(accounts::get)

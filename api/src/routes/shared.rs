@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use axum::{
     extract::{Path, State},
-    http::{header, HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode},
     response::{Html, IntoResponse, Response},
     Form,
 };
@@ -20,6 +20,7 @@ use cloudbridge_shared::{
 
 use crate::{
     extract::Query,
+    html::{self, escape},
     routes::files::{account_ref, expect_entry, serve},
     AppState,
 };
@@ -105,28 +106,9 @@ fn password_form(wrong: bool) -> Response {
         (StatusCode::UNAUTHORIZED, "")
     };
     let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Password required</title>\
-         </head><body>{note}<form method=\"post\">\
+        "{note}<form method=\"post\">\
          <label>Password <input type=\"password\" name=\"password\" autofocus></label>\
-         <button type=\"submit\">Open</button></form></body></html>"
+         <button type=\"submit\">Open</button></form>"
     );
-    let mut response = (status, Html(body)).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    response
-}
-
-fn escape(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '<' => "&lt;".into(),
-            '>' => "&gt;".into(),
-            '&' => "&amp;".into(),
-            '"' => "&quot;".into(),
-            '\'' => "&#39;".into(),
-            c => c.to_string(),
-        })
-        .collect()
+    html::page(status, "Password required", &body)
 }

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod conformance;
+mod connect;
 mod errors;
 mod helpers;
 mod management;
@@ -13,3 +14,4 @@ mod sdk;
 mod sharing;
 mod storage;
 mod tasks;
+mod tokens;

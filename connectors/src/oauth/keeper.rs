@@ -24,7 +24,8 @@ use super::{
     service_unauthorized, Granted, OAuthSecrets, Token, TokenSource,
 };
 
-/// A token is renewed before use when it expires within this margin.
+/// A token is renewed before use when it expires within this margin (or within a
+/// quarter of its lifetime, for services that issue very short-lived tokens).
 const EXPIRY_MARGIN_SECS: i64 = 60;
 
 /// Tokens of the accounts this process serves.
@@ -47,17 +48,18 @@ struct Slot {
 #[derive(Clone)]
 struct Cached {
     token: Token,
+    issued_at: DateTime<Utc>,
     expires_at: Option<DateTime<Utc>>,
 }
 
 impl Cached {
     fn expiring(&self) -> bool {
-        expiring(self.expires_at)
+        let Some(at) = self.expires_at else {
+            return false;
+        };
+        let margin = chrono::Duration::seconds(EXPIRY_MARGIN_SECS).min((at - self.issued_at) / 4);
+        at - Utc::now() < margin
     }
-}
-
-fn expiring(at: Option<DateTime<Utc>>) -> bool {
-    at.is_some_and(|at| at - Utc::now() < chrono::Duration::seconds(EXPIRY_MARGIN_SECS))
 }
 
 /// Why [`Keeper::refresh_due`] did or did not refresh.
@@ -203,6 +205,7 @@ impl Keeper {
                 access: Secret::new(secrets.access_token),
                 version: row.version,
             },
+            issued_at: row.issued_at,
             expires_at: row.expires_at,
         })
     }
@@ -253,6 +256,7 @@ impl Keeper {
                         access: Secret::new(granted.secrets.access_token),
                         version,
                     },
+                    issued_at: Utc::now(),
                     expires_at: granted.expires_at,
                 })
             }

@@ -129,6 +129,29 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Sends the request `build` makes with the account's bearer token and, when
+    /// `retry_refused` holds, once more with a refreshed token after a 401. Every answer
+    /// is returned as it came (pass-through requests mirror them).
+    pub async fn authorized<F>(
+        &self,
+        build: F,
+        retry_refused: bool,
+    ) -> Result<reqwest::Response, ApiError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync,
+    {
+        let token = self.tokens.token().await?;
+        let send = |token: Token| build(&self.http).bearer_auth(token.access.expose()).send();
+        let response = send(token.clone()).await.map_err(unreachable)?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED || !retry_refused {
+            return Ok(response);
+        }
+        let token = self.tokens.refreshed(&token).await?;
+        send(token).await.map_err(unreachable)
+    }
+}
+
 /// The wait a `Retry-After` header asks for (seconds or an HTTP date).
 pub fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     let value = response

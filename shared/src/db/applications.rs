@@ -132,6 +132,14 @@ pub async fn get(
     .await
 }
 
+/// An application by id alone (a connect flow names it as its `client_id`).
+pub async fn get_any(pool: &PgPool, id: &str) -> Result<Option<Application>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM applications WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
 /// Updates the given fields of one of a developer's applications.
 pub async fn update(
     pool: &PgPool,

@@ -13,6 +13,7 @@ pub mod bearer_tokens;
 pub mod developers;
 pub mod links;
 pub mod multipart;
+pub mod oauth;
 pub mod properties;
 pub mod providers;
 pub mod remote_uploads;

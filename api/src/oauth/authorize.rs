@@ -1,0 +1,235 @@
+//! `GET /v1/oauth`: checks the application's request, starts a flow bound to this browser
+//! and shows the chooser and consent page; its form (`POST /v1/oauth/flows/{id}`) sends
+//! the browser to the chosen service's authorization page.
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{Path, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+    Form,
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use cloudbridge_shared::{db, secret::random_token};
+use sha2::{Digest, Sha256};
+
+use super::{
+    browser_secret, error_page, error_redirect,
+    request::{self, Refusal, Request},
+    COOKIE,
+};
+use crate::{
+    extract::{BaseUrl, Query},
+    html::{self, escape},
+    AppState,
+};
+
+/// `GET /v1/oauth`
+pub async fn start(
+    State(state): State<AppState>,
+    BaseUrl(base): BaseUrl,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let (app_id, request) = match request::check(&state, &q, &base).await {
+        Ok(checked) => checked,
+        Err(Refusal::Page(message)) => return error_page(StatusCode::BAD_REQUEST, &message),
+        Err(Refusal::Redirect {
+            redirect_uri,
+            state,
+            error,
+            description,
+        }) => return error_redirect(&redirect_uri, state.as_deref(), error, &description),
+    };
+    let app = match db::applications::get_any(&state.db, &app_id).await {
+        Ok(Some(app)) => app,
+        _ => return error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment."),
+    };
+    let (flow, secret) = (random_token(24), random_token(24));
+    let stored = db::oauth::start_flow(
+        &state.db,
+        &flow,
+        &app_id,
+        &secret,
+        &serde_json::to_value(&request).expect("request serializes"),
+        state.settings.oauth.flow_ttl_secs,
+    )
+    .await;
+    if stored.is_err() {
+        return error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.");
+    }
+    let mut response = chooser(&app.name, &flow, &request);
+    let cookie = format!(
+        "{COOKIE}={secret}; Path=/v1/oauth; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        state.settings.oauth.flow_ttl_secs,
+        if base.starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// The chooser and consent page: one button per service, and a way to say no.
+fn chooser(app_name: &str, flow: &str, request: &Request) -> Response {
+    let app_name = escape(app_name);
+    let buttons: String = request
+        .services
+        .iter()
+        .map(|s| {
+            format!(
+                "<button type=\"submit\" name=\"service\" value=\"{s}\">Connect {}</button> ",
+                escape(crate::wire::service_name(s))
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>Connect an account</h1>\
+         <p><strong>{app_name}</strong> asks to access your files. Choose the service to \
+         connect; you will sign in there.</p>\
+         <form method=\"post\" action=\"/v1/oauth/flows/{flow}\">{buttons}\
+         <button type=\"submit\" name=\"action\" value=\"deny\">Cancel</button></form>"
+    );
+    html::page(StatusCode::OK, "Connect an account", &body)
+}
+
+/// The flow this browser started, or why not.
+async fn own_flow(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<(db::oauth::Flow, Request), Response> {
+    let flow = match db::oauth::flow(&state.db, id).await {
+        Ok(Some(flow)) => flow,
+        Ok(None) => {
+            return Err(error_page(
+                StatusCode::BAD_REQUEST,
+                "This connection attempt has expired; start again from the application.",
+            ))
+        }
+        Err(_) => {
+            return Err(error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again in a moment.",
+            ))
+        }
+    };
+    let ours = browser_secret(headers)
+        .is_some_and(|s| cloudbridge_shared::secret::digest(&s) == flow.browser_hash);
+    if !ours {
+        return Err(error_page(
+            StatusCode::FORBIDDEN,
+            "This connection attempt was started in another browser.",
+        ));
+    }
+    let request: Request = match serde_json::from_value(flow.request.clone()) {
+        Ok(r) => r,
+        Err(_) => {
+            return Err(error_page(
+                StatusCode::BAD_REQUEST,
+                "This connection attempt is invalid.",
+            ))
+        }
+    };
+    Ok((flow, request))
+}
+
+/// `POST /v1/oauth/flows/{id}` (the chooser form): `service=<svc>` or `action=deny`.
+pub async fn choose(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let (flow, request) = match own_flow(&state, &id, &headers).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let back = |error: &str, description: &str| super::callback::fail(&request, error, description);
+    if form.get("action").is_some_and(|a| a == "deny") {
+        let _ = db::oauth::finish(&state.db, &id).await;
+        return back("access_denied", "The user did not connect an account.");
+    }
+    let Some(service) = form.get("service").filter(|s| request.services.contains(s)) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Choose one of the services offered.",
+        );
+    };
+    let Some(provider) = state.settings.providers.get(service) else {
+        return back("server_error", "This service is not configured.");
+    };
+    let client = match state.connectors.tokens.as_ref() {
+        Some(keeper) => keeper.client(&flow.application_id, service).await,
+        None => {
+            return back(
+                "server_error",
+                "The appliance cannot store tokens (no secrets.keys).",
+            )
+        }
+    };
+    let client = match client {
+        Ok(client) if !client.id.is_empty() => client,
+        _ => {
+            return back(
+                "server_error",
+                "No OAuth client is configured for this service.",
+            )
+        }
+    };
+    let verifier = supports_pkce(service).then(|| random_token(48));
+    if db::oauth::choose(
+        &state.db,
+        &id,
+        service,
+        verifier.as_deref().map(str::as_bytes),
+    )
+    .await
+    .is_err()
+    {
+        return error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.");
+    }
+    let Ok(mut url) = url::Url::parse(&provider.authorize_url) else {
+        return back(
+            "server_error",
+            "The service's authorization address is invalid.",
+        );
+    };
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("response_type", "code")
+            .append_pair("client_id", &client.id)
+            .append_pair("redirect_uri", &request.callback)
+            .append_pair("state", &id);
+        if !provider.scope.is_empty() {
+            q.append_pair("scope", &provider.scope);
+        }
+        if let Some(verifier) = &verifier {
+            let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            q.append_pair("code_challenge", &challenge)
+                .append_pair("code_challenge_method", "S256");
+        }
+        for (k, v) in offline_access(service) {
+            q.append_pair(k, v);
+        }
+    }
+    Redirect::to(url.as_str()).into_response()
+}
+
+/// Services whose authorization servers take PKCE (RFC 7636) challenges.
+fn supports_pkce(service: &str) -> bool {
+    matches!(service, "gdrive" | "onedrive" | "onedrivebiz" | "dropbox")
+}
+
+/// What each service needs to issue a refresh token along with the access token.
+fn offline_access(service: &str) -> &'static [(&'static str, &'static str)] {
+    match service {
+        "gdrive" => &[("access_type", "offline"), ("prompt", "consent")],
+        "dropbox" => &[("token_access_type", "offline")],
+        _ => &[],
+    }
+}

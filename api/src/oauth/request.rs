@@ -1,0 +1,203 @@
+//! The application's side of a connect flow: who asks, where the user goes back, and
+//! which services the requested scope allows.
+
+use std::collections::HashMap;
+
+use cloudbridge_connectors::OAUTH_SERVICES;
+use cloudbridge_shared::db;
+use serde::{Deserialize, Serialize};
+
+use super::OOB;
+use crate::AppState;
+
+/// What the application asked for, kept with the flow.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Request {
+    /// `code` or `token` (popup).
+    pub response_type: String,
+    /// Where the browser goes back (or [`OOB`]).
+    pub redirect_uri: String,
+    /// The application's opaque `state`, returned as is.
+    pub state: Option<String>,
+    /// The requested scope, as sent.
+    pub scope: String,
+    /// Services the scope allows, in the order offered.
+    pub services: Vec<String>,
+    /// Popup flow: the window origin the result is posted to.
+    pub origin: Option<String>,
+    /// Popup flow: the widget's request id, returned as is.
+    pub request_id: Option<String>,
+    /// The URL of Cloudbridge's callback, as sent to the service.
+    pub callback: String,
+}
+
+/// Why a request cannot start a flow.
+pub enum Refusal {
+    /// No verified redirect URI: say it on a page.
+    Page(String),
+    /// The redirect URI is verified: send the error there.
+    Redirect {
+        /// Where.
+        redirect_uri: String,
+        /// The application's state.
+        state: Option<String>,
+        /// OAuth error code.
+        error: &'static str,
+        /// What happened.
+        description: String,
+    },
+}
+
+/// Checks the query of `GET /v1/oauth`; returns the application id and the request.
+pub async fn check(
+    state: &AppState,
+    q: &HashMap<String, String>,
+    base: &str,
+) -> Result<(String, Request), Refusal> {
+    let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let page = |m: &str| Refusal::Page(m.to_string());
+    let client_id = get("client_id")
+        .or(get("app_id"))
+        .ok_or_else(|| page("`client_id` is required."))?;
+    let app = db::applications::get_any(&state.db, client_id)
+        .await
+        .map_err(|_| page("The application could not be read; try again."))?
+        .filter(|a| a.active)
+        .ok_or_else(|| page("No active application has this `client_id`."))?;
+    let redirect_uri = get("redirect_uri").ok_or_else(|| page("`redirect_uri` is required."))?;
+    let origin = get("origin").map(str::to_string);
+    let allowed = db::providers::redirect_uris(&state.db, &app.id)
+        .await
+        .map_err(|_| page("The application could not be read; try again."))?;
+    if redirect_uri == OOB {
+        // The popup posts the token to `origin`: it must be one of the application's own.
+        let origin = origin
+            .as_deref()
+            .ok_or_else(|| page("The popup flow needs `origin`."))?;
+        if !allowed
+            .iter()
+            .any(|uri| origin_of(uri).as_deref() == Some(origin))
+        {
+            return Err(page(
+                "`origin` is not the origin of a registered redirect URI.",
+            ));
+        }
+    } else if !allowed.iter().any(|uri| uri == redirect_uri) {
+        return Err(page(
+            "`redirect_uri` is not registered for this application.",
+        ));
+    }
+    let refuse = |error: &'static str, description: &str| Refusal::Redirect {
+        redirect_uri: redirect_uri.to_string(),
+        state: get("state").map(str::to_string),
+        error,
+        description: description.to_string(),
+    };
+    let response_type = get("response_type").unwrap_or("code");
+    match response_type {
+        "code" if redirect_uri != OOB => {}
+        "token" if !app.implicit_grant_enabled => {
+            return Err(refuse(
+                "unauthorized_client",
+                "The application does not allow the implicit (popup) flow.",
+            ))
+        }
+        "token" => {}
+        _ => {
+            return Err(refuse(
+                "unsupported_response_type",
+                "`response_type` must be `code` (or `token` for the popup flow).",
+            ))
+        }
+    }
+    if redirect_uri == OOB && response_type != "token" {
+        return Err(page("The popup flow needs `response_type=token`."));
+    }
+    let scope = get("scope").unwrap_or("any").to_string();
+    let services = services_in(&scope);
+    if services.is_empty() {
+        return Err(refuse(
+            "invalid_scope",
+            "The scope names no service this appliance can connect.",
+        ));
+    }
+    Ok((
+        app.id,
+        Request {
+            response_type: response_type.to_string(),
+            redirect_uri: redirect_uri.to_string(),
+            state: get("state").map(str::to_string),
+            scope,
+            services,
+            origin,
+            request_id: get("request_id").map(str::to_string),
+            callback: format!("{base}/v1/oauth/callback"),
+        },
+    ))
+}
+
+/// Services a Kloudless scope allows: `any`, `all`, `storage`, `any.storage` allow every
+/// OAuth service; `gdrive`, `gdrive.storage`, `gdrive:admin`… name one.
+pub fn services_in(scope: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for word in scope.split_whitespace() {
+        let head = word.split(['.', ':']).next().unwrap_or("");
+        let add: Vec<&str> = match head {
+            "any" | "all" | "storage" => OAUTH_SERVICES.to_vec(),
+            s if OAUTH_SERVICES.contains(&s) => vec![s],
+            _ => Vec::new(),
+        };
+        for s in add {
+            if !out.iter().any(|o| o == s) {
+                out.push(s.to_string());
+            }
+        }
+    }
+    out.retain(|s| cloudbridge_connectors::SERVICES.contains(&s.as_str()));
+    out
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    match url.origin() {
+        url::Origin::Tuple(..) => Some(url.origin().ascii_serialization()),
+        url::Origin::Opaque(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_name_services() {
+        let connectable = |s: &str| cloudbridge_connectors::SERVICES.contains(&s);
+        let every: Vec<String> = OAUTH_SERVICES
+            .iter()
+            .filter(|s| connectable(s))
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(services_in("any"), every);
+        assert_eq!(services_in("any.storage"), every);
+        assert_eq!(services_in("all"), every);
+        assert!(services_in("salesforce.crm").is_empty());
+        assert!(services_in("").is_empty());
+        for s in &every {
+            assert_eq!(services_in(&format!("{s}.storage {s}")), vec![s.clone()]);
+        }
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            origin_of("https://app.example/cb?x=1").as_deref(),
+            Some("https://app.example")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:9/cb").as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        assert_eq!(origin_of("urn:x"), None);
+    }
+}

@@ -1,0 +1,180 @@
+//! Management API, OAuth side of an application (DeveloperKey): where its users may be
+//! sent back (`/v1/applications/{app}/redirect_uris`) and its own client credentials at
+//! each service (`/v1/applications/{app}/service_keys/{service}`; without them the
+//! appliance's `providers.<service>` credentials are used).
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+};
+use cloudbridge_connectors::OAUTH_SERVICES;
+use cloudbridge_shared::{db, ApiError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::{auth::Developer, extract::Json, AppState};
+
+/// The application, if it is the developer's.
+async fn own(state: &AppState, dev: i64, app: &str) -> Result<(), ApiError> {
+    db::applications::get(&state.db, dev, app)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::not_found("No application has this id."))
+}
+
+/// Body of `PUT /v1/applications/{app}/redirect_uris`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedirectUris {
+    redirect_uris: Vec<String>,
+}
+
+/// `GET /v1/applications/{app}/redirect_uris`
+pub async fn redirect_uris(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    Path(app): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    own(&state, dev, &app).await?;
+    let uris = db::providers::redirect_uris(&state.db, &app).await?;
+    Ok(Json(
+        json!({ "id": app, "redirect_uris": uris, "type": "redirect_uris" }),
+    ))
+}
+
+/// `PUT /v1/applications/{app}/redirect_uris`: replaces the list. Each must be an
+/// absolute `https` URL without a fragment (`http` only on loopback, for development).
+pub async fn set_redirect_uris(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    Path(app): Path<String>,
+    Json(body): Json<RedirectUris>,
+) -> Result<Json<Value>, ApiError> {
+    own(&state, dev, &app).await?;
+    if body.redirect_uris.len() > 100 {
+        return Err(ApiError::invalid_parameters("At most 100 redirect URIs."));
+    }
+    for uri in &body.redirect_uris {
+        check_redirect_uri(uri)?;
+    }
+    db::providers::set_redirect_uris(&state.db, &app, &body.redirect_uris).await?;
+    redirect_uris(State(state), Developer(dev), Path(app)).await
+}
+
+fn check_redirect_uri(uri: &str) -> Result<(), ApiError> {
+    let bad = |why: &str| ApiError::invalid_parameters(format!("Redirect URI `{uri}` {why}."));
+    let url = url::Url::parse(uri).map_err(|_| bad("is not an absolute URL"))?;
+    if url.fragment().is_some() {
+        return Err(bad("must not have a fragment"));
+    }
+    let loopback = matches!(url.host(), Some(url::Host::Domain("localhost")))
+        || matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+        || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(bad("must use https (http only on loopback)")),
+    }
+}
+
+/// `GET /v1/applications/{app}/service_keys`: the services with the application's own
+/// client credentials (secrets are never shown).
+pub async fn service_keys(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    Path(app): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    own(&state, dev, &app).await?;
+    let rows = db::providers::services(&state.db, &app).await?;
+    let objects: Vec<Value> = rows
+        .into_iter()
+        .map(|(service, client_id)| {
+            json!({ "id": service, "service": service, "client_id": client_id, "type": "service_key" })
+        })
+        .collect();
+    Ok(Json(json!({
+        "objects": objects, "count": objects.len(), "page": 1, "next_page": null,
+        "type": "object_list", "api": "meta",
+    })))
+}
+
+/// Body of `PUT /v1/applications/{app}/service_keys/{service}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceKey {
+    client_id: String,
+    client_secret: String,
+}
+
+/// `PUT /v1/applications/{app}/service_keys/{service}`: the client secret is sealed.
+pub async fn set_service_key(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    Path((app, service)): Path<(String, String)>,
+    Json(body): Json<ServiceKey>,
+) -> Result<Json<Value>, ApiError> {
+    own(&state, dev, &app).await?;
+    let service = oauth_service(&service)?;
+    if body.client_id.trim().is_empty() || body.client_secret.is_empty() {
+        return Err(ApiError::invalid_parameters(
+            "`client_id` and `client_secret` are required.",
+        ));
+    }
+    let cipher = state.cipher.as_deref().ok_or_else(|| {
+        ApiError::not_implemented("Secrets cannot be stored: secrets.keys is not configured.")
+    })?;
+    // Sealed as the raw secret (not JSON): the keeper opens it as text.
+    let sealed = cipher.seal(body.client_secret.as_bytes());
+    db::providers::set_client(&state.db, &app, service, body.client_id.trim(), &sealed).await?;
+    Ok(Json(json!({
+        "id": service, "service": service, "client_id": body.client_id.trim(),
+        "type": "service_key",
+    })))
+}
+
+/// `DELETE /v1/applications/{app}/service_keys/{service}`
+pub async fn delete_service_key(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    Path((app, service)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    own(&state, dev, &app).await?;
+    let service = oauth_service(&service)?;
+    if db::providers::remove_client(&state.db, &app, service).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(
+            "The application has no key for this service.",
+        ))
+    }
+}
+
+/// The base OAuth service named (`onedrivebiz` shares OneDrive's keys).
+fn oauth_service(service: &str) -> Result<&str, ApiError> {
+    match service {
+        "onedrivebiz" => Ok("onedrive"),
+        s => OAUTH_SERVICES
+            .iter()
+            .copied()
+            .find(|o| *o == s)
+            .ok_or_else(|| {
+                ApiError::invalid_parameters(format!("`{service}` is not an OAuth service."))
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_redirect_uri;
+
+    #[test]
+    fn redirect_uris_are_https_or_loopback() {
+        assert!(check_redirect_uri("https://app.example/cb").is_ok());
+        assert!(check_redirect_uri("http://127.0.0.1:8000/cb").is_ok());
+        assert!(check_redirect_uri("http://localhost/cb").is_ok());
+        assert!(check_redirect_uri("http://app.example/cb").is_err());
+        assert!(check_redirect_uri("https://app.example/cb#x").is_err());
+        assert!(check_redirect_uri("/cb").is_err());
+        assert!(check_redirect_uri("javascript:alert(1)").is_err());
+    }
+}
