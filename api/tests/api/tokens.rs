@@ -485,3 +485,39 @@ async fn pass_through_mirrors_the_service_and_refuses_other_destinations() {
         .unwrap();
     assert_error(r, 501, "not_implemented").await;
 }
+
+#[tokio::test]
+async fn the_scheduler_refreshes_tokens_ahead_of_expiry_without_any_request() {
+    let issuer = Issuer::start().await;
+    let mut tweak = Settings::default();
+    issuer.serve_box(&mut tweak);
+    let providers = tweak.providers.clone();
+    let app = TestApp::builder()
+        .settings(move |s| {
+            s.providers = providers;
+            s.oauth.sweep_cron = "* * * * * *".into();
+        })
+        .spawn()
+        .await;
+    let (access, refresh) = issuer.grant().await;
+    // Valid for 4 more seconds: due for refresh after 3 (75% of its lifetime).
+    let soon = chrono::Utc::now() + chrono::Duration::seconds(4);
+    let (key, id) = account(&app, &access, &refresh, soon).await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let scheduler = tokio::spawn(cloudbridge_scheduler::run(
+        app.settings().clone(),
+        stop.clone(),
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while issuer.refresh_tokens_issued().await < 2 {
+        assert!(std::time::Instant::now() < deadline, "no proactive refresh");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    stop.cancel();
+    let _ = scheduler.await;
+    // Refreshed once, far from expiry now: a request needs no refresh.
+    assert_eq!(issuer.refresh_tokens_issued().await, 2);
+    let r = userinfo(&app.client, &app.base, &key, id).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(issuer.refresh_tokens_issued().await, 2);
+}
