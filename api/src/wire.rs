@@ -104,6 +104,7 @@ fn service_name(service: &str) -> &str {
         "s3_compatible" => "S3 Compatible Storage",
         "webdav" => "WebDAV",
         "sftp" => "SFTP",
+        "gdrive" => "Google Drive",
         other => other,
     }
 }
