@@ -105,6 +105,7 @@ pub fn service_name(service: &str) -> &str {
         "s3_compatible" => "S3 Compatible Storage",
         "webdav" => "WebDAV",
         "sftp" => "SFTP",
+        "gdrive" => "Google Drive",
         other => other,
     }
 }

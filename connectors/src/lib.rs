@@ -11,6 +11,7 @@
 //! - [`s3`]: `s3` and `s3_compatible` settings and operator.
 //! - [`webdav`]: `webdav` settings and operator.
 //! - [`sftp`]: `sftp` accounts on an SSH server (password or private key), own store.
+//! - [`gdrive`]: Google Drive (Drive API v3), first-party on reqwest.
 //! - [`oauth`]: tokens of OAuth services and the HTTP discipline of their connectors.
 //! - [`transfer`]: byte streaming for the API tier.
 
@@ -27,6 +28,7 @@ use cloudbridge_shared::{
 
 pub mod cache;
 pub mod dal;
+pub mod gdrive;
 pub mod local;
 pub mod oauth;
 pub mod parts;
@@ -58,7 +60,7 @@ pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
 pub const OAUTH_SERVICES: &[&str] = &["gdrive", "onedrive", "onedrivebiz", "dropbox", "box"];
 
 /// Services this build can connect.
-pub const SERVICES: &[&str] = &["local", "s3", "s3_compatible", "webdav", "sftp"];
+pub const SERVICES: &[&str] = &["local", "s3", "s3_compatible", "webdav", "sftp", "gdrive"];
 
 /// Operations of a storage service, as the workers use them.
 #[async_trait]
@@ -323,6 +325,7 @@ pub fn open(ctx: &Context, account: &AccountRef) -> Result<Box<dyn Storage>, Api
             )))
         }
         "sftp" => Ok(Box::new(sftp::SftpStore::new(account, cipher)?)),
+        "gdrive" => Ok(Box::new(gdrive::DriveStore::new(ctx, account)?)),
         other => Err(ApiError::not_implemented(format!(
             "The service `{other}` is not supported."
         ))),
@@ -428,7 +431,7 @@ pub fn seal_secrets<T: serde::Serialize>(secrets: &T, cipher: &Cipher) -> Vec<u8
 pub fn capabilities(service: &str) -> Capabilities {
     match service {
         "local" => local::CAPABILITIES.to_vec(),
-        "s3" | "s3_compatible" | "webdav" | "sftp" => BASIC_CAPABILITIES.to_vec(),
+        "s3" | "s3_compatible" | "webdav" | "sftp" | "gdrive" => BASIC_CAPABILITIES.to_vec(),
         _ => Vec::new(),
     }
 }

@@ -193,7 +193,7 @@ async fn run(state: &WorkerState, job: &RequestJob, worker: &str) -> Result<Outc
 /// Services whose uploads are staged as hidden files on the service itself (and recorded,
 /// so housekeeping can remove those of uploads that never finished).
 fn stages_remotely(account: &AccountRef) -> bool {
-    matches!(account.service.as_str(), "webdav" | "sftp")
+    matches!(account.service.as_str(), "webdav" | "sftp" | "gdrive")
 }
 
 /// The ledger of remote uploads is housekeeping's aid: a failed write is logged, and the

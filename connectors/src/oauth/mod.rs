@@ -76,9 +76,9 @@ pub fn service_unauthorized() -> ApiError {
 }
 
 /// How long one rate-limit answer may make a request wait before it is passed on.
-const MAX_WAIT: Duration = Duration::from_secs(8);
+pub const MAX_WAIT: Duration = Duration::from_secs(8);
 /// Rate-limited attempts before the answer is passed on to the client.
-const ATTEMPTS: u32 = 3;
+pub const ATTEMPTS: u32 = 3;
 
 /// HTTP access to one account at its service.
 #[derive(Clone)]
@@ -116,8 +116,7 @@ impl Api {
                 }
                 429 | 503 => {
                     attempt += 1;
-                    let wait = retry_after(&response)
-                        .unwrap_or(Duration::from_millis(250 << attempt.min(5)));
+                    let wait = retry_after(&response).unwrap_or_else(|| backoff(attempt));
                     if attempt >= ATTEMPTS || wait > MAX_WAIT {
                         return Err(rate_limited(wait));
                     }
@@ -150,6 +149,13 @@ impl Api {
         let token = self.tokens.refreshed(&token).await?;
         send(token).await.map_err(unreachable)
     }
+}
+
+/// The wait before rate-limited attempt `attempt + 1` when the service names none
+/// (exponential from 500 ms). Connectors use it for service-specific throttling answers
+/// (e.g. Drive's 403 `rateLimitExceeded`) together with [`ATTEMPTS`] and [`MAX_WAIT`].
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(250 << attempt.min(5))
 }
 
 /// The wait a `Retry-After` header asks for (seconds or an HTTP date).
