@@ -104,6 +104,8 @@ fn service_name(service: &str) -> &str {
         "s3_compatible" => "S3 Compatible Storage",
         "webdav" => "WebDAV",
         "sftp" => "SFTP",
+        "onedrive" => "OneDrive",
+        "onedrivebiz" => "OneDrive for Business",
         other => other,
     }
 }

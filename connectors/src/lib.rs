@@ -11,6 +11,7 @@
 //! - [`s3`]: `s3` and `s3_compatible` settings and operator.
 //! - [`webdav`]: `webdav` settings and operator.
 //! - [`sftp`]: `sftp` accounts on an SSH server (password or private key), own store.
+//! - [`onedrive`]: `onedrive` and `onedrivebiz` on Microsoft Graph.
 //! - [`oauth`]: tokens of OAuth services and the HTTP discipline of their connectors.
 //! - [`transfer`]: byte streaming for the API tier.
 
@@ -29,6 +30,7 @@ pub mod cache;
 pub mod dal;
 pub mod local;
 pub mod oauth;
+pub mod onedrive;
 pub mod parts;
 pub mod s3;
 pub mod sftp;
@@ -58,7 +60,15 @@ pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
 pub const OAUTH_SERVICES: &[&str] = &["gdrive", "onedrive", "onedrivebiz", "dropbox", "box"];
 
 /// Services this build can connect.
-pub const SERVICES: &[&str] = &["local", "s3", "s3_compatible", "webdav", "sftp"];
+pub const SERVICES: &[&str] = &[
+    "local",
+    "s3",
+    "s3_compatible",
+    "webdav",
+    "sftp",
+    "onedrive",
+    "onedrivebiz",
+];
 
 /// Operations of a storage service, as the workers use them.
 #[async_trait]
@@ -291,6 +301,11 @@ pub fn open(ctx: &Context, account: &AccountRef) -> Result<Box<dyn Storage>, Api
             )))
         }
         "sftp" => Ok(Box::new(sftp::SftpStore::new(account, cipher)?)),
+        "onedrive" | "onedrivebiz" => Ok(Box::new(onedrive::OneDrive::new(
+            ctx.api(account)?,
+            &ctx.providers.onedrive,
+            account.id,
+        ))),
         other => Err(ApiError::not_implemented(format!(
             "The service `{other}` is not supported."
         ))),
@@ -396,7 +411,9 @@ pub fn seal_secrets<T: serde::Serialize>(secrets: &T, cipher: &Cipher) -> Vec<u8
 pub fn capabilities(service: &str) -> Capabilities {
     match service {
         "local" => local::CAPABILITIES.to_vec(),
-        "s3" | "s3_compatible" | "webdav" | "sftp" => BASIC_CAPABILITIES.to_vec(),
+        "s3" | "s3_compatible" | "webdav" | "sftp" | "onedrive" | "onedrivebiz" => {
+            BASIC_CAPABILITIES.to_vec()
+        }
         _ => Vec::new(),
     }
 }
