@@ -106,6 +106,8 @@ pub fn service_name(service: &str) -> &str {
         "webdav" => "WebDAV",
         "sftp" => "SFTP",
         "gdrive" => "Google Drive",
+        "onedrive" => "OneDrive",
+        "onedrivebiz" => "OneDrive for Business",
         other => other,
     }
 }

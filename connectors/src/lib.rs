@@ -12,6 +12,7 @@
 //! - [`webdav`]: `webdav` settings and operator.
 //! - [`sftp`]: `sftp` accounts on an SSH server (password or private key), own store.
 //! - [`gdrive`]: Google Drive (Drive API v3), first-party on reqwest.
+//! - [`onedrive`]: `onedrive` and `onedrivebiz` on Microsoft Graph.
 //! - [`oauth`]: tokens of OAuth services and the HTTP discipline of their connectors.
 //! - [`transfer`]: byte streaming for the API tier.
 
@@ -31,6 +32,7 @@ pub mod dal;
 pub mod gdrive;
 pub mod local;
 pub mod oauth;
+pub mod onedrive;
 pub mod parts;
 pub mod s3;
 pub mod sftp;
@@ -60,7 +62,16 @@ pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
 pub const OAUTH_SERVICES: &[&str] = &["gdrive", "onedrive", "onedrivebiz", "dropbox", "box"];
 
 /// Services this build can connect.
-pub const SERVICES: &[&str] = &["local", "s3", "s3_compatible", "webdav", "sftp", "gdrive"];
+pub const SERVICES: &[&str] = &[
+    "local",
+    "s3",
+    "s3_compatible",
+    "webdav",
+    "sftp",
+    "gdrive",
+    "onedrive",
+    "onedrivebiz",
+];
 
 /// Operations of a storage service, as the workers use them.
 #[async_trait]
@@ -302,10 +313,25 @@ pub async fn identity(
             version: 0,
         })),
     };
-    let _ = (provider, api);
-    Err(ApiError::not_implemented(format!(
-        "Connecting `{service}` accounts is not available yet."
-    )))
+    match service {
+        "gdrive" => {
+            // The e-mail address (else Drive's permission id) names the account.
+            let (account, _display) = gdrive::identity(&api, provider).await?;
+            Ok(Identity {
+                id: account.clone(),
+                name: account,
+            })
+        }
+        "onedrive" | "onedrivebiz" => {
+            // The e-mail address when Graph gives one, else the stable user id.
+            let (id, display) = onedrive::identity(&api, provider).await?;
+            let name = if display.contains('@') { display } else { id.clone() };
+            Ok(Identity { id, name })
+        }
+        _ => Err(ApiError::not_implemented(format!(
+            "Connecting `{service}` accounts is not available yet."
+        ))),
+    }
 }
 
 /// The connector for an account.
@@ -326,6 +352,11 @@ pub fn open(ctx: &Context, account: &AccountRef) -> Result<Box<dyn Storage>, Api
         }
         "sftp" => Ok(Box::new(sftp::SftpStore::new(account, cipher)?)),
         "gdrive" => Ok(Box::new(gdrive::DriveStore::new(ctx, account)?)),
+        "onedrive" | "onedrivebiz" => Ok(Box::new(onedrive::OneDrive::new(
+            ctx.api(account)?,
+            &ctx.providers.onedrive,
+            account.id,
+        ))),
         other => Err(ApiError::not_implemented(format!(
             "The service `{other}` is not supported."
         ))),
@@ -431,7 +462,9 @@ pub fn seal_secrets<T: serde::Serialize>(secrets: &T, cipher: &Cipher) -> Vec<u8
 pub fn capabilities(service: &str) -> Capabilities {
     match service {
         "local" => local::CAPABILITIES.to_vec(),
-        "s3" | "s3_compatible" | "webdav" | "sftp" | "gdrive" => BASIC_CAPABILITIES.to_vec(),
+        "s3" | "s3_compatible" | "webdav" | "sftp" | "gdrive" | "onedrive" | "onedrivebiz" => {
+            BASIC_CAPABILITIES.to_vec()
+        }
         _ => Vec::new(),
     }
 }

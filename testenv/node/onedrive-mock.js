@@ -1,0 +1,185 @@
+// Starts microsoft-onedrive-mock for one test: `node onedrive-mock.js PORT`.
+//
+// The emulator is used as published. In front of it sit a few routes, marked below, for
+// what Microsoft Graph documents but the emulator lacks or gets wrong; the Cloudbridge
+// tests say which of their checks rest on these additions rather than on the emulator:
+//   - GET /v1.0/me/drive: the user's drive (the emulator only serves /me/drives).
+//   - Path lookups and createUploadSession decode names twice in the emulator (a `%` in a
+//     name fails): names are encoded once more before they reach it.
+//   - POST .../children with "@microsoft.graph.conflictBehavior": "fail" answers 409
+//     nameAlreadyExists when the name is taken (the emulator adds a duplicate).
+//   - Upload sessions: the emulator finalises on the first PUT and drops the bytes; here
+//     fragments are checked against Content-Range, kept, and the file appears after the
+//     last one (202 with nextExpectedRanges before that); DELETE cancels a session.
+//   - POST .../copy: the emulator answers a monitor URL that does not exist and copies
+//     nothing; here the copy happens, reported by a monitor (no bearer token needed) that
+//     says inProgress once, then completed with the new item's resourceId.
+//   - POST /debug/throttle {"seconds": n}: every Graph call answers 429 with
+//     `Retry-After: n` until `{"seconds": 0}` (a test hook, not Graph).
+'use strict';
+
+const express = require('express');
+const { createApp, driveStore } = require('microsoft-onedrive-mock');
+
+const port = parseInt(process.argv[2] || process.env.PORT || '0', 10);
+const mock = createApp();
+const app = express();
+app.set('etag', false);
+
+let throttle = 0;
+app.post('/debug/throttle', express.json(), (req, res) => {
+  throttle = Number(req.body.seconds) || 0;
+  res.status(204).send();
+});
+app.use((req, res, next) => {
+  if (throttle > 0 && req.path.startsWith('/v1.0/')) {
+    res.set('Retry-After', String(throttle));
+    return res.status(429).json({ error: { code: 'activityLimitReached', message: 'Throttled' } });
+  }
+  next();
+});
+
+// The same bearer tokens the emulator accepts.
+const authorized = (req, res, next) => {
+  const token = (req.headers.authorization || '').split(' ')[1];
+  if (token !== 'valid-token' && token !== 'another-valid-token') {
+    return res.status(401).json({ error: { code: 'InvalidAuthenticationToken', message: 'Unauthorized' } });
+  }
+  next();
+};
+const notFound = (res) => res.status(404).json({ error: { code: 'itemNotFound', message: 'Item not found' } });
+const conflict = (res) => res.status(409).json({ error: { code: 'nameAlreadyExists', message: 'Name already exists' } });
+const child = (parentId, name) => driveStore.getItemByName(parentId, name);
+
+// --- Addition: the user's drive. ---
+app.get('/v1.0/me/drive', authorized, (req, res) => {
+  res.json({
+    id: 'b!default-mock-drive-id',
+    driveType: 'personal',
+    name: 'OneDrive',
+    owner: { user: { id: 'user1', displayName: 'Mock User', email: 'mock.user@example.com' } },
+    quota: { total: 5368709120, used: 0, remaining: 5368709120, state: 'normal' },
+  });
+});
+
+// --- Fix: names decoded once more by the emulator. ---
+app.use((req, res, next) => {
+  const m = req.url.match(/^(\/v1\.0\/me\/drive\/(?:items\/[^/:]+|root):\/)([^/?]+?)(:(?:\/createUploadSession)?)?(\?.*)?$/);
+  if (m && (req.method === 'GET' || m[3] === ':/createUploadSession')) {
+    req.url = m[1] + encodeURIComponent(m[2]) + (m[3] || '') + (m[4] || '');
+  }
+  next();
+});
+
+// --- Addition: conflictBehavior "fail" on folder creation. ---
+app.post('/v1.0/me/drive/items/:parentId/children', authorized, express.json(), (req, res, next) => {
+  const body = req.body || {};
+  if (body['@microsoft.graph.conflictBehavior'] === 'fail' && child(req.params.parentId, body.name)) {
+    return conflict(res);
+  }
+  next();
+});
+
+// --- Addition: upload sessions that keep the bytes. ---
+const sessions = new Map();
+app.post('/v1.0/me/drive/items/:parentId\\:/:name\\:/createUploadSession', authorized, express.json(), (req, res) => {
+  const parentId = req.params.parentId;
+  const name = decodeURIComponent(req.params.name);
+  const parent = driveStore.getItem(parentId);
+  if (!parent || !parent.folder) return notFound(res);
+  const behavior = ((req.body || {}).item || {})['@microsoft.graph.conflictBehavior'] || 'replace';
+  if (behavior === 'fail' && child(parentId, name)) return conflict(res);
+  const id = Math.random().toString(36).slice(2);
+  const expirationDateTime = new Date(Date.now() + 3600 * 1000).toISOString();
+  sessions.set(id, { parentId, name, behavior, chunks: [], received: 0 });
+  res.json({
+    uploadUrl: `${req.protocol}://${req.headers.host}/v1.0/up/${id}`,
+    expirationDateTime,
+    nextExpectedRanges: ['0-'],
+  });
+});
+app.put('/v1.0/up/:id', express.raw({ type: () => true, limit: '100mb' }), (req, res) => {
+  const session = sessions.get(req.params.id);
+  if (!session) return res.status(404).json({ error: { code: 'itemNotFound', message: 'Session not found' } });
+  if (req.headers.authorization) {
+    return res.status(401).json({ error: { code: 'unauthenticated', message: 'Upload URLs take no token' } });
+  }
+  const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(req.headers['content-range'] || '');
+  const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  const [start, end, total] = range ? range.slice(1).map(Number) : [];
+  if (!range || start !== session.received || end - start + 1 !== body.length || end >= total) {
+    return res.status(416).json({ error: { code: 'invalidRange', message: 'Fragment does not fit' } });
+  }
+  session.chunks.push(body);
+  session.received = end + 1;
+  if (session.received < total) {
+    return res.status(202).json({ nextExpectedRanges: [`${session.received}-`] });
+  }
+  sessions.delete(req.params.id);
+  const content = Buffer.concat(session.chunks);
+  const existing = child(session.parentId, session.name);
+  if (existing && session.behavior === 'fail') return conflict(res);
+  const mimeType = 'application/octet-stream';
+  if (existing) {
+    return res.status(200).json(driveStore.updateItem(existing.id, { content, file: { mimeType }, size: content.length }));
+  }
+  const item = driveStore.createItem({
+    name: session.name, parentReference: { id: session.parentId }, content, file: { mimeType },
+  });
+  res.status(201).json(item);
+});
+app.delete('/v1.0/up/:id', (req, res) => {
+  sessions.delete(req.params.id);
+  res.status(204).send();
+});
+
+// --- Addition: asynchronous copy with a monitor. ---
+const copyTree = (item, parentId, name) => {
+  const fields = { name, parentReference: { id: parentId } };
+  if (item.folder) {
+    const copy = driveStore.createItem(fields, true);
+    for (const c of driveStore.listItems(item.id)) copyTree(c, copy.id, c.name);
+    return copy;
+  }
+  return driveStore.createItem({ ...fields, content: item.content, file: { mimeType: item.file.mimeType } });
+};
+const jobs = new Map();
+app.post('/v1.0/me/drive/items/:id/copy', authorized, express.json(), (req, res) => {
+  const item = driveStore.getItem(req.params.id);
+  if (!item) return notFound(res);
+  const body = req.body || {};
+  const parentId = (body.parentReference || {}).id || item.parentReference.id;
+  const name = body.name || item.name;
+  const parent = driveStore.getItem(parentId);
+  if (!parent || !parent.folder) return notFound(res);
+  if (child(parentId, name)) return conflict(res);
+  const job = Math.random().toString(36).slice(2);
+  jobs.set(job, { item: item.id, parentId, name, polls: 0 });
+  res.set('Location', `${req.protocol}://${req.headers.host}/v1.0/monitor/${job}`);
+  res.status(202).send();
+});
+app.get('/v1.0/monitor/:job', (req, res) => {
+  const job = jobs.get(req.params.job);
+  if (!job) return notFound(res);
+  job.polls += 1;
+  if (job.polls === 1) {
+    return res.status(202).json({ operation: 'itemCopy', percentageComplete: 50, status: 'inProgress' });
+  }
+  if (!job.resourceId) {
+    const source = driveStore.getItem(job.item);
+    if (!source || child(job.parentId, job.name)) {
+      job.failed = true;
+    } else {
+      job.resourceId = copyTree(source, job.parentId, job.name).id;
+    }
+  }
+  if (job.failed) {
+    return res.status(200).json({ operation: 'itemCopy', status: 'failed', error: { code: 'nameAlreadyExists' } });
+  }
+  res.status(200).json({ operation: 'itemCopy', percentageComplete: 100, status: 'completed', resourceId: job.resourceId });
+});
+
+app.use(mock);
+const server = app.listen(port, '127.0.0.1', () => {
+  console.log(`onedrive-mock listening on ${server.address().port}`);
+});
