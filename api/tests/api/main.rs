@@ -5,6 +5,7 @@ mod accounts;
 mod conformance;
 mod connect;
 mod errors;
+mod gdrive;
 mod helpers;
 mod management;
 mod ops;

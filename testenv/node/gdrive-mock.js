@@ -1,0 +1,158 @@
+// Google Drive API v3 for the Cloudbridge tests: `node gdrive-mock.js PORT`.
+//
+// The server is google-drive-mock 1.2 (pinned in package-lock.json): files, queries, paging,
+// folders, addParents/removeParents, trash, alt=media, about, changes, bearer `valid-token`.
+// In front of it sits a thin layer of ours for what the mock lacks or gets wrong, written
+// from Google's published upload documentation and kept on the mock's own store:
+//
+// - `uploadType=multipart` (create: POST, replace contents: PATCH /upload/.../{id}): the mock
+//   decodes the body as UTF-8 text (binary bytes are mangled) and stops at 100 KB; ours
+//   splits the multipart/related body as bytes.
+// - `uploadType=resumable`: the mock has none. Ours opens a session (200 + Location), takes
+//   chunks with `Content-Range: bytes a-b/total|*` (all but the last a multiple of 256 KiB),
+//   answers 308 with `Range: bytes=0-n` until complete, `bytes */total` asks or finishes.
+// - `POST /drive/v3/files/{id}/copy`: the mock only has v2's copy.
+//
+// Not emulated (the mock answers 200 with the whole file): `Range` on alt=media downloads.
+'use strict';
+
+const express = require('express');
+const crypto = require('crypto');
+const { createApp } = require('google-drive-mock');
+const { driveStore } = require('google-drive-mock/dist/store');
+const { toV3File } = require('google-drive-mock/dist/mappers');
+
+const port = Number(process.argv[2]);
+const CHUNK_UNIT = 256 * 1024;
+const app = express();
+const sessions = new Map();
+
+const fail = (res, code, message, reason) =>
+  res.status(code).json({ error: { code, message, errors: [{ domain: 'global', reason, message }] } });
+
+// Same tokens as the mock.
+const authorized = (req, res, next) => {
+  const token = (req.headers.authorization || '').split(' ')[1];
+  if (token === 'valid-token' || token === 'another-valid-token') return next();
+  fail(res, 401, 'Invalid Credentials', 'authError');
+};
+const raw = express.raw({ type: () => true, limit: '64mb' });
+
+// The two parts of a multipart/related body: JSON metadata, then the media bytes.
+function related(req) {
+  const boundary = /boundary="?([^";]+)"?/.exec(req.headers['content-type'] || '');
+  if (!boundary || !Buffer.isBuffer(req.body)) return null;
+  const body = req.body;
+  const delimiter = Buffer.from(`--${boundary[1]}`);
+  const parts = [];
+  let at = body.indexOf(delimiter);
+  while (at !== -1) {
+    const start = at + delimiter.length;
+    if (body.subarray(start, start + 2).toString() === '--') break;
+    const next = body.indexOf(delimiter, start);
+    if (next === -1) return null;
+    const part = body.subarray(start + 2, next - 2); // after CRLF, before CRLF
+    const split = part.indexOf('\r\n\r\n');
+    if (split === -1) return null;
+    parts.push(part.subarray(split + 4));
+    at = next;
+  }
+  if (parts.length !== 2) return null;
+  try {
+    return { metadata: JSON.parse(parts[0].toString('utf8') || '{}'), content: parts[1] };
+  } catch (e) {
+    return null;
+  }
+}
+
+// Creates (no `fileId`) or updates a file with `content`; answers its resource.
+function store(res, fileId, metadata, content) {
+  const fields = { ...metadata, content };
+  if (!fileId) {
+    fields.mimeType = fields.mimeType || 'application/octet-stream';
+    return res.status(200).json(toV3File(driveStore.createFile(fields)));
+  }
+  const updated = driveStore.updateFile(fileId, fields);
+  if (!updated) return fail(res, 404, `File not found: ${fileId}.`, 'notFound');
+  res.status(200).json(toV3File(updated));
+}
+
+function upload(req, res, next) {
+  const fileId = req.params.fileId;
+  if (fileId && !driveStore.getFile(fileId)) {
+    return fail(res, 404, `File not found: ${fileId}.`, 'notFound');
+  }
+  if (req.query.uploadType === 'multipart') {
+    const parsed = related(req);
+    if (!parsed) return fail(res, 400, 'Malformed multipart body.', 'badContent');
+    return store(res, fileId, parsed.metadata, parsed.content);
+  }
+  if (req.query.uploadType === 'resumable' && !req.query.upload_id) {
+    let metadata = {};
+    if (req.body.length) {
+      try {
+        metadata = JSON.parse(req.body.toString('utf8'));
+      } catch (e) {
+        return fail(res, 400, 'Invalid JSON metadata.', 'parseError');
+      }
+    }
+    const header = req.headers['x-upload-content-length'];
+    const id = crypto.randomBytes(12).toString('hex');
+    sessions.set(id, { fileId, metadata, total: header === undefined ? null : Number(header), chunks: [], received: 0 });
+    res.set('Location', `http://${req.headers.host}/upload/drive/v3/files?uploadType=resumable&upload_id=${id}`);
+    return res.status(200).end();
+  }
+  next();
+}
+
+function chunk(req, res) {
+  const session = sessions.get(req.query.upload_id);
+  if (!session) return fail(res, 404, 'No such upload session.', 'notFound');
+  const range = /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(req.headers['content-range'] || '');
+  if (!range) return fail(res, 400, 'Invalid Content-Range.', 'badContent');
+  if (range[3] !== '*') {
+    const total = Number(range[3]);
+    if (session.total !== null && session.total !== total) {
+      return fail(res, 400, 'The total size changed.', 'badContent');
+    }
+    session.total = total;
+  }
+  if (range[1] !== undefined) {
+    const [first, last] = [Number(range[1]), Number(range[2])];
+    const final = session.total !== null && last + 1 === session.total;
+    if (first !== session.received || last - first + 1 !== req.body.length) {
+      return fail(res, 400, 'The chunk does not continue the upload.', 'badContent');
+    }
+    if (!final && req.body.length % CHUNK_UNIT !== 0) {
+      return fail(res, 400, 'Chunks must be multiples of 256 KiB.', 'badContent');
+    }
+    session.chunks.push(Buffer.from(req.body));
+    session.received += req.body.length;
+  }
+  if (session.total !== null && session.received === session.total) {
+    sessions.delete(req.query.upload_id);
+    return store(res, session.fileId, session.metadata, Buffer.concat(session.chunks));
+  }
+  if (session.total !== null && session.received > session.total) {
+    return fail(res, 400, 'More bytes than announced.', 'badContent');
+  }
+  if (session.received > 0) res.set('Range', `bytes=0-${session.received - 1}`);
+  res.status(308).end();
+}
+
+function copy(req, res) {
+  const source = driveStore.getFile(req.params.fileId);
+  if (!source) return fail(res, 404, `File not found: ${req.params.fileId}.`, 'notFound');
+  const { id, createdTime, modifiedTime, version, etag, size, md5Checksum, ...fields } = source;
+  const body = Buffer.isBuffer(req.body) && req.body.length ? JSON.parse(req.body.toString('utf8')) : {};
+  const made = driveStore.createFile({ ...fields, ...body, name: body.name || `Copy of ${source.name}` });
+  res.status(200).json(toV3File(made));
+}
+
+app.post('/upload/drive/v3/files', authorized, raw, upload);
+app.patch('/upload/drive/v3/files/:fileId', authorized, raw, upload);
+app.put('/upload/drive/v3/files', authorized, raw, chunk);
+app.post('/drive/v3/files/:fileId/copy', authorized, raw, copy);
+app.use(createApp());
+
+app.listen(port, '127.0.0.1', () => console.log(`gdrive mock on 127.0.0.1:${port}`));
