@@ -14,7 +14,7 @@ use crate::helpers::{
 const STORAGE: &str = "/v1/accounts/me/storage";
 
 /// Runs the whole suite as `a`, an account of any service.
-async fn conformance(a: &Caller) {
+pub(crate) async fn conformance(a: &Caller) {
     let root = a.get_json(&format!("{STORAGE}/folders/root")).await;
     assert_eq!(root["id"], "root");
     assert_eq!(

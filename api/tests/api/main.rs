@@ -7,6 +7,7 @@ mod connect;
 mod errors;
 mod helpers;
 mod management;
+mod onedrive;
 mod ops;
 mod pipeline;
 mod processes;
