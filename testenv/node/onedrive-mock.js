@@ -14,6 +14,9 @@
 //   - POST .../copy: the emulator answers a monitor URL that does not exist and copies
 //     nothing; here the copy happens, reported by a monitor (no bearer token needed) that
 //     says inProgress once, then completed with the new item's resourceId.
+//   - The emulator keeps file bytes on its items and puts them in every item it answers
+//     and in its change log (as JSON arrays: minutes for a few MiB); Graph never returns
+//     them, so they are left out of answers and of the log.
 //   - POST /debug/throttle {"seconds": n}: every Graph call answers 429 with
 //     `Retry-After: n` until `{"seconds": 0}` (a test hook, not Graph).
 'use strict';
@@ -25,6 +28,23 @@ const port = parseInt(process.argv[2] || process.env.PORT || '0', 10);
 const mock = createApp();
 const app = express();
 app.set('etag', false);
+
+// --- Fix: bytes never inlined in items. ---
+const withoutBytes = (item) => {
+  if (!item || typeof item !== 'object' || !('content' in item)) return item;
+  const { content, ...rest } = item;
+  return rest;
+};
+const logChange = driveStore.addDeltaHistory.bind(driveStore);
+driveStore.addDeltaHistory = (item) => logChange(withoutBytes(item));
+app.use((req, res, next) => {
+  const json = res.json.bind(res);
+  res.json = (body) => {
+    if (body && Array.isArray(body.value)) body = { ...body, value: body.value.map(withoutBytes) };
+    return json(withoutBytes(body));
+  };
+  next();
+});
 
 let throttle = 0;
 app.post('/debug/throttle', express.json(), (req, res) => {

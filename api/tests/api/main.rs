@@ -8,6 +8,7 @@ mod errors;
 mod gdrive;
 mod helpers;
 mod management;
+mod onedrive;
 mod ops;
 mod pipeline;
 mod processes;

@@ -224,8 +224,6 @@ pub fn entry(path: ItemPath, item: &Value) -> Entry {
     };
     let mut raw = item.clone();
     if let Some(object) = raw.as_object_mut() {
-        // Some emulators inline the bytes; Graph never does.
-        object.remove("content");
         object.insert("path".into(), format!("/{}", path.as_str()).into());
     }
     Entry {
@@ -270,9 +268,9 @@ mod tests {
     }
 
     #[test]
-    fn items_become_entries_without_inlined_bytes() {
+    fn items_become_entries_with_their_path_in_raw() {
         let item = serde_json::json!({
-            "id": "01AB", "name": "a.txt", "size": 3, "content": [1, 2, 3],
+            "id": "01AB", "name": "a.txt", "size": 3,
             "file": {"mimeType": "text/plain"},
             "lastModifiedDateTime": "2024-05-01T10:00:00Z",
         });
@@ -284,7 +282,6 @@ mod tests {
             (raw["path"].as_str(), raw["id"].as_str()),
             (Some("/d/a.txt"), Some("01AB"))
         );
-        assert!(raw.get("content").is_none());
         assert!(e.modified.is_some());
     }
 }

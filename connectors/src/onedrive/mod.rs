@@ -151,6 +151,10 @@ impl Storage for OneDrive {
             let Some(name) = item["name"].as_str() else {
                 continue;
             };
+            // An emulator lists its root as a child of itself.
+            if item["id"].as_str() == Some(id.as_str()) {
+                continue;
+            }
             // Names Cloudbridge cannot address are left out, as on the other services.
             let Ok(child) = path.join(name) else {
                 continue;

@@ -23,9 +23,10 @@ pub const TTL: Duration = Duration::from_secs(30);
 /// Most folder ids remembered by one process.
 const MAX_ENTRIES: usize = 20_000;
 
-/// Folder ids by account and path.
-static FOLDERS: LazyLock<Mutex<HashMap<(i64, String), (String, Instant)>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// Folder ids (and when they were learnt) by account and path.
+type FolderIds = HashMap<(i64, String), (String, Instant)>;
+
+static FOLDERS: LazyLock<Mutex<FolderIds>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// Resolves the paths of one account (account 0, being imported, remembers nothing).
 #[derive(Clone)]
