@@ -325,7 +325,11 @@ pub async fn identity(
         "onedrive" | "onedrivebiz" => {
             // The e-mail address when Graph gives one, else the stable user id.
             let (id, display) = onedrive::identity(&api, provider).await?;
-            let name = if display.contains('@') { display } else { id.clone() };
+            let name = if display.contains('@') {
+                display
+            } else {
+                id.clone()
+            };
             Ok(Identity { id, name })
         }
         _ => Err(ApiError::not_implemented(format!(

@@ -3,8 +3,6 @@
 //! page (its consent form), the callback, the redirect back with a code, and the code
 //! exchanged at `POST /v1/oauth/token`; the popup flow; the error paths.
 
-#![allow(dead_code)] // TEMP: the per-service flow tests come with their connectors.
-
 use std::collections::HashMap;
 
 use reqwest::{Method, StatusCode};
@@ -19,6 +17,8 @@ pub const APP_REDIRECT: &str = "http://127.0.0.1:9/after-connect";
 pub struct Browser {
     http: reqwest::Client,
     cookies: HashMap<String, Vec<(String, String)>>,
+    /// Every URL requested, in order.
+    pub visited: Vec<url::Url>,
 }
 
 /// Where a browser's navigation ended.
@@ -37,6 +37,7 @@ impl Browser {
                 .build()
                 .unwrap(),
             cookies: HashMap::new(),
+            visited: Vec::new(),
         }
     }
 
@@ -80,6 +81,7 @@ impl Browser {
                     body: String::new(),
                 };
             }
+            self.visited.push(url.clone());
             let mut req = self.http.request(method.clone(), url.clone());
             if let Some(cookie) = self.cookie_header(&url) {
                 req = req.header("cookie", cookie);
@@ -365,4 +367,222 @@ async fn requests_that_cannot_start_a_flow_are_refused_clearly() {
     let (_, bearer) = app.import_local(&key, "disk").await;
     let info = app.with_token(&bearer).get_json("/v1/oauth/token/").await;
     assert_eq!(info["client_id"], app_id);
+}
+
+/// Google's and Microsoft's authorization servers stand-in, and the Drive and Graph
+/// emulators: a Cloudbridge whose `service` goes there.
+async fn app_for(
+    service: &str,
+    api: &str,
+    identity: &cloudbridge_fakes::identity::Identity,
+) -> TestApp {
+    let (service, api) = (service.to_string(), api.to_string());
+    let (authorize, token) = (identity.authorize_url(), identity.token_url());
+    TestApp::builder()
+        .settings(move |s| {
+            let p = if service == "gdrive" {
+                &mut s.providers.gdrive
+            } else {
+                &mut s.providers.onedrive
+            };
+            p.api_url = api.clone();
+            p.content_url = api;
+            p.authorize_url = authorize;
+            p.token_url = token;
+            p.client_id = CLIENT.0.into();
+            p.client_secret = cloudbridge_shared::secret::Secret::new(CLIENT.1);
+        })
+        .spawn()
+        .await
+}
+
+/// The client Cloudbridge is registered as at the identity stand-in.
+const CLIENT: (&str, &str) = ("cloudbridge-client", "cloudbridge-secret");
+/// The bearer tokens the Drive and Graph emulators accept.
+const MOCK_TOKENS: &[&str] = &["valid-token", "another-valid-token"];
+const ALLOW: (&str, &str) = ("decision", "allow");
+
+#[tokio::test]
+async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() {
+    let mock = crate::gdrive::drive_mock().await;
+    let identity =
+        cloudbridge_fakes::identity::Identity::start(CLIENT.0, CLIENT.1, MOCK_TOKENS, 3600).await;
+    let app = app_for("gdrive", &mock.endpoint, &identity).await;
+    let (app_id, key) = app.create_app("connects").await;
+    allow_redirect(&app, &app_id, false).await;
+
+    let code = connect(&app, &app_id, "gdrive", ALLOW).await;
+    let (_, account) = finish_and_use(&app, &app_id, &key, &code).await;
+    // The same user again: the same account, not a second one.
+    let code = connect(&app, &app_id, "gdrive", ALLOW).await;
+    let (_, again) = finish_and_use(&app, &app_id, &key, &code).await;
+    assert_eq!(again, account);
+    let accounts = app.with_key(&key).get_json("/v1/accounts").await;
+    assert_eq!(accounts["count"], 1, "{accounts}");
+
+    // The user cancels on Cloudbridge's page.
+    let mut browser = Browser::new();
+    let chooser = browser
+        .go(
+            Method::GET,
+            &authorize_url(&app, &app_id, "gdrive", "c1"),
+            None,
+            APP_REDIRECT,
+        )
+        .await;
+    let back = browser
+        .submit(&chooser, "action", "deny", APP_REDIRECT)
+        .await;
+    assert_eq!(param(&back.url, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&back.url, "state").as_deref(), Some("c1"));
+
+    // The user says no at the service.
+    let chooser = browser
+        .go(
+            Method::GET,
+            &authorize_url(&app, &app_id, "gdrive", "c2"),
+            None,
+            APP_REDIRECT,
+        )
+        .await;
+    let consent = browser
+        .submit(&chooser, "service", "gdrive", APP_REDIRECT)
+        .await;
+    let back = browser
+        .submit(&consent, "decision", "deny", APP_REDIRECT)
+        .await;
+    assert_eq!(param(&back.url, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&back.url, "state").as_deref(), Some("c2"));
+    assert!(param(&back.url, "error_description").is_some());
+
+    // A callback replayed (the browser's history): nothing happens twice.
+    let mut browser = Browser::new();
+    let chooser = browser
+        .go(
+            Method::GET,
+            &authorize_url(&app, &app_id, "gdrive", "c3"),
+            None,
+            APP_REDIRECT,
+        )
+        .await;
+    let consent = browser
+        .submit(&chooser, "service", "gdrive", APP_REDIRECT)
+        .await;
+    let back = browser
+        .submit(&consent, "decision", "allow", APP_REDIRECT)
+        .await;
+    assert!(param(&back.url, "code").is_some());
+    let callback = browser
+        .visited
+        .iter()
+        .find(|u| u.path() == "/v1/oauth/callback")
+        .expect("went through the callback")
+        .clone();
+    let replay = browser
+        .go(Method::GET, callback.as_str(), None, APP_REDIRECT)
+        .await;
+    assert_eq!(replay.status, 400);
+    assert!(replay.body.contains("already used"), "{}", replay.body);
+
+    // The service's answer arriving in another browser than the one that started.
+    let mut started = Browser::new();
+    let chooser = started
+        .go(
+            Method::GET,
+            &authorize_url(&app, &app_id, "gdrive", "c4"),
+            None,
+            APP_REDIRECT,
+        )
+        .await;
+    let consent = started
+        .submit(&chooser, "service", "gdrive", APP_REDIRECT)
+        .await;
+    let mut other = Browser::new();
+    let back = other
+        .submit(&consent, "decision", "allow", APP_REDIRECT)
+        .await;
+    assert_eq!(
+        param(&back.url, "error").as_deref(),
+        Some("access_denied"),
+        "{}",
+        back.url
+    );
+    assert_eq!(param(&back.url, "code"), None);
+
+    // A code exchanged with another redirect URI is refused.
+    let code = connect(&app, &app_id, "gdrive", ALLOW).await;
+    let r = app
+        .client
+        .post(format!("{}/v1/oauth/token", app.base))
+        .header("authorization", format!("APIKey {key}"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://127.0.0.1:9/elsewhere"),
+            ("client_id", app_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400, "invalid_grant").await;
+}
+
+#[tokio::test]
+async fn onedrive_connects_in_a_browser() {
+    let mock = crate::onedrive::onedrive_mock().await;
+    let identity =
+        cloudbridge_fakes::identity::Identity::start(CLIENT.0, CLIENT.1, MOCK_TOKENS, 3600).await;
+    let app = app_for("onedrive", &mock.endpoint, &identity).await;
+    let (app_id, key) = app.create_app("connects").await;
+    allow_redirect(&app, &app_id, false).await;
+    let code = connect(&app, &app_id, "onedrive", ALLOW).await;
+    let (token, _) = finish_and_use(&app, &app_id, &key, &code).await;
+    let me = app.with_token(&token).get_json("/v1/accounts/me").await;
+    assert_eq!(me["service"], "onedrive");
+}
+
+#[tokio::test]
+async fn the_popup_flow_posts_the_token_to_the_opener() {
+    let mock = crate::gdrive::drive_mock().await;
+    let identity =
+        cloudbridge_fakes::identity::Identity::start(CLIENT.0, CLIENT.1, MOCK_TOKENS, 3600).await;
+    let app = app_for("gdrive", &mock.endpoint, &identity).await;
+    let (app_id, _) = app.create_app("widget").await;
+    allow_redirect(&app, &app_id, true).await;
+    let url = format!(
+        "{}/v1/oauth?client_id={app_id}&response_type=token&redirect_uri=urn:ietf:wg:oauth:2.0:oob\
+         &origin=http://127.0.0.1:9&state=p1&request_id=r1&scope=gdrive",
+        app.base
+    );
+    let mut browser = Browser::new();
+    let chooser = browser.go(Method::GET, &url, None, APP_REDIRECT).await;
+    assert_eq!(chooser.status, 200, "{}", chooser.body);
+    let consent = browser
+        .submit(&chooser, "service", "gdrive", APP_REDIRECT)
+        .await;
+    let done = browser
+        .submit(&consent, "decision", "allow", APP_REDIRECT)
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    // The page posts `"kloudless:" + JSON` to the opener at the application's origin.
+    assert!(
+        done.body.contains(", \"http://127.0.0.1:9\")"),
+        "{}",
+        done.body
+    );
+    let start = done.body.find("postMessage(").unwrap() + "postMessage(".len();
+    let literal: String = serde_json::Deserializer::from_str(&done.body[start..])
+        .into_iter::<String>()
+        .next()
+        .unwrap()
+        .unwrap();
+    let message: Value = serde_json::from_str(literal.strip_prefix("kloudless:").unwrap()).unwrap();
+    assert_eq!(message["token_type"], "Bearer");
+    assert_eq!(message["state"], "p1");
+    assert_eq!(message["request_id"], "r1");
+    let token = message["access_token"].as_str().unwrap();
+    assert_eq!(
+        verify(&app, token, &app_id).await,
+        message["account_id"].as_i64().unwrap()
+    );
 }

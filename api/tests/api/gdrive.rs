@@ -22,7 +22,7 @@ use crate::{
 const TOKEN: &str = "valid-token";
 
 /// google-drive-mock on a free port, stopped on drop.
-async fn drive_mock() -> Server {
+pub async fn drive_mock() -> Server {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testenv/node/gdrive-mock.js");
     assert!(
         script

@@ -18,7 +18,7 @@ use crate::{
 const STORAGE: &str = "/v1/accounts/me/storage";
 
 /// The emulator (with the script's additions) on a free port.
-async fn onedrive_mock() -> Server {
+pub async fn onedrive_mock() -> Server {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testenv/node/onedrive-mock.js");
     assert!(
         script
