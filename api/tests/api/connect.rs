@@ -371,7 +371,7 @@ async fn requests_that_cannot_start_a_flow_are_refused_clearly() {
 
 /// Google's and Microsoft's authorization servers stand-in, and the Drive and Graph
 /// emulators: a Cloudbridge whose `service` goes there.
-async fn app_for(
+pub async fn app_for(
     service: &str,
     api: &str,
     identity: &cloudbridge_fakes::identity::Identity,
@@ -397,9 +397,9 @@ async fn app_for(
 }
 
 /// The client Cloudbridge is registered as at the identity stand-in.
-const CLIENT: (&str, &str) = ("cloudbridge-client", "cloudbridge-secret");
+pub const CLIENT: (&str, &str) = ("cloudbridge-client", "cloudbridge-secret");
 /// The bearer tokens the Drive and Graph emulators accept.
-const MOCK_TOKENS: &[&str] = &["valid-token", "another-valid-token"];
+pub const MOCK_TOKENS: &[&str] = &["valid-token", "another-valid-token"];
 const ALLOW: (&str, &str) = ("decision", "allow");
 
 #[tokio::test]

@@ -85,3 +85,76 @@ async fn official_python_sdk_walks_sftp() {
     let (id, token) = app.import(&key, &sshd.password_account(&root)).await;
     walk(&app, &key, id, &token).await;
 }
+
+/// Runs one step of the SDK's OAuth script; returns its JSON output.
+async fn oauth_step(app: &TestApp, args: &[&str]) -> serde_json::Value {
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/sdk/kloudless_sdk_oauth.py");
+    let output = tokio::process::Command::new(python())
+        .arg(&script)
+        .args(args)
+        .env("CLOUDBRIDGE_BASE_URL", &app.base)
+        .output()
+        .await
+        .expect("running the SDK OAuth script");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "SDK OAuth script failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[tokio::test]
+async fn official_python_sdk_connects_an_account_with_oauth() {
+    use crate::connect::{allow_redirect, app_for, Browser, APP_REDIRECT, CLIENT, MOCK_TOKENS};
+    let mock = crate::gdrive::drive_mock().await;
+    let identity =
+        cloudbridge_fakes::identity::Identity::start(CLIENT.0, CLIENT.1, MOCK_TOKENS, 3600).await;
+    let app = app_for("gdrive", &mock.endpoint, &identity).await;
+    let (app_id, key) = app.create_app("sdk-oauth").await;
+    allow_redirect(&app, &app_id, false).await;
+
+    // get_authorization_url → the user's browser → get_token_from_code → verify_token.
+    let start = oauth_step(&app, &["start", &app_id, APP_REDIRECT, "gdrive"]).await;
+    let mut browser = Browser::new();
+    let chooser = browser
+        .go(
+            reqwest::Method::GET,
+            start["url"].as_str().unwrap(),
+            None,
+            APP_REDIRECT,
+        )
+        .await;
+    assert_eq!(chooser.status, 200, "{}", chooser.body);
+    let consent = browser
+        .submit(&chooser, "service", "gdrive", APP_REDIRECT)
+        .await;
+    let back = browser
+        .submit(&consent, "decision", "allow", APP_REDIRECT)
+        .await;
+    let state = start["state"].as_str().unwrap();
+    let done = oauth_step(
+        &app,
+        &[
+            "finish",
+            &app_id,
+            &key,
+            state,
+            APP_REDIRECT,
+            back.url.as_str(),
+        ],
+    )
+    .await;
+    assert_eq!(done["service"], "gdrive", "{done}");
+    assert_eq!(done["root_type"], "object_list", "{done}");
+    assert_eq!(done["created"], "from-sdk", "{done}");
+    // The token the SDK got is the account's, for this application only.
+    let info = app
+        .with_token(done["token"].as_str().unwrap())
+        .get_json("/v1/oauth/token")
+        .await;
+    assert_eq!(info["client_id"], app_id);
+    assert_eq!(info["account_id"], done["account_id"]);
+}
