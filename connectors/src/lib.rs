@@ -436,4 +436,4 @@ pub fn capabilities(service: &str) -> Capabilities {
     }
 }
 
-pub(crate) use local::numbered;
+pub(crate) use local::{numbered, upload_target};
