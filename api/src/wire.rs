@@ -106,6 +106,7 @@ pub fn service_name(service: &str) -> &str {
         "webdav" => "WebDAV",
         "sftp" => "SFTP",
         "gdrive" => "Google Drive",
+        "dropbox" => "Dropbox",
         other => other,
     }
 }

@@ -12,6 +12,7 @@
 //! - [`webdav`]: `webdav` settings and operator.
 //! - [`sftp`]: `sftp` accounts on an SSH server (password or private key), own store.
 //! - [`gdrive`]: Google Drive (Drive API v3), first-party on reqwest.
+//! - [`dropbox`]: `dropbox` accounts through Dropbox API v2.
 //! - [`oauth`]: tokens of OAuth services and the HTTP discipline of their connectors.
 //! - [`transfer`]: byte streaming for the API tier.
 
@@ -28,6 +29,7 @@ use cloudbridge_shared::{
 
 pub mod cache;
 pub mod dal;
+pub mod dropbox;
 pub mod gdrive;
 pub mod local;
 pub mod oauth;
@@ -60,7 +62,15 @@ pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
 pub const OAUTH_SERVICES: &[&str] = &["gdrive", "onedrive", "onedrivebiz", "dropbox", "box"];
 
 /// Services this build can connect.
-pub const SERVICES: &[&str] = &["local", "s3", "s3_compatible", "webdav", "sftp", "gdrive"];
+pub const SERVICES: &[&str] = &[
+    "local",
+    "s3",
+    "s3_compatible",
+    "webdav",
+    "sftp",
+    "gdrive",
+    "dropbox",
+];
 
 /// Operations of a storage service, as the workers use them.
 #[async_trait]
@@ -326,6 +336,7 @@ pub fn open(ctx: &Context, account: &AccountRef) -> Result<Box<dyn Storage>, Api
         }
         "sftp" => Ok(Box::new(sftp::SftpStore::new(account, cipher)?)),
         "gdrive" => Ok(Box::new(gdrive::DriveStore::new(ctx, account)?)),
+        "dropbox" => Ok(Box::new(dropbox::DropboxStore::new(ctx, account)?)),
         other => Err(ApiError::not_implemented(format!(
             "The service `{other}` is not supported."
         ))),
@@ -431,7 +442,9 @@ pub fn seal_secrets<T: serde::Serialize>(secrets: &T, cipher: &Cipher) -> Vec<u8
 pub fn capabilities(service: &str) -> Capabilities {
     match service {
         "local" => local::CAPABILITIES.to_vec(),
-        "s3" | "s3_compatible" | "webdav" | "sftp" | "gdrive" => BASIC_CAPABILITIES.to_vec(),
+        "s3" | "s3_compatible" | "webdav" | "sftp" | "gdrive" | "dropbox" => {
+            BASIC_CAPABILITIES.to_vec()
+        }
         _ => Vec::new(),
     }
 }
