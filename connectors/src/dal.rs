@@ -117,44 +117,20 @@ impl DalStore {
         }
     }
 
-    /// Where an upload of `name` lands: the name itself when overwriting (never over a
-    /// folder), else the first free `name (n)`.
+    /// Where an upload of `name` lands (see [`crate::upload_target`]).
     async fn target(
         &self,
         parent: &ItemPath,
         name: &str,
         overwrite: bool,
     ) -> Result<ItemPath, ApiError> {
-        if !overwrite {
-            return self.free_name(parent, name).await;
-        }
-        let target = parent.join(name)?;
-        if self.exists(&target).await? == Some(ItemKind::Folder) {
-            return Err(ApiError::naming_conflict(
-                "A folder has this name.",
-                target.id(),
-            ));
-        }
-        Ok(target)
-    }
-
-    /// `name` in `parent`, or the first free `name (n)`.
-    async fn free_name(&self, parent: &ItemPath, name: &str) -> Result<ItemPath, ApiError> {
-        for n in 0..1000 {
-            let candidate = if n == 0 {
-                name.to_string()
-            } else {
-                crate::numbered(name, n)
-            };
-            let path = parent.join(&candidate)?;
-            if self.exists(&path).await?.is_none() {
-                return Ok(path);
-            }
-        }
-        Err(ApiError::naming_conflict(
-            "Too many files with this name.",
-            parent.join(name)?.id(),
-        ))
+        crate::upload_target(
+            parent,
+            name,
+            overwrite,
+            |p| async move { self.exists(&p).await },
+        )
+        .await
     }
 }
 

@@ -13,6 +13,7 @@
 //! - [`sftp`]: `sftp` accounts on an SSH server (password or private key), own store.
 //! - [`gdrive`]: Google Drive (Drive API v3), first-party on reqwest.
 //! - [`onedrive`]: `onedrive` and `onedrivebiz` on Microsoft Graph.
+//! - [`dropbox`]: `dropbox` accounts through Dropbox API v2.
 //! - [`oauth`]: tokens of OAuth services and the HTTP discipline of their connectors.
 //! - [`transfer`]: byte streaming for the API tier.
 
@@ -29,6 +30,7 @@ use cloudbridge_shared::{
 
 pub mod cache;
 pub mod dal;
+pub mod dropbox;
 pub mod gdrive;
 pub mod local;
 pub mod oauth;
@@ -71,6 +73,7 @@ pub const SERVICES: &[&str] = &[
     "gdrive",
     "onedrive",
     "onedrivebiz",
+    "dropbox",
 ];
 
 /// Operations of a storage service, as the workers use them.
@@ -322,9 +325,13 @@ pub async fn identity(
                 name: account,
             })
         }
-        "onedrive" | "onedrivebiz" => {
-            // The e-mail address when Graph gives one, else the stable user id.
-            let (id, display) = onedrive::identity(&api, provider).await?;
+        "onedrive" | "onedrivebiz" | "dropbox" => {
+            // The e-mail address when the service gives one, else the stable user id.
+            let (id, display) = if service == "dropbox" {
+                dropbox::identity(&api, provider).await?
+            } else {
+                onedrive::identity(&api, provider).await?
+            };
             let name = if display.contains('@') {
                 display
             } else {
@@ -361,6 +368,7 @@ pub fn open(ctx: &Context, account: &AccountRef) -> Result<Box<dyn Storage>, Api
             &ctx.providers.onedrive,
             account.id,
         ))),
+        "dropbox" => Ok(Box::new(dropbox::DropboxStore::new(ctx, account)?)),
         other => Err(ApiError::not_implemented(format!(
             "The service `{other}` is not supported."
         ))),
@@ -466,11 +474,10 @@ pub fn seal_secrets<T: serde::Serialize>(secrets: &T, cipher: &Cipher) -> Vec<u8
 pub fn capabilities(service: &str) -> Capabilities {
     match service {
         "local" => local::CAPABILITIES.to_vec(),
-        "s3" | "s3_compatible" | "webdav" | "sftp" | "gdrive" | "onedrive" | "onedrivebiz" => {
-            BASIC_CAPABILITIES.to_vec()
-        }
+        "s3" | "s3_compatible" | "webdav" | "sftp" | "gdrive" | "onedrive" | "onedrivebiz"
+        | "dropbox" => BASIC_CAPABILITIES.to_vec(),
         _ => Vec::new(),
     }
 }
 
-pub(crate) use local::numbered;
+pub(crate) use local::{numbered, upload_target};

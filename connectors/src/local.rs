@@ -468,6 +468,45 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Where an upload of `name` into `parent` lands on a service whose `kind_of` says
+/// what is at a path: the name itself when overwriting (never over a folder), else
+/// the first free `name (n)`.
+pub(crate) async fn upload_target<F, Fut>(
+    parent: &ItemPath,
+    name: &str,
+    overwrite: bool,
+    kind_of: F,
+) -> Result<ItemPath, ApiError>
+where
+    F: Fn(ItemPath) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<ItemKind>, ApiError>>,
+{
+    let target = parent.join(name)?;
+    if overwrite {
+        if kind_of(target.clone()).await? == Some(ItemKind::Folder) {
+            return Err(ApiError::naming_conflict(
+                "A folder has this name.",
+                target.id(),
+            ));
+        }
+        return Ok(target);
+    }
+    for n in 0..1000 {
+        let candidate = if n == 0 {
+            target.clone()
+        } else {
+            parent.join(&numbered(name, n))?
+        };
+        if kind_of(candidate.clone()).await?.is_none() {
+            return Ok(candidate);
+        }
+    }
+    Err(ApiError::naming_conflict(
+        "Too many files with this name.",
+        target.id(),
+    ))
+}
+
 /// `report.pdf` → `report (2).pdf`.
 pub(crate) fn numbered(name: &str, n: u32) -> String {
     match name.rsplit_once('.') {

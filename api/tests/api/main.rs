@@ -4,6 +4,7 @@
 mod accounts;
 mod conformance;
 mod connect;
+mod dropbox;
 mod errors;
 mod gdrive;
 mod helpers;

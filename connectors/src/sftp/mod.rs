@@ -250,38 +250,20 @@ impl SftpStore {
         Ok(entries)
     }
 
-    /// Where an upload of `name` lands: the name itself when overwriting (never over a
-    /// folder), else the first free `name (n)`.
+    /// Where an upload of `name` lands (see [`crate::upload_target`]).
     async fn target(
         &self,
         parent: &ItemPath,
         name: &str,
         overwrite: bool,
     ) -> Result<ItemPath, ApiError> {
-        let target = parent.join(name)?;
-        if overwrite {
-            if self.exists(&target).await? == Some(ItemKind::Folder) {
-                return Err(ApiError::naming_conflict(
-                    "A folder has this name.",
-                    target.id(),
-                ));
-            }
-            return Ok(target);
-        }
-        for n in 0..1000 {
-            let candidate = if n == 0 {
-                target.clone()
-            } else {
-                parent.join(&crate::numbered(name, n))?
-            };
-            if self.exists(&candidate).await?.is_none() {
-                return Ok(candidate);
-            }
-        }
-        Err(ApiError::naming_conflict(
-            "Too many files with this name.",
-            target.id(),
-        ))
+        crate::upload_target(
+            parent,
+            name,
+            overwrite,
+            |p| async move { self.exists(&p).await },
+        )
+        .await
     }
 
     /// Deletes a server folder and everything in it (links removed, not followed).

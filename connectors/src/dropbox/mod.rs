@@ -1,0 +1,466 @@
+//! `dropbox`: a Dropbox account through Dropbox API v2, with OAuth 2.0 tokens.
+//!
+//! Dropbox addresses items by path, so our paths are Dropbox paths (case-insensitive
+//! there: `Docs/a.txt` and `docs/A.TXT` are one item). Transfers are `Service` plans
+//! streamed by the API tier through [`Storage::download`] and [`Storage::upload`]. An
+//! upload's final name is settled when it is planned (the first free `name (n)` unless
+//! overwriting), and the bytes are committed there by Dropbox itself at the end of the
+//! body (`files/upload`, or `upload_session/finish` with the commit), atomically and
+//! without autorename: a name taken meanwhile is a 409. Nothing partial is ever visible,
+//! so discarding an upload has nothing to remove (an unfinished upload session is
+//! dropped by Dropbox after 7 days).
+//!
+//! # Layout
+//! - [`client`]: calls (RPC, content upload, download), Dropbox errors as tags, write
+//!   contention waited out.
+//! - [`paths`]: our paths as Dropbox paths, Dropbox metadata as entries.
+//! - [`upload`]: one request or an upload session, in bounded pieces.
+
+use async_trait::async_trait;
+use cloudbridge_shared::{
+    config::ProviderSettings,
+    protocol::{AccountRef, TransferPlan},
+    storage::{Capabilities, ItemKind, Page},
+    ApiError, Entry, ItemPath,
+};
+use futures::TryStreamExt;
+use serde_json::{json, Value};
+
+use crate::{oauth::Api, transfer, Filter, Storage, Walk};
+
+pub mod client;
+pub mod paths;
+pub mod upload;
+
+pub use upload::UPLOAD_CHUNK;
+
+use client::{Client, Error};
+use paths::dropbox_path;
+use upload::Mode;
+
+/// Entries asked for per `list_folder` page (Dropbox's largest).
+const LIST_LIMIT: u32 = 2000;
+
+/// The account id and a human name (e-mail, else display name) of the Dropbox user the
+/// tokens of `api` belong to (`users/get_current_account`).
+pub async fn identity(
+    api: &Api,
+    provider: &ProviderSettings,
+) -> Result<(String, String), ApiError> {
+    let account = Client::new(api.clone(), provider)
+        .rpc("users/get_current_account", &Value::Null)
+        .await?;
+    let id = account["account_id"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ApiError::new(502, "bad_gateway", "Dropbox named no account."))?;
+    let name = account["email"]
+        .as_str()
+        .filter(|e| !e.is_empty())
+        .or_else(|| account["name"]["display_name"].as_str())
+        .unwrap_or(id);
+    Ok((id.to_string(), name.to_string()))
+}
+
+fn invalid_parent(message: &str) -> ApiError {
+    ApiError::new(400, "invalid_parent_folder", message)
+}
+
+/// The token of a planned upload: how it writes and where (`add:<id>`,
+/// `overwrite:<id>`).
+fn staged_token(mode: Mode, target: &ItemPath) -> String {
+    let mode = match mode {
+        Mode::Add => "add",
+        Mode::Overwrite => "overwrite",
+    };
+    format!("{mode}:{}", target.id())
+}
+
+fn parse_staged(staged: &str) -> Result<(Mode, ItemPath), ApiError> {
+    let unknown = || ApiError::bad_request("Unknown upload.");
+    let (mode, id) = staged.split_once(':').ok_or_else(unknown)?;
+    let mode = match mode {
+        "add" => Mode::Add,
+        "overwrite" => Mode::Overwrite,
+        _ => return Err(unknown()),
+    };
+    let target = ItemPath::from_id(id).map_err(|_| unknown())?;
+    if target.is_root() {
+        return Err(unknown());
+    }
+    Ok((mode, target))
+}
+
+/// A Dropbox account.
+pub struct DropboxStore {
+    client: Client,
+}
+
+impl DropboxStore {
+    /// The store of `account`, calling Dropbox with the account's tokens.
+    pub fn new(ctx: &crate::Context, account: &AccountRef) -> Result<Self, ApiError> {
+        Ok(Self {
+            client: Client::new(ctx.api(account)?, &ctx.providers.dropbox),
+        })
+    }
+
+    /// Metadata of an item (never the root), or `None` when nothing is there.
+    async fn find(&self, path: &ItemPath) -> Result<Option<Entry>, ApiError> {
+        let arg = json!({ "path": dropbox_path(path) });
+        match self.client.rpc("files/get_metadata", &arg).await {
+            Ok(metadata) => paths::at(path, metadata).map(Some),
+            Err(e) if e.has("not_found") => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn kind_of(&self, path: &ItemPath) -> Result<Option<ItemKind>, ApiError> {
+        if path.is_root() {
+            return Ok(Some(ItemKind::Folder));
+        }
+        Ok(self.find(path).await?.map(|e| e.kind))
+    }
+
+    /// Checks that `parent` is a folder (400 `invalid_parent_folder` otherwise).
+    async fn folder(&self, parent: &ItemPath) -> Result<(), ApiError> {
+        match self.kind_of(parent).await? {
+            Some(ItemKind::Folder) => Ok(()),
+            Some(ItemKind::File) => Err(invalid_parent("The parent is not a folder.")),
+            None => Err(invalid_parent("The parent folder does not exist.")),
+        }
+    }
+
+    /// Every page of a listing (`list_folder`, then `continue` while `has_more`).
+    async fn list_all(&self, arg: Value) -> Result<Vec<Value>, Error> {
+        let mut page = self.client.rpc("files/list_folder", &arg).await?;
+        let mut entries = Vec::new();
+        loop {
+            if let Value::Array(found) = page["entries"].take() {
+                entries.extend(found);
+            }
+            if page["has_more"] != true {
+                return Ok(entries);
+            }
+            let cursor = json!({ "cursor": page["cursor"] });
+            page = self
+                .client
+                .rpc("files/list_folder/continue", &cursor)
+                .await?;
+        }
+    }
+
+    /// Where an upload of `name` lands (see [`crate::upload_target`]).
+    async fn target(
+        &self,
+        parent: &ItemPath,
+        name: &str,
+        overwrite: bool,
+    ) -> Result<ItemPath, ApiError> {
+        crate::upload_target(parent, name, overwrite, |p| async move {
+            self.kind_of(&p).await
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Storage for DropboxStore {
+    fn capabilities(&self) -> Capabilities {
+        crate::BASIC_CAPABILITIES.to_vec()
+    }
+
+    async fn validate(&self) -> Result<(), ApiError> {
+        self.client
+            .rpc("users/get_current_account", &Value::Null)
+            .await?;
+        Ok(())
+    }
+
+    async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError> {
+        if path.is_root() {
+            // Dropbox has no metadata for the root folder.
+            return Ok(Entry {
+                path: ItemPath::root(),
+                kind: ItemKind::Folder,
+                size: None,
+                created: None,
+                modified: None,
+                mime_type: None,
+                raw: None,
+            });
+        }
+        self.find(path)
+            .await?
+            .ok_or_else(|| ApiError::not_found("No such file or folder."))
+    }
+
+    async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
+        let arg = json!({ "path": dropbox_path(path), "limit": LIST_LIMIT });
+        let listed = self.list_all(arg).await.map_err(|e| {
+            if e.has("not_found") || e.has("not_folder") {
+                ApiError::not_found("No folder has this id.")
+            } else {
+                e.into()
+            }
+        })?;
+        let entries = listed
+            .into_iter()
+            .filter_map(|m| paths::child(path, m))
+            .collect();
+        Page::of_listing(entries, page, page_size)
+    }
+
+    async fn create_folder(
+        &self,
+        parent: &ItemPath,
+        name: &str,
+        conflict_if_exists: bool,
+    ) -> Result<(Entry, bool), ApiError> {
+        let path = parent.join(name)?;
+        self.folder(parent).await?;
+        let arg = json!({ "path": dropbox_path(&path), "autorename": false });
+        match self.client.rpc("files/create_folder_v2", &arg).await {
+            Ok(created) => Ok((paths::at(&path, created["metadata"].clone())?, true)),
+            Err(e) if e.is(&["path", "conflict", "folder"]) && !conflict_if_exists => {
+                Ok((self.metadata(&path).await?, false))
+            }
+            Err(e) if e.is(&["path", "conflict", "file_ancestor"]) => {
+                Err(invalid_parent("The parent is not a folder."))
+            }
+            Err(e) if e.has("conflict") => Err(ApiError::naming_conflict(
+                "An item with this name already exists.",
+                path.id(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn delete(
+        &self,
+        path: &ItemPath,
+        kind: ItemKind,
+        recursive: bool,
+    ) -> Result<(), ApiError> {
+        if path.is_root() {
+            return Err(ApiError::forbidden("The root folder cannot be deleted."));
+        }
+        if self.metadata(path).await?.kind != kind {
+            return Err(ApiError::not_found("No such file or folder."));
+        }
+        if kind == ItemKind::Folder && !recursive {
+            // Dropbox deletes folders with their contents: look first.
+            let arg = json!({ "path": dropbox_path(path), "limit": 1 });
+            let page = self.client.rpc("files/list_folder", &arg).await?;
+            let empty = page["entries"].as_array().is_none_or(Vec::is_empty);
+            if !empty {
+                return Err(ApiError::new(
+                    403,
+                    "folder_not_empty",
+                    "The folder is not empty.",
+                ));
+            }
+        }
+        let arg = json!({ "path": dropbox_path(path) });
+        self.client.rpc("files/delete_v2", &arg).await?;
+        Ok(())
+    }
+
+    async fn relocate(
+        &self,
+        from: &ItemPath,
+        kind: ItemKind,
+        to: &ItemPath,
+        copy: bool,
+    ) -> Result<Entry, ApiError> {
+        crate::check_relocation(from, kind, to)?;
+        if self.metadata(from).await?.kind != kind {
+            return Err(ApiError::not_found("No such file or folder."));
+        }
+        let parent = to.parent().expect("a destination has a parent");
+        self.folder(&parent).await?;
+        if self.kind_of(to).await?.is_some() {
+            return Err(ApiError::naming_conflict(
+                "An item with this name already exists.",
+                to.id(),
+            ));
+        }
+        let route = if copy {
+            "files/copy_v2"
+        } else {
+            "files/move_v2"
+        };
+        let arg = json!({
+            "from_path": dropbox_path(from),
+            "to_path": dropbox_path(to),
+            "autorename": false,
+        });
+        match self.client.rpc(route, &arg).await {
+            Ok(moved) => paths::at(to, moved["metadata"].clone()),
+            Err(e) if e.is(&["to", "conflict"]) => Err(ApiError::naming_conflict(
+                "An item with this name already exists.",
+                to.id(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn plan_download(&self, path: &ItemPath) -> Result<(TransferPlan, Entry), ApiError> {
+        let entry = self.metadata(path).await?;
+        if entry.kind != ItemKind::File {
+            return Err(ApiError::not_found("No file has this id."));
+        }
+        let plan = TransferPlan::Service {
+            path: path.as_str().to_string(),
+            staged: None,
+        };
+        Ok((plan, entry))
+    }
+
+    async fn plan_upload(
+        &self,
+        parent: &ItemPath,
+        name: &str,
+        overwrite: bool,
+    ) -> Result<TransferPlan, ApiError> {
+        self.folder(parent).await?;
+        let target = self.target(parent, name, overwrite).await?;
+        let mode = if overwrite {
+            Mode::Overwrite
+        } else {
+            Mode::Add
+        };
+        Ok(TransferPlan::Service {
+            path: target.as_str().to_string(),
+            staged: Some(staged_token(mode, &target)),
+        })
+    }
+
+    async fn commit_upload(
+        &self,
+        staged: &str,
+        parent: &ItemPath,
+        _name: &str,
+        _overwrite: bool,
+    ) -> Result<Entry, ApiError> {
+        // Dropbox committed the file when the body ended: look at it.
+        let (_, target) = parse_staged(staged)?;
+        if target.parent().as_ref() != Some(parent) {
+            return Err(ApiError::bad_request("Unknown upload."));
+        }
+        match self.find(&target).await? {
+            Some(entry) if entry.kind == ItemKind::File => Ok(entry),
+            _ => Err(ApiError::bad_request(
+                "The upload was not received completely.",
+            )),
+        }
+    }
+
+    async fn abort_upload(&self, staged: &str) -> Result<(), ApiError> {
+        // Nothing was made visible before the body ended; nothing to remove.
+        parse_staged(staged).map(|_| ())
+    }
+
+    async fn download(
+        &self,
+        plan_path: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<transfer::Download, ApiError> {
+        let path = ItemPath::parse(plan_path).map_err(|_| ApiError::internal("bad plan"))?;
+        let response = self
+            .client
+            .download(&dropbox_path(&path), range)
+            .await
+            .map_err(|e| match e {
+                e if e.has("not_found") || e.has("not_file") => {
+                    ApiError::not_found("No file has this id.")
+                }
+                e => e.into(),
+            })?;
+        if range.is_some() && response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+            return Err(ApiError::new(
+                502,
+                "bad_gateway",
+                "Dropbox ignored the byte range.",
+            ));
+        }
+        let length = response.content_length();
+        let body = Box::pin(response.bytes_stream().map_err(std::io::Error::other));
+        Ok(transfer::Download { body, length })
+    }
+
+    async fn upload(
+        &self,
+        plan_path: &str,
+        staged: Option<&str>,
+        body: transfer::ByteStream,
+        _length: Option<u64>,
+    ) -> Result<u64, ApiError> {
+        let (mode, target) = parse_staged(staged.unwrap_or_default())?;
+        if target.as_str() != plan_path {
+            return Err(ApiError::internal("bad plan"));
+        }
+        let (written, _) = upload::write(
+            &self.client,
+            &dropbox_path(&target),
+            mode,
+            body,
+            &target.id(),
+        )
+        .await?;
+        Ok(written)
+    }
+
+    async fn walk(&self, under: &ItemPath, keep: &Filter, limit: usize) -> Result<Walk, ApiError> {
+        // One recursive listing instead of a folder-by-folder crawl.
+        let arg = json!({ "path": dropbox_path(under), "recursive": true, "limit": LIST_LIMIT });
+        let mut page = match self.client.rpc("files/list_folder", &arg).await {
+            Ok(page) => page,
+            Err(e) if e.has("not_found") || e.has("not_folder") => return Ok(Walk::default()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut walk = Walk::default();
+        let below = under.as_str().to_lowercase();
+        loop {
+            for metadata in page["entries"].as_array().into_iter().flatten() {
+                let Some(entry) = paths::listed(metadata.clone()) else {
+                    continue;
+                };
+                // The folder itself comes first in a recursive listing of it.
+                if entry.path.as_str().to_lowercase() == below {
+                    continue;
+                }
+                if walk.visited == limit {
+                    walk.truncated = true;
+                    return Ok(walk);
+                }
+                walk.visited += 1;
+                if keep(&entry) {
+                    walk.found.push(entry);
+                }
+            }
+            if page["has_more"] != true {
+                return Ok(walk);
+            }
+            let cursor = json!({ "cursor": page["cursor"] });
+            page = self
+                .client
+                .rpc("files/list_folder/continue", &cursor)
+                .await?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staged_tokens_carry_mode_and_target() {
+        let target = ItemPath::parse("Docs/a (1).txt").unwrap();
+        let token = staged_token(Mode::Overwrite, &target);
+        assert_eq!(parse_staged(&token).unwrap(), (Mode::Overwrite, target));
+        assert!(parse_staged("add:root").is_err());
+        assert!(parse_staged("move:eA").is_err());
+        assert!(parse_staged("nothing").is_err());
+    }
+}
