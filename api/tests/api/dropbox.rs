@@ -10,6 +10,7 @@ use cloudbridge_connectors::{
 };
 use cloudbridge_fakes::dropbox::{FakeDropbox, RateLimit};
 use cloudbridge_shared::Secret;
+use futures::StreamExt;
 use rand::RngCore;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -250,4 +251,91 @@ async fn dropbox_identity_names_the_account() {
     );
     let e = identity(&api("bogus".into()), &provider).await.unwrap_err();
     assert_eq!((e.status, e.code.as_str()), (401, "service_unauthorized"));
+}
+
+#[tokio::test]
+async fn dropbox_connects_in_a_browser_and_a_refusal_ends_on_the_application() {
+    use crate::connect::{
+        allow_redirect, authorize_url, connect, finish_and_use, param, Browser, APP_REDIRECT,
+    };
+    let fake = FakeDropbox::start().await;
+    let app = app_for(&fake).await;
+    let (app_id, key) = app.create_app("dropbox-connect").await;
+    allow_redirect(&app, &app_id, false).await;
+    // Dropbox approves a signed-in user's repeat authorization without a page.
+    let code = connect(&app, &app_id, "dropbox", ("", "")).await;
+    let (token, account) = finish_and_use(&app, &app_id, &key, &code).await;
+    let me = app.with_token(&token).get_json("/v1/accounts/me").await;
+    assert_eq!(me["service"], "dropbox");
+    let code = connect(&app, &app_id, "dropbox", ("", "")).await;
+    let (_, again) = finish_and_use(&app, &app_id, &key, &code).await;
+    assert_eq!(again, account, "the same Dropbox user is the same account");
+
+    fake.deny_next_authorization();
+    let mut browser = Browser::new();
+    let chooser = browser
+        .go(
+            Method::GET,
+            &authorize_url(&app, &app_id, "dropbox", "d1"),
+            None,
+            APP_REDIRECT,
+        )
+        .await;
+    let back = browser
+        .submit(&chooser, "service", "dropbox", APP_REDIRECT)
+        .await;
+    assert_eq!(param(&back.url, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&back.url, "state").as_deref(), Some("d1"));
+}
+
+#[tokio::test]
+async fn an_access_token_expiring_during_a_long_upload_is_refreshed_and_nothing_is_lost() {
+    let fake = FakeDropbox::start().await;
+    // Tokens live 2 seconds; the upload below takes about 5.
+    fake.set_token_lifetime(std::time::Duration::from_secs(2));
+    let app = app_for(&fake).await;
+    let (_, key) = app.create_app("dropbox-slow").await;
+    let (access, refresh) = fake.grant(CLIENT_ID, &fake.account_id());
+    let expiry = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let body = json!({
+        "service": "dropbox", "account": "slow@example.com",
+        "token": access, "refresh_token": refresh, "token_expiry": expiry.to_rfc3339(),
+    });
+    let r = app.with_key(&key).post_json("/v1/accounts", &body).await;
+    assert_eq!(r.status(), 201);
+    let account: Value = r.json().await.unwrap();
+    let a = app.with_token(account["bearer_token"]["key"].as_str().unwrap());
+
+    let mut bytes = vec![0u8; 3 * UPLOAD_CHUNK];
+    rand::rng().fill_bytes(&mut bytes);
+    let pieces: Vec<Vec<u8>> = bytes.chunks(1 << 20).map(<[u8]>::to_vec).collect();
+    let slow = futures::stream::iter(pieces).then(|piece| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        Ok::<_, std::io::Error>(piece)
+    });
+    let r = a
+        .upload_req("root", "slow.bin", "")
+        .header("content-length", bytes.len())
+        .body(reqwest::Body::wrap_stream(slow))
+        .go()
+        .await;
+    let status = r.status();
+    let file: Value = r.json().await.unwrap();
+    assert_eq!(status, 201, "{file}");
+    assert!(
+        fake.contents(&fake.account_id(), "/slow.bin").unwrap() == bytes,
+        "every byte, once"
+    );
+    // The fake refuses expired tokens: the upload outlived the first one, so it went on
+    // with refreshed ones (each refresh is a new credential version).
+    let pool = sqlx::PgPool::connect(app.settings().database.url.expose())
+        .await
+        .unwrap();
+    let version: i64 =
+        sqlx::query_scalar("SELECT version FROM account_tokens WHERE account_id = $1")
+            .bind(account["id"].as_i64().unwrap())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(version > 1, "the token was refreshed during the upload");
 }
