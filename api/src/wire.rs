@@ -108,6 +108,7 @@ pub fn service_name(service: &str) -> &str {
         "gdrive" => "Google Drive",
         "onedrive" => "OneDrive",
         "onedrivebiz" => "OneDrive for Business",
+        "box" => "Box",
         other => other,
     }
 }

@@ -14,6 +14,7 @@
 //! - [`gdrive`]: Google Drive (Drive API v3), first-party on reqwest.
 //! - [`onedrive`]: `onedrive` and `onedrivebiz` on Microsoft Graph.
 //! - [`oauth`]: tokens of OAuth services and the HTTP discipline of their connectors.
+//! - [`boxcom`]: `box` accounts through Box API 2.0.
 //! - [`transfer`]: byte streaming for the API tier.
 
 use std::{path::PathBuf, sync::Arc};
@@ -27,6 +28,7 @@ use cloudbridge_shared::{
     ApiError, Entry, ItemPath,
 };
 
+pub mod boxcom;
 pub mod cache;
 pub mod dal;
 pub mod gdrive;
@@ -71,6 +73,7 @@ pub const SERVICES: &[&str] = &[
     "gdrive",
     "onedrive",
     "onedrivebiz",
+    "box",
 ];
 
 /// Operations of a storage service, as the workers use them.
@@ -325,7 +328,11 @@ pub async fn identity(
         "onedrive" | "onedrivebiz" => {
             // The e-mail address when Graph gives one, else the stable user id.
             let (id, display) = onedrive::identity(&api, provider).await?;
-            let name = if display.contains('@') { display } else { id.clone() };
+            let name = if display.contains('@') {
+                display
+            } else {
+                id.clone()
+            };
             Ok(Identity { id, name })
         }
         _ => Err(ApiError::not_implemented(format!(
@@ -355,6 +362,11 @@ pub fn open(ctx: &Context, account: &AccountRef) -> Result<Box<dyn Storage>, Api
         "onedrive" | "onedrivebiz" => Ok(Box::new(onedrive::OneDrive::new(
             ctx.api(account)?,
             &ctx.providers.onedrive,
+            account.id,
+        ))),
+        "box" => Ok(Box::new(boxcom::BoxStore::new(
+            ctx.api(account)?,
+            &ctx.providers.box_,
             account.id,
         ))),
         other => Err(ApiError::not_implemented(format!(
@@ -462,9 +474,8 @@ pub fn seal_secrets<T: serde::Serialize>(secrets: &T, cipher: &Cipher) -> Vec<u8
 pub fn capabilities(service: &str) -> Capabilities {
     match service {
         "local" => local::CAPABILITIES.to_vec(),
-        "s3" | "s3_compatible" | "webdav" | "sftp" | "gdrive" | "onedrive" | "onedrivebiz" => {
-            BASIC_CAPABILITIES.to_vec()
-        }
+        "s3" | "s3_compatible" | "webdav" | "sftp" | "gdrive" | "onedrive" | "onedrivebiz"
+        | "box" => BASIC_CAPABILITIES.to_vec(),
         _ => Vec::new(),
     }
 }

@@ -56,10 +56,13 @@ fn form_parts(headers: &HeaderMap, body: &Bytes) -> Result<Vec<(String, Bytes)>,
         let next =
             find(body, format!("\r\n{delimiter}").as_bytes(), headers_end).ok_or_else(malformed)?;
         let name = head
-            .split(';')
-            .filter_map(|p| p.trim().strip_prefix("name="))
-            .next()
-            .map(|n| n.trim_matches('"').to_string())
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
+            .and_then(|l| {
+                l.split(';')
+                    .find_map(|p| p.trim().strip_prefix("name="))
+                    .map(|n| n.trim_matches('"').to_string())
+            })
             .unwrap_or_default();
         parts.push((name, body.slice(headers_end + 4..next)));
         at = next + 2 + delimiter.len();
@@ -552,8 +555,11 @@ mod tests {
         let mut body = Vec::new();
         for (name, data) in parts {
             body.extend_from_slice(
-                format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n")
-                    .as_bytes(),
+                format!(
+                    "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"f\"\r\n\
+                     Content-Type: application/json\r\n\r\n"
+                )
+                .as_bytes(),
             );
             body.extend_from_slice(data);
             body.extend_from_slice(b"\r\n");
