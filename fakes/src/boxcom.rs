@@ -286,21 +286,21 @@ fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/2.0/files/{id}",
             get(items::get_file)
-                .put(items::update_file)
+                .put(items::update_item::<false>)
                 .delete(items::delete_file),
         )
         .route("/2.0/files/{id}/content", get(items::download))
-        .route("/2.0/files/{id}/copy", post(items::copy_file))
+        .route("/2.0/files/{id}/copy", post(items::copy_item::<false>))
         .route("/2.0/files/content", options(uploads::preflight))
         .route("/2.0/folders", post(items::create_folder))
         .route(
             "/2.0/folders/{id}",
             get(items::get_folder)
-                .put(items::update_folder)
+                .put(items::update_item::<true>)
                 .delete(items::delete_folder),
         )
         .route("/2.0/folders/{id}/items", get(items::folder_items))
-        .route("/2.0/folders/{id}/copy", post(items::copy_folder))
+        .route("/2.0/folders/{id}/copy", post(items::copy_item::<true>))
         .route("/api/2.0/files/content", post(uploads::upload))
         .route("/api/2.0/files/{id}/content", post(uploads::upload_version))
         .route(

@@ -1,8 +1,10 @@
 //! `box` accounts against the Box API 2.0 emulator (`cloudbridge_fakes::boxcom`): the
 //! storage conformance suite, chunked upload sessions, rate limits and token refresh.
 
+use cloudbridge_connectors::oauth;
 use cloudbridge_fakes::boxcom::{BoxFake, Config};
 use cloudbridge_shared::Secret;
+use futures::StreamExt;
 use rand::RngCore;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -198,6 +200,31 @@ async fn box_large_uploads_go_through_sessions() {
     assert_error(r, 411, "length_required").await;
     assert!(fake.file("huge.bin").is_none());
     assert_eq!(fake.open_sessions(), 0);
+
+    // A client that goes away half-way: the session is aborted, nothing appears.
+    let cut = futures::stream::iter(0..8u8).then(|i| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        match i {
+            7 => Err(std::io::Error::other("client went away")),
+            i => Ok(vec![i; 256 << 10]),
+        }
+    });
+    let r = a
+        .upload_req("root", "cut.bin", "")
+        .header("content-length", 8 * (256 << 10))
+        .body(reqwest::Body::wrap_stream(cut))
+        .send()
+        .await;
+    assert!(r.is_err() || !r.unwrap().status().is_success());
+    for _ in 0..100 {
+        if fake.counters().sessions_aborted == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(fake.counters().sessions_aborted, 1);
+    assert_eq!(fake.open_sessions(), 0);
+    assert!(fake.file("cut.bin").is_none());
 }
 
 #[tokio::test]
@@ -271,20 +298,26 @@ async fn the_box_fakes_authorization_flow_redirects_with_a_code() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let r = client
-        .get(fake.authorize_url())
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", "box-client-id"),
-            ("redirect_uri", "https://app.example/callback"),
-            ("state", "s-123"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 302);
-    let back = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    let query: std::collections::HashMap<_, _> = back.query_pairs().into_owned().collect();
+    // A browser visiting the authorization page is sent back with these.
+    let visit = || async {
+        let r = client
+            .get(fake.authorize_url())
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", "box-client-id"),
+                ("redirect_uri", "https://app.example/callback"),
+                ("state", "s-123"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302);
+        let back = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        back.query_pairs()
+            .into_owned()
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let query = visit().await;
     assert_eq!(query["state"], "s-123");
     let exchange = |code: String| {
         client
@@ -305,32 +338,26 @@ async fn the_box_fakes_authorization_flow_redirects_with_a_code() {
         .await
         .unwrap();
     assert_eq!(tokens["token_type"], "bearer");
-    let me = client
-        .get(format!("{}/2.0/users/me", fake.url()))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+    // Whom the tokens act for, as the OAuth flow asks the connector.
+    let api = oauth::Api {
+        http: reqwest::Client::new(),
+        tokens: std::sync::Arc::new(oauth::FixedToken(oauth::Token {
+            access: Secret::new(tokens["access_token"].as_str().unwrap()),
+            version: 0,
+        })),
+    };
+    let mut provider = cloudbridge_shared::Settings::default().providers.box_;
+    provider.api_url = fake.url().to_string();
+    let who = cloudbridge_connectors::boxcom::identity(&api, &provider).await;
     assert_eq!(
-        me.json::<Value>().await.unwrap()["login"],
-        "tester@example.com"
+        who.unwrap(),
+        ("11446498".to_string(), "tester@example.com".to_string())
     );
     let again = exchange(query["code"].clone()).await.unwrap();
     assert_eq!(again.status(), 400, "codes are single-use");
 
     fake.deny_next_authorization();
-    let r = client
-        .get(fake.authorize_url())
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", "box-client-id"),
-            ("redirect_uri", "https://app.example/callback"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert!(r.headers()["location"]
-        .to_str()
-        .unwrap()
-        .contains("error=access_denied"));
+    let denied = visit().await;
+    assert_eq!(denied["error"], "access_denied");
+    assert_eq!(denied["state"], "s-123");
 }

@@ -89,36 +89,23 @@ fn order() -> Value {
     json!([{"by": "type", "direction": "ASC"}, {"by": "name", "direction": "ASC"}])
 }
 
-/// `PUT /2.0/files/{id}`: rename and/or move.
-pub async fn update_file(
+/// `PUT /2.0/files/{id}` and `PUT /2.0/folders/{id}` (`FOLDER`): rename and/or move.
+pub async fn update_item<const FOLDER: bool>(
     State(s): AppState,
     Path(id): Path<String>,
     Query(q): Params,
     body: Bytes,
 ) -> Result<Json<Value>, BoxError> {
-    update(
-        &mut s.world().store,
-        &id,
-        Kind::File,
-        &json_body(&body)?,
-        &q,
-    )
+    let body = json_body(&body)?;
+    update(&mut s.world().store, &id, kind_of(FOLDER), &body, &q)
 }
 
-/// `PUT /2.0/folders/{id}`: rename and/or move.
-pub async fn update_folder(
-    State(s): AppState,
-    Path(id): Path<String>,
-    Query(q): Params,
-    body: Bytes,
-) -> Result<Json<Value>, BoxError> {
-    update(
-        &mut s.world().store,
-        &id,
-        Kind::Folder,
-        &json_body(&body)?,
-        &q,
-    )
+fn kind_of(folder: bool) -> Kind {
+    if folder {
+        Kind::Folder
+    } else {
+        Kind::File
+    }
 }
 
 fn update(
@@ -210,36 +197,16 @@ pub async fn create_folder(
     Ok((StatusCode::CREATED, Json(render(store, &id, &q))))
 }
 
-/// `POST /2.0/files/{id}/copy` `{"parent": {"id"}, "name"?}`
-pub async fn copy_file(
+/// `POST /2.0/files/{id}/copy` and `POST /2.0/folders/{id}/copy` (`FOLDER`):
+/// `{"parent": {"id"}, "name"?}`.
+pub async fn copy_item<const FOLDER: bool>(
     State(s): AppState,
     Path(id): Path<String>,
     Query(q): Params,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), BoxError> {
-    copy(
-        &mut s.world().store,
-        &id,
-        Kind::File,
-        &json_body(&body)?,
-        &q,
-    )
-}
-
-/// `POST /2.0/folders/{id}/copy` `{"parent": {"id"}, "name"?}`
-pub async fn copy_folder(
-    State(s): AppState,
-    Path(id): Path<String>,
-    Query(q): Params,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Value>), BoxError> {
-    copy(
-        &mut s.world().store,
-        &id,
-        Kind::Folder,
-        &json_body(&body)?,
-        &q,
-    )
+    let body = json_body(&body)?;
+    copy(&mut s.world().store, &id, kind_of(FOLDER), &body, &q)
 }
 
 fn copy(
