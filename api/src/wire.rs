@@ -109,6 +109,7 @@ pub fn service_name(service: &str) -> &str {
         "onedrive" => "OneDrive",
         "onedrivebiz" => "OneDrive for Business",
         "dropbox" => "Dropbox",
+        "box" => "Box",
         other => other,
     }
 }

@@ -15,6 +15,7 @@
 //! - [`onedrive`]: `onedrive` and `onedrivebiz` on Microsoft Graph.
 //! - [`dropbox`]: `dropbox` accounts through Dropbox API v2.
 //! - [`oauth`]: tokens of OAuth services and the HTTP discipline of their connectors.
+//! - [`boxcom`]: `box` accounts through Box API 2.0.
 //! - [`transfer`]: byte streaming for the API tier.
 
 use std::{path::PathBuf, sync::Arc};
@@ -28,6 +29,7 @@ use cloudbridge_shared::{
     ApiError, Entry, ItemPath,
 };
 
+pub mod boxcom;
 pub mod cache;
 pub mod dal;
 pub mod dropbox;
@@ -74,6 +76,7 @@ pub const SERVICES: &[&str] = &[
     "onedrive",
     "onedrivebiz",
     "dropbox",
+    "box",
 ];
 
 /// Operations of a storage service, as the workers use them.
@@ -325,12 +328,12 @@ pub async fn identity(
                 name: account,
             })
         }
-        "onedrive" | "onedrivebiz" | "dropbox" => {
-            // The e-mail address when the service gives one, else the stable user id.
-            let (id, display) = if service == "dropbox" {
-                dropbox::identity(&api, provider).await?
-            } else {
-                onedrive::identity(&api, provider).await?
+        "onedrive" | "onedrivebiz" | "dropbox" | "box" => {
+            // The e-mail address (login) when the service gives one, else the stable id.
+            let (id, display) = match service {
+                "dropbox" => dropbox::identity(&api, provider).await?,
+                "box" => boxcom::identity(&api, provider).await?,
+                _ => onedrive::identity(&api, provider).await?,
             };
             let name = if display.contains('@') {
                 display
@@ -369,6 +372,11 @@ pub fn open(ctx: &Context, account: &AccountRef) -> Result<Box<dyn Storage>, Api
             account.id,
         ))),
         "dropbox" => Ok(Box::new(dropbox::DropboxStore::new(ctx, account)?)),
+        "box" => Ok(Box::new(boxcom::BoxStore::new(
+            ctx.api(account)?,
+            &ctx.providers.box_,
+            account.id,
+        ))),
         other => Err(ApiError::not_implemented(format!(
             "The service `{other}` is not supported."
         ))),
@@ -475,7 +483,7 @@ pub fn capabilities(service: &str) -> Capabilities {
     match service {
         "local" => local::CAPABILITIES.to_vec(),
         "s3" | "s3_compatible" | "webdav" | "sftp" | "gdrive" | "onedrive" | "onedrivebiz"
-        | "dropbox" => BASIC_CAPABILITIES.to_vec(),
+        | "dropbox" | "box" => BASIC_CAPABILITIES.to_vec(),
         _ => Vec::new(),
     }
 }

@@ -2,6 +2,7 @@
 //! One test binary (link time); one module per area.
 
 mod accounts;
+mod boxcom;
 mod conformance;
 mod connect;
 mod dropbox;

@@ -1,0 +1,465 @@
+//! `box`: a Box account through Box API 2.0 (first-party, on reqwest through
+//! [`oauth::Api`]). Box addresses items by numeric id; the connector resolves the
+//! Kloudless paths to ids from the root folder `0` down ([`paths`]). Box keeps names
+//! unique per folder without regard to case and says so with 409 `item_name_in_use`:
+//! an upload that may not overwrite takes the first free `name (n)`, one that may
+//! becomes a new version of the file holding the name (same Box id, history kept).
+//!
+//! Transfers are `Service` plans the API tier streams through this connector: downloads
+//! follow Box's redirect to its download host (with `Range`), uploads go in one request
+//! or through a chunked upload session ([`upload`]). Both run in the API tier with plans
+//! naming Box ids, so they need no path resolution there.
+//!
+//! # Layout
+//! - [`wire`]: Box's items and errors as the connector reads them.
+//! - [`paths`]: path → id resolution and its per-process cache.
+//! - [`upload`]: one-request and chunked uploads.
+
+use async_trait::async_trait;
+use cloudbridge_shared::{
+    config::ProviderSettings,
+    protocol::TransferPlan,
+    storage::{Capabilities, ItemKind, Page},
+    ApiError, Entry, ItemPath,
+};
+use futures::{StreamExt, TryStreamExt};
+use serde_json::json;
+
+use crate::{oauth, transfer, Filter, Storage, Walk};
+
+pub mod paths;
+pub mod upload;
+pub mod wire;
+
+pub use upload::{chunked_above, set_chunked_above, CHUNKED_ABOVE};
+
+use paths::{plural, Ids};
+use wire::{Item, FIELDS};
+
+/// The id of the root folder ("All Files").
+pub const ROOT: &str = "0";
+
+/// Names tried for an upload that may not overwrite (`name`, `name (1)`, …).
+const FREE_NAME_TRIES: u32 = 1000;
+
+/// The Box user the account's tokens act for: `(user id, login)`. Used by the OAuth
+/// flow to tell accounts apart.
+pub async fn identity(
+    api: &oauth::Api,
+    provider: &ProviderSettings,
+) -> Result<(String, String), ApiError> {
+    let url = format!("{}/2.0/users/me", provider.api_url.trim_end_matches('/'));
+    let response = api.send(|c| c.get(&url)).await?;
+    let me = wire::json(response).await?;
+    match (me["id"].as_str(), me["login"].as_str()) {
+        (Some(id), Some(login)) => Ok((id.to_string(), login.to_string())),
+        _ => Err(ApiError::new(
+            502,
+            "bad_gateway",
+            "Box did not say who the user is.",
+        )),
+    }
+}
+
+/// An account at Box.
+pub struct BoxStore {
+    api: oauth::Api,
+    /// `https://api.box.com/2.0`
+    api_base: String,
+    /// `https://upload.box.com/api/2.0`
+    upload_base: String,
+    ids: Ids,
+}
+
+impl BoxStore {
+    /// The store of account `account`, reached with `api` at the hosts `provider` names.
+    pub fn new(api: oauth::Api, provider: &ProviderSettings, account: i64) -> Self {
+        Self {
+            api,
+            api_base: format!("{}/2.0", provider.api_url.trim_end_matches('/')),
+            upload_base: format!("{}/api/2.0", provider.content_url.trim_end_matches('/')),
+            ids: Ids::of(account),
+        }
+    }
+
+    fn api_url(&self, path: &str) -> String {
+        format!("{}/{path}", self.api_base)
+    }
+
+    fn upload_url(&self, path: &str) -> String {
+        format!("{}/{path}", self.upload_base)
+    }
+
+    /// Would Box take a file `name` in `folder`? `None` if so, else what holds the name.
+    async fn holder(&self, folder: &str, name: &str) -> Result<Option<Item>, ApiError> {
+        let url = self.api_url("files/content");
+        let body = json!({"name": name, "parent": {"id": folder}});
+        let response = self
+            .api
+            .send(|c| c.request(reqwest::Method::OPTIONS, &url).json(&body))
+            .await?;
+        match wire::json(response).await {
+            Ok(_) => Ok(None),
+            Err(f) if f.name_in_use() => Ok(f.holder()),
+            Err(f) => Err(f.into()),
+        }
+    }
+
+    /// Where an upload of `name` into `folder` (at `parent`) goes.
+    async fn upload_target(
+        &self,
+        folder: &Item,
+        parent: &ItemPath,
+        name: &str,
+        overwrite: bool,
+    ) -> Result<upload::Target, ApiError> {
+        let target = |name: &str, file: Option<String>| upload::Target {
+            folder: folder.id().to_string(),
+            name: name.to_string(),
+            file,
+        };
+        if overwrite {
+            return match self.holder(folder.id(), name).await? {
+                None => Ok(target(name, None)),
+                Some(file) if file.kind() == Some(ItemKind::File) => {
+                    Ok(target(file.name(), Some(file.id().to_string())))
+                }
+                Some(other) => Err(ApiError::naming_conflict(
+                    "A folder has this name.",
+                    parent.join(other.name())?.id(),
+                )),
+            };
+        }
+        for n in 0..FREE_NAME_TRIES {
+            let candidate = if n == 0 {
+                name.to_string()
+            } else {
+                crate::numbered(name, n)
+            };
+            if self.holder(folder.id(), &candidate).await?.is_none() {
+                return Ok(target(&candidate, None));
+            }
+        }
+        Err(ApiError::naming_conflict(
+            "Too many files with this name.",
+            parent.join(name)?.id(),
+        ))
+    }
+
+    /// Every entry of the folder `id` at `at`.
+    async fn entries(&self, id: &str, at: &ItemPath) -> Result<Vec<Entry>, ApiError> {
+        Ok(self
+            .children(id, at)
+            .await?
+            .into_iter()
+            .map(|(path, item)| item.entry(path))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Storage for BoxStore {
+    fn capabilities(&self) -> Capabilities {
+        crate::BASIC_CAPABILITIES.to_vec()
+    }
+
+    async fn validate(&self) -> Result<(), ApiError> {
+        let url = self.api_url("users/me");
+        let response = self.api.send(|c| c.get(&url)).await?;
+        wire::json(response).await?;
+        Ok(())
+    }
+
+    async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError> {
+        Ok(self.lookup(path).await?.entry(path.clone()))
+    }
+
+    async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
+        let folder = self.lookup(path).await?;
+        if folder.kind() != Some(ItemKind::Folder) {
+            return Err(ApiError::not_found("No folder has this id."));
+        }
+        Page::of_listing(self.entries(folder.id(), path).await?, page, page_size)
+    }
+
+    async fn create_folder(
+        &self,
+        parent: &ItemPath,
+        name: &str,
+        conflict_if_exists: bool,
+    ) -> Result<(Entry, bool), ApiError> {
+        let path = parent.join(name)?;
+        let folder = self.folder(parent).await?;
+        let url = self.api_url("folders");
+        let body = json!({"name": name, "parent": {"id": folder.id()}});
+        let response = self
+            .api
+            .send(|c| c.post(&url).query(&[("fields", FIELDS)]).json(&body))
+            .await?;
+        match wire::json(response).await {
+            Ok(created) => {
+                let item = Item(created);
+                self.ids.put(&path, item.id(), ItemKind::Folder);
+                Ok((item.entry(path), true))
+            }
+            Err(f) if f.name_in_use() => {
+                let holder = f.holder().map(|h| (h.kind(), h.name().to_string()));
+                let existing = match &holder {
+                    Some((_, name)) => parent.join(name)?,
+                    None => path,
+                };
+                match holder {
+                    Some((Some(ItemKind::Folder), _)) if !conflict_if_exists => {
+                        Ok((self.metadata(&existing).await?, false))
+                    }
+                    _ => Err(ApiError::naming_conflict(
+                        "An item with this name already exists.",
+                        existing.id(),
+                    )),
+                }
+            }
+            Err(f) => Err(f.into()),
+        }
+    }
+
+    async fn delete(
+        &self,
+        path: &ItemPath,
+        kind: ItemKind,
+        recursive: bool,
+    ) -> Result<(), ApiError> {
+        if path.is_root() {
+            return Err(ApiError::forbidden("The root folder cannot be deleted."));
+        }
+        let item = self.lookup(path).await?;
+        if item.kind() != Some(kind) {
+            return Err(ApiError::not_found("No such file or folder."));
+        }
+        let url = self.api_url(&format!("{}/{}", plural(kind), item.id()));
+        let response = self
+            .api
+            .send(|c| {
+                let request = c.delete(&url);
+                match kind {
+                    ItemKind::Folder => request.query(&[("recursive", recursive)]),
+                    ItemKind::File => request,
+                }
+            })
+            .await?;
+        self.ids.forget(path);
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(wire::Failure::read(response).await.into())
+    }
+
+    async fn relocate(
+        &self,
+        from: &ItemPath,
+        kind: ItemKind,
+        to: &ItemPath,
+        copy: bool,
+    ) -> Result<Entry, ApiError> {
+        crate::check_relocation(from, kind, to)?;
+        let item = self.lookup(from).await?;
+        if item.kind() != Some(kind) {
+            return Err(ApiError::not_found("No such file or folder."));
+        }
+        let parent = to.parent().expect("a destination has a parent");
+        let folder = self.folder(&parent).await?;
+        let body = json!({"name": to.name(), "parent": {"id": folder.id()}});
+        let url = self.api_url(&format!("{}/{}", plural(kind), item.id()));
+        let response = if copy {
+            let url = format!("{url}/copy");
+            self.api
+                .send(|c| c.post(&url).query(&[("fields", FIELDS)]).json(&body))
+                .await?
+        } else {
+            self.api
+                .send(|c| c.put(&url).query(&[("fields", FIELDS)]).json(&body))
+                .await?
+        };
+        if !copy {
+            self.ids.forget(from);
+        }
+        match wire::json(response).await {
+            Ok(moved) => {
+                let item = Item(moved);
+                self.ids.forget(to);
+                self.ids.put(to, item.id(), kind);
+                Ok(item.entry(to.clone()))
+            }
+            Err(f) if f.name_in_use() => Err(ApiError::naming_conflict(
+                "An item with this name already exists.",
+                to.id(),
+            )),
+            Err(f) => Err(f.into()),
+        }
+    }
+
+    async fn plan_download(&self, path: &ItemPath) -> Result<(TransferPlan, Entry), ApiError> {
+        let item = self.lookup(path).await?;
+        if item.kind() != Some(ItemKind::File) {
+            return Err(ApiError::not_found("No file has this id."));
+        }
+        let plan = TransferPlan::Service {
+            path: item.id().to_string(),
+            staged: None,
+        };
+        Ok((plan, item.entry(path.clone())))
+    }
+
+    async fn plan_upload(
+        &self,
+        parent: &ItemPath,
+        name: &str,
+        overwrite: bool,
+    ) -> Result<TransferPlan, ApiError> {
+        parent.join(name)?;
+        let folder = self.folder(parent).await?;
+        let target = self.upload_target(&folder, parent, name, overwrite).await?;
+        let landing = parent.join(&target.name)?;
+        Ok(TransferPlan::Service {
+            path: serde_json::to_string(&target).map_err(ApiError::internal)?,
+            staged: Some(landing.id()),
+        })
+    }
+
+    /// The upload went straight to its place (Box shows nothing until it completes):
+    /// this reports the file.
+    async fn commit_upload(
+        &self,
+        staged: &str,
+        parent: &ItemPath,
+        _name: &str,
+        _overwrite: bool,
+    ) -> Result<Entry, ApiError> {
+        let landing = ItemPath::from_id(staged)?;
+        if landing.parent().as_ref() != Some(parent) {
+            return Err(ApiError::bad_request("Unknown upload."));
+        }
+        match self.lookup(&landing).await {
+            Ok(item) if item.kind() == Some(ItemKind::File) => Ok(item.entry(landing)),
+            Ok(_) => Err(ApiError::bad_request(
+                "The upload was not received completely.",
+            )),
+            Err(e) if e.status == 404 => Err(ApiError::bad_request(
+                "The upload was not received completely.",
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Nothing is staged at Box: an upload appears whole or not at all, and a session
+    /// left open is aborted by the upload itself.
+    async fn abort_upload(&self, _staged: &str) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    async fn download(
+        &self,
+        plan_path: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<transfer::Download, ApiError> {
+        let url = self.api_url(&format!("files/{plan_path}/content"));
+        let ranged = |request: reqwest::RequestBuilder| match range {
+            Some((start, end)) => {
+                request.header(reqwest::header::RANGE, format!("bytes={start}-{end}"))
+            }
+            None => request,
+        };
+        let mut waits = 0;
+        let response = loop {
+            let response = self.api.send(|c| ranged(c.get(&url))).await?;
+            let status = response.status();
+            if status == reqwest::StatusCode::ACCEPTED && waits < 5 {
+                // Just uploaded, not downloadable yet.
+                waits += 1;
+                let wait =
+                    oauth::retry_after(&response).unwrap_or(std::time::Duration::from_secs(1));
+                tokio::time::sleep(wait.min(std::time::Duration::from_secs(8))).await;
+                continue;
+            }
+            if status.is_redirection() {
+                // A client that does not follow redirects itself: fetch the download
+                // URL (it carries its own authorization).
+                let location = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| {
+                        ApiError::new(502, "bad_gateway", "Box's redirect has no location.")
+                    })?
+                    .to_string();
+                break ranged(self.api.http.get(location))
+                    .send()
+                    .await
+                    .map_err(oauth::unreachable)?;
+            }
+            break response;
+        };
+        let status = response.status();
+        if !status.is_success() {
+            return Err(wire::Failure::read(response).await.into());
+        }
+        if range.is_some() && status != reqwest::StatusCode::PARTIAL_CONTENT {
+            return Err(ApiError::new(
+                502,
+                "bad_gateway",
+                "Box ignored the byte range.",
+            ));
+        }
+        let length = response.content_length();
+        let body = response
+            .bytes_stream()
+            .map_err(std::io::Error::other)
+            .boxed();
+        Ok(transfer::Download { body, length })
+    }
+
+    async fn upload(
+        &self,
+        plan_path: &str,
+        staged: Option<&str>,
+        body: transfer::ByteStream,
+        length: Option<u64>,
+    ) -> Result<u64, ApiError> {
+        let target: upload::Target = serde_json::from_str(plan_path)
+            .map_err(|_| ApiError::bad_request("Unknown upload."))?;
+        let (_, written) = self
+            .send_body(&target, body, length, staged.unwrap_or_default())
+            .await?;
+        Ok(written)
+    }
+
+    /// Lists every folder once (Box pages are read whole; the default walk would list a
+    /// folder again for each of its pages).
+    async fn walk(&self, under: &ItemPath, keep: &Filter, limit: usize) -> Result<Walk, ApiError> {
+        let mut walk = Walk::default();
+        let top = self.lookup(under).await?;
+        let mut folders = std::collections::VecDeque::from([(under.clone(), top.id().to_string())]);
+        while let Some((path, id)) = folders.pop_front() {
+            let children = match self.children(&id, &path).await {
+                Ok(children) => children,
+                // Deleted while we walked: nothing more below it.
+                Err(e) if e.status == 404 => continue,
+                Err(e) => return Err(e),
+            };
+            for (child, item) in children {
+                if walk.visited == limit {
+                    walk.truncated = true;
+                    return Ok(walk);
+                }
+                walk.visited += 1;
+                if item.kind() == Some(ItemKind::Folder) {
+                    folders.push_back((child.clone(), item.id().to_string()));
+                }
+                let entry = item.entry(child);
+                if keep(&entry) {
+                    walk.found.push(entry);
+                }
+            }
+        }
+        Ok(walk)
+    }
+}
