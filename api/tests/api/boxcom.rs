@@ -361,3 +361,37 @@ async fn the_box_fakes_authorization_flow_redirects_with_a_code() {
     assert_eq!(denied["error"], "access_denied");
     assert_eq!(denied["state"], "s-123");
 }
+
+#[tokio::test]
+async fn box_connects_in_a_browser_and_a_refusal_ends_on_the_application() {
+    use crate::connect::{
+        allow_redirect, authorize_url, connect, finish_and_use, param, Browser, APP_REDIRECT,
+    };
+    let fake = fake(|_| {}).await;
+    let app = app_for(&fake).await;
+    let (app_id, key) = app.create_app("box-connect").await;
+    allow_redirect(&app, &app_id, false).await;
+    let code = connect(&app, &app_id, "box", ("", "")).await;
+    let (token, account) = finish_and_use(&app, &app_id, &key, &code).await;
+    let me = app.with_token(&token).get_json("/v1/accounts/me").await;
+    assert_eq!(me["service"], "box");
+    let code = connect(&app, &app_id, "box", ("", "")).await;
+    let (_, again) = finish_and_use(&app, &app_id, &key, &code).await;
+    assert_eq!(again, account, "the same Box user is the same account");
+
+    fake.deny_next_authorization();
+    let mut browser = Browser::new();
+    let chooser = browser
+        .go(
+            reqwest::Method::GET,
+            &authorize_url(&app, &app_id, "box", "b1"),
+            None,
+            APP_REDIRECT,
+        )
+        .await;
+    let back = browser
+        .submit(&chooser, "service", "box", APP_REDIRECT)
+        .await;
+    assert_eq!(param(&back.url, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&back.url, "state").as_deref(), Some("b1"));
+}
