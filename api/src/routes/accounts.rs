@@ -32,12 +32,7 @@ use crate::{
 
 /// Storage services Kloudless knew that this appliance does not connect yet.
 const KNOWN_ELSEWHERE: &[&str] = &[
-    "gdrive",
-    "dropbox",
-    "box",
     "skydrive",
-    "onedrive",
-    "onedrivebiz",
     "sharepoint",
     "egnyte",
     "sharefile",

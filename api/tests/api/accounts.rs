@@ -87,9 +87,14 @@ async fn import_validates_input() {
             "invalid_parameters",
         ),
         (
-            json!({"account": "a", "service": "gdrive"}),
+            json!({"account": "a", "service": "egnyte"}),
             501,
             "not_implemented",
+        ),
+        (
+            json!({"account": "a", "service": "gdrive"}),
+            400,
+            "invalid_parameters",
         ),
     ] {
         assert_error(k.post_json("/v1/accounts", &body).await, status, code).await;
