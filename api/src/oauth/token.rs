@@ -72,9 +72,16 @@ pub async fn exchange(
             "`client_id` and the API key do not match an application.",
         ));
     }
-    let redeemed = db::oauth::redeem_code(&state.db, code)
-        .await?
-        .ok_or_else(|| invalid_grant("The code is unknown, expired or already used."))?;
+    let Some(redeemed) = db::oauth::redeem_code(&state.db, code).await? else {
+        // A code used twice may have been stolen: the token it gave is revoked.
+        if let Some(app) = db::oauth::revoke_replayed(&state.db, code).await? {
+            tracing::warn!(application = %app, "authorization code replayed; its token revoked");
+            state.forget_application(&app);
+        }
+        return Err(invalid_grant(
+            "The code is unknown, expired or already used.",
+        ));
+    };
     if redeemed.application_id != client_id {
         return Err(invalid_grant("The code was issued to another application."));
     }
@@ -84,6 +91,7 @@ pub async fn exchange(
         ));
     }
     let token = db::bearer_tokens::create(&state.db, redeemed.account_id).await?;
+    db::oauth::bind_token(&state.db, code, &token).await?;
     Ok(Json(json!({
         "access_token": token,
         "token_type": "Bearer",

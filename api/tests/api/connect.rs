@@ -284,9 +284,6 @@ pub async fn finish_and_use(
         .get_json("/v1/accounts/me/storage/folders/root/contents")
         .await;
     assert_eq!(listing["type"], "object_list", "{listing}");
-    // Replaying the code fails.
-    let r = exchange(app, app_id, api_key, code).await;
-    assert_error(r, 400, "invalid_grant").await;
     (token, account)
 }
 
@@ -412,7 +409,12 @@ async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() 
     allow_redirect(&app, &app_id, false).await;
 
     let code = connect(&app, &app_id, "gdrive", ALLOW).await;
-    let (_, account) = finish_and_use(&app, &app_id, &key, &code).await;
+    let (first, account) = finish_and_use(&app, &app_id, &key, &code).await;
+    // Replaying the code fails, and revokes the token it gave (the code may be stolen).
+    let r = exchange(&app, &app_id, &key, &code).await;
+    assert_error(r, 400, "invalid_grant").await;
+    let r = app.with_token(&first).get("/v1/oauth/token").await;
+    assert_error(r, 400, "invalid_token").await;
     // The same user again: the same account, not a second one.
     let code = connect(&app, &app_id, "gdrive", ALLOW).await;
     let (_, again) = finish_and_use(&app, &app_id, &key, &code).await;

@@ -139,6 +139,30 @@ pub async fn redeem_code(pool: &PgPool, code: &str) -> Result<Option<Redeemed>, 
     .await
 }
 
+/// Records the bearer token a redeemed code was exchanged for.
+pub async fn bind_token(pool: &PgPool, code: &str, token: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE oauth_codes SET token_hash = $2 WHERE code_hash = $1")
+        .bind(digest(code))
+        .bind(digest(token))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// A code presented again after it was used: revokes the bearer token it was exchanged
+/// for. Returns the application whose token was revoked, if any.
+pub async fn revoke_replayed(pool: &PgPool, code: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH used AS (SELECT application_id, token_hash FROM oauth_codes
+                       WHERE code_hash = $1 AND used_at IS NOT NULL AND token_hash IS NOT NULL)
+         DELETE FROM bearer_tokens t USING used WHERE t.token_hash = used.token_hash
+         RETURNING used.application_id",
+    )
+    .bind(digest(code))
+    .fetch_optional(pool)
+    .await
+}
+
 /// Removes expired flows and codes; returns how many.
 pub async fn purge(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let flows = sqlx::query("DELETE FROM oauth_flows WHERE expires_at < now()")
