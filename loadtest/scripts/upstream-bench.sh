@@ -8,6 +8,7 @@
 #   loadtest/scripts/upstream-bench.sh                         # defaults below
 #   LATENCY_MS=200 CONCURRENCY=1000 loadtest/scripts/upstream-bench.sh
 #   for w in 1 2 4; do WORKERS=$w LATENCY_MS=50 loadtest/scripts/upstream-bench.sh; done
+#   SCENARIOS=passthrough LATENCY_MS=5 loadtest/scripts/upstream-bench.sh   # /raw vs direct
 #
 # LATENCY_MS (0), JITTER_MS (0), WORKERS (1), CONCURRENCY (64), RATE (open loop, req/s;
 # overrides CONCURRENCY), DURATION (15s), OUT (loadtest-report/upstream-...).
@@ -43,6 +44,9 @@ export CLOUDBRIDGE_API__MAX_IN_FLIGHT=$((concurrency * 2 + 1000))
 export CLOUDBRIDGE_API__BACKLOG_LIMIT=$((concurrency * 2 + 4000))
 export CLOUDBRIDGE_API__BIND=127.0.0.1:18700
 export CLOUDBRIDGE_SCHEDULER__METRICS_BIND=127.0.0.1:18701
+# Box accounts of the pass-through scenario have their API on the fake upstream.
+export CLOUDBRIDGE_PROVIDERS__BOX__API_URL=http://127.0.0.1:18699
+export CLOUDBRIDGE_PROVIDERS__BOX__CONTENT_URL=http://127.0.0.1:18699
 
 "$bin/cloudbridge-fake-upstream" --bind 127.0.0.1:18699 --latency-ms "$latency" --jitter-ms "$jitter" \
   2>"$work/upstream.log" & pids+=($!)
@@ -60,8 +64,8 @@ key=$("$bin/cloudbridge-api" admin create-developer --email bench@localhost | ta
 
 load=(--concurrency "$concurrency")
 [ -n "$rate" ] && load=(--rate "$rate")
-"$bin/cloudbridge-loadtest" --base-url http://127.0.0.1:18700 --developer-key "$key" \
-  --upstream http://127.0.0.1:18699 --scenarios metadata "${load[@]}" \
+"$bin/cloudbridge-loadtest" --base-url http://127.0.0.1:18700 --developer-key="$key" \
+  --upstream http://127.0.0.1:18699 --scenarios "${SCENARIOS:-metadata}" "${load[@]}" \
   --duration "$duration" --out "$out"
 rss() { awk '/VmHWM/ {print int($2/1024) " MB"}' "/proc/$1/status"; }
 echo "latency ${latency} ms ±${jitter}, workers $workers; peak RSS api $(rss "$api_pid"); report in $out"

@@ -27,6 +27,12 @@ pub enum Kind {
     /// `HEAD` of a seed object straight at the fake upstream (`--upstream`): the same
     /// service call a metadata request makes, without Cloudbridge (the upstream baseline).
     Direct,
+    /// `POST /v1/accounts/me/raw` → `GET /2.0/users/me` of a `box` account whose API is the
+    /// fake upstream (`--upstream`; the API must have `providers.box.api_url` pointing
+    /// there): the pass-through path, token injection included.
+    Passthrough,
+    /// `GET /2.0/users/me` straight at the fake upstream: the pass-through baseline.
+    DirectRaw,
 }
 
 /// Accounts, files and credentials prepared for a run.
@@ -42,6 +48,8 @@ pub struct Fixture {
 struct Account {
     token: String,
     file_id: String,
+    /// Bearer token of the `box` account next to it (pass-through), if made.
+    raw_token: Option<String>,
 }
 
 /// Where the accounts of a run live.
@@ -63,6 +71,7 @@ impl Fixture {
         service: Service,
         accounts: usize,
         file_size: usize,
+        passthrough: bool,
     ) -> anyhow::Result<Arc<Self>> {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(4096)
@@ -107,7 +116,16 @@ impl Fixture {
                 // The fake upstream's objects exist already: `seed{n}.txt`.
                 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
                 let file_id = URL_SAFE_NO_PAD.encode(format!("seed{}.txt", n % 20));
-                list.push(Account { token, file_id });
+                let raw_token = if passthrough {
+                    Some(oauth_account(&client, base, &key, n).await?)
+                } else {
+                    None
+                };
+                list.push(Account {
+                    token,
+                    file_id,
+                    raw_token,
+                });
                 continue;
             }
             let mut file_id = String::new();
@@ -129,7 +147,11 @@ impl Fixture {
                     .await?;
                 file_id = file["id"].as_str().context("file id")?.to_string();
             }
-            list.push(Account { token, file_id });
+            list.push(Account {
+                token,
+                file_id,
+                raw_token: None,
+            });
         }
         ensure!(!list.is_empty());
         Ok(Arc::new(Self {
@@ -143,6 +165,11 @@ impl Fixture {
                 Service::Local => None,
             },
         }))
+    }
+
+    /// The bearer token of account `i`'s pass-through (`box`) account.
+    fn raw_bearer(&self, account: &Account) -> Option<String> {
+        account.raw_token.as_ref().map(|t| format!("Bearer {t}"))
     }
 
     /// Makes request number `i` of scenario `kind`.
@@ -195,6 +222,18 @@ impl Fixture {
                 Some(up) => c.head(format!("{up}/load/seed{}.txt", i % 20)),
                 None => return (None, Some("direct needs --upstream".into())),
             },
+            Kind::Passthrough => match self.raw_bearer(account) {
+                Some(bearer) => c
+                    .post(format!("{b}/v1/accounts/me/raw"))
+                    .header("Authorization", bearer)
+                    .header("X-Kloudless-Raw-URI", "/2.0/users/me")
+                    .header("X-Kloudless-Raw-Method", "GET"),
+                None => return (None, Some("passthrough needs --upstream".into())),
+            },
+            Kind::DirectRaw => match &self.upstream {
+                Some(up) => c.get(format!("{up}/2.0/users/me")),
+                None => return (None, Some("direct_raw needs --upstream".into())),
+            },
         };
         match req.send().await {
             Ok(r) => {
@@ -214,4 +253,32 @@ impl Fixture {
             Err(_) => (None, None),
         }
     }
+}
+
+/// Imports a `box` account number `n` whose API (as the server is configured) is the fake
+/// upstream; returns its bearer token.
+async fn oauth_account(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    n: usize,
+) -> anyhow::Result<String> {
+    let body = json!({
+        "account": format!("raw{n}"), "service": "box", "token": "load",
+        "refresh_token": "load", "token_expiry": "2999-01-01T00:00:00Z",
+    });
+    let account: Value = client
+        .post(format!("{base}/v1/accounts"))
+        .header("Authorization", format!("APIKey {key}"))
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()
+        .context("importing a box account (is providers.box.api_url the fake upstream?)")?
+        .json()
+        .await?;
+    Ok(account["bearer_token"]["key"]
+        .as_str()
+        .context("token")?
+        .to_string())
 }

@@ -14,7 +14,7 @@ use axum::{
     extract::{Path, Query, State},
     http::{header, HeaderMap, Method, StatusCode},
     response::{IntoResponse, Response},
-    routing::any,
+    routing::{any, get},
     Router,
 };
 use rand::Rng;
@@ -85,6 +85,9 @@ impl Behaviour {
 pub fn router(behaviour: Behaviour) -> Router {
     let state = Arc::new(behaviour);
     Router::new()
+        // The one call of an OAuth service's API the pass-through scenario makes
+        // (Box's `GET /2.0/users/me`; also how a `box` account is checked at import).
+        .route("/2.0/users/me", get(user))
         .route("/{bucket}", any(bucket))
         .route("/{bucket}/", any(bucket))
         .route("/{bucket}/{*key}", any(object))
@@ -94,6 +97,20 @@ pub fn router(behaviour: Behaviour) -> Router {
 /// Serves the fake service on `listener` until the task is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, behaviour: Behaviour) -> std::io::Result<()> {
     axum::serve(listener, router(behaviour)).await
+}
+
+async fn user(State(b): State<Arc<Behaviour>>) -> Response {
+    tokio::time::sleep(b.delay()).await;
+    if let Some(failure) = b.failure() {
+        return failure;
+    }
+    let body = r#"{"type":"user","id":"1","login":"load@example.com","name":"Load"}"#;
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    r
 }
 
 const LAST_MODIFIED: &str = "Wed, 25 Nov 2026 10:00:00 GMT";

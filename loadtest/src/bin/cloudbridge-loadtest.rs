@@ -68,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
         },
         args.accounts,
         args.file_size,
+        args.scenarios.contains(&Kind::Passthrough),
     )
     .await?;
     let load = match args.rate {
@@ -84,6 +85,9 @@ async fn main() -> anyhow::Result<()> {
         kinds.push(Kind::Ping);
         if args.upstream.is_some() {
             kinds.push(Kind::Direct);
+        }
+        if args.scenarios.contains(&Kind::Passthrough) {
+            kinds.push(Kind::DirectRaw);
         }
     }
     kinds.extend(args.scenarios.iter().copied());
