@@ -233,6 +233,16 @@ mod tests {
         assert!(list.text().await.unwrap().contains("<Key>seed19.txt</Key>"));
         let folder = c.head(format!("{base}/load/dir/")).send().await.unwrap();
         assert_eq!(folder.status(), 404);
+        // The pass-through scenario's call is not taken for an object.
+        let user: serde_json::Value = c
+            .get(format!("{base}/2.0/users/me"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(user["login"], "load@example.com");
 
         let throttled = start(Behaviour {
             throttle_rate: 1.0,
