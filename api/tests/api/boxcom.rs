@@ -364,9 +364,7 @@ async fn the_box_fakes_authorization_flow_redirects_with_a_code() {
 
 #[tokio::test]
 async fn box_connects_in_a_browser_and_a_refusal_ends_on_the_application() {
-    use crate::connect::{
-        allow_redirect, authorize_url, connect, finish_and_use, param, Browser, APP_REDIRECT,
-    };
+    use crate::connect::{allow_redirect, authorize_url, connect, finish_and_use, param, Browser};
     let fake = fake(|_| {}).await;
     let app = app_for(&fake).await;
     let (app_id, key) = app.create_app("box-connect").await;
@@ -381,16 +379,8 @@ async fn box_connects_in_a_browser_and_a_refusal_ends_on_the_application() {
 
     fake.deny_next_authorization();
     let mut browser = Browser::new();
-    let chooser = browser
-        .go(
-            reqwest::Method::GET,
-            &authorize_url(&app, &app_id, "box", "b1"),
-            None,
-            APP_REDIRECT,
-        )
-        .await;
     let back = browser
-        .submit(&chooser, "service", "box", APP_REDIRECT)
+        .choose(&authorize_url(&app, &app_id, "box", "b1"), "box")
         .await;
     assert_eq!(param(&back.url, "error").as_deref(), Some("access_denied"));
     assert_eq!(param(&back.url, "state").as_deref(), Some("b1"));

@@ -108,6 +108,15 @@ impl Browser {
         panic!("too many redirects");
     }
 
+    /// Opens Cloudbridge's chooser at `url` and picks `service`: where that leads (the
+    /// service's page, or straight back to the application).
+    pub async fn choose(&mut self, url: &str, service: &str) -> Landing {
+        let chooser = self.go(Method::GET, url, None, APP_REDIRECT).await;
+        assert_eq!(chooser.status, 200, "{}", chooser.body);
+        self.submit(&chooser, "service", service, APP_REDIRECT)
+            .await
+    }
+
     /// Submits the first form on `page`, pressing the button `name=value`.
     pub async fn submit(
         &mut self,
@@ -209,17 +218,8 @@ pub async fn connect(
     provider_button: (&str, &str),
 ) -> String {
     let mut browser = Browser::new();
-    let chooser = browser
-        .go(
-            Method::GET,
-            &authorize_url(app, app_id, service, "xyz"),
-            None,
-            APP_REDIRECT,
-        )
-        .await;
-    assert_eq!(chooser.status, 200, "{}", chooser.body);
     let consent = browser
-        .submit(&chooser, "service", service, APP_REDIRECT)
+        .choose(&authorize_url(app, app_id, service, "xyz"), service)
         .await;
     let back = if consent.url.as_str().starts_with(APP_REDIRECT) {
         consent // the service approved without asking
@@ -439,16 +439,8 @@ async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() 
     assert_eq!(param(&back.url, "state").as_deref(), Some("c1"));
 
     // The user says no at the service.
-    let chooser = browser
-        .go(
-            Method::GET,
-            &authorize_url(&app, &app_id, "gdrive", "c2"),
-            None,
-            APP_REDIRECT,
-        )
-        .await;
     let consent = browser
-        .submit(&chooser, "service", "gdrive", APP_REDIRECT)
+        .choose(&authorize_url(&app, &app_id, "gdrive", "c2"), "gdrive")
         .await;
     let back = browser
         .submit(&consent, "decision", "deny", APP_REDIRECT)
@@ -459,16 +451,8 @@ async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() 
 
     // A callback replayed (the browser's history): nothing happens twice.
     let mut browser = Browser::new();
-    let chooser = browser
-        .go(
-            Method::GET,
-            &authorize_url(&app, &app_id, "gdrive", "c3"),
-            None,
-            APP_REDIRECT,
-        )
-        .await;
     let consent = browser
-        .submit(&chooser, "service", "gdrive", APP_REDIRECT)
+        .choose(&authorize_url(&app, &app_id, "gdrive", "c3"), "gdrive")
         .await;
     let back = browser
         .submit(&consent, "decision", "allow", APP_REDIRECT)
@@ -488,16 +472,8 @@ async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() 
 
     // The service's answer arriving in another browser than the one that started.
     let mut started = Browser::new();
-    let chooser = started
-        .go(
-            Method::GET,
-            &authorize_url(&app, &app_id, "gdrive", "c4"),
-            None,
-            APP_REDIRECT,
-        )
-        .await;
     let consent = started
-        .submit(&chooser, "service", "gdrive", APP_REDIRECT)
+        .choose(&authorize_url(&app, &app_id, "gdrive", "c4"), "gdrive")
         .await;
     let mut other = Browser::new();
     let back = other
@@ -557,11 +533,7 @@ async fn the_popup_flow_posts_the_token_to_the_opener() {
         app.base
     );
     let mut browser = Browser::new();
-    let chooser = browser.go(Method::GET, &url, None, APP_REDIRECT).await;
-    assert_eq!(chooser.status, 200, "{}", chooser.body);
-    let consent = browser
-        .submit(&chooser, "service", "gdrive", APP_REDIRECT)
-        .await;
+    let consent = browser.choose(&url, "gdrive").await;
     let done = browser
         .submit(&consent, "decision", "allow", APP_REDIRECT)
         .await;

@@ -255,9 +255,7 @@ async fn dropbox_identity_names_the_account() {
 
 #[tokio::test]
 async fn dropbox_connects_in_a_browser_and_a_refusal_ends_on_the_application() {
-    use crate::connect::{
-        allow_redirect, authorize_url, connect, finish_and_use, param, Browser, APP_REDIRECT,
-    };
+    use crate::connect::{allow_redirect, authorize_url, connect, finish_and_use, param, Browser};
     let fake = FakeDropbox::start().await;
     let app = app_for(&fake).await;
     let (app_id, key) = app.create_app("dropbox-connect").await;
@@ -273,16 +271,8 @@ async fn dropbox_connects_in_a_browser_and_a_refusal_ends_on_the_application() {
 
     fake.deny_next_authorization();
     let mut browser = Browser::new();
-    let chooser = browser
-        .go(
-            Method::GET,
-            &authorize_url(&app, &app_id, "dropbox", "d1"),
-            None,
-            APP_REDIRECT,
-        )
-        .await;
     let back = browser
-        .submit(&chooser, "service", "dropbox", APP_REDIRECT)
+        .choose(&authorize_url(&app, &app_id, "dropbox", "d1"), "dropbox")
         .await;
     assert_eq!(param(&back.url, "error").as_deref(), Some("access_denied"));
     assert_eq!(param(&back.url, "state").as_deref(), Some("d1"));

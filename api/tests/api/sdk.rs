@@ -119,17 +119,8 @@ async fn official_python_sdk_connects_an_account_with_oauth() {
     // get_authorization_url → the user's browser → get_token_from_code → verify_token.
     let start = oauth_step(&app, &["start", &app_id, APP_REDIRECT, "gdrive"]).await;
     let mut browser = Browser::new();
-    let chooser = browser
-        .go(
-            reqwest::Method::GET,
-            start["url"].as_str().unwrap(),
-            None,
-            APP_REDIRECT,
-        )
-        .await;
-    assert_eq!(chooser.status, 200, "{}", chooser.body);
     let consent = browser
-        .submit(&chooser, "service", "gdrive", APP_REDIRECT)
+        .choose(start["url"].as_str().unwrap(), "gdrive")
         .await;
     let back = browser
         .submit(&consent, "decision", "allow", APP_REDIRECT)

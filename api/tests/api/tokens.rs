@@ -62,6 +62,20 @@ impl Issuer {
         p.client_secret = cloudbridge_shared::secret::Secret::new(self.client_secret.clone());
     }
 
+    /// A Cloudbridge whose `box` service is this server, with `more` settings on top.
+    async fn app(&self, more: impl FnOnce(&mut Settings) + 'static) -> TestApp {
+        let mut served = Settings::default();
+        self.serve_box(&mut served);
+        let providers = served.providers;
+        TestApp::builder()
+            .settings(move |s| {
+                s.providers = providers;
+                more(s);
+            })
+            .spawn()
+            .await
+    }
+
     /// Tokens for the server's test user, by the authorization-code grant.
     async fn grant(&self) -> (String, String) {
         let http = &self.server.http;
@@ -165,24 +179,7 @@ async fn userinfo(client: &reqwest::Client, base: &str, key: &str, id: i64) -> r
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_requests_on_an_expired_token_cause_one_refresh_across_processes() {
     let issuer = Issuer::start().await;
-    let app = TestApp::builder()
-        .settings({
-            let base = issuer.base();
-            let (id, secret, token) = (
-                issuer.client_id.clone(),
-                issuer.client_secret.clone(),
-                issuer.server.endpoints.token.clone(),
-            );
-            move |s| {
-                s.providers.box_.token_url = token;
-                s.providers.box_.api_url = base.clone();
-                s.providers.box_.content_url = base;
-                s.providers.box_.client_id = id;
-                s.providers.box_.client_secret = cloudbridge_shared::secret::Secret::new(secret);
-            }
-        })
-        .spawn()
-        .await;
+    let app = issuer.app(|_| {}).await;
     let (access, refresh) = issuer.grant().await;
     assert_eq!(issuer.refresh_tokens_issued().await, 1);
     // As far as Cloudbridge knows, the token expired a second ago.
@@ -190,8 +187,7 @@ async fn a_hundred_requests_on_an_expired_token_cause_one_refresh_across_process
     let (key, id) = account(&app, &access, &refresh, expired).await;
 
     // A second API process, with the same settings, shares the load.
-    let mut settings = app.settings().clone();
-    issuer.serve_box(&mut settings);
+    let settings = app.settings().clone();
     let port = crate::helpers::free_port();
     let env = provider_env(&settings, port);
     let _other = Proc::spawn("cloudbridge-api", &settings, &env);
@@ -249,13 +245,7 @@ fn provider_env(settings: &Settings, port: u16) -> Vec<(&'static str, String)> {
 #[tokio::test]
 async fn a_refused_token_is_refreshed_once_and_the_request_retried() {
     let issuer = Issuer::start().await;
-    let mut tweak = Settings::default();
-    issuer.serve_box(&mut tweak);
-    let providers = tweak.providers.clone();
-    let app = TestApp::builder()
-        .settings(move |s| s.providers = providers)
-        .spawn()
-        .await;
+    let app = issuer.app(|_| {}).await;
     let (_, refresh) = issuer.grant().await;
     // Cloudbridge believes the token good for an hour; the server does not know it.
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
@@ -272,16 +262,11 @@ async fn a_refused_token_is_refreshed_once_and_the_request_retried() {
 #[tokio::test]
 async fn a_revoked_refresh_token_ends_in_reauthorization_and_a_reconnect_clears_it() {
     let issuer = Issuer::start().await;
-    let mut tweak = Settings::default();
-    issuer.serve_box(&mut tweak);
-    let providers = tweak.providers.clone();
-    let app = TestApp::builder()
-        .settings(move |s| {
-            s.providers = providers;
+    let app = issuer
+        .app(|s| {
             // Give up on the first refusal (production waits days).
             s.oauth.reauth_after_secs = 0;
         })
-        .spawn()
         .await;
     let (access, refresh) = issuer.grant().await;
     let r = issuer
@@ -362,13 +347,7 @@ async fn active_becomes(app: &TestApp, key: &str, id: i64, want: bool) {
 #[tokio::test]
 async fn pass_through_mirrors_the_service_and_refuses_other_destinations() {
     let issuer = Issuer::start().await;
-    let mut tweak = Settings::default();
-    issuer.serve_box(&mut tweak);
-    let providers = tweak.providers.clone();
-    let app = TestApp::builder()
-        .settings(move |s| s.providers = providers)
-        .spawn()
-        .await;
+    let app = issuer.app(|_| {}).await;
     let (access, refresh) = issuer.grant().await;
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
     let (key, id) = account(&app, &access, &refresh, later).await;
@@ -489,15 +468,10 @@ async fn pass_through_mirrors_the_service_and_refuses_other_destinations() {
 #[tokio::test]
 async fn the_scheduler_refreshes_tokens_ahead_of_expiry_without_any_request() {
     let issuer = Issuer::start().await;
-    let mut tweak = Settings::default();
-    issuer.serve_box(&mut tweak);
-    let providers = tweak.providers.clone();
-    let app = TestApp::builder()
-        .settings(move |s| {
-            s.providers = providers;
+    let app = issuer
+        .app(|s| {
             s.oauth.sweep_cron = "* * * * * *".into();
         })
-        .spawn()
         .await;
     let (access, refresh) = issuer.grant().await;
     // Valid for 4 more seconds: due for refresh after 3 (75% of its lifetime).
