@@ -16,6 +16,7 @@
 //! - [`dropbox`]: `dropbox` accounts through Dropbox API v2.
 //! - [`oauth`]: tokens of OAuth services and the HTTP discipline of their connectors.
 //! - [`boxcom`]: `box` accounts through Box API 2.0.
+//! - [`feed`]: change feeds (native ones; the others are collected by diffing listings).
 //! - [`transfer`]: byte streaming for the API tier.
 
 use std::{path::PathBuf, sync::Arc};
@@ -33,6 +34,7 @@ pub mod boxcom;
 pub mod cache;
 pub mod dal;
 pub mod dropbox;
+pub mod feed;
 pub mod gdrive;
 pub mod local;
 pub mod oauth;
@@ -161,6 +163,27 @@ pub trait Storage: Send + Sync {
         Err(ApiError::not_implemented(
             "This service does not stream uploads this way.",
         ))
+    }
+
+    /// The change feed's position now, for services with a native change feed; `None`
+    /// (the default) for services whose changes are found by diffing listings.
+    async fn feed_start(&self) -> Result<Option<String>, ApiError> {
+        Ok(None)
+    }
+
+    /// One page of changes after `cursor` (a position [`Storage::feed_start`] or an
+    /// earlier page gave).
+    async fn changes(&self, cursor: &str) -> Result<feed::FeedPage, ApiError> {
+        let _ = cursor;
+        Err(ApiError::not_implemented(
+            "This service has no change feed; its changes are found by listing.",
+        ))
+    }
+
+    /// The key the collector tracks an item by: the service's own id where it has one
+    /// (what [`feed::Change::key`] carries), else the path.
+    fn change_key(&self, entry: &Entry) -> String {
+        entry.path.as_str().to_string()
     }
 
     /// Every item below `under` for which `keep` holds, looking at no more than `limit`

@@ -40,6 +40,10 @@ pub struct Settings {
     pub oauth: OAuthSettings,
     /// Where the OAuth services are and the appliance-wide client credentials for them.
     pub providers: ProvidersSettings,
+    /// Event collection and the Events API.
+    pub events: EventSettings,
+    /// Webhook delivery.
+    pub webhooks: WebhookSettings,
     /// Makes sure a developer with this DeveloperKey exists at start-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap_developer_key: Option<Secret>,
@@ -173,6 +177,58 @@ pub struct OAuthSettings {
     pub sweep_cron: String,
     /// Largest number of accounts one sweep enqueues.
     pub sweep_batch: i64,
+}
+
+/// Event collection: how often each account's changes are collected, by how many jobs
+/// at once, and how long events are kept.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSettings {
+    /// Each collecting account is collected once per this interval (accounts are spread
+    /// over it).
+    pub interval_secs: u64,
+    /// Cron expression (with seconds) of the scheduler's sweep of due accounts.
+    pub sweep_cron: String,
+    /// Largest number of collection jobs one sweep enqueues.
+    pub sweep_batch: i64,
+    /// Collection jobs waiting in the queue above which a sweep enqueues nothing.
+    pub max_backlog: u64,
+    /// Collection jobs one worker process runs at once.
+    pub concurrency: usize,
+    /// A collection left unfinished (crashed worker) is retried after this long.
+    pub lease_secs: u64,
+    /// Pages of a change feed read by one collection; the rest waits for the next one.
+    pub max_pages: u32,
+    /// A change made through Cloudbridge has its account collected this soon.
+    pub early_collect_ms: u64,
+    /// How long events are kept.
+    pub retention_secs: u64,
+    /// Events removed per statement by housekeeping.
+    pub purge_batch: i64,
+}
+
+/// Webhook delivery: at least once from the PostgreSQL outbox, with backoff.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Cron expression (with seconds) of the scheduler's delivery sweep.
+    pub sweep_cron: String,
+    /// Deliveries one sweep sends (at most `concurrency` at once).
+    pub batch: i64,
+    /// Deliveries in flight at once per sweep.
+    pub concurrency: usize,
+    /// Time allowed for one delivery attempt.
+    pub timeout_ms: u64,
+    /// First retry delay; each later one doubles (with jitter) up to `backoff_max_ms`.
+    pub backoff_base_ms: u64,
+    /// Longest delay between two attempts.
+    pub backoff_max_ms: u64,
+    /// A notification not delivered within this long is dead (replayable).
+    pub retry_window_secs: u64,
+    /// Webhook URLs on loopback or private addresses are refused unless this is set.
+    pub allow_private: bool,
+    /// Delivered notifications and their attempts are forgotten after this long.
+    pub keep_secs: u64,
 }
 
 /// One OAuth service: its endpoints and the appliance-wide client credentials (an
@@ -344,6 +400,29 @@ impl Default for Settings {
                     "https://upload.box.com",
                     "",
                 ),
+            },
+            events: EventSettings {
+                interval_secs: 60,
+                sweep_cron: "* * * * * *".into(),
+                sweep_batch: 5_000,
+                max_backlog: 6_000,
+                concurrency: 256,
+                lease_secs: 300,
+                max_pages: 20,
+                early_collect_ms: 1_000,
+                retention_secs: 7 * 24 * 3600,
+                purge_batch: 5_000,
+            },
+            webhooks: WebhookSettings {
+                sweep_cron: "* * * * * *".into(),
+                batch: 500,
+                concurrency: 64,
+                timeout_ms: 10_000,
+                backoff_base_ms: 2_000,
+                backoff_max_ms: 600_000,
+                retry_window_secs: 24 * 3600,
+                allow_private: false,
+                keep_secs: 7 * 24 * 3600,
             },
             bootstrap_developer_key: None,
         }

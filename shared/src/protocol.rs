@@ -294,6 +294,25 @@ impl Maintenance {
     }
 }
 
+/// Work on the events queue, apart from request jobs so that collecting never slows the
+/// API down.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum EventJob {
+    /// Collects one account's changes (one job per account per round).
+    Collect {
+        /// Numeric account id.
+        account: i64,
+        /// Unix seconds of the due time that was claimed (part of the idempotency key).
+        round: i64,
+    },
+    /// Sends the webhook notifications that are due.
+    Deliver {
+        /// Unix seconds of the scheduler tick.
+        tick: i64,
+    },
+}
+
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

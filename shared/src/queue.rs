@@ -34,6 +34,11 @@ impl Names {
         format!("{}:maintenance", self.prefix)
     }
 
+    /// The queue of event collection and webhook delivery jobs.
+    pub fn events_queue(&self) -> String {
+        format!("{}:events", self.prefix)
+    }
+
     /// Channel on which pushers announce new jobs of `queue` to idle workers.
     pub fn wake_channel(&self, queue: &str) -> String {
         format!("{queue}:wake")

@@ -218,6 +218,41 @@ impl Page {
     }
 }
 
+/// What happened to an item, as the Events API reports it (`type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventType {
+    /// It appeared.
+    Add,
+    /// Its contents changed.
+    Update,
+    /// It is gone.
+    Delete,
+    /// Its name changed, in the same folder.
+    Rename,
+    /// It went to another folder.
+    Move,
+    /// It appeared as a copy of another item.
+    Copy,
+    /// It came back from the trash.
+    Restore,
+}
+
+impl EventType {
+    /// The wire name (`add`, `update`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Add => "add",
+            EventType::Update => "update",
+            EventType::Delete => "delete",
+            EventType::Rename => "rename",
+            EventType::Move => "move",
+            EventType::Copy => "copy",
+            EventType::Restore => "restore",
+        }
+    }
+}
+
 /// What a service can do, reported in `properties.capabilities`.
 pub type Capabilities = Vec<(&'static str, bool)>;
 

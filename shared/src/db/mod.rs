@@ -19,6 +19,7 @@ pub mod providers;
 pub mod remote_uploads;
 pub mod tasks;
 pub mod tokens;
+pub mod webhooks;
 
 /// The embedded migrations (`migrations/`), the only source of the schema.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
