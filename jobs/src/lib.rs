@@ -10,18 +10,21 @@
 //! - `wake`: the poll strategy (wake-up messages plus a slow fallback poll).
 //! - `supervise`: restarts a worker that stopped on an error, under a new name.
 //! - `upstream`: metrics of the calls to third-party services.
+//! - `collect`: event collection, one job per account (events queue).
+//! - `webhooks`: webhook delivery from the PostgreSQL outbox (events queue).
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use apalis::prelude::*;
 use cloudbridge_shared::{
-    protocol::{MaintenanceJob, RequestJob},
+    protocol::{EventJob, MaintenanceJob, RequestJob},
     queue::{self, Names},
     telemetry, Settings,
 };
 use tokio_util::sync::CancellationToken;
 
+mod collect;
 mod find;
 mod maintenance;
 mod request;
@@ -29,6 +32,7 @@ mod supervise;
 mod tokens;
 mod upstream;
 mod wake;
+mod webhooks;
 
 /// What every job handler can reach.
 pub struct WorkerState {
@@ -101,7 +105,12 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let maintenance_wake = wake::listen(client, names.wake_channel(&maintenance), shutdown.clone());
     let jobs = settings.jobs.clone();
     let maintenance_worker = supervise::run(&maintenance, shutdown.clone(), {
-        let (state, shutdown, maintenance) = (state.clone(), shutdown.clone(), maintenance.clone());
+        let (state, redis, shutdown, maintenance) = (
+            state.clone(),
+            redis.clone(),
+            shutdown.clone(),
+            maintenance.clone(),
+        );
         move |name| {
             let storage = queue::storage::<MaintenanceJob>(redis.clone(), &maintenance, &jobs);
             let strategy = wake::Strategy::new(&maintenance_wake, 1_000);
@@ -115,12 +124,48 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         }
     });
 
+    let events = names.events_queue();
+    let events_wake = wake::listen(
+        queue::client(&settings.redis)?,
+        names.wake_channel(&events),
+        shutdown.clone(),
+    );
+    let jobs = settings.jobs.clone();
+    let concurrency = settings.events.concurrency.max(1);
+    let events_worker = supervise::run(&events, shutdown.clone(), {
+        let (state, redis, shutdown, events) =
+            (state.clone(), redis.clone(), shutdown.clone(), events.clone());
+        move |name| {
+            let storage = queue::storage::<EventJob>(redis.clone(), &events, &jobs);
+            let strategy = wake::Strategy::new(&events_wake, 1_000);
+            let worker = WorkerBuilder::new(name)
+                .backend(storage.poll_with_strategy(strategy))
+                .concurrency(concurrency)
+                .data(state.clone())
+                .build(handle_event_job);
+            let stop = shutdown.clone();
+            async move { worker.run_until(stopped(stop)).await }
+        }
+    });
+
     let server = telemetry::serve_metrics(settings.jobs.metrics_bind, metrics, {
         let s = shutdown.clone();
         async move { s.cancelled().await }
     });
-    let (server, _, _) = tokio::join!(server, request_worker, maintenance_worker);
+    let (server, _, _, _) =
+        tokio::join!(server, request_worker, maintenance_worker, events_worker);
     server
+}
+
+/// Runs one job of the events queue.
+async fn handle_event_job(job: EventJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
+    match job {
+        EventJob::Collect { account, .. } => {
+            collect::collect(&state, account).await;
+        }
+        EventJob::Deliver { tick } => webhooks::deliver(&state, tick).await,
+    }
+    Ok(())
 }
 
 /// A shutdown future in the shape `Worker::run_until` wants.

@@ -1,5 +1,5 @@
 //! The housekeeping job, enqueued by the scheduler: apalis never forgets a finished job,
-//! so trim its bookkeeping in small steps; remove staged uploads abandoned by a client or
+//! so trim its bookkeeping in small steps; purge events past retention; remove staged uploads abandoned by a client or
 //! an API process that died mid-upload, and expired multipart uploads; fail tasks whose
 //! API process stopped and forget old ones.
 
@@ -25,6 +25,8 @@ const TRIM_ROUNDS: usize = 200;
 const STAGED_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
 /// Abandoned remote uploads removed per run.
 const REMOTE_BATCH: i64 = 100;
+/// Event purge statements per run.
+const EVENT_PURGE_ROUNDS: usize = 20;
 /// Expired multipart sessions removed per run.
 const MULTIPART_BATCH: i64 = 500;
 
@@ -50,7 +52,11 @@ pub async fn handle(job: MaintenanceJob, state: Data<Arc<WorkerState>>) -> Resul
 async fn housekeeping(job: MaintenanceJob, state: &WorkerState) -> Result<(), BoxDynError> {
     let mut redis = state.redis.clone();
     let mut trimmed = 0;
-    for q in [state.names.request_queue(), state.names.maintenance_queue()] {
+    for q in [
+        state.names.request_queue(),
+        state.names.maintenance_queue(),
+        state.names.events_queue(),
+    ] {
         let config = queue_config(&q, &state.settings.jobs);
         for _ in 0..TRIM_ROUNDS {
             let n = queue::trim_done(&mut redis, &config, TRIM_BATCH).await?;
@@ -71,6 +77,7 @@ async fn housekeeping(job: MaintenanceJob, state: &WorkerState) -> Result<(), Bo
                 tracing::warn!(error = %e, "tasks not swept");
                 (0, 0)
             });
+    let events = purge_events(state).await;
     let flows = db::oauth::purge(&state.db).await.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "expired connect flows not purged");
         0
@@ -78,6 +85,7 @@ async fn housekeeping(job: MaintenanceJob, state: &WorkerState) -> Result<(), Bo
     tracing::info!(
         tick = job.tick,
         flows,
+        events,
         trimmed,
         removed,
         expired,
@@ -87,6 +95,28 @@ async fn housekeeping(job: MaintenanceJob, state: &WorkerState) -> Result<(), Bo
         "housekeeping done"
     );
     Ok(())
+}
+
+/// Removes events past the retention window, a batch per statement, a bounded number of
+/// statements per run (the rest waits for the next run).
+async fn purge_events(state: &WorkerState) -> u64 {
+    let settings = &state.settings.events;
+    let mut removed = 0;
+    for _ in 0..EVENT_PURGE_ROUNDS {
+        match db::events::purge(&state.db, settings.retention_secs, settings.purge_batch).await {
+            Ok(n) => {
+                removed += n;
+                if (n as i64) < settings.purge_batch {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "old events not purged");
+                break;
+            }
+        }
+    }
+    removed
 }
 
 /// Removes the hidden files of remote uploads (WebDAV, SFTP) started long ago and never

@@ -51,6 +51,11 @@ pub async fn handle(
         .record(elapsed.as_secs_f64());
     metrics::counter!(names::JOBS_COMPLETED, "queue" => "requests", "op" => op, "outcome" => outcome)
         .increment(1);
+    if result.is_ok() && job.op.changes_items() {
+        if let Some(account) = &job.account {
+            collect_soon(&state, account.id);
+        }
+    }
     let reply = Reply {
         request_id: job.request_id.clone(),
         result,
@@ -192,6 +197,17 @@ async fn run(state: &WorkerState, job: &RequestJob, worker: &str) -> Result<Outc
 
 /// Services whose uploads are staged as hidden files on the service itself (and recorded,
 /// so housekeeping can remove those of uploads that never finished).
+/// Brings the next event collection of an account changed through Cloudbridge forward,
+/// without holding up the reply.
+fn collect_soon(state: &Arc<WorkerState>, account: i64) {
+    let (db, soon) = (state.db.clone(), state.settings.events.early_collect_ms);
+    tokio::spawn(async move {
+        if let Err(e) = db::feeds::hurry(&db, account, soon).await {
+            tracing::warn!(account, error = %e, "early collection not requested");
+        }
+    });
+}
+
 fn stages_remotely(account: &AccountRef) -> bool {
     matches!(account.service.as_str(), "webdav" | "sftp" | "gdrive")
 }

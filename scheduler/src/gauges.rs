@@ -20,6 +20,7 @@ pub async fn run(settings: Settings, redis: ConnectionManager, shutdown: Cancell
     let queues = [
         ("requests", names.request_queue()),
         ("maintenance", names.maintenance_queue()),
+        ("events", names.events_queue()),
     ]
     .map(|(label, name)| (label, queue::queue_config(&name, &settings.jobs)));
     let mut redis = redis;

@@ -169,6 +169,18 @@ impl Op {
             Op::Recent { .. } => "recent",
         }
     }
+
+    /// True for operations that change the account's items (they bring its next event
+    /// collection forward).
+    pub fn changes_items(&self) -> bool {
+        matches!(
+            self,
+            Op::CreateFolder { .. }
+                | Op::Delete { .. }
+                | Op::Relocate { .. }
+                | Op::CommitUpload { .. }
+        )
+    }
 }
 
 /// A successful operation's result.

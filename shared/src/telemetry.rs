@@ -45,6 +45,12 @@ pub mod names {
     pub const WORKER_STARTS: &str = "cloudbridge_worker_starts_total";
     /// Counter: scheduler ticks by `kind` (the periodic job enqueued: `housekeeping`).
     pub const SCHEDULER_TICKS: &str = "cloudbridge_scheduler_ticks_total";
+    /// Counter: account collections by `outcome` (`ok`, `error`).
+    pub const EVENT_COLLECTIONS: &str = "cloudbridge_event_collections_total";
+    /// Histogram (seconds): duration of one account's collection.
+    pub const EVENT_COLLECTION_LATENCY: &str = "cloudbridge_event_collection_duration_seconds";
+    /// Counter: collection jobs the scheduler enqueued.
+    pub const EVENT_JOBS_ENQUEUED: &str = "cloudbridge_event_jobs_enqueued_total";
     /// Counter: finished-job records removed from Redis.
     pub const REDIS_TRIMMED: &str = "cloudbridge_redis_trimmed_total";
     /// Counter: calls a worker made to a third-party service, by `service`, `op`,
@@ -56,8 +62,7 @@ pub mod names {
     /// Counter: OAuth token refreshes by `outcome` (`ok`, `error`). Stays 0 until token
     /// refresh lands (OAuth services).
     pub const TOKEN_REFRESHES: &str = "cloudbridge_token_refreshes_total";
-    /// Counter: events collected from services' change feeds. Stays 0 until event
-    /// collection lands.
+    /// Counter: events collected (from change feeds and listing diffs).
     pub const EVENTS_COLLECTED: &str = "cloudbridge_events_collected_total";
     /// Counter: webhook delivery attempts by `outcome` (`ok`, `retry`, `dead`). Stays 0
     /// until webhooks land.
@@ -139,7 +144,20 @@ pub fn describe() {
     );
     describe_counter!(
         names::EVENTS_COLLECTED,
-        "Events collected from change feeds (0 until event collection lands)."
+        "Events collected from change feeds and listing diffs."
+    );
+    describe_counter!(
+        names::EVENT_COLLECTIONS,
+        "Account event collections by outcome."
+    );
+    describe_histogram!(
+        names::EVENT_COLLECTION_LATENCY,
+        Unit::Seconds,
+        "Duration of one account's event collection."
+    );
+    describe_counter!(
+        names::EVENT_JOBS_ENQUEUED,
+        "Event collection jobs enqueued by the scheduler."
     );
     describe_counter!(
         names::WEBHOOK_DELIVERIES,
@@ -156,6 +174,9 @@ pub fn register_background_counters() {
         metrics::counter!(names::TOKEN_REFRESHES, "outcome" => outcome).increment(0);
     }
     metrics::counter!(names::EVENTS_COLLECTED).increment(0);
+    for outcome in ["ok", "error"] {
+        metrics::counter!(names::EVENT_COLLECTIONS, "outcome" => outcome).increment(0);
+    }
     for outcome in ["ok", "retry", "dead"] {
         metrics::counter!(names::WEBHOOK_DELIVERIES, "outcome" => outcome).increment(0);
     }

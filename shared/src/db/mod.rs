@@ -11,6 +11,8 @@ pub mod api_keys;
 pub mod applications;
 pub mod bearer_tokens;
 pub mod developers;
+pub mod events;
+pub mod feeds;
 pub mod links;
 pub mod multipart;
 pub mod oauth;

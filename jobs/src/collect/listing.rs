@@ -1,0 +1,121 @@
+//! Collecting by listing: walks the account folder by folder and compares each folder's
+//! listing with what the last collection saw in it. Used for services without a change
+//! feed (local disk, S3, WebDAV, SFTP), for the first collection of every account, and to
+//! resynchronise a feed whose position expired.
+//!
+//! Memory is bounded by the largest folder, not the account: each folder is one step.
+//! Items missing from their folder are only reported deleted at the end, once no later
+//! folder showed them moved there (services with their own ids).
+
+use std::collections::{HashMap, VecDeque};
+
+use cloudbridge_connectors::Storage;
+use cloudbridge_shared::{
+    db::{self, feeds::Seen},
+    storage::ItemKind,
+    ApiError, Entry, ItemPath,
+};
+
+use super::{step::Step, Collector};
+
+/// Entries per listing page.
+const PAGE: u32 = 1000;
+/// Items checked per step when looking for deletions.
+const GONE_CHUNK: usize = 1000;
+
+/// Compares the whole account with what was seen; `emit` false only records it. Returns
+/// the number of events stored.
+pub async fn diff(c: &Collector<'_>, storage: &dyn Storage, emit: bool) -> Result<usize, ApiError> {
+    let mut events = 0;
+    let mut folders = VecDeque::from([ItemPath::root()]);
+    let mut missing: Vec<Seen> = Vec::new();
+    while let Some(folder) = folders.pop_front() {
+        let entries = match list_all(storage, &folder).await {
+            Ok(entries) => entries,
+            // Deleted while we walked: its parent's listing reports it.
+            Err(e) if e.status == 404 => continue,
+            Err(e) => return Err(e),
+        };
+        let mut step = Step::begin(c.db, c.account, emit).await.map_err(db_error)?;
+        let conn = step.conn().await.map_err(db_error)?;
+        let mut known: HashMap<String, Seen> =
+            db::feeds::children(conn, c.account, folder.as_str())
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .map(|s| (s.key.clone(), s))
+                .collect();
+        let mut fresh = Vec::new();
+        for entry in entries {
+            if entry.kind == ItemKind::Folder {
+                folders.push_back(entry.path.clone());
+            }
+            let key = storage.change_key(&entry);
+            match known.remove(&key) {
+                Some(before) => step
+                    .observe(Some(&before), key, entry, None)
+                    .await
+                    .map_err(db_error)?,
+                None => fresh.push((key, entry)),
+            }
+        }
+        if !fresh.is_empty() {
+            // Not seen here before: new, or moved here from elsewhere.
+            let keys: Vec<String> = fresh.iter().map(|(k, _)| k.clone()).collect();
+            let conn = step.conn().await.map_err(db_error)?;
+            let elsewhere: HashMap<String, Seen> = db::feeds::by_keys(conn, c.account, &keys)
+                .await
+                .map_err(db_error)?
+                .into_iter()
+                .map(|s| (s.key.clone(), s))
+                .collect();
+            for (key, entry) in fresh {
+                let before = elsewhere.get(&key);
+                step.observe(before, key, entry, None)
+                    .await
+                    .map_err(db_error)?;
+            }
+        }
+        missing.extend(known.into_values());
+        events += step.commit(None, c.lease_secs).await.map_err(db_error)?;
+    }
+    for chunk in missing.chunks(GONE_CHUNK) {
+        let mut step = Step::begin(c.db, c.account, emit).await.map_err(db_error)?;
+        let keys: Vec<String> = chunk.iter().map(|s| s.key.clone()).collect();
+        let conn = step.conn().await.map_err(db_error)?;
+        let now: HashMap<String, Seen> = db::feeds::by_keys(conn, c.account, &keys)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(|s| (s.key.clone(), s))
+            .collect();
+        // Still where it was when its folder was listed: it is gone. (Items below a
+        // deleted folder are never listed, so they are forgotten with it, unreported.)
+        for before in chunk {
+            if now.get(&before.key).is_some_and(|s| s.path == before.path) {
+                step.remove(before).await.map_err(db_error)?;
+            }
+        }
+        events += step.commit(None, c.lease_secs).await.map_err(db_error)?;
+    }
+    Ok(events)
+}
+
+/// Every entry of one folder.
+async fn list_all(storage: &dyn Storage, folder: &ItemPath) -> Result<Vec<Entry>, ApiError> {
+    let mut entries = Vec::new();
+    let mut page = 1;
+    loop {
+        let listed = storage.list(folder, page, PAGE).await?;
+        entries.extend(listed.entries);
+        match listed.next_page {
+            Some(next) => page = next,
+            None => return Ok(entries),
+        }
+    }
+}
+
+/// A database failure, as the collection's error.
+pub fn db_error(e: sqlx::Error) -> ApiError {
+    ApiError::internal(e)
+}

@@ -1,0 +1,104 @@
+//! Collecting from a service's own change feed: each page of changes is one step, saved
+//! with the position after it.
+
+use cloudbridge_connectors::{
+    feed::{Change, FeedPage},
+    Storage,
+};
+use cloudbridge_shared::{db, ApiError};
+
+use super::{
+    listing::{db_error, diff},
+    step::Step,
+    Collector,
+};
+
+/// How a read of the feed ended.
+#[derive(Debug, Default)]
+pub struct Followed {
+    /// Events stored.
+    pub events: usize,
+    /// The feed had more than one collection reads.
+    pub more: bool,
+    /// The position had expired: the account was listed again.
+    pub resynced: bool,
+}
+
+/// Reads the feed from `cursor`, up to the collector's page limit.
+pub async fn follow(
+    c: &Collector<'_>,
+    storage: &dyn Storage,
+    mut cursor: String,
+) -> Result<Followed, ApiError> {
+    let mut followed = Followed::default();
+    for _ in 0..c.max_pages.max(1) {
+        match storage.changes(&cursor).await? {
+            FeedPage::Expired => {
+                tracing::info!(account = c.account, "change feed position expired; resyncing");
+                followed.events += resync(c, storage).await?;
+                followed.resynced = true;
+                return Ok(followed);
+            }
+            FeedPage::Changes {
+                changes,
+                cursor: next,
+                more,
+            } => {
+                followed.events += apply(c, changes, &next).await?;
+                cursor = next;
+                if !more {
+                    return Ok(followed);
+                }
+            }
+        }
+    }
+    followed.more = true;
+    Ok(followed)
+}
+
+/// Stores one page of changes with the position after it.
+async fn apply(c: &Collector<'_>, changes: Vec<Change>, next: &str) -> Result<usize, ApiError> {
+    let mut step = Step::begin(c.db, c.account, true)
+        .await
+        .map_err(db_error)?;
+    for change in changes {
+        let conn = step.conn().await.map_err(db_error)?;
+        let before = db::feeds::by_keys(conn, c.account, std::slice::from_ref(&change.key))
+            .await
+            .map_err(db_error)?
+            .pop();
+        match (change.entry, before) {
+            (Some(entry), before) => step
+                .observe(before.as_ref(), change.key, entry, change.hint)
+                .await
+                .map_err(db_error)?,
+            (None, Some(before)) => step.remove(&before).await.map_err(db_error)?,
+            // Deleted before we ever saw it: nothing a client knew of.
+            (None, None) => {}
+        }
+    }
+    step.commit(Some(Some(next)), c.lease_secs)
+        .await
+        .map_err(db_error)
+}
+
+/// Takes the position first, then lists the whole account against what was seen (the
+/// differences are events), then saves the position: changes made during the listing are
+/// read again from the feed and match what the listing recorded.
+pub async fn resync(c: &Collector<'_>, storage: &dyn Storage) -> Result<usize, ApiError> {
+    let start = storage.feed_start().await?;
+    let events = diff(c, storage, true).await?;
+    save(c, start.as_deref()).await?;
+    Ok(events)
+}
+
+/// Saves the feed position (and marks the account seeded).
+pub async fn save(c: &Collector<'_>, cursor: Option<&str>) -> Result<(), ApiError> {
+    let step = Step::begin(c.db, c.account, false)
+        .await
+        .map_err(db_error)?;
+    step.commit(Some(cursor), c.lease_secs)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! The event collection sweep and the webhook delivery tick.
+//!
+//! Due times live in PostgreSQL: a sweep claims due accounts (moving each one's due time
+//! on by an interval in the same statement) and enqueues one collection job per claimed
+//! account. Losing Redis loses queued jobs, never collections: the accounts come due again
+//! an interval later. The sweep stops adding jobs while the events queue holds
+//! `events.max_backlog` of them, which keeps apalis' promotion of due jobs within what it
+//! can do in one script.
+
+use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis_redis::{ConnectionManager, RedisStorage};
+use cloudbridge_shared::{
+    config::{EventSettings, JobSettings},
+    db,
+    protocol::EventJob,
+    queue::{self, Names},
+    telemetry::names,
+    Settings,
+};
+use sqlx::PgPool;
+
+/// What the event loops need.
+#[derive(Clone)]
+pub struct Events {
+    settings: EventSettings,
+    jobs: JobSettings,
+    db: PgPool,
+    redis: ConnectionManager,
+    names: Names,
+    storage: RedisStorage<EventJob>,
+}
+
+impl Events {
+    /// The event loops of a scheduler with `settings`.
+    pub fn new(settings: &Settings, db: PgPool, redis: ConnectionManager, names: Names) -> Self {
+        let queue_name = names.events_queue();
+        let config = queue::queue_config(&queue_name, &settings.jobs)
+            .idempotency_ttl(Some(std::time::Duration::from_secs(600)));
+        Self {
+            settings: settings.events.clone(),
+            jobs: settings.jobs.clone(),
+            db,
+            storage: RedisStorage::new(redis.clone()).with_config(config),
+            redis,
+            names,
+        }
+    }
+
+    /// Claims due accounts and enqueues their collections.
+    pub async fn sweep(&self, tick: i64) {
+        let mut redis = self.redis.clone();
+        let queue_name = self.names.events_queue();
+        let config = queue::queue_config(&queue_name, &self.jobs);
+        let waiting = match queue::depth(&mut redis, &config).await {
+            Ok(waiting) => waiting,
+            Err(e) => {
+                tracing::warn!(error = %e, "events queue not reachable; sweep skipped");
+                return;
+            }
+        };
+        let room = self.settings.max_backlog.saturating_sub(waiting) as i64;
+        let limit = room.min(self.settings.sweep_batch);
+        if limit <= 0 {
+            return;
+        }
+        let due = match db::feeds::claim_due(&self.db, limit, self.settings.interval_secs).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "due accounts not claimed");
+                return;
+            }
+        };
+        metrics::counter!(names::SCHEDULER_TICKS, "kind" => "event_sweep").increment(1);
+        if due.is_empty() {
+            return;
+        }
+        let count = due.len();
+        let jobs = due
+            .into_iter()
+            .map(|(account, round)| EventJob::Collect {
+                account,
+                round: round.timestamp(),
+            })
+            .collect();
+        let mut storage = self.storage.clone();
+        match storage.push_bulk(jobs).await {
+            Ok(()) => {
+                metrics::counter!(names::EVENT_JOBS_ENQUEUED).increment(count as u64);
+                let _ = queue::wake(&mut redis, &self.names, &queue_name).await;
+                tracing::debug!(tick, count, "collections enqueued");
+            }
+            // Claimed but not enqueued: these accounts come due again an interval later.
+            Err(e) => tracing::warn!(error = %e, count, "collections not enqueued"),
+        }
+    }
+
+    /// Enqueues one delivery run of the webhook outbox.
+    pub async fn deliver(&self, tick: i64) {
+        let mut storage = self.storage.clone();
+        let task = TaskBuilder::new(EventJob::Deliver { tick })
+            .idempotency_key(format!("deliver:{tick}"))
+            .build();
+        match storage.push_task(task).await {
+            Ok(()) => {
+                metrics::counter!(names::SCHEDULER_TICKS, "kind" => "webhook_delivery")
+                    .increment(1);
+                let mut redis = self.redis.clone();
+                let _ = queue::wake(&mut redis, &self.names, &self.names.events_queue()).await;
+            }
+            Err(e) => tracing::warn!(error = %e, "webhook delivery not enqueued"),
+        }
+    }
+}
