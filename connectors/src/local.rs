@@ -327,6 +327,15 @@ impl Storage for LocalDisk {
         CAPABILITIES.to_vec()
     }
 
+    /// The inode: it follows an item through renames and moves (a file replaced by an
+    /// upload gets a new one, which the collector reads as an update of that path).
+    fn change_key(&self, entry: &Entry) -> String {
+        match entry.raw.as_ref().and_then(|r| r["inode"].as_u64()) {
+            Some(inode) => format!("inode:{inode}"),
+            None => entry.path.as_str().to_string(),
+        }
+    }
+
     async fn validate(&self) -> Result<(), ApiError> {
         self.ensure_root()
     }

@@ -133,8 +133,12 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let jobs = settings.jobs.clone();
     let concurrency = settings.events.concurrency.max(1);
     let events_worker = supervise::run(&events, shutdown.clone(), {
-        let (state, redis, shutdown, events) =
-            (state.clone(), redis.clone(), shutdown.clone(), events.clone());
+        let (state, redis, shutdown, events) = (
+            state.clone(),
+            redis.clone(),
+            shutdown.clone(),
+            events.clone(),
+        );
         move |name| {
             let storage = queue::storage::<EventJob>(redis.clone(), &events, &jobs);
             let strategy = wake::Strategy::new(&events_wake, 1_000);
@@ -152,8 +156,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         let s = shutdown.clone();
         async move { s.cancelled().await }
     });
-    let (server, _, _, _) =
-        tokio::join!(server, request_worker, maintenance_worker, events_worker);
+    let (server, _, _, _) = tokio::join!(server, request_worker, maintenance_worker, events_worker);
     server
 }
 

@@ -19,6 +19,7 @@ pub(crate) mod accounts;
 mod api_keys;
 mod app_oauth;
 mod applications;
+mod events;
 mod files;
 mod folders;
 mod links;
@@ -130,6 +131,8 @@ pub fn router(state: AppState) -> Router {
         .route("/accounts/{acct}/storage/search", get(lookup::search))
         .route("/accounts/{acct}/storage/recent", get(lookup::recent))
         .route("/accounts/{acct}/tasks/{id}", get(tasks::get))
+        .route("/accounts/{acct}/events", get(events::list))
+        .route("/accounts/{acct}/events/latest", get(events::latest))
         .route(
             "/accounts/{acct}/encode_raw_id",
             post(lookup::encode_raw_id),

@@ -7,6 +7,7 @@ mod conformance;
 mod connect;
 mod dropbox;
 mod errors;
+mod events;
 mod gdrive;
 mod helpers;
 mod management;

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::helpers::{moto, rclone_webdav, Sshd, TestApp};
 
 /// The interpreter with the SDK installed: `KLOUDLESS_SDK_PYTHON`, else the workspace venv.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Ok(p) = std::env::var("KLOUDLESS_SDK_PYTHON") {
         return PathBuf::from(p);
     }

@@ -38,7 +38,11 @@ pub fn seen(key: String, entry: &Entry) -> Seen {
 /// The event for an item that is now `entry`, last seen as `before` (`None`: never seen),
 /// with the service's own word on it (`hint`); `None` when nothing a client cares about
 /// changed.
-pub fn classify(before: Option<&Seen>, entry: &Entry, hint: Option<EventType>) -> Option<EventType> {
+pub fn classify(
+    before: Option<&Seen>,
+    entry: &Entry,
+    hint: Option<EventType>,
+) -> Option<EventType> {
     let Some(before) = before else {
         return Some(match hint {
             Some(EventType::Copy) => EventType::Copy,

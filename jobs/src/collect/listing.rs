@@ -70,8 +70,13 @@ pub async fn diff(c: &Collector<'_>, storage: &dyn Storage, emit: bool) -> Resul
                 .map(|s| (s.key.clone(), s))
                 .collect();
             for (key, entry) in fresh {
-                let before = elsewhere.get(&key);
-                step.observe(before, key, entry, None)
+                // A new id where another item was: the item was replaced (an upload
+                // written beside it and renamed over it), which is an update.
+                let before = match elsewhere.get(&key) {
+                    Some(before) => Some(before.clone()),
+                    None => replaced(&mut known, entry.path.as_str()),
+                };
+                step.observe(before.as_ref(), key, entry, None)
                     .await
                     .map_err(db_error)?;
             }
@@ -99,6 +104,12 @@ pub async fn diff(c: &Collector<'_>, storage: &dyn Storage, emit: bool) -> Resul
         events += step.commit(None, c.lease_secs).await.map_err(db_error)?;
     }
     Ok(events)
+}
+
+/// Takes out of `known` the item seen at `path`, if any.
+fn replaced(known: &mut HashMap<String, Seen>, path: &str) -> Option<Seen> {
+    let key = known.values().find(|s| s.path == path)?.key.clone();
+    known.remove(&key)
 }
 
 /// Every entry of one folder.

@@ -34,7 +34,10 @@ pub async fn follow(
     for _ in 0..c.max_pages.max(1) {
         match storage.changes(&cursor).await? {
             FeedPage::Expired => {
-                tracing::info!(account = c.account, "change feed position expired; resyncing");
+                tracing::info!(
+                    account = c.account,
+                    "change feed position expired; resyncing"
+                );
                 followed.events += resync(c, storage).await?;
                 followed.resynced = true;
                 return Ok(followed);
@@ -58,9 +61,7 @@ pub async fn follow(
 
 /// Stores one page of changes with the position after it.
 async fn apply(c: &Collector<'_>, changes: Vec<Change>, next: &str) -> Result<usize, ApiError> {
-    let mut step = Step::begin(c.db, c.account, true)
-        .await
-        .map_err(db_error)?;
+    let mut step = Step::begin(c.db, c.account, true).await.map_err(db_error)?;
     for change in changes {
         let conn = step.conn().await.map_err(db_error)?;
         let before = db::feeds::by_keys(conn, c.account, std::slice::from_ref(&change.key))

@@ -55,6 +55,16 @@ impl Step {
             self.flush().await?;
             db::feeds::move_below(&mut self.tx, self.account, &before.path, &now.path).await?;
         }
+        if let Some(before) = before.filter(|b| b.key != now.key) {
+            // Replaced by an item with another id: the old id is gone with it.
+            self.flush().await?;
+            db::feeds::forget(
+                &mut self.tx,
+                self.account,
+                std::slice::from_ref(&before.key),
+            )
+            .await?;
+        }
         if self.emit {
             if let Some(kind) = classify(before, &entry, hint) {
                 self.events.push((kind, entry));
@@ -67,7 +77,12 @@ impl Step {
     /// Records that the item last seen as `before` is gone (with what was below it).
     pub async fn remove(&mut self, before: &Seen) -> Result<(), sqlx::Error> {
         self.flush().await?;
-        db::feeds::forget(&mut self.tx, self.account, std::slice::from_ref(&before.key)).await?;
+        db::feeds::forget(
+            &mut self.tx,
+            self.account,
+            std::slice::from_ref(&before.key),
+        )
+        .await?;
         if before.folder {
             db::feeds::forget_below(&mut self.tx, self.account, &before.path).await?;
         }

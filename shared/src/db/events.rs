@@ -80,12 +80,20 @@ pub async fn after(
     Ok((events, remaining))
 }
 
-/// The cursor that points after every event stored so far (for any account: ids are
-/// global, so it is also "now" for an account without events).
-pub async fn latest(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COALESCE(max(id), 0) FROM events")
-        .fetch_one(pool)
-        .await
+/// The cursor after `account`'s newest event (or the newest one retention removed).
+///
+/// Per account, not global: one account's collections never overlap (their lease), so its
+/// events commit in id order, while other accounts' transactions may commit ids out of
+/// order; a global maximum could pass over an id still being committed.
+pub async fn latest(pool: &PgPool, account: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT GREATEST(
+             (SELECT COALESCE(max(id), 0) FROM events WHERE account_id = $1),
+             (SELECT COALESCE(max(purged_through), 0) FROM event_feeds WHERE account_id = $1))",
+    )
+    .bind(account)
+    .fetch_one(pool)
+    .await
 }
 
 /// The highest id of `account`'s events removed by retention (cursors below it expired).

@@ -1,0 +1,128 @@
+//! Events API (Kloudless v1): `GET /v1/accounts/{acct}/events?cursor=&page_size=` and
+//! `GET /v1/accounts/{acct}/events/latest`.
+//!
+//! Cursors are event ids as numeric strings: "the events after this one". A page answers
+//! the events after the cursor, the cursor after them (the one given when there are none)
+//! and how many more are waiting (`remaining`, counted up to a cap); the SDKs read on
+//! while `remaining` is positive and stop at an empty page.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use cloudbridge_shared::{db, db::events::Event, ApiError};
+use serde_json::{json, Value};
+
+use crate::{
+    auth::AppCaller,
+    extract::{BaseUrl, Json, Query},
+    wire, AppState,
+};
+
+/// Events per page unless `page_size` says otherwise.
+const DEFAULT_PAGE: i64 = 100;
+/// Largest `page_size`.
+const MAX_PAGE: i64 = 1000;
+/// `remaining` counts up to this many.
+const REMAINING_CAP: i64 = 10_000;
+
+/// `GET /v1/accounts/{acct}/events?cursor=&page_size=`
+pub async fn list(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    BaseUrl(base): BaseUrl,
+    Path(acct): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let page_size = match q.get("page_size").map(|s| s.trim()) {
+        None | Some("") => DEFAULT_PAGE,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid_parameters(format!(
+                    "`page_size` must be a number from 1 to {MAX_PAGE}."
+                ))
+            })?,
+    };
+    let cursor = match q.get("cursor").map(|s| s.trim()) {
+        None | Some("") => 0,
+        Some(raw) => parse_cursor(raw)?,
+    };
+    let purged = db::events::purged_through(&state.db, account.id)
+        .await
+        .map_err(ApiError::internal)?;
+    if cursor < purged {
+        return Err(ApiError::new(
+            400,
+            "cursor_expired",
+            "This cursor points at events older than the retention window; \
+             get a new one from /events/latest.",
+        ));
+    }
+    let (events, remaining) =
+        db::events::after(&state.db, account.id, cursor, page_size, REMAINING_CAP)
+            .await
+            .map_err(ApiError::internal)?;
+    let next = events.last().map_or(cursor, |e| e.id);
+    let objects: Vec<Value> = events.iter().map(|e| event(e, &base)).collect();
+    Ok(Json(json!({
+        "type": "object_list",
+        "api": "events",
+        "objects": objects,
+        "count": objects.len(),
+        "cursor": next.to_string(),
+        "remaining": remaining,
+    })))
+}
+
+/// `GET /v1/accounts/{acct}/events/latest`: the cursor after the newest event.
+pub async fn latest(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    Path(acct): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.account(&state, &acct).await?;
+    let cursor = db::events::latest(&state.db, account.id)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "cursor": cursor.to_string() })))
+}
+
+/// A cursor: a non-negative event id.
+fn parse_cursor(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>().ok().filter(|c| *c >= 0).ok_or_else(|| {
+        ApiError::invalid_parameters(
+            "`cursor` must be a cursor this API returned (a number as a string).",
+        )
+    })
+}
+
+/// One event (Kloudless v1 shape).
+fn event(e: &Event, base: &str) -> Value {
+    json!({
+        "id": e.id.to_string(),
+        "account": e.account_id,
+        "action": "-",
+        "type": e.kind,
+        "modified": wire::time(e.created_at),
+        "user_id": null,
+        "ip": null,
+        "metadata": wire::entry(&e.metadata, e.account_id, base),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_are_non_negative_numbers() {
+        assert_eq!(parse_cursor("42").unwrap(), 42);
+        assert_eq!(parse_cursor("0").unwrap(), 0);
+        for bad in ["-1", "abc", "1.5", "99999999999999999999"] {
+            assert_eq!(parse_cursor(bad).unwrap_err().status, 400, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! Event collection and the Events API: changes made through Cloudbridge and straight on
+//! the service become events, once each and in order, collected by the real scheduler
+//! and workers; cursors behave as the SDKs expect.
+
+use std::{path::PathBuf, time::Duration};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{assert_error, Go, TestApp, STORAGE};
+
+/// A Cloudbridge whose scheduler collects every account every second.
+pub struct Collecting {
+    pub app: TestApp,
+    scheduler: CancellationToken,
+}
+
+impl Collecting {
+    pub async fn start() -> Self {
+        let app = TestApp::builder()
+            .settings(|s| {
+                s.events.interval_secs = 1;
+                s.events.early_collect_ms = 0;
+            })
+            .spawn()
+            .await;
+        let scheduler = CancellationToken::new();
+        tokio::spawn(cloudbridge_scheduler::run(
+            app.settings().clone(),
+            scheduler.clone(),
+        ));
+        Self { app, scheduler }
+    }
+
+    /// An application that collects events: `(application id, API key)`.
+    pub async fn collecting_app(&self) -> (String, String) {
+        let r = self
+            .app
+            .dev_caller()
+            .post_json(
+                "/v1/applications",
+                &json!({"name": "watcher", "events_grant_enabled": true}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let body: Value = r.json().await.unwrap();
+        (
+            body["id"].as_str().unwrap().into(),
+            body["api_key"].as_str().unwrap().into(),
+        )
+    }
+
+    pub async fn db(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(self.app.settings().database.url.expose())
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the account's first collection recorded what exists.
+    pub async fn seeded(&self, account: i64) {
+        let db = self.db().await;
+        for _ in 0..200 {
+            let seeded: Option<bool> =
+                sqlx::query_scalar("SELECT seeded FROM event_feeds WHERE account_id = $1")
+                    .bind(account)
+                    .fetch_optional(&db)
+                    .await
+                    .unwrap();
+            if seeded == Some(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("account {account} was never seeded");
+    }
+
+    /// Reads events after `cursor` until at least `n` arrived (15 s at most); returns
+    /// them all and the cursor after them.
+    pub async fn events(&self, token: &str, cursor: &str, n: usize) -> (Vec<Value>, String) {
+        let caller = self.app.with_token(token);
+        let mut found = Vec::new();
+        let mut cursor = cursor.to_string();
+        for _ in 0..150 {
+            let page = caller
+                .get_json(&format!(
+                    "/v1/accounts/me/events?cursor={cursor}&page_size=2"
+                ))
+                .await;
+            let objects = page["objects"].as_array().unwrap().clone();
+            assert_eq!(page["count"], objects.len());
+            cursor = page["cursor"].as_str().unwrap().to_string();
+            let more = page["remaining"].as_i64().unwrap() > 0;
+            found.extend(objects);
+            if found.len() >= n && !more {
+                return (found, cursor);
+            }
+            if !more {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        panic!("only {} of {n} events arrived: {found:#?}", found.len());
+    }
+}
+
+impl Drop for Collecting {
+    fn drop(&mut self) {
+        self.scheduler.cancel();
+    }
+}
+
+/// `(type, path)` of each event.
+pub fn kinds(events: &[Value]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_string(),
+                e["metadata"]["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn b64(path: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(path)
+}
+
+#[tokio::test]
+async fn every_kind_of_change_on_local_disk_is_one_event_in_order() {
+    let c = Collecting::start().await;
+    let (app_id, key) = c.collecting_app().await;
+    let (account, token) = c.app.import_local(&key, "alice").await;
+    let user = c.app.with_token(&token);
+    c.seeded(account).await;
+    let latest = user.get_json("/v1/accounts/me/events/latest").await;
+    let mut cursor = latest["cursor"].as_str().unwrap().to_string();
+    let start = cursor.clone();
+
+    let mut expected = Vec::new();
+    let mut step = |kind: &str, path: &str| expected.push((kind.to_string(), path.to_string()));
+    // Each change is waited for before the next, so each is its own event.
+    let r = user
+        .post_json(
+            &format!("{STORAGE}/folders"),
+            &json!({"parent_id": "root", "name": "docs"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    step("add", "/docs");
+    cursor = c.events(&token, &cursor, 1).await.1;
+
+    assert_eq!(user.upload("root", "a.txt", "one").await.status(), 201);
+    step("add", "/a.txt");
+    cursor = c.events(&token, &cursor, 1).await.1;
+
+    let r = user
+        .upload_req("root", "a.txt", "?overwrite=true")
+        .body("two, longer")
+        .go()
+        .await;
+    assert_eq!(r.status(), 201);
+    step("update", "/a.txt");
+    cursor = c.events(&token, &cursor, 1).await.1;
+
+    let r = user
+        .send_json(
+            Method::PATCH,
+            &format!("{STORAGE}/files/{}", b64("a.txt")),
+            &json!({"name": "b.txt"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    step("rename", "/b.txt");
+    cursor = c.events(&token, &cursor, 1).await.1;
+
+    let r = user
+        .send_json(
+            Method::PATCH,
+            &format!("{STORAGE}/files/{}", b64("b.txt")),
+            &json!({"parent_id": b64("docs")}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    step("move", "/docs/b.txt");
+    cursor = c.events(&token, &cursor, 1).await.1;
+
+    // Straight on the disk, not through Cloudbridge: found by the next round.
+    let root: PathBuf = c
+        .app
+        .data_root()
+        .join("accounts")
+        .join(&app_id)
+        .join("alice");
+    std::fs::write(root.join("outside.txt"), "written by another program").unwrap();
+    step("add", "/outside.txt");
+    cursor = c.events(&token, &cursor, 1).await.1;
+
+    std::fs::remove_file(root.join("outside.txt")).unwrap();
+    step("delete", "/outside.txt");
+    cursor = c.events(&token, &cursor, 1).await.1;
+
+    let r = user
+        .delete(&format!("{STORAGE}/folders/{}?recursive=true", b64("docs")))
+        .await;
+    assert_eq!(r.status(), 204);
+    step("delete", "/docs");
+    let _ = c.events(&token, &cursor, 1).await;
+
+    // Read back from the start, two per page: each change once, in order.
+    let (all, end) = c.events(&token, &start, expected.len()).await;
+    assert_eq!(kinds(&all), expected);
+    let ids: Vec<i64> = all
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert_eq!(end, ids.last().unwrap().to_string());
+    assert_eq!(all[1]["account"], account);
+    assert_eq!(all[1]["metadata"]["type"], "file");
+    assert_eq!(all[0]["metadata"]["type"], "folder");
+    assert_eq!(all[0]["metadata"]["id"], b64("docs"));
+    // Nothing more, and nothing collected twice after a few more rounds.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let rest = user
+        .get_json(&format!("/v1/accounts/me/events?cursor={end}"))
+        .await;
+    assert_eq!(rest["objects"], json!([]));
+    assert_eq!(rest["remaining"], 0);
+    assert_eq!(rest["cursor"], end);
+}
+
+#[tokio::test]
+async fn the_python_sdk_iterates_events_with_its_cursor_logic_and_stops() {
+    let c = Collecting::start().await;
+    let (_, key) = c.collecting_app().await;
+    let (account, token) = c.app.import_local(&key, "bob").await;
+    c.seeded(account).await;
+    let user = c.app.with_token(&token);
+    for name in ["1.txt", "2.txt", "3.txt", "4.txt", "5.txt"] {
+        assert_eq!(user.upload("root", name, name).await.status(), 201);
+    }
+    let (all, end) = c.events(&token, "0", 5).await;
+    assert_eq!(all.len(), 5);
+
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/sdk/kloudless_sdk_events.py");
+    let output = tokio::process::Command::new(crate::sdk::python())
+        .arg(&script)
+        .env("CLOUDBRIDGE_BASE_URL", &c.app.base)
+        .env("CLOUDBRIDGE_TOKEN", &token)
+        .env("CLOUDBRIDGE_CURSOR", "0")
+        .env("CLOUDBRIDGE_PAGE_SIZE", "2")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("event "))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let paths: Vec<&str> = seen.iter().map(|e| e["path"].as_str().unwrap()).collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["/1.txt", "/2.txt", "/3.txt", "/4.txt", "/5.txt"]);
+    assert!(seen.iter().all(|e| e["type"] == "add"));
+    assert!(stdout.contains(&format!("latest {end}\n")), "{stdout}");
+    assert!(stdout.contains(&format!("end {end}\n")), "{stdout}");
+    assert!(stdout.contains("again 0\n"), "{stdout}");
+}
+
+#[tokio::test]
+async fn bad_cursors_and_page_sizes_are_clear_errors() {
+    let c = Collecting::start().await;
+    let (_, key) = c.collecting_app().await;
+    let (account, token) = c.app.import_local(&key, "carol").await;
+    c.seeded(account).await;
+    let user = c.app.with_token(&token);
+    for query in [
+        "page_size=100000",
+        "page_size=0",
+        "page_size=x",
+        "cursor=abc",
+        "cursor=-1",
+    ] {
+        let r = user.get(&format!("/v1/accounts/me/events?{query}")).await;
+        assert_error(r, 400, "invalid_parameters").await;
+    }
+    // Another application's key cannot read this account's events.
+    let (_, other_key) = c.app.create_app("other").await;
+    let r = c
+        .app
+        .with_key(&other_key)
+        .get(&format!("/v1/accounts/{account}/events"))
+        .await;
+    assert_error(r, 404, "not_found").await;
+    // The owner's key can (with the numeric id).
+    let r = c
+        .app
+        .with_key(&key)
+        .get(&format!("/v1/accounts/{account}/events/latest"))
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // Events past retention are purged; a cursor from before them has expired.
+    assert_eq!(user.upload("root", "x.txt", "x").await.status(), 201);
+    let (events, after) = c.events(&token, "0", 1).await;
+    assert_eq!(events.len(), 1);
+    let db = c.db().await;
+    let removed = cloudbridge_shared::db::events::purge(&db, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    let r = user.get("/v1/accounts/me/events?cursor=0").await;
+    let body = assert_error(r, 400, "cursor_expired").await;
+    assert!(body["message"].as_str().unwrap().contains("latest"));
+    // The latest cursor is still good, and so is the one after the purged event.
+    let latest = user.get_json("/v1/accounts/me/events/latest").await;
+    assert_eq!(latest["cursor"], after);
+    let r = user
+        .get_json(&format!("/v1/accounts/me/events?cursor={after}"))
+        .await;
+    assert_eq!(r["objects"], json!([]));
+}
+
+#[tokio::test]
+async fn applications_that_do_not_collect_have_no_events() {
+    let c = Collecting::start().await;
+    let (app_id, key) = c.app.create_app("quiet").await;
+    let (account, token) = c.app.import_local(&key, "dave").await;
+    let db = c.db().await;
+    let feeds: i64 = sqlx::query_scalar("SELECT count(*) FROM event_feeds")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(feeds, 0);
+    // What exists when collection starts is recorded, not reported.
+    let user = c.app.with_token(&token);
+    assert_eq!(user.upload("root", "before.txt", "b").await.status(), 201);
+    // Turning collection on starts it for existing accounts; off stops it.
+    let r = c
+        .app
+        .dev_caller()
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/applications/{app_id}"),
+            &json!({"events_grant_enabled": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    c.seeded(account).await;
+    assert_eq!(user.upload("root", "y.txt", "y").await.status(), 201);
+    let (events, _) = c.events(&token, "0", 1).await;
+    assert_eq!(kinds(&events), [("add".to_string(), "/y.txt".to_string())]);
+    let r = c
+        .app
+        .dev_caller()
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/applications/{app_id}"),
+            &json!({"events_grant_enabled": false}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let feeds: i64 = sqlx::query_scalar("SELECT count(*) FROM event_feeds")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(feeds, 0);
+}
