@@ -375,3 +375,113 @@ async fn applications_that_do_not_collect_have_no_events() {
         .unwrap();
     assert_eq!(feeds, 0);
 }
+
+/// Drives add, update, rename, delete of a file and a folder through Cloudbridge on an
+/// account of a service without ids of its own (paths are the ids): a rename is the new
+/// path appearing and the old one going, in that order.
+async fn path_service_changes(c: &Collecting, account: i64, token: &str) {
+    c.seeded(account).await;
+    let user = c.app.with_token(token);
+    let start = user.get_json("/v1/accounts/me/events/latest").await["cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut cursor = start.clone();
+    let mut expected: Vec<(&str, &str)> = Vec::new();
+
+    let r = user
+        .post_json(
+            &format!("{STORAGE}/folders"),
+            &json!({"parent_id": "root", "name": "docs"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    expected.push(("add", "/docs"));
+    cursor = c.events(token, &cursor, 1).await.1;
+
+    assert_eq!(
+        user.upload(&b64("docs"), "a.txt", "one").await.status(),
+        201
+    );
+    expected.push(("add", "/docs/a.txt"));
+    cursor = c.events(token, &cursor, 1).await.1;
+
+    let r = user
+        .upload_req(&b64("docs"), "a.txt", "?overwrite=true")
+        .body("two, longer")
+        .go()
+        .await;
+    assert_eq!(r.status(), 201);
+    expected.push(("update", "/docs/a.txt"));
+    cursor = c.events(token, &cursor, 1).await.1;
+
+    let r = user
+        .send_json(
+            Method::PATCH,
+            &format!("{STORAGE}/files/{}", b64("docs/a.txt")),
+            &json!({"name": "b.txt"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    expected.push(("add", "/docs/b.txt"));
+    expected.push(("delete", "/docs/a.txt"));
+    cursor = c.events(token, &cursor, 2).await.1;
+
+    let r = user
+        .delete(&format!("{STORAGE}/files/{}", b64("docs/b.txt")))
+        .await;
+    assert_eq!(r.status(), 204);
+    expected.push(("delete", "/docs/b.txt"));
+    cursor = c.events(token, &cursor, 1).await.1;
+
+    let r = user
+        .delete(&format!("{STORAGE}/folders/{}?recursive=true", b64("docs")))
+        .await;
+    assert_eq!(r.status(), 204);
+    expected.push(("delete", "/docs"));
+    let _ = c.events(token, &cursor, 1).await;
+
+    let (all, _) = c.events(token, &start, expected.len()).await;
+    let expected: Vec<(String, String)> = expected
+        .into_iter()
+        .map(|(k, p)| (k.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(kinds(&all), expected);
+}
+
+#[tokio::test]
+async fn s3_changes_are_found_by_listing() {
+    let moto = crate::helpers::moto().await;
+    let c = Collecting::start().await;
+    let (_, key) = c.collecting_app().await;
+    let body = json!({
+        "service": "s3_compatible", "account": "events", "token": "AK", "token_secret": "SK",
+        "bucket": "bucket-one", "endpoint": moto.endpoint,
+    });
+    let (account, token) = c.app.import(&key, &body).await;
+    path_service_changes(&c, account, &token).await;
+}
+
+#[tokio::test]
+async fn webdav_changes_are_found_by_listing() {
+    let dir = tempfile::tempdir().unwrap();
+    let dav = crate::helpers::rclone_webdav(dir.path()).await;
+    let c = Collecting::start().await;
+    let (_, key) = c.collecting_app().await;
+    let body = json!({
+        "service": "webdav", "account": "events", "url": dav.endpoint,
+        "token": "dav", "token_secret": "dav-password",
+    });
+    let (account, token) = c.app.import(&key, &body).await;
+    path_service_changes(&c, account, &token).await;
+}
+
+#[tokio::test]
+async fn sftp_changes_are_found_by_listing() {
+    let sshd = crate::helpers::Sshd::start().await;
+    let root = sshd.root("events");
+    let c = Collecting::start().await;
+    let (_, key) = c.collecting_app().await;
+    let (account, token) = c.app.import(&key, &sshd.password_account(&root)).await;
+    path_service_changes(&c, account, &token).await;
+}
