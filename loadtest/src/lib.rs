@@ -8,8 +8,10 @@
 //! - [`scenario`]: set-up (application, accounts, seed files) and the request of each scenario.
 //! - [`generator`]: the closed- and open-loop drivers.
 //! - [`report`]: histograms, the Markdown and JSON reports.
+//! - [`collection`]: the event collection benchmark (accounts kept collected per interval).
 //! - [`upstream`]: a fake S3-compatible service with injected latency, errors and 429s.
 
+pub mod collection;
 pub mod generator;
 pub mod report;
 pub mod scenario;

@@ -40,6 +40,10 @@ pub struct Behaviour {
     /// Size of every object, bytes.
     #[arg(long, default_value_t = 1024)]
     pub object_size: usize,
+    /// When non-zero, listings also show one `churn-<n>.txt` whose name changes every this
+    /// many seconds: each account listed sees a file appear and one go (event collection).
+    #[arg(long, default_value_t = 0)]
+    pub churn_secs: u64,
 }
 
 impl Default for Behaviour {
@@ -51,6 +55,7 @@ impl Default for Behaviour {
             throttle_rate: 0.0,
             listed: 20,
             object_size: 1024,
+            churn_secs: 0,
         }
     }
 }
@@ -170,8 +175,15 @@ async fn bucket(
         .unwrap_or(1000);
     // Only the bucket's top level holds objects.
     let names: Vec<String> = if prefix.is_empty() {
+        let churn = (b.churn_secs > 0).then(|| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            format!("churn-{}.txt", now.as_secs() / b.churn_secs)
+        });
         (0..b.listed)
             .map(|i| format!("seed{i}.txt"))
+            .chain(churn)
             .take(max)
             .collect()
     } else {
