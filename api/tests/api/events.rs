@@ -51,6 +51,15 @@ impl Collecting {
         )
     }
 
+    /// The application an account belongs to.
+    pub async fn app_of(&self, account: i64) -> String {
+        sqlx::query_scalar("SELECT application_id FROM accounts WHERE id = $1")
+            .bind(account)
+            .fetch_one(&self.db().await)
+            .await
+            .unwrap()
+    }
+
     pub async fn db(&self) -> sqlx::PgPool {
         sqlx::PgPool::connect(self.app.settings().database.url.expose())
             .await
@@ -484,4 +493,51 @@ async fn sftp_changes_are_found_by_listing() {
     let (_, key) = c.collecting_app().await;
     let (account, token) = c.app.import(&key, &sshd.password_account(&root)).await;
     path_service_changes(&c, account, &token).await;
+}
+
+#[tokio::test]
+async fn losing_queued_collections_in_redis_delays_them_but_loses_none() {
+    let mut c = Collecting::start().await;
+    let (_, key) = c.collecting_app().await;
+    let (account, token) = c.app.import_local(&key, "erin").await;
+    c.seeded(account).await;
+    // No worker: the scheduler keeps claiming the account and queueing its collection.
+    for worker in c.app.take_workers() {
+        worker.cancel();
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // The change is written on the disk (no worker runs API jobs now either).
+    let root = c
+        .app
+        .data_root()
+        .join("accounts")
+        .join(c.app_of(account).await)
+        .join("erin");
+    std::fs::write(root.join("while-down.txt"), "x").unwrap();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Redis loses everything queued (a restart without persistence).
+    let mut redis = redis::Client::open(c.app.settings().redis.url.expose())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let pattern = format!("{}:*", c.app.settings().redis.prefix);
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(&pattern)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty());
+    let _: () = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    // A worker comes back: the due times in PostgreSQL bring the collection back.
+    c.app.start_worker();
+    let (events, _) = c.events(&token, "0", 1).await;
+    assert_eq!(
+        kinds(&events),
+        [("add".to_string(), "/while-down.txt".to_string())]
+    );
 }

@@ -7,7 +7,10 @@
 //! Items missing from their folder are only reported deleted at the end, once no later
 //! folder showed them moved there (services with their own ids).
 
-use std::collections::{HashMap, VecDeque};
+use std::{
+    collections::{HashMap, VecDeque},
+    time::{Duration, Instant},
+};
 
 use cloudbridge_connectors::Storage;
 use cloudbridge_shared::{
@@ -16,10 +19,12 @@ use cloudbridge_shared::{
     ApiError, Entry, ItemPath,
 };
 
-use super::{step::Step, Collector};
+use super::{classify::seen, step::Step, Collector};
 
 /// Entries per listing page.
 const PAGE: u32 = 1000;
+/// A long collection without changes renews its lease this often.
+const KEEP_LEASE: Duration = Duration::from_secs(60);
 /// Items checked per step when looking for deletions.
 const GONE_CHUNK: usize = 1000;
 
@@ -29,6 +34,7 @@ pub async fn diff(c: &Collector<'_>, storage: &dyn Storage, emit: bool) -> Resul
     let mut events = 0;
     let mut folders = VecDeque::from([ItemPath::root()]);
     let mut missing: Vec<Seen> = Vec::new();
+    let mut kept = Instant::now();
     while let Some(folder) = folders.pop_front() {
         let entries = match list_all(storage, &folder).await {
             Ok(entries) => entries,
@@ -36,15 +42,17 @@ pub async fn diff(c: &Collector<'_>, storage: &dyn Storage, emit: bool) -> Resul
             Err(e) if e.status == 404 => continue,
             Err(e) => return Err(e),
         };
-        let mut step = Step::begin(c.db, c.account, emit).await.map_err(db_error)?;
-        let conn = step.conn().await.map_err(db_error)?;
+        // Reads first, outside any transaction (one collection per account at a time,
+        // so nothing else writes these rows); a folder without changes writes nothing.
+        let mut conn = c.db.acquire().await.map_err(db_error)?;
         let mut known: HashMap<String, Seen> =
-            db::feeds::children(conn, c.account, folder.as_str())
+            db::feeds::children(&mut conn, c.account, folder.as_str())
                 .await
                 .map_err(db_error)?
                 .into_iter()
                 .map(|s| (s.key.clone(), s))
                 .collect();
+        let mut changed = Vec::new();
         let mut fresh = Vec::new();
         for entry in entries {
             if entry.kind == ItemKind::Folder {
@@ -52,37 +60,49 @@ pub async fn diff(c: &Collector<'_>, storage: &dyn Storage, emit: bool) -> Resul
             }
             let key = storage.change_key(&entry);
             match known.remove(&key) {
-                Some(before) => step
-                    .observe(Some(&before), key, entry, None)
-                    .await
-                    .map_err(db_error)?,
+                Some(before) if before == seen(key.clone(), &entry) => {}
+                Some(before) => changed.push((Some(before), key, entry)),
                 None => fresh.push((key, entry)),
             }
         }
         if !fresh.is_empty() {
             // Not seen here before: new, or moved here from elsewhere.
             let keys: Vec<String> = fresh.iter().map(|(k, _)| k.clone()).collect();
-            let conn = step.conn().await.map_err(db_error)?;
-            let elsewhere: HashMap<String, Seen> = db::feeds::by_keys(conn, c.account, &keys)
-                .await
-                .map_err(db_error)?
-                .into_iter()
-                .map(|s| (s.key.clone(), s))
-                .collect();
+            let mut elsewhere: HashMap<String, Seen> =
+                db::feeds::by_keys(&mut conn, c.account, &keys)
+                    .await
+                    .map_err(db_error)?
+                    .into_iter()
+                    .map(|s| (s.key.clone(), s))
+                    .collect();
             for (key, entry) in fresh {
                 // A new id where another item was: the item was replaced (an upload
                 // written beside it and renamed over it), which is an update.
-                let before = match elsewhere.get(&key) {
-                    Some(before) => Some(before.clone()),
+                let before = match elsewhere.remove(&key) {
+                    Some(before) => Some(before),
                     None => replaced(&mut known, entry.path.as_str()),
                 };
+                changed.push((before, key, entry));
+            }
+        }
+        drop(conn);
+        missing.extend(known.into_values());
+        if !changed.is_empty() {
+            let mut step = Step::begin(c.db, c.account, emit).await.map_err(db_error)?;
+            for (before, key, entry) in changed {
                 step.observe(before.as_ref(), key, entry, None)
                     .await
                     .map_err(db_error)?;
             }
+            events += step.commit(None, c.lease_secs).await.map_err(db_error)?;
+            kept = Instant::now();
+        } else if kept.elapsed() > KEEP_LEASE {
+            let mut conn = c.db.acquire().await.map_err(db_error)?;
+            db::feeds::extend(&mut conn, c.account, c.lease_secs)
+                .await
+                .map_err(db_error)?;
+            kept = Instant::now();
         }
-        missing.extend(known.into_values());
-        events += step.commit(None, c.lease_secs).await.map_err(db_error)?;
     }
     for chunk in missing.chunks(GONE_CHUNK) {
         let mut step = Step::begin(c.db, c.account, emit).await.map_err(db_error)?;
