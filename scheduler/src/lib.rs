@@ -116,10 +116,14 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
             async move { events.sweep(tick).await }
         }
     })));
-    loops.push(tokio::spawn(every(deliver, shutdown.clone(), move |tick| {
-        let events = events.clone();
-        async move { events.deliver(tick).await }
-    })));
+    loops.push(tokio::spawn(every(
+        deliver,
+        shutdown.clone(),
+        move |tick| {
+            let events = events.clone();
+            async move { events.deliver(tick).await }
+        },
+    )));
     futures::future::join_all(loops).await;
     sampler.await?;
     server.await??;
