@@ -59,9 +59,12 @@ pub mod names {
     /// Counter: events collected from services' change feeds. Stays 0 until event
     /// collection lands.
     pub const EVENTS_COLLECTED: &str = "cloudbridge_events_collected_total";
-    /// Counter: webhook delivery attempts by `outcome` (`ok`, `retry`, `dead`). Stays 0
-    /// until webhooks land.
+    /// Counter: webhook delivery attempts by `outcome`: `ok` (the receiver took it),
+    /// `retry` (it did not; another attempt is due later), `dead` (it did not, and the
+    /// retry window is over).
     pub const WEBHOOK_DELIVERIES: &str = "cloudbridge_webhook_deliveries_total";
+    /// Histogram (seconds): duration of webhook delivery attempts, answered or not.
+    pub const WEBHOOK_LATENCY: &str = "cloudbridge_webhook_delivery_duration_seconds";
 }
 
 /// Gives every metric its `# HELP` text and unit. Called by [`init_metrics`], so each
@@ -143,7 +146,12 @@ pub fn describe() {
     );
     describe_counter!(
         names::WEBHOOK_DELIVERIES,
-        "Webhook delivery attempts by outcome (0 until webhooks land)."
+        "Webhook delivery attempts by outcome: ok, retry (another attempt is due), dead (retry window over)."
+    );
+    describe_histogram!(
+        names::WEBHOOK_LATENCY,
+        Unit::Seconds,
+        "Duration of webhook delivery attempts."
     );
 }
 
