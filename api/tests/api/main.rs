@@ -19,3 +19,4 @@ mod sharing;
 mod storage;
 mod tasks;
 mod tokens;
+mod webhooks;
