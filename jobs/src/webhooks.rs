@@ -9,7 +9,7 @@ use cloudbridge_shared::{
     config::WebhookSettings,
     db::{
         self,
-        webhooks::{outbox::AfterFailure, Claimed},
+        webhooks::{outbox::AfterFailure, Claimed, DeliveryState},
     },
     telemetry::names,
     webhook::{self, Answer},
@@ -49,7 +49,11 @@ enum Sent {
 pub async fn deliver(state: &WorkerState, tick: i64) {
     let settings = &state.settings.webhooks;
     let Some(cipher) = state.connectors.cipher.as_deref() else {
-        tracing::warn!("webhooks are not delivered: secrets.keys is not configured");
+        // Notifications wait in the outbox for a worker that can open signing keys.
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            tracing::warn!("webhooks are not delivered: secrets.keys is not configured");
+        });
         return;
     };
     let claimed =
@@ -136,7 +140,7 @@ async fn send(state: &WorkerState, key: Option<&[u8]>, claimed: Claimed) -> Sent
     metrics::histogram!(names::WEBHOOK_LATENCY).record(answer.latency.as_secs_f64());
     let sent = if answer.received() {
         match db::webhooks::outbox::record_received(&state.db, &claimed, &answer).await {
-            Ok(Some(s)) if s == "delivered" => Sent::Delivered,
+            Ok(Some(DeliveryState::Delivered)) => Sent::Delivered,
             Ok(Some(_)) => Sent::Again,
             Ok(None) => Sent::Lost,
             Err(e) => {

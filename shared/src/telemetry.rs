@@ -155,10 +155,10 @@ pub fn describe() {
     );
 }
 
-/// Registers, at zero, the counters of background work that the worker process owns but
-/// that has not landed yet (token refresh, event collection, webhook delivery), so that
-/// dashboards and alert rules querying them see a series (0) rather than nothing. The
-/// features record into the same names and labels once they exist.
+/// Registers, at zero, the counters of background work that the worker process owns
+/// (token refresh, event collection, webhook delivery), so that dashboards and alert
+/// rules querying them see a series (0) before the first refresh, event or delivery
+/// rather than nothing.
 pub fn register_background_counters() {
     for outcome in ["ok", "error"] {
         metrics::counter!(names::TOKEN_REFRESHES, "outcome" => outcome).increment(0);

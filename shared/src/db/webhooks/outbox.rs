@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgPool};
 
+use super::DeliveryState;
 use crate::webhook::Answer;
 
 /// A notification claimed for sending.
@@ -81,8 +82,8 @@ pub async fn record_received(
     pool: &PgPool,
     claimed: &Claimed,
     answer: &Answer,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<Option<DeliveryState>, sqlx::Error> {
+    let state: Option<String> = sqlx::query_scalar(
         "WITH attempt AS (
             INSERT INTO webhook_attempts (delivery_id, status, error, latency_ms)
             SELECT id, $3, NULL, $4 FROM webhook_deliveries WHERE id = $1)
@@ -99,7 +100,8 @@ pub async fn record_received(
     .bind(answer.status.map(i32::from))
     .bind(latency_ms(answer))
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(state.as_deref().and_then(DeliveryState::parse))
 }
 
 /// Records a failed attempt: one more attempt, then a retry at the given time or the
