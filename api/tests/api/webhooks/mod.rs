@@ -655,3 +655,38 @@ async fn events_arriving_during_a_send_get_a_second_ping() {
     s.notify(s.account).await;
     assert_eq!(s.states(s.account).await, ["delivered", "pending"]);
 }
+
+#[tokio::test]
+async fn addresses_are_checked_again_at_delivery() {
+    // Registered while private addresses were allowed; a worker that does not allow them
+    // refuses to send, whether the host is a name or an IP literal.
+    let s = Setup::new(quick).await;
+    let receiver = Receiver::start(&s.id, &s.key).await;
+    let by_name = s
+        .register(&format!("http://localhost:{}/hook", receiver.port))
+        .await;
+    let by_ip = s.register(&receiver.url).await;
+    s.notify(s.account).await;
+    let strict = WorkerState::build(&{
+        let mut settings = s.app.settings().clone();
+        settings.webhooks.allow_private = false;
+        settings
+    })
+    .unwrap();
+    cloudbridge_jobs::deliver_webhooks(&strict, 1).await;
+    for hook in [by_name, by_ip] {
+        let d = &s.log(hook, "").await["objects"][0];
+        assert_eq!(
+            (d["state"].as_str(), d["attempts"].as_i64()),
+            (Some("pending"), Some(1))
+        );
+        assert!(d["last_error"].as_str().unwrap().contains("private"), "{d}");
+    }
+    assert!(
+        receiver.notifications().is_empty(),
+        "nothing reached the receiver"
+    );
+
+    s.rounds_until(&[s.account], "delivered").await;
+    assert_eq!(receiver.notifications().len(), 2);
+}
