@@ -47,6 +47,7 @@ impl Application {
         let connectors =
             cloudbridge_connectors::Context::for_process(&settings, pool.clone(), http.clone())?;
         let state = AppState {
+            webhooks: cloudbridge_shared::webhook::Sender::new(&settings.webhooks)?,
             cipher: connectors.cipher.clone(),
             http,
             connectors,

@@ -33,6 +33,8 @@ pub struct AppState {
     pub connectors: cloudbridge_connectors::Context,
     /// Accounts by `(application, id)`.
     pub accounts: Arc<TtlCache<(String, i64), Account>>,
+    /// Sends the verification ping of a webhook being registered.
+    pub webhooks: cloudbridge_shared::webhook::Sender,
 }
 
 impl AppState {

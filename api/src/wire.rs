@@ -2,7 +2,13 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use cloudbridge_shared::{
-    db::{accounts::Account, api_keys::ApiKey, applications::Application, links::Link},
+    db::{
+        accounts::Account,
+        api_keys::ApiKey,
+        applications::Application,
+        links::Link,
+        webhooks::{Attempt, Delivery, Webhook},
+    },
     storage::ItemKind,
     Entry,
 };
@@ -143,6 +149,57 @@ pub fn api_key(k: &ApiKey, full_key: Option<&str>) -> Value {
         "modified": time(k.modified_at),
         "api": "meta",
         "type": "apikey",
+    })
+}
+
+/// A webhook (`api: meta`).
+pub fn webhook(w: &Webhook, base: &str) -> Value {
+    json!({
+        "id": w.id,
+        "url": w.url,
+        "application": w.application_id,
+        "created": time(w.created_at),
+        "modified": time(w.modified_at),
+        "api": "meta",
+        "type": "webhook",
+        "href": format!("{base}/v1/applications/{}/webhooks/{}", w.application_id, w.id),
+    })
+}
+
+/// A notification of a webhook in its delivery log, with its latest attempts (oldest
+/// first).
+pub fn delivery(d: &Delivery, attempts: &[&Attempt], application: &str, base: &str) -> Value {
+    let log: Vec<Value> = attempts
+        .iter()
+        .map(|a| {
+            json!({
+                "at": time(a.at),
+                "status": a.status,
+                "error": a.error,
+                "latency_ms": a.latency_ms,
+            })
+        })
+        .collect();
+    json!({
+        "id": d.id,
+        "webhook": d.webhook_id,
+        "account": d.account_id,
+        "state": d.state,
+        "attempts": d.attempts,
+        "next_attempt": (d.state == "pending").then(|| time(d.next_attempt_at)),
+        "last_status": d.last_status,
+        "last_error": d.last_error,
+        "last_latency_ms": d.last_latency_ms,
+        "created": time(d.created_at),
+        "replayed": opt_time(d.replayed_at),
+        "finished": opt_time(d.finished_at),
+        "attempt_log": log,
+        "api": "meta",
+        "type": "webhook_delivery",
+        "href": format!(
+            "{base}/v1/applications/{application}/webhooks/{}/deliveries/{}",
+            d.webhook_id, d.id
+        ),
     })
 }
 

@@ -11,7 +11,8 @@
 //! - `supervise`: restarts a worker that stopped on an error, under a new name.
 //! - `upstream`: metrics of the calls to third-party services.
 //! - `collect`: event collection, one job per account (events queue).
-//! - `webhooks`: webhook delivery from the PostgreSQL outbox (events queue).
+//! - `webhooks`: [`deliver_webhooks`], one round of webhook delivery from the outbox
+//!   (events queue, one job per scheduler tick).
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -34,6 +35,8 @@ mod upstream;
 mod wake;
 mod webhooks;
 
+pub use webhooks::deliver as deliver_webhooks;
+
 /// What every job handler can reach.
 pub struct WorkerState {
     /// Root of the `local` service's data.
@@ -46,8 +49,33 @@ pub struct WorkerState {
     pub settings: Settings,
     /// Opens accounts' connectors (sealed credentials, kept OAuth tokens).
     pub connectors: cloudbridge_connectors::Context,
-    /// PostgreSQL (housekeeping of multipart uploads and tasks).
+    /// PostgreSQL (housekeeping of multipart uploads and tasks, the webhook outbox).
     pub db: sqlx::PgPool,
+    /// Sends webhook notifications.
+    pub webhooks: cloudbridge_shared::webhook::Sender,
+}
+
+impl WorkerState {
+    /// The state of a worker process with `settings` (connects lazily).
+    pub fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let redis = queue::connection(&settings.redis).context("redis connection")?;
+        let db = cloudbridge_shared::db::pool(&settings.database).context("database pool")?;
+        Ok(Self {
+            data_root: settings.local.data_root.clone(),
+            redis,
+            names: Names::new(&settings.redis.prefix),
+            settings: settings.clone(),
+            connectors: cloudbridge_connectors::Context::for_process(
+                settings,
+                db.clone(),
+                reqwest::Client::builder()
+                    .connect_timeout(std::time::Duration::from_secs(10))
+                    .build()?,
+            )?,
+            webhooks: cloudbridge_shared::webhook::Sender::new(&settings.webhooks)?,
+            db,
+        })
+    }
 }
 
 /// Runs the worker process until `shutdown` is cancelled.
@@ -55,24 +83,9 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     let metrics = telemetry::init_metrics();
     telemetry::register_background_counters();
     metrics::counter!(telemetry::names::JOBS_FAILED, "queue" => "requests").increment(0);
-    let names = Names::new(&settings.redis.prefix);
-    let redis = queue::connection(&settings.redis).context("redis connection")?;
+    let state = Arc::new(WorkerState::build(&settings)?);
+    let (names, redis) = (state.names.clone(), state.redis.clone());
     let client = queue::client(&settings.redis)?;
-    let db = cloudbridge_shared::db::pool(&settings.database).context("database pool")?;
-    let state = Arc::new(WorkerState {
-        data_root: settings.local.data_root.clone(),
-        redis: redis.clone(),
-        names: names.clone(),
-        settings: settings.clone(),
-        connectors: cloudbridge_connectors::Context::for_process(
-            &settings,
-            db.clone(),
-            reqwest::Client::builder()
-                .connect_timeout(std::time::Duration::from_secs(10))
-                .build()?,
-        )?,
-        db,
-    });
 
     let requests = names.request_queue();
     let request_wake = wake::listen(

@@ -1,7 +1,7 @@
 //! The housekeeping job, enqueued by the scheduler: apalis never forgets a finished job,
 //! so trim its bookkeeping in small steps; purge events past retention; remove staged uploads abandoned by a client or
 //! an API process that died mid-upload, and expired multipart uploads; fail tasks whose
-//! API process stopped and forget old ones.
+//! API process stopped and forget old ones; forget old delivered webhook notifications.
 
 use std::{sync::Arc, time::Duration};
 
@@ -29,6 +29,8 @@ const REMOTE_BATCH: i64 = 100;
 const EVENT_PURGE_ROUNDS: usize = 20;
 /// Expired multipart sessions removed per run.
 const MULTIPART_BATCH: i64 = 500;
+/// Old delivered webhook notifications forgotten per run.
+const WEBHOOK_BATCH: i64 = 5_000;
 
 /// Runs one maintenance job.
 pub async fn handle(job: MaintenanceJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
@@ -82,6 +84,13 @@ async fn housekeeping(job: MaintenanceJob, state: &WorkerState) -> Result<(), Bo
         tracing::warn!(error = %e, "expired connect flows not purged");
         0
     });
+    let keep = state.settings.webhooks.keep_secs;
+    let notifications = db::webhooks::forget_delivered(&state.db, keep, WEBHOOK_BATCH)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "delivered webhook notifications not forgotten");
+            0
+        });
     tracing::info!(
         tick = job.tick,
         flows,
@@ -92,6 +101,7 @@ async fn housekeeping(job: MaintenanceJob, state: &WorkerState) -> Result<(), Bo
         abandoned,
         orphaned,
         forgotten,
+        notifications,
         "housekeeping done"
     );
     Ok(())

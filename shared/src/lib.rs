@@ -5,6 +5,7 @@
 //! - [`config`]: typed settings, defaults → TOML file → environment.
 //! - [`crypto`]: AES-256-GCM sealing of secrets at rest, with key rotation.
 //! - [`error`]: [`ApiError`], rendered in the Kloudless error format.
+//! - [`netguard`]: outbound requests to client-chosen URLs reach public addresses only.
 //! - [`request_id`]: the request id carried from API to worker.
 //! - [`secret`]: [`Secret`] (never printed), key digests, random tokens.
 //! - [`storage`]: [`ItemPath`] (safe paths and ids), [`Entry`], pages.
@@ -12,17 +13,20 @@
 //! - [`queue`]: queue and channel names, Redis connections, queue housekeeping.
 //! - [`db`]: PostgreSQL functions, one module per table, and the migrator.
 //! - [`telemetry`]: logging, Prometheus metrics and their names, shutdown signal.
+//! - [`webhook`]: the signed Kloudless v1 webhook ping and its [`webhook::Sender`].
 
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod netguard;
 pub mod protocol;
 pub mod queue;
 pub mod request_id;
 pub mod secret;
 pub mod storage;
 pub mod telemetry;
+pub mod webhook;
 
 pub use config::Settings;
 pub use error::ApiError;

@@ -64,9 +64,12 @@ pub mod names {
     pub const TOKEN_REFRESHES: &str = "cloudbridge_token_refreshes_total";
     /// Counter: events collected (from change feeds and listing diffs).
     pub const EVENTS_COLLECTED: &str = "cloudbridge_events_collected_total";
-    /// Counter: webhook delivery attempts by `outcome` (`ok`, `retry`, `dead`). Stays 0
-    /// until webhooks land.
+    /// Counter: webhook delivery attempts by `outcome`: `ok` (the receiver took it),
+    /// `retry` (it did not; another attempt is due later), `dead` (it did not, and the
+    /// retry window is over).
     pub const WEBHOOK_DELIVERIES: &str = "cloudbridge_webhook_deliveries_total";
+    /// Histogram (seconds): duration of webhook delivery attempts, answered or not.
+    pub const WEBHOOK_LATENCY: &str = "cloudbridge_webhook_delivery_duration_seconds";
 }
 
 /// Gives every metric its `# HELP` text and unit. Called by [`init_metrics`], so each
@@ -161,14 +164,19 @@ pub fn describe() {
     );
     describe_counter!(
         names::WEBHOOK_DELIVERIES,
-        "Webhook delivery attempts by outcome (0 until webhooks land)."
+        "Webhook delivery attempts by outcome: ok, retry (another attempt is due), dead (retry window over)."
+    );
+    describe_histogram!(
+        names::WEBHOOK_LATENCY,
+        Unit::Seconds,
+        "Duration of webhook delivery attempts."
     );
 }
 
-/// Registers, at zero, the counters of background work that the worker process owns but
-/// that has not landed yet (token refresh, event collection, webhook delivery), so that
-/// dashboards and alert rules querying them see a series (0) rather than nothing. The
-/// features record into the same names and labels once they exist.
+/// Registers, at zero, the counters of background work that the worker process owns
+/// (token refresh, event collection, webhook delivery), so that dashboards and alert
+/// rules querying them see a series (0) before the first refresh, event or delivery
+/// rather than nothing.
 pub fn register_background_counters() {
     for outcome in ["ok", "error"] {
         metrics::counter!(names::TOKEN_REFRESHES, "outcome" => outcome).increment(0);

@@ -8,15 +8,8 @@ use axum::{
 use cloudbridge_shared::{db, ApiError};
 use serde_json::Value;
 
+use super::applications::owned;
 use crate::{auth::Developer, extract::Json, wire, AppState};
-
-/// The application, if it belongs to the developer.
-async fn owned(state: &AppState, dev: i64, app: &str) -> Result<(), ApiError> {
-    db::applications::get(&state.db, dev, app)
-        .await?
-        .map(|_| ())
-        .ok_or_else(|| ApiError::not_found("No application has this id."))
-}
 
 /// `GET /v1/applications/{app}/apikeys`
 pub async fn list(
@@ -38,7 +31,7 @@ pub async fn create(
     Path(app): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     owned(&state, dev, &app).await?;
-    let (row, key) = db::api_keys::create(&state.db, &app).await?;
+    let (row, key) = db::api_keys::create(&state.db, &app, state.cipher.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(wire::api_key(&row, Some(&key)))))
 }
 

@@ -53,6 +53,15 @@ fn not_found() -> ApiError {
     ApiError::not_found("No application has this id.")
 }
 
+/// Succeeds when application `app` exists and belongs to developer `dev` (else 404, so
+/// nobody learns about others' applications).
+pub(super) async fn owned(state: &AppState, dev: i64, app: &str) -> Result<(), ApiError> {
+    db::applications::get(&state.db, dev, app)
+        .await?
+        .map(|_| ())
+        .ok_or_else(not_found)
+}
+
 /// `GET /v1/applications`
 pub async fn list(
     State(state): State<AppState>,
@@ -81,7 +90,8 @@ pub async fn create(
             "`name` is required (1-200 characters).",
         ));
     }
-    let (app, key) = db::applications::create(&state.db, dev, body.into()).await?;
+    let (app, key) =
+        db::applications::create(&state.db, dev, body.into(), state.cipher.as_deref()).await?;
     let mut json = wire::application(&app, &base);
     json["api_key"] = key.into();
     Ok((StatusCode::CREATED, Json(json)))

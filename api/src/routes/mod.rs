@@ -31,6 +31,8 @@ mod raw;
 mod relocate;
 mod shared;
 mod tasks;
+mod webhook_deliveries;
+mod webhooks;
 
 /// Builds the router. Layers, outermost first: request id and error bodies, CORS,
 /// in-flight limit, metrics (by route template), body limit.
@@ -67,6 +69,30 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/applications/{app}/service_keys/{service}",
             axum::routing::put(app_oauth::set_service_key).delete(app_oauth::delete_service_key),
+        )
+        .route(
+            "/applications/{app}/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/applications/{app}/webhooks/{wid}",
+            get(webhooks::get).delete(webhooks::delete),
+        )
+        .route(
+            "/applications/{app}/webhooks/{wid}/deliveries",
+            get(webhook_deliveries::list),
+        )
+        .route(
+            "/applications/{app}/webhooks/{wid}/deliveries/{did}",
+            get(webhook_deliveries::get),
+        )
+        .route(
+            "/applications/{app}/webhooks/{wid}/deliveries/{did}/replay",
+            post(webhook_deliveries::replay),
+        )
+        .route(
+            "/applications/{app}/webhooks/{wid}/replay",
+            post(webhook_deliveries::replay_dead),
         )
         .route("/oauth", get(crate::oauth::authorize::start))
         .route("/oauth/flows/{id}", post(crate::oauth::authorize::choose))

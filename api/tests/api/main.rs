@@ -20,3 +20,4 @@ mod sharing;
 mod storage;
 mod tasks;
 mod tokens;
+mod webhooks;

@@ -148,6 +148,7 @@ async fn keys_are_stored_hashed() {
         .unwrap();
     let dump: String = sqlx::query_scalar(
         "SELECT concat_ws(' ', (SELECT string_agg(encode(key_hash, 'escape'), ' ') FROM api_keys),
+                              (SELECT string_agg(encode(key_sealed, 'escape'), ' ') FROM api_keys),
                               (SELECT string_agg(encode(token_hash, 'escape'), ' ') FROM bearer_tokens),
                               (SELECT string_agg(encode(key_hash, 'escape'), ' ') FROM developer_keys))",
     )

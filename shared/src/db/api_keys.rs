@@ -1,10 +1,14 @@
-//! Application API keys. A key is `<id>.<secret>`; only its digest is stored, so a key is
-//! shown once, at creation, and later listed by id.
+//! Application API keys. A key is `<id>.<secret>`; lookups go through its digest, so a
+//! key is shown once, at creation, and later listed by id. A sealed copy is kept too
+//! (when `secrets.keys` is configured): Kloudless webhooks are signed with the key.
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor, PgPool};
 
-use crate::secret::{digest, random_id, random_token};
+use crate::{
+    crypto::Cipher,
+    secret::{digest, random_id, random_token},
+};
 
 /// An API key row (without the key).
 #[derive(Clone, Debug, FromRow)]
@@ -24,20 +28,23 @@ pub fn key_id(key: &str) -> Option<&str> {
     key.split_once('.').map(|(id, _)| id)
 }
 
-/// Creates a key for an application; returns the row and the key in clear.
+/// Creates a key for an application, sealed with `cipher` too when there is one (a key
+/// without a sealed copy cannot sign webhooks); returns the row and the key in clear.
 pub async fn create<'e>(
     db: impl PgExecutor<'e>,
     application: &str,
+    cipher: Option<&Cipher>,
 ) -> Result<(ApiKey, String), sqlx::Error> {
     let id = random_id(16);
     let key = format!("{id}.{}", random_token(24));
     let row = sqlx::query_as(
-        "INSERT INTO api_keys (id, application_id, key_hash) VALUES ($1, $2, $3)
+        "INSERT INTO api_keys (id, application_id, key_hash, key_sealed) VALUES ($1, $2, $3, $4)
          RETURNING id, application_id, created_at, modified_at",
     )
     .bind(&id)
     .bind(application)
     .bind(digest(&key))
+    .bind(cipher.map(|c| c.seal(key.as_bytes())))
     .fetch_one(db)
     .await?;
     Ok((row, key))
@@ -79,5 +86,21 @@ pub async fn find_application(pool: &PgPool, key: &str) -> Result<Option<String>
     )
     .bind(digest(key))
     .fetch_optional(pool)
+    .await
+}
+
+/// The sealed signing key of each of `applications` that has one: its oldest key with a
+/// sealed copy.
+pub async fn sealed_signing_keys(
+    pool: &PgPool,
+    applications: &[String],
+) -> Result<Vec<(String, Vec<u8>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT DISTINCT ON (application_id) application_id, key_sealed FROM api_keys
+         WHERE application_id = ANY($1) AND key_sealed IS NOT NULL
+         ORDER BY application_id, created_at, id",
+    )
+    .bind(applications)
+    .fetch_all(pool)
     .await
 }

@@ -86,11 +86,13 @@ pub async fn list(
     Ok((rows, total))
 }
 
-/// Creates an application with one API key; returns it and the key in clear.
+/// Creates an application with one API key (sealed with `cipher` too, see
+/// [`api_keys::create`](super::api_keys::create)); returns it and the key in clear.
 pub async fn create(
     pool: &PgPool,
     developer: i64,
     fields: ApplicationFields,
+    cipher: Option<&crate::crypto::Cipher>,
 ) -> Result<(Application, String), sqlx::Error> {
     let mut tx = pool.begin().await?;
     let app: Application = sqlx::query_as(&format!(
@@ -112,7 +114,7 @@ pub async fn create(
     .bind(fields.source)
     .fetch_one(&mut *tx)
     .await?;
-    let (_, key) = super::api_keys::create(&mut *tx, &app.id).await?;
+    let (_, key) = super::api_keys::create(&mut *tx, &app.id, cipher).await?;
     tx.commit().await?;
     Ok((app, key))
 }

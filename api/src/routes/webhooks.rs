@@ -1,0 +1,154 @@
+//! Management API: `/v1/applications/{app}/webhooks` (DeveloperKey). A webhook is
+//! registered only once its receiver has passed the Kloudless verification: an empty,
+//! signed POST answered with `200` and the application id.
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::IntoResponse,
+};
+use cloudbridge_shared::{
+    db::{self, webhooks::Webhook},
+    netguard, ApiError,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::applications::owned;
+use crate::{
+    auth::Developer,
+    extract::{BaseUrl, Json, Paging, Query},
+    wire, AppState,
+};
+
+/// Longest webhook URL accepted.
+const MAX_URL_CHARS: usize = 2000;
+
+/// Body of create.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookBody {
+    url: Option<String>,
+}
+
+/// `{wid}` of an application of the developer, or 404.
+pub(super) async fn owned_webhook(
+    state: &AppState,
+    dev: i64,
+    app: &str,
+    wid: &str,
+) -> Result<Webhook, ApiError> {
+    owned(state, dev, app).await?;
+    let not_found = || ApiError::not_found("No webhook has this id.");
+    let id = wid.parse::<i64>().map_err(|_| not_found())?;
+    db::webhooks::get(&state.db, app, id)
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// `GET /v1/applications/{app}/webhooks`
+pub async fn list(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    BaseUrl(base): BaseUrl,
+    Path(app): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    owned(&state, dev, &app).await?;
+    let paging = Paging::from_query(&q)?;
+    let (hooks, total) = db::webhooks::list(&state.db, &app, paging.page, paging.page_size).await?;
+    let objects = hooks.iter().map(|w| wire::webhook(w, &base)).collect();
+    Ok(Json(wire::counted("meta", objects, paging, total)?))
+}
+
+/// `POST /v1/applications/{app}/webhooks`: checks the URL, verifies the receiver, stores.
+pub async fn create(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    BaseUrl(base): BaseUrl,
+    Path(app): Path<String>,
+    Json(body): Json<WebhookBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    owned(&state, dev, &app).await?;
+    let url = parse_url(body.url.as_deref())?;
+    netguard::addresses(&url, state.settings.webhooks.allow_private)
+        .await
+        .map_err(|refusal| ApiError::invalid_parameters(refusal.to_string()))?;
+    let key = signing_key(&state, &app).await?;
+    verify(&state, url.as_str(), &key, &app).await?;
+    let hook = db::webhooks::create(&state.db, &app, url.as_str()).await?;
+    Ok((StatusCode::CREATED, Json(wire::webhook(&hook, &base))))
+}
+
+/// `GET /v1/applications/{app}/webhooks/{wid}`
+pub async fn get(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    BaseUrl(base): BaseUrl,
+    Path((app, wid)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let hook = owned_webhook(&state, dev, &app, &wid).await?;
+    Ok(Json(wire::webhook(&hook, &base)))
+}
+
+/// `DELETE /v1/applications/{app}/webhooks/{wid}`: its pending notifications and
+/// delivery log go with it.
+pub async fn delete(
+    State(state): State<AppState>,
+    Developer(dev): Developer,
+    Path((app, wid)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let hook = owned_webhook(&state, dev, &app, &wid).await?;
+    db::webhooks::delete(&state.db, &app, hook.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The `url` field: present, an absolute http(s) URL with a host, not too long.
+fn parse_url(raw: Option<&str>) -> Result<url::Url, ApiError> {
+    let raw = raw.map(str::trim).unwrap_or_default();
+    if raw.is_empty() {
+        return Err(ApiError::invalid_parameters("`url` is required."));
+    }
+    if raw.chars().count() > MAX_URL_CHARS {
+        return Err(ApiError::invalid_parameters(format!(
+            "`url` must be at most {MAX_URL_CHARS} characters."
+        )));
+    }
+    let url = url::Url::parse(raw)
+        .map_err(|_| ApiError::invalid_parameters("`url` is not a valid URL."))?;
+    netguard::check_url(&url, true)
+        .map_err(|refusal| ApiError::invalid_parameters(refusal.to_string()))?;
+    Ok(url)
+}
+
+/// The application's signing key in clear: its oldest API key with a sealed copy.
+async fn signing_key(state: &AppState, app: &str) -> Result<Vec<u8>, ApiError> {
+    let cipher = state.cipher.as_deref().ok_or_else(|| {
+        ApiError::not_implemented(
+            "Webhooks need a signing key, which cannot be kept: secrets.keys is not configured.",
+        )
+    })?;
+    let sealed = db::api_keys::sealed_signing_keys(&state.db, &[app.to_string()]).await?;
+    let (_, sealed) = sealed.into_iter().next().ok_or_else(|| {
+        ApiError::bad_request(
+            "The application has no API key to sign webhooks with (its keys predate \
+             webhook support): create a new API key first.",
+        )
+    })?;
+    cipher.open(&sealed)
+}
+
+/// The Kloudless verification: an empty, signed POST that the receiver must answer with
+/// `200` and the application id.
+async fn verify(state: &AppState, url: &str, key: &[u8], app: &str) -> Result<(), ApiError> {
+    let answer = state.webhooks.send(url, key, app, "").await;
+    match answer.error {
+        None => Ok(()),
+        Some(error) => Err(ApiError::bad_request(format!(
+            "The webhook URL did not pass verification (an empty, signed POST must be \
+             answered with 200 and the application id as the body): {error}"
+        ))),
+    }
+}

@@ -1,0 +1,243 @@
+//! The delivery log of a webhook: its notifications with their state and attempts, and
+//! replays, which put notifications back in the outbox due now with a fresh retry window.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgPool};
+
+/// Where a notification is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Waiting for its next attempt.
+    Pending,
+    /// The receiver took it.
+    Delivered,
+    /// Not taken within the retry window; replayable.
+    Dead,
+}
+
+impl DeliveryState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+        }
+    }
+
+    /// Parses a stored (or requested) name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Pending, Self::Delivered, Self::Dead]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
+/// A notification of a webhook.
+#[derive(Clone, Debug, FromRow)]
+pub struct Delivery {
+    /// Numeric id.
+    pub id: i64,
+    /// Its webhook.
+    pub webhook_id: i64,
+    /// The account that had new events.
+    pub account_id: i64,
+    /// `pending`, `delivered` or `dead` (see [`DeliveryState`]).
+    pub state: String,
+    /// How many times new events joined it while pending.
+    pub generation: i32,
+    /// Failed attempts since creation or the last replay.
+    pub attempts: i32,
+    /// When it is (or was last) due.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last replayed.
+    pub replayed_at: Option<DateTime<Utc>>,
+    /// When it was delivered or died.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// HTTP status of the last attempt, if the receiver answered.
+    pub last_status: Option<i32>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// Duration of the last attempt.
+    pub last_latency_ms: Option<i32>,
+}
+
+const COLUMNS: &str = "id, webhook_id, account_id, state, generation, attempts, \
+    next_attempt_at, created_at, replayed_at, finished_at, last_status, last_error, \
+    last_latency_ms";
+
+/// One attempt to send a notification.
+#[derive(Clone, Debug, FromRow)]
+pub struct Attempt {
+    /// The notification.
+    pub delivery_id: i64,
+    /// When it was made.
+    pub at: DateTime<Utc>,
+    /// The receiver's HTTP status, if it answered.
+    pub status: Option<i32>,
+    /// Why it failed (`None`: received).
+    pub error: Option<String>,
+    /// How long it took.
+    pub latency_ms: i32,
+}
+
+/// A page of a webhook's notifications (newest first), optionally in one state, and the
+/// total count.
+pub async fn deliveries(
+    pool: &PgPool,
+    webhook: i64,
+    state: Option<DeliveryState>,
+    page: u32,
+    page_size: u32,
+) -> Result<(Vec<Delivery>, i64), sqlx::Error> {
+    let state = state.map(DeliveryState::as_str);
+    let rows = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM webhook_deliveries
+          WHERE webhook_id = $1 AND ($2::text IS NULL OR state = $2)
+          ORDER BY id DESC LIMIT $3 OFFSET $4"
+    ))
+    .bind(webhook)
+    .bind(state)
+    .bind(i64::from(page_size))
+    .bind(crate::db::offset(page, page_size))
+    .fetch_all(pool)
+    .await?;
+    let total = sqlx::query_scalar(
+        "SELECT count(*) FROM webhook_deliveries
+          WHERE webhook_id = $1 AND ($2::text IS NULL OR state = $2)",
+    )
+    .bind(webhook)
+    .bind(state)
+    .fetch_one(pool)
+    .await?;
+    Ok((rows, total))
+}
+
+/// One notification of a webhook.
+pub async fn delivery(
+    pool: &PgPool,
+    webhook: i64,
+    id: i64,
+) -> Result<Option<Delivery>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 AND id = $2"
+    ))
+    .bind(webhook)
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The latest `latest` attempts of each of `deliveries`, oldest first.
+pub async fn attempts(
+    pool: &PgPool,
+    deliveries: &[i64],
+    latest: i64,
+) -> Result<Vec<Attempt>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT delivery_id, at, status, error, latency_ms FROM (
+            SELECT *, row_number() OVER (PARTITION BY delivery_id ORDER BY id DESC) AS n
+              FROM webhook_attempts WHERE delivery_id = ANY($1)) a
+          WHERE n <= $2 ORDER BY delivery_id, id",
+    )
+    .bind(deliveries)
+    .bind(latest)
+    .fetch_all(pool)
+    .await
+}
+
+/// Puts a notification back in the outbox: pending, due now, attempts reset, a fresh
+/// retry window. If the account already has another pending notification for this
+/// webhook, that one carries the ping: this one's attempts move to it and it is made due
+/// now instead. Returns the pending notification (`None`: no such notification).
+pub async fn replay(pool: &PgPool, webhook: i64, id: i64) -> Result<Option<Delivery>, sqlx::Error> {
+    // A notification stored concurrently (by `notify`) can take the one pending slot of
+    // the account between our read and our write; the second try sees it.
+    match try_replay(pool, webhook, id).await {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            try_replay(pool, webhook, id).await
+        }
+        other => other,
+    }
+}
+
+async fn try_replay(pool: &PgPool, webhook: i64, id: i64) -> Result<Option<Delivery>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let found: Option<(i64, String)> = sqlx::query_as(
+        "SELECT account_id, state FROM webhook_deliveries
+          WHERE id = $1 AND webhook_id = $2 FOR UPDATE",
+    )
+    .bind(id)
+    .bind(webhook)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((account, state)) = found else {
+        return Ok(None);
+    };
+    let mut target = id;
+    if state != DeliveryState::Pending.as_str() {
+        let pending: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM webhook_deliveries
+              WHERE webhook_id = $1 AND account_id = $2 AND state = 'pending' FOR UPDATE",
+        )
+        .bind(webhook)
+        .bind(account)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(pending) = pending {
+            sqlx::query("UPDATE webhook_attempts SET delivery_id = $1 WHERE delivery_id = $2")
+                .bind(pending)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM webhook_deliveries WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            target = pending;
+        }
+    }
+    let delivery = sqlx::query_as(&format!(
+        "UPDATE webhook_deliveries SET state = 'pending', generation = generation + 1,
+            attempts = 0, next_attempt_at = now(), replayed_at = now(), finished_at = NULL,
+            lease_until = NULL
+          WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(target)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(delivery))
+}
+
+/// Replays up to `limit` dead notifications of a webhook, oldest first (see [`replay`]).
+/// Returns how many were replayed and how many dead ones are left.
+pub async fn replay_dead(
+    pool: &PgPool,
+    webhook: i64,
+    limit: i64,
+) -> Result<(u64, i64), sqlx::Error> {
+    let dead: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM webhook_deliveries WHERE webhook_id = $1 AND state = 'dead'
+          ORDER BY id LIMIT $2",
+    )
+    .bind(webhook)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let mut replayed = 0;
+    for id in dead {
+        if replay(pool, webhook, id).await?.is_some() {
+            replayed += 1;
+        }
+    }
+    let left = sqlx::query_scalar(
+        "SELECT count(*) FROM webhook_deliveries WHERE webhook_id = $1 AND state = 'dead'",
+    )
+    .bind(webhook)
+    .fetch_one(pool)
+    .await?;
+    Ok((replayed, left))
+}
