@@ -4,6 +4,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use cloudbridge_shared::Settings;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -18,10 +19,16 @@ pub struct Collecting {
 
 impl Collecting {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Same, with more settings changed.
+    pub async fn start_with(tweak: impl FnOnce(&mut Settings) + 'static) -> Self {
         let app = TestApp::builder()
             .settings(|s| {
                 s.events.interval_secs = 1;
                 s.events.early_collect_ms = 0;
+                tweak(s);
             })
             .spawn()
             .await;
@@ -540,4 +547,52 @@ async fn losing_queued_collections_in_redis_delays_them_but_loses_none() {
         kinds(&events),
         [("add".to_string(), "/while-down.txt".to_string())]
     );
+}
+
+#[tokio::test]
+async fn collected_events_ping_the_applications_webhook_once_per_burst() {
+    let c = Collecting::start_with(|s| s.webhooks.allow_private = true).await;
+    let (app_id, key) = c.collecting_app().await;
+    let receiver = crate::webhooks::receiver::Receiver::start(&app_id, &key).await;
+    let r = c
+        .app
+        .dev_caller()
+        .post_json(
+            &format!("/v1/applications/{app_id}/webhooks"),
+            &json!({"url": receiver.url}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let (account, token) = c.app.import_local(&key, "frank").await;
+    c.seeded(account).await;
+    let user = c.app.with_token(&token);
+    let root = c
+        .app
+        .data_root()
+        .join("accounts")
+        .join(&app_id)
+        .join("frank");
+    // A burst: three files in one collection round.
+    for n in 0..3 {
+        std::fs::write(root.join(format!("burst{n}.txt")), "x").unwrap();
+    }
+    let (events, _) = c.events(&token, "0", 3).await;
+    assert_eq!(events.len(), 3);
+    for _ in 0..100 {
+        if !receiver.notifications().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pings = receiver.notifications();
+    assert_eq!(pings.len(), 1, "{pings:?}");
+    assert_eq!(pings[0].body, format!("account={account}"));
+    assert_eq!(pings[0].content_type, "application/x-www-form-urlencoded");
+    assert!(pings[0].signed);
+    // The receiver pulls the events the ping announced.
+    let pulled = user.get_json("/v1/accounts/me/events?cursor=0").await;
+    assert_eq!(pulled["count"], 3);
+    // Quiet rounds send nothing more.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(receiver.notifications().len(), 1);
 }

@@ -6,7 +6,7 @@
 //! and sent by rounds of the worker's delivery (`cloudbridge_jobs::deliver_webhooks`),
 //! which the tests run in a loop the way the scheduler's ticks would.
 
-mod receiver;
+pub mod receiver;
 
 use std::time::{Duration, Instant};
 
