@@ -26,7 +26,7 @@
 //     until the last, which carries the `@odata.deltaLink`; `token=latest` answers no items
 //     and the deltaLink of now; a token that is not one handed out answers 400, and one from
 //     before POST /debug/delta {"expire": true} answers 410 `resyncRequired`, as Graph does
-//     for a token it no longer knows.
+//     for a token it no longer knows (tokens count on from an offset the hook moves on).
 'use strict';
 
 const express = require('express');
@@ -80,11 +80,12 @@ const conflict = (res) => res.status(409).json({ error: { code: 'nameAlreadyExis
 const child = (parentId, name) => driveStore.getItemByName(parentId, name);
 
 // --- Addition: paged delta with expiring tokens. ---
-const delta = { pageSize: 200, expiredBefore: 0 };
+// Tokens are `offset + position in the change log`; expiring moves the offset on.
+const delta = { pageSize: 200, offset: 0 };
 app.post('/debug/delta', express.json(), (req, res) => {
   const body = req.body || {};
   if (body.pageSize) delta.pageSize = Number(body.pageSize);
-  if (body.expire) delta.expiredBefore = driveStore.deltaHistory.length;
+  if (body.expire) delta.offset += 1000000;
   res.status(204).send();
 });
 app.get('/v1.0/me/drive/root/delta', (req, res, next) => {
@@ -92,18 +93,22 @@ app.get('/v1.0/me/drive/root/delta', (req, res, next) => {
   if (token !== 'valid-token' && token !== 'another-valid-token') return next();
   const history = driveStore.deltaHistory;
   const base = `${req.protocol}://${req.headers.host}/v1.0/me/drive/root/delta`;
-  const link = (token) => `${base}?token=${token}`;
+  const link = (at) => `${base}?token=${delta.offset + at}`;
   if (req.query.token === 'latest') {
     return res.json({ '@odata.deltaLink': link(history.length), value: [] });
   }
-  const start = req.query.token === undefined ? 0 : Number(req.query.token);
-  const end = req.query.end === undefined ? history.length : Number(req.query.end);
-  const skip = Number(req.query.skip || 0);
-  if (!Number.isInteger(start) || start < 0 || start > history.length || !Number.isInteger(end) || end < start) {
+  const numeric = (v) => /^[0-9]+$/.test(v);
+  if ((req.query.token !== undefined && !numeric(req.query.token)) || (req.query.end !== undefined && !numeric(req.query.end))) {
     return res.status(400).json({ error: { code: 'invalidRequest', message: 'Invalid delta token.' } });
   }
-  if (start < delta.expiredBefore) {
+  const start = req.query.token === undefined ? 0 : Number(req.query.token) - delta.offset;
+  if (start < 0) {
     return res.status(410).json({ error: { code: 'resyncRequired', message: 'Resync required. Replace any local items with the server\'s version (including deletes) if you\'re sure that the service was up to date with your local changes when you last sync\'d. Upload any local changes that the server doesn\'t know about.' } });
+  }
+  const end = req.query.end === undefined ? history.length : Number(req.query.end);
+  const skip = Number(req.query.skip || 0);
+  if (start > history.length || end < start || end > history.length) {
+    return res.status(400).json({ error: { code: 'invalidRequest', message: 'Invalid delta token.' } });
   }
   const latest = new Map();
   for (const item of history.slice(start, end)) latest.set(item.id, item);

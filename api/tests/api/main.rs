@@ -7,6 +7,7 @@ mod conformance;
 mod connect;
 mod dropbox;
 mod errors;
+mod feeds;
 mod gdrive;
 mod helpers;
 mod management;

@@ -66,10 +66,10 @@ impl OneDrive {
             if key == root_id || item.get("root").is_some() {
                 continue;
             }
-            let entry = match self.path_of(item, &mut lineage).await? {
-                Some(path) => Some(graph::entry(path, item)),
-                None => None,
-            };
+            let entry = self
+                .path_of(item, &mut lineage)
+                .await?
+                .map(|path| graph::entry(path, item));
             changes.push(Change {
                 key,
                 entry,

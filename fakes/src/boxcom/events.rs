@@ -34,6 +34,9 @@ pub struct Log {
     events: Vec<Value>,
     /// Events before this index are forgotten.
     kept_from: usize,
+    /// Added to every position handed out since the last [`Log::expire`], so that no
+    /// position from before it is taken again.
+    epoch: u64,
     /// At most this many events per answer (tests page with small numbers).
     pub page_limit: Option<usize>,
 }
@@ -58,6 +61,12 @@ impl Log {
     /// Forgets every event so far: older positions are no longer answered.
     pub fn expire(&mut self) {
         self.kept_from = self.events.len();
+        self.epoch += 1_000_000_000;
+    }
+
+    /// The position before event `index`.
+    fn position(&self, index: usize) -> String {
+        (BASE + self.epoch + index as u64).to_string()
     }
 
     /// The event types logged so far (tests).
@@ -91,7 +100,7 @@ pub async fn list(
     }
     let world = s.world();
     let log = &world.store.log;
-    let end = (BASE + log.events.len() as u64).to_string();
+    let end = log.position(log.events.len());
     let start = match q.get("stream_position").map(String::as_str) {
         Some("now") => {
             return Ok(Json(
@@ -104,7 +113,7 @@ pub async fn list(
                 .parse()
                 .map_err(|_| bad("Invalid value for stream_position"))?;
             let index = position
-                .checked_sub(BASE)
+                .checked_sub(BASE + log.epoch)
                 .map(|i| i as usize)
                 .filter(|i| *i >= log.kept_from)
                 .ok_or_else(|| bad("The stream position is no longer available"))?;
@@ -121,10 +130,9 @@ pub async fn list(
     };
     let limit = log.page_limit.map_or(limit, |cap| limit.min(cap));
     let entries: Vec<Value> = log.events[start..].iter().take(limit).cloned().collect();
-    let next = BASE + (start + entries.len()) as u64;
     Ok(Json(json!({
         "chunk_size": entries.len(),
-        "next_stream_position": next.to_string(),
+        "next_stream_position": log.position(start + entries.len()),
         "entries": entries,
     })))
 }
