@@ -394,6 +394,27 @@ async fn gdrive_feed_reports_every_change_once_in_order() {
     let small = debug(&endpoint, "changes", json!({"pageSize": 2}));
     let cursor = run_script(&store, by_id, small, last_by_id).await;
 
+    // An upload not committed yet sits under a temporary name: not a change to report.
+    let plan = store.plan_upload(&path(""), "d.txt", false).await.unwrap();
+    let TransferPlan::Service { path: to, staged } = plan else {
+        panic!("Drive streams uploads itself");
+    };
+    let body = futures::stream::iter([Ok(Bytes::from_static(b"bytes"))]);
+    store
+        .upload(&to, staged.as_deref(), Box::pin(body), Some(5))
+        .await
+        .unwrap();
+    let (changes, cursor, _) = read_all(&store, cursor).await;
+    assert_eq!(changes, [], "the temporary file is left out");
+    store
+        .abort_upload(staged.as_deref().unwrap())
+        .await
+        .unwrap();
+    // Its removal for good says only which id went (Drive names no removed file): a
+    // key no change reported, which the collector has nothing under.
+    let (changes, cursor, _) = read_all(&store, cursor).await;
+    assert!(changes.iter().all(|c| c.entry.is_none()), "{changes:?}");
+
     debug(&mock.endpoint, "changes", json!({"expire": true})).await;
     assert_eq!(store.changes(&cursor).await.unwrap(), FeedPage::Expired);
     assert_eq!(

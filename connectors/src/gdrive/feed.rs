@@ -5,7 +5,7 @@
 //! asked for once per page. A removed or trashed file, one below a trashed folder, and
 //! one not under My Drive (shared with the user, another drive) is reported as gone.
 //! Files still under an upload's temporary name are not reported (they appear once
-//! renamed into place). A token Drive does not take any more is [`FeedPage::Expired`].
+//! renamed into place); a removed one shows as its id gone, like any removed file. A token Drive does not take any more is [`FeedPage::Expired`].
 
 use cloudbridge_shared::{ApiError, ItemPath};
 use serde_json::Value;
