@@ -434,6 +434,61 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn item_changes_are_events_in_the_stream_and_the_trash_gives_back() {
+        let app = app();
+        let (status, now) = call(&app, "GET", "/2.0/events?stream_position=now", None).await;
+        assert_eq!((status, now["chunk_size"].as_u64()), (200, Some(0)));
+        let position = now["next_stream_position"].as_str().unwrap().to_string();
+        let folder = json!({"name": "Docs", "parent": {"id": "0"}});
+        let (_, made) = call(&app, "POST", "/2.0/folders", Some(folder)).await;
+        let id = made["id"].as_str().unwrap();
+        let (status, _) = call(&app, "DELETE", &format!("/2.0/folders/{id}"), None).await;
+        assert_eq!(status, 204);
+        let (status, _) = call(&app, "GET", &format!("/2.0/folders/{id}"), None).await;
+        assert_eq!(status, 404, "in the trash");
+        let (status, back) = call(&app, "POST", &format!("/2.0/folders/{id}"), None).await;
+        assert_eq!((status, back["name"].as_str()), (201, Some("Docs")));
+
+        let uri = format!("/2.0/events?stream_position={position}&stream_type=changes&limit=2");
+        let (_, page) = call(&app, "GET", &uri, None).await;
+        let types: Vec<&str> = page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event_type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, ["ITEM_CREATE", "ITEM_TRASH"]);
+        assert_eq!(page["chunk_size"], 2);
+        let created = &page["entries"][0]["source"];
+        assert_eq!(created["path_collection"]["entries"][0]["id"], "0");
+        let trashed = &page["entries"][1]["source"];
+        assert_eq!(trashed["item_status"], "trashed");
+        assert_eq!(trashed["path_collection"]["entries"][0]["name"], "Trash");
+        let next = page["next_stream_position"].as_str().unwrap();
+        let (_, rest) = call(
+            &app,
+            "GET",
+            &format!("/2.0/events?stream_position={next}"),
+            None,
+        )
+        .await;
+        assert_eq!(rest["entries"][0]["event_type"], "ITEM_UNDELETE_VIA_TRASH");
+        assert_eq!(rest["chunk_size"], 1);
+
+        for (uri, expected) in [
+            ("/2.0/events?limit=501", 400),
+            ("/2.0/events?stream_type=everything", 400),
+            ("/2.0/events?stream_type=admin_logs", 403),
+            ("/2.0/events?stream_position=12", 400),
+            ("/2.0/events?stream_position=x", 400),
+        ] {
+            assert_eq!(call(&app, "GET", uri, None).await.0, expected, "{uri}");
+        }
+        let (_, all) = call(&app, "GET", "/2.0/events?stream_position=0", None).await;
+        assert_eq!(all["chunk_size"], 3);
+    }
+
+    #[tokio::test]
     async fn missing_items_and_taken_names_answer_as_box_documents() {
         let app = app();
         let (status, body) = call(&app, "GET", "/2.0/files/123", None).await;
