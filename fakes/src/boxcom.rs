@@ -26,6 +26,15 @@
 //!   `digest_mismatch`), `GET` status and parts, `DELETE` (abort), `POST …/commit` with
 //!   the parts list and the whole file's SHA-1 (optionally 202 + `Retry-After` first, see
 //!   [`Config::pending_commits`]).
+//! - The trash: `DELETE` moves an item (with everything below it) to the trash, out of
+//!   listings and lookups; `POST /2.0/files/{id}` and `POST /2.0/folders/{id}` restore it
+//!   (into its old folder, or the `parent` and `name` given).
+//! - Events: `GET /2.0/events` (`stream_position` with `now` and `0`, `stream_type`
+//!   all/changes/sync, `limit` ≤ 500; `chunk_size`, `next_stream_position`, `entries`),
+//!   logging `ITEM_CREATE`, `ITEM_UPLOAD` (new files and versions), `ITEM_RENAME`,
+//!   `ITEM_MOVE`, `ITEM_COPY`, `ITEM_TRASH` and `ITEM_UNDELETE_VIA_TRASH` with the item as
+//!   `source` (`path_collection` included); [`BoxFake::expire_events`] makes older
+//!   positions answer 400.
 //! - `GET /2.0/users/me`.
 //! - Errors as Box sends them: `{"type": "error", "status", "code", "message",
 //!   "help_url", "request_id", "context_info"?}`, 409 `item_name_in_use` with
@@ -42,9 +51,11 @@
 //!   `invalid_grant` otherwise. Access tokens expire after [`Config::token_lifetime`].
 //!
 //! # What it leaves out
-//! The trash (deleted items are gone at once), versions history, shared links,
-//! collaborations, metadata, events, search, locks, `If-Match` on anything but version
-//! uploads, `As-User`, and Box's own rate-limit figures: it throttles only when told to.
+//! Trash listings and purging, versions history, shared links, collaborations,
+//! metadata, events other than the item changes above (downloads, previews, comments…),
+//! long polling, duplicate or out-of-order event delivery, search, locks, `If-Match` on
+//! anything but version uploads, `As-User`, and Box's own rate-limit figures: it
+//! throttles only when told to.
 
 use std::{
     collections::HashMap,
@@ -62,6 +73,7 @@ use axum::{
 use bytes::Bytes;
 
 mod errors;
+mod events;
 mod items;
 mod oauth;
 mod store;
@@ -267,6 +279,22 @@ impl BoxFake {
         (node.kind == store::Kind::File).then(|| node.content.clone())
     }
 
+    /// Forgets every event so far, as Box forgets old ones: stream positions from before
+    /// answer 400.
+    pub fn expire_events(&self) {
+        self.shared.world().store.log.expire();
+    }
+
+    /// At most `n` events per `GET /2.0/events` answer, whatever `limit` asks.
+    pub fn set_event_page_limit(&self, n: usize) {
+        self.shared.world().store.log.page_limit = Some(n.max(1));
+    }
+
+    /// The types of the events logged so far, oldest first.
+    pub fn event_types(&self) -> Vec<String> {
+        self.shared.world().store.log.types()
+    }
+
     /// Upload sessions neither committed nor aborted.
     pub fn open_sessions(&self) -> usize {
         self.shared.world().sessions.len()
@@ -287,6 +315,7 @@ fn router(shared: Arc<Shared>) -> Router {
             "/2.0/files/{id}",
             get(items::get_file)
                 .put(items::update_item::<false>)
+                .post(items::restore_item::<false>)
                 .delete(items::delete_file),
         )
         .route("/2.0/files/{id}/content", get(items::download))
@@ -297,9 +326,11 @@ fn router(shared: Arc<Shared>) -> Router {
             "/2.0/folders/{id}",
             get(items::get_folder)
                 .put(items::update_item::<true>)
+                .post(items::restore_item::<true>)
                 .delete(items::delete_folder),
         )
         .route("/2.0/folders/{id}/items", get(items::folder_items))
+        .route("/2.0/events", get(events::list))
         .route("/2.0/folders/{id}/copy", post(items::copy_item::<true>))
         .route("/api/2.0/files/content", post(uploads::upload))
         .route("/api/2.0/files/{id}/content", post(uploads::upload_version))
@@ -400,6 +431,61 @@ mod tests {
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
+    }
+
+    #[tokio::test]
+    async fn item_changes_are_events_in_the_stream_and_the_trash_gives_back() {
+        let app = app();
+        let (status, now) = call(&app, "GET", "/2.0/events?stream_position=now", None).await;
+        assert_eq!((status, now["chunk_size"].as_u64()), (200, Some(0)));
+        let position = now["next_stream_position"].as_str().unwrap().to_string();
+        let folder = json!({"name": "Docs", "parent": {"id": "0"}});
+        let (_, made) = call(&app, "POST", "/2.0/folders", Some(folder)).await;
+        let id = made["id"].as_str().unwrap();
+        let (status, _) = call(&app, "DELETE", &format!("/2.0/folders/{id}"), None).await;
+        assert_eq!(status, 204);
+        let (status, _) = call(&app, "GET", &format!("/2.0/folders/{id}"), None).await;
+        assert_eq!(status, 404, "in the trash");
+        let (status, back) = call(&app, "POST", &format!("/2.0/folders/{id}"), None).await;
+        assert_eq!((status, back["name"].as_str()), (201, Some("Docs")));
+
+        let uri = format!("/2.0/events?stream_position={position}&stream_type=changes&limit=2");
+        let (_, page) = call(&app, "GET", &uri, None).await;
+        let types: Vec<&str> = page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event_type"].as_str().unwrap())
+            .collect();
+        assert_eq!(types, ["ITEM_CREATE", "ITEM_TRASH"]);
+        assert_eq!(page["chunk_size"], 2);
+        let created = &page["entries"][0]["source"];
+        assert_eq!(created["path_collection"]["entries"][0]["id"], "0");
+        let trashed = &page["entries"][1]["source"];
+        assert_eq!(trashed["item_status"], "trashed");
+        assert_eq!(trashed["path_collection"]["entries"][0]["name"], "Trash");
+        let next = page["next_stream_position"].as_str().unwrap();
+        let (_, rest) = call(
+            &app,
+            "GET",
+            &format!("/2.0/events?stream_position={next}"),
+            None,
+        )
+        .await;
+        assert_eq!(rest["entries"][0]["event_type"], "ITEM_UNDELETE_VIA_TRASH");
+        assert_eq!(rest["chunk_size"], 1);
+
+        for (uri, expected) in [
+            ("/2.0/events?limit=501", 400),
+            ("/2.0/events?stream_type=everything", 400),
+            ("/2.0/events?stream_type=admin_logs", 403),
+            ("/2.0/events?stream_position=12", 400),
+            ("/2.0/events?stream_position=x", 400),
+        ] {
+            assert_eq!(call(&app, "GET", uri, None).await.0, expected, "{uri}");
+        }
+        let (_, all) = call(&app, "GET", "/2.0/events?stream_position=0", None).await;
+        assert_eq!(all["chunk_size"], 3);
     }
 
     #[tokio::test]

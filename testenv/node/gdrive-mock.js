@@ -12,6 +12,16 @@
 //   chunks with `Content-Range: bytes a-b/total|*` (all but the last a multiple of 256 KiB),
 //   answers 308 with `Range: bytes=0-n` until complete, `bytes */total` asks or finishes.
 // - `POST /drive/v3/files/{id}/copy`: the mock only has v2's copy.
+// - `GET /drive/v3/files/root`: the mock has no `root` alias; here it is My Drive's root
+//   folder (id `root`, the parent id the mock gives items made in `root`).
+// - `GET /drive/v3/changes` (and `changes/startPageToken`, for the tokens' numbering): the
+//   mock answers every change since a token in one page and
+//   takes any token (garbage reads from the start). Here, on the mock's own change log
+//   (one entry per write, the file as it was then), pages hold at most `pageSize` changes
+//   (default 100, at most 1000, or fewer after POST /debug/changes {"pageSize": n}) with a
+//   `nextPageToken` until the last, which carries `newStartPageToken`; a token that is not
+//   one handed out, or one from before POST /debug/changes {"expire": true}, answers 400
+//   `invalid` on `pageToken` ("Invalid Value"), as Drive does for a token it does not take.
 //
 // Not emulated (the mock answers 200 with the whole file): `Range` on alt=media downloads.
 'use strict';
@@ -148,6 +158,37 @@ function copy(req, res) {
   const made = driveStore.createFile({ ...fields, ...body, name: body.name || `Copy of ${source.name}` });
   res.status(200).json(toV3File(made));
 }
+
+const FOLDER = 'application/vnd.google-apps.folder';
+app.get('/drive/v3/files/root', authorized, (req, res) => {
+  res.json({ kind: 'drive#file', id: 'root', name: 'My Drive', mimeType: FOLDER, trashed: false });
+});
+
+// Page tokens are `offset + position in the log` (1-based); expiring moves the offset on.
+const feed = { pageSize: 1000, offset: 0 };
+app.post('/debug/changes', express.json(), (req, res) => {
+  const body = req.body || {};
+  if (body.pageSize) feed.pageSize = Number(body.pageSize);
+  if (body.expire) feed.offset += 1000000;
+  res.status(204).end();
+});
+app.get('/drive/v3/changes/startPageToken', authorized, (req, res) => {
+  res.json({ kind: 'drive#startPageToken', startPageToken: String(feed.offset + driveStore.changes.length + 1) });
+});
+app.get('/drive/v3/changes', authorized, (req, res) => {
+  const log = driveStore.changes;
+  const at = Number(req.query.pageToken) - feed.offset;
+  if (!/^[0-9]+$/.test(req.query.pageToken || '') || at < 1 || at > log.length + 1) {
+    return res.status(400).json({ error: { code: 400, message: 'Invalid Value', errors: [{ domain: 'global', reason: 'invalid', message: 'Invalid Value', locationType: 'parameter', location: 'pageToken' }] } });
+  }
+  const size = Math.min(Number(req.query.pageSize || 100), 1000, feed.pageSize);
+  const page = log.slice(at - 1, at - 1 + size).map((c) => (c.file ? { ...c, file: toV3File(c.file) } : c));
+  const next = feed.offset + at + page.length;
+  const body = { kind: 'drive#changeList', changes: page };
+  if (at + page.length <= log.length) body.nextPageToken = String(next);
+  else body.newStartPageToken = String(next);
+  res.json(body);
+});
 
 app.post('/upload/drive/v3/files', authorized, raw, upload);
 app.patch('/upload/drive/v3/files/:fileId', authorized, raw, upload);

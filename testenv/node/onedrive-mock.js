@@ -19,6 +19,14 @@
 //     them, so they are left out of answers and of the log.
 //   - POST /debug/throttle {"seconds": n}: every Graph call answers 429 with
 //     `Retry-After: n` until `{"seconds": 0}` (a test hook, not Graph).
+//   - GET /v1.0/me/drive/root/delta: the emulator answers every change since a token in one
+//     page and takes any token. Here (on the emulator's own change log, each item once at
+//     its latest state, as the emulator does) pages hold at most `$top` items (default 200,
+//     or what POST /debug/delta {"pageSize": n} sets) and link on with `@odata.nextLink`
+//     until the last, which carries the `@odata.deltaLink`; `token=latest` answers no items
+//     and the deltaLink of now; a token that is not one handed out answers 400, and one from
+//     before POST /debug/delta {"expire": true} answers 410 `resyncRequired`, as Graph does
+//     for a token it no longer knows (tokens count on from an offset the hook moves on).
 'use strict';
 
 const express = require('express');
@@ -70,6 +78,51 @@ const authorized = (req, res, next) => {
 const notFound = (res) => res.status(404).json({ error: { code: 'itemNotFound', message: 'Item not found' } });
 const conflict = (res) => res.status(409).json({ error: { code: 'nameAlreadyExists', message: 'Name already exists' } });
 const child = (parentId, name) => driveStore.getItemByName(parentId, name);
+
+// --- Addition: paged delta with expiring tokens. ---
+// Tokens are `offset + position in the change log`; expiring moves the offset on.
+const delta = { pageSize: 200, offset: 0 };
+app.post('/debug/delta', express.json(), (req, res) => {
+  const body = req.body || {};
+  if (body.pageSize) delta.pageSize = Number(body.pageSize);
+  if (body.expire) delta.offset += 1000000;
+  res.status(204).send();
+});
+app.get('/v1.0/me/drive/root/delta', (req, res, next) => {
+  const token = (req.headers.authorization || '').split(' ')[1];
+  if (token !== 'valid-token' && token !== 'another-valid-token') return next();
+  const history = driveStore.deltaHistory;
+  const base = `${req.protocol}://${req.headers.host}/v1.0/me/drive/root/delta`;
+  const link = (at) => `${base}?token=${delta.offset + at}`;
+  if (req.query.token === 'latest') {
+    return res.json({ '@odata.deltaLink': link(history.length), value: [] });
+  }
+  const numeric = (v) => /^[0-9]+$/.test(v);
+  if ((req.query.token !== undefined && !numeric(req.query.token)) || (req.query.end !== undefined && !numeric(req.query.end))) {
+    return res.status(400).json({ error: { code: 'invalidRequest', message: 'Invalid delta token.' } });
+  }
+  const start = req.query.token === undefined ? 0 : Number(req.query.token) - delta.offset;
+  if (start < 0) {
+    return res.status(410).json({ error: { code: 'resyncRequired', message: 'Resync required. Replace any local items with the server\'s version (including deletes) if you\'re sure that the service was up to date with your local changes when you last sync\'d. Upload any local changes that the server doesn\'t know about.' } });
+  }
+  const end = req.query.end === undefined ? history.length : Number(req.query.end);
+  const skip = Number(req.query.skip || 0);
+  if (start > history.length || end < start || end > history.length) {
+    return res.status(400).json({ error: { code: 'invalidRequest', message: 'Invalid delta token.' } });
+  }
+  const latest = new Map();
+  for (const item of history.slice(start, end)) latest.set(item.id, item);
+  const items = Array.from(latest.values());
+  const size = Number(req.query.$top || delta.pageSize);
+  const page = items.slice(skip, skip + size);
+  const body = { '@odata.context': `${req.protocol}://${req.headers.host}/v1.0/$metadata#Collection(driveItem)`, value: page };
+  if (skip + size < items.length) {
+    body['@odata.nextLink'] = `${link(start)}&end=${end}&skip=${skip + size}&$top=${size}`;
+  } else {
+    body['@odata.deltaLink'] = link(end);
+  }
+  res.json(body);
+});
 
 // --- Addition: the user's drive. ---
 app.get('/v1.0/me/drive', authorized, (req, res) => {

@@ -8,6 +8,7 @@ mod connect;
 mod dropbox;
 mod errors;
 mod events;
+mod feeds;
 mod gdrive;
 mod helpers;
 mod management;

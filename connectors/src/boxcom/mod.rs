@@ -14,6 +14,7 @@
 //! - [`wire`]: Box's items and errors as the connector reads them.
 //! - [`paths`]: path → id resolution and its per-process cache.
 //! - [`upload`]: one-request and chunked uploads.
+//! - [`feed`]: the user event stream as the change feed.
 
 use async_trait::async_trait;
 use cloudbridge_shared::{
@@ -25,8 +26,9 @@ use cloudbridge_shared::{
 use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
 
-use crate::{oauth, transfer, Filter, Storage, Walk};
+use crate::{feed::FeedPage, oauth, transfer, Filter, Storage, Walk};
 
+pub mod feed;
 pub mod paths;
 pub mod upload;
 pub mod wire;
@@ -161,6 +163,22 @@ impl BoxStore {
 impl Storage for BoxStore {
     fn capabilities(&self) -> Capabilities {
         crate::BASIC_CAPABILITIES.to_vec()
+    }
+
+    async fn feed_start(&self) -> Result<Option<String>, ApiError> {
+        self.stream_now().await.map(Some)
+    }
+
+    async fn changes(&self, cursor: &str) -> Result<FeedPage, ApiError> {
+        self.events(cursor).await
+    }
+
+    fn change_key(&self, entry: &Entry) -> String {
+        entry
+            .raw
+            .as_ref()
+            .and_then(|raw| raw["id"].as_str())
+            .map_or_else(|| entry.path.as_str().to_string(), str::to_string)
     }
 
     async fn validate(&self) -> Result<(), ApiError> {

@@ -26,7 +26,11 @@ use cloudbridge_shared::{
 use futures::TryStreamExt;
 use serde_json::{json, Value};
 
-use crate::{oauth::Api, transfer, Filter, Storage, Walk};
+use crate::{
+    feed::{Change, FeedPage},
+    oauth::Api,
+    transfer, Filter, Storage, Walk,
+};
 
 pub mod client;
 pub mod paths;
@@ -102,6 +106,14 @@ impl DropboxStore {
         Ok(Self {
             client: Client::new(ctx.api(account)?, &ctx.providers.dropbox),
         })
+    }
+
+    /// The store of the Dropbox account `api` calls as, at the hosts `provider` names
+    /// (tools and tests; workers use [`DropboxStore::new`]).
+    pub fn with_api(api: Api, provider: &ProviderSettings) -> Self {
+        Self {
+            client: Client::new(api, provider),
+        }
     }
 
     /// Metadata of an item (never the root), or `None` when nothing is there.
@@ -410,6 +422,51 @@ impl Storage for DropboxStore {
         Ok(written)
     }
 
+    async fn feed_start(&self) -> Result<Option<String>, ApiError> {
+        let arg = json!({"path": "", "recursive": true, "include_deleted": true});
+        let latest = self
+            .client
+            .rpc("files/list_folder/get_latest_cursor", &arg)
+            .await?;
+        let cursor = latest["cursor"]
+            .as_str()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| ApiError::new(502, "bad_gateway", "Dropbox gave no cursor."))?;
+        Ok(Some(cursor.to_string()))
+    }
+
+    async fn changes(&self, cursor: &str) -> Result<FeedPage, ApiError> {
+        let arg = json!({ "cursor": cursor });
+        let page = match self.client.rpc("files/list_folder/continue", &arg).await {
+            Ok(page) => page,
+            Err(e) if e.is(&["reset"]) => return Ok(FeedPage::Expired),
+            Err(e) => return Err(e.into()),
+        };
+        let cursor = page["cursor"]
+            .as_str()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| ApiError::new(502, "bad_gateway", "Dropbox gave no cursor."))?;
+        let changes = page["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|metadata| change_of(metadata.clone()))
+            .collect();
+        Ok(FeedPage::Changes {
+            changes,
+            cursor: cursor.to_string(),
+            more: page["has_more"] == true,
+        })
+    }
+
+    fn change_key(&self, entry: &Entry) -> String {
+        entry
+            .raw
+            .as_ref()
+            .and_then(|raw| raw["id"].as_str())
+            .map_or_else(|| entry.path.as_str().to_string(), str::to_string)
+    }
+
     async fn walk(&self, under: &ItemPath, keep: &Filter, limit: usize) -> Result<Walk, ApiError> {
         // One recursive listing instead of a folder-by-folder crawl.
         let arg = json!({ "path": dropbox_path(under), "recursive": true, "limit": LIST_LIMIT });
@@ -450,9 +507,56 @@ impl Storage for DropboxStore {
     }
 }
 
+/// The change a `list_folder/continue` entry reports; `None` for the root itself.
+///
+/// Files and folders are keyed by their Dropbox `id`. A `deleted` entry carries no id
+/// (Dropbox does not say what was there): its key is the path it names, as shown
+/// (`Docs/a.txt`), meaning whatever was at that path and below it. A rename or move
+/// shows as its old path deleted and the id at its new path.
+fn change_of(metadata: Value) -> Option<Change> {
+    let shown = metadata["path_display"]
+        .as_str()
+        .or_else(|| metadata["path_lower"].as_str())?
+        .trim_start_matches('/')
+        .to_string();
+    if shown.is_empty() {
+        return None;
+    }
+    if metadata[".tag"] == "deleted" {
+        return Some(Change {
+            key: shown,
+            entry: None,
+            hint: None,
+        });
+    }
+    let key = metadata["id"].as_str().map(str::to_string)?;
+    Some(Change {
+        key,
+        // A name this API cannot address is out of its view.
+        entry: paths::listed(metadata),
+        hint: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feed_entries_become_changes() {
+        let file = json!({".tag": "file", "name": "A.txt", "path_display": "/Docs/A.txt",
+            "path_lower": "/docs/a.txt", "id": "id:1", "size": 3});
+        let change = change_of(file).unwrap();
+        assert_eq!(change.key, "id:1");
+        assert_eq!(change.entry.unwrap().path.as_str(), "Docs/A.txt");
+        let deleted = json!({".tag": "deleted", "name": "a.txt", "path_display": "/Docs/a.txt",
+            "path_lower": "/docs/a.txt"});
+        let change = change_of(deleted).unwrap();
+        assert_eq!((change.key.as_str(), change.entry), ("Docs/a.txt", None));
+        let odd = json!({".tag": "file", "name": "x\\y", "path_display": "/x\\y", "id": "id:2"});
+        assert_eq!(change_of(odd).unwrap().entry, None);
+        assert!(change_of(json!({".tag": "folder", "path_display": "", "id": "id:0"})).is_none());
+    }
 
     #[test]
     fn staged_tokens_carry_mode_and_target() {

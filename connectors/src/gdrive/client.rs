@@ -138,17 +138,27 @@ impl Drive {
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync,
     {
+        self.answer(build)
+            .await?
+            .map_err(|(status, body)| error_of(status, &body))
+    }
+
+    /// Like [`Drive::call`], but an error answer comes back as its status and body.
+    async fn answer<F>(&self, build: F) -> Result<Result<reqwest::Response, (u16, Value)>, ApiError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync,
+    {
         let mut attempt = 0;
         loop {
             let response = self.api.send(&build).await?;
             let status = response.status().as_u16();
             if status < 400 {
-                return Ok(response);
+                return Ok(Ok(response));
             }
             let body = response.bytes().await.unwrap_or_default();
             let body: Value = serde_json::from_slice(&body).unwrap_or_default();
             if !(status == 403 && throttled(&body)) {
-                return Err(error_of(status, &body));
+                return Ok(Err((status, body)));
             }
             attempt += 1;
             let wait = oauth::backoff(attempt);
@@ -298,6 +308,51 @@ impl Drive {
         self.call(|c| c.delete(&url).timeout(CALL_TIMEOUT))
             .await
             .map(drop)
+    }
+
+    /// The change feed's start page token now.
+    pub async fn start_page_token(&self) -> Result<String, ApiError> {
+        let url = format!("{}/changes/startPageToken", self.base);
+        let answer = self.json(|c| c.get(&url)).await?;
+        answer["startPageToken"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::new(502, "bad_gateway", "Google Drive gave no page token."))
+    }
+
+    /// One page of changes from `token`; `None` when Drive does not take the token any
+    /// more (400 on `pageToken`, or 404).
+    pub async fn changes(&self, token: &str) -> Result<Option<Value>, ApiError> {
+        let url = format!("{}/changes", self.base);
+        let fields = format!(
+            "nextPageToken,newStartPageToken,changes(changeType,fileId,removed,time,file({FIELDS}))"
+        );
+        let query = [
+            ("pageToken", token),
+            ("pageSize", PAGE_SIZE),
+            ("includeRemoved", "true"),
+            ("spaces", "drive"),
+            ("fields", fields.as_str()),
+        ];
+        let answer = self
+            .answer(|c| c.get(&url).query(&query).timeout(CALL_TIMEOUT))
+            .await?;
+        match answer {
+            Ok(response) => response.json().await.map(Some).map_err(|e| {
+                ApiError::new(
+                    502,
+                    "bad_gateway",
+                    format!("Google Drive's answer was not read: {}", e.without_url()),
+                )
+            }),
+            // The other parameters are fixed: a 400 is about the token.
+            Err((400 | 404, body)) => {
+                tracing::info!(reason = %body["error"]["errors"][0]["reason"], "drive page token refused");
+                Ok(None)
+            }
+            Err((status, body)) => Err(error_of(status, &body)),
+        }
     }
 
     /// The signed-in user (`about.user`: `displayName`, `emailAddress`, `permissionId`).

@@ -18,6 +18,7 @@
 //! - [`client`]: Drive calls, file resources, error mapping, [`identity`].
 //! - [`paths`]: path → id resolution and its cache.
 //! - [`upload`]: multipart and resumable uploads.
+//! - [`feed`]: the changes list as the change feed.
 
 use std::{future::Future, pin::Pin};
 
@@ -30,9 +31,10 @@ use cloudbridge_shared::{
 };
 use futures::StreamExt;
 
-use crate::{dal::UPLOAD_PREFIX, transfer, Storage};
+use crate::{dal::UPLOAD_PREFIX, feed::FeedPage, transfer, Storage};
 
 pub mod client;
+pub mod feed;
 pub mod paths;
 pub mod upload;
 
@@ -93,6 +95,19 @@ impl DriveStore {
             drive: Drive::new(ctx.api(account)?, &ctx.providers.gdrive),
             folders: Folders::of(account.id),
         })
+    }
+
+    /// The My Drive `api` calls as, at the hosts `provider` names (tools and tests;
+    /// workers use [`DriveStore::new`]).
+    pub fn with_api(
+        api: crate::oauth::Api,
+        provider: &cloudbridge_shared::config::ProviderSettings,
+        account: i64,
+    ) -> Self {
+        Self {
+            drive: Drive::new(api, provider),
+            folders: Folders::of(account),
+        }
     }
 
     async fn resolve(&self, path: &ItemPath) -> Result<DriveFile, ApiError> {
@@ -171,6 +186,22 @@ impl Storage for DriveStore {
 
     async fn validate(&self) -> Result<(), ApiError> {
         self.drive.user().await.map(drop)
+    }
+
+    async fn feed_start(&self) -> Result<Option<String>, ApiError> {
+        self.drive.start_page_token().await.map(Some)
+    }
+
+    async fn changes(&self, cursor: &str) -> Result<FeedPage, ApiError> {
+        self.changes_from(cursor).await
+    }
+
+    fn change_key(&self, entry: &Entry) -> String {
+        entry
+            .raw
+            .as_ref()
+            .and_then(|raw| raw["id"].as_str())
+            .map_or_else(|| entry.path.as_str().to_string(), str::to_string)
     }
 
     async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError> {

@@ -14,6 +14,7 @@
 //! - [`paths`]: paths to item ids, with a short-lived per-account memory of folder ids.
 //! - [`upload`]: simple uploads and upload sessions.
 //! - [`copy`]: following an asynchronous copy to its end.
+//! - [`feed`]: the delta query as the change feed.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -28,12 +29,14 @@ use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::{
+    feed::FeedPage,
     oauth::Api,
     transfer::{ByteStream, Download},
     Storage,
 };
 
 pub mod copy;
+pub mod feed;
 pub mod graph;
 pub mod paths;
 pub mod upload;
@@ -120,6 +123,22 @@ impl OneDrive {
 impl Storage for OneDrive {
     fn capabilities(&self) -> Capabilities {
         crate::BASIC_CAPABILITIES.to_vec()
+    }
+
+    async fn feed_start(&self) -> Result<Option<String>, ApiError> {
+        self.delta_now().await.map(Some)
+    }
+
+    async fn changes(&self, cursor: &str) -> Result<FeedPage, ApiError> {
+        self.delta(cursor).await
+    }
+
+    fn change_key(&self, entry: &Entry) -> String {
+        entry
+            .raw
+            .as_ref()
+            .and_then(|raw| raw["id"].as_str())
+            .map_or_else(|| entry.path.as_str().to_string(), str::to_string)
     }
 
     async fn validate(&self) -> Result<(), ApiError> {

@@ -177,6 +177,35 @@ pub async fn delete_folder(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /2.0/files/{id}` and `POST /2.0/folders/{id}` (`FOLDER`): restores a trashed
+/// item, into its old folder unless the body names another (`{"name"?, "parent"?:
+/// {"id"}}`); 201 with the item.
+pub async fn restore_item<const FOLDER: bool>(
+    State(s): AppState,
+    Path(id): Path<String>,
+    Query(q): Params,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), BoxError> {
+    let body = if body.is_empty() {
+        json!({})
+    } else {
+        json_body(&body)?
+    };
+    let store = &mut s.world().store;
+    let node = store
+        .trashed(&id, kind_of(FOLDER))
+        .ok_or_else(BoxError::not_found)?;
+    let name = body["name"].as_str().unwrap_or(&node.name).to_string();
+    let parent = parent_id(&body).or_else(|| node.parent.clone());
+    let parent = parent
+        .filter(|p| store.item(p, Kind::Folder).is_ok())
+        .ok_or_else(|| BoxError::bad_parameter("parent", "The parent folder is gone"))?;
+    check_name(&name)?;
+    store.check_free(&parent, &name, None, false)?;
+    store.restore(&id, &parent, &name);
+    Ok((StatusCode::CREATED, Json(render(store, &id, &q))))
+}
+
 /// `POST /2.0/folders` `{"name", "parent": {"id"}}`
 pub async fn create_folder(
     State(s): AppState,

@@ -10,7 +10,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
 
-use super::errors::BoxError;
+use super::{errors::BoxError, events::Log};
 
 /// The id of the root folder.
 pub const ROOT: &str = "0";
@@ -73,7 +73,11 @@ pub struct User {
 /// Every item of the account.
 pub struct Store {
     nodes: HashMap<String, Node>,
+    /// Trashed items by the id of what was deleted: it and everything below it.
+    trash: HashMap<String, Vec<Node>>,
     next_id: u64,
+    /// The user's event stream.
+    pub log: Log,
     /// The account's user.
     pub user: User,
 }
@@ -135,7 +139,9 @@ impl Store {
         };
         Self {
             nodes: HashMap::from([(ROOT.to_string(), root)]),
+            trash: HashMap::new(),
             next_id: 1_000_000,
+            log: Log::default(),
             user,
         }
     }
@@ -214,14 +220,27 @@ impl Store {
         false
     }
 
+    /// Logs an event about item `id` as it is now.
+    fn record(&mut self, event_type: &str, id: &str) {
+        if let Some(node) = self.nodes.get(id) {
+            let source = self.full(node);
+            let by = self.user_json();
+            self.log.record(event_type, source, by);
+        }
+    }
+
     /// Creates a folder.
     pub fn create_folder(&mut self, parent: &str, name: &str) -> String {
-        self.insert(parent, name, Kind::Folder, Bytes::new())
+        let id = self.insert(parent, name, Kind::Folder, Bytes::new());
+        self.record("ITEM_CREATE", &id);
+        id
     }
 
     /// Creates a file with `content`.
     pub fn create_file(&mut self, parent: &str, name: &str, content: Bytes) -> String {
-        self.insert(parent, name, Kind::File, content)
+        let id = self.insert(parent, name, Kind::File, content);
+        self.record("ITEM_UPLOAD", &id);
+        id
     }
 
     fn insert(&mut self, parent: &str, name: &str, kind: Kind, content: Bytes) -> String {
@@ -262,11 +281,13 @@ impl Store {
             node.etag += 1;
             node.modified_at = Utc::now();
         }
+        self.record("ITEM_UPLOAD", id);
     }
 
     /// Renames and/or moves an item.
     pub fn update(&mut self, id: &str, name: Option<&str>, parent: Option<&str>) {
         let old_parent = self.nodes.get(id).and_then(|n| n.parent.clone());
+        let old_name = self.nodes.get(id).map(|n| n.name.clone());
         if let Some(node) = self.nodes.get_mut(id) {
             if let Some(name) = name {
                 node.name = name.to_string();
@@ -280,27 +301,74 @@ impl Store {
         for folder in old_parent.iter().map(String::as_str).chain(parent) {
             self.touch(folder);
         }
+        if parent.is_some_and(|p| Some(p) != old_parent.as_deref()) {
+            self.record("ITEM_MOVE", id);
+        } else if name.is_some_and(|n| Some(n) != old_name.as_deref()) {
+            self.record("ITEM_RENAME", id);
+        }
     }
 
-    /// Deletes an item and everything below it (Box's trash is not modelled).
+    /// Moves an item and everything below it to the trash (out of every listing and
+    /// lookup; [`Store::restore`] brings it back).
     pub fn remove(&mut self, id: &str) {
-        let parent = self.nodes.get(id).and_then(|n| n.parent.clone());
+        let Some(node) = self.nodes.get(id) else {
+            return;
+        };
+        let parent = node.parent.clone();
+        let mut source = self.full(node);
+        source["item_status"] = "trashed".into();
+        source["trashed_at"] = time(Utc::now()).into();
+        source["path_collection"] = json!({"total_count": 1, "entries": [
+            {"type": "folder", "id": "1", "sequence_id": null, "etag": null, "name": "Trash"},
+        ]});
         let below: Vec<String> = self
             .nodes
             .keys()
             .filter(|n| self.is_within(n, id))
             .cloned()
             .collect();
-        for n in below {
-            self.nodes.remove(&n);
+        let removed = below
+            .into_iter()
+            .filter_map(|n| self.nodes.remove(&n))
+            .collect();
+        self.trash.insert(id.to_string(), removed);
+        if let Some(parent) = &parent {
+            self.touch(parent);
         }
-        if let Some(parent) = parent {
-            self.touch(&parent);
+        let by = self.user_json();
+        self.log.record("ITEM_TRASH", source, by);
+    }
+
+    /// The trashed item `id` of `kind` (deleted itself, not with a folder), if any.
+    pub fn trashed(&self, id: &str, kind: Kind) -> Option<&Node> {
+        self.trash
+            .get(id)?
+            .iter()
+            .find(|n| n.id == id && n.kind == kind)
+    }
+
+    /// Brings a trashed item back (with everything trashed with it) into `parent` as
+    /// `name`; the caller checked both.
+    pub fn restore(&mut self, id: &str, parent: &str, name: &str) {
+        for mut node in self.trash.remove(id).unwrap_or_default() {
+            if node.id == id {
+                node.parent = Some(parent.to_string());
+                node.name = name.to_string();
+            }
+            self.nodes.insert(node.id.clone(), node);
         }
+        self.touch(parent);
+        self.record("ITEM_UNDELETE_VIA_TRASH", id);
     }
 
     /// Copies an item (a folder with everything below it) into `parent` as `name`.
     pub fn copy(&mut self, id: &str, parent: &str, name: &str) -> String {
+        let copy = self.copy_tree(id, parent, name);
+        self.record("ITEM_COPY", &copy);
+        copy
+    }
+
+    fn copy_tree(&mut self, id: &str, parent: &str, name: &str) -> String {
         let node = self.nodes[id].clone();
         let copy = self.insert(parent, name, node.kind, node.content.clone());
         if node.kind == Kind::Folder {
@@ -310,7 +378,7 @@ impl Store {
                 .map(|c| (c.id.clone(), c.name.clone()))
                 .collect();
             for (child, child_name) in children {
-                self.copy(&child, &copy, &child_name);
+                self.copy_tree(&child, &copy, &child_name);
             }
         }
         copy
