@@ -21,7 +21,7 @@ const SESSION_MIN: u64 = 1 << 20;
 
 /// A Box emulator with small parts, and this process uploading through sessions above
 /// [`SESSION_MIN`].
-async fn fake(tweak: impl FnOnce(&mut Config)) -> BoxFake {
+pub(crate) async fn fake(tweak: impl FnOnce(&mut Config)) -> BoxFake {
     let mut config = Config {
         part_size: PART,
         min_session_size: SESSION_MIN,
@@ -33,7 +33,7 @@ async fn fake(tweak: impl FnOnce(&mut Config)) -> BoxFake {
 }
 
 /// A Cloudbridge whose `providers.box` is the emulator.
-async fn app_for(fake: &BoxFake) -> TestApp {
+pub(crate) async fn app_for(fake: &BoxFake) -> TestApp {
     let (url, token_url, authorize_url) = (
         fake.url().to_string(),
         fake.token_url(),
@@ -54,7 +54,7 @@ async fn app_for(fake: &BoxFake) -> TestApp {
 }
 
 /// Imports the emulator's account with `token` (and `refresh`); returns a caller.
-async fn import(app: &TestApp, token: &str, refresh: Option<&str>) -> Caller {
+pub(crate) async fn import(app: &TestApp, token: &str, refresh: Option<&str>) -> Caller {
     let (_, key) = app.create_app("box").await;
     let mut body = json!({"service": "box", "account": "tester@example.com", "token": token});
     if let Some(refresh) = refresh {

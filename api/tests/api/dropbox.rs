@@ -25,7 +25,7 @@ const CLIENT_ID: &str = "cloudbridge-app-key";
 const CLIENT_SECRET: &str = "cloudbridge-app-secret";
 
 /// A Cloudbridge whose Dropbox is `fake` (its app registered there).
-async fn app_for(fake: &FakeDropbox) -> TestApp {
+pub(crate) async fn app_for(fake: &FakeDropbox) -> TestApp {
     fake.register_client(CLIENT_ID, CLIENT_SECRET);
     let (url, token_url, authorize_url) = (
         fake.url().to_string(),
@@ -48,7 +48,7 @@ async fn app_for(fake: &FakeDropbox) -> TestApp {
 
 /// Imports the fake's user with fresh tokens; returns the account's caller and its
 /// access token at the fake.
-async fn import(app: &TestApp, fake: &FakeDropbox) -> (Caller, String) {
+pub(crate) async fn import(app: &TestApp, fake: &FakeDropbox) -> (Caller, String) {
     let (_, key) = app.create_app("dropbox").await;
     let (access, refresh) = fake.grant(CLIENT_ID, &fake.account_id());
     let expiry = chrono::Utc::now() + chrono::Duration::hours(4);

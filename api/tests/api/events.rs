@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{assert_error, Go, TestApp, STORAGE};
+use crate::helpers::{assert_error, Caller, Go, TestApp, STORAGE};
 
 /// A Cloudbridge whose scheduler collects every account every second.
 pub struct Collecting {
@@ -26,18 +26,42 @@ impl Collecting {
     pub async fn start_with(tweak: impl FnOnce(&mut Settings) + 'static) -> Self {
         let app = TestApp::builder()
             .settings(|s| {
-                s.events.interval_secs = 1;
                 s.events.early_collect_ms = 0;
                 tweak(s);
             })
             .spawn()
             .await;
+        Self::around(app)
+    }
+
+    /// Runs a scheduler collecting every second for an app built elsewhere.
+    pub fn around(app: TestApp) -> Self {
+        let mut settings = app.settings().clone();
+        settings.events.interval_secs = 1;
         let scheduler = CancellationToken::new();
-        tokio::spawn(cloudbridge_scheduler::run(
-            app.settings().clone(),
-            scheduler.clone(),
-        ));
+        tokio::spawn(cloudbridge_scheduler::run(settings, scheduler.clone()));
         Self { app, scheduler }
+    }
+
+    /// Turns collection on for the application of `user`'s account and waits for the
+    /// account's first collection; returns the account id.
+    pub async fn collect_for(&self, user: &Caller) -> i64 {
+        let account = user.get_json("/v1/accounts/me").await["id"]
+            .as_i64()
+            .unwrap();
+        let app_id = self.app_of(account).await;
+        let r = self
+            .app
+            .dev_caller()
+            .send_json(
+                Method::PATCH,
+                &format!("/v1/applications/{app_id}"),
+                &json!({"events_grant_enabled": true}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        self.seeded(account).await;
+        account
     }
 
     /// An application that collects events: `(application id, API key)`.
@@ -94,7 +118,11 @@ impl Collecting {
     /// Reads events after `cursor` until at least `n` arrived (15 s at most); returns
     /// them all and the cursor after them.
     pub async fn events(&self, token: &str, cursor: &str, n: usize) -> (Vec<Value>, String) {
-        let caller = self.app.with_token(token);
+        self.events_of(&self.app.with_token(token), cursor, n).await
+    }
+
+    /// [`Collecting::events`] of the account `caller` acts for.
+    pub async fn events_of(&self, caller: &Caller, cursor: &str, n: usize) -> (Vec<Value>, String) {
         let mut found = Vec::new();
         let mut cursor = cursor.to_string();
         for _ in 0..150 {
@@ -595,4 +623,134 @@ async fn collected_events_ping_the_applications_webhook_once_per_burst() {
     // Quiet rounds send nothing more.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(receiver.notifications().len(), 1);
+}
+
+/// Drives every kind of change through Cloudbridge on an account of a service with a
+/// change feed and its own ids, waiting for each one's event: renames and moves are
+/// told apart; a copy is `copy` where the service says so (`copies`), else `add`.
+async fn native_service_changes(c: &Collecting, user: &Caller, copies: bool) {
+    c.collect_for(user).await;
+    let start = user.get_json("/v1/accounts/me/events/latest").await["cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut cursor = start.clone();
+    let mut expected: Vec<(&str, &str)> = Vec::new();
+    let wait = |cursor: String| async move { c.events_of(user, &cursor, 1).await.1 };
+
+    let r = user
+        .post_json(
+            &format!("{STORAGE}/folders"),
+            &json!({"parent_id": "root", "name": "docs"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    expected.push(("add", "/docs"));
+    cursor = wait(cursor).await;
+
+    assert_eq!(user.upload("root", "a.txt", "one").await.status(), 201);
+    expected.push(("add", "/a.txt"));
+    cursor = wait(cursor).await;
+
+    let r = user
+        .upload_req("root", "a.txt", "?overwrite=true")
+        .body("two, longer")
+        .go()
+        .await;
+    assert_eq!(r.status(), 201);
+    expected.push(("update", "/a.txt"));
+    cursor = wait(cursor).await;
+
+    let r = user
+        .send_json(
+            Method::PATCH,
+            &format!("{STORAGE}/files/{}", b64("a.txt")),
+            &json!({"name": "b.txt"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    expected.push(("rename", "/b.txt"));
+    cursor = wait(cursor).await;
+
+    let r = user
+        .send_json(
+            Method::PATCH,
+            &format!("{STORAGE}/files/{}", b64("b.txt")),
+            &json!({"parent_id": b64("docs")}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    expected.push(("move", "/docs/b.txt"));
+    cursor = wait(cursor).await;
+
+    let r = user
+        .post_json(
+            &format!("{STORAGE}/files/{}/copy", b64("docs/b.txt")),
+            &json!({"parent_id": "root", "name": "c.txt"}),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    expected.push((if copies { "copy" } else { "add" }, "/c.txt"));
+    cursor = wait(cursor).await;
+
+    let r = user
+        .delete(&format!("{STORAGE}/files/{}", b64("c.txt")))
+        .await;
+    assert_eq!(r.status(), 204);
+    expected.push(("delete", "/c.txt"));
+    cursor = wait(cursor).await;
+
+    let r = user
+        .delete(&format!("{STORAGE}/folders/{}?recursive=true", b64("docs")))
+        .await;
+    assert_eq!(r.status(), 204);
+    expected.push(("delete", "/docs"));
+    let _ = wait(cursor).await;
+
+    let (all, _) = c.events_of(user, &start, expected.len()).await;
+    let expected: Vec<(String, String)> = expected
+        .into_iter()
+        .map(|(k, p)| (k.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(kinds(&all), expected);
+    // Nothing collected twice in the rounds after.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let (again, _) = c.events_of(user, &start, 0).await;
+    assert_eq!(again.len(), expected.len());
+}
+
+#[tokio::test]
+async fn dropbox_changes_come_from_list_folder_continue() {
+    let fake = cloudbridge_fakes::dropbox::FakeDropbox::start().await;
+    let c = Collecting::around(crate::dropbox::app_for(&fake).await);
+    let (user, _) = crate::dropbox::import(&c.app, &fake).await;
+    native_service_changes(&c, &user, false).await;
+}
+
+#[tokio::test]
+async fn box_changes_come_from_the_event_stream() {
+    let fake = crate::boxcom::fake(|_| {}).await;
+    let c = Collecting::around(crate::boxcom::app_for(&fake).await);
+    let user = crate::boxcom::import(&c.app, "box-access-token", None).await;
+    native_service_changes(&c, &user, true).await;
+}
+
+#[tokio::test]
+async fn gdrive_changes_come_from_the_changes_feed() {
+    let mock = crate::gdrive::drive_mock().await;
+    let c = Collecting::around(crate::gdrive::app_with_drive(&mock.endpoint).await);
+    let (_, key) = c.app.create_app("gdrive").await;
+    let (_, token) = c
+        .app
+        .import(&key, &crate::gdrive::account("mock@example.com"))
+        .await;
+    native_service_changes(&c, &c.app.with_token(&token), false).await;
+}
+
+#[tokio::test]
+async fn onedrive_changes_come_from_delta() {
+    let mock = crate::onedrive::onedrive_mock().await;
+    let (app, token) = crate::onedrive::onedrive_account(&mock, "onedrive").await;
+    let c = Collecting::around(app);
+    native_service_changes(&c, &c.app.with_token(&token), false).await;
 }

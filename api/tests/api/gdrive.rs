@@ -37,7 +37,7 @@ pub async fn drive_mock() -> Server {
 }
 
 /// A Cloudbridge whose Google Drive is at `endpoint`.
-async fn app_with_drive(endpoint: &str) -> TestApp {
+pub(crate) async fn app_with_drive(endpoint: &str) -> TestApp {
     let endpoint = endpoint.to_string();
     TestApp::builder()
         .settings(move |s| {
@@ -49,7 +49,7 @@ async fn app_with_drive(endpoint: &str) -> TestApp {
 }
 
 /// Import fields of the mock's account.
-fn account(name: &str) -> Value {
+pub(crate) fn account(name: &str) -> Value {
     json!({"service": "gdrive", "account": name, "token": TOKEN,
            "refresh_token": "unused-refresh", "token_expiry": "2999-01-01T00:00:00Z"})
 }

@@ -33,7 +33,7 @@ pub async fn onedrive_mock() -> Server {
 }
 
 /// An app whose OneDrive is `mock`, and the bearer token of an imported `service` account.
-async fn onedrive_account(mock: &Server, service: &str) -> (TestApp, String) {
+pub(crate) async fn onedrive_account(mock: &Server, service: &str) -> (TestApp, String) {
     let endpoint = mock.endpoint.clone();
     let app = TestApp::builder()
         .settings(move |s| {

@@ -183,6 +183,23 @@ pub async fn by_keys(
     .await
 }
 
+/// The item seen at `path`, compared without case (services whose paths ignore case
+/// report deletions by path).
+pub async fn at_path(
+    conn: &mut PgConnection,
+    account: i64,
+    path: &str,
+) -> Result<Option<Seen>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT key, path, parent, folder, version FROM feed_items
+          WHERE account_id = $1 AND lower(path) = lower($2) LIMIT 1",
+    )
+    .bind(account)
+    .bind(path)
+    .fetch_optional(conn)
+    .await
+}
+
 /// Records items as seen (inserted or replaced).
 pub async fn put(conn: &mut PgConnection, account: i64, items: &[Seen]) -> Result<(), sqlx::Error> {
     if items.is_empty() {
