@@ -754,3 +754,24 @@ async fn onedrive_changes_come_from_delta() {
     let c = Collecting::around(app);
     native_service_changes(&c, &c.app.with_token(&token), false).await;
 }
+
+#[tokio::test]
+async fn an_expired_feed_position_is_a_resync_by_listing_not_silence() {
+    let fake = crate::boxcom::fake(|_| {}).await;
+    let c = Collecting::around(crate::boxcom::app_for(&fake).await);
+    let user = crate::boxcom::import(&c.app, "box-access-token", None).await;
+    c.collect_for(&user).await;
+    assert_eq!(user.upload("root", "x.txt", "x").await.status(), 201);
+    let (_, cursor) = c.events_of(&user, "0", 1).await;
+    // Box forgets its events right after this upload: only listing the account finds it.
+    assert_eq!(user.upload("root", "y.txt", "y").await.status(), 201);
+    fake.expire_events();
+    let (found, cursor) = c.events_of(&user, &cursor, 1).await;
+    assert_eq!(kinds(&found), [("add".to_string(), "/y.txt".to_string())]);
+    // The feed is followed again from a fresh position.
+    assert_eq!(user.upload("root", "z.txt", "z").await.status(), 201);
+    let (found, _) = c.events_of(&user, &cursor, 1).await;
+    assert_eq!(kinds(&found), [("add".to_string(), "/z.txt".to_string())]);
+    let (all, _) = c.events_of(&user, "0", 3).await;
+    assert_eq!(all.len(), 3);
+}
