@@ -26,6 +26,7 @@ impl Collecting {
     pub async fn start_with(tweak: impl FnOnce(&mut Settings) + 'static) -> Self {
         let app = TestApp::builder()
             .settings(|s| {
+                s.events.interval_secs = 1;
                 s.events.early_collect_ms = 0;
                 tweak(s);
             })

@@ -98,6 +98,9 @@ async fn run(
         let start = storage.feed_start().await?;
         listing::diff(c, storage.as_ref(), false).await?;
         native::save(c, start.as_deref()).await?;
+        db::feeds::spread(c.db, c.account, state.settings.events.interval_secs)
+            .await
+            .map_err(listing::db_error)?;
         return Ok((0, false));
     }
     match lease.cursor {

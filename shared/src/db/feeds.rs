@@ -108,6 +108,21 @@ pub async fn finish(pool: &PgPool, account: i64, again: bool) -> Result<(), sqlx
     Ok(())
 }
 
+/// Puts `account`'s next collection at a random point of the next interval: after the
+/// first collection, so that accounts connected together (or an application turning
+/// collection on for all of its accounts) do not stay collected together.
+pub async fn spread(pool: &PgPool, account: i64, interval_secs: u64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE event_feeds SET next_collect_at = now() + make_interval(secs => $2 * random())
+          WHERE account_id = $1",
+    )
+    .bind(account)
+    .bind(interval_secs as f64)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Ends a collection that failed (the next round tries again).
 pub async fn fail(pool: &PgPool, account: i64, error: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
