@@ -172,33 +172,58 @@ fn b64(path: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(path)
 }
 
-#[tokio::test]
-async fn every_kind_of_change_on_local_disk_is_one_event_in_order() {
-    let c = Collecting::start().await;
-    let (app_id, key) = c.collecting_app().await;
-    let (account, token) = c.app.import_local(&key, "alice").await;
-    let user = c.app.with_token(&token);
-    c.seeded(account).await;
-    let latest = user.get_json("/v1/accounts/me/events/latest").await;
-    let mut cursor = latest["cursor"].as_str().unwrap().to_string();
-    let start = cursor.clone();
+/// What a service can tell about its items.
+#[derive(Clone, Copy)]
+struct Knows {
+    /// Items have ids of their own: renames and moves are told apart (else the new path
+    /// is an `add` and the old one a `delete`).
+    ids: bool,
+    /// The service reports copies as such (else a copy is an `add`).
+    copies: bool,
+}
 
-    let mut expected = Vec::new();
-    let mut step = |kind: &str, path: &str| expected.push((kind.to_string(), path.to_string()));
-    // Each change is waited for before the next, so each is its own event.
-    let r = user
-        .post_json(
-            &format!("{STORAGE}/folders"),
-            &json!({"parent_id": "root", "name": "docs"}),
-        )
-        .await;
+const PATHS: Knows = Knows {
+    ids: false,
+    copies: false,
+};
+const IDS: Knows = Knows {
+    ids: true,
+    copies: false,
+};
+const IDS_AND_COPIES: Knows = Knows {
+    ids: true,
+    copies: true,
+};
+
+/// Makes every kind of change through Cloudbridge on `user`'s (collecting, seeded)
+/// account, waiting for each one's events before the next; then reads them all back
+/// from the start, two per page: each change once, in order, and nothing collected twice
+/// in the rounds after. Returns the events and the cursor after them.
+async fn changes_become_events(
+    c: &Collecting,
+    user: &Caller,
+    knows: Knows,
+) -> (Vec<Value>, String) {
+    let start = user.get_json("/v1/accounts/me/events/latest").await["cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut cursor = start.clone();
+    let mut expected: Vec<(&str, &str)> = Vec::new();
+    // Records what a change should give and waits for it.
+    let mut expect = async |events: &[(&'static str, &'static str)]| {
+        expected.extend_from_slice(events);
+        cursor = c.events_of(user, &cursor, events.len()).await.1;
+    };
+    let file = |path: &str| format!("{STORAGE}/files/{}", b64(path));
+
+    let folder = json!({"parent_id": "root", "name": "docs"});
+    let r = user.post_json(&format!("{STORAGE}/folders"), &folder).await;
     assert_eq!(r.status(), 201);
-    step("add", "/docs");
-    cursor = c.events(&token, &cursor, 1).await.1;
+    expect(&[("add", "/docs")]).await;
 
     assert_eq!(user.upload("root", "a.txt", "one").await.status(), 201);
-    step("add", "/a.txt");
-    cursor = c.events(&token, &cursor, 1).await.1;
+    expect(&[("add", "/a.txt")]).await;
 
     let r = user
         .upload_req("root", "a.txt", "?overwrite=true")
@@ -206,30 +231,79 @@ async fn every_kind_of_change_on_local_disk_is_one_event_in_order() {
         .go()
         .await;
     assert_eq!(r.status(), 201);
-    step("update", "/a.txt");
-    cursor = c.events(&token, &cursor, 1).await.1;
+    expect(&[("update", "/a.txt")]).await;
 
+    let rename = json!({"name": "b.txt"});
+    let r = user.send_json(Method::PATCH, &file("a.txt"), &rename).await;
+    assert_eq!(r.status(), 200);
+    match knows.ids {
+        true => expect(&[("rename", "/b.txt")]).await,
+        false => expect(&[("add", "/b.txt"), ("delete", "/a.txt")]).await,
+    }
+
+    let into_docs = json!({"parent_id": b64("docs")});
     let r = user
-        .send_json(
-            Method::PATCH,
-            &format!("{STORAGE}/files/{}", b64("a.txt")),
-            &json!({"name": "b.txt"}),
-        )
+        .send_json(Method::PATCH, &file("b.txt"), &into_docs)
         .await;
     assert_eq!(r.status(), 200);
-    step("rename", "/b.txt");
-    cursor = c.events(&token, &cursor, 1).await.1;
+    match knows.ids {
+        true => expect(&[("move", "/docs/b.txt")]).await,
+        false => expect(&[("add", "/docs/b.txt"), ("delete", "/b.txt")]).await,
+    }
 
+    let copy = json!({"parent_id": "root", "name": "c.txt"});
     let r = user
-        .send_json(
-            Method::PATCH,
-            &format!("{STORAGE}/files/{}", b64("b.txt")),
-            &json!({"parent_id": b64("docs")}),
-        )
+        .post_json(&format!("{}/copy", file("docs/b.txt")), &copy)
         .await;
-    assert_eq!(r.status(), 200);
-    step("move", "/docs/b.txt");
-    cursor = c.events(&token, &cursor, 1).await.1;
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    match knows.copies {
+        true => expect(&[("copy", "/c.txt")]).await,
+        false => expect(&[("add", "/c.txt")]).await,
+    }
+
+    assert_eq!(user.delete(&file("c.txt")).await.status(), 204);
+    expect(&[("delete", "/c.txt")]).await;
+
+    let docs = format!("{STORAGE}/folders/{}?recursive=true", b64("docs"));
+    assert_eq!(user.delete(&docs).await.status(), 204);
+    // What the folder held goes with it.
+    expect(&[("delete", "/docs")]).await;
+
+    let (all, end) = c.events_of(user, &start, expected.len()).await;
+    let expected: Vec<(String, String)> = expected
+        .into_iter()
+        .map(|(k, p)| (k.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(kinds(&all), expected);
+    let ids: Vec<i64> = all
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert_eq!(end, ids.last().unwrap().to_string());
+    assert_eq!(all[0]["metadata"]["type"], "folder");
+    assert_eq!(all[0]["metadata"]["id"], b64("docs"));
+    assert_eq!(all[1]["metadata"]["type"], "file");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let rest = user
+        .get_json(&format!("/v1/accounts/me/events?cursor={end}"))
+        .await;
+    assert_eq!(rest["objects"], json!([]));
+    assert_eq!(rest["remaining"], 0);
+    assert_eq!(rest["cursor"], end);
+    (all, end)
+}
+
+#[tokio::test]
+async fn every_kind_of_change_on_local_disk_is_one_event_in_order() {
+    let c = Collecting::start().await;
+    let (app_id, key) = c.collecting_app().await;
+    let (account, token) = c.app.import_local(&key, "alice").await;
+    c.seeded(account).await;
+    let user = c.app.with_token(&token);
+    // Local disk keeps inodes: renames and moves are told apart.
+    let (all, cursor) = changes_become_events(&c, &user, IDS).await;
+    assert_eq!(all[1]["account"], account);
 
     // Straight on the disk, not through Cloudbridge: found by the next round.
     let root: PathBuf = c
@@ -239,41 +313,21 @@ async fn every_kind_of_change_on_local_disk_is_one_event_in_order() {
         .join(&app_id)
         .join("alice");
     std::fs::write(root.join("outside.txt"), "written by another program").unwrap();
-    step("add", "/outside.txt");
-    cursor = c.events(&token, &cursor, 1).await.1;
-
-    std::fs::remove_file(root.join("outside.txt")).unwrap();
-    step("delete", "/outside.txt");
-    cursor = c.events(&token, &cursor, 1).await.1;
-
-    let r = user
-        .delete(&format!("{STORAGE}/folders/{}?recursive=true", b64("docs")))
-        .await;
-    assert_eq!(r.status(), 204);
-    step("delete", "/docs");
-    let _ = c.events(&token, &cursor, 1).await;
-
-    // Read back from the start, two per page: each change once, in order.
-    let (all, end) = c.events(&token, &start, expected.len()).await;
-    assert_eq!(kinds(&all), expected);
-    let ids: Vec<i64> = all
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().parse().unwrap())
-        .collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
-    assert_eq!(end, ids.last().unwrap().to_string());
-    assert_eq!(all[1]["account"], account);
-    assert_eq!(all[1]["metadata"]["type"], "file");
-    assert_eq!(all[0]["metadata"]["type"], "folder");
-    assert_eq!(all[0]["metadata"]["id"], b64("docs"));
-    // Nothing more, and nothing collected twice after a few more rounds.
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
-    let rest = user
-        .get_json(&format!("/v1/accounts/me/events?cursor={end}"))
-        .await;
-    assert_eq!(rest["objects"], json!([]));
-    assert_eq!(rest["remaining"], 0);
-    assert_eq!(rest["cursor"], end);
+    let (added, cursor) = c.events_of(&user, &cursor, 1).await;
+    std::fs::rename(root.join("outside.txt"), root.join("renamed.txt")).unwrap();
+    let (renamed, cursor) = c.events_of(&user, &cursor, 1).await;
+    std::fs::remove_file(root.join("renamed.txt")).unwrap();
+    let (deleted, _) = c.events_of(&user, &cursor, 1).await;
+    let outside: Vec<Value> = [added, renamed, deleted].concat();
+    let expected = [
+        ("add", "/outside.txt"),
+        ("rename", "/renamed.txt"),
+        ("delete", "/renamed.txt"),
+    ];
+    assert_eq!(
+        kinds(&outside),
+        expected.map(|(k, p)| (k.to_string(), p.to_string()))
+    );
 }
 
 #[tokio::test]
@@ -421,79 +475,6 @@ async fn applications_that_do_not_collect_have_no_events() {
     assert_eq!(feeds, 0);
 }
 
-/// Drives add, update, rename, delete of a file and a folder through Cloudbridge on an
-/// account of a service without ids of its own (paths are the ids): a rename is the new
-/// path appearing and the old one going, in that order.
-async fn path_service_changes(c: &Collecting, account: i64, token: &str) {
-    c.seeded(account).await;
-    let user = c.app.with_token(token);
-    let start = user.get_json("/v1/accounts/me/events/latest").await["cursor"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut cursor = start.clone();
-    let mut expected: Vec<(&str, &str)> = Vec::new();
-
-    let r = user
-        .post_json(
-            &format!("{STORAGE}/folders"),
-            &json!({"parent_id": "root", "name": "docs"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    expected.push(("add", "/docs"));
-    cursor = c.events(token, &cursor, 1).await.1;
-
-    assert_eq!(
-        user.upload(&b64("docs"), "a.txt", "one").await.status(),
-        201
-    );
-    expected.push(("add", "/docs/a.txt"));
-    cursor = c.events(token, &cursor, 1).await.1;
-
-    let r = user
-        .upload_req(&b64("docs"), "a.txt", "?overwrite=true")
-        .body("two, longer")
-        .go()
-        .await;
-    assert_eq!(r.status(), 201);
-    expected.push(("update", "/docs/a.txt"));
-    cursor = c.events(token, &cursor, 1).await.1;
-
-    let r = user
-        .send_json(
-            Method::PATCH,
-            &format!("{STORAGE}/files/{}", b64("docs/a.txt")),
-            &json!({"name": "b.txt"}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    expected.push(("add", "/docs/b.txt"));
-    expected.push(("delete", "/docs/a.txt"));
-    cursor = c.events(token, &cursor, 2).await.1;
-
-    let r = user
-        .delete(&format!("{STORAGE}/files/{}", b64("docs/b.txt")))
-        .await;
-    assert_eq!(r.status(), 204);
-    expected.push(("delete", "/docs/b.txt"));
-    cursor = c.events(token, &cursor, 1).await.1;
-
-    let r = user
-        .delete(&format!("{STORAGE}/folders/{}?recursive=true", b64("docs")))
-        .await;
-    assert_eq!(r.status(), 204);
-    expected.push(("delete", "/docs"));
-    let _ = c.events(token, &cursor, 1).await;
-
-    let (all, _) = c.events(token, &start, expected.len()).await;
-    let expected: Vec<(String, String)> = expected
-        .into_iter()
-        .map(|(k, p)| (k.to_string(), p.to_string()))
-        .collect();
-    assert_eq!(kinds(&all), expected);
-}
-
 #[tokio::test]
 async fn s3_changes_are_found_by_listing() {
     let moto = crate::helpers::moto().await;
@@ -504,7 +485,9 @@ async fn s3_changes_are_found_by_listing() {
         "bucket": "bucket-one", "endpoint": moto.endpoint,
     });
     let (account, token) = c.app.import(&key, &body).await;
-    path_service_changes(&c, account, &token).await;
+    let user = c.app.with_token(&token);
+    c.seeded(account).await;
+    changes_become_events(&c, &user, PATHS).await;
 }
 
 #[tokio::test]
@@ -518,7 +501,9 @@ async fn webdav_changes_are_found_by_listing() {
         "token": "dav", "token_secret": "dav-password",
     });
     let (account, token) = c.app.import(&key, &body).await;
-    path_service_changes(&c, account, &token).await;
+    let user = c.app.with_token(&token);
+    c.seeded(account).await;
+    changes_become_events(&c, &user, PATHS).await;
 }
 
 #[tokio::test]
@@ -528,7 +513,9 @@ async fn sftp_changes_are_found_by_listing() {
     let c = Collecting::start().await;
     let (_, key) = c.collecting_app().await;
     let (account, token) = c.app.import(&key, &sshd.password_account(&root)).await;
-    path_service_changes(&c, account, &token).await;
+    let user = c.app.with_token(&token);
+    c.seeded(account).await;
+    changes_become_events(&c, &user, PATHS).await;
 }
 
 #[tokio::test]
@@ -626,106 +613,13 @@ async fn collected_events_ping_the_applications_webhook_once_per_burst() {
     assert_eq!(receiver.notifications().len(), 1);
 }
 
-/// Drives every kind of change through Cloudbridge on an account of a service with a
-/// change feed and its own ids, waiting for each one's event: renames and moves are
-/// told apart; a copy is `copy` where the service says so (`copies`), else `add`.
-async fn native_service_changes(c: &Collecting, user: &Caller, copies: bool) {
-    c.collect_for(user).await;
-    let start = user.get_json("/v1/accounts/me/events/latest").await["cursor"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let mut cursor = start.clone();
-    let mut expected: Vec<(&str, &str)> = Vec::new();
-    let wait = |cursor: String| async move { c.events_of(user, &cursor, 1).await.1 };
-
-    let r = user
-        .post_json(
-            &format!("{STORAGE}/folders"),
-            &json!({"parent_id": "root", "name": "docs"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    expected.push(("add", "/docs"));
-    cursor = wait(cursor).await;
-
-    assert_eq!(user.upload("root", "a.txt", "one").await.status(), 201);
-    expected.push(("add", "/a.txt"));
-    cursor = wait(cursor).await;
-
-    let r = user
-        .upload_req("root", "a.txt", "?overwrite=true")
-        .body("two, longer")
-        .go()
-        .await;
-    assert_eq!(r.status(), 201);
-    expected.push(("update", "/a.txt"));
-    cursor = wait(cursor).await;
-
-    let r = user
-        .send_json(
-            Method::PATCH,
-            &format!("{STORAGE}/files/{}", b64("a.txt")),
-            &json!({"name": "b.txt"}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    expected.push(("rename", "/b.txt"));
-    cursor = wait(cursor).await;
-
-    let r = user
-        .send_json(
-            Method::PATCH,
-            &format!("{STORAGE}/files/{}", b64("b.txt")),
-            &json!({"parent_id": b64("docs")}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    expected.push(("move", "/docs/b.txt"));
-    cursor = wait(cursor).await;
-
-    let r = user
-        .post_json(
-            &format!("{STORAGE}/files/{}/copy", b64("docs/b.txt")),
-            &json!({"parent_id": "root", "name": "c.txt"}),
-        )
-        .await;
-    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-    expected.push((if copies { "copy" } else { "add" }, "/c.txt"));
-    cursor = wait(cursor).await;
-
-    let r = user
-        .delete(&format!("{STORAGE}/files/{}", b64("c.txt")))
-        .await;
-    assert_eq!(r.status(), 204);
-    expected.push(("delete", "/c.txt"));
-    cursor = wait(cursor).await;
-
-    let r = user
-        .delete(&format!("{STORAGE}/folders/{}?recursive=true", b64("docs")))
-        .await;
-    assert_eq!(r.status(), 204);
-    expected.push(("delete", "/docs"));
-    let _ = wait(cursor).await;
-
-    let (all, _) = c.events_of(user, &start, expected.len()).await;
-    let expected: Vec<(String, String)> = expected
-        .into_iter()
-        .map(|(k, p)| (k.to_string(), p.to_string()))
-        .collect();
-    assert_eq!(kinds(&all), expected);
-    // Nothing collected twice in the rounds after.
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
-    let (again, _) = c.events_of(user, &start, 0).await;
-    assert_eq!(again.len(), expected.len());
-}
-
 #[tokio::test]
 async fn dropbox_changes_come_from_list_folder_continue() {
     let fake = cloudbridge_fakes::dropbox::FakeDropbox::start().await;
     let c = Collecting::around(crate::dropbox::app_for(&fake).await);
     let (user, _) = crate::dropbox::import(&c.app, &fake).await;
-    native_service_changes(&c, &user, false).await;
+    c.collect_for(&user).await;
+    changes_become_events(&c, &user, IDS).await;
 }
 
 #[tokio::test]
@@ -733,7 +627,8 @@ async fn box_changes_come_from_the_event_stream() {
     let fake = crate::boxcom::fake(|_| {}).await;
     let c = Collecting::around(crate::boxcom::app_for(&fake).await);
     let user = crate::boxcom::import(&c.app, "box-access-token", None).await;
-    native_service_changes(&c, &user, true).await;
+    c.collect_for(&user).await;
+    changes_become_events(&c, &user, IDS_AND_COPIES).await;
 }
 
 #[tokio::test]
@@ -745,7 +640,9 @@ async fn gdrive_changes_come_from_the_changes_feed() {
         .app
         .import(&key, &crate::gdrive::account("mock@example.com"))
         .await;
-    native_service_changes(&c, &c.app.with_token(&token), false).await;
+    let user = c.app.with_token(&token);
+    c.collect_for(&user).await;
+    changes_become_events(&c, &user, IDS).await;
 }
 
 #[tokio::test]
@@ -753,7 +650,9 @@ async fn onedrive_changes_come_from_delta() {
     let mock = crate::onedrive::onedrive_mock().await;
     let (app, token) = crate::onedrive::onedrive_account(&mock, "onedrive").await;
     let c = Collecting::around(app);
-    native_service_changes(&c, &c.app.with_token(&token), false).await;
+    let user = c.app.with_token(&token);
+    c.collect_for(&user).await;
+    changes_become_events(&c, &user, IDS).await;
 }
 
 #[tokio::test]

@@ -134,11 +134,7 @@ impl Storage for OneDrive {
     }
 
     fn change_key(&self, entry: &Entry) -> String {
-        entry
-            .raw
-            .as_ref()
-            .and_then(|raw| raw["id"].as_str())
-            .map_or_else(|| entry.path.as_str().to_string(), str::to_string)
+        crate::feed::raw_id_key(entry)
     }
 
     async fn validate(&self) -> Result<(), ApiError> {
