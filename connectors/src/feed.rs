@@ -136,6 +136,16 @@ impl Lineage {
     }
 }
 
+/// The key of an entry of a service with its own ids: the `id` of its raw description,
+/// else its path.
+pub fn raw_id_key(entry: &Entry) -> String {
+    entry
+        .raw
+        .as_ref()
+        .and_then(|raw| raw["id"].as_str())
+        .map_or_else(|| entry.path.as_str().to_string(), str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,14 +226,4 @@ mod tests {
         assert_eq!(lineage.path_of("missing", fetch).await.unwrap(), None);
         assert_eq!(lineage.path_of("loop1", fetch).await.unwrap(), None);
     }
-}
-
-/// The key of an entry of a service with its own ids: the `id` of its raw description,
-/// else its path.
-pub fn raw_id_key(entry: &Entry) -> String {
-    entry
-        .raw
-        .as_ref()
-        .and_then(|raw| raw["id"].as_str())
-        .map_or_else(|| entry.path.as_str().to_string(), str::to_string)
 }
