@@ -17,6 +17,9 @@ use opendal::{EntryMode, ErrorKind, Metadata, Operator};
 
 use crate::{Filter, Storage, Walk};
 
+/// When an aborted proxied upload's hidden file is looked for again (after the delete).
+const LATE_WRITE_CHECKS: [Duration; 2] =
+    [Duration::from_millis(1_000), Duration::from_millis(2_000)];
 /// How long a presigned transfer URL stays valid.
 const PRESIGN_TTL: Duration = Duration::from_secs(15 * 60);
 
@@ -496,6 +499,18 @@ impl Storage for DalStore {
                 .delete(staged.as_str())
                 .await
                 .map_err(service_error)?;
+            // The server may still be finishing the interrupted PUT and write the partial
+            // file after this delete: look again a little later (the ledger's housekeeping
+            // is the last resort).
+            let (op, path) = (self.op.clone(), staged.as_str().to_string());
+            tokio::spawn(async move {
+                for wait in LATE_WRITE_CHECKS {
+                    tokio::time::sleep(wait).await;
+                    if op.exists(&path).await.unwrap_or(false) {
+                        let _ = op.delete(&path).await;
+                    }
+                }
+            });
         }
         // An interrupted PUT to an object store leaves nothing behind.
         Ok(())
