@@ -7,7 +7,7 @@
 //! `events.max_backlog` of them, which keeps apalis' promotion of due jobs within what it
 //! can do in one script.
 
-use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis::prelude::TaskSink;
 use apalis_redis::{ConnectionManager, RedisStorage};
 use cloudbridge_shared::{
     config::{EventSettings, JobSettings},
@@ -34,8 +34,7 @@ impl Events {
     /// The event loops of a scheduler with `settings`.
     pub fn new(settings: &Settings, db: PgPool, redis: ConnectionManager, names: Names) -> Self {
         let queue_name = names.events_queue();
-        let config = queue::queue_config(&queue_name, &settings.jobs)
-            .idempotency_ttl(Some(std::time::Duration::from_secs(600)));
+        let config = queue::queue_config(&queue_name, &settings.jobs);
         Self {
             settings: settings.events.clone(),
             jobs: settings.jobs.clone(),
@@ -94,13 +93,12 @@ impl Events {
         }
     }
 
-    /// Enqueues one delivery run of the webhook outbox.
+    /// Enqueues one delivery round of the webhook outbox. No idempotency key (one Redis
+    /// key per second, kept for its lifetime, for nothing): a second round for the same
+    /// tick claims nothing the first one holds.
     pub async fn deliver(&self, tick: i64) {
         let mut storage = self.storage.clone();
-        let task = TaskBuilder::new(EventJob::Deliver { tick })
-            .idempotency_key(format!("deliver:{tick}"))
-            .build();
-        match storage.push_task(task).await {
+        match storage.push(EventJob::Deliver { tick }).await {
             Ok(()) => {
                 metrics::counter!(names::SCHEDULER_TICKS, "kind" => "webhook_delivery")
                     .increment(1);

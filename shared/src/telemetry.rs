@@ -59,8 +59,7 @@ pub mod names {
     pub const UPSTREAM_CALLS: &str = "cloudbridge_upstream_calls_total";
     /// Histogram (seconds): duration of those calls, by `service`, `op`.
     pub const UPSTREAM_LATENCY: &str = "cloudbridge_upstream_call_duration_seconds";
-    /// Counter: OAuth token refreshes by `outcome` (`ok`, `error`). Stays 0 until token
-    /// refresh lands (OAuth services).
+    /// Counter: OAuth token refreshes by `service` and `outcome` (`ok`, `error`).
     pub const TOKEN_REFRESHES: &str = "cloudbridge_token_refreshes_total";
     /// Counter: events collected (from change feeds and listing diffs).
     pub const EVENTS_COLLECTED: &str = "cloudbridge_events_collected_total";
@@ -143,7 +142,7 @@ pub fn describe() {
     );
     describe_counter!(
         names::TOKEN_REFRESHES,
-        "OAuth token refreshes by outcome (0 until token refresh lands)."
+        "OAuth token refreshes by service and outcome."
     );
     describe_counter!(
         names::EVENTS_COLLECTED,
