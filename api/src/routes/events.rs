@@ -14,14 +14,14 @@ use serde_json::{json, Value};
 
 use crate::{
     auth::AppCaller,
-    extract::{BaseUrl, Json, Query},
+    extract::{BaseUrl, Json, Paging, Query},
     wire, AppState,
 };
 
 /// Events per page unless `page_size` says otherwise.
-const DEFAULT_PAGE: i64 = 100;
+const DEFAULT_PAGE: u32 = 100;
 /// Largest `page_size`.
-const MAX_PAGE: i64 = 1000;
+const MAX_PAGE: u32 = 1000;
 /// `remaining` counts up to this many.
 const REMAINING_CAP: i64 = 10_000;
 
@@ -34,18 +34,10 @@ pub async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let account = caller.account(&state, &acct).await?;
-    let page_size = match q.get("page_size").map(|s| s.trim()) {
-        None | Some("") => DEFAULT_PAGE,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid_parameters(format!(
-                    "`page_size` must be a number from 1 to {MAX_PAGE}."
-                ))
-            })?,
-    };
+    let page_size = i64::from(
+        Paging::parse(None, q.get("page_size").map(|s| s.trim()), DEFAULT_PAGE, MAX_PAGE)?
+            .page_size,
+    );
     let cursor = match q.get("cursor").map(|s| s.trim()) {
         None | Some("") => 0,
         Some(raw) => parse_cursor(raw)?,

@@ -45,13 +45,11 @@ pub async fn diff(c: &Collector<'_>, storage: &dyn Storage, emit: bool) -> Resul
         // Reads first, outside any transaction (one collection per account at a time,
         // so nothing else writes these rows); a folder without changes writes nothing.
         let mut conn = c.db.acquire().await.map_err(db_error)?;
-        let mut known: HashMap<String, Seen> =
+        let mut known = keyed(
             db::feeds::children(&mut conn, c.account, folder.as_str())
                 .await
-                .map_err(db_error)?
-                .into_iter()
-                .map(|s| (s.key.clone(), s))
-                .collect();
+                .map_err(db_error)?,
+        );
         let mut changed = Vec::new();
         let mut fresh = Vec::new();
         for entry in entries {
@@ -68,13 +66,11 @@ pub async fn diff(c: &Collector<'_>, storage: &dyn Storage, emit: bool) -> Resul
         if !fresh.is_empty() {
             // Not seen here before: new, or moved here from elsewhere.
             let keys: Vec<String> = fresh.iter().map(|(k, _)| k.clone()).collect();
-            let mut elsewhere: HashMap<String, Seen> =
+            let mut elsewhere = keyed(
                 db::feeds::by_keys(&mut conn, c.account, &keys)
                     .await
-                    .map_err(db_error)?
-                    .into_iter()
-                    .map(|s| (s.key.clone(), s))
-                    .collect();
+                    .map_err(db_error)?,
+            );
             for (key, entry) in fresh {
                 // A new id where another item was: the item was replaced (an upload
                 // written beside it and renamed over it), which is an update.
@@ -108,12 +104,11 @@ pub async fn diff(c: &Collector<'_>, storage: &dyn Storage, emit: bool) -> Resul
         let mut step = Step::begin(c.db, c.account, emit).await.map_err(db_error)?;
         let keys: Vec<String> = chunk.iter().map(|s| s.key.clone()).collect();
         let conn = step.conn().await.map_err(db_error)?;
-        let now: HashMap<String, Seen> = db::feeds::by_keys(conn, c.account, &keys)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .map(|s| (s.key.clone(), s))
-            .collect();
+        let now = keyed(
+            db::feeds::by_keys(conn, c.account, &keys)
+                .await
+                .map_err(db_error)?,
+        );
         // Still where it was when its folder was listed: it is gone. (Items below a
         // deleted folder are never listed, so they are forgotten with it, unreported.)
         for before in chunk {
@@ -124,6 +119,11 @@ pub async fn diff(c: &Collector<'_>, storage: &dyn Storage, emit: bool) -> Resul
         events += step.commit(None, c.lease_secs).await.map_err(db_error)?;
     }
     Ok(events)
+}
+
+/// Items seen, by key.
+fn keyed(items: Vec<Seen>) -> HashMap<String, Seen> {
+    items.into_iter().map(|s| (s.key.clone(), s)).collect()
 }
 
 /// Takes out of `known` the item seen at `path`, if any.

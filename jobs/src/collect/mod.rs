@@ -35,24 +35,16 @@ pub struct Collector<'a> {
     max_pages: u32,
 }
 
-/// What one collection did.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Collected {
-    /// Events stored.
-    pub events: usize,
-    /// False when another worker held the account, or it no longer collects.
-    pub ran: bool,
-}
-
-/// Collects one account's changes.
-pub async fn collect(state: &WorkerState, account: i64) -> Collected {
+/// Collects one account's changes (nothing when another worker holds the account or it
+/// no longer collects). Outcomes go to metrics and the account's row.
+pub async fn collect(state: &WorkerState, account: i64) {
     let settings = &state.settings.events;
     let lease = match db::feeds::lease(&state.db, account, settings.lease_secs).await {
         Ok(Some(lease)) => lease,
-        Ok(None) => return Collected::default(),
+        Ok(None) => return,
         Err(e) => {
             tracing::warn!(account, error = %e, "collection not started");
-            return Collected::default();
+            return;
         }
     };
     let c = Collector {
@@ -64,22 +56,21 @@ pub async fn collect(state: &WorkerState, account: i64) -> Collected {
     let started = Instant::now();
     let result = run(state, &c, lease).await;
     metrics::histogram!(names::EVENT_COLLECTION_LATENCY).record(started.elapsed().as_secs_f64());
-    let (events, outcome) = match result {
+    let outcome = match result {
         Ok((events, more)) => {
             metrics::counter!(names::EVENTS_COLLECTED).increment(events as u64);
             if let Err(e) = db::feeds::finish(&state.db, account, more).await {
                 tracing::warn!(account, error = %e, "collection not recorded");
             }
-            (events, "ok")
+            "ok"
         }
         Err(e) => {
             tracing::warn!(account, error = %e.message, code = %e.code, "collection failed");
             let _ = db::feeds::fail(&state.db, account, &e.message).await;
-            (0, "error")
+            "error"
         }
     };
     metrics::counter!(names::EVENT_COLLECTIONS, "outcome" => outcome).increment(1);
-    Collected { events, ran: true }
 }
 
 /// Runs a leased collection: events stored, and whether the feed has more to read now.

@@ -22,8 +22,6 @@ pub struct Followed {
     pub events: usize,
     /// The feed had more than one collection reads.
     pub more: bool,
-    /// The position had expired: the account was listed again.
-    pub resynced: bool,
 }
 
 /// Reads the feed from `cursor`, up to the collector's page limit.
@@ -41,7 +39,6 @@ pub async fn follow(
                     "change feed position expired; resyncing"
                 );
                 followed.events += resync(c, storage).await?;
-                followed.resynced = true;
                 return Ok(followed);
             }
             FeedPage::Changes {

@@ -57,13 +57,7 @@ impl Step {
         }
         if let Some(before) = before.filter(|b| b.key != now.key) {
             // Replaced by an item with another id: the old id is gone with it.
-            self.flush().await?;
-            db::feeds::forget(
-                &mut self.tx,
-                self.account,
-                std::slice::from_ref(&before.key),
-            )
-            .await?;
+            self.forget(&before.key).await?;
         }
         if self.emit {
             if let Some(kind) = classify(before, &entry, hint) {
@@ -76,13 +70,7 @@ impl Step {
 
     /// Records that the item last seen as `before` is gone (with what was below it).
     pub async fn remove(&mut self, before: &Seen) -> Result<(), sqlx::Error> {
-        self.flush().await?;
-        db::feeds::forget(
-            &mut self.tx,
-            self.account,
-            std::slice::from_ref(&before.key),
-        )
-        .await?;
+        self.forget(&before.key).await?;
         if before.folder {
             db::feeds::forget_below(&mut self.tx, self.account, &before.path).await?;
         }
@@ -90,6 +78,12 @@ impl Step {
             self.events.push((EventType::Delete, gone(before)));
         }
         Ok(())
+    }
+
+    /// Forgets the item seen under `key` (after writing what is pending).
+    async fn forget(&mut self, key: &str) -> Result<(), sqlx::Error> {
+        self.flush().await?;
+        db::feeds::forget(&mut self.tx, self.account, &[key.to_string()]).await
     }
 
     async fn flush(&mut self) -> Result<(), sqlx::Error> {
