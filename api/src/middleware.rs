@@ -13,14 +13,14 @@ use axum::{
 use cloudbridge_shared::{request_id, telemetry::names, ApiError};
 use tokio::sync::Semaphore;
 
-/// Gives each request an id (in logs, replies and error bodies, and `X-Request-Id`), and
-/// turns any error response that is not already a Kloudless error (405 from routing,
-/// 413 from a body limit…) into one.
 /// Marks a response mirrored from a service (pass-through): its errors are not ours to
 /// rewrite.
 #[derive(Clone, Copy, Debug)]
 pub struct Mirrored;
 
+/// Gives each request an id (in logs, replies and error bodies, and `X-Request-Id`), and
+/// turns any error response that is not already a Kloudless error (405 from routing,
+/// 413 from a body limit…) into one.
 pub async fn request_context(req: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!(

@@ -195,8 +195,6 @@ async fn run(state: &WorkerState, job: &RequestJob, worker: &str) -> Result<Outc
     }
 }
 
-/// Services whose uploads are staged as hidden files on the service itself (and recorded,
-/// so housekeeping can remove those of uploads that never finished).
 /// Brings the next event collection of an account changed through Cloudbridge forward,
 /// without holding up the reply.
 fn collect_soon(state: &Arc<WorkerState>, account: i64) {
@@ -208,6 +206,8 @@ fn collect_soon(state: &Arc<WorkerState>, account: i64) {
     });
 }
 
+/// Services whose uploads are staged as hidden files on the service itself (and recorded,
+/// so housekeeping can remove those of uploads that never finished).
 fn stages_remotely(account: &AccountRef) -> bool {
     matches!(account.service.as_str(), "webdav" | "sftp" | "gdrive")
 }

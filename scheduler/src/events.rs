@@ -10,7 +10,7 @@
 use apalis::prelude::TaskSink;
 use apalis_redis::{ConnectionManager, RedisStorage};
 use cloudbridge_shared::{
-    config::{EventSettings, JobSettings},
+    config::EventSettings,
     db,
     protocol::EventJob,
     queue::{self, Names},
@@ -23,10 +23,12 @@ use sqlx::PgPool;
 #[derive(Clone)]
 pub struct Events {
     settings: EventSettings,
-    jobs: JobSettings,
     db: PgPool,
     redis: ConnectionManager,
     names: Names,
+    /// The events queue's name and apalis configuration.
+    queue: String,
+    config: apalis_redis::Config,
     storage: RedisStorage<EventJob>,
 }
 
@@ -37,20 +39,19 @@ impl Events {
         let config = queue::queue_config(&queue_name, &settings.jobs);
         Self {
             settings: settings.events.clone(),
-            jobs: settings.jobs.clone(),
             db,
-            storage: RedisStorage::new(redis.clone()).with_config(config),
+            storage: RedisStorage::new(redis.clone()).with_config(config.clone()),
             redis,
             names,
+            queue: queue_name,
+            config,
         }
     }
 
     /// Claims due accounts and enqueues their collections.
     pub async fn sweep(&self, tick: i64) {
         let mut redis = self.redis.clone();
-        let queue_name = self.names.events_queue();
-        let config = queue::queue_config(&queue_name, &self.jobs);
-        let waiting = match queue::depth(&mut redis, &config).await {
+        let waiting = match queue::depth(&mut redis, &self.config).await {
             Ok(waiting) => waiting,
             Err(e) => {
                 tracing::warn!(error = %e, "events queue not reachable; sweep skipped");
@@ -85,7 +86,7 @@ impl Events {
         match storage.push_bulk(jobs).await {
             Ok(()) => {
                 metrics::counter!(names::EVENT_JOBS_ENQUEUED).increment(count as u64);
-                let _ = queue::wake(&mut redis, &self.names, &queue_name).await;
+                let _ = queue::wake(&mut redis, &self.names, &self.queue).await;
                 tracing::debug!(tick, count, "collections enqueued");
             }
             // Claimed but not enqueued: these accounts come due again an interval later.
@@ -103,7 +104,7 @@ impl Events {
                 metrics::counter!(names::SCHEDULER_TICKS, "kind" => "webhook_delivery")
                     .increment(1);
                 let mut redis = self.redis.clone();
-                let _ = queue::wake(&mut redis, &self.names, &self.names.events_queue()).await;
+                let _ = queue::wake(&mut redis, &self.names, &self.queue).await;
             }
             Err(e) => tracing::warn!(error = %e, "webhook delivery not enqueued"),
         }

@@ -12,15 +12,8 @@ use cloudbridge_shared::{db, ApiError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::applications::owned;
 use crate::{auth::Developer, extract::Json, AppState};
-
-/// The application, if it is the developer's.
-async fn own(state: &AppState, dev: i64, app: &str) -> Result<(), ApiError> {
-    db::applications::get(&state.db, dev, app)
-        .await?
-        .map(|_| ())
-        .ok_or_else(|| ApiError::not_found("No application has this id."))
-}
 
 /// Body of `PUT /v1/applications/{app}/redirect_uris`.
 #[derive(Debug, Deserialize)]
@@ -35,7 +28,7 @@ pub async fn redirect_uris(
     Developer(dev): Developer,
     Path(app): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    own(&state, dev, &app).await?;
+    owned(&state, dev, &app).await?;
     let uris = db::providers::redirect_uris(&state.db, &app).await?;
     Ok(Json(
         json!({ "id": app, "redirect_uris": uris, "type": "redirect_uris" }),
@@ -50,7 +43,7 @@ pub async fn set_redirect_uris(
     Path(app): Path<String>,
     Json(body): Json<RedirectUris>,
 ) -> Result<Json<Value>, ApiError> {
-    own(&state, dev, &app).await?;
+    owned(&state, dev, &app).await?;
     if body.redirect_uris.len() > 100 {
         return Err(ApiError::invalid_parameters("At most 100 redirect URIs."));
     }
@@ -84,7 +77,7 @@ pub async fn service_keys(
     Developer(dev): Developer,
     Path(app): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    own(&state, dev, &app).await?;
+    owned(&state, dev, &app).await?;
     let rows = db::providers::services(&state.db, &app).await?;
     let objects: Vec<Value> = rows
         .into_iter()
@@ -92,10 +85,7 @@ pub async fn service_keys(
             json!({ "id": service, "service": service, "client_id": client_id, "type": "service_key" })
         })
         .collect();
-    Ok(Json(json!({
-        "objects": objects, "count": objects.len(), "page": 1, "next_page": null,
-        "type": "object_list", "api": "meta",
-    })))
+    Ok(Json(crate::wire::list("meta", objects, 1, None, None)))
 }
 
 /// Body of `PUT /v1/applications/{app}/service_keys/{service}`.
@@ -113,7 +103,7 @@ pub async fn set_service_key(
     Path((app, service)): Path<(String, String)>,
     Json(body): Json<ServiceKey>,
 ) -> Result<Json<Value>, ApiError> {
-    own(&state, dev, &app).await?;
+    owned(&state, dev, &app).await?;
     let service = oauth_service(&service)?;
     if body.client_id.trim().is_empty() || body.client_secret.is_empty() {
         return Err(ApiError::invalid_parameters(
@@ -138,7 +128,7 @@ pub async fn delete_service_key(
     Developer(dev): Developer,
     Path((app, service)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    own(&state, dev, &app).await?;
+    owned(&state, dev, &app).await?;
     let service = oauth_service(&service)?;
     if db::providers::remove_client(&state.db, &app, service).await? {
         Ok(StatusCode::NO_CONTENT)

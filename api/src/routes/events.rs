@@ -35,16 +35,20 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let account = caller.account(&state, &acct).await?;
     let page_size = i64::from(
-        Paging::parse(None, q.get("page_size").map(|s| s.trim()), DEFAULT_PAGE, MAX_PAGE)?
-            .page_size,
+        Paging::parse(
+            None,
+            q.get("page_size").map(|s| s.trim()),
+            DEFAULT_PAGE,
+            MAX_PAGE,
+        )?
+        .page_size,
     );
+    let purged = db::events::purged_through(&state.db, account.id).await?;
+    // Without a cursor: from the oldest event retention kept.
     let cursor = match q.get("cursor").map(|s| s.trim()) {
-        None | Some("") => 0,
+        None | Some("") => purged,
         Some(raw) => parse_cursor(raw)?,
     };
-    let purged = db::events::purged_through(&state.db, account.id)
-        .await
-        .map_err(ApiError::internal)?;
     if cursor < purged {
         return Err(ApiError::new(
             400,
@@ -54,9 +58,7 @@ pub async fn list(
         ));
     }
     let (events, remaining) =
-        db::events::after(&state.db, account.id, cursor, page_size, REMAINING_CAP)
-            .await
-            .map_err(ApiError::internal)?;
+        db::events::after(&state.db, account.id, cursor, page_size, REMAINING_CAP).await?;
     let next = events.last().map_or(cursor, |e| e.id);
     let objects: Vec<Value> = events.iter().map(|e| event(e, &base)).collect();
     Ok(Json(json!({
@@ -76,9 +78,7 @@ pub async fn latest(
     Path(acct): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let account = caller.account(&state, &acct).await?;
-    let cursor = db::events::latest(&state.db, account.id)
-        .await
-        .map_err(ApiError::internal)?;
+    let cursor = db::events::latest(&state.db, account.id).await?;
     Ok(Json(json!({ "cursor": cursor.to_string() })))
 }
 

@@ -365,6 +365,12 @@ async fn the_python_sdk_iterates_events_with_its_cursor_logic_and_stops() {
         .filter_map(|l| l.strip_prefix("event "))
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // In cursor order, each once.
+    let ids: Vec<i64> = seen
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
     let paths: Vec<&str> = seen.iter().map(|e| e["path"].as_str().unwrap()).collect();
     let mut sorted = paths.clone();
     sorted.sort();

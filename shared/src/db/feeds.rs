@@ -256,7 +256,8 @@ pub async fn forget(
     Ok(())
 }
 
-/// Forgets everything below the folder at `path` (it was deleted).
+/// Forgets everything below the folder at `path` (it was deleted). "Below" is the byte
+/// range `path/` ..< `path0` (`0` follows `/`), which the `text_pattern_ops` index serves.
 pub async fn forget_below(
     conn: &mut PgConnection,
     account: i64,
@@ -264,7 +265,7 @@ pub async fn forget_below(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "DELETE FROM feed_items WHERE account_id = $1
-            AND left(path, length($2) + 1) = $2 || '/'",
+            AND path ~>=~ ($2 || '/') AND path ~<~ ($2 || '0')",
     )
     .bind(account)
     .bind(path)
@@ -284,7 +285,7 @@ pub async fn move_below(
         "UPDATE feed_items
             SET path = $3 || substr(path, length($2) + 1),
                 parent = $3 || substr(parent, length($2) + 1)
-          WHERE account_id = $1 AND left(path, length($2) + 1) = $2 || '/'",
+          WHERE account_id = $1 AND path ~>=~ ($2 || '/') AND path ~<~ ($2 || '0')",
     )
     .bind(account)
     .bind(from)
