@@ -51,21 +51,31 @@ export CLOUDBRIDGE_PROVIDERS__BOX__CONTENT_URL=http://127.0.0.1:18699
 "$bin/cloudbridge-fake-upstream" --bind 127.0.0.1:18699 --latency-ms "$latency" --jitter-ms "$jitter" \
   2>"$work/upstream.log" & pids+=($!)
 "$bin/cloudbridge-api" >"$work/api.log" 2>&1 & pids+=($!); api_pid=$!
+worker_pids=()
 for n in $(seq 1 "$workers"); do
   CLOUDBRIDGE_JOBS__METRICS_BIND=127.0.0.1:$((18710 + n)) "$bin/cloudbridge-jobs" \
-    >"$work/jobs$n.log" 2>&1 & pids+=($!)
+    >"$work/jobs$n.log" 2>&1 & pids+=($!); worker_pids+=($!)
 done
-"$bin/cloudbridge-scheduler" >"$work/scheduler.log" 2>&1 & pids+=($!)
+"$bin/cloudbridge-scheduler" >"$work/scheduler.log" 2>&1 & pids+=($!); scheduler_pid=$!
 for _ in $(seq 1 100); do
   curl -fsS -o /dev/null http://127.0.0.1:18700/ready 2>/dev/null && break
   sleep 0.2
 done
 key=$("$bin/cloudbridge-api" admin create-developer --email bench@localhost | tail -n 1)
+# Resident memory now (idle, ready) and at its peak (VmHWM) after the load.
+mem() { awk -v f="$2" '$1 == f":" {printf "%d MB", $2 / 1024}' "/proc/$1/status"; }
+memory() {
+  local line="api $(mem "$api_pid" "$1")" p
+  for p in "${worker_pids[@]}"; do line+=", jobs $(mem "$p" "$1")"; done
+  echo "$line, scheduler $(mem "$scheduler_pid" "$1")"
+}
+sleep 2
+idle=$(memory VmRSS)
 
 load=(--concurrency "$concurrency")
 [ -n "$rate" ] && load=(--rate "$rate")
 "$bin/cloudbridge-loadtest" --base-url http://127.0.0.1:18700 --developer-key="$key" \
   --upstream http://127.0.0.1:18699 --scenarios "${SCENARIOS:-metadata}" "${load[@]}" \
   --duration "$duration" --out "$out"
-rss() { awk '/VmHWM/ {print int($2/1024) " MB"}' "/proc/$1/status"; }
-echo "latency ${latency} ms ±${jitter}, workers $workers; peak RSS api $(rss "$api_pid"); report in $out"
+echo "latency ${latency} ms ±${jitter}, workers $workers; report in $out"
+echo "resident memory idle: $idle; peak: $(memory VmHWM)" | tee "$out/memory.txt"

@@ -251,7 +251,13 @@ fn prometheus_scrapes_every_replica_of_every_process_on_its_metrics_port() {
     }
     let rule_files = config["rule_files"].as_sequence().unwrap();
     assert!(rule_files.iter().any(|f| f.as_str() == Some("alerts.yml")));
-    for service in ["nginx", "prometheus", "grafana"] {
+    let alerting = &config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"];
+    assert_eq!(
+        alerting[0].as_str(),
+        Some("alertmanager:9093"),
+        "Prometheus sends alerts to the compose alertmanager"
+    );
+    for service in ["nginx", "prometheus", "alertmanager", "grafana"] {
         assert!(services.contains_key(service), "{service} missing");
     }
 

@@ -94,15 +94,22 @@ async fn main() -> anyhow::Result<()> {
     let mut runs: Vec<Summary> = Vec::new();
     for kind in kinds {
         let f = fixture.clone();
-        let (recorder, elapsed) = generator::run(load, args.warmup, args.duration, move |i| {
+        let (mut recorder, elapsed) = generator::run(load, args.warmup, args.duration, move |i| {
             let f = f.clone();
             async move { f.request(kind, i).await }
         })
         .await;
         let name = format!("{kind:?}").to_lowercase();
         let summary = recorder.summary(&name, elapsed);
+        let worst = summary
+            .timeline
+            .iter()
+            .max_by(|a, b| a.p99_ms.total_cmp(&b.p99_ms))
+            .map_or(String::new(), |p| {
+                format!(" (worst second: {}s, p99 {:.2} ms)", p.second, p.p99_ms)
+            });
         eprintln!(
-            "{name}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, errors {:?}",
+            "{name}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms{worst}, errors {:?}",
             summary.throughput, summary.p50_ms, summary.p99_ms, summary.errors
         );
         runs.push(summary);
