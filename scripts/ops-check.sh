@@ -34,39 +34,12 @@ promtool check rules ops/prometheus/alerts.yml
 amtool check-config ops/alertmanager/alertmanager.yml
 docker-compose config -q && echo "docker-compose.yml: valid"
 
-cargo build --release --bins -q
-bin=${CARGO_TARGET_DIR:-target}/release
-work=$(mktemp -d)
-pids=()
-db=cb_ops_check
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  pg_query -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-pg_query -c "DROP DATABASE IF EXISTS $db" >/dev/null
-pg_query -c "CREATE DATABASE $db" >/dev/null
-
-export DATABASE_URL=postgres://postgres@127.0.0.1:5432/$db
-export REDIS_URL=redis://127.0.0.1:6379
-export CLOUDBRIDGE_REDIS__PREFIX="ops-check-$$"
-export CLOUDBRIDGE_LOCAL__DATA_ROOT="$work/data"
-export CLOUDBRIDGE_SECRETS__KEYS="k1:$(head -c 32 /dev/urandom | base64 -w0)"
-export CLOUDBRIDGE_LOG__FILTER=warn
-export CLOUDBRIDGE_API__BIND=127.0.0.1:18800
-export CLOUDBRIDGE_SCHEDULER__METRICS_BIND=127.0.0.1:18802
+# shellcheck source=scripts/lib/deployment.sh
+source scripts/lib/deployment.sh
+deployment_start ops_check 18800 2
+second_worker=${worker_pids[1]}
 prom=127.0.0.1:18890
 am=127.0.0.1:18893
-
-"$bin/cloudbridge-api" >"$work/api.log" 2>&1 & pids+=($!)
-CLOUDBRIDGE_JOBS__METRICS_BIND=127.0.0.1:18811 "$bin/cloudbridge-jobs" >"$work/jobs1.log" 2>&1 &
-pids+=($!)
-CLOUDBRIDGE_JOBS__METRICS_BIND=127.0.0.1:18812 "$bin/cloudbridge-jobs" >"$work/jobs2.log" 2>&1 &
-pids+=($!); second_worker=$!
-"$bin/cloudbridge-scheduler" >"$work/scheduler.log" 2>&1 & pids+=($!)
-wait_until 30 "the API" curl -fsS -o /dev/null "http://$CLOUDBRIDGE_API__BIND/ready"
 
 # The repository's scrape jobs with static targets, evaluated every 2 s.
 jobs_in_repo=$(grep -o 'job_name: [a-z-]*' ops/prometheus/prometheus.yml | sort)
@@ -86,17 +59,16 @@ if [ "$(grep -o 'job_name: [a-z-]*' "$work/prometheus.yml" | sort)" != "$jobs_in
   echo "error: the scrape jobs here differ from ops/prometheus/prometheus.yml" >&2
   exit 1
 fi
-prometheus-alertmanager --config.file=ops/alertmanager/alertmanager.yml \
-  --storage.path="$work/am" --web.listen-address="$am" --cluster.listen-address= \
-  >"$work/alertmanager.log" 2>&1 & pids+=($!)
-prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prom" \
-  --web.listen-address="$prom" >"$work/prometheus.log" 2>&1 & pids+=($!)
+deployment_spawn alertmanager.log prometheus-alertmanager \
+  --config.file=ops/alertmanager/alertmanager.yml --storage.path="$work/am" \
+  --web.listen-address="$am" --cluster.listen-address=
+deployment_spawn prometheus.log prometheus --config.file="$work/prometheus.yml" \
+  --storage.tsdb.path="$work/prom" --web.listen-address="$prom"
 wait_until 30 "Prometheus" curl -fsS -o /dev/null "http://$prom/-/ready"
 wait_until 30 "Alertmanager" curl -fsS -o /dev/null "http://$am/-/ready"
 
 echo "==> load: metadata, list, upload, download for 40 s"
-key=$("$bin/cloudbridge-api" admin create-developer --email ops@localhost | tail -n 1)
-"$bin/cloudbridge-loadtest" --base-url "http://$CLOUDBRIDGE_API__BIND" --developer-key="$key" \
+"$bin/cloudbridge-loadtest" --base-url "$api_url" --developer-key="$key" \
   --scenarios mixed --rate 200 --duration 40s --no-baseline --out "$work/load" >/dev/null 2>&1
 
 query() { curl -fsS -G "http://$prom/api/v1/$1" "${@:2}"; }

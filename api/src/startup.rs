@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
-use crate::{cache::TtlCache, pipeline::Pipeline, routes, AppState};
+use crate::{cache::TtlCache, pipeline::Pipeline, routes, state::Shared, AppState};
 
 /// A bound, ready-to-serve API process.
 pub struct Application {
@@ -46,7 +46,7 @@ impl Application {
             .build()?;
         let connectors =
             cloudbridge_connectors::Context::for_process(&settings, pool.clone(), http.clone())?;
-        let state = AppState {
+        let state = AppState::new(Shared {
             webhooks: cloudbridge_shared::webhook::Sender::new(&settings.webhooks)?,
             cipher: connectors.cipher.clone(),
             http,
@@ -58,7 +58,7 @@ impl Application {
             data_root: settings.local.data_root.clone(),
             settings: Arc::new(settings),
             metrics: telemetry::init_metrics(),
-        };
+        });
         crate::middleware::register_metrics();
         Ok(Self {
             listener,
