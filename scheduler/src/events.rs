@@ -94,10 +94,19 @@ impl Events {
         }
     }
 
-    /// Enqueues one delivery round of the webhook outbox. No idempotency key (one Redis
-    /// key per second, kept for its lifetime, for nothing): a second round for the same
-    /// tick claims nothing the first one holds.
+    /// Enqueues one delivery round of the webhook outbox when something in it is due (an
+    /// empty outbox costs one indexed probe a tick, not a job). No idempotency key (one
+    /// Redis key per second, kept for its lifetime, for nothing): a second round for the
+    /// same tick claims nothing the first one holds.
     pub async fn deliver(&self, tick: i64) {
+        match db::webhooks::outbox::any_due(&self.db).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook outbox not readable; no delivery round");
+                return;
+            }
+        }
         let mut storage = self.storage.clone();
         match storage.push(EventJob::Deliver { tick }).await {
             Ok(()) => {

@@ -5,7 +5,8 @@
 //! asked for once per page. A removed or trashed file, one below a trashed folder, and
 //! one not under My Drive (shared with the user, another drive) is reported as gone.
 //! Files still under an upload's temporary name are not reported (they appear once
-//! renamed into place); a removed one shows as its id gone, like any removed file. A token Drive does not take any more is [`FeedPage::Expired`].
+//! renamed into place); a removed one shows as its id gone, like any removed file. A
+//! token Drive does not take any more is [`FeedPage::Expired`].
 
 use cloudbridge_shared::{ApiError, ItemPath};
 use serde_json::Value;
@@ -36,10 +37,19 @@ impl DriveStore {
                 ))
             }
         };
+        let listed = page["changes"].as_array().map_or(&[][..], Vec::as_slice);
+        if listed.is_empty() {
+            // A quiet account (most collections): no need to ask for the root's id.
+            return Ok(FeedPage::Changes {
+                changes: Vec::new(),
+                cursor,
+                more,
+            });
+        }
         let root = self.drive.get("root").await?;
         let mut lineage = Lineage::new(["root", root.id.as_str()]);
         let mut changes = Vec::new();
-        for change in page["changes"].as_array().into_iter().flatten() {
+        for change in listed {
             if change["changeType"].as_str().is_some_and(|t| t != "file") {
                 continue;
             }

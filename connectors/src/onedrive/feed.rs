@@ -55,11 +55,20 @@ impl OneDrive {
             Some(link) => (link.to_string(), false),
             None => (self.next_link(&page)?, true),
         };
+        let listed = page["value"].as_array().map_or(&[][..], Vec::as_slice);
+        if listed.is_empty() {
+            // A quiet account (most collections): no need to ask for the root's id.
+            return Ok(FeedPage::Changes {
+                changes: Vec::new(),
+                cursor,
+                more,
+            });
+        }
         let root = self.graph.get(&self.graph.drive("/root")).await?;
         let root_id = graph::id_of(&root)?;
         let mut lineage = Lineage::new(["root", root_id.as_str()]);
         let mut changes = Vec::new();
-        for item in page["value"].as_array().into_iter().flatten() {
+        for item in listed {
             let Ok(key) = graph::id_of(item) else {
                 continue;
             };

@@ -70,6 +70,19 @@ pub async fn claim(
     .await
 }
 
+/// True when some notification is due and not held by a sender: what [`claim`] would
+/// take. One probe of the partial index of pending rows.
+pub async fn any_due(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (
+            SELECT 1 FROM webhook_deliveries
+             WHERE state = 'pending' AND next_attempt_at <= now()
+               AND (lease_until IS NULL OR lease_until <= now()))",
+    )
+    .fetch_one(pool)
+    .await
+}
+
 fn latency_ms(answer: &Answer) -> i32 {
     i32::try_from(answer.latency.as_millis()).unwrap_or(i32::MAX)
 }
