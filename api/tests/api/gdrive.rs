@@ -101,7 +101,7 @@ async fn gdrive_conforms() {
 }
 
 /// Creates an item in the mock's root folder directly (as another Drive app would).
-async fn seed(mock: &Server, name: &str, mime: &str) -> Value {
+pub(crate) async fn seed(mock: &Server, name: &str, mime: &str) -> Value {
     to_mock(mock, reqwest::Method::POST, "/drive/v3/files")
         .json(&json!({"name": name, "mimeType": mime, "parents": ["root"]}))
         .send()
