@@ -415,6 +415,12 @@ async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() 
     assert_error(r, 400, "invalid_grant").await;
     let r = app.with_token(&first).get("/v1/oauth/token").await;
     assert_error(r, 400, "invalid_token").await;
+    // It was used (so its caller is cached): the cache forgot it too.
+    let r = app
+        .with_token(&first)
+        .get("/v1/accounts/me/storage/folders/root/contents")
+        .await;
+    assert_error(r, 401, "invalid_token").await;
     // The same user again: the same account, not a second one.
     let code = connect(&app, &app_id, "gdrive", ALLOW).await;
     let (_, again) = finish_and_use(&app, &app_id, &key, &code).await;
