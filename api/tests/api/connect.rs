@@ -523,6 +523,7 @@ async fn onedrive_connects_in_a_browser() {
     let (token, _) = finish_and_use(&app, &app_id, &key, &code).await;
     let me = app.with_token(&token).get_json("/v1/accounts/me").await;
     assert_eq!(me["service"], "onedrive");
+    assert_eq!(me["account"], "mock.user@example.com", "named by e-mail");
 }
 
 #[tokio::test]
