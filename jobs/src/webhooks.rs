@@ -69,10 +69,10 @@ pub async fn deliver(state: &WorkerState, tick: i64) {
     applications.sort_unstable();
     applications.dedup();
     let keys: HashMap<String, Vec<u8>> =
-        match db::api_keys::sealed_signing_keys(&state.db, &applications).await {
-            Ok(sealed) => sealed
+        match db::api_keys::signing_keys(&state.db, cipher, &applications).await {
+            Ok(keys) => keys
                 .into_iter()
-                .filter_map(|(app, sealed)| match cipher.open(&sealed) {
+                .filter_map(|(app, key)| match key {
                     Ok(key) => Some((app, key)),
                     Err(e) => {
                         tracing::warn!(application = %app, error = %e.message, "signing key not opened");

@@ -97,6 +97,19 @@ fn chooser(app_name: &str, flow: &str, request: &Request) -> Response {
     html::page(StatusCode::OK, "Connect an account", &body)
 }
 
+/// The page for a flow that is unknown, expired or already ended.
+fn expired() -> Response {
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "This connection attempt has expired; start again from the application.",
+    )
+}
+
+/// The page for a flow that could not be read or updated (database trouble).
+fn unavailable() -> Response {
+    error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.")
+}
+
 /// The flow this browser started, or why not.
 async fn own_flow(
     state: &AppState,
@@ -105,18 +118,8 @@ async fn own_flow(
 ) -> Result<(db::oauth::Flow, Request), Response> {
     let flow = match db::oauth::flow(&state.db, id).await {
         Ok(Some(flow)) => flow,
-        Ok(None) => {
-            return Err(error_page(
-                StatusCode::BAD_REQUEST,
-                "This connection attempt has expired; start again from the application.",
-            ))
-        }
-        Err(_) => {
-            return Err(error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Try again in a moment.",
-            ))
-        }
+        Ok(None) => return Err(expired()),
+        Err(_) => return Err(unavailable()),
     };
     let ours = browser_secret(headers)
         .is_some_and(|s| cloudbridge_shared::secret::digest(&s) == flow.browser_hash);
@@ -182,16 +185,18 @@ pub async fn choose(
         }
     };
     let verifier = supports_pkce(service).then(|| random_token(48));
-    if db::oauth::choose(
+    match db::oauth::choose(
         &state.db,
         &id,
         service,
         verifier.as_deref().map(str::as_bytes),
     )
     .await
-    .is_err()
     {
-        return error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.");
+        Ok(true) => {}
+        // The flow expired (or was ended) since it was read.
+        Ok(false) => return expired(),
+        Err(_) => return unavailable(),
     }
     let Ok(mut url) = url::Url::parse(&provider.authorize_url) else {
         return back(

@@ -74,9 +74,9 @@ pub async fn exchange(
     }
     let Some(redeemed) = db::oauth::redeem_code(&state.db, code).await? else {
         // A code used twice may have been stolen: the token it gave is revoked.
-        if let Some(app) = db::oauth::revoke_replayed(&state.db, code).await? {
-            tracing::warn!(application = %app, "authorization code replayed; its token revoked");
-            state.forget_application(&app);
+        if let Some((app, account)) = db::oauth::revoke_replayed(&state.db, code).await? {
+            tracing::warn!(application = %app, account, "authorization code replayed; its token revoked");
+            state.forget_account(&app, account);
         }
         return Err(invalid_grant(
             "The code is unknown, expired or already used.",

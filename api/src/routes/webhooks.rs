@@ -130,14 +130,14 @@ async fn signing_key(state: &AppState, app: &str) -> Result<Vec<u8>, ApiError> {
             "Webhooks need a signing key, which cannot be kept: secrets.keys is not configured.",
         )
     })?;
-    let sealed = db::api_keys::sealed_signing_keys(&state.db, &[app.to_string()]).await?;
-    let (_, sealed) = sealed.into_iter().next().ok_or_else(|| {
-        ApiError::bad_request(
-            "The application has no API key to sign webhooks with (its keys predate \
-             webhook support): create a new API key first.",
-        )
-    })?;
-    cipher.open(&sealed)
+    db::api_keys::signing_key(&state.db, cipher, app)
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "The application has no API key to sign webhooks with (its keys predate \
+                 webhook support): create a new API key first.",
+            )
+        })
 }
 
 /// The Kloudless verification: an empty, signed POST that the receiver must answer with

@@ -415,6 +415,12 @@ async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() 
     assert_error(r, 400, "invalid_grant").await;
     let r = app.with_token(&first).get("/v1/oauth/token").await;
     assert_error(r, 400, "invalid_token").await;
+    // It was used (so its caller is cached): the cache forgot it too.
+    let r = app
+        .with_token(&first)
+        .get("/v1/accounts/me/storage/folders/root/contents")
+        .await;
+    assert_error(r, 401, "invalid_token").await;
     // The same user again: the same account, not a second one.
     let code = connect(&app, &app_id, "gdrive", ALLOW).await;
     let (_, again) = finish_and_use(&app, &app_id, &key, &code).await;
@@ -517,6 +523,7 @@ async fn onedrive_connects_in_a_browser() {
     let (token, _) = finish_and_use(&app, &app_id, &key, &code).await;
     let me = app.with_token(&token).get_json("/v1/accounts/me").await;
     assert_eq!(me["service"], "onedrive");
+    assert_eq!(me["account"], "mock.user@example.com", "named by e-mail");
 }
 
 #[tokio::test]

@@ -271,7 +271,11 @@ async fn identity_names_the_drive_owner() {
     let found = cloudbridge_connectors::onedrive::identity(&api("valid-token"), &settings)
         .await
         .unwrap();
-    assert_eq!(found, ("user1".to_string(), "Mock User".to_string()));
+    assert_eq!(
+        found,
+        ("user1".to_string(), "mock.user@example.com".to_string()),
+        "named by e-mail, not display name"
+    );
     let refused = cloudbridge_connectors::onedrive::identity(&api("bad"), &settings).await;
     assert_eq!(refused.unwrap_err().code, "service_unauthorized");
 }

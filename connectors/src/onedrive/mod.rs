@@ -44,9 +44,10 @@ pub mod upload;
 use graph::Graph;
 use paths::Paths;
 
-/// Who an access token belongs to: `(stable user id, display name)`, from the owner of
-/// the user's drive (`GET /v1.0/me/drive`, allowed by the `Files.*` scopes alone). The
-/// display name falls back to the owner's e-mail address, then to the id.
+/// Who an access token belongs to: `(stable user id, name)`, from the owner of the user's
+/// drive (`GET /v1.0/me/drive`, allowed by the `Files.*` scopes alone). The name is the
+/// owner's e-mail address, as other services' accounts are named, else their display
+/// name, else the id.
 pub async fn identity(
     api: &Api,
     settings: &ProviderSettings,
@@ -58,7 +59,7 @@ pub async fn identity(
         .as_str()
         .filter(|id| !id.is_empty())
         .ok_or_else(|| graph::bad_gateway("The drive does not name its owner."))?;
-    let name = [&owner["displayName"], &owner["email"]]
+    let name = [&owner["email"], &owner["displayName"]]
         .into_iter()
         .find_map(|v| v.as_str().filter(|s| !s.is_empty()))
         .unwrap_or(id);

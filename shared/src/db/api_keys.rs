@@ -2,11 +2,14 @@
 //! key is shown once, at creation, and later listed by id. A sealed copy is kept too
 //! (when `secrets.keys` is configured): Kloudless webhooks are signed with the key.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor, PgPool};
 
 use crate::{
     crypto::Cipher,
+    error::ApiError,
     secret::{digest, random_id, random_token},
 };
 
@@ -89,18 +92,36 @@ pub async fn find_application(pool: &PgPool, key: &str) -> Result<Option<String>
     .await
 }
 
-/// The sealed signing key of each of `applications` that has one: its oldest key with a
-/// sealed copy.
-pub async fn sealed_signing_keys(
+/// The signing key in clear of each of `applications` that has one: its oldest key with
+/// a sealed copy, opened with `cipher`. Both the registration's verification ping and
+/// delivery sign with it. An application whose key does not open (sealed under a key no
+/// longer configured, or damaged) maps to that error; one without a sealed key is absent.
+pub async fn signing_keys(
     pool: &PgPool,
+    cipher: &Cipher,
     applications: &[String],
-) -> Result<Vec<(String, Vec<u8>)>, sqlx::Error> {
-    sqlx::query_as(
+) -> Result<HashMap<String, Result<Vec<u8>, ApiError>>, sqlx::Error> {
+    let sealed: Vec<(String, Vec<u8>)> = sqlx::query_as(
         "SELECT DISTINCT ON (application_id) application_id, key_sealed FROM api_keys
          WHERE application_id = ANY($1) AND key_sealed IS NOT NULL
          ORDER BY application_id, created_at, id",
     )
     .bind(applications)
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(sealed
+        .into_iter()
+        .map(|(app, sealed)| (app, cipher.open(&sealed)))
+        .collect())
+}
+
+/// One application's signing key in clear (see [`signing_keys`]); `None` when it has no
+/// key with a sealed copy.
+pub async fn signing_key(
+    pool: &PgPool,
+    cipher: &Cipher,
+    application: &str,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let mut keys = signing_keys(pool, cipher, &[application.to_string()]).await?;
+    keys.remove(application).transpose()
 }

@@ -150,13 +150,16 @@ pub async fn bind_token(pool: &PgPool, code: &str, token: &str) -> Result<(), sq
 }
 
 /// A code presented again after it was used: revokes the bearer token it was exchanged
-/// for. Returns the application whose token was revoked, if any.
-pub async fn revoke_replayed(pool: &PgPool, code: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "WITH used AS (SELECT application_id, token_hash FROM oauth_codes
+/// for. Returns the `(application, account)` whose token was revoked, if any.
+pub async fn revoke_replayed(
+    pool: &PgPool,
+    code: &str,
+) -> Result<Option<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH used AS (SELECT application_id, account_id, token_hash FROM oauth_codes
                        WHERE code_hash = $1 AND used_at IS NOT NULL AND token_hash IS NOT NULL)
          DELETE FROM bearer_tokens t USING used WHERE t.token_hash = used.token_hash
-         RETURNING used.application_id",
+         RETURNING used.application_id, used.account_id",
     )
     .bind(digest(code))
     .fetch_optional(pool)

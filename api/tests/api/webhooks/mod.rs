@@ -582,6 +582,125 @@ async fn dead_notifications_are_replayed() {
     assert_error(r, 404, "not_found").await;
 }
 
+/// What the retry window's end does to the account's pending notification, with
+/// `attempts` failed attempts logged for it; returns its id.
+async fn kill_pending(db: &PgPool, account: i64, attempts: i32) -> i64 {
+    let id: i64 = sqlx::query_scalar(
+        "UPDATE webhook_deliveries SET state = 'dead', finished_at = now(), attempts = $2
+          WHERE account_id = $1 AND state = 'pending' RETURNING id",
+    )
+    .bind(account)
+    .bind(attempts)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO webhook_attempts (delivery_id, status, error, latency_ms)
+         SELECT $1, 503, 'HTTP 503', 1 FROM generate_series(1, $2)",
+    )
+    .bind(id)
+    .bind(attempts)
+    .execute(db)
+    .await
+    .unwrap();
+    id
+}
+
+/// A notification as [`rows_of`] gives it.
+type Row = (i64, String, i32, i32, i64);
+
+/// `(id, state, generation, attempts, attempts logged)`.
+fn row(id: i64, state: &str, generation: i32, attempts: i32, logged: i64) -> Row {
+    (id, state.to_string(), generation, attempts, logged)
+}
+
+/// `(id, state, generation, attempts, attempts logged)` of the account's notifications.
+async fn rows_of(db: &PgPool, account: i64) -> Vec<Row> {
+    sqlx::query_as(
+        "SELECT d.id, d.state, d.generation, d.attempts,
+                (SELECT count(*) FROM webhook_attempts a WHERE a.delivery_id = d.id)
+           FROM webhook_deliveries d WHERE d.account_id = $1 ORDER BY d.id",
+    )
+    .bind(account)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn replaying_every_dead_notification_keeps_one_pending_per_account() {
+    let s = Setup::new(quick).await;
+    let bob = s.another_account("bob").await;
+    let carol = s.another_account("carol").await;
+    let receiver = Receiver::start(&s.id, &s.key).await;
+    let hook = s.register(&receiver.url).await;
+
+    // Alice: two dead notifications and a pending one (new events since).
+    s.notify(s.account).await;
+    let a1 = kill_pending(&s.db, s.account, 2).await;
+    s.notify(s.account).await;
+    let a2 = kill_pending(&s.db, s.account, 3).await;
+    s.notify(s.account).await;
+    s.notify(s.account).await;
+    let a3 = rows_of(&s.db, s.account).await[2].0;
+    // Bob: two dead ones. Carol: one.
+    s.notify(bob).await;
+    let b1 = kill_pending(&s.db, bob, 1).await;
+    s.notify(bob).await;
+    let b2 = kill_pending(&s.db, bob, 2).await;
+    s.notify(carol).await;
+    let c1 = kill_pending(&s.db, carol, 4).await;
+    assert!(a1 < a2 && a2 < a3 && a3 < b1 && b1 < b2 && b2 < c1);
+
+    // The three oldest: Alice's two join her pending one, Bob's oldest is pending again.
+    let (replayed, left) = db::webhooks::log::replay_dead(&s.db, hook, 3)
+        .await
+        .unwrap();
+    assert_eq!((replayed, left), (3, 2));
+    // Generation: 1 (new events while pending) + 2 replayed; 2 + 3 attempts moved to it.
+    assert_eq!(
+        rows_of(&s.db, s.account).await,
+        [row(a3, "pending", 3, 0, 5)]
+    );
+    assert_eq!(
+        rows_of(&s.db, bob).await,
+        [row(b1, "pending", 1, 0, 1), row(b2, "dead", 0, 2, 2)]
+    );
+
+    // The rest through the API: Bob's second joins his first, Carol's is pending again.
+    let r = s
+        .app
+        .dev_caller()
+        .send(Method::POST, &format!("{}/{hook}/replay", s.hooks_path()))
+        .await;
+    let all: Value = r.json().await.unwrap();
+    assert_eq!(
+        (all["replayed"].as_i64(), all["remaining"].as_i64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(rows_of(&s.db, bob).await, [row(b1, "pending", 2, 0, 3)]);
+    assert_eq!(rows_of(&s.db, carol).await, [row(c1, "pending", 1, 0, 4)]);
+    let replayed = s.log(hook, "?state=pending").await;
+    assert_eq!(replayed["total"], 3);
+    assert!(replayed["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|d| d["replayed"].as_str().is_some()));
+
+    // One ping per account.
+    s.rounds_until(&[s.account, bob, carol], "delivered").await;
+    let mut bodies: Vec<String> = receiver
+        .notifications()
+        .into_iter()
+        .map(|p| p.body)
+        .collect();
+    bodies.sort();
+    let mut expected = vec![body_of(s.account), body_of(bob), body_of(carol)];
+    expected.sort();
+    assert_eq!(bodies, expected);
+}
+
 #[tokio::test]
 async fn a_worker_dying_mid_send_loses_nothing() {
     let s = Setup::new(|s| {

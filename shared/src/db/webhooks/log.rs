@@ -212,27 +212,25 @@ async fn try_replay(pool: &PgPool, webhook: i64, id: i64) -> Result<Option<Deliv
     Ok(Some(delivery))
 }
 
-/// Replays up to `limit` dead notifications of a webhook, oldest first (see [`replay`]).
-/// Returns how many were replayed and how many dead ones are left.
+/// Replays up to `limit` dead notifications of a webhook, oldest first, with the effect of
+/// [`replay`] on each in turn, in one statement: per account, the notification that
+/// carries the ping is the pending one if there is one, else the oldest dead one replayed;
+/// the other dead ones are merged into it (attempts moved, rows removed), and it is made
+/// pending, due now, attempts reset, a fresh retry window, its generation bumped once per
+/// notification replayed. Returns how many were replayed and how many dead ones are left.
 pub async fn replay_dead(
     pool: &PgPool,
     webhook: i64,
     limit: i64,
 ) -> Result<(u64, i64), sqlx::Error> {
-    let dead: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM webhook_deliveries WHERE webhook_id = $1 AND state = 'dead'
-          ORDER BY id LIMIT $2",
-    )
-    .bind(webhook)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    let mut replayed = 0;
-    for id in dead {
-        if replay(pool, webhook, id).await?.is_some() {
-            replayed += 1;
+    // As in `replay`: a notification stored concurrently can take an account's pending
+    // slot after the statement's snapshot; the second try sees it.
+    let replayed = match try_replay_dead(pool, webhook, limit).await {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            try_replay_dead(pool, webhook, limit).await
         }
-    }
+        other => other,
+    }?;
     let left = sqlx::query_scalar(
         "SELECT count(*) FROM webhook_deliveries WHERE webhook_id = $1 AND state = 'dead'",
     )
@@ -240,4 +238,45 @@ pub async fn replay_dead(
     .fetch_one(pool)
     .await?;
     Ok((replayed, left))
+}
+
+async fn try_replay_dead(pool: &PgPool, webhook: i64, limit: i64) -> Result<u64, sqlx::Error> {
+    let replayed: i64 = sqlx::query_scalar(
+        "WITH dead AS (
+            SELECT id, account_id FROM webhook_deliveries
+             WHERE webhook_id = $1 AND state = 'dead'
+             ORDER BY id LIMIT $2
+               FOR UPDATE),
+         pending AS (
+            SELECT id, account_id FROM webhook_deliveries
+             WHERE webhook_id = $1 AND state = 'pending'
+               AND account_id IN (SELECT account_id FROM dead)
+               FOR UPDATE),
+         -- Per account: the notification that carries the ping, and how many were replayed.
+         target AS (
+            SELECT d.account_id, COALESCE(p.id, d.oldest) AS id, d.n
+              FROM (SELECT account_id, min(id) AS oldest, count(*)::int AS n
+                      FROM dead GROUP BY account_id) d
+              LEFT JOIN pending p USING (account_id)),
+         merged AS (
+            SELECT d.id, t.id AS target FROM dead d JOIN target t USING (account_id)
+             WHERE d.id <> t.id),
+         moved AS (
+            UPDATE webhook_attempts a SET delivery_id = m.target
+              FROM merged m WHERE a.delivery_id = m.id),
+         gone AS (
+            DELETE FROM webhook_deliveries w USING merged m WHERE w.id = m.id),
+         revived AS (
+            UPDATE webhook_deliveries w SET state = 'pending',
+                generation = w.generation + t.n, attempts = 0, next_attempt_at = now(),
+                replayed_at = now(), finished_at = NULL, lease_until = NULL
+              FROM target t WHERE w.id = t.id
+            RETURNING t.n)
+         SELECT COALESCE(sum(n), 0)::bigint FROM revived",
+    )
+    .bind(webhook)
+    .bind(limit)
+    .fetch_one(pool)
+    .await?;
+    Ok(replayed as u64)
 }
