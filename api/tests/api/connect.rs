@@ -237,6 +237,27 @@ pub async fn connect(
     );
     assert_eq!(param(&back.url, "state").as_deref(), Some("xyz"));
     assert_eq!(param(&back.url, "error"), None, "{}", back.url);
+    // The request Cloudbridge sent the browser to the service with: PKCE (S256) for the
+    // services whose authorization servers take it, so a connector that stopped sending
+    // a challenge fails here even where the service would not insist on one.
+    let asked = browser
+        .visited
+        .iter()
+        .find(|u| {
+            param(u, "response_type").as_deref() == Some("code")
+                && param(u, "client_id").is_some()
+                && !u.as_str().starts_with(&app.base)
+        })
+        .unwrap_or_else(|| panic!("no authorization request in {:?}", browser.visited));
+    let pkce = matches!(service, "gdrive" | "onedrive" | "onedrivebiz" | "dropbox");
+    assert_eq!(param(asked, "code_challenge").is_some(), pkce, "{asked}");
+    if pkce {
+        assert_eq!(
+            param(asked, "code_challenge_method").as_deref(),
+            Some("S256")
+        );
+        assert_eq!(param(asked, "code_challenge").unwrap().len(), 43, "{asked}");
+    }
     param(&back.url, "code").expect("a code")
 }
 
