@@ -17,9 +17,16 @@ use opendal::{EntryMode, ErrorKind, Metadata, Operator};
 
 use crate::{Filter, Storage, Walk};
 
-/// When an aborted proxied upload's hidden file is looked for again (after the delete).
-const LATE_WRITE_CHECKS: [Duration; 2] =
-    [Duration::from_millis(1_000), Duration::from_millis(2_000)];
+/// When an aborted proxied upload's hidden file is looked for again, each wait after the
+/// last: 1, 3, 7, 15 and 31 s after the delete. A loaded server has been seen to finish
+/// the interrupted PUT more than 3 s after it (CI); five HEADs per aborted upload are cheap.
+const LATE_WRITE_CHECKS: [Duration; 5] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(16),
+];
 /// How long a presigned transfer URL stays valid.
 const PRESIGN_TTL: Duration = Duration::from_secs(15 * 60);
 
