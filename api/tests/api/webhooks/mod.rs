@@ -62,6 +62,21 @@ impl Setup {
         format!("/v1/applications/{}/webhooks", self.id)
     }
 
+    /// Replays every dead notification of `hook` through the API: `(replayed, remaining)`.
+    async fn replay_all(&self, hook: i64) -> (Option<i64>, Option<i64>) {
+        let r = self
+            .app
+            .dev_caller()
+            .send(
+                Method::POST,
+                &format!("{}/{hook}/replay", self.hooks_path()),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let all: Value = r.json().await.unwrap();
+        (all["replayed"].as_i64(), all["remaining"].as_i64())
+    }
+
     /// Registers `url`; returns the webhook's id.
     async fn register(&self, url: &str) -> i64 {
         let r = self
@@ -558,14 +573,7 @@ async fn dead_notifications_are_replayed() {
         "only the replayed one was sent"
     );
 
-    let r = dev
-        .send(Method::POST, &format!("{}/{hook}/replay", s.hooks_path()))
-        .await;
-    let all: Value = r.json().await.unwrap();
-    assert_eq!(
-        (all["replayed"].as_i64(), all["remaining"].as_i64()),
-        (Some(1), Some(0))
-    );
+    assert_eq!(s.replay_all(hook).await, (Some(1), Some(0)));
     s.rounds_until(&[s.account, second], "delivered").await;
     let bodies: Vec<String> = receiver.notifications()[seen..]
         .iter()
@@ -668,16 +676,7 @@ async fn replaying_every_dead_notification_keeps_one_pending_per_account() {
     );
 
     // The rest through the API: Bob's second joins his first, Carol's is pending again.
-    let r = s
-        .app
-        .dev_caller()
-        .send(Method::POST, &format!("{}/{hook}/replay", s.hooks_path()))
-        .await;
-    let all: Value = r.json().await.unwrap();
-    assert_eq!(
-        (all["replayed"].as_i64(), all["remaining"].as_i64()),
-        (Some(2), Some(0))
-    );
+    assert_eq!(s.replay_all(hook).await, (Some(2), Some(0)));
     assert_eq!(rows_of(&s.db, bob).await, [row(b1, "pending", 2, 0, 3)]);
     assert_eq!(rows_of(&s.db, carol).await, [row(c1, "pending", 1, 0, 4)]);
     let replayed = s.log(hook, "?state=pending").await;
