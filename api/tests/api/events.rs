@@ -634,9 +634,20 @@ async fn collected_events_ping_the_applications_webhook_once_per_burst() {
 async fn dropbox_changes_come_from_list_folder_continue() {
     let fake = cloudbridge_fakes::dropbox::FakeDropbox::start().await;
     let c = Collecting::around(crate::dropbox::app_for(&fake).await);
-    let (user, _) = crate::dropbox::import(&c.app, &fake).await;
-    c.collect_for(&user).await;
+    let (user, access) = crate::dropbox::import(&c.app, &fake).await;
+    let account = c.collect_for(&user).await;
     changes_become_events(&c, &user, IDS).await;
+    let elsewhere = async {
+        let r = reqwest::Client::new()
+            .post(format!("{}/2/files/create_folder_v2", fake.url()))
+            .bearer_auth(&access)
+            .json(&json!({"path": "/from-elsewhere"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    };
+    made_elsewhere_is_collected(&c, &user, account, elsewhere).await;
 }
 
 #[tokio::test]
@@ -644,8 +655,19 @@ async fn box_changes_come_from_the_event_stream() {
     let fake = crate::boxcom::fake(|_| {}).await;
     let c = Collecting::around(crate::boxcom::app_for(&fake).await);
     let user = crate::boxcom::import(&c.app, "box-access-token", None).await;
-    c.collect_for(&user).await;
+    let account = c.collect_for(&user).await;
     changes_become_events(&c, &user, IDS_AND_COPIES).await;
+    let elsewhere = async {
+        let r = reqwest::Client::new()
+            .post(format!("{}/2.0/folders", fake.url()))
+            .bearer_auth("box-access-token")
+            .json(&json!({"name": "from-elsewhere", "parent": {"id": "0"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    };
+    made_elsewhere_is_collected(&c, &user, account, elsewhere).await;
 }
 
 #[tokio::test]
@@ -660,20 +682,10 @@ async fn gdrive_changes_come_from_the_changes_feed() {
     let user = c.app.with_token(&token);
     let account = c.collect_for(&user).await;
     changes_become_events(&c, &user, IDS).await;
-
-    // A file added at the service itself (by another Drive client): Cloudbridge did not
-    // see it happen, so no early collection; the regular one finds it in the feed.
-    let latest = user.get_json("/v1/accounts/me/events/latest").await["cursor"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    crate::gdrive::seed(&mock, "from-elsewhere.txt", "text/plain").await;
-    c.due_now(account).await;
-    let (found, _) = c.events_of(&user, &latest, 1).await;
-    assert_eq!(
-        kinds(&found),
-        [("add".to_string(), "/from-elsewhere.txt".to_string())]
-    );
+    let elsewhere = async {
+        crate::gdrive::seed(&mock, "from-elsewhere", "text/plain").await;
+    };
+    made_elsewhere_is_collected(&c, &user, account, elsewhere).await;
 }
 
 #[tokio::test]
@@ -682,8 +694,41 @@ async fn onedrive_changes_come_from_delta() {
     let (app, token) = crate::onedrive::onedrive_account(&mock, "onedrive").await;
     let c = Collecting::around(app);
     let user = c.app.with_token(&token);
-    c.collect_for(&user).await;
+    let account = c.collect_for(&user).await;
     changes_become_events(&c, &user, IDS).await;
+    let folder = json!({"name": "from-elsewhere", "folder": {}});
+    let elsewhere = async {
+        crate::onedrive::graph(
+            &mock,
+            reqwest::Method::POST,
+            "/items/root/children",
+            Some(folder),
+        )
+        .await;
+    };
+    made_elsewhere_is_collected(&c, &user, account, elsewhere).await;
+}
+
+/// A change made at the service itself, by another of its clients: Cloudbridge did not
+/// see it happen, so there is no early collection, and the regular collection (from the
+/// service's change feed) must find it. `change` adds `/from-elsewhere`.
+async fn made_elsewhere_is_collected(
+    c: &Collecting,
+    user: &Caller,
+    account: i64,
+    change: impl std::future::Future<Output = ()>,
+) {
+    let latest = user.get_json("/v1/accounts/me/events/latest").await["cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    change.await;
+    c.due_now(account).await;
+    let (found, _) = c.events_of(user, &latest, 1).await;
+    assert_eq!(
+        kinds(&found),
+        [("add".to_string(), "/from-elsewhere".to_string())]
+    );
 }
 
 #[tokio::test]

@@ -207,7 +207,12 @@ async fn persistent_throttling_surfaces_as_429() {
 }
 
 /// The emulator's Graph, called directly (as another client of the same drive would).
-async fn graph(mock: &Server, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+pub(crate) async fn graph(
+    mock: &Server,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
     let mut request = reqwest::Client::new()
         .request(method, format!("{}/v1.0/me/drive{path}", mock.endpoint))
         .bearer_auth("valid-token");
