@@ -81,6 +81,18 @@ impl Drop for Isolated {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        // The test's Redis keys (queues, finished-job records) go with it.
+        if let Ok(mut redis) = redis::Client::open(redis_url()).and_then(|c| c.get_connection()) {
+            use redis::Commands;
+            let pattern = format!("{}:*", self.settings.redis.prefix);
+            let keys: Vec<String> = redis
+                .scan_match(&pattern)
+                .map(|keys| keys.filter_map(Result::ok).collect())
+                .unwrap_or_default();
+            for chunk in keys.chunks(500) {
+                let _: redis::RedisResult<()> = redis::cmd("DEL").arg(chunk).query(&mut redis);
+            }
+        }
     }
 }
 
