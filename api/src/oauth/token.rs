@@ -72,7 +72,12 @@ pub async fn exchange(
             "`client_id` and the API key do not match an application.",
         ));
     }
-    let Some(redeemed) = db::oauth::redeem_code(&state.db, code).await? else {
+    // Redeeming, issuing the token and recording it are one transaction: a replay racing
+    // this exchange waits on the code's row and then finds the token to revoke, and a
+    // failure half-way leaves the code unused rather than used without a token.
+    let mut tx = state.db.begin().await?;
+    let Some(redeemed) = db::oauth::redeem_code(&mut *tx, code).await? else {
+        drop(tx);
         // A code used twice may have been stolen: the token it gave is revoked.
         if let Some((app, account)) = db::oauth::revoke_replayed(&state.db, code).await? {
             tracing::warn!(application = %app, account, "authorization code replayed; its token revoked");
@@ -82,16 +87,20 @@ pub async fn exchange(
             "The code is unknown, expired or already used.",
         ));
     };
+    // A code presented with the wrong client or redirect URI is spent all the same.
     if redeemed.application_id != client_id {
+        tx.commit().await?;
         return Err(invalid_grant("The code was issued to another application."));
     }
     if get("redirect_uri").is_some_and(|uri| uri != redeemed.redirect_uri) {
+        tx.commit().await?;
         return Err(invalid_grant(
             "`redirect_uri` differs from the authorization request's.",
         ));
     }
-    let token = db::bearer_tokens::create(&state.db, redeemed.account_id).await?;
-    db::oauth::bind_token(&state.db, code, &token).await?;
+    let token = db::bearer_tokens::create(&mut *tx, redeemed.account_id).await?;
+    db::oauth::bind_token(&mut *tx, code, &token).await?;
+    tx.commit().await?;
     Ok(Json(json!({
         "access_token": token,
         "token_type": "Bearer",

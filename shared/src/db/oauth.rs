@@ -1,7 +1,7 @@
 //! Connect flows in progress and authorization codes waiting to be exchanged.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgPool};
+use sqlx::{FromRow, PgExecutor, PgPool};
 
 use crate::secret::digest;
 
@@ -128,23 +128,30 @@ pub async fn issue_code(
 }
 
 /// Redeems a code once; `None` when it is unknown, expired or already used.
-pub async fn redeem_code(pool: &PgPool, code: &str) -> Result<Option<Redeemed>, sqlx::Error> {
+pub async fn redeem_code<'e>(
+    db: impl PgExecutor<'e>,
+    code: &str,
+) -> Result<Option<Redeemed>, sqlx::Error> {
     sqlx::query_as(
         "UPDATE oauth_codes SET used_at = now()
          WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now()
          RETURNING application_id, account_id, redirect_uri, scope",
     )
     .bind(digest(code))
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await
 }
 
 /// Records the bearer token a redeemed code was exchanged for.
-pub async fn bind_token(pool: &PgPool, code: &str, token: &str) -> Result<(), sqlx::Error> {
+pub async fn bind_token<'e>(
+    db: impl PgExecutor<'e>,
+    code: &str,
+    token: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE oauth_codes SET token_hash = $2 WHERE code_hash = $1")
         .bind(digest(code))
         .bind(digest(token))
-        .execute(pool)
+        .execute(db)
         .await?;
     Ok(())
 }
