@@ -12,7 +12,7 @@
 #        - nothing is pending or firing while the system is healthy;
 #        - stopping one worker makes CloudbridgeProcessDown fire and reach Alertmanager.
 #   The compose file discovers replicas through Docker's DNS; here the same scrape jobs
-#   have static targets. Takes about two and a half minutes.
+#   have static targets. Takes about two minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/services.sh

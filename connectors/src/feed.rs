@@ -41,6 +41,17 @@ pub enum FeedPage {
     Expired,
 }
 
+impl FeedPage {
+    /// A page without changes, reading on from `cursor`.
+    pub fn quiet(cursor: String, more: bool) -> Self {
+        Self::Changes {
+            changes: Vec::new(),
+            cursor,
+            more,
+        }
+    }
+}
+
 /// Keeps the last change of each key, where it stands: a feed reports items as they are
 /// now, so an earlier change of the same item in one page says nothing more.
 pub fn last_per_key(changes: Vec<Change>) -> Vec<Change> {

@@ -40,11 +40,7 @@ impl DriveStore {
         let listed = page["changes"].as_array().map_or(&[][..], Vec::as_slice);
         if listed.is_empty() {
             // A quiet account (most collections): no need to ask for the root's id.
-            return Ok(FeedPage::Changes {
-                changes: Vec::new(),
-                cursor,
-                more,
-            });
+            return Ok(FeedPage::quiet(cursor, more));
         }
         let root = self.drive.get("root").await?;
         let mut lineage = Lineage::new(["root", root.id.as_str()]);

@@ -58,11 +58,7 @@ impl OneDrive {
         let listed = page["value"].as_array().map_or(&[][..], Vec::as_slice);
         if listed.is_empty() {
             // A quiet account (most collections): no need to ask for the root's id.
-            return Ok(FeedPage::Changes {
-                changes: Vec::new(),
-                cursor,
-                more,
-            });
+            return Ok(FeedPage::quiet(cursor, more));
         }
         let root = self.graph.get(&self.graph.drive("/root")).await?;
         let root_id = graph::id_of(&root)?;

@@ -152,6 +152,24 @@ fn body_of(account: i64) -> String {
     format!("account={account}")
 }
 
+/// The bodies of every notification `receiver` got, sorted.
+fn sorted_bodies(receiver: &Receiver) -> Vec<String> {
+    let mut bodies: Vec<String> = receiver
+        .notifications()
+        .into_iter()
+        .map(|p| p.body)
+        .collect();
+    bodies.sort();
+    bodies
+}
+
+/// One notification body per account of `accounts`, sorted.
+fn expected_bodies(accounts: &[i64]) -> Vec<String> {
+    let mut bodies: Vec<String> = accounts.iter().map(|a| body_of(*a)).collect();
+    bodies.sort();
+    bodies
+}
+
 #[tokio::test]
 async fn webhooks_crud_and_isolation() {
     let s = Setup::new(quick).await;
@@ -426,16 +444,9 @@ async fn a_receiver_down_for_a_while_gets_every_notification() {
 
     let receiver = stopped.restart().await;
     s.rounds_until(&[s.account, second], "delivered").await;
-    let mut bodies: Vec<String> = receiver
-        .notifications()
-        .into_iter()
-        .map(|p| p.body)
-        .collect();
-    bodies.sort();
-    let mut expected = vec![body_of(s.account), body_of(second)];
-    expected.sort();
     assert_eq!(
-        bodies, expected,
+        sorted_bodies(&receiver),
+        expected_bodies(&[s.account, second]),
         "each account's ping arrived once it was back"
     );
 }
@@ -689,15 +700,10 @@ async fn replaying_every_dead_notification_keeps_one_pending_per_account() {
 
     // One ping per account.
     s.rounds_until(&[s.account, bob, carol], "delivered").await;
-    let mut bodies: Vec<String> = receiver
-        .notifications()
-        .into_iter()
-        .map(|p| p.body)
-        .collect();
-    bodies.sort();
-    let mut expected = vec![body_of(s.account), body_of(bob), body_of(carol)];
-    expected.sort();
-    assert_eq!(bodies, expected);
+    assert_eq!(
+        sorted_bodies(&receiver),
+        expected_bodies(&[s.account, bob, carol])
+    );
 }
 
 #[tokio::test]

@@ -44,17 +44,19 @@ pub enum AfterFailure {
     Dead,
 }
 
+/// A notification that is due and not held by a sender.
+const DUE: &str = "state = 'pending' AND next_attempt_at <= now()
+                   AND (lease_until IS NULL OR lease_until <= now())";
+
 /// Claims up to `batch` due notifications for `lease`.
 pub async fn claim(
     pool: &PgPool,
     batch: i64,
     lease: Duration,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "WITH due AS (
-            SELECT id FROM webhook_deliveries
-             WHERE state = 'pending' AND next_attempt_at <= now()
-               AND (lease_until IS NULL OR lease_until <= now())
+            SELECT id FROM webhook_deliveries WHERE {DUE}
              ORDER BY next_attempt_at LIMIT $1
              FOR UPDATE SKIP LOCKED)
          UPDATE webhook_deliveries d SET lease_until = now() + make_interval(secs => $2)
@@ -62,8 +64,8 @@ pub async fn claim(
           WHERE d.id = due.id AND w.id = d.webhook_id
          RETURNING d.id, d.webhook_id, d.account_id, d.generation, d.attempts,
                    COALESCE(d.replayed_at, d.created_at) AS window_start, d.lease_until,
-                   w.url, w.application_id",
-    )
+                   w.url, w.application_id"
+    ))
     .bind(batch)
     .bind(lease.as_secs_f64())
     .fetch_all(pool)
@@ -73,12 +75,9 @@ pub async fn claim(
 /// True when some notification is due and not held by a sender: what [`claim`] would
 /// take. One probe of the partial index of pending rows.
 pub async fn any_due(pool: &PgPool) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (
-            SELECT 1 FROM webhook_deliveries
-             WHERE state = 'pending' AND next_attempt_at <= now()
-               AND (lease_until IS NULL OR lease_until <= now()))",
-    )
+    sqlx::query_scalar(&format!(
+        "SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE {DUE})"
+    ))
     .fetch_one(pool)
     .await
 }
