@@ -294,6 +294,15 @@ impl Context {
         })
     }
 
+    /// The time limit of one call to `service`'s API.
+    fn call_timeout(&self, service: &str) -> std::time::Duration {
+        let ms = self
+            .providers
+            .get(service)
+            .map_or(60_000, |p| p.call_timeout_ms);
+        std::time::Duration::from_millis(ms)
+    }
+
     /// How an OAuth account's connector calls its service: with the stored, refreshed
     /// tokens; an account being imported (id 0) uses the token it brought.
     pub fn api(&self, account: &AccountRef) -> Result<oauth::Api, ApiError> {
@@ -312,6 +321,7 @@ impl Context {
         Ok(oauth::Api {
             http: self.http.clone(),
             tokens,
+            call_timeout: self.call_timeout(&account.service),
         })
     }
 }
@@ -341,6 +351,7 @@ pub async fn identity(
             access: cloudbridge_shared::secret::Secret::new(access_token),
             version: 0,
         })),
+        call_timeout: std::time::Duration::from_millis(provider.call_timeout_ms),
     };
     match service {
         "gdrive" => {

@@ -2,7 +2,11 @@
 //! reply channel. Errors are answers too: the job itself only fails when the reply
 //! cannot be delivered, and even then it is not retried (the caller has given up).
 
-use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
+use std::{
+    panic::AssertUnwindSafe,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
 use cloudbridge_shared::{
@@ -36,12 +40,21 @@ pub async fn handle(
     }
     let span = tracing::info_span!("job", request_id = %job.request_id, op, worker = worker.name());
     let started = Instant::now();
-    // A panic in a connector is an internal error for this caller, not a dead worker.
-    let result = AssertUnwindSafe(run(&state, &job, worker.name()))
-        .catch_unwind()
+    // A panic in a connector is an internal error for this caller, not a dead worker; a
+    // job still running at its deadline stops there (nobody waits for it any more).
+    let left = Duration::from_millis((job.deadline_ms - now).max(0) as u64);
+    let run = AssertUnwindSafe(run(&state, &job, worker.name())).catch_unwind();
+    let result = match tokio::time::timeout(left, run)
         .instrument(span.clone())
         .await
-        .unwrap_or_else(|_| Err(ApiError::internal("panic while running the job")));
+    {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(ApiError::internal("panic while running the job")),
+        Err(_) => {
+            span.in_scope(|| tracing::warn!("job stopped at its deadline"));
+            Err(ApiError::gateway_timeout())
+        }
+    };
     let elapsed = started.elapsed();
     if let Some(account) = &job.account {
         crate::upstream::record(&account.service, op, elapsed, &result);
@@ -69,11 +82,26 @@ pub async fn handle(
     Ok(())
 }
 
-async fn run(state: &WorkerState, job: &RequestJob, worker: &str) -> Result<Outcome, ApiError> {
-    if let Op::Ping = job.op {
-        return Ok(Outcome::Pong {
-            worker: worker.to_string(),
-        });
+async fn run(
+    state: &Arc<WorkerState>,
+    job: &RequestJob,
+    worker: &str,
+) -> Result<Outcome, ApiError> {
+    match (&job.op, &job.account) {
+        (Op::Ping, _) => {
+            return Ok(Outcome::Pong {
+                worker: worker.to_string(),
+            })
+        }
+        (Op::Seed, Some(account)) => {
+            // A task of its own: stopping it at the deadline would leave its lease held.
+            let (state, id) = (state.clone(), account.id);
+            return tokio::spawn(async move { crate::collect::seed(&state, id).await })
+                .await
+                .map_err(ApiError::internal)?
+                .map(|()| Outcome::Done);
+        }
+        _ => {}
     }
     let account = job
         .account
@@ -81,7 +109,7 @@ async fn run(state: &WorkerState, job: &RequestJob, worker: &str) -> Result<Outc
         .ok_or_else(|| ApiError::internal("storage job without an account"))?;
     let storage = cloudbridge_connectors::open(&state.connectors, account)?;
     match &job.op {
-        Op::Ping => unreachable!("answered above"),
+        Op::Ping | Op::Seed => unreachable!("answered above"),
         Op::Validate => storage.validate().await.map(|()| Outcome::Done),
         Op::Metadata { path } => storage.metadata(path).await.map(|entry| Outcome::Entry {
             entry,

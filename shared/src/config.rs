@@ -95,6 +95,9 @@ pub struct DatabaseSettings {
     pub url: Secret,
     /// Pool size per process.
     pub max_connections: u32,
+    /// How long a query waits for a free connection before the request is answered
+    /// 503 with `Retry-After` (the pool is exhausted: overload, not a fault).
+    pub acquire_timeout_ms: u64,
 }
 
 /// Redis settings.
@@ -250,6 +253,9 @@ pub struct ProviderSettings {
     pub content_url: String,
     /// Scopes requested, space separated.
     pub scope: String,
+    /// Time limit of one call to the service's API (a call that streams a file's bytes
+    /// has a limit of its own, as long as a large transfer may take).
+    pub call_timeout_ms: u64,
 }
 
 /// The OAuth services.
@@ -295,6 +301,7 @@ fn provider(
         api_url: api.into(),
         content_url: content.into(),
         scope: scope.into(),
+        call_timeout_ms: 60_000,
     }
 }
 
@@ -330,6 +337,7 @@ impl Default for Settings {
             database: DatabaseSettings {
                 url: Secret::new("postgres://postgres@127.0.0.1:5432/cloudbridge"),
                 max_connections: 16,
+                acquire_timeout_ms: 5_000,
             },
             redis: RedisSettings {
                 url: Secret::new("redis://127.0.0.1:6379"),

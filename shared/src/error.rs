@@ -127,7 +127,15 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        ApiError::internal(format_args!("database: {e}"))
+        match e {
+            // Every connection is busy (for `database.acquire_timeout`): overload, not a
+            // fault, so the caller is told to come back rather than that something broke.
+            sqlx::Error::PoolTimedOut => {
+                tracing::warn!("database pool exhausted");
+                ApiError::overloaded("The appliance is busy; retry shortly.", 1)
+            }
+            e => ApiError::internal(format_args!("database: {e}")),
+        }
     }
 }
 
@@ -160,6 +168,15 @@ mod tests {
         assert_eq!(body["error_code"], "naming_conflict");
         assert_eq!(body["id"], "rid");
         assert_eq!(body["conflicting_resource_id"], "abc");
+    }
+
+    #[test]
+    fn an_exhausted_pool_is_overload_not_a_fault() {
+        let e = ApiError::from(sqlx::Error::PoolTimedOut);
+        assert_eq!((e.status, e.code.as_str()), (503, "service_not_available"));
+        assert_eq!(e.retry_after, Some(1));
+        let e = ApiError::from(sqlx::Error::RowNotFound);
+        assert_eq!(e.status, 500);
     }
 
     #[test]

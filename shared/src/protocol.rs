@@ -51,6 +51,10 @@ pub enum Op {
     Ping,
     /// Checks that the account's service is reachable and the account usable.
     Validate,
+    /// Takes a newly connected account's first event collection (what exists, recorded
+    /// without events) before the connection is answered, so that every later change is
+    /// reported. Done at once for accounts that do not collect or are seeded already.
+    Seed,
     /// Metadata of a file or folder.
     Metadata {
         /// The item.
@@ -155,6 +159,7 @@ impl Op {
         match self {
             Op::Ping => "ping",
             Op::Validate => "validate",
+            Op::Seed => "seed",
             Op::Metadata { .. } => "metadata",
             Op::ListFolder { .. } => "list_folder",
             Op::CreateFolder { .. } => "create_folder",

@@ -172,12 +172,23 @@ pub fn describe() {
     );
 }
 
+/// How a token refresh ends: `ok`; `refused` (the service refused the account's grant);
+/// `client_rejected` (it refused the OAuth client: a configuration error, not the
+/// account's); `unavailable`; `no_refresh_token`.
+pub const TOKEN_REFRESH_OUTCOMES: [&str; 5] = [
+    "ok",
+    "refused",
+    "client_rejected",
+    "unavailable",
+    "no_refresh_token",
+];
+
 /// Registers, at zero, the counters of background work that the worker process owns
 /// (token refresh, event collection, webhook delivery), so that dashboards and alert
 /// rules querying them see a series (0) before the first refresh, event or delivery
 /// rather than nothing.
 pub fn register_background_counters() {
-    for outcome in ["ok", "error"] {
+    for outcome in TOKEN_REFRESH_OUTCOMES {
         metrics::counter!(names::TOKEN_REFRESHES, "outcome" => outcome).increment(0);
     }
     metrics::counter!(names::EVENTS_COLLECTED).increment(0);

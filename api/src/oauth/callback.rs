@@ -17,7 +17,7 @@ use super::{back_to, browser_secret, error_page, error_redirect, request::Reques
 use crate::{
     extract::Query,
     html::{self, escape},
-    routes::accounts::connect_oauth,
+    routes::accounts::{connect_oauth, seed_events},
     AppState,
 };
 
@@ -145,6 +145,10 @@ async fn connect(
             "access_denied",
             format!("The service refused the code: {why}"),
         ),
+        GrantError::Client(why) => (
+            "server_error",
+            format!("The service refused this application's OAuth client: {why}"),
+        ),
         GrantError::Unavailable(_) => (
             "temporarily_unavailable",
             "The service could not be reached; try again.".to_string(),
@@ -170,6 +174,7 @@ async fn connect(
     )
     .await
     .map_err(|e| ("server_error", e.message))?;
+    seed_events(state, &account).await;
     tracing::info!(account = account.id, service, "account connected");
     if request.response_type == "token" {
         let token = db::bearer_tokens::create(&state.db, account.id)

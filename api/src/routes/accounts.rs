@@ -244,6 +244,7 @@ pub async fn import(
     } else {
         db::accounts::upsert(&state.db, app, service, name, &config, secrets.as_deref()).await?
     };
+    seed_events(&state, &account).await;
     state.forget_account(app, account.id);
     let token = db::bearer_tokens::create(&state.db, account.id).await?;
     let mut body = wire::account(&account, &base);
@@ -269,6 +270,25 @@ pub async fn connect_oauth(
     Ok(db::accounts::get(&state.db, app, account.id)
         .await?
         .unwrap_or(account))
+}
+
+/// Records what a newly connected account holds before its connection is answered, when
+/// its application collects events: every change made after the answer is then reported
+/// (a first collection taken later would count such changes as what was there).
+/// A failure is logged and the connection still answered: the regular first collection
+/// then takes the baseline, later.
+pub async fn seed_events(state: &AppState, account: &db::accounts::Account) {
+    match db::feeds::seeded(&state.db, account.id).await {
+        Ok(Some(false)) => {}
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(account = account.id, error = %e, "seeding not checked");
+            return;
+        }
+    }
+    if let Err(e) = state.pipeline.call(Some(account.job_ref()), Op::Seed).await {
+        tracing::warn!(account = account.id, error = %e.message, "account not seeded before answering");
+    }
 }
 
 /// `GET /v1/accounts`

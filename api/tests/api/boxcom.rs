@@ -34,6 +34,14 @@ pub(crate) async fn fake(tweak: impl FnOnce(&mut Config)) -> BoxFake {
 
 /// A Cloudbridge whose `providers.box` is the emulator.
 pub(crate) async fn app_for(fake: &BoxFake) -> TestApp {
+    app_with(fake, |_| {}).await
+}
+
+/// [`app_for`] with more settings changed.
+pub(crate) async fn app_with(
+    fake: &BoxFake,
+    tweak: impl FnOnce(&mut cloudbridge_shared::Settings) + 'static,
+) -> TestApp {
     let (url, token_url, authorize_url) = (
         fake.url().to_string(),
         fake.token_url(),
@@ -48,6 +56,7 @@ pub(crate) async fn app_for(fake: &BoxFake) -> TestApp {
             b.authorize_url = authorize_url;
             b.client_id = Config::default().client_id;
             b.client_secret = Secret::new(Config::default().client_secret);
+            tweak(s);
         })
         .spawn()
         .await
@@ -292,6 +301,57 @@ async fn box_tokens_are_refreshed_and_rotated() {
 }
 
 #[tokio::test]
+async fn a_refused_client_is_an_operator_error_not_the_accounts() {
+    let fake = fake(|_| {}).await;
+    let app = app_with(&fake, |s| {
+        // Blame an account on its first refusal (production waits days).
+        s.oauth.reauth_after_secs = 0;
+        s.providers.box_.client_secret = Secret::new("not-the-secret");
+    })
+    .await;
+    let (access, refresh) = fake.issue_tokens();
+    let a = import(&app, &access, Some(&refresh)).await;
+    fake.revoke_token(&access);
+    let r = a.get(&format!("{STORAGE}/folders/root/contents")).await;
+    let body = assert_error(r, 502, "bad_gateway").await;
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("OAuth client"), "{message}");
+    assert!(!message.contains("not-the-secret"), "{message}");
+    let account = a.get_json("/v1/accounts/me").await;
+    let pool = sqlx::PgPool::connect(app.settings().database.url.expose())
+        .await
+        .unwrap();
+    let (needs, active, failures): (bool, bool, i32) = sqlx::query_as(
+        "SELECT a.needs_reauth, a.active, t.failures FROM accounts a
+           JOIN account_tokens t ON t.account_id = a.id WHERE a.id = $1",
+    )
+    .bind(account["id"].as_i64().unwrap())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(
+        !needs && active && failures == 0,
+        "the account is not blamed"
+    );
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("cloudbridge_token_refreshes_total")
+                && l.contains("outcome=\"client_rejected\"")
+                && l.contains("service=\"box\"")
+                && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
 async fn the_box_fakes_authorization_flow_redirects_with_a_code() {
     let fake = BoxFake::start(Config::default()).await;
     let client = reqwest::Client::builder()
@@ -345,6 +405,7 @@ async fn the_box_fakes_authorization_flow_redirects_with_a_code() {
             access: Secret::new(tokens["access_token"].as_str().unwrap()),
             version: 0,
         })),
+        call_timeout: std::time::Duration::from_secs(60),
     };
     let mut provider = cloudbridge_shared::Settings::default().providers.box_;
     provider.api_url = fake.url().to_string();

@@ -242,6 +242,7 @@ async fn dropbox_identity_names_the_account() {
             access: Secret::new(token),
             version: 0,
         })),
+        call_timeout: std::time::Duration::from_secs(60),
     };
     let token = fake.issue_token(&fake.account_id());
     let (id, name) = identity(&api(token), &provider).await.unwrap();

@@ -751,3 +751,156 @@ async fn an_expired_feed_position_is_a_resync_by_listing_not_silence() {
     let (all, _) = c.events_of(&user, "0", 3).await;
     assert_eq!(all.len(), 3);
 }
+
+/// Connects an account of a collecting application with `body` and, at once (no
+/// collection has run), uploads a file: the upload is an event. The import answers only
+/// once what the account holds is recorded, so nothing made after it can be mistaken for
+/// what was there.
+async fn the_first_change_after_connecting_is_an_event(c: &Collecting, body: &Value) {
+    let (_, key) = c.collecting_app().await;
+    let (_, token) = c.app.import(&key, body).await;
+    let user = c.app.with_token(&token);
+    let r = user
+        .upload("root", "first.txt", "right after connecting")
+        .await;
+    assert_eq!(r.status(), 201);
+    let (found, _) = c.events_of(&user, "0", 1).await;
+    assert_eq!(
+        kinds(&found),
+        [("add".to_string(), "/first.txt".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn the_first_change_after_connecting_is_an_event_on_every_kind_of_service() {
+    let c = Collecting::start().await;
+    let local = json!({"service": "local", "account": "first"});
+    the_first_change_after_connecting_is_an_event(&c, &local).await;
+
+    let moto = crate::helpers::moto().await;
+    let s3 = json!({
+        "service": "s3_compatible", "account": "first", "token": "AK", "token_secret": "SK",
+        "bucket": "bucket-one", "endpoint": moto.endpoint,
+    });
+    the_first_change_after_connecting_is_an_event(&c, &s3).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let dav = crate::helpers::rclone_webdav(dir.path()).await;
+    let webdav = json!({
+        "service": "webdav", "account": "first", "url": dav.endpoint,
+        "token": "dav", "token_secret": "dav-password",
+    });
+    the_first_change_after_connecting_is_an_event(&c, &webdav).await;
+
+    let sshd = crate::helpers::Sshd::start().await;
+    let sftp = sshd.password_account(&sshd.root("first"));
+    the_first_change_after_connecting_is_an_event(&c, &sftp).await;
+}
+
+#[tokio::test]
+async fn the_first_change_after_connecting_is_an_event_on_a_native_feed() {
+    let mock = crate::gdrive::drive_mock().await;
+    let c = Collecting::around(crate::gdrive::app_with_drive(&mock.endpoint).await);
+    the_first_change_after_connecting_is_an_event(&c, &crate::gdrive::account("mock@example.com"))
+        .await;
+}
+
+#[tokio::test]
+async fn a_collection_that_outlived_its_lease_writes_nothing() {
+    use cloudbridge_shared::db::feeds::{self, FencedError, Next};
+    let c = Collecting::start_with(|s| s.events.sweep_cron = "0 0 0 1 1 * 2099".into()).await;
+    let (_, key) = c.collecting_app().await;
+    let (account, _) = c.app.import_local(&key, "fenced").await;
+    let db = c.db().await;
+    let first = feeds::lease(&db, account, 300)
+        .await
+        .unwrap()
+        .expect("lease");
+    assert!(
+        feeds::lease(&db, account, 300).await.unwrap().is_none(),
+        "held"
+    );
+    // The first collection hangs past its lease; a second one takes over.
+    sqlx::query(
+        "UPDATE event_feeds SET lease_until = now() - interval '1 second' WHERE account_id = $1",
+    )
+    .bind(account)
+    .execute(&db)
+    .await
+    .unwrap();
+    let second = feeds::lease(&db, account, 300)
+        .await
+        .unwrap()
+        .expect("taken over");
+    let mut tx = db.begin().await.unwrap();
+    feeds::extend(&mut tx, &second, 300).await.unwrap();
+    feeds::save_cursor(&mut tx, &second, Some("newer"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // Every write of the first one is refused, and changes nothing.
+    let mut tx = db.begin().await.unwrap();
+    assert!(matches!(
+        feeds::extend(&mut tx, &first, 300).await,
+        Err(FencedError::Lost)
+    ));
+    assert!(matches!(
+        feeds::save_cursor(&mut tx, &first, Some("older")).await,
+        Err(FencedError::Lost)
+    ));
+    drop(tx);
+    assert!(matches!(
+        feeds::fail(&db, &first, "late").await,
+        Err(FencedError::Lost)
+    ));
+    assert!(matches!(
+        feeds::finish(&db, &first, Next::Now).await,
+        Err(FencedError::Lost)
+    ));
+    let (cursor, held): (Option<String>, bool) =
+        sqlx::query_as("SELECT cursor, lease_until > now() FROM event_feeds WHERE account_id = $1")
+            .bind(account)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(cursor.as_deref(), Some("newer"));
+    assert!(held, "the second collection still holds its lease");
+    feeds::finish(&db, &second, Next::Scheduled).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_change_made_while_a_collection_runs_is_collected_after_it() {
+    use cloudbridge_shared::db::feeds::{self, Next};
+    let c = Collecting::start_with(|s| s.events.sweep_cron = "0 0 0 1 1 * 2099".into()).await;
+    let (_, key) = c.collecting_app().await;
+    let (account, _) = c.app.import_local(&key, "hurried").await;
+    let db = c.db().await;
+    let lease = feeds::lease(&db, account, 300)
+        .await
+        .unwrap()
+        .expect("lease");
+    // A change through Cloudbridge while the collection runs (it may have listed the
+    // changed folder already) asks for a collection within 1 s...
+    feeds::hurry(&db, account, 1_000).await.unwrap();
+    // ...which the end of the running one must not push back by a whole interval.
+    feeds::finish(&db, &lease, Next::Spread(3_600))
+        .await
+        .unwrap();
+    let soon: bool = sqlx::query_scalar(
+        "SELECT next_collect_at <= now() + interval '1 second' FROM event_feeds WHERE account_id = $1",
+    )
+    .bind(account)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(soon, "the early collection was kept");
+    // The request is used up: it does not hold later collections back.
+    let left: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT hurry_at FROM event_feeds WHERE account_id = $1")
+            .bind(account)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(left, None);
+}

@@ -42,6 +42,7 @@ fn api(token: &str) -> Api {
             access: Secret::new(token),
             version: 0,
         })),
+        call_timeout: std::time::Duration::from_secs(60),
     }
 }
 

@@ -172,6 +172,7 @@ async fn the_connect_flow_learns_who_signed_in() {
             access: cloudbridge_shared::Secret::new(TOKEN),
             version: 0,
         })),
+        call_timeout: std::time::Duration::from_secs(60),
     };
     let (account, name) = cloudbridge_connectors::gdrive::identity(&api, &provider)
         .await
@@ -185,6 +186,7 @@ async fn the_connect_flow_learns_who_signed_in() {
             access: cloudbridge_shared::Secret::new("revoked"),
             version: 0,
         })),
+        call_timeout: std::time::Duration::from_secs(60),
         ..api
     };
     let e = cloudbridge_connectors::gdrive::identity(&refused, &provider)

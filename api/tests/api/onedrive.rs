@@ -272,6 +272,7 @@ async fn identity_names_the_drive_owner() {
             access: cloudbridge_shared::secret::Secret::new(token),
             version: 0,
         })),
+        call_timeout: std::time::Duration::from_secs(60),
     };
     let found = cloudbridge_connectors::onedrive::identity(&api("valid-token"), &settings)
         .await

@@ -517,3 +517,92 @@ async fn the_scheduler_refreshes_tokens_ahead_of_expiry_without_any_request() {
     }
     assert_eq!(issuer.refresh_tokens_issued().await, 3);
 }
+
+#[tokio::test]
+async fn a_refresh_the_service_accepted_survives_a_failed_write() {
+    let issuer = Issuer::start().await;
+    let app = issuer.app(|_| {}).await;
+    let (access, refresh) = issuer.grant().await;
+    let expired = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let (key, id) = account(&app, &access, &refresh, expired).await;
+    let pool = sqlx::PgPool::connect(app.settings().database.url.expose())
+        .await
+        .unwrap();
+    // The first write of new tokens fails (as a commit can); a sequence, unlike a row,
+    // counts even in the statement the error rolls back.
+    sqlx::raw_sql(
+        "CREATE SEQUENCE token_writes;
+         CREATE FUNCTION fail_first_token_write() RETURNS trigger AS $$
+         BEGIN
+             IF OLD.sealed IS DISTINCT FROM NEW.sealed AND nextval('token_writes') = 1 THEN
+                 RAISE EXCEPTION 'injected failure';
+             END IF;
+             RETURN NEW;
+         END $$ LANGUAGE plpgsql;
+         CREATE TRIGGER fail_first_token_write BEFORE UPDATE ON account_tokens
+             FOR EACH ROW EXECUTE FUNCTION fail_first_token_write();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let r = userinfo(&app.client, &app.base, &key, id).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(issuer.refresh_tokens_issued().await, 2);
+    let written: i64 = sqlx::query_scalar("SELECT last_value FROM token_writes")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(written, 2, "the failed write was written again");
+    // The rotated refresh token is the one stored: another process (no cache) can still
+    // refresh with it, where the grant's own one is spent.
+    sqlx::query(
+        "UPDATE account_tokens SET issued_at = now() - interval '2 days' WHERE account_id = $1",
+    )
+    .bind(id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let fresh = keeper(&app, pool.clone());
+    assert_eq!(
+        fresh.refresh_due(id).await.unwrap(),
+        cloudbridge_connectors::oauth::Sweep::Refreshed
+    );
+    assert_eq!(issuer.refresh_tokens_issued().await, 3);
+}
+
+#[tokio::test]
+async fn refreshes_never_wait_on_a_second_connection_of_a_small_pool() {
+    let issuer = Issuer::start().await;
+    let app = issuer.app(|_| {}).await;
+    let pool = sqlx::PgPool::connect(app.settings().database.url.expose())
+        .await
+        .unwrap();
+    let mut accounts = Vec::new();
+    for _ in 0..8 {
+        let (access, refresh) = issuer.grant().await;
+        let old = chrono::Utc::now() - chrono::Duration::seconds(1);
+        accounts.push(account(&app, &access, &refresh, old).await.1);
+    }
+    // Two connections for eight sweeping refreshes: a refresh that held one while asking
+    // for another (or while the service answered) would starve the rest.
+    let small = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(std::time::Duration::from_secs(3))
+        .connect(app.settings().database.url.expose())
+        .await
+        .unwrap();
+    let keeper = keeper(&app, small);
+    let runs = accounts.iter().map(|&id| {
+        let keeper = keeper.clone();
+        async move { keeper.refresh_due(id).await }
+    });
+    for result in futures::future::join_all(runs).await {
+        assert_eq!(
+            result.unwrap(),
+            cloudbridge_connectors::oauth::Sweep::Refreshed
+        );
+    }
+    assert_eq!(issuer.refresh_tokens_issued().await, 16);
+    drop(pool);
+}

@@ -384,7 +384,10 @@ impl Storage for BoxStore {
         };
         let mut waits = 0;
         let response = loop {
-            let response = self.api.send(|c| ranged(c.get(&url))).await?;
+            let response = self
+                .api
+                .send(|c| ranged(c.get(&url).timeout(oauth::TRANSFER_TIMEOUT)))
+                .await?;
             let status = response.status();
             if status == reqwest::StatusCode::ACCEPTED && waits < 5 {
                 // Just uploaded, not downloadable yet.

@@ -251,7 +251,10 @@ impl Client {
         let url = format!("{}files/download", self.content_base);
         let arg = header_json(&serde_json::json!({ "path": path }));
         self.call(|http| {
-            let request = http.post(&url).header("Dropbox-API-Arg", &arg);
+            let request = http
+                .post(&url)
+                .header("Dropbox-API-Arg", &arg)
+                .timeout(oauth::TRANSFER_TIMEOUT);
             match range {
                 Some((start, end)) => {
                     request.header(reqwest::header::RANGE, format!("bytes={start}-{end}"))

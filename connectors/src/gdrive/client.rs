@@ -17,8 +17,6 @@ const LIST_FIELDS: &str =
     "nextPageToken,files(id,name,mimeType,size,createdTime,modifiedTime,parents,trashed,md5Checksum)";
 /// Largest page Drive serves.
 const PAGE_SIZE: &str = "1000";
-/// Time limit of one metadata call (transfers have none: they stream).
-const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A Drive file resource, with the JSON it came from.
 #[derive(Clone, Debug)]
@@ -174,7 +172,7 @@ impl Drive {
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync,
     {
-        let response = self.call(|c| build(c).timeout(CALL_TIMEOUT)).await?;
+        let response = self.call(build).await?;
         response.json().await.map_err(|e| {
             ApiError::new(
                 502,
@@ -305,9 +303,7 @@ impl Drive {
     /// Deletes file `id` for good (skipping the trash).
     pub async fn delete(&self, id: &str) -> Result<(), ApiError> {
         let url = self.files_url(id);
-        self.call(|c| c.delete(&url).timeout(CALL_TIMEOUT))
-            .await
-            .map(drop)
+        self.call(|c| c.delete(&url)).await.map(drop)
     }
 
     /// The change feed's start page token now.
@@ -335,9 +331,7 @@ impl Drive {
             ("spaces", "drive"),
             ("fields", fields.as_str()),
         ];
-        let answer = self
-            .answer(|c| c.get(&url).query(&query).timeout(CALL_TIMEOUT))
-            .await?;
+        let answer = self.answer(|c| c.get(&url).query(&query)).await?;
         match answer {
             Ok(response) => response.json().await.map(Some).map_err(|e| {
                 ApiError::new(

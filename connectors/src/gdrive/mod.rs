@@ -31,7 +31,7 @@ use cloudbridge_shared::{
 };
 use futures::StreamExt;
 
-use crate::{dal::UPLOAD_PREFIX, feed::FeedPage, transfer, Storage};
+use crate::{dal::UPLOAD_PREFIX, feed::FeedPage, oauth, transfer, Storage};
 
 pub mod client;
 pub mod feed;
@@ -349,7 +349,10 @@ impl Storage for DriveStore {
         let response = self
             .drive
             .call(|c| {
-                let req = c.get(&url).query(&[("alt", "media")]);
+                let req = c
+                    .get(&url)
+                    .query(&[("alt", "media")])
+                    .timeout(oauth::TRANSFER_TIMEOUT);
                 match range {
                     Some((start, end)) => {
                         req.header(reqwest::header::RANGE, format!("bytes={start}-{end}"))

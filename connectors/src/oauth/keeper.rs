@@ -1,12 +1,21 @@
-//! The one owner of token refresh in a process. A refresh happens while holding the
-//! account's token row lock in PostgreSQL, and swaps the credential `version`; a
-//! per-process single flight keeps a process's concurrent requests to one waiter. So
-//! however many workers, API processes and sweeps want a fresh token at once, the
-//! service sees one refresh, and everybody goes on with its result.
+//! The one owner of token refresh in a process. A refresh first claims the account's
+//! token row in PostgreSQL (a short lease, committed at once), then asks the service, then
+//! swaps the credential `version` in a statement of its own; a per-process single flight
+//! keeps a process's concurrent requests to one waiter. So however many workers, API
+//! processes and sweeps want a fresh token at once, the service sees one refresh, and
+//! everybody goes on with its result.
+//!
+//! No connection is held while the service is asked (a pool cannot deadlock on
+//! refreshes), and tokens the service issued are never dropped because one write failed:
+//! the write is retried, and while the database is away the tokens serve this process.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, Utc};
 use cloudbridge_shared::{
     config::{OAuthSettings, ProvidersSettings},
@@ -27,6 +36,11 @@ use super::{
 /// A token is renewed before use when it expires within this margin (or within a
 /// quarter of its lifetime, for services that issue very short-lived tokens).
 const EXPIRY_MARGIN_SECS: i64 = 60;
+/// How long a refresh's claim on the token row lasts: longer than the token endpoint's
+/// time-out (15 s), so only a claim whose process died is ever taken over.
+const CLAIM_SECS: u64 = 30;
+/// How often a request waiting on another process's refresh reads the row again.
+const CLAIM_POLL: Duration = Duration::from_millis(50);
 
 /// Tokens of the accounts this process serves.
 pub struct Keeper {
@@ -116,7 +130,7 @@ impl Keeper {
     }
 
     /// A usable access token for `account`.
-    pub async fn token(&self, account: i64) -> Result<Token, ApiError> {
+    pub async fn token(self: &Arc<Self>, account: i64) -> Result<Token, ApiError> {
         let slot = self.slot(account);
         if let Some(cached) = slot.current.lock().expect("token slot").clone() {
             if !cached.expiring() {
@@ -127,24 +141,25 @@ impl Keeper {
     }
 
     /// A token newer than version `stale` (which the service refused).
-    pub async fn refreshed(&self, account: i64, stale: i64) -> Result<Token, ApiError> {
+    pub async fn refreshed(self: &Arc<Self>, account: i64, stale: i64) -> Result<Token, ApiError> {
         let slot = self.slot(account);
         self.renew(account, &slot, Some(stale)).await
     }
 
     /// Refreshes `account` if its token is (still) due by the sweep's rules: past the
     /// refresh fraction of its lifetime, or idle for too long.
-    pub async fn refresh_due(&self, account: i64) -> Result<Sweep, ApiError> {
+    pub async fn refresh_due(self: &Arc<Self>, account: i64) -> Result<Sweep, ApiError> {
         let slot = self.slot(account);
         let _flight = slot.flight.lock().await;
-        let mut tx = self.db.begin().await?;
-        let Some(row) = db::tokens::lock(&mut tx, account).await? else {
+        let Some(row) = db::tokens::get(&self.db, account).await? else {
             return Ok(Sweep::Skipped);
         };
-        if !self.due(&row) {
+        // Not due, or another process is refreshing it right now.
+        if !self.due(&row) || !db::tokens::claim(&self.db, account, row.version, CLAIM_SECS).await?
+        {
             return Ok(Sweep::Skipped);
         }
-        let cached = self.refresh_locked(tx, row).await?;
+        let cached = self.refresh_claimed(row).await?;
         *slot.current.lock().expect("token slot") = Some(cached);
         Ok(Sweep::Refreshed)
     }
@@ -162,7 +177,7 @@ impl Keeper {
     }
 
     async fn renew(
-        &self,
+        self: &Arc<Self>,
         account: i64,
         slot: &Slot,
         stale: Option<i64>,
@@ -175,24 +190,28 @@ impl Keeper {
                 return Ok(cached.token);
             }
         }
-        let row = db::tokens::get(&self.db, account)
-            .await?
-            .ok_or_else(service_unauthorized)?;
-        let cached = self.cached(&row)?;
-        let cached = if usable(&cached) {
-            cached
-        } else {
-            let mut tx = self.db.begin().await?;
-            let row = db::tokens::lock(&mut tx, account)
+        let waited_from = Instant::now();
+        let cached = loop {
+            let row = db::tokens::get(&self.db, account)
                 .await?
                 .ok_or_else(service_unauthorized)?;
             let cached = self.cached(&row)?;
             if usable(&cached) {
-                // Another process refreshed while this one waited for the lock.
-                cached
-            } else {
-                self.refresh_locked(tx, row).await?
+                // Another process refreshed it.
+                break cached;
             }
+            if db::tokens::claim(&self.db, account, row.version, CLAIM_SECS).await? {
+                break self.refresh_claimed(row).await?;
+            }
+            // Another process is asking the service: its answer lands in the row (or its
+            // claim runs out, if it died, and this one takes over).
+            if waited_from.elapsed() > Duration::from_secs(CLAIM_SECS + 5) {
+                return Err(ApiError::overloaded(
+                    "The account's token is being refreshed; retry shortly.",
+                    1,
+                ));
+            }
+            tokio::time::sleep(CLAIM_POLL).await;
         };
         *slot.current.lock().expect("token slot") = Some(cached.clone());
         Ok(cached.token)
@@ -214,71 +233,143 @@ impl Keeper {
         serde_json::from_slice(&self.cipher.open(&row.sealed)?).map_err(ApiError::internal)
     }
 
-    /// Calls the service with the locked row's refresh token and swaps in the answer.
-    async fn refresh_locked(
-        &self,
-        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
-        row: StoredToken,
-    ) -> Result<Cached, ApiError> {
-        let service = row.service.clone();
+    /// Asks the service for new tokens with the claimed row's refresh token, and keeps
+    /// what it answers. It runs as a task of its own: a caller that gives up (a request
+    /// past its deadline) must not cancel it between the service's answer and its write.
+    async fn refresh_claimed(self: &Arc<Self>, row: StoredToken) -> Result<Cached, ApiError> {
+        let keeper = self.clone();
+        tokio::spawn(async move { keeper.refresh_in_task(row).await })
+            .await
+            .map_err(ApiError::internal)?
+    }
+
+    async fn refresh_in_task(&self, row: StoredToken) -> Result<Cached, ApiError> {
         let count = |outcome: &'static str| {
-            metrics::counter!(names::TOKEN_REFRESHES, "service" => service.clone(), "outcome" => outcome)
+            metrics::counter!(names::TOKEN_REFRESHES, "service" => row.service.clone(), "outcome" => outcome)
                 .increment(1);
         };
-        let secrets = self.open(&row)?;
-        let Some(refresh_token) = secrets.refresh_token.as_deref() else {
-            drop(tx);
-            count("no_refresh_token");
-            return Err(service_unauthorized());
+        let e = match self.ask(&row).await {
+            Ok(Some(Ok(granted))) => {
+                count("ok");
+                return self.keep(&row, granted).await;
+            }
+            Ok(Some(Err(e))) => e,
+            Ok(None) => {
+                count("no_refresh_token");
+                db::tokens::release(&self.db, row.account_id, row.version).await?;
+                return Err(service_unauthorized());
+            }
+            Err(e) => {
+                db::tokens::release(&self.db, row.account_id, row.version).await?;
+                return Err(e);
+            }
+        };
+        db::tokens::release(&self.db, row.account_id, row.version).await?;
+        count(match e {
+            GrantError::Refused(_) => "refused",
+            GrantError::Client(_) => "client_rejected",
+            GrantError::Unavailable(_) => "unavailable",
+        });
+        // A reconnect (or an older process's refresh) may have replaced the tokens while
+        // the service was asked: those are good, use them.
+        if let Some(now) = db::tokens::get(&self.db, row.account_id).await? {
+            if now.version > row.version {
+                return self.cached(&now);
+            }
+        }
+        self.failed(&row, &e).await
+    }
+
+    /// The service's answer to a refresh with `row`'s refresh token (`None`: the account
+    /// has none to refresh with).
+    async fn ask(
+        &self,
+        row: &StoredToken,
+    ) -> Result<Option<Result<Granted, GrantError>>, ApiError> {
+        let Some(refresh_token) = self.open(row)?.refresh_token else {
+            return Ok(None);
         };
         let provider = self.providers.get(&row.service).ok_or_else(|| {
             ApiError::internal(format_args!("{} is not an OAuth service", row.service))
         })?;
         let client = self.client(&row.application_id, &row.service).await?;
-        let answer = provider::refresh(&self.http, provider, &client, refresh_token).await;
-        match answer {
-            Ok(granted) => {
-                let sealed = self.seal(&granted.secrets);
-                let version = db::tokens::swap(
-                    &mut tx,
-                    row.account_id,
-                    row.version,
-                    &sealed,
-                    granted.expires_at,
-                )
-                .await?
-                .ok_or_else(|| ApiError::internal("token row changed under its lock"))?;
-                tx.commit().await?;
-                count("ok");
-                tracing::info!(account = row.account_id, version, "token refreshed");
-                Ok(Cached {
-                    token: Token {
-                        access: Secret::new(granted.secrets.access_token),
-                        version,
-                    },
-                    issued_at: Utc::now(),
-                    expires_at: granted.expires_at,
-                })
+        Ok(Some(
+            provider::refresh(&self.http, provider, &client, &refresh_token).await,
+        ))
+    }
+
+    /// Writes tokens the service just issued over `row`'s. The service may already have
+    /// retired the refresh token they replace, so one failed write must not lose them: it
+    /// is retried, and when the database stays away a task of this process goes on
+    /// writing them while they serve its requests.
+    async fn keep(&self, row: &StoredToken, granted: Granted) -> Result<Cached, ApiError> {
+        let sealed = self.seal(&granted.secrets);
+        let (account, version, expires_at) = (row.account_id, row.version, granted.expires_at);
+        let save = {
+            let db = self.db.clone();
+            move || {
+                let (db, sealed) = (db.clone(), sealed.clone());
+                async move { db::tokens::swap(&db, account, version, &sealed, expires_at).await }
+            }
+        };
+        let retry = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(100))
+            .with_max_delay(Duration::from_secs(2))
+            .with_max_times(5);
+        let saved = match save.clone().retry(retry).await {
+            Ok(Some(version)) => version,
+            // A reconnect replaced the tokens meanwhile: its tokens are the newer ones.
+            Ok(None) => {
+                let now = db::tokens::get(&self.db, account)
+                    .await?
+                    .ok_or_else(service_unauthorized)?;
+                return self.cached(&now);
             }
             Err(e) => {
-                drop(tx);
-                count(match e {
-                    GrantError::Refused(_) => "refused",
-                    GrantError::Unavailable(_) => "unavailable",
-                });
-                // A reconnect (or an older process's refresh) may have replaced the
-                // tokens while the service was asked: those are good, use them.
-                if let Some(now) = db::tokens::get(&self.db, row.account_id).await? {
-                    if now.version > row.version {
-                        return self.cached(&now);
+                tracing::error!(account, error = %e, "refreshed tokens not saved; still trying");
+                let forever = ExponentialBuilder::default()
+                    .with_max_delay(Duration::from_secs(30))
+                    .without_max_times();
+                tokio::spawn(async move {
+                    match save.retry(forever).await {
+                        Ok(_) => tracing::info!(account, "refreshed tokens saved"),
+                        Err(e) => tracing::error!(account, error = %e, "refreshed tokens lost"),
                     }
-                }
-                self.failed(&row, &e).await
+                });
+                version
             }
-        }
+        };
+        tracing::info!(account, version = saved, "token refreshed");
+        Ok(Cached {
+            token: Token {
+                access: Secret::new(granted.secrets.access_token),
+                version: saved,
+            },
+            issued_at: Utc::now(),
+            expires_at,
+        })
     }
 
     async fn failed(&self, row: &StoredToken, e: &GrantError) -> Result<Cached, ApiError> {
+        if let GrantError::Client(why) = e {
+            // Not the account's fault: nothing is counted against it.
+            tracing::error!(
+                account = row.account_id,
+                service = %row.service,
+                error = %why,
+                "the service refused the OAuth client; fix the service keys"
+            );
+            return Err(ApiError::new(
+                502,
+                "bad_gateway",
+                format!(
+                    "The service refused this application's OAuth client ({why}): the \
+                     client id and secret configured for {} must be fixed; the account \
+                     itself is fine.",
+                    row.service
+                ),
+            ));
+        }
         tracing::warn!(account = row.account_id, error = %e, "token refresh failed");
         let since = db::tokens::record_failure(&self.db, row.account_id, &e.to_string()).await?;
         match e {
@@ -291,7 +382,7 @@ impl Keeper {
                 }
                 Err(service_unauthorized())
             }
-            GrantError::Unavailable(_) => Err(ApiError::new(
+            _ => Err(ApiError::new(
                 503,
                 "service_not_available",
                 "The service's token endpoint is not available; retry later.",

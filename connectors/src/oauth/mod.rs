@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub mod keeper;
 pub mod provider;
 
-pub use keeper::Keeper;
+pub use keeper::{Keeper, Sweep};
 
 /// An access token and the credential version it came from.
 #[derive(Clone, Debug)]
@@ -80,6 +80,11 @@ pub const MAX_WAIT: Duration = Duration::from_secs(8);
 /// Rate-limited attempts before the answer is passed on to the client.
 pub const ATTEMPTS: u32 = 3;
 
+/// The time limit of a call that streams a file's bytes (a download, an upload): as
+/// long as a large transfer may take. Calls set it themselves; every other call gets
+/// its service's `call_timeout_ms`.
+pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
 /// HTTP access to one account at its service.
 #[derive(Clone)]
 pub struct Api {
@@ -87,6 +92,9 @@ pub struct Api {
     pub http: reqwest::Client,
     /// The account's tokens.
     pub tokens: Arc<dyn TokenSource>,
+    /// Time limit of a call that sets none of its own, so a hung service cannot hold a
+    /// job (or a collection) forever.
+    pub call_timeout: Duration,
 }
 
 impl Api {
@@ -103,11 +111,14 @@ impl Api {
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
-            let response = build(&self.http)
+            let mut request = build(&self.http)
                 .bearer_auth(token.access.expose())
-                .send()
-                .await
+                .build()
                 .map_err(unreachable)?;
+            if request.timeout().is_none() {
+                *request.timeout_mut() = Some(self.call_timeout);
+            }
+            let response = self.http.execute(request).await.map_err(unreachable)?;
             let status = response.status().as_u16();
             match status {
                 401 if !refreshed => {

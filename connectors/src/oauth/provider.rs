@@ -19,9 +19,13 @@ pub struct Client {
 /// Why a grant failed.
 #[derive(Debug)]
 pub enum GrantError {
-    /// The service refused the code or refresh token (`invalid_grant` and kin): asking
-    /// again with the same one cannot work.
+    /// The service refused the code or refresh token itself (`invalid_grant`): asking
+    /// again with the same one cannot work, and the account must be reconnected.
     Refused(String),
+    /// The service refused the client, not the grant (`invalid_client`,
+    /// `unauthorized_client`, a malformed request): the application's or the appliance's
+    /// OAuth configuration is broken, which no account can be blamed for.
+    Client(String),
     /// The service could not be reached or answered oddly: worth trying later.
     Unavailable(String),
 }
@@ -30,6 +34,7 @@ impl std::fmt::Display for GrantError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             GrantError::Refused(e) => write!(f, "refused: {e}"),
+            GrantError::Client(e) => write!(f, "client refused: {e}"),
             GrantError::Unavailable(e) => write!(f, "unavailable: {e}"),
         }
     }
@@ -125,12 +130,18 @@ async fn grant(
         });
     }
     match serde_json::from_slice::<ErrorAnswer>(&body) {
-        // RFC 6749 §5.2: these say the grant itself is no good.
         Ok(e) if status.is_client_error() && e.error != "temporarily_unavailable" => {
-            Err(GrantError::Refused(match e.error_description {
+            let why = match e.error_description {
                 Some(d) => format!("{}: {d}", e.error),
-                None => e.error,
-            }))
+                None => e.error.clone(),
+            };
+            // RFC 6749 §5.2: only `invalid_grant` says the grant itself is no good; the
+            // other codes are about the client or the request.
+            Err(if e.error == "invalid_grant" {
+                GrantError::Refused(why)
+            } else {
+                GrantError::Client(why)
+            })
         }
         _ => Err(GrantError::Unavailable(format!(
             "the token endpoint answered {status}"

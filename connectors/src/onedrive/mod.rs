@@ -393,7 +393,7 @@ impl Storage for OneDrive {
             .graph
             .api
             .send(|client| {
-                let request = client.get(&url);
+                let request = client.get(&url).timeout(crate::oauth::TRANSFER_TIMEOUT);
                 match range {
                     Some((start, end)) => {
                         request.header(header::RANGE, format!("bytes={start}-{end}"))

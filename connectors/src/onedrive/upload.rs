@@ -114,17 +114,18 @@ async fn session(
         .as_str()
         .ok_or_else(|| graph::bad_gateway("An upload session without an upload URL."))?
         .to_string();
-    let http = graph.api.http.clone();
-    let result = fragments(&http, &upload_url, &mut body, total).await;
+    let api = &graph.api;
+    let result = fragments(api, &upload_url, &mut body, total).await;
     if result.is_err() {
         // Best effort: an abandoned session also expires at the service.
-        let _ = http.delete(&upload_url).send().await;
+        let delete = api.http.delete(&upload_url).timeout(api.call_timeout);
+        let _ = delete.send().await;
     }
     result
 }
 
 async fn fragments(
-    http: &reqwest::Client,
+    api: &oauth::Api,
     url: &str,
     body: &mut Reader,
     total: u64,
@@ -136,7 +137,7 @@ async fn fragments(
         if fragment.is_empty() || end > total {
             check_length(end, Some(total))?;
         }
-        let done = put_fragment(http, url, fragment, offset, total).await?;
+        let done = put_fragment(api, url, fragment, offset, total).await?;
         offset = end;
         match (done, offset == total) {
             (true, true) => return Ok(total),
@@ -158,7 +159,7 @@ async fn fragments(
 /// Sends one fragment; true when Graph says the file is complete (200/201), false when it
 /// expects more (202).
 async fn put_fragment(
-    http: &reqwest::Client,
+    api: &oauth::Api,
     url: &str,
     fragment: Bytes,
     offset: u64,
@@ -171,8 +172,10 @@ async fn put_fragment(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let sent = http
+        let sent = api
+            .http
             .put(url)
+            .timeout(api.call_timeout)
             .header(header::CONTENT_RANGE, &range)
             .header(header::CONTENT_LENGTH, fragment.len())
             .body(fragment.clone())

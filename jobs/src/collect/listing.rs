@@ -14,12 +14,15 @@ use std::{
 
 use cloudbridge_connectors::Storage;
 use cloudbridge_shared::{
-    db::{self, feeds::Seen},
+    db::{
+        self,
+        feeds::{FencedError, Seen},
+    },
     storage::ItemKind,
     ApiError, Entry, ItemPath,
 };
 
-use super::{classify::seen, step::Step, Collector};
+use super::{classify::seen, Collector};
 
 /// Entries per listing page.
 const PAGE: u32 = 1000;
@@ -84,24 +87,24 @@ pub async fn diff(c: &Collector<'_>, storage: &dyn Storage, emit: bool) -> Resul
         drop(conn);
         missing.extend(known.into_values());
         if !changed.is_empty() {
-            let mut step = Step::begin(c.db, c.account, emit).await.map_err(db_error)?;
+            let mut step = c.step(emit).await?;
             for (before, key, entry) in changed {
                 step.observe(before.as_ref(), key, entry, None)
                     .await
                     .map_err(db_error)?;
             }
-            events += step.commit(None, c.lease_secs).await.map_err(db_error)?;
+            events += step.commit(None).await.map_err(db_error)?;
             kept = Instant::now();
         } else if kept.elapsed() > KEEP_LEASE {
             let mut conn = c.db.acquire().await.map_err(db_error)?;
-            db::feeds::extend(&mut conn, c.account, c.lease_secs)
+            db::feeds::extend(&mut conn, &c.lease, c.lease_secs)
                 .await
                 .map_err(db_error)?;
             kept = Instant::now();
         }
     }
     for chunk in missing.chunks(GONE_CHUNK) {
-        let mut step = Step::begin(c.db, c.account, emit).await.map_err(db_error)?;
+        let mut step = c.step(emit).await?;
         let keys: Vec<String> = chunk.iter().map(|s| s.key.clone()).collect();
         let conn = step.conn().await.map_err(db_error)?;
         let now = keyed(
@@ -116,7 +119,7 @@ pub async fn diff(c: &Collector<'_>, storage: &dyn Storage, emit: bool) -> Resul
                 step.remove(before).await.map_err(db_error)?;
             }
         }
-        events += step.commit(None, c.lease_secs).await.map_err(db_error)?;
+        events += step.commit(None).await.map_err(db_error)?;
     }
     Ok(events)
 }
@@ -146,7 +149,13 @@ async fn list_all(storage: &dyn Storage, folder: &ItemPath) -> Result<Vec<Entry>
     }
 }
 
-/// A database failure, as the collection's error.
-pub fn db_error(e: sqlx::Error) -> ApiError {
-    ApiError::internal(e)
+/// The `error_code` of a collection that stopped because another one took its lease.
+pub const LEASE_LOST: &str = "lease_lost";
+
+/// A database failure (or the lease lost), as the collection's error.
+pub fn db_error(e: impl Into<FencedError>) -> ApiError {
+    match e.into() {
+        FencedError::Db(e) => e.into(),
+        FencedError::Lost => ApiError::new(409, LEASE_LOST, "Another collection took the lease."),
+    }
 }

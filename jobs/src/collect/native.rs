@@ -11,7 +11,6 @@ use cloudbridge_shared::{db, db::feeds::Seen, ApiError};
 
 use super::{
     listing::{db_error, diff},
-    step::Step,
     Collector,
 };
 
@@ -60,7 +59,7 @@ pub async fn follow(
 
 /// Stores one page of changes with the position after it.
 async fn apply(c: &Collector<'_>, changes: Vec<Change>, next: &str) -> Result<usize, ApiError> {
-    let mut step = Step::begin(c.db, c.account, true).await.map_err(db_error)?;
+    let mut step = c.step(true).await?;
     // Items this page shows somewhere: a deletion reported for their old path (services
     // that report deletions by path) is the first half of a rename or move.
     let present: HashSet<String> = changes
@@ -99,9 +98,7 @@ async fn apply(c: &Collector<'_>, changes: Vec<Change>, next: &str) -> Result<us
             (None, None) => {}
         }
     }
-    step.commit(Some(Some(next)), c.lease_secs)
-        .await
-        .map_err(db_error)
+    step.commit(Some(Some(next))).await.map_err(db_error)
 }
 
 /// What was last seen of the item a change is about: by its key, or for a deletion the
@@ -138,10 +135,9 @@ pub async fn resync(c: &Collector<'_>, storage: &dyn Storage) -> Result<usize, A
 
 /// Saves the feed position (and marks the account seeded).
 pub async fn save(c: &Collector<'_>, cursor: Option<&str>) -> Result<(), ApiError> {
-    let step = Step::begin(c.db, c.account, false)
-        .await
-        .map_err(db_error)?;
-    step.commit(Some(cursor), c.lease_secs)
+    c.step(false)
+        .await?
+        .commit(Some(cursor))
         .await
         .map_err(db_error)?;
     Ok(())

@@ -6,12 +6,17 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgPool};
+use uuid::Uuid;
 
-/// A collection a worker holds the lease of.
+/// A collection a worker holds the lease of. Every write the collection makes names
+/// `lease_id`, so a collection that outlived its lease (another worker took it over)
+/// writes nothing more.
 #[derive(Clone, Debug, FromRow)]
 pub struct Lease {
     /// The account.
     pub account_id: i64,
+    /// This collection's lease.
+    pub lease_id: Uuid,
     /// The change feed's position (native feeds), if one was taken.
     pub cursor: Option<String>,
     /// False until the first collection recorded what exists.
@@ -48,14 +53,16 @@ pub async fn claim_due(
 }
 
 /// Takes the lease of `account`'s collection for `secs`, unless another worker holds it
-/// or the account no longer collects (inactive account, collection turned off).
+/// or the account no longer collects (inactive account, collection turned off). Changes
+/// asked to be collected early before now are covered by this collection.
 pub async fn lease(pool: &PgPool, account: i64, secs: u64) -> Result<Option<Lease>, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE event_feeds f SET lease_until = now() + make_interval(secs => $2)
+        "UPDATE event_feeds f SET lease_until = now() + make_interval(secs => $2),
+                lease_id = gen_random_uuid(), hurry_at = NULL
            FROM accounts a
           WHERE f.account_id = $1 AND a.id = f.account_id AND a.active
             AND (f.lease_until IS NULL OR f.lease_until < now())
-         RETURNING f.account_id, f.cursor, f.seeded",
+         RETURNING f.account_id, f.lease_id, f.cursor, f.seeded",
     )
     .bind(account)
     .bind(secs as f64)
@@ -63,85 +70,108 @@ pub async fn lease(pool: &PgPool, account: i64, secs: u64) -> Result<Option<Leas
     .await
 }
 
-/// Keeps a long collection's lease (called as it makes progress).
-pub async fn extend(conn: &mut PgConnection, account: i64, secs: u64) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE event_feeds SET lease_until = now() + make_interval(secs => $2)
-          WHERE account_id = $1",
+/// Renews `lease` for `secs`; in a transaction, this also locks the row until it ends, so
+/// the lease cannot be taken over before the transaction's writes commit, and the events
+/// of one account commit in the order of their ids. [`FencedError::Lost`] when another
+/// collection took the lease.
+pub async fn extend(conn: &mut PgConnection, lease: &Lease, secs: u64) -> Result<(), FencedError> {
+    let kept = sqlx::query(
+        "UPDATE event_feeds SET lease_until = now() + make_interval(secs => $3)
+          WHERE account_id = $1 AND lease_id = $2",
     )
-    .bind(account)
+    .bind(lease.account_id)
+    .bind(lease.lease_id)
     .bind(secs as f64)
     .execute(conn)
     .await?;
-    Ok(())
+    fenced(kept.rows_affected())
 }
 
 /// Saves the feed position reached (in the transaction that stored the changes before
-/// it, so a crash replays them against state that already has them).
+/// it, after [`extend`] fenced it, so a crash replays them against state that already
+/// has them).
 pub async fn save_cursor(
     conn: &mut PgConnection,
-    account: i64,
+    lease: &Lease,
     cursor: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE event_feeds SET cursor = $2, seeded = TRUE WHERE account_id = $1")
-        .bind(account)
-        .bind(cursor)
-        .execute(conn)
-        .await?;
-    Ok(())
+) -> Result<(), FencedError> {
+    let saved = sqlx::query(
+        "UPDATE event_feeds SET cursor = $3, seeded = TRUE WHERE account_id = $1 AND lease_id = $2",
+    )
+    .bind(lease.account_id)
+    .bind(lease.lease_id)
+    .bind(cursor)
+    .execute(conn)
+    .await?;
+    fenced(saved.rows_affected())
 }
 
-/// Ends a collection that succeeded; `again` asks for another one right away (a feed
-/// with more pages than one collection reads).
-pub async fn finish(pool: &PgPool, account: i64, again: bool) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE event_feeds SET lease_until = NULL, last_collected_at = now(), last_error = NULL,
-                failures = 0,
-                next_collect_at = CASE WHEN $2 THEN LEAST(next_collect_at, now())
-                                  ELSE next_collect_at END
-          WHERE account_id = $1",
-    )
-    .bind(account)
-    .bind(again)
-    .execute(pool)
-    .await?;
-    Ok(())
+/// When the account is collected next, after a collection that succeeded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// When it was due anyway.
+    Scheduled,
+    /// Right away: the feed has more pages than one collection reads.
+    Now,
+    /// At a random point of the next interval (of so many seconds): after the first
+    /// collection, so that accounts connected together (or an application turning
+    /// collection on for all of its accounts) do not stay collected together.
+    Spread(u64),
 }
 
-/// Puts `account`'s next collection at a random point of the next interval: after the
-/// first collection, so that accounts connected together (or an application turning
-/// collection on for all of its accounts) do not stay collected together.
-pub async fn spread(pool: &PgPool, account: i64, interval_secs: u64) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE event_feeds SET next_collect_at = now() + make_interval(secs => $2 * random())
-          WHERE account_id = $1",
+/// Ends a collection that succeeded. A change made through Cloudbridge while it ran may
+/// have been missed by it, so such an early collection is kept.
+pub async fn finish(pool: &PgPool, lease: &Lease, next: Next) -> Result<(), FencedError> {
+    let (now, spread) = match next {
+        Next::Scheduled => (false, None),
+        Next::Now => (true, None),
+        Next::Spread(secs) => (false, Some(secs as f64)),
+    };
+    let done = sqlx::query(
+        "UPDATE event_feeds SET lease_until = NULL, lease_id = NULL, hurry_at = NULL,
+                last_collected_at = now(), last_error = NULL, failures = 0,
+                next_collect_at = LEAST(
+                    CASE WHEN $3 THEN LEAST(next_collect_at, now())
+                         WHEN $4::float8 IS NOT NULL
+                             THEN now() + make_interval(secs => $4 * random())
+                         ELSE next_collect_at END,
+                    COALESCE(hurry_at, 'infinity'))
+          WHERE account_id = $1 AND lease_id = $2",
     )
-    .bind(account)
-    .bind(interval_secs as f64)
+    .bind(lease.account_id)
+    .bind(lease.lease_id)
+    .bind(now)
+    .bind(spread)
     .execute(pool)
     .await?;
-    Ok(())
+    fenced(done.rows_affected())
 }
 
 /// Ends a collection that failed (the next round tries again).
-pub async fn fail(pool: &PgPool, account: i64, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE event_feeds SET lease_until = NULL, last_error = $2, failures = failures + 1
-          WHERE account_id = $1",
+pub async fn fail(pool: &PgPool, lease: &Lease, error: &str) -> Result<(), FencedError> {
+    let done = sqlx::query(
+        "UPDATE event_feeds SET lease_until = NULL, lease_id = NULL, last_error = $3,
+                failures = failures + 1,
+                next_collect_at = LEAST(next_collect_at, COALESCE(hurry_at, 'infinity')),
+                hurry_at = NULL
+          WHERE account_id = $1 AND lease_id = $2",
     )
-    .bind(account)
+    .bind(lease.account_id)
+    .bind(lease.lease_id)
     .bind(error)
     .execute(pool)
     .await?;
-    Ok(())
+    fenced(done.rows_affected())
 }
 
 /// Brings `account`'s next collection forward to at most `ms` from now (a change made
-/// through Cloudbridge). Nothing happens for accounts that do not collect.
+/// through Cloudbridge), also past the end of a collection running now. Nothing happens
+/// for accounts that do not collect.
 pub async fn hurry(pool: &PgPool, account: i64, ms: u64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE event_feeds
-            SET next_collect_at = LEAST(next_collect_at, now() + make_interval(secs => $2))
+            SET next_collect_at = LEAST(next_collect_at, now() + make_interval(secs => $2)),
+                hurry_at = LEAST(COALESCE(hurry_at, 'infinity'), now() + make_interval(secs => $2))
           WHERE account_id = $1",
     )
     .bind(account)
@@ -149,6 +179,37 @@ pub async fn hurry(pool: &PgPool, account: i64, ms: u64) -> Result<(), sqlx::Err
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Whether `account`'s first collection is done (`None`: the account does not collect,
+/// or is inactive).
+pub async fn seeded(pool: &PgPool, account: i64) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT f.seeded FROM event_feeds f JOIN accounts a ON a.id = f.account_id
+          WHERE f.account_id = $1 AND a.active",
+    )
+    .bind(account)
+    .fetch_optional(pool)
+    .await
+}
+
+/// A fenced write that failed: the database, or the lease lost.
+#[derive(Debug, thiserror::Error)]
+pub enum FencedError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    /// Another collection took the lease over: the one that held it must stop.
+    #[error("the collection's lease was taken over")]
+    Lost,
+}
+
+fn fenced(rows: u64) -> Result<(), FencedError> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(FencedError::Lost)
+    }
 }
 
 /// What a collection saw of one item.

@@ -1,8 +1,8 @@
-//! OAuth tokens of accounts, sealed and versioned: a refresh swaps `version` while it
-//! holds the row lock (see `ARCHITECTURE.md` § Tokens).
+//! OAuth tokens of accounts, sealed and versioned: a refresh claims the row for a short
+//! while, asks the service, and swaps `version` (see `ARCHITECTURE.md` § Tokens).
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgPool, Postgres, Transaction};
+use sqlx::{FromRow, PgPool};
 
 /// One account's token row, with what a refresh needs to know about the account.
 #[derive(Clone, Debug, FromRow)]
@@ -72,21 +72,45 @@ pub async fn get(pool: &PgPool, account: i64) -> Result<Option<StoredToken>, sql
         .await
 }
 
-/// The current row, locked until `tx` ends: whoever holds it is the one refreshing.
-pub async fn lock(
-    tx: &mut Transaction<'_, Postgres>,
+/// Claims the refresh of version `version` for `secs`: true when this caller is now the
+/// one refreshing (committed at once, so no lock or connection is held while the service
+/// is asked); false when the row moved on or another refresh holds an unexpired claim.
+pub async fn claim(
+    pool: &PgPool,
     account: i64,
-) -> Result<Option<StoredToken>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} FOR UPDATE OF t"))
-        .bind(account)
-        .fetch_optional(&mut **tx)
-        .await
+    version: i64,
+    secs: u64,
+) -> Result<bool, sqlx::Error> {
+    let claimed = sqlx::query(
+        "UPDATE account_tokens SET refresh_claimed_until = now() + make_interval(secs => $3)
+         WHERE account_id = $1 AND version = $2
+           AND (refresh_claimed_until IS NULL OR refresh_claimed_until < now())",
+    )
+    .bind(account)
+    .bind(version)
+    .bind(secs as f64)
+    .execute(pool)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
 }
 
-/// Replaces the tokens of version `version` with refreshed ones; false when the row
-/// moved on (another refresh or a reconnect won).
+/// Gives up a claim of version `version` without new tokens (the refresh failed).
+pub async fn release(pool: &PgPool, account: i64, version: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE account_tokens SET refresh_claimed_until = NULL
+         WHERE account_id = $1 AND version = $2",
+    )
+    .bind(account)
+    .bind(version)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Replaces the tokens of version `version` with refreshed ones (and ends the claim);
+/// `None` when the row moved on (a reconnect won, whose tokens are newer).
 pub async fn swap(
-    tx: &mut Transaction<'_, Postgres>,
+    pool: &PgPool,
     account: i64,
     version: i64,
     sealed: &[u8],
@@ -94,14 +118,15 @@ pub async fn swap(
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE account_tokens SET version = version + 1, sealed = $3, expires_at = $4,
-             issued_at = now(), failures = 0, failing_since = NULL, last_error = NULL
+             issued_at = now(), failures = 0, failing_since = NULL, last_error = NULL,
+             refresh_claimed_until = NULL
          WHERE account_id = $1 AND version = $2 RETURNING version",
     )
     .bind(account)
     .bind(version)
     .bind(sealed)
     .bind(expires_at)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(pool)
     .await
 }
 
