@@ -11,3 +11,9 @@ ALTER TABLE event_feeds ADD COLUMN hurry_at TIMESTAMPTZ;
 -- statement of its own, retried, so a refresh the service accepted is never forgotten
 -- because one commit failed, and no connection is held while the service is asked.
 ALTER TABLE account_tokens ADD COLUMN refresh_claimed_until TIMESTAMPTZ;
+
+-- An aborted remote upload stays in the ledger (marked) until housekeeping has removed its
+-- hidden file after the server had time to finish the interrupted write: a server may
+-- still write the partial file after the abort's own delete.
+ALTER TABLE remote_uploads ADD COLUMN aborted_at TIMESTAMPTZ;
+CREATE INDEX remote_uploads_aborted_idx ON remote_uploads (aborted_at) WHERE aborted_at IS NOT NULL;

@@ -17,16 +17,6 @@ use opendal::{EntryMode, ErrorKind, Metadata, Operator};
 
 use crate::{Filter, Storage, Walk};
 
-/// When an aborted proxied upload's hidden file is looked for again, each wait after the
-/// last: 1, 3, 7, 15 and 31 s after the delete. A loaded server has been seen to finish
-/// the interrupted PUT more than 3 s after it (CI); five HEADs per aborted upload are cheap.
-const LATE_WRITE_CHECKS: [Duration; 5] = [
-    Duration::from_secs(1),
-    Duration::from_secs(2),
-    Duration::from_secs(4),
-    Duration::from_secs(8),
-    Duration::from_secs(16),
-];
 /// How long a presigned transfer URL stays valid.
 const PRESIGN_TTL: Duration = Duration::from_secs(15 * 60);
 
@@ -506,18 +496,9 @@ impl Storage for DalStore {
                 .delete(staged.as_str())
                 .await
                 .map_err(service_error)?;
-            // The server may still be finishing the interrupted PUT and write the partial
-            // file after this delete: look again a little later (the ledger's housekeeping
-            // is the last resort).
-            let (op, path) = (self.op.clone(), staged.as_str().to_string());
-            tokio::spawn(async move {
-                for wait in LATE_WRITE_CHECKS {
-                    tokio::time::sleep(wait).await;
-                    if op.exists(&path).await.unwrap_or(false) {
-                        let _ = op.delete(&path).await;
-                    }
-                }
-            });
+            // The server may still finish the interrupted PUT and write the partial file
+            // after this delete: the upload ledger keeps it until housekeeping removed it
+            // for good.
         }
         // An interrupted PUT to an object store leaves nothing behind.
         Ok(())

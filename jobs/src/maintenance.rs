@@ -23,6 +23,9 @@ const TRIM_BATCH: usize = 500;
 const TRIM_ROUNDS: usize = 200;
 /// Staged uploads older than this are abandoned.
 const STAGED_MAX_AGE: Duration = Duration::from_secs(6 * 3600);
+/// How long after an abort a remote upload's hidden file is still looked for: a server
+/// may finish the interrupted write after the abort's delete.
+const ABORT_SETTLE: Duration = Duration::from_secs(300);
 /// Abandoned remote uploads removed per run.
 const REMOTE_BATCH: i64 = 100;
 /// Event purge statements per run.
@@ -129,34 +132,42 @@ async fn purge_events(state: &WorkerState) -> u64 {
     removed
 }
 
-/// Removes the hidden files of remote uploads (WebDAV, SFTP) started long ago and never
-/// committed or aborted: their API process died. A service that cannot be reached keeps
-/// its entries for the next run; a file already gone counts as removed.
+/// Removes the hidden files of remote uploads (WebDAV, SFTP) that never finished: started
+/// long ago and never committed or aborted (their API process died), or aborted (looked
+/// for again each run: the server may still write the file after the abort's delete). An
+/// entry goes once its file is removed and nothing will write it again; a service that
+/// cannot be reached keeps its entries for the next run.
 async fn remove_abandoned_remote_uploads(state: &WorkerState) -> usize {
-    let age = STAGED_MAX_AGE.as_secs() as i64;
-    let stale = match db::remote_uploads::stale(&state.db, age, REMOTE_BATCH).await {
-        Ok(stale) => stale,
+    let (age, settle) = (
+        STAGED_MAX_AGE.as_secs() as i64,
+        ABORT_SETTLE.as_secs() as i64,
+    );
+    let leftovers = match db::remote_uploads::leftovers(&state.db, age, settle, REMOTE_BATCH).await
+    {
+        Ok(leftovers) => leftovers,
         Err(e) => {
             tracing::warn!(error = %e, "abandoned remote uploads not listed");
             return 0;
         }
     };
     let mut removed = 0;
-    for (account, staged) in stale {
+    for upload in leftovers {
+        let (account, staged) = (upload.account_id, upload.staged.as_str());
         let Ok(Some(row)) = db::accounts::find(&state.db, account).await else {
             continue;
         };
         let target = row.job_ref();
         let storage = cloudbridge_connectors::open(&state.connectors, &target);
         let aborted = match storage {
-            Ok(storage) => storage.abort_upload(&staged).await,
+            Ok(storage) => storage.abort_upload(staged).await,
             Err(e) => Err(e),
         };
         match aborted {
             Ok(()) | Err(ApiError { status: 404, .. }) => {
-                if db::remote_uploads::forget(&state.db, account, &staged)
-                    .await
-                    .is_ok()
+                if upload.settled
+                    && db::remote_uploads::forget(&state.db, account, staged)
+                        .await
+                        .is_ok()
                 {
                     removed += 1;
                 }

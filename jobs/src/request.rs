@@ -188,10 +188,12 @@ async fn run(
             })
         }
         Op::AbortUpload { staged } => {
-            storage.abort_upload(staged).await?;
             if stages_remotely(account) {
-                ledger(db::remote_uploads::forget(&state.db, account.id, staged).await);
+                // Kept until housekeeping removed the file for good (see maintenance),
+                // whether or not the delete below succeeds.
+                ledger(db::remote_uploads::aborted(&state.db, account.id, staged).await);
             }
+            storage.abort_upload(staged).await?;
             Ok(Outcome::Done)
         }
         Op::Search {

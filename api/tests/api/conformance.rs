@@ -1284,7 +1284,10 @@ async fn unsized_and_interrupted_uploads_on_remote_services() {
     let moto = moto().await;
     let dir = tempfile::tempdir().unwrap();
     let dav = rclone_webdav(dir.path()).await;
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder()
+        .settings(|s| s.scheduler.housekeeping_cron = "* * * * * *".into())
+        .spawn()
+        .await;
     let (_, key) = app.create_app("remote").await;
     let accounts = [
         json!({"service": "s3", "account": "s3", "token": "AKIDEXAMPLE", "token_secret": "secret",
@@ -1330,21 +1333,74 @@ async fn unsized_and_interrupted_uploads_on_remote_services() {
             .collect();
         assert_eq!(names, ["unsized.bin"], "{body}");
     }
-    // WebDAV: the hidden temporary file of the cut upload is discarded too (by the upload
-    // itself, or by the guard of its dropped request, a moment later; a loaded server can
-    // write it back after that delete, so the abort looks again for 31 s).
-    let mut left = Vec::new();
-    for _ in 0..330 {
-        left = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        if left.len() == 1 {
+    // WebDAV: the cut upload's abort deleted its hidden file, and its ledger entry stays,
+    // marked aborted: the server may still finish the interrupted PUT after that delete.
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let pool = sqlx::PgPool::connect(app.settings().database.url.expose())
+        .await
+        .unwrap();
+    let mut aborted: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        aborted =
+            sqlx::query_scalar("SELECT staged FROM remote_uploads WHERE aborted_at IS NOT NULL")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        if !aborted.is_empty() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(left, ["unsized.bin"], "{left:?}");
+    assert_eq!(aborted.len(), 1, "the abort is in the ledger");
+    let hidden = String::from_utf8(URL_SAFE_NO_PAD.decode(&aborted[0]).unwrap()).unwrap();
+    assert!(hidden.starts_with(".cloudbridge-upload-"), "{hidden}");
+    // The interrupted PUT lands late, after the abort's delete.
+    let late = reqwest::Client::new()
+        .put(format!("{}/{hidden}", dav.endpoint))
+        .basic_auth("dav", Some("dav-password"))
+        .body("the end of an interrupted upload")
+        .send()
+        .await
+        .unwrap();
+    assert!(late.status().is_success());
+    assert!(
+        housekeeping_removes(&app, &dir.path().join(&hidden)).await,
+        "housekeeping removes the late write"
+    );
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM remote_uploads")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(kept, 1, "looked for again until the abort has settled");
+    // Once it has, the next housekeeping removes what is there and forgets the entry.
+    sqlx::query("UPDATE remote_uploads SET aborted_at = now() - interval '1 hour'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let scheduler = tokio::spawn(cloudbridge_scheduler::run(
+        app.settings().clone(),
+        shutdown.clone(),
+    ));
+    let mut left = 1i64;
+    for _ in 0..100 {
+        left = sqlx::query_scalar("SELECT count(*) FROM remote_uploads")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    shutdown.cancel();
+    let _ = scheduler.await;
+    assert_eq!(left, 0, "the settled entry is forgotten");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["unsized.bin"], "{names:?}");
 }
 
 /// The hidden file of a WebDAV upload whose API process died (its ledger entry is old and

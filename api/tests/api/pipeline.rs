@@ -149,3 +149,68 @@ async fn ping_round_trips_through_a_worker() {
     let r = app.request(Method::GET, "/ops/ping").send().await.unwrap();
     assert_error(r, 401, "authentication_required").await;
 }
+
+/// An address that takes connections and never answers: a hung service.
+async fn black_hole() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}
+
+/// A Cloudbridge whose Box API is a black hole, with `tweak` on top.
+async fn hung_box(tweak: impl FnOnce(&mut cloudbridge_shared::Settings) + 'static) -> TestApp {
+    let hole = black_hole().await;
+    TestApp::builder()
+        .settings(move |s| {
+            s.providers.box_.api_url = hole.clone();
+            s.providers.box_.content_url = hole;
+            tweak(s);
+        })
+        .spawn()
+        .await
+}
+
+async fn import_box(app: &TestApp) -> reqwest::Response {
+    let (_, key) = app.create_app("hung").await;
+    let body = serde_json::json!({"service": "box", "account": "hung", "token": "t"});
+    app.with_key(&key).post_json("/v1/accounts", &body).await
+}
+
+#[tokio::test]
+async fn a_hung_service_call_ends_at_its_time_limit() {
+    // The request could wait 10 s; the call to the service gives up after 0.5 s.
+    let app = hung_box(|s| s.providers.box_.call_timeout_ms = 500).await;
+    let r = import_box(&app).await;
+    let body = assert_error(r, 503, "service_not_available").await;
+    assert!(
+        body["message"].as_str().unwrap().contains("unreachable"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_job_stops_at_its_deadline() {
+    let app = hung_box(|s| {
+        s.providers.box_.call_timeout_ms = 600_000;
+        s.api.request_timeout_ms = 1_500;
+    })
+    .await;
+    assert_error(import_box(&app).await, 504, "gateway_timeout").await;
+    // The worker gave the job up too (it would otherwise wait on the service for ever).
+    let done =
+        "cloudbridge_jobs_completed_total{queue=\"requests\",op=\"validate\",outcome=\"error\"} 1";
+    for _ in 0..100 {
+        let metrics = app.anonymous().get("/metrics").await.text().await.unwrap();
+        if metrics.contains(done) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the job still runs");
+}
