@@ -41,6 +41,7 @@ pub async fn handle(job: MaintenanceJob, state: Data<Arc<WorkerState>>) -> Resul
         Maintenance::Housekeeping => housekeeping(job, &state).await,
         Maintenance::TokenSweep => {
             let swept = crate::tokens::sweep(&state).await;
+            metrics::counter!(cloudbridge_shared::telemetry::names::TOKEN_SWEEPS).increment(1);
             tracing::info!(
                 tick = job.tick,
                 due = swept.due,

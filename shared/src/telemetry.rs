@@ -59,8 +59,11 @@ pub mod names {
     pub const UPSTREAM_CALLS: &str = "cloudbridge_upstream_calls_total";
     /// Histogram (seconds): duration of those calls, by `service`, `op`.
     pub const UPSTREAM_LATENCY: &str = "cloudbridge_upstream_call_duration_seconds";
-    /// Counter: OAuth token refreshes by `service` and `outcome` (`ok`, `error`).
+    /// Counter: OAuth token refreshes by `service` and `outcome` (see
+    /// [`super::TOKEN_REFRESH_OUTCOMES`]).
     pub const TOKEN_REFRESHES: &str = "cloudbridge_token_refreshes_total";
+    /// Counter: token sweeps run by workers (each one refreshes what is due).
+    pub const TOKEN_SWEEPS: &str = "cloudbridge_token_sweeps_total";
     /// Counter: events collected (from change feeds and listing diffs).
     pub const EVENTS_COLLECTED: &str = "cloudbridge_events_collected_total";
     /// Counter: webhook delivery attempts by `outcome`: `ok` (the receiver took it),
@@ -144,6 +147,7 @@ pub fn describe() {
         names::TOKEN_REFRESHES,
         "OAuth token refreshes by service and outcome."
     );
+    describe_counter!(names::TOKEN_SWEEPS, "Token sweeps run.");
     describe_counter!(
         names::EVENTS_COLLECTED,
         "Events collected from change feeds and listing diffs."
@@ -191,6 +195,7 @@ pub fn register_background_counters() {
     for outcome in TOKEN_REFRESH_OUTCOMES {
         metrics::counter!(names::TOKEN_REFRESHES, "outcome" => outcome).increment(0);
     }
+    metrics::counter!(names::TOKEN_SWEEPS).increment(0);
     metrics::counter!(names::EVENTS_COLLECTED).increment(0);
     for outcome in ["ok", "error"] {
         metrics::counter!(names::EVENT_COLLECTIONS, "outcome" => outcome).increment(0);

@@ -109,6 +109,32 @@ impl Collecting {
             .unwrap()
     }
 
+    /// Waits until `account` has been collected `n` more times (driven by the scheduler's
+    /// one-second rounds; 30 s at most).
+    pub async fn rounds_pass(&self, account: i64, n: usize) {
+        let db = self.db().await;
+        let last = || {
+            sqlx::query_scalar::<_, Option<chrono::DateTime<chrono::Utc>>>(
+                "SELECT last_collected_at FROM event_feeds WHERE account_id = $1",
+            )
+            .bind(account)
+            .fetch_one(&db)
+        };
+        let mut seen = last().await.unwrap();
+        let mut passed = 0;
+        for _ in 0..300 {
+            let now = last().await.unwrap();
+            if now != seen {
+                (seen, passed) = (now, passed + 1);
+                if passed == n {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("account {account} was collected {passed} of {n} more times");
+    }
+
     /// Waits until the account's first collection recorded what exists.
     pub async fn seeded(&self, account: i64) {
         let db = self.db().await;
@@ -295,7 +321,11 @@ async fn changes_become_events(
     assert_eq!(all[0]["metadata"]["type"], "folder");
     assert_eq!(all[0]["metadata"]["id"], b64("docs"));
     assert_eq!(all[1]["metadata"]["type"], "file");
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    // Two more collections find nothing more.
+    let account = user.get_json("/v1/accounts/me").await["id"]
+        .as_i64()
+        .unwrap();
+    c.rounds_pass(account, 2).await;
     let rest = user
         .get_json(&format!("/v1/accounts/me/events?cursor={end}"))
         .await;
@@ -626,7 +656,7 @@ async fn collected_events_ping_the_applications_webhook_once_per_burst() {
     let pulled = user.get_json("/v1/accounts/me/events?cursor=0").await;
     assert_eq!(pulled["count"], 3);
     // Quiet rounds send nothing more.
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    c.rounds_pass(account, 2).await;
     assert_eq!(receiver.notifications().len(), 1);
 }
 

@@ -495,6 +495,26 @@ impl Proc {
         }
     }
 
+    /// SIGTERM: the process's own shutdown path.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits (30 s at most) for the process to exit; its exit status.
+    pub async fn exited(&mut self) -> std::process::ExitStatus {
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the process did not exit");
+    }
+
     /// SIGKILL: no chance to clean up.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -1,6 +1,13 @@
 //! Several real processes against one Redis: the deployment shape of production.
 
-use std::{collections::HashSet, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -136,7 +143,7 @@ async fn two_apis_two_workers_answer_each_request_once_to_its_caller() {
 }
 
 #[tokio::test]
-async fn worker_killed_mid_request_caller_still_answered() {
+async fn a_worker_dying_while_an_upload_streams_leaves_the_file_whole_or_absent() {
     let iso = Isolated::new().await;
     let mut settings = iso.settings.clone();
     settings.api.request_timeout_ms = 8000;
@@ -389,4 +396,133 @@ async fn admin_create_developer_prints_a_working_key() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
+}
+
+/// A slow S3 service (the load tests' fake upstream, `latency_ms` per request) that counts
+/// the requests it has started: its URL and the count.
+async fn slow_upstream(latency_ms: u64) -> (String, Arc<AtomicUsize>) {
+    use cloudbridge_loadtest::upstream::{router, Behaviour};
+    let started = Arc::new(AtomicUsize::new(0));
+    let counter = started.clone();
+    let app = router(Behaviour {
+        latency_ms,
+        ..Behaviour::default()
+    })
+    .layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            next.run(request)
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, started)
+}
+
+/// Waits until the upstream has started more than `n` requests.
+async fn started_more_than(started: &AtomicUsize, n: usize) {
+    for _ in 0..200 {
+        if started.load(Ordering::SeqCst) > n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the request never reached the service");
+}
+
+/// An API process and one worker process, and a bearer token of an S3 account on a
+/// service answering after `latency_ms`: `(api, worker, base, token, upstream count)`.
+async fn slow_account(
+    settings: &cloudbridge_shared::Settings,
+    latency_ms: u64,
+) -> (Proc, Proc, String, String, Arc<AtomicUsize>) {
+    let (url, started) = slow_upstream(latency_ms).await;
+    let port = free_port();
+    let api = Proc::spawn(
+        "cloudbridge-api",
+        settings,
+        &[("CLOUDBRIDGE_API__BIND", format!("127.0.0.1:{port}"))],
+    );
+    let worker = Proc::spawn("cloudbridge-jobs", settings, &[]);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base).await;
+    let developer = settings.bootstrap_developer_key.as_ref().unwrap().expose();
+    let created: Value = client
+        .post(format!("{base}/v1/applications"))
+        .header("Authorization", format!("DeveloperKey {developer}"))
+        .json(&json!({"name": "slow"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["api_key"].as_str().unwrap();
+    let account: Value = client
+        .post(format!("{base}/v1/accounts"))
+        .header("Authorization", format!("APIKey {key}"))
+        .json(
+            &json!({"service": "s3_compatible", "account": "slow", "endpoint": url,
+                      "bucket": "load", "region": "us-east-1", "token": "k", "token_secret": "s"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = account["bearer_token"]["key"]
+        .as_str()
+        .expect("imported")
+        .to_string();
+    (api, worker, base, token, started)
+}
+
+/// Starts `GET` of a file's metadata in the background.
+fn metadata(base: &str, token: &str) -> tokio::task::JoinHandle<reqwest::Response> {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let request = reqwest::Client::new()
+        .get(format!(
+            "{base}/v1/accounts/me/storage/files/{}",
+            URL_SAFE_NO_PAD.encode("seed3.txt")
+        ))
+        .header("Authorization", bearer(token));
+    tokio::spawn(async move { request.send().await.unwrap() })
+}
+
+#[tokio::test]
+async fn a_worker_killed_while_it_holds_a_job_is_replaced_and_the_caller_answered() {
+    let iso = Isolated::new().await;
+    let mut settings = iso.settings.clone();
+    settings.api.request_timeout_ms = 20_000;
+    let (_api, mut first, base, token, started) = slow_account(&settings, 1_500).await;
+    let before = started.load(Ordering::SeqCst);
+    let answer = metadata(&base, &token);
+    // The worker holds the job: its call to the service is under way.
+    started_more_than(&started, before).await;
+    first.kill();
+    let _second = Proc::spawn("cloudbridge-jobs", &settings, &[]);
+    // The dead worker's job is re-enqueued after its missed heartbeats and run again.
+    let r = answer.await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["name"], "seed3.txt");
+    assert_eq!(started.load(Ordering::SeqCst), before + 2, "run twice");
+}
+
+#[tokio::test]
+async fn a_worker_stopped_while_it_holds_a_job_finishes_it_first() {
+    let iso = Isolated::new().await;
+    let (_api, mut worker, base, token, started) = slow_account(&iso.settings, 1_500).await;
+    let before = started.load(Ordering::SeqCst);
+    let answer = metadata(&base, &token);
+    started_more_than(&started, before).await;
+    worker.terminate();
+    // No other worker: the answer can only come from the one shutting down.
+    let r = answer.await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["name"], "seed3.txt");
+    assert!(worker.exited().await.success());
+    assert_eq!(started.load(Ordering::SeqCst), before + 1, "run once");
 }

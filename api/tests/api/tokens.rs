@@ -501,8 +501,12 @@ async fn the_scheduler_refreshes_tokens_ahead_of_expiry_without_any_request() {
         assert!(std::time::Instant::now() < deadline, "no proactive refresh");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    // A few more sweeps (one a second) find nothing else due.
-    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    // Two more sweeps find nothing else due.
+    let swept = sweeps(&app).await;
+    while sweeps(&app).await < swept + 2.0 {
+        assert!(std::time::Instant::now() < deadline, "no more sweeps");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     stop.cancel();
     let _ = scheduler.await;
     assert_eq!(
@@ -605,4 +609,20 @@ async fn refreshes_never_wait_on_a_second_connection_of_a_small_pool() {
     }
     assert_eq!(issuer.refresh_tokens_issued().await, 16);
     drop(pool);
+}
+
+/// Token sweeps run so far (this test process's workers).
+async fn sweeps(app: &TestApp) -> f64 {
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    let metrics = metrics.text().await.unwrap();
+    metrics
+        .lines()
+        .find(|l| l.starts_with("cloudbridge_token_sweeps_total"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
 }
