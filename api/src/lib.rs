@@ -11,11 +11,13 @@
 //! - `extract`: request extractors that reject in the Kloudless error format.
 //! - `wire`: the Kloudless JSON shapes of our objects.
 //! - `routes`: one module per resource; `routes::router` assembles them.
+//! - [`contract`]: the OpenAPI document generated from the handlers (`/v1/openapi.json`).
 //! - [`admin`]: the `admin` sub-commands (create a developer, migrate).
 
 pub mod admin;
 mod auth;
 mod cache;
+pub mod contract;
 mod extract;
 mod html;
 mod middleware;

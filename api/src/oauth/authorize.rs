@@ -26,6 +26,26 @@ use crate::{
 };
 
 /// `GET /v1/oauth`
+#[utoipa::path(
+    get,
+    path = "/oauth",
+    tag = "oauth",
+    summary = "Start connecting an account",
+    operation_id = "oauth_authorize_start",
+    params(
+        ("client_id" = Option<String>, Query, description = "The application id."),
+        ("redirect_uri" = Option<String>, Query, description = "A registered redirect URI."),
+        ("response_type" = Option<String>, Query, description = "`code` or `token`."),
+        ("scope" = Option<String>, Query, description = "Services to offer."),
+        ("state" = Option<String>, Query, description = "Returned as is."),
+        ("origin" = Option<String>, Query, description = "Popup flow: the opener's origin."),
+        ("request_id" = Option<String>, Query, description = "Popup flow: returned in the result message."),
+    ),
+    responses(
+        (status = 200, description = "The chooser and consent page (or a redirect to the application with an error).", content_type = "text/html"),
+        crate::contract::PublicErrors,
+    ),
+)]
 pub async fn start(
     State(state): State<AppState>,
     BaseUrl(base): BaseUrl,
@@ -142,6 +162,21 @@ async fn own_flow(
 }
 
 /// `POST /v1/oauth/flows/{id}` (the chooser form): `service=<svc>` or `action=deny`.
+#[utoipa::path(
+    post,
+    path = "/oauth/flows/{id}",
+    tag = "oauth",
+    summary = "Choose a service",
+    operation_id = "oauth_authorize_choose",
+    params(
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    request_body(content = crate::contract::JsonObject, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "To the chosen service's authorization page, or back to the application."),
+        crate::contract::PublicErrors,
+    ),
+)]
 pub async fn choose(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -40,6 +40,23 @@ pub fn fail(request: &Request, error: &str, description: &str) -> Response {
 }
 
 /// `GET /v1/oauth/callback?code=&state=` (or `error=`)
+#[utoipa::path(
+    get,
+    path = "/oauth/callback",
+    tag = "oauth",
+    summary = "The services' callback",
+    operation_id = "oauth_callback_finish",
+    params(
+        ("code" = Option<String>, Query, description = "From the service."),
+        ("state" = Option<String>, Query, description = "The flow."),
+        ("error" = Option<String>, Query, description = "From the service."),
+        ("error_description" = Option<String>, Query, description = "From the service."),
+    ),
+    responses(
+        (status = 303, description = "Back to the application with a code (or an error)."),
+        crate::contract::PublicErrors,
+    ),
+)]
 pub async fn finish(
     State(state): State<AppState>,
     headers: HeaderMap,

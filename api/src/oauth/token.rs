@@ -30,6 +30,18 @@ fn credential<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<&'h str> {
 }
 
 /// `POST /v1/oauth/token`
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    tag = "oauth",
+    summary = "Exchange a code",
+    operation_id = "oauth_token_exchange",
+    request_body(content = crate::contract::JsonObject, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The account's bearer token.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+)]
 pub async fn exchange(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -112,6 +124,18 @@ pub async fn exchange(
 
 /// `GET /v1/oauth/token`: 400 for a token that is not valid (the JS SDK reads that as
 /// "invalid token").
+#[utoipa::path(
+    get,
+    path = "/oauth/token",
+    tag = "oauth",
+    summary = "Token information",
+    operation_id = "oauth_token_info",
+    responses(
+        (status = 200, description = "What the bearer token is for.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn info(
     State(state): State<AppState>,
     headers: HeaderMap,

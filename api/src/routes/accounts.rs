@@ -189,6 +189,19 @@ fn sftp_settings(body: &ImportBody) -> Result<(sftp::SftpConfig, sftp::SftpSecre
 /// `POST /v1/accounts`: connects an account to the caller's application and returns it
 /// with a bearer token for it (`bearer_token.key`). The worker checks the account against
 /// its service first (bad credentials: 401 `service_unauthorized`).
+#[utoipa::path(
+    post,
+    path = "/accounts",
+    tag = "accounts",
+    summary = "Import an account",
+    operation_id = "accounts_import",
+    request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The account, with a bearer token for it.", body = crate::contract::JsonObject),
+        crate::contract::ServiceErrors,
+    ),
+    security(("api_key" = [])),
+)]
 pub async fn import(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -292,6 +305,23 @@ pub async fn seed_events(state: &AppState, account: &db::accounts::Account) {
 }
 
 /// `GET /v1/accounts`
+#[utoipa::path(
+    get,
+    path = "/accounts",
+    tag = "accounts",
+    summary = "List accounts",
+    operation_id = "accounts_list",
+    params(
+        ("page" = Option<u32>, Query, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+        ("active" = Option<bool>, Query, description = "Only active (or inactive) accounts."),
+    ),
+    responses(
+        (status = 200, description = "The application's accounts.", body = crate::contract::ObjectList),
+        crate::contract::Errors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -341,6 +371,22 @@ fn matches(a: &db::accounts::Account, f: &Filters) -> bool {
 }
 
 /// `GET /v1/accounts/{acct}` (`retrieve_full` adds capabilities).
+#[utoipa::path(
+    get,
+    path = "/accounts/{acct}",
+    tag = "accounts",
+    summary = "Get an account",
+    operation_id = "accounts_get",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("retrieve_full" = Option<bool>, Query, description = "Add `properties.capabilities`."),
+    ),
+    responses(
+        (status = 200, description = "The account.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -369,6 +415,22 @@ pub struct PatchBody {
 }
 
 /// `PATCH /v1/accounts/{acct}`
+#[utoipa::path(
+    patch,
+    path = "/accounts/{acct}",
+    tag = "accounts",
+    summary = "Update an account",
+    operation_id = "accounts_update",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+    ),
+    request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The account.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -398,6 +460,21 @@ pub async fn update(
 }
 
 /// `DELETE /v1/accounts/{acct}`: disconnects it; its tokens stop working.
+#[utoipa::path(
+    delete,
+    path = "/accounts/{acct}",
+    tag = "accounts",
+    summary = "Delete an account",
+    operation_id = "accounts_delete",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+    ),
+    responses(
+        (status = 204, description = "Disconnected."),
+        crate::contract::Errors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: AppCaller,

@@ -12,6 +12,23 @@ use super::applications::owned;
 use crate::{auth::Developer, extract::Json, wire, AppState};
 
 /// `GET /v1/applications/{app}/apikeys`
+#[utoipa::path(
+    get,
+    path = "/applications/{app}/apikeys",
+    tag = "management",
+    summary = "List API keys",
+    operation_id = "api_keys_list",
+    params(
+        ("app" = String, Path, description = "Application id."),
+        ("page" = Option<u32>, Query, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+    ),
+    responses(
+        (status = 200, description = "The application's API keys (masked).", body = crate::contract::ObjectList),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -25,6 +42,21 @@ pub async fn list(
 }
 
 /// `POST /v1/applications/{app}/apikeys`: the key is shown in full only here.
+#[utoipa::path(
+    post,
+    path = "/applications/{app}/apikeys",
+    tag = "management",
+    summary = "Create an API key",
+    operation_id = "api_keys_create",
+    params(
+        ("app" = String, Path, description = "Application id."),
+    ),
+    responses(
+        (status = 201, description = "The new key (shown only here).", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -36,6 +68,22 @@ pub async fn create(
 }
 
 /// `DELETE /v1/applications/{app}/apikeys/{key}` (the full key or its id).
+#[utoipa::path(
+    delete,
+    path = "/applications/{app}/apikeys/{key}",
+    tag = "management",
+    summary = "Revoke an API key",
+    operation_id = "api_keys_delete",
+    params(
+        ("app" = String, Path, description = "Application id."),
+        ("key" = String, Path, description = "API key or key id."),
+    ),
+    responses(
+        (status = 204, description = "Revoked."),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Developer(dev): Developer,

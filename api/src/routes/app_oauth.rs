@@ -23,6 +23,21 @@ pub struct RedirectUris {
 }
 
 /// `GET /v1/applications/{app}/redirect_uris`
+#[utoipa::path(
+    get,
+    path = "/applications/{app}/redirect_uris",
+    tag = "management",
+    summary = "Get redirect URIs",
+    operation_id = "app_oauth_redirect_uris",
+    params(
+        ("app" = String, Path, description = "Application id."),
+    ),
+    responses(
+        (status = 200, description = "`{\"redirect_uris\": [...]}`.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn redirect_uris(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -37,6 +52,22 @@ pub async fn redirect_uris(
 
 /// `PUT /v1/applications/{app}/redirect_uris`: replaces the list. Each must be an
 /// absolute `https` URL without a fragment (`http` only on loopback, for development).
+#[utoipa::path(
+    put,
+    path = "/applications/{app}/redirect_uris",
+    tag = "management",
+    summary = "Set redirect URIs",
+    operation_id = "app_oauth_set_redirect_uris",
+    params(
+        ("app" = String, Path, description = "Application id."),
+    ),
+    request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+    responses(
+        (status = 200, description = "`{\"redirect_uris\": [...]}`.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn set_redirect_uris(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -72,6 +103,21 @@ fn check_redirect_uri(uri: &str) -> Result<(), ApiError> {
 
 /// `GET /v1/applications/{app}/service_keys`: the services with the application's own
 /// client credentials (secrets are never shown).
+#[utoipa::path(
+    get,
+    path = "/applications/{app}/service_keys",
+    tag = "management",
+    summary = "List service keys",
+    operation_id = "app_oauth_service_keys",
+    params(
+        ("app" = String, Path, description = "Application id."),
+    ),
+    responses(
+        (status = 200, description = "The application's OAuth clients (secrets never shown).", body = crate::contract::ObjectList),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn service_keys(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -97,6 +143,23 @@ pub struct ServiceKey {
 }
 
 /// `PUT /v1/applications/{app}/service_keys/{service}`: the client secret is sealed.
+#[utoipa::path(
+    put,
+    path = "/applications/{app}/service_keys/{service}",
+    tag = "management",
+    summary = "Set a service key",
+    operation_id = "app_oauth_set_service_key",
+    params(
+        ("app" = String, Path, description = "Application id."),
+        ("service" = String, Path, description = "Service name."),
+    ),
+    request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The service key (the secret not shown).", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn set_service_key(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -123,6 +186,22 @@ pub async fn set_service_key(
 }
 
 /// `DELETE /v1/applications/{app}/service_keys/{service}`
+#[utoipa::path(
+    delete,
+    path = "/applications/{app}/service_keys/{service}",
+    tag = "management",
+    summary = "Remove a service key",
+    operation_id = "app_oauth_delete_service_key",
+    params(
+        ("app" = String, Path, description = "Application id."),
+        ("service" = String, Path, description = "Service name."),
+    ),
+    responses(
+        (status = 204, description = "Removed."),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn delete_service_key(
     State(state): State<AppState>,
     Developer(dev): Developer,

@@ -63,6 +63,22 @@ pub(super) async fn owned(state: &AppState, dev: i64, app: &str) -> Result<(), A
 }
 
 /// `GET /v1/applications`
+#[utoipa::path(
+    get,
+    path = "/applications",
+    tag = "management",
+    summary = "List applications",
+    operation_id = "applications_list",
+    params(
+        ("page" = Option<u32>, Query, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+    ),
+    responses(
+        (status = 200, description = "The developer's applications.", body = crate::contract::ObjectList),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -78,6 +94,19 @@ pub async fn list(
 }
 
 /// `POST /v1/applications`: a new application has one API key, returned once.
+#[utoipa::path(
+    post,
+    path = "/applications",
+    tag = "management",
+    summary = "Create an application",
+    operation_id = "applications_create",
+    request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The application, with its first API key (shown only here).", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -98,6 +127,21 @@ pub async fn create(
 }
 
 /// `GET /v1/applications/{app}`
+#[utoipa::path(
+    get,
+    path = "/applications/{app}",
+    tag = "management",
+    summary = "Get an application",
+    operation_id = "applications_get",
+    params(
+        ("app" = String, Path, description = "Application id."),
+    ),
+    responses(
+        (status = 200, description = "The application.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -111,6 +155,22 @@ pub async fn get(
 }
 
 /// `PATCH /v1/applications/{app}`
+#[utoipa::path(
+    patch,
+    path = "/applications/{app}",
+    tag = "management",
+    summary = "Update an application",
+    operation_id = "applications_update",
+    params(
+        ("app" = String, Path, description = "Application id."),
+    ),
+    request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The application.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn update(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -135,6 +195,21 @@ pub async fn update(
 }
 
 /// `DELETE /v1/applications/{app}`: its keys and accounts go with it.
+#[utoipa::path(
+    delete,
+    path = "/applications/{app}",
+    tag = "management",
+    summary = "Delete an application",
+    operation_id = "applications_delete",
+    params(
+        ("app" = String, Path, description = "Application id."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Developer(dev): Developer,

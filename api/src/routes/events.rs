@@ -26,6 +26,23 @@ const MAX_PAGE: u32 = 1000;
 const REMAINING_CAP: i64 = 10_000;
 
 /// `GET /v1/accounts/{acct}/events?cursor=&page_size=`
+#[utoipa::path(
+    get,
+    path = "/accounts/{acct}/events",
+    tag = "events",
+    summary = "List events",
+    operation_id = "events_list",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("cursor" = Option<String>, Query, description = "The last event seen."),
+        ("page_size" = Option<u32>, Query, description = "Events per page (at most 1000)."),
+    ),
+    responses(
+        (status = 200, description = "Events after the cursor.", body = crate::contract::ObjectList),
+        crate::contract::Errors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -72,6 +89,21 @@ pub async fn list(
 }
 
 /// `GET /v1/accounts/{acct}/events/latest`: the cursor after the newest event.
+#[utoipa::path(
+    get,
+    path = "/accounts/{acct}/events/latest",
+    tag = "events",
+    summary = "The latest cursor",
+    operation_id = "events_latest",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+    ),
+    responses(
+        (status = 200, description = "`{\"cursor\": ...}` after the newest event.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn latest(
     State(state): State<AppState>,
     caller: AppCaller,

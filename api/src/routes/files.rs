@@ -94,6 +94,22 @@ pub async fn remove(
 }
 
 /// `GET /v1/accounts/{acct}/storage/files/{id}`
+#[utoipa::path(
+    get,
+    path = "/accounts/{acct}/storage/files/{id}",
+    tag = "storage",
+    summary = "Get a file",
+    operation_id = "files_get",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    responses(
+        (status = 200, description = "The file.", body = crate::contract::JsonObject),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -104,6 +120,22 @@ pub async fn get(
 }
 
 /// `DELETE /v1/accounts/{acct}/storage/files/{id}`
+#[utoipa::path(
+    delete,
+    path = "/accounts/{acct}/storage/files/{id}",
+    tag = "storage",
+    summary = "Delete a file",
+    operation_id = "files_delete",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -142,6 +174,22 @@ pub async fn fetch(
 }
 
 /// `GET /v1/accounts/{acct}/storage/files/{id}/contents`
+#[utoipa::path(
+    get,
+    path = "/accounts/{acct}/storage/files/{id}/contents",
+    tag = "storage",
+    summary = "Download a file",
+    operation_id = "files_download",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    responses(
+        (status = 200, description = "The file's bytes (206 for a range).", body = crate::contract::Bytes, content_type = "application/octet-stream"),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn download(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -219,6 +267,22 @@ pub async fn serve(
 
 /// `GET /v1/accounts/{acct}/storage/files/{id}/thumbnail`: none of the services served
 /// today makes thumbnails, so after checking the file exists this answers 501.
+#[utoipa::path(
+    get,
+    path = "/accounts/{acct}/storage/files/{id}/thumbnail",
+    tag = "storage",
+    summary = "Get a thumbnail",
+    operation_id = "files_thumbnail",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    responses(
+        (status = 200, description = "A thumbnail.", body = crate::contract::Bytes, content_type = "application/octet-stream"),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn thumbnail(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -323,6 +387,23 @@ struct UploadMetadata {
 /// `X-Kloudless-Metadata`; `overwrite=true` replaces, otherwise a free name is chosen.
 /// A JSON body `{url, parent_id, name}` uploads from a URL instead (as a task with
 /// `X-Kloudless-Async: true`).
+#[utoipa::path(
+    post,
+    path = "/accounts/{acct}/storage/files",
+    tag = "storage",
+    summary = "Upload a file",
+    operation_id = "files_upload",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("overwrite" = Option<bool>, Query, description = "Replace a file of the same name."),
+    ),
+    request_body(content = crate::contract::Bytes, content_type = "application/octet-stream", description = "The bytes; `X-Kloudless-Metadata: {\"name\", \"parent_id\"}` names the file. Or JSON `{url, parent_id, name}`: an upload from a URL."),
+    responses(
+        (status = 201, description = "The file.", body = crate::contract::JsonObject),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn upload(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -377,6 +458,23 @@ pub async fn upload(
 
 /// `PUT /v1/accounts/{acct}/storage/files/{id}`: replaces the file's contents (raw body),
 /// streamed like any upload and committed over the old file at once.
+#[utoipa::path(
+    put,
+    path = "/accounts/{acct}/storage/files/{id}",
+    tag = "storage",
+    summary = "Replace a file's contents",
+    operation_id = "files_replace",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    request_body(content = crate::contract::Bytes, content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "The file, with its new contents.", body = crate::contract::JsonObject),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn replace(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -447,6 +545,22 @@ pub struct UploadUrlBody {
 
 /// `POST /v1/accounts/{acct}/storage/files/upload_url`: a URL the client uploads the
 /// file to itself, where the service presigns uploads (object stores); 501 elsewhere.
+#[utoipa::path(
+    post,
+    path = "/accounts/{acct}/storage/files/upload_url",
+    tag = "storage",
+    summary = "Get an upload URL",
+    operation_id = "files_upload_url",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+    ),
+    request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+    responses(
+        (status = 201, description = "A URL to upload to directly.", body = crate::contract::JsonObject),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn upload_url(
     State(state): State<AppState>,
     caller: AppCaller,

@@ -22,6 +22,22 @@ use crate::{
 };
 
 /// `GET /v1/accounts/{acct}/storage/folders/{id}`
+#[utoipa::path(
+    get,
+    path = "/accounts/{acct}/storage/folders/{id}",
+    tag = "storage",
+    summary = "Get a folder",
+    operation_id = "folders_get",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    responses(
+        (status = 200, description = "The folder.", body = crate::contract::JsonObject),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -32,6 +48,24 @@ pub async fn get(
 }
 
 /// `GET /v1/accounts/{acct}/storage/folders/{id}/contents`
+#[utoipa::path(
+    get,
+    path = "/accounts/{acct}/storage/folders/{id}/contents",
+    tag = "storage",
+    summary = "List a folder",
+    operation_id = "folders_contents",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+        ("page" = Option<u32>, Query, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+    ),
+    responses(
+        (status = 200, description = "One page of the folder's contents.", body = crate::contract::ObjectList),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn contents(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -62,6 +96,23 @@ pub struct CreateBody {
 }
 
 /// `POST /v1/accounts/{acct}/storage/folders` (`conflict_if_exists`)
+#[utoipa::path(
+    post,
+    path = "/accounts/{acct}/storage/folders",
+    tag = "storage",
+    summary = "Create a folder",
+    operation_id = "folders_create",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("conflict_if_exists" = Option<bool>, Query, description = "409 when the folder exists."),
+    ),
+    request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The folder (200 when it existed).", body = crate::contract::JsonObject),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -103,6 +154,23 @@ pub fn parent_path(parent_id: Option<&str>) -> Result<ItemPath, ApiError> {
 }
 
 /// `DELETE /v1/accounts/{acct}/storage/folders/{id}` (`recursive`)
+#[utoipa::path(
+    delete,
+    path = "/accounts/{acct}/storage/folders/{id}",
+    tag = "storage",
+    summary = "Delete a folder",
+    operation_id = "folders_delete",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+        ("recursive" = Option<bool>, Query, description = "Delete a non-empty folder."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: AppCaller,

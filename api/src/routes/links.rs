@@ -101,6 +101,22 @@ async fn check_file(
 }
 
 /// `POST /v1/accounts/{acct}/storage/links`
+#[utoipa::path(
+    post,
+    path = "/accounts/{acct}/storage/links",
+    tag = "storage",
+    summary = "Create a link",
+    operation_id = "links_create",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+    ),
+    request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The link.", body = crate::contract::JsonObject),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -120,6 +136,24 @@ pub async fn create(
 }
 
 /// `GET /v1/accounts/{acct}/storage/links?active=&page=&page_size=`
+#[utoipa::path(
+    get,
+    path = "/accounts/{acct}/storage/links",
+    tag = "storage",
+    summary = "List links",
+    operation_id = "links_list",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("page" = Option<u32>, Query, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+        ("active" = Option<bool>, Query, description = "Only active (or inactive) links."),
+    ),
+    responses(
+        (status = 200, description = "The account's links.", body = crate::contract::ObjectList),
+        crate::contract::Errors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -143,6 +177,22 @@ async fn find(state: &AppState, account: i64, id: &str) -> Result<Link, ApiError
 }
 
 /// `GET /v1/accounts/{acct}/storage/links/{id}`
+#[utoipa::path(
+    get,
+    path = "/accounts/{acct}/storage/links/{id}",
+    tag = "storage",
+    summary = "Get a link",
+    operation_id = "links_get",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    responses(
+        (status = 200, description = "The link.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -156,6 +206,23 @@ pub async fn get(
 
 /// `PATCH /v1/accounts/{acct}/storage/links/{id}` (`active`, `password`, `expiration`,
 /// `direct`, `file_id`)
+#[utoipa::path(
+    patch,
+    path = "/accounts/{acct}/storage/links/{id}",
+    tag = "storage",
+    summary = "Update a link",
+    operation_id = "links_update",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The link.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -175,6 +242,22 @@ pub async fn update(
 }
 
 /// `DELETE /v1/accounts/{acct}/storage/links/{id}`
+#[utoipa::path(
+    delete,
+    path = "/accounts/{acct}/storage/links/{id}",
+    tag = "storage",
+    summary = "Delete a link",
+    operation_id = "links_delete",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        crate::contract::Errors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: AppCaller,

@@ -16,6 +16,25 @@ use crate::{
 };
 
 /// `GET /v1/accounts/{acct}/storage/search?q=&parents=&page=&page_size=`
+#[utoipa::path(
+    get,
+    path = "/accounts/{acct}/storage/search",
+    tag = "storage",
+    summary = "Search",
+    operation_id = "lookup_search",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("page" = Option<u32>, Query, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+        ("q" = Option<String>, Query, description = "What names contain."),
+        ("parents" = Option<String>, Query, description = "Folder ids to search in, comma separated."),
+    ),
+    responses(
+        (status = 200, description = "Items whose name matches.", body = crate::contract::ObjectList),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn search(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -52,6 +71,24 @@ pub async fn search(
 }
 
 /// `GET /v1/accounts/{acct}/storage/recent?after=&page=&page_size=`: files, newest first.
+#[utoipa::path(
+    get,
+    path = "/accounts/{acct}/storage/recent",
+    tag = "storage",
+    summary = "Recent files",
+    operation_id = "lookup_recent",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("page" = Option<u32>, Query, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+        ("after" = Option<String>, Query, description = "Only files modified after this time (ISO 8601)."),
+    ),
+    responses(
+        (status = 200, description = "Files, newest first.", body = crate::contract::ObjectList),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn recent(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -121,6 +158,22 @@ pub struct RawIdBody {
 
 /// `POST /v1/accounts/{acct}/encode_raw_id`: the Cloudbridge id of a service's own id
 /// (for the services served today, the item's path).
+#[utoipa::path(
+    post,
+    path = "/accounts/{acct}/encode_raw_id",
+    tag = "storage",
+    summary = "Encode a raw id",
+    operation_id = "lookup_encode_raw_id",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+    ),
+    request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+    responses(
+        (status = 200, description = "`{\"id\": ...}` of the service's own id (a path).", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn encode_raw_id(
     State(state): State<AppState>,
     caller: AppCaller,

@@ -70,6 +70,23 @@ pub struct CreateBody {
 }
 
 /// `POST /v1/accounts/{acct}/storage/multipart` (`overwrite`)
+#[utoipa::path(
+    post,
+    path = "/accounts/{acct}/storage/multipart",
+    tag = "storage",
+    summary = "Start a multipart upload",
+    operation_id = "multipart_create",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("overwrite" = Option<bool>, Query, description = "Replace a file of the same name."),
+    ),
+    request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The session, with its part size.", body = crate::contract::JsonObject),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -140,6 +157,22 @@ async fn open_session(
 }
 
 /// `GET /v1/accounts/{acct}/storage/multipart/{id}`
+#[utoipa::path(
+    get,
+    path = "/accounts/{acct}/storage/multipart/{id}",
+    tag = "storage",
+    summary = "Get a multipart upload",
+    operation_id = "multipart_get",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    responses(
+        (status = 200, description = "The session.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -152,6 +185,24 @@ pub async fn get(
 
 /// `PUT /v1/accounts/{acct}/storage/multipart/{id}?part_number=N`: one part, exactly
 /// `part_size` bytes (the last part: the rest).
+#[utoipa::path(
+    put,
+    path = "/accounts/{acct}/storage/multipart/{id}",
+    tag = "storage",
+    summary = "Upload a part",
+    operation_id = "multipart_put_part",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+        ("part_number" = Option<u32>, Query, description = "1-based part number."),
+    ),
+    request_body(content = crate::contract::Bytes, content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "The part was stored.", body = crate::contract::JsonObject),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn put_part(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -178,6 +229,22 @@ pub async fn put_part(
 
 /// `POST /v1/accounts/{acct}/storage/multipart/{id}/complete`: the file, once every part
 /// is there. Only one completion runs; a failed one can be retried.
+#[utoipa::path(
+    post,
+    path = "/accounts/{acct}/storage/multipart/{id}/complete",
+    tag = "storage",
+    summary = "Complete a multipart upload",
+    operation_id = "multipart_complete",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    responses(
+        (status = 201, description = "The file.", body = crate::contract::JsonObject),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn complete(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -232,6 +299,22 @@ pub async fn complete(
 }
 
 /// `DELETE /v1/accounts/{acct}/storage/multipart/{id}`: abandons the upload.
+#[utoipa::path(
+    delete,
+    path = "/accounts/{acct}/storage/multipart/{id}",
+    tag = "storage",
+    summary = "Abort a multipart upload",
+    operation_id = "multipart_abort",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    responses(
+        (status = 204, description = "Aborted."),
+        crate::contract::Errors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn abort(
     State(state): State<AppState>,
     caller: AppCaller,

@@ -8,11 +8,33 @@ use cloudbridge_shared::{protocol::Op, ApiError, Outcome};
 use crate::{auth::Developer, AppState};
 
 /// Liveness: the process serves HTTP.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    summary = "Liveness",
+    operation_id = "ops_health",
+    responses(
+        (status = 200, description = "Alive.", body = crate::contract::JsonObject),
+        crate::contract::PublicErrors,
+    ),
+)]
 pub async fn health() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
 /// Readiness: PostgreSQL answers, Redis answers and the reply channel is subscribed.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    summary = "Readiness",
+    operation_id = "ops_ready",
+    responses(
+        (status = 200, description = "PostgreSQL, Redis and the reply channel answer (503 with the same body otherwise).", body = crate::contract::JsonObject),
+        crate::contract::PublicErrors,
+    ),
+)]
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let postgres = sqlx::query("SELECT 1").execute(&state.db).await.is_ok();
     let mut redis = state.pipeline.redis();
@@ -36,6 +58,17 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Prometheus exposition.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Metrics",
+    operation_id = "ops_metrics",
+    responses(
+        (status = 200, description = "Prometheus metrics.", content_type = "text/plain"),
+        crate::contract::PublicErrors,
+    ),
+)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     state.metrics.render()
 }
@@ -43,6 +76,18 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// `GET /ops/ping` (DeveloperKey): a no-op job through the queue and a worker; answers
 /// which worker ran it. The benchmark baseline for the pipeline's own cost, and a check
 /// that workers are alive.
+#[utoipa::path(
+    get,
+    path = "/ops/ping",
+    tag = "operations",
+    summary = "A job round trip",
+    operation_id = "ops_ping",
+    responses(
+        (status = 200, description = "Which worker answered, and how fast.", body = crate::contract::JsonObject),
+        crate::contract::ServiceErrors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn ping(
     State(state): State<AppState>,
     _: Developer,

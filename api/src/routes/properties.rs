@@ -50,6 +50,22 @@ async fn render(state: &AppState, account: i64, item: &str) -> Result<Json<Value
 }
 
 /// `GET /v1/accounts/{acct}/storage/files/{id}/properties`
+#[utoipa::path(
+    get,
+    path = "/accounts/{acct}/storage/files/{id}/properties",
+    tag = "storage",
+    summary = "Get properties",
+    operation_id = "properties_get",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    responses(
+        (status = 200, description = "The file's properties.", body = crate::contract::ObjectList),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -68,6 +84,23 @@ pub struct Change {
 }
 
 /// `PATCH /v1/accounts/{acct}/storage/files/{id}/properties` with `[{key, value}]`
+#[utoipa::path(
+    patch,
+    path = "/accounts/{acct}/storage/files/{id}/properties",
+    tag = "storage",
+    summary = "Set properties",
+    operation_id = "properties_patch",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The file's properties.", body = crate::contract::ObjectList),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn patch(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -99,6 +132,22 @@ pub async fn patch(
 }
 
 /// `DELETE /v1/accounts/{acct}/storage/files/{id}/properties`: removes them all.
+#[utoipa::path(
+    delete,
+    path = "/accounts/{acct}/storage/files/{id}/properties",
+    tag = "storage",
+    summary = "Remove properties",
+    operation_id = "properties_delete",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    responses(
+        (status = 204, description = "All removed."),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: AppCaller,

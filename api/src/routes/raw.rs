@@ -52,6 +52,22 @@ fn client() -> reqwest::Client {
 }
 
 /// `POST /v1/accounts/{acct}/raw`
+#[utoipa::path(
+    post,
+    path = "/accounts/{acct}/raw",
+    tag = "accounts",
+    summary = "Pass a request through to the service",
+    operation_id = "raw_pass",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+    ),
+    request_body(content = crate::contract::Bytes, content_type = "application/octet-stream"),
+    responses(
+        (status = 200, description = "The service's answer, mirrored (its status, headers and body).", body = crate::contract::Bytes, content_type = "application/octet-stream"),
+        crate::contract::ServiceErrors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
 pub async fn pass(
     State(state): State<AppState>,
     caller: AppCaller,

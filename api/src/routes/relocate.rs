@@ -264,3 +264,100 @@ pub async fn handle<const FOLDER: bool, const COPY: bool>(
     let deferred = tasks::wanted(&headers, &q);
     deferrable(state, caller, base, ids, kind, body, COPY, deferred).await
 }
+
+/// The four routes of [`handle`], one handler each (the contract documents each route).
+macro_rules! relocation {
+    ($($(#[$doc:meta])* $name:ident = ($folder:literal, $copy:literal);)*) => {$(
+        $(#[$doc])*
+        pub async fn $name(
+            state: State<AppState>,
+            caller: AppCaller,
+            base: BaseUrl,
+            ids: Path<(String, String)>,
+            q: Query<HashMap<String, String>>,
+            headers: HeaderMap,
+            body: Json<RelocateBody>,
+        ) -> Result<Response, ApiError> {
+            handle::<$folder, $copy>(state, caller, base, ids, q, headers, body).await
+        }
+    )*};
+}
+
+relocation! {
+    /// `PATCH folders/{id}`: renames and/or moves a folder.
+    #[utoipa::path(
+        patch,
+        path = "/accounts/{acct}/storage/folders/{id}",
+        tag = "storage",
+        summary = "Rename or move a folder",
+        operation_id = "relocate_move_folder",
+        params(
+            ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+            ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+        ),
+        request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+        responses(
+            (status = 200, description = "The folder where it is now (202 with a task when asynchronous).", body = crate::contract::JsonObject),
+            crate::contract::ServiceErrors,
+        ),
+        security(("bearer" = []), ("api_key" = [])),
+    )]
+    move_folder = (true, false);
+    /// `POST folders/{id}/copy`.
+    #[utoipa::path(
+        post,
+        path = "/accounts/{acct}/storage/folders/{id}/copy",
+        tag = "storage",
+        summary = "Copy a folder",
+        operation_id = "relocate_copy_folder",
+        params(
+            ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+            ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+        ),
+        request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+        responses(
+            (status = 201, description = "The copy (202 with a task when asynchronous).", body = crate::contract::JsonObject),
+            crate::contract::ServiceErrors,
+        ),
+        security(("bearer" = []), ("api_key" = [])),
+    )]
+    copy_folder = (true, true);
+    /// `PATCH files/{id}`: renames and/or moves a file.
+    #[utoipa::path(
+        patch,
+        path = "/accounts/{acct}/storage/files/{id}",
+        tag = "storage",
+        summary = "Rename or move a file",
+        operation_id = "relocate_move_file",
+        params(
+            ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+            ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+        ),
+        request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+        responses(
+            (status = 200, description = "The file where it is now (202 with a task when asynchronous).", body = crate::contract::JsonObject),
+            crate::contract::ServiceErrors,
+        ),
+        security(("bearer" = []), ("api_key" = [])),
+    )]
+    move_file = (false, false);
+    /// `POST files/{id}/copy`.
+    #[utoipa::path(
+        post,
+        path = "/accounts/{acct}/storage/files/{id}/copy",
+        tag = "storage",
+        summary = "Copy a file",
+        operation_id = "relocate_copy_file",
+        params(
+            ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+            ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+        ),
+        request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+        responses(
+            (status = 201, description = "The copy (202 with a task when asynchronous).", body = crate::contract::JsonObject),
+            crate::contract::ServiceErrors,
+        ),
+        security(("bearer" = []), ("api_key" = [])),
+    )]
+    copy_file = (false, true);
+}

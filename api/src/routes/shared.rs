@@ -48,6 +48,20 @@ async fn usable(
 
 /// `GET /l/{id}`: the file (direct links, or `?download=true`), a landing page, or the
 /// password form.
+#[utoipa::path(
+    get,
+    path = "/l/{id}",
+    tag = "links",
+    summary = "Open a shared link",
+    operation_id = "shared_open",
+    params(
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    responses(
+        (status = 200, description = "The file (direct links), a landing page, or a password form.", body = crate::contract::Bytes, content_type = "application/octet-stream"),
+        crate::contract::PublicErrors,
+    ),
+)]
 pub async fn open(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -79,6 +93,21 @@ pub async fn open(
 }
 
 /// `POST /l/{id}` with form field `password`: the file, or the form again.
+#[utoipa::path(
+    post,
+    path = "/l/{id}",
+    tag = "links",
+    summary = "Unlock a shared link",
+    operation_id = "shared_unlock",
+    params(
+        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+    ),
+    request_body(content = crate::contract::JsonObject, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The file, once the password is right.", body = crate::contract::Bytes, content_type = "application/octet-stream"),
+        crate::contract::PublicErrors,
+    ),
+)]
 pub async fn unlock(
     State(state): State<AppState>,
     Path(id): Path<String>,

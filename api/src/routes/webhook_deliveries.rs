@@ -27,6 +27,25 @@ const ATTEMPTS_SHOWN: i64 = 20;
 const REPLAY_MAX: i64 = 1_000;
 
 /// `GET …/webhooks/{wid}/deliveries?state=&page=&page_size=`: newest first.
+#[utoipa::path(
+    get,
+    path = "/applications/{app}/webhooks/{wid}/deliveries",
+    tag = "webhooks",
+    summary = "List deliveries",
+    operation_id = "webhook_deliveries_list",
+    params(
+        ("app" = String, Path, description = "Application id."),
+        ("wid" = String, Path, description = "Webhook id."),
+        ("page" = Option<u32>, Query, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+        ("state" = Option<String>, Query, description = "`pending`, `delivered` or `dead`."),
+    ),
+    responses(
+        (status = 200, description = "Deliveries, newest first.", body = crate::contract::ObjectList),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -50,6 +69,23 @@ pub async fn list(
 }
 
 /// `GET …/webhooks/{wid}/deliveries/{did}`
+#[utoipa::path(
+    get,
+    path = "/applications/{app}/webhooks/{wid}/deliveries/{did}",
+    tag = "webhooks",
+    summary = "Get a delivery",
+    operation_id = "webhook_deliveries_get",
+    params(
+        ("app" = String, Path, description = "Application id."),
+        ("wid" = String, Path, description = "Webhook id."),
+        ("did" = String, Path, description = "Delivery id."),
+    ),
+    responses(
+        (status = 200, description = "The delivery and its latest attempts.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -67,6 +103,23 @@ pub async fn get(
 
 /// `POST …/webhooks/{wid}/deliveries/{did}/replay`: back to pending, due now, attempts
 /// reset. Answers the pending delivery (another one when the account already had one).
+#[utoipa::path(
+    post,
+    path = "/applications/{app}/webhooks/{wid}/deliveries/{did}/replay",
+    tag = "webhooks",
+    summary = "Replay a delivery",
+    operation_id = "webhook_deliveries_replay",
+    params(
+        ("app" = String, Path, description = "Application id."),
+        ("wid" = String, Path, description = "Webhook id."),
+        ("did" = String, Path, description = "Delivery id."),
+    ),
+    responses(
+        (status = 200, description = "The delivery, pending again.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn replay(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -84,6 +137,22 @@ pub async fn replay(
 
 /// `POST …/webhooks/{wid}/replay`: replays the dead deliveries (up to 1,000 per call;
 /// `remaining` says how many are left).
+#[utoipa::path(
+    post,
+    path = "/applications/{app}/webhooks/{wid}/replay",
+    tag = "webhooks",
+    summary = "Replay dead deliveries",
+    operation_id = "webhook_deliveries_replay_dead",
+    params(
+        ("app" = String, Path, description = "Application id."),
+        ("wid" = String, Path, description = "Webhook id."),
+    ),
+    responses(
+        (status = 200, description = "How many dead deliveries are pending again.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn replay_dead(
     State(state): State<AppState>,
     Developer(dev): Developer,

@@ -49,6 +49,23 @@ pub(super) async fn owned_webhook(
 }
 
 /// `GET /v1/applications/{app}/webhooks`
+#[utoipa::path(
+    get,
+    path = "/applications/{app}/webhooks",
+    tag = "webhooks",
+    summary = "List webhooks",
+    operation_id = "webhooks_list",
+    params(
+        ("app" = String, Path, description = "Application id."),
+        ("page" = Option<u32>, Query, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+    ),
+    responses(
+        (status = 200, description = "The application's webhooks.", body = crate::contract::ObjectList),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -64,6 +81,22 @@ pub async fn list(
 }
 
 /// `POST /v1/applications/{app}/webhooks`: checks the URL, verifies the receiver, stores.
+#[utoipa::path(
+    post,
+    path = "/applications/{app}/webhooks",
+    tag = "webhooks",
+    summary = "Register a webhook",
+    operation_id = "webhooks_create",
+    params(
+        ("app" = String, Path, description = "Application id."),
+    ),
+    request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The webhook (its receiver answered the verification ping).", body = crate::contract::JsonObject),
+        crate::contract::ServiceErrors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -83,6 +116,22 @@ pub async fn create(
 }
 
 /// `GET /v1/applications/{app}/webhooks/{wid}`
+#[utoipa::path(
+    get,
+    path = "/applications/{app}/webhooks/{wid}",
+    tag = "webhooks",
+    summary = "Get a webhook",
+    operation_id = "webhooks_get",
+    params(
+        ("app" = String, Path, description = "Application id."),
+        ("wid" = String, Path, description = "Webhook id."),
+    ),
+    responses(
+        (status = 200, description = "The webhook.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     Developer(dev): Developer,
@@ -95,6 +144,22 @@ pub async fn get(
 
 /// `DELETE /v1/applications/{app}/webhooks/{wid}`: its pending notifications and
 /// delivery log go with it.
+#[utoipa::path(
+    delete,
+    path = "/applications/{app}/webhooks/{wid}",
+    tag = "webhooks",
+    summary = "Remove a webhook",
+    operation_id = "webhooks_delete",
+    params(
+        ("app" = String, Path, description = "Application id."),
+        ("wid" = String, Path, description = "Webhook id."),
+    ),
+    responses(
+        (status = 204, description = "Removed."),
+        crate::contract::Errors,
+    ),
+    security(("developer_key" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Developer(dev): Developer,
