@@ -81,12 +81,42 @@ pub enum PublicErrors {
     /// Nothing here.
     #[response(status = 404)]
     NotFound(ErrorBody),
+    /// A form of another type.
+    #[response(status = 415)]
+    UnsupportedType(ErrorBody),
     /// Too many requests from this client.
     #[response(status = 429)]
     RateLimited(ErrorBody),
     /// Overloaded: retry after `Retry-After`.
     #[response(status = 503)]
     Unavailable(ErrorBody),
+}
+
+/// The error answers of the OAuth pages a person's browser is sent to: an HTML page
+/// saying what is wrong (when there is no verified redirect URI to send the error to).
+pub struct PageErrors;
+
+impl utoipa::IntoResponses for PageErrors {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        use utoipa::openapi::{ContentBuilder, ResponseBuilder};
+        let page = |description: &str| {
+            let html = ContentBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build();
+            ResponseBuilder::new()
+                .description(description)
+                .content("text/html", html)
+                .build()
+                .into()
+        };
+        let mut responses = PublicErrors::responses();
+        responses.insert(
+            "400".into(),
+            page("The request cannot start or finish a connection."),
+        );
+        responses.insert("404".into(), page("No such flow (expired or used)."));
+        responses
+    }
 }
 
 /// The error answers of routes that need credentials but reach no service.
@@ -291,9 +321,13 @@ mod tests {
                 let errors: Vec<_> = responses.keys().filter(|s| s.as_str() >= "400").collect();
                 assert!(!errors.is_empty(), "{method} {path} documents no errors");
                 for status in errors {
-                    let schema = &responses[status]["content"]["application/json"]["schema"];
+                    let content = &responses[status]["content"];
+                    // The OAuth pages a browser is sent to show their errors as pages.
+                    if path.starts_with("/v1/oauth") && content.get("text/html").is_some() {
+                        continue;
+                    }
                     assert_eq!(
-                        schema["$ref"], "#/components/schemas/Error",
+                        content["application/json"]["schema"]["$ref"], "#/components/schemas/Error",
                         "{method} {path} {status}"
                     );
                 }

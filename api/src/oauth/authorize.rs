@@ -33,8 +33,8 @@ use crate::{
     summary = "Start connecting an account",
     operation_id = "oauth_authorize_start",
     params(
-        ("client_id" = Option<String>, Query, description = "The application id."),
-        ("redirect_uri" = Option<String>, Query, description = "A registered redirect URI."),
+        ("client_id" = String, Query, min_length = 1, description = "The application id."),
+        ("redirect_uri" = String, Query, min_length = 1, description = "A registered redirect URI."),
         ("response_type" = Option<String>, Query, description = "`code` or `token`."),
         ("scope" = Option<String>, Query, description = "Services to offer."),
         ("state" = Option<String>, Query, description = "Returned as is."),
@@ -43,7 +43,7 @@ use crate::{
     ),
     responses(
         (status = 200, description = "The chooser and consent page (or a redirect to the application with an error).", content_type = "text/html"),
-        crate::contract::PublicErrors,
+        crate::contract::PageErrors,
     ),
 )]
 pub async fn start(
@@ -174,7 +174,7 @@ async fn own_flow(
     request_body(content = crate::contract::JsonObject, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 303, description = "To the chosen service's authorization page, or back to the application."),
-        crate::contract::PublicErrors,
+        crate::contract::PageErrors,
     ),
 )]
 pub async fn choose(

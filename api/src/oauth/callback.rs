@@ -54,7 +54,7 @@ pub fn fail(request: &Request, error: &str, description: &str) -> Response {
     ),
     responses(
         (status = 303, description = "Back to the application with a code (or an error)."),
-        crate::contract::PublicErrors,
+        crate::contract::PageErrors,
     ),
 )]
 pub async fn finish(

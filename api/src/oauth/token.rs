@@ -141,7 +141,8 @@ pub async fn info(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let invalid = || ApiError::new(400, "invalid_token", "The bearer token is not valid.");
-    let token = credential(&headers, "bearer").ok_or_else(invalid)?;
+    // No token at all is a missing credential; a token that is no good, Kloudless' 400.
+    let token = credential(&headers, "bearer").ok_or_else(ApiError::authentication_required)?;
     let (account, application) = db::bearer_tokens::find(&state.db, token)
         .await?
         .ok_or_else(invalid)?;

@@ -312,8 +312,8 @@ pub async fn seed_events(state: &AppState, account: &db::accounts::Account) {
     summary = "List accounts",
     operation_id = "accounts_list",
     params(
-        ("page" = Option<u32>, Query, description = "1-based page."),
-        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page (at most 1000)."),
         ("active" = Option<bool>, Query, description = "Only active (or inactive) accounts."),
     ),
     responses(

@@ -20,8 +20,8 @@ use crate::{auth::Developer, extract::Json, wire, AppState};
     operation_id = "api_keys_list",
     params(
         ("app" = String, Path, description = "Application id."),
-        ("page" = Option<u32>, Query, description = "1-based page."),
-        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page (at most 1000)."),
     ),
     responses(
         (status = 200, description = "The application's API keys (masked).", body = crate::contract::ObjectList),

@@ -70,8 +70,8 @@ pub(super) async fn owned(state: &AppState, dev: i64, app: &str) -> Result<(), A
     summary = "List applications",
     operation_id = "applications_list",
     params(
-        ("page" = Option<u32>, Query, description = "1-based page."),
-        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page (at most 1000)."),
     ),
     responses(
         (status = 200, description = "The developer's applications.", body = crate::contract::ObjectList),

@@ -35,7 +35,7 @@ const REMAINING_CAP: i64 = 10_000;
     params(
         ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
         ("cursor" = Option<String>, Query, description = "The last event seen."),
-        ("page_size" = Option<u32>, Query, description = "Events per page (at most 1000)."),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Events per page (at most 1000)."),
     ),
     responses(
         (status = 200, description = "Events after the cursor.", body = crate::contract::ObjectList),

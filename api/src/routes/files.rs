@@ -185,7 +185,7 @@ pub async fn fetch(
         ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
     ),
     responses(
-        (status = 200, description = "The file's bytes (206 for a range).", body = crate::contract::Bytes, content_type = "application/octet-stream"),
+        (status = 200, description = "The file's bytes (206 for a range).", body = crate::contract::Bytes, content_type = "*/*"),
         crate::contract::ServiceErrors,
     ),
     security(("bearer" = []), ("api_key" = [])),
@@ -278,7 +278,7 @@ pub async fn serve(
         ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
     ),
     responses(
-        (status = 200, description = "A thumbnail.", body = crate::contract::Bytes, content_type = "application/octet-stream"),
+        (status = 200, description = "A thumbnail.", body = crate::contract::Bytes, content_type = "*/*"),
         crate::contract::ServiceErrors,
     ),
     security(("bearer" = []), ("api_key" = [])),
@@ -397,7 +397,7 @@ struct UploadMetadata {
         ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
         ("overwrite" = Option<bool>, Query, description = "Replace a file of the same name."),
     ),
-    request_body(content = crate::contract::Bytes, content_type = "application/octet-stream", description = "The bytes; `X-Kloudless-Metadata: {\"name\", \"parent_id\"}` names the file. Or JSON `{url, parent_id, name}`: an upload from a URL."),
+    request_body(content = Option<crate::contract::Bytes>, content_type = "application/octet-stream", description = "The bytes; `X-Kloudless-Metadata: {\"name\", \"parent_id\"}` names the file. Or JSON `{url, parent_id, name}`: an upload from a URL."),
     responses(
         (status = 201, description = "The file.", body = crate::contract::JsonObject),
         crate::contract::ServiceErrors,
@@ -468,7 +468,7 @@ pub async fn upload(
         ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
         ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
     ),
-    request_body(content = crate::contract::Bytes, content_type = "application/octet-stream"),
+    request_body(content = Option<crate::contract::Bytes>, content_type = "application/octet-stream"),
     responses(
         (status = 200, description = "The file, with its new contents.", body = crate::contract::JsonObject),
         crate::contract::ServiceErrors,

@@ -57,8 +57,8 @@ pub async fn get(
     params(
         ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
         ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
-        ("page" = Option<u32>, Query, description = "1-based page."),
-        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page (at most 1000)."),
     ),
     responses(
         (status = 200, description = "One page of the folder's contents.", body = crate::contract::ObjectList),

@@ -144,8 +144,8 @@ pub async fn create(
     operation_id = "links_list",
     params(
         ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
-        ("page" = Option<u32>, Query, description = "1-based page."),
-        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page (at most 1000)."),
         ("active" = Option<bool>, Query, description = "Only active (or inactive) links."),
     ),
     responses(

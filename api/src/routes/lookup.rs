@@ -24,8 +24,8 @@ use crate::{
     operation_id = "lookup_search",
     params(
         ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
-        ("page" = Option<u32>, Query, description = "1-based page."),
-        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page (at most 1000)."),
         ("q" = Option<String>, Query, description = "What names contain."),
         ("parents" = Option<String>, Query, description = "Folder ids to search in, comma separated."),
     ),
@@ -79,8 +79,8 @@ pub async fn search(
     operation_id = "lookup_recent",
     params(
         ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
-        ("page" = Option<u32>, Query, description = "1-based page."),
-        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page (at most 1000)."),
         ("after" = Option<String>, Query, description = "Only files modified after this time (ISO 8601)."),
     ),
     responses(

@@ -194,7 +194,7 @@ pub async fn get(
     params(
         ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
         ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
-        ("part_number" = Option<u32>, Query, description = "1-based part number."),
+        ("part_number" = u32, Query, minimum = 1, description = "1-based part number."),
     ),
     request_body(content = crate::contract::Bytes, content_type = "application/octet-stream"),
     responses(

@@ -61,7 +61,7 @@ async fn render(state: &AppState, account: i64, item: &str) -> Result<Json<Value
         ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
     ),
     responses(
-        (status = 200, description = "The file's properties.", body = crate::contract::ObjectList),
+        (status = 200, description = "The file's properties.", body = crate::contract::JsonObject),
         crate::contract::ServiceErrors,
     ),
     security(("bearer" = []), ("api_key" = [])),
@@ -96,7 +96,7 @@ pub struct Change {
     ),
     request_body(content = crate::contract::JsonObject, content_type = "application/json"),
     responses(
-        (status = 200, description = "The file's properties.", body = crate::contract::ObjectList),
+        (status = 200, description = "The file's properties.", body = crate::contract::JsonObject),
         crate::contract::ServiceErrors,
     ),
     security(("bearer" = []), ("api_key" = [])),

@@ -61,9 +61,9 @@ fn client() -> reqwest::Client {
     params(
         ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
     ),
-    request_body(content = crate::contract::Bytes, content_type = "application/octet-stream"),
+    request_body(content = Option<crate::contract::Bytes>, content_type = "application/octet-stream"),
     responses(
-        (status = 200, description = "The service's answer, mirrored (its status, headers and body).", body = crate::contract::Bytes, content_type = "application/octet-stream"),
+        (status = 200, description = "The service's answer, mirrored (its status, headers and body).", body = crate::contract::Bytes, content_type = "*/*"),
         crate::contract::ServiceErrors,
     ),
     security(("bearer" = []), ("api_key" = [])),

@@ -58,7 +58,7 @@ async fn usable(
         ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
     ),
     responses(
-        (status = 200, description = "The file (direct links), a landing page, or a password form.", body = crate::contract::Bytes, content_type = "application/octet-stream"),
+        (status = 200, description = "The file (direct links), a landing page, or a password form.", body = crate::contract::Bytes, content_type = "*/*"),
         crate::contract::PublicErrors,
     ),
 )]
@@ -104,7 +104,7 @@ pub async fn open(
     ),
     request_body(content = crate::contract::JsonObject, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "The file, once the password is right.", body = crate::contract::Bytes, content_type = "application/octet-stream"),
+        (status = 200, description = "The file, once the password is right.", body = crate::contract::Bytes, content_type = "*/*"),
         crate::contract::PublicErrors,
     ),
 )]

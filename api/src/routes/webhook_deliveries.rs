@@ -36,8 +36,8 @@ const REPLAY_MAX: i64 = 1_000;
     params(
         ("app" = String, Path, description = "Application id."),
         ("wid" = String, Path, description = "Webhook id."),
-        ("page" = Option<u32>, Query, description = "1-based page."),
-        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page (at most 1000)."),
         ("state" = Option<String>, Query, description = "`pending`, `delivered` or `dead`."),
     ),
     responses(

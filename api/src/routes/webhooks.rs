@@ -57,8 +57,8 @@ pub(super) async fn owned_webhook(
     operation_id = "webhooks_list",
     params(
         ("app" = String, Path, description = "Application id."),
-        ("page" = Option<u32>, Query, description = "1-based page."),
-        ("page_size" = Option<u32>, Query, description = "Items per page (at most 1000)."),
+        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page."),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page (at most 1000)."),
     ),
     responses(
         (status = 200, description = "The application's webhooks.", body = crate::contract::ObjectList),

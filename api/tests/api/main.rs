@@ -5,6 +5,7 @@ mod accounts;
 mod boxcom;
 mod conformance;
 mod connect;
+mod contract;
 mod dropbox;
 mod errors;
 mod events;
