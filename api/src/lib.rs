@@ -11,6 +11,7 @@
 //! - `extract`: request extractors that reject in the Kloudless error format.
 //! - `wire`: the Kloudless JSON shapes of our objects.
 //! - `routes`: one module per resource; `routes::router` assembles them.
+//! - [`parse`]: parsers of untrusted input, shared with the fuzz targets.
 //! - [`contract`]: the OpenAPI document generated from the handlers (`/v1/openapi.json`).
 //! - [`admin`]: the `admin` sub-commands (create a developer, migrate).
 
@@ -22,6 +23,7 @@ mod extract;
 mod html;
 mod middleware;
 mod oauth;
+pub mod parse;
 mod passthrough;
 mod pipeline;
 mod range;

@@ -158,7 +158,7 @@ pub fn services_in(scope: &str) -> Vec<String> {
 }
 
 /// `scheme://host[:port]` of a URL.
-fn origin_of(uri: &str) -> Option<String> {
+pub fn origin_of(uri: &str) -> Option<String> {
     let url = url::Url::parse(uri).ok()?;
     match url.origin() {
         url::Origin::Tuple(..) => Some(url.origin().ascii_serialization()),

@@ -64,7 +64,7 @@ pub async fn list(
     // Without a cursor: from the oldest event retention kept.
     let cursor = match q.get("cursor").map(|s| s.trim()) {
         None | Some("") => purged,
-        Some(raw) => parse_cursor(raw)?,
+        Some(raw) => crate::parse::cursor(raw)?,
     };
     if cursor < purged {
         return Err(ApiError::new(
@@ -114,15 +114,6 @@ pub async fn latest(
     Ok(Json(json!({ "cursor": cursor.to_string() })))
 }
 
-/// A cursor: a non-negative event id.
-fn parse_cursor(raw: &str) -> Result<i64, ApiError> {
-    raw.parse::<i64>().ok().filter(|c| *c >= 0).ok_or_else(|| {
-        ApiError::invalid_parameters(
-            "`cursor` must be a cursor this API returned (a number as a string).",
-        )
-    })
-}
-
 /// One event (Kloudless v1 shape).
 fn event(e: &Event, base: &str) -> Value {
     json!({
@@ -135,18 +126,4 @@ fn event(e: &Event, base: &str) -> Value {
         "ip": null,
         "metadata": wire::entry(&e.metadata, e.account_id, base),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_are_non_negative_numbers() {
-        assert_eq!(parse_cursor("42").unwrap(), 42);
-        assert_eq!(parse_cursor("0").unwrap(), 0);
-        for bad in ["-1", "abc", "1.5", "99999999999999999999"] {
-            assert_eq!(parse_cursor(bad).unwrap_err().status, 400, "{bad}");
-        }
-    }
 }

@@ -376,13 +376,6 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// `X-Kloudless-Metadata` of an upload.
-#[derive(Debug, Deserialize)]
-struct UploadMetadata {
-    name: Option<String>,
-    parent_id: Option<String>,
-}
-
 /// `POST /v1/accounts/{acct}/storage/files`: raw body (any or no Content-Type) with
 /// `X-Kloudless-Metadata`; `overwrite=true` replaces, otherwise a free name is chosen.
 /// A JSON body `{url, parent_id, name}` uploads from a URL instead (as a task with
@@ -434,14 +427,8 @@ pub async fn upload(
         let operation = from_url(state.clone(), account.clone(), base, body, overwrite);
         return tasks::run(&state, account.id, deferred, operation).await;
     };
-    // Raw UTF-8 is accepted as well as the \u-escaped JSON most SDKs send.
-    let meta: UploadMetadata = serde_json::from_slice(raw.as_bytes())
-        .ok()
-        .ok_or_else(|| ApiError::invalid_parameters("X-Kloudless-Metadata is not valid JSON."))?;
-    let name = meta
-        .name
-        .ok_or_else(|| ApiError::invalid_parameters("`name` is required."))?;
-    let parent = parent_path(meta.parent_id.as_deref())?;
+    let crate::parse::UploadMetadata { name, parent } =
+        crate::parse::upload_metadata(raw.as_bytes())?;
     let target = account_ref(&account);
 
     let length = headers

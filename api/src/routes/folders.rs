@@ -142,16 +142,7 @@ pub async fn create(
     Ok((status, Json(wire::entry(&entry, account.id, &base))))
 }
 
-/// A `parent_id` (default `root`) as a path; a bad id is a bad parent, not a missing page.
-pub fn parent_path(parent_id: Option<&str>) -> Result<ItemPath, ApiError> {
-    ItemPath::from_id(parent_id.unwrap_or("root")).map_err(|_| {
-        ApiError::new(
-            400,
-            "invalid_parent_folder",
-            "The parent folder id is not valid.",
-        )
-    })
-}
+pub use crate::parse::parent_path;
 
 /// `DELETE /v1/accounts/{acct}/storage/folders/{id}` (`recursive`)
 #[utoipa::path(

@@ -211,10 +211,7 @@ pub async fn put_part(
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
     let session = open_session(&state, &caller, &acct, &id).await?;
-    let n = q
-        .get("part_number")
-        .and_then(|n| n.parse::<u32>().ok())
-        .ok_or_else(|| ApiError::invalid_parameters("`part_number` is required."))?;
+    let n = crate::parse::part_number(q.get("part_number").map(String::as_str))?;
     let body = request.into_body().into_data_stream();
     let written =
         parts::write_part(&state.data_root, session.id, layout(&session), n, body).await?;
