@@ -3,7 +3,10 @@
 //! are looked up by digest. An account of another application is "not found", never
 //! "forbidden", so ids do not leak across tenants.
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::FromRequestParts,
+    http::{request::Parts, HeaderMap},
+};
 use cloudbridge_shared::{
     db::{self, accounts::Account},
     secret::digest,
@@ -29,9 +32,8 @@ pub enum Caller {
 }
 
 /// Splits `Authorization: <scheme> <credential>`.
-fn credentials(parts: &Parts) -> Result<(String, String), ApiError> {
-    let header = parts
-        .headers
+fn credentials(headers: &HeaderMap) -> Result<(String, String), ApiError> {
+    let header = headers
         .get(axum::http::header::AUTHORIZATION)
         .ok_or_else(ApiError::authentication_required)?;
     let text = header
@@ -48,6 +50,30 @@ fn credentials(parts: &Parts) -> Result<(String, String), ApiError> {
         ));
     }
     Ok((scheme.to_ascii_lowercase(), credential.to_string()))
+}
+
+/// The digest of a request's `scheme credential`: what verified callers are cached by and
+/// the per-credential rate limit counts. Computed once per request (the rate limit puts it
+/// in the request's extensions for the extractor).
+#[derive(Clone, Debug)]
+pub struct CredentialKey(pub Vec<u8>);
+
+impl CredentialKey {
+    /// The key of the request's credential, if it has a well-formed `Authorization`.
+    pub fn of(headers: &HeaderMap) -> Option<Self> {
+        credentials(headers).ok().map(|(s, c)| Self::new(&s, &c))
+    }
+
+    fn new(scheme: &str, credential: &str) -> Self {
+        Self(digest(&format!("{scheme} {credential}")))
+    }
+
+    /// The first 16 bytes of the digest: enough to tell credentials apart in a rate limit.
+    pub fn short(&self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&self.0[..16]);
+        out
+    }
 }
 
 impl Caller {
@@ -91,13 +117,19 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (scheme, credential) = credentials(parts)?;
-        let key = digest(&format!("{scheme} {credential}"));
-        if let Some(caller) = state.callers.get(&key) {
+        let key = match parts.extensions.get::<CredentialKey>() {
+            Some(key) => key.clone(),
+            None => {
+                let (scheme, credential) = credentials(&parts.headers)?;
+                CredentialKey::new(&scheme, &credential)
+            }
+        };
+        if let Some(caller) = state.callers.get(&key.0) {
             return Ok(caller);
         }
+        let (scheme, credential) = credentials(&parts.headers)?;
         let caller = Caller::verify(state, &scheme, &credential).await?;
-        state.callers.insert(key, caller.clone());
+        state.callers.insert(key.0, caller.clone());
         Ok(caller)
     }
 }

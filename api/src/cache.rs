@@ -35,6 +35,13 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         (stored.elapsed() < self.ttl).then(|| value.clone())
     }
 
+    /// True when `key` has a live value.
+    pub fn contains(&self, key: &K) -> bool {
+        self.entries
+            .get(key)
+            .is_some_and(|entry| entry.value().0.elapsed() < self.ttl)
+    }
+
     /// Stores `value` for `key`.
     pub fn insert(&self, key: K, value: V) {
         if self.ttl.is_zero() {
@@ -61,6 +68,7 @@ mod tests {
         let cache = TtlCache::new(Duration::from_millis(50));
         cache.insert(1, "a");
         assert_eq!(cache.get(&1), Some("a"));
+        assert!(cache.contains(&1) && !cache.contains(&3));
         cache.invalidate(|k, _| *k == 1);
         assert_eq!(cache.get(&1), None);
         cache.insert(2, "b");

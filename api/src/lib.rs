@@ -7,6 +7,7 @@
 //! - `pipeline`: push a job, wait for its reply on this process's channel.
 //! - `auth`: `DeveloperKey`, `APIKey` and `Bearer` callers; account resolution.
 //! - `cache`: the short-lived cache of verified credentials and accounts.
+//! - `limits`: rate limits (429) and the bound on password hashing.
 //! - `middleware`: request ids, Kloudless error bodies, in-flight limit, metrics.
 //! - `extract`: request extractors that reject in the Kloudless error format.
 //! - `wire`: the Kloudless JSON shapes of our objects.
@@ -21,6 +22,7 @@ mod cache;
 pub mod contract;
 mod extract;
 mod html;
+mod limits;
 mod middleware;
 mod oauth;
 pub mod parse;

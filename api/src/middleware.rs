@@ -65,6 +65,30 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     response
 }
 
+/// Refuses a request whose request line and headers together exceed `limit` bytes (as sent:
+/// names, values, separators) with 431 `request_header_fields_too_large`.
+///
+/// Heads larger than hyper's read buffer never get here: hyper answers them 431 itself,
+/// without a body. Its default buffer is about 400 KiB; the listener raises it to 2 MiB
+/// (`http1().max_buf_size`), so that only heads beyond that are hyper's.
+pub async fn header_limit(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if line + headers > limit {
+        return ApiError::new(
+            431,
+            "request_header_fields_too_large",
+            format!("The request line and headers exceed {limit} bytes."),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
 /// At most `limit` requests in flight in this process; beyond, 503 + `Retry-After` at once.
 pub async fn in_flight_limit(
     State(slots): State<Arc<Semaphore>>,

@@ -44,6 +44,7 @@ pub fn upload_metadata(raw: &[u8]) -> Result<UploadMetadata, ApiError> {
     }
     let meta: Header = serde_json::from_slice(raw)
         .map_err(|_| ApiError::invalid_parameters("X-Kloudless-Metadata is not valid JSON."))?;
+    crate::extract::refuse_nul_in_json(raw, "X-Kloudless-Metadata")?;
     let name = meta
         .name
         .ok_or_else(|| ApiError::invalid_parameters("`name` is required."))?;

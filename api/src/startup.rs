@@ -46,6 +46,9 @@ impl Application {
             .build()?;
         let connectors =
             cloudbridge_connectors::Context::for_process(&settings, pool.clone(), http.clone())?;
+        // The recorder first: the limits register their metrics at zero.
+        let metrics = telemetry::init_metrics();
+        let limits = crate::limits::Limits::start(&settings, background.clone());
         let state = AppState::new(Shared {
             webhooks: cloudbridge_shared::webhook::Sender::new(&settings.webhooks)?,
             cipher: connectors.cipher.clone(),
@@ -57,7 +60,8 @@ impl Application {
             pipeline,
             data_root: settings.local.data_root.clone(),
             settings: Arc::new(settings),
-            metrics: telemetry::init_metrics(),
+            metrics,
+            limits,
         });
         crate::middleware::register_metrics();
         Ok(Self {
@@ -83,7 +87,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let grace = Duration::from_millis(self.state.settings.api.shutdown_grace_ms);
         let app = NormalizePathLayer::trim_trailing_slash().layer(routes::router(self.state));
-        let service = ServiceExt::<Request>::into_make_service(app);
+        let service = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
         tracing::info!(addr = %self.listener.local_addr()?, "api listening");
         let token = self.shutdown.clone();
         let server = axum::serve(self.listener, service)

@@ -55,6 +55,8 @@ pub struct Shared {
     pub accounts: Arc<TtlCache<(String, i64), Account>>,
     /// Sends the verification ping of a webhook being registered.
     pub webhooks: cloudbridge_shared::webhook::Sender,
+    /// Rate limits and the password-hashing bound.
+    pub limits: Arc<crate::limits::Limits>,
 }
 
 impl Shared {

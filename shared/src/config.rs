@@ -44,6 +44,8 @@ pub struct Settings {
     pub events: EventSettings,
     /// Webhook delivery.
     pub webhooks: WebhookSettings,
+    /// Inbound rate limits and the password-hashing bound of the API tier.
+    pub limits: LimitSettings,
     /// Makes sure a developer with this DeveloperKey exists at start-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap_developer_key: Option<Secret>,
@@ -65,6 +67,8 @@ pub struct ApiSettings {
     pub max_json_bytes: usize,
     /// Largest upload body accepted.
     pub max_upload_bytes: u64,
+    /// Largest request line plus headers accepted (431 beyond).
+    pub max_header_bytes: usize,
     /// Queued jobs (all API instances) beyond which new requests get 503.
     pub backlog_limit: u64,
     /// Grace period for in-flight requests at shutdown.
@@ -234,6 +238,49 @@ pub struct WebhookSettings {
     pub keep_secs: u64,
 }
 
+/// A token bucket: `burst` requests at once, refilled at `per_sec` a second (`per_sec = 0`
+/// turns the limit off).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    /// Sustained requests per second.
+    pub per_sec: f64,
+    /// Requests allowed at once above the sustained rate.
+    pub burst: u32,
+}
+
+impl Rate {
+    const fn new(per_sec: f64, burst: u32) -> Self {
+        Self { per_sec, burst }
+    }
+}
+
+/// Inbound rate limits, in memory per API process (no database or Redis round trip): with
+/// N replicas behind a balancer a client gets up to N times these. Over a limit the answer
+/// is 429 `rate_limit_exceeded` with `Retry-After`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Per credential (API key, bearer token, DeveloperKey): every authenticated request.
+    pub key: Rate,
+    /// Per client address: requests without a credential this process has verified (no
+    /// `Authorization`, a credential not seen yet or not valid).
+    pub address: Rate,
+    /// Per client address: shared links (`/l/{id}`).
+    pub link: Rate,
+    /// Per shared link: password attempts (`POST /l/{id}`).
+    pub link_password: Rate,
+    /// Per client address: the OAuth pages (`/v1/oauth`, its flows and callback).
+    pub oauth: Rate,
+    /// Per client address: the token endpoint (`/v1/oauth/token`).
+    pub token: Rate,
+    /// Password hashes (argon2id, 19 MiB each) computed at once per process; 0 means one
+    /// per CPU core.
+    pub password_hashes: usize,
+    /// How long a request waits for a hashing slot before 503 + `Retry-After`.
+    pub password_hash_wait_ms: u64,
+}
+
 /// One OAuth service: its endpoints and the appliance-wide client credentials (an
 /// application may set its own per service).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -325,6 +372,7 @@ impl Default for Settings {
                 request_timeout_ms: 30_000,
                 max_json_bytes: 1 << 20,
                 max_upload_bytes: 50 << 30,
+                max_header_bytes: 64 << 10,
                 backlog_limit: 4_000,
                 shutdown_grace_ms: 10_000,
                 auth_cache_ms: 2_000,
@@ -432,6 +480,19 @@ impl Default for Settings {
                 allow_private: false,
                 keep_secs: 7 * 24 * 3600,
             },
+            limits: LimitSettings {
+                // Above what one process serves (~8k req/s in the benchmarks), so a benchmark
+                // on one key is never throttled; lower it to share replicas between tenants.
+                key: Rate::new(10_000.0, 20_000),
+                address: Rate::new(1_000.0, 2_000),
+                link: Rate::new(50.0, 100),
+                // 10 tries at once, then one every 5 seconds.
+                link_password: Rate::new(0.2, 10),
+                oauth: Rate::new(20.0, 60),
+                token: Rate::new(50.0, 100),
+                password_hashes: 0,
+                password_hash_wait_ms: 2_000,
+            },
             bootstrap_developer_key: None,
         }
     }
@@ -473,6 +534,14 @@ impl Settings {
         }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         45 * cores
+    }
+
+    /// Password hashes computed at once per API process (one per core unless set).
+    pub fn password_hashes(&self) -> usize {
+        if self.limits.password_hashes > 0 {
+            return self.limits.password_hashes;
+        }
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     }
 
     /// The request deadline.
@@ -571,6 +640,22 @@ mod tests {
         assert_eq!(s.portal.bind.port(), 8080);
         let cores = std::thread::available_parallelism().unwrap().get();
         assert_eq!(s.max_in_flight(), 45 * cores);
+        assert_eq!(s.password_hashes(), cores);
+    }
+
+    #[test]
+    fn rates_take_integers_and_floats_from_the_environment() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("CLOUDBRIDGE_LIMITS__KEY__PER_SEC", "500"),
+                ("CLOUDBRIDGE_LIMITS__LINK_PASSWORD__PER_SEC", "0.5"),
+                ("CLOUDBRIDGE_LIMITS__LINK_PASSWORD__BURST", "3"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.limits.key, Rate::new(500.0, 20_000));
+        assert_eq!(s.limits.link_password, Rate::new(0.5, 3));
     }
 
     #[test]

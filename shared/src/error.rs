@@ -94,6 +94,18 @@ impl ApiError {
         Self::new(501, "not_implemented", message)
     }
 
+    /// 429 `rate_limit_exceeded` with `Retry-After` (whole seconds, at least 1).
+    pub fn rate_limited(retry_after: u64) -> Self {
+        let retry_after = retry_after.max(1);
+        let mut e = Self::new(
+            429,
+            "rate_limit_exceeded",
+            format!("Too many requests; retry in {retry_after} s."),
+        );
+        e.retry_after = Some(retry_after);
+        e
+    }
+
     /// 503 `service_not_available` with `Retry-After`.
     pub fn overloaded(message: impl Into<String>, retry_after: u64) -> Self {
         let mut e = Self::new(503, "service_not_available", message);

@@ -20,6 +20,13 @@ pub mod names {
     pub const HTTP_IN_FLIGHT: &str = "cloudbridge_http_in_flight";
     /// Counter: requests shed (503) by `reason`.
     pub const HTTP_SHED: &str = "cloudbridge_http_shed_total";
+    /// Counter: requests refused with 429 by `limiter` (`key`, `address`, `link`,
+    /// `link_password`, `oauth`, `token`).
+    pub const RATE_LIMITED: &str = "cloudbridge_rate_limited_total";
+    /// Gauge: keys a rate limiter of this API process holds, by `limiter`.
+    pub const RATE_LIMITER_KEYS: &str = "cloudbridge_rate_limiter_keys";
+    /// Gauge: password hashes (argon2id) being computed in this API process.
+    pub const PASSWORD_HASHES: &str = "cloudbridge_password_hashes_in_flight";
     /// Counter: jobs pushed by `queue`, `op`.
     pub const JOBS_ENQUEUED: &str = "cloudbridge_jobs_enqueued_total";
     /// Counter: jobs run by `queue`, `op`, `outcome` (`ok`, `error`, `expired`).
@@ -92,6 +99,18 @@ pub fn describe() {
         "Requests in flight in this API process."
     );
     describe_counter!(names::HTTP_SHED, "Requests refused with 503 by reason.");
+    describe_counter!(
+        names::RATE_LIMITED,
+        "Requests refused with 429 by rate limiter."
+    );
+    describe_gauge!(
+        names::RATE_LIMITER_KEYS,
+        "Keys (credentials, addresses, links) a rate limiter holds, by limiter."
+    );
+    describe_gauge!(
+        names::PASSWORD_HASHES,
+        "Password hashes being computed in this API process."
+    );
     describe_counter!(names::JOBS_ENQUEUED, "Jobs pushed by queue and op.");
     describe_counter!(names::JOBS_COMPLETED, "Jobs run by queue, op and outcome.");
     describe_counter!(

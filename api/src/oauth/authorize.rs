@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Redirect, Response},
-    Form,
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use cloudbridge_shared::{db, secret::random_token};
@@ -20,7 +19,7 @@ use super::{
     COOKIE,
 };
 use crate::{
-    extract::{BaseUrl, Query},
+    extract::{BaseUrl, Form, Path, Query},
     html::{self, escape},
     AppState,
 };
@@ -181,7 +180,7 @@ pub async fn choose(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    Form(form): Form,
 ) -> Response {
     let (flow, request) = match own_flow(&state, &id, &headers).await {
         Ok(found) => found,

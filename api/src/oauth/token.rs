@@ -5,8 +5,6 @@
 //! `application/form-urlencoded`), from the query string too, and the application may
 //! prove itself with `client_secret` (an API key, as in v1) or `Authorization: APIKey`.
 
-use std::collections::HashMap;
-
 use axum::{
     body::Bytes,
     extract::{RawQuery, State},
@@ -16,7 +14,7 @@ use axum::{
 use cloudbridge_shared::{db, ApiError};
 use serde_json::{json, Value};
 
-use crate::AppState;
+use crate::{extract::form_fields, AppState};
 
 fn invalid_grant(message: &str) -> ApiError {
     ApiError::new(400, "invalid_grant", message)
@@ -48,11 +46,8 @@ pub async fn exchange(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let mut form: HashMap<String, String> =
-        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
-    form.extend(url::form_urlencoded::parse(&body).into_owned());
+    let mut form = form_fields(query.unwrap_or_default().as_bytes())?;
+    form.extend(form_fields(&body)?);
     let get = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
     match get("grant_type") {
         Some("authorization_code") => {}

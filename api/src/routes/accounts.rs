@@ -2,11 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use base64::Engine;
 use cloudbridge_connectors::{
     capabilities, local,
@@ -26,7 +22,7 @@ use serde_json::{json, Value};
 
 use crate::{
     auth::{AppCaller, Caller},
-    extract::{parse_bool, BaseUrl, Json, Paging, Query},
+    extract::{parse_bool, BaseUrl, Json, Paging, Path, Query},
     wire, AppState,
 };
 

@@ -1,15 +1,15 @@
 //! Management API: `/v1/applications/{app}/apikeys` (DeveloperKey).
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use cloudbridge_shared::{db, ApiError};
 use serde_json::Value;
 
 use super::applications::owned;
-use crate::{auth::Developer, extract::Json, wire, AppState};
+use crate::{
+    auth::Developer,
+    extract::{Json, Path},
+    wire, AppState,
+};
 
 /// `GET /v1/applications/{app}/apikeys`
 #[utoipa::path(

@@ -3,17 +3,18 @@
 //! each service (`/v1/applications/{app}/service_keys/{service}`; without them the
 //! appliance's `providers.<service>` credentials are used).
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{extract::State, http::StatusCode};
 use cloudbridge_connectors::OAUTH_SERVICES;
 use cloudbridge_shared::{db, ApiError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::applications::owned;
-use crate::{auth::Developer, extract::Json, AppState};
+use crate::{
+    auth::Developer,
+    extract::{Json, Path},
+    AppState,
+};
 
 /// Body of `PUT /v1/applications/{app}/redirect_uris`.
 #[derive(Debug, Deserialize)]

@@ -2,11 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use cloudbridge_shared::{
     db::{self, applications::ApplicationFields},
     ApiError,
@@ -16,7 +12,7 @@ use serde_json::Value;
 
 use crate::{
     auth::Developer,
-    extract::{parse_bool, BaseUrl, Json, Paging, Query},
+    extract::{parse_bool, BaseUrl, Json, Paging, Path, Query},
     wire, AppState,
 };
 

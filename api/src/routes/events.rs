@@ -8,13 +8,13 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use cloudbridge_shared::{db, db::events::Event, ApiError};
 use serde_json::{json, Value};
 
 use crate::{
     auth::AppCaller,
-    extract::{BaseUrl, Json, Paging, Query},
+    extract::{BaseUrl, Json, Paging, Path, Query},
     wire, AppState,
 };
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::{
     body::Body,
-    extract::{Path, Request, State},
+    extract::{Request, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::{
     auth::AppCaller,
-    extract::{flag, BaseUrl, Json, Query},
+    extract::{flag, refuse_nul_in_json, BaseUrl, Json, Path, Query},
     range, remote,
     routes::folders::parent_path,
     tasks, wire, AppState,
@@ -423,6 +423,7 @@ pub async fn upload(
             .map_err(|_| ApiError::invalid_parameters("The JSON body is too large or cut."))?;
         let body: FromUrl = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::invalid_parameters(format!("Invalid JSON body: {e}")))?;
+        refuse_nul_in_json(&bytes, "JSON strings")?;
         let deferred = tasks::wanted(&headers, &q);
         let operation = from_url(state.clone(), account.clone(), base, body, overwrite);
         return tasks::run(&state, account.id, deferred, operation).await;

@@ -2,18 +2,14 @@
 
 use std::collections::HashMap;
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use cloudbridge_shared::{protocol::Op, storage::ItemKind, ApiError, ItemPath};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
     auth::AppCaller,
-    extract::{flag, BaseUrl, Json, Paging, Query},
+    extract::{flag, BaseUrl, Json, Paging, Path, Query},
     routes::{
         files::{account_ref, expect_entry, metadata, remove},
         lookup::listing,

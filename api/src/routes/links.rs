@@ -3,18 +3,13 @@
 
 use std::collections::HashMap;
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use chrono::{DateTime, Utc};
 use cloudbridge_shared::{
     db::{
         self,
         links::{Link, LinkFields},
     },
-    secret::hash_password,
     storage::ItemKind,
     ApiError,
 };
@@ -23,7 +18,7 @@ use serde_json::Value;
 
 use crate::{
     auth::AppCaller,
-    extract::{parse_bool, BaseUrl, Json, Paging, Query},
+    extract::{parse_bool, BaseUrl, Json, Paging, Path, Query},
     routes::files::metadata,
     wire, AppState,
 };
@@ -50,19 +45,16 @@ where
 }
 
 impl LinkBody {
-    /// The row fields this body sets, checked (a password is hashed off the runtime).
-    async fn fields(self) -> Result<LinkFields, ApiError> {
+    /// The row fields this body sets, checked (a password is hashed off the runtime, in one
+    /// of the few hashing slots).
+    async fn fields(self, state: &AppState) -> Result<LinkFields, ApiError> {
         let expiration = match self.expiration {
             Some(Some(raw)) if !raw.is_empty() => Some(Some(parse_time(&raw)?)),
             Some(_) => Some(None),
             None => None,
         };
         let password_hash = match self.password {
-            Some(Some(p)) if !p.is_empty() => Some(Some(
-                tokio::task::spawn_blocking(move || hash_password(&p))
-                    .await
-                    .map_err(ApiError::internal)?,
-            )),
+            Some(Some(p)) if !p.is_empty() => Some(Some(state.limits.hashing.hash(p).await?)),
             Some(_) => Some(None),
             None => None,
         };
@@ -129,7 +121,7 @@ pub async fn create(
         .file_id
         .clone()
         .ok_or_else(|| ApiError::invalid_parameters("`file_id` is required."))?;
-    let fields = body.fields().await?;
+    let fields = body.fields(&state).await?;
     check_file(&state, &caller, &base, &acct, &file_id).await?;
     let link = db::links::create(&state.db, account.id, fields).await?;
     Ok((StatusCode::CREATED, Json(wire::link(&link, &base))))
@@ -235,7 +227,7 @@ pub async fn update(
     if let Some(file_id) = &body.file_id {
         check_file(&state, &caller, &base, &acct, file_id).await?;
     }
-    let link = db::links::update(&state.db, account.id, &id, body.fields().await?)
+    let link = db::links::update(&state.db, account.id, &id, body.fields(&state).await?)
         .await?
         .ok_or_else(|| ApiError::not_found("No link has this id."))?;
     Ok(Json(wire::link(&link, &base)))

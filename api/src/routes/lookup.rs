@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use cloudbridge_shared::{protocol::Op, ApiError, ItemPath, Outcome};
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::{
     auth::AppCaller,
-    extract::{BaseUrl, Json, Paging, Query},
+    extract::{BaseUrl, Json, Paging, Path, Query},
     routes::files::account_ref,
     wire, AppState,
 };

@@ -123,17 +123,19 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .nest("/v1", v1)
 }
 
-/// Builds the router. Layers, outermost first: request id and error bodies, CORS,
-/// in-flight limit, metrics (by route template), body limit.
+/// Builds the router. Layers, outermost first: request id and error bodies, header size,
+/// CORS, rate limits, in-flight limit, metrics (by route template), body limit.
 pub fn router(state: AppState) -> Router {
     let slots = Arc::new(Semaphore::new(state.settings.max_in_flight()));
     let json_limit = state.settings.api.max_json_bytes;
+    let header_limit = state.settings.api.max_header_bytes;
     let (routes, _) = routes().split_for_parts();
     routes
         .fallback(|| async { ApiError::not_found("No such endpoint.") })
         .layer(DefaultBodyLimit::max(json_limit))
         .layer(from_fn(middleware::http_metrics))
         .layer(from_fn_with_state(slots, middleware::in_flight_limit))
+        .layer(from_fn_with_state(state.clone(), crate::limits::rate_limit))
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
@@ -141,6 +143,7 @@ pub fn router(state: AppState) -> Router {
                 .allow_headers(Any)
                 .expose_headers(Any),
         )
+        .layer(from_fn_with_state(header_limit, middleware::header_limit))
         .layer(from_fn(middleware::request_context))
         .with_state(state)
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use axum::{
-    extract::{Path, Request, State},
+    extract::{Request, State},
     http::StatusCode,
     response::IntoResponse,
 };
@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 
 use crate::{
     auth::AppCaller,
-    extract::{flag, BaseUrl, Json, Query},
+    extract::{flag, BaseUrl, Json, Path, Query},
     routes::{
         files::{account_ref, metadata, store},
         folders::parent_path,

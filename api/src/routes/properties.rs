@@ -1,17 +1,14 @@
 //! Storage API: custom properties of files, kept in PostgreSQL. The file must exist on
 //! its service; properties follow it when it moves and go when it is deleted.
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{extract::State, http::StatusCode};
 use cloudbridge_shared::{db, storage::ItemKind, ApiError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::{
     auth::AppCaller,
-    extract::{BaseUrl, Json},
+    extract::{BaseUrl, Json, Path},
     routes::files::metadata,
     wire, AppState,
 };

@@ -7,7 +7,7 @@ use std::{sync::LazyLock, time::Duration};
 
 use axum::{
     body::Body,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode},
     response::Response,
 };
@@ -15,7 +15,7 @@ use bytes::Bytes;
 use cloudbridge_shared::ApiError;
 use futures::TryStreamExt;
 
-use crate::{auth::AppCaller, passthrough, AppState};
+use crate::{auth::AppCaller, extract::Path, passthrough, AppState};
 
 /// Request bodies up to this size are kept in memory so that a 401 can be retried.
 const RETRYABLE_BODY: u64 = 1 << 20;

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, StatusCode},
     response::Response,
 };
@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::{
     auth::AppCaller,
-    extract::{BaseUrl, Json, Query},
+    extract::{BaseUrl, Json, Path, Query},
     routes::{
         files::{account_ref, expect_entry, fetch, store},
         folders::parent_path,

@@ -1,25 +1,24 @@
 //! Serving shared links at `/l/{id}` (no API credentials: the unguessable id is the
 //! credential). Inactive or expired links, and links of disabled accounts, serve nothing;
-//! a password is asked for on a small form and checked against its argon2 hash.
+//! a password is asked for on a small form and checked against its argon2 hash (a few
+//! attempts per link, then 429; a few hashes at once per process).
 
 use std::collections::HashMap;
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, StatusCode},
     response::{Html, IntoResponse, Response},
-    Form,
 };
 use chrono::Utc;
 use cloudbridge_shared::{
     db::{self, links::Link},
-    secret::verify_password,
     storage::ItemKind,
     ApiError, ItemPath,
 };
 
 use crate::{
-    extract::Query,
+    extract::{Form, Path, Query},
     html::{self, escape},
     routes::files::{account_ref, expect_entry, serve},
     AppState,
@@ -112,15 +111,13 @@ pub async fn unlock(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    Form(form): Form,
 ) -> Result<Response, ApiError> {
     let (link, account) = usable(&state, &id).await?;
     if let Some(hash) = link.password_hash.clone() {
+        state.limits.link_password(&link.id)?;
         let given = form.get("password").cloned().unwrap_or_default();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&given, &hash))
-            .await
-            .map_err(ApiError::internal)?;
-        if !ok {
+        if !state.limits.hashing.verify(given, hash).await? {
             return Ok(password_form(true));
         }
     }

@@ -1,12 +1,9 @@
 //! `GET /v1/accounts/{acct}/tasks/{id}`: a task while it runs, then its answer.
 
-use axum::{
-    extract::{Path, State},
-    response::Response,
-};
+use axum::{extract::State, response::Response};
 use cloudbridge_shared::{db, ApiError};
 
-use crate::{auth::AppCaller, tasks, AppState};
+use crate::{auth::AppCaller, extract::Path, tasks, AppState};
 
 /// `GET /v1/accounts/{acct}/tasks/{id}`
 #[utoipa::path(

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use cloudbridge_shared::{
     db::{
         self,
@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::webhooks::owned_webhook;
 use crate::{
     auth::Developer,
-    extract::{BaseUrl, Json, Paging, Query},
+    extract::{BaseUrl, Json, Paging, Path, Query},
     wire, AppState,
 };
 

@@ -4,11 +4,7 @@
 
 use std::collections::HashMap;
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use cloudbridge_shared::{
     db::{self, webhooks::Webhook},
     netguard, ApiError,
@@ -19,7 +15,7 @@ use serde_json::Value;
 use super::applications::owned;
 use crate::{
     auth::Developer,
-    extract::{BaseUrl, Json, Paging, Query},
+    extract::{BaseUrl, Json, Paging, Path, Query},
     wire, AppState,
 };
 

@@ -2,6 +2,7 @@
 //! One test binary (link time); one module per area.
 
 mod accounts;
+mod bad_input;
 mod boxcom;
 mod conformance;
 mod connect;
@@ -12,6 +13,7 @@ mod events;
 mod feeds;
 mod gdrive;
 mod helpers;
+mod limits;
 mod management;
 mod onedrive;
 mod ops;
