@@ -1,0 +1,20 @@
+//! What the OAuth flow reads from a browser: `scope` (which services to offer, in any of
+//! the spellings apps send) and origins of redirect URIs and popup openers. Never a panic;
+//! only services Cloudbridge can connect come out, each once; an origin is a
+//! `scheme://host[:port]` that reads back as itself.
+#![no_main]
+
+use cloudbridge_api::parse::{origin, scope_services};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|raw: &str| {
+    let services = scope_services(raw);
+    for (i, s) in services.iter().enumerate() {
+        assert!(!services[..i].contains(s), "{s} twice");
+        assert!(["gdrive", "onedrive", "onedrivebiz", "dropbox", "box"].contains(&s.as_str()));
+    }
+    if let Some(o) = origin(raw) {
+        assert!(!o.ends_with('/'));
+        assert_eq!(origin(&o).as_deref(), Some(o.as_str()));
+    }
+});
