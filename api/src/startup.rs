@@ -50,7 +50,10 @@ impl Application {
         let metrics = telemetry::init_metrics();
         let limits = crate::limits::Limits::start(&settings, background.clone());
         let state = AppState::new(Shared {
-            webhooks: cloudbridge_shared::webhook::Sender::new(&settings.webhooks)?,
+            webhooks: cloudbridge_shared::webhook::Sender::new(
+                &settings.webhooks,
+                settings.network.webhooks(),
+            )?,
             cipher: connectors.cipher.clone(),
             http,
             connectors,

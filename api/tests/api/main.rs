@@ -18,6 +18,7 @@ mod management;
 mod onedrive;
 mod ops;
 mod pipeline;
+mod reachability;
 mod processes;
 mod sdk;
 mod sharing;
