@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, RawPathParams, Request},
-    http::{request::Parts, HeaderMap},
+    http::request::Parts,
 };
 use cloudbridge_shared::ApiError;
 use serde::de::DeserializeOwned;
@@ -152,30 +152,14 @@ impl FromRequestParts<crate::AppState> for BaseUrl {
         parts: &mut Parts,
         state: &crate::AppState,
     ) -> Result<Self, ApiError> {
-        Ok(BaseUrl(base_url(
+        let api = &state.settings.api;
+        Ok(BaseUrl(crate::forwarded::base_url(
             &parts.headers,
-            &state.settings.api.public_url,
+            &parts.extensions,
+            &api.public_url,
+            &api.trusted_proxies,
         )))
     }
-}
-
-/// Builds the base URL from configuration or the request's forwarding headers.
-pub fn base_url(headers: &HeaderMap, configured: &str) -> String {
-    if !configured.is_empty() {
-        return configured.trim_end_matches('/').to_string();
-    }
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let proto = header("x-forwarded-proto").unwrap_or("http");
-    let proto = if proto == "https" { "https" } else { "http" };
-    let host = header("x-forwarded-host")
-        .or_else(|| header("host"))
-        .unwrap_or("localhost");
-    // A host header is attacker-controlled: keep only host[:port] characters.
-    let host: String = host
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(*c))
-        .collect();
-    format!("{proto}://{host}")
 }
 
 /// Parses a boolean query value the way Kloudless clients send them (`true`, `True`, `1`).
@@ -292,16 +276,5 @@ mod tests {
         assert!(form_fields(b"password=a\0b").is_err());
         let ok = form_fields(b"password=a%2500b&x=1").unwrap();
         assert_eq!(ok["password"], "a%00b");
-    }
-
-    #[test]
-    fn base_url_sanitizes_host() {
-        let mut h = HeaderMap::new();
-        h.insert("host", "evil.com/<script>".parse().unwrap());
-        assert_eq!(base_url(&h, ""), "http://evil.com");
-        assert_eq!(
-            base_url(&h, "https://api.example.com/"),
-            "https://api.example.com"
-        );
     }
 }

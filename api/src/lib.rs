@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`startup`]: [`Application`] binds the port and serves until shutdown.
+//! - `serve`: the HTTP listener (header-read and idle timeouts, graceful shutdown).
 //! - `state`: [`AppState`], everything a handler can reach.
 //! - `pipeline`: push a job, wait for its reply on this process's channel.
 //! - `auth`: `DeveloperKey`, `APIKey` and `Bearer` callers; account resolution.
@@ -10,6 +11,7 @@
 //! - `limits`: rate limits (429) and the bound on password hashing.
 //! - `middleware`: request ids, Kloudless error bodies, in-flight limit, metrics.
 //! - `extract`: request extractors that reject in the Kloudless error format.
+//! - `forwarded`: forwarding headers, believed from trusted proxies only (links, limits).
 //! - `wire`: the Kloudless JSON shapes of our objects.
 //! - `routes`: one module per resource; `routes::router` assembles them.
 //! - [`parse`]: parsers of untrusted input, shared with the fuzz targets.
@@ -21,6 +23,7 @@ mod auth;
 mod cache;
 pub mod contract;
 mod extract;
+mod forwarded;
 mod html;
 mod limits;
 mod middleware;
@@ -31,6 +34,7 @@ mod pipeline;
 mod range;
 mod remote;
 mod routes;
+mod serve;
 pub mod startup;
 mod state;
 mod tasks;

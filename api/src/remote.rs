@@ -17,15 +17,16 @@ fn refused(message: impl Into<String>) -> ApiError {
 }
 
 /// Opens `raw` for reading: the response of the last hop, which succeeded.
-pub async fn open(raw: &str, allow_private: bool) -> Result<reqwest::Response, ApiError> {
+pub async fn open(raw: &str, policy: &netguard::Policy) -> Result<reqwest::Response, ApiError> {
     let mut url = url::Url::parse(raw).map_err(|_| refused("`url` is not a valid URL."))?;
     for _ in 0..=MAX_REDIRECTS {
-        let addrs = netguard::addresses(&url, allow_private)
+        let addrs = netguard::addresses(&url, policy)
             .await
             .map_err(|e| refused(e.to_string()))?;
         let host = url.host_str().unwrap_or_default().to_string();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(60))
             .resolve_to_addrs(&host, &addrs)
@@ -103,11 +104,15 @@ mod tests {
             "http://127.1/x",
             "http://169.254.169.254/latest/meta-data",
             "http://[::ffff:7f00:1]/x",
+            "http://[::127.0.0.1]/x",
+            "http://[::ffff:0:127.0.0.1]/x",
             "file:///etc/passwd",
             "gopher://127.0.0.1/x",
             "http:///x",
         ] {
-            let e = open(url, false).await.unwrap_err();
+            let e = open(url, &netguard::Policy::public_only())
+                .await
+                .unwrap_err();
             assert_eq!(e.status, 400, "{url}: {e}");
         }
     }

@@ -3,7 +3,6 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::{extract::Request, ServiceExt};
 use cloudbridge_shared::{db, telemetry, Settings};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -50,7 +49,10 @@ impl Application {
         let metrics = telemetry::init_metrics();
         let limits = crate::limits::Limits::start(&settings, background.clone());
         let state = AppState::new(Shared {
-            webhooks: cloudbridge_shared::webhook::Sender::new(&settings.webhooks)?,
+            webhooks: cloudbridge_shared::webhook::Sender::new(
+                &settings.webhooks,
+                settings.network.webhooks(),
+            )?,
             cipher: connectors.cipher.clone(),
             http,
             connectors,
@@ -86,12 +88,10 @@ impl Application {
     /// within the configured grace period.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let grace = Duration::from_millis(self.state.settings.api.shutdown_grace_ms);
+        let bounds = crate::serve::Bounds::from_settings(&self.state.settings.api);
         let app = NormalizePathLayer::trim_trailing_slash().layer(routes::router(self.state));
-        let service = ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
         tracing::info!(addr = %self.listener.local_addr()?, "api listening");
-        let token = self.shutdown.clone();
-        let server = axum::serve(self.listener, service)
-            .with_graceful_shutdown(async move { token.cancelled().await });
+        let server = crate::serve::serve(self.listener, app, bounds, self.shutdown.clone());
         let shutdown = self.shutdown;
         // In-flight requests still need their replies while the server drains.
         let _stop_background = self.background.drop_guard();

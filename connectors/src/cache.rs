@@ -20,6 +20,18 @@ pub fn account_key(account: &AccountRef) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// [`account_key`] for what was built under an address policy: a process (or a test)
+/// with another policy never gets it.
+pub fn guarded_key(
+    account: &AccountRef,
+    policy: &cloudbridge_shared::netguard::Policy,
+) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(account_key(account));
+    h.update(format!("{policy:?}").as_bytes());
+    h.finalize().into()
+}
+
 /// At most `max` values, each dropped after `idle` without use (least recently used
 /// first when full).
 pub struct IdleCache<V> {

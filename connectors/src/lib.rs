@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`Storage`]: the trait; [`open`] picks the implementation for an account.
 //! - [`local`]: the embedded `local` service, one folder per account under a data root.
+//! - [`guard`]: connections to account hosts reach only what the address policy permits.
 //! - [`dal`]: storage on Apache OpenDAL (presigned or proxied transfers).
 //! - [`s3`]: `s3` and `s3_compatible` settings and operator.
 //! - [`webdav`]: `webdav` settings and operator.
@@ -36,6 +37,7 @@ pub mod dal;
 pub mod dropbox;
 pub mod feed;
 pub mod gdrive;
+pub mod guard;
 pub mod local;
 pub mod oauth;
 pub mod onedrive;
@@ -250,22 +252,31 @@ pub struct Context {
     pub cipher: Option<Arc<Cipher>>,
     /// Where the OAuth services are.
     pub providers: Arc<ProvidersSettings>,
-    /// Shared HTTP client of the first-party connectors.
+    /// Shared HTTP client of the first-party connectors (operator-configured hosts).
     pub http: reqwest::Client,
+    /// Connections to the hosts of imported accounts (S3, WebDAV, SFTP), which clients
+    /// chose: `network.account_allow` applies.
+    pub guard: guard::Guard,
     /// Tokens of stored OAuth accounts (`None` where no database is at hand).
     pub tokens: Option<Arc<oauth::Keeper>>,
 }
 
 impl Context {
-    /// A context without OAuth accounts (tests, tools).
-    pub fn basic(data_root: PathBuf, cipher: Option<Arc<Cipher>>) -> Self {
-        Self {
+    /// A context without OAuth accounts (tests, tools), reaching account hosts that
+    /// `policy` permits.
+    pub fn basic(
+        data_root: PathBuf,
+        cipher: Option<Arc<Cipher>>,
+        policy: cloudbridge_shared::netguard::Policy,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
             data_root,
             cipher,
             providers: Arc::new(cloudbridge_shared::config::Settings::default().providers),
             http: reqwest::Client::new(),
+            guard: guard::Guard::new(policy)?,
             tokens: None,
-        }
+        })
     }
 
     /// The context of a Cloudbridge process: keys from `settings`, tokens kept in `db`.
@@ -290,6 +301,7 @@ impl Context {
             cipher,
             providers,
             http,
+            guard: guard::Guard::new(settings.network.accounts())?,
             tokens,
         })
     }
@@ -391,14 +403,18 @@ pub fn open(ctx: &Context, account: &AccountRef) -> Result<Box<dyn Storage>, Api
             &account.config,
         )?)),
         "s3" | "s3_compatible" | "webdav" => {
-            let (op, transfers) = operator(account, cipher)?;
+            let (op, transfers) = operator(account, cipher, &ctx.guard)?;
             Ok(Box::new(dal::DalStore::new(
                 op,
                 transfers,
                 capabilities(&account.service),
             )))
         }
-        "sftp" => Ok(Box::new(sftp::SftpStore::new(account, cipher)?)),
+        "sftp" => Ok(Box::new(sftp::SftpStore::new(
+            account,
+            cipher,
+            ctx.guard.clone(),
+        )?)),
         "gdrive" => Ok(Box::new(gdrive::DriveStore::new(ctx, account)?)),
         "onedrive" | "onedrivebiz" => Ok(Box::new(onedrive::OneDrive::new(
             ctx.api(account)?,
@@ -417,10 +433,12 @@ pub fn open(ctx: &Context, account: &AccountRef) -> Result<Box<dyn Storage>, Api
     }
 }
 
-/// The OpenDAL operator of an account of an OpenDAL-served service, and how its bytes move.
+/// The OpenDAL operator of an account of an OpenDAL-served service, and how its bytes move;
+/// it connects only where `guard` permits.
 pub fn operator(
     account: &AccountRef,
     cipher: Option<&Cipher>,
+    guard: &guard::Guard,
 ) -> Result<(opendal::Operator, dal::Transfers), ApiError> {
     // Building one parses settings, opens sealed credentials and sets up HTTP signing:
     // worth keeping between the jobs of an account.
@@ -430,13 +448,14 @@ pub fn operator(
         });
     if account.id == 0 {
         // An account being imported: checked once, not kept.
-        return build_operator(account, cipher);
+        return build_operator(account, cipher, guard);
     }
-    let key = cache::account_key(account);
+    // Keyed by the policy too: processes (and tests) with other policies never share one.
+    let key = cache::guarded_key(account, guard.policy());
     if let Some(found) = OPERATORS.get(&key) {
         return Ok(found);
     }
-    let built = build_operator(account, cipher)?;
+    let built = build_operator(account, cipher, guard)?;
     OPERATORS.insert(key, built.clone());
     Ok(built)
 }
@@ -444,19 +463,20 @@ pub fn operator(
 fn build_operator(
     account: &AccountRef,
     cipher: Option<&Cipher>,
+    guard: &guard::Guard,
 ) -> Result<(opendal::Operator, dal::Transfers), ApiError> {
     let stored = |e: serde_json::Error| ApiError::internal(format_args!("stored settings: {e}"));
     match account.service.as_str() {
         "s3" | "s3_compatible" => {
             let config: s3::S3Config =
                 serde_json::from_value(account.config.clone()).map_err(stored)?;
-            let op = s3::operator(&config, &open_secrets(account, cipher)?)?;
+            let op = s3::operator(&config, &open_secrets(account, cipher)?, guard)?;
             Ok((op, dal::Transfers::Presigned))
         }
         "webdav" => {
             let config: webdav::WebdavConfig =
                 serde_json::from_value(account.config.clone()).map_err(stored)?;
-            let op = webdav::operator(&config, &open_secrets(account, cipher)?)?;
+            let op = webdav::operator(&config, &open_secrets(account, cipher)?, guard)?;
             Ok((op, dal::Transfers::Proxied))
         }
         other => Err(ApiError::internal(format_args!(

@@ -35,8 +35,12 @@ pub struct S3Secrets {
     pub secret_access_key: String,
 }
 
-/// The operator of an S3 account.
-pub fn operator(config: &S3Config, secrets: &S3Secrets) -> Result<Operator, ApiError> {
+/// The operator of an S3 account, connecting only where `guard` permits.
+pub fn operator(
+    config: &S3Config,
+    secrets: &S3Secrets,
+    guard: &crate::guard::Guard,
+) -> Result<Operator, ApiError> {
     crate::install_transport();
     let mut builder = opendal::services::S3::default()
         .bucket(&config.bucket)
@@ -50,11 +54,13 @@ pub fn operator(config: &S3Config, secrets: &S3Secrets) -> Result<Operator, ApiE
         .disable_config_load()
         .disable_ec2_metadata();
     if let Some(endpoint) = &config.endpoint {
+        guard.check_url(endpoint, "endpoint")?;
         builder = builder.endpoint(endpoint);
     }
     if config.virtual_host_style {
         builder = builder.enable_virtual_host_style();
     }
     Operator::new(builder)
+        .map(|op| guard.operator(op))
         .map_err(|e| ApiError::invalid_parameters(format!("Invalid S3 settings: {e}")))
 }

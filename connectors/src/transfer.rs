@@ -36,14 +36,17 @@ fn sftp_path(conn: &crate::sftp::Conn, relative: &str) -> Result<String, ApiErro
     Ok(conn.full(&path))
 }
 
+/// A request along an `Http` plan (a presigned URL on the account's endpoint), through the
+/// guarded client: the endpoint is a host the client chose.
 fn request(
-    client: &reqwest::Client,
+    guard: &crate::guard::Guard,
     method: &str,
     url: &str,
     headers: &[(String, String)],
 ) -> Result<reqwest::RequestBuilder, ApiError> {
     let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(ApiError::internal)?;
-    let mut req = client.request(method, url);
+    let url = guard.check_url(url, "endpoint")?;
+    let mut req = guard.http().request(method, url);
     for (k, v) in headers {
         req = req.header(k.as_str(), v.as_str());
     }
@@ -149,7 +152,8 @@ async fn open_download(
             crate::open(t.ctx, t.account)?.download(path, range).await
         }
         TransferPlan::Service { path, .. } if t.account.service == "sftp" => {
-            let conn = crate::sftp::connect(t.account, t.ctx.cipher.as_deref()).await?;
+            let conn =
+                crate::sftp::connect(t.account, t.ctx.cipher.as_deref(), &t.ctx.guard).await?;
             let path = sftp_path(&conn, path)?;
             let (length, body) = crate::sftp::io::read(&conn, &path, range).await?;
             Ok(Download {
@@ -158,7 +162,7 @@ async fn open_download(
             })
         }
         TransferPlan::Service { path, .. } => {
-            let (op, _) = crate::operator(t.account, t.ctx.cipher.as_deref())?;
+            let (op, _) = crate::operator(t.account, t.ctx.cipher.as_deref(), &t.ctx.guard)?;
             let length = op.stat(path).await.map_err(service_error)?.content_length();
             let reader = op.reader(path).await.map_err(service_error)?;
             let bytes = range.map_or(0..length, |(start, end)| start..end + 1);
@@ -200,7 +204,7 @@ async fn open_download(
             headers,
             ..
         } => {
-            let mut req = request(&t.ctx.http, method, url, headers)?;
+            let mut req = request(&t.ctx.guard, method, url, headers)?;
             if let Some((start, end)) = range {
                 req = req.header(reqwest::header::RANGE, format!("bytes={start}-{end}"));
             }
@@ -242,7 +246,7 @@ where
     if length.is_some_and(|l| l > limit) {
         return Err(too_large());
     }
-    let (data_root, client) = (t.ctx.data_root.as_path(), &t.ctx.http);
+    let (data_root, guard) = (t.ctx.data_root.as_path(), &t.ctx.guard);
     match plan {
         TransferPlan::Service { path, staged } if !streams_itself(&t.account.service) => {
             let storage = crate::open(t.ctx, t.account)?;
@@ -263,7 +267,7 @@ where
                 serde_json::from_value(t.account.config.clone()).map_err(ApiError::internal)?;
             let secrets = crate::open_secrets(t.account, t.ctx.cipher.as_deref())?;
             let (body, written) = counted(body, limit);
-            let mut request = crate::webdav::put_request(client, &config, &secrets, path)?
+            let mut request = crate::webdav::put_request(guard, &config, &secrets, path)?
                 .body(reqwest::Body::wrap_stream(body));
             if let Some(length) = length {
                 request = request.header(reqwest::header::CONTENT_LENGTH, length);
@@ -281,7 +285,8 @@ where
             Ok(written.load(std::sync::atomic::Ordering::Relaxed))
         }
         TransferPlan::Service { path, .. } if t.account.service == "sftp" => {
-            let conn = crate::sftp::connect(t.account, t.ctx.cipher.as_deref()).await?;
+            let conn =
+                crate::sftp::connect(t.account, t.ctx.cipher.as_deref(), &t.ctx.guard).await?;
             let path = sftp_path(&conn, path)?;
             let mut writer = crate::sftp::io::Writer::create(&conn, &path).await?;
             let mut written = 0u64;
@@ -341,7 +346,7 @@ where
                 )
             })?;
             let counted = body.map(|c| c.map_err(|e| std::io::Error::other(e.to_string())));
-            let response = request(client, method, url, headers)?
+            let response = request(guard, method, url, headers)?
                 .header(reqwest::header::CONTENT_LENGTH, length)
                 .body(reqwest::Body::wrap_stream(counted))
                 .send()
@@ -393,7 +398,7 @@ where
     E: std::fmt::Display + Send + Sync + 'static,
 {
     let too_large = || ApiError::new(413, "request_too_large", "The upload is too large.");
-    let (op, _) = crate::operator(t.account, t.ctx.cipher.as_deref())?;
+    let (op, _) = crate::operator(t.account, t.ctx.cipher.as_deref(), &t.ctx.guard)?;
     let mut writer = op
         .writer_with(path)
         .chunk(WRITE_CHUNK)

@@ -30,13 +30,14 @@ pub struct WebdavSecrets {
     pub password: Option<String>,
 }
 
-/// The operator of a WebDAV account.
-pub fn operator(config: &WebdavConfig, secrets: &WebdavSecrets) -> Result<Operator, ApiError> {
+/// The operator of a WebDAV account, connecting only where `guard` permits.
+pub fn operator(
+    config: &WebdavConfig,
+    secrets: &WebdavSecrets,
+    guard: &crate::guard::Guard,
+) -> Result<Operator, ApiError> {
     crate::install_transport();
-    let url = url::Url::parse(&config.url)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .ok_or_else(|| ApiError::invalid_parameters("`url` must be an http(s) URL."))?;
+    let url = guard.check_url(&config.url, "url")?;
     let mut builder = opendal::services::Webdav::default()
         .endpoint(url.as_str().trim_end_matches('/'))
         .root(&format!(
@@ -50,18 +51,20 @@ pub fn operator(config: &WebdavConfig, secrets: &WebdavSecrets) -> Result<Operat
         builder = builder.password(password);
     }
     Operator::new(builder)
+        .map(|op| guard.operator(op))
         .map_err(|e| ApiError::invalid_parameters(format!("Invalid WebDAV settings: {e}")))
 }
 
 /// A streaming `PUT` of `path` (relative to the account root), for uploads: OpenDAL's
-/// WebDAV writer holds a whole file in memory before sending it, this does not.
+/// WebDAV writer holds a whole file in memory before sending it, this does not. Sent with
+/// `guard`'s client, where `guard` permits.
 pub fn put_request(
-    client: &reqwest::Client,
+    guard: &crate::guard::Guard,
     config: &WebdavConfig,
     secrets: &WebdavSecrets,
     path: &str,
 ) -> Result<reqwest::RequestBuilder, ApiError> {
-    let mut url = url::Url::parse(&config.url).map_err(ApiError::internal)?;
+    let mut url = guard.check_url(&config.url, "url")?;
     {
         let mut segments = url
             .path_segments_mut()
@@ -77,7 +80,7 @@ pub fn put_request(
             segments.push(segment);
         }
     }
-    let mut request = client.put(url);
+    let mut request = guard.http().put(url);
     if let Some(user) = &config.username {
         request = request.basic_auth(user, secrets.password.as_deref());
     }
@@ -98,15 +101,11 @@ mod tests {
         let secrets = WebdavSecrets {
             password: Some("p".into()),
         };
-        let request = put_request(
-            &reqwest::Client::new(),
-            &config,
-            &secrets,
-            "Docs & ü #?%/a b.txt",
-        )
-        .unwrap()
-        .build()
-        .unwrap();
+        let guard = crate::guard::Guard::new(cloudbridge_shared::netguard::Policy::any()).unwrap();
+        let request = put_request(&guard, &config, &secrets, "Docs & ü #?%/a b.txt")
+            .unwrap()
+            .build()
+            .unwrap();
         assert_eq!(
             request.url().as_str(),
             "http://dav.example.com/remote.php/dav/team/Docs%20&%20%C3%BC%20%23%3F%25/a%20b.txt"

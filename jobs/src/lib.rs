@@ -72,7 +72,10 @@ impl WorkerState {
                     .connect_timeout(std::time::Duration::from_secs(10))
                     .build()?,
             )?,
-            webhooks: cloudbridge_shared::webhook::Sender::new(&settings.webhooks)?,
+            webhooks: cloudbridge_shared::webhook::Sender::new(
+                &settings.webhooks,
+                settings.network.webhooks(),
+            )?,
             db,
         })
     }

@@ -3,16 +3,18 @@
 //! Variables read:
 //! - `CLOUDBRIDGE_CONFIG`: path of a TOML file (optional).
 //! - `CLOUDBRIDGE_<SECTION>__<KEY>`: overrides `[section] key`, e.g. `CLOUDBRIDGE_API__BIND`.
-//!   Values are parsed as TOML scalars (`42`, `true`) and fall back to plain strings.
+//!   Values are parsed as TOML scalars (`42`, `true`) and fall back to plain strings; a list
+//!   setting takes a TOML array or comma-separated values (`10.0.0.0/8,fd00::/8`).
 //! - `CLOUDBRIDGE_BOOTSTRAP_DEVELOPER_KEY`: the top-level `bootstrap_developer_key`.
 //! - `DATABASE_URL`, `REDIS_URL`: the usual connection strings (win over the file).
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use crate::secret::Secret;
+use crate::{netguard::Policy, secret::Secret};
 
 /// Every setting of every Cloudbridge process.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -46,6 +48,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// Inbound rate limits and the password-hashing bound of the API tier.
     pub limits: LimitSettings,
+    /// Which private networks outbound connections to client-chosen hosts may reach.
+    pub network: NetworkSettings,
     /// Makes sure a developer with this DeveloperKey exists at start-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap_developer_key: Option<Secret>,
@@ -78,9 +82,16 @@ pub struct ApiSettings {
     pub auth_cache_ms: u64,
     /// How long an unfinished multipart upload is kept before its parts are removed.
     pub multipart_expiry_secs: u64,
-    /// Let uploads from a URL reach loopback, private and link-local addresses (only for
-    /// appliances whose users may read the internal network).
-    pub url_upload_allow_private: bool,
+    /// Time a client has to send a request's line and headers, counted from when the
+    /// connection starts waiting for them (so also how long an idle keep-alive connection
+    /// stays open); the connection is closed after it.
+    pub header_read_timeout_ms: u64,
+    /// A connection on which no byte moves either way for this long is closed (stalled
+    /// bodies, clients that stop reading).
+    pub idle_timeout_ms: u64,
+    /// Networks (CIDRs) of the reverse proxies in front of the API: only a peer in one of
+    /// them is believed about `X-Forwarded-Host`, `-Proto` and `-For` (empty: nobody).
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// Developer portal settings.
@@ -232,10 +243,40 @@ pub struct WebhookSettings {
     pub backoff_max_ms: u64,
     /// A notification not delivered within this long is dead (replayable).
     pub retry_window_secs: u64,
-    /// Webhook URLs on loopback or private addresses are refused unless this is set.
-    pub allow_private: bool,
     /// Delivered notifications and their attempts are forgotten after this long.
     pub keep_secs: u64,
+}
+
+/// Networks (CIDRs) that outbound connections to hosts a client chose may reach besides
+/// public addresses. Empty (the default): public addresses only. Loopback, private,
+/// link-local (cloud metadata) and the IPv6 spellings of those are refused otherwise.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSettings {
+    /// Imported accounts: S3 `endpoint`, WebDAV `url`, SFTP `host` (the appliance's own
+    /// MinIO, WebDAV or SSH servers), checked at import and at every connection.
+    pub account_allow: Vec<IpNet>,
+    /// Uploads from a URL (every redirect hop).
+    pub url_upload_allow: Vec<IpNet>,
+    /// Webhook receivers.
+    pub webhook_allow: Vec<IpNet>,
+}
+
+impl NetworkSettings {
+    /// The address policy of imported accounts.
+    pub fn accounts(&self) -> Policy {
+        Policy::new(&self.account_allow)
+    }
+
+    /// The address policy of uploads from a URL.
+    pub fn url_uploads(&self) -> Policy {
+        Policy::new(&self.url_upload_allow)
+    }
+
+    /// The address policy of webhook receivers.
+    pub fn webhooks(&self) -> Policy {
+        Policy::new(&self.webhook_allow)
+    }
 }
 
 /// A token bucket: `burst` requests at once, refilled at `per_sec` a second (`per_sec = 0`
@@ -377,7 +418,9 @@ impl Default for Settings {
                 shutdown_grace_ms: 10_000,
                 auth_cache_ms: 2_000,
                 multipart_expiry_secs: 24 * 3600,
-                url_upload_allow_private: false,
+                header_read_timeout_ms: 10_000,
+                idle_timeout_ms: 60_000,
+                trusted_proxies: Vec::new(),
             },
             portal: PortalSettings {
                 bind: ([0, 0, 0, 0], 8080).into(),
@@ -477,7 +520,6 @@ impl Default for Settings {
                 backoff_base_ms: 2_000,
                 backoff_max_ms: 600_000,
                 retry_window_secs: 24 * 3600,
-                allow_private: false,
                 keep_secs: 7 * 24 * 3600,
             },
             limits: LimitSettings {
@@ -492,6 +534,11 @@ impl Default for Settings {
                 token: Rate::new(50.0, 100),
                 password_hashes: 0,
                 password_hash_wait_ms: 2_000,
+            },
+            network: NetworkSettings {
+                account_allow: Vec::new(),
+                url_upload_allow: Vec::new(),
+                webhook_allow: Vec::new(),
             },
             bootstrap_developer_key: None,
         }
@@ -588,10 +635,21 @@ fn set(tree: &mut toml::Value, section: &str, key: Option<&str>, raw: &str) -> a
                     .and_then(toml::Value::as_table_mut)
                     .with_context(|| format!("unknown configuration table `{section}.{part}`"))?;
             }
-            // Keep strings as strings when the default is a string ("8000" stays text for bind).
-            let typed = match entry.get(key) {
-                Some(toml::Value::String(_)) => toml::Value::String(raw.to_string()),
-                _ => value,
+            // Keep strings as strings when the default is a string ("8000" stays text for bind);
+            // lists take an array or comma-separated values.
+            let typed = match (entry.get(key), value) {
+                (Some(toml::Value::String(_)), _) => toml::Value::String(raw.to_string()),
+                (Some(toml::Value::Array(_)), toml::Value::Array(items)) => {
+                    toml::Value::Array(items)
+                }
+                (Some(toml::Value::Array(_)), _) => toml::Value::Array(
+                    raw.split(',')
+                        .map(str::trim)
+                        .filter(|item| !item.is_empty())
+                        .map(|item| toml::Value::String(item.to_string()))
+                        .collect(),
+                ),
+                (_, value) => value,
             };
             entry.insert(key.to_string(), typed);
         }
@@ -684,6 +742,29 @@ mod tests {
         assert_eq!(s.bootstrap_developer_key.unwrap().expose(), "dk");
         assert_eq!(s.database.url.expose(), "postgres://x/y");
         assert_eq!(s.redis.url.expose(), "redis://r");
+    }
+
+    #[test]
+    fn lists_take_commas_or_arrays_from_the_environment() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("CLOUDBRIDGE_NETWORK__ACCOUNT_ALLOW", "10.0.0.0/8, fd00::/8"),
+                (
+                    "CLOUDBRIDGE_NETWORK__WEBHOOK_ALLOW",
+                    r#"["192.168.0.0/16"]"#,
+                ),
+                ("CLOUDBRIDGE_API__TRUSTED_PROXIES", ""),
+            ]),
+        )
+        .unwrap();
+        let nets = |v: &[&str]| v.iter().map(|n| n.parse().unwrap()).collect::<Vec<IpNet>>();
+        assert_eq!(s.network.account_allow, nets(&["10.0.0.0/8", "fd00::/8"]));
+        assert_eq!(s.network.webhook_allow, nets(&["192.168.0.0/16"]));
+        assert!(s.network.url_upload_allow.is_empty());
+        assert!(s.api.trusted_proxies.is_empty());
+        let bad = Settings::load_from(None, env(&[("CLOUDBRIDGE_NETWORK__ACCOUNT_ALLOW", "x")]));
+        assert!(bad.is_err());
     }
 
     #[test]

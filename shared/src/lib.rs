@@ -5,7 +5,8 @@
 //! - [`config`]: typed settings, defaults → TOML file → environment.
 //! - [`crypto`]: AES-256-GCM sealing of secrets at rest, with key rotation.
 //! - [`error`]: [`ApiError`], rendered in the Kloudless error format.
-//! - [`netguard`]: outbound requests to client-chosen URLs reach public addresses only.
+//! - [`netguard`]: outbound connections to client-chosen hosts reach public addresses only
+//!   (and the networks an operator allowed).
 //! - [`request_id`]: the request id carried from API to worker.
 //! - [`secret`]: [`Secret`] (never printed), key digests, random tokens.
 //! - [`storage`]: [`ItemPath`] (safe paths and ids), [`Entry`], pages.

@@ -61,24 +61,25 @@ impl Answer {
 #[derive(Clone, Debug)]
 pub struct Sender {
     client: reqwest::Client,
-    allow_private: bool,
+    policy: netguard::Policy,
     timeout: Duration,
 }
 
 impl Sender {
-    /// A sender with the timeout and address policy of `settings`.
-    pub fn new(settings: &WebhookSettings) -> anyhow::Result<Self> {
+    /// A sender with the timeout of `settings`, reaching only what `policy` permits.
+    pub fn new(settings: &WebhookSettings, policy: netguard::Policy) -> anyhow::Result<Self> {
         let timeout = Duration::from_millis(settings.timeout_ms.max(1));
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(netguard::Resolver::new(settings.allow_private))
+            .dns_resolver(netguard::Resolver::new(&policy))
+            .no_proxy()
             .connect_timeout(timeout)
             .timeout(timeout)
             .user_agent(concat!("cloudbridge-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {
             client,
-            allow_private: settings.allow_private,
+            policy,
             timeout,
         })
     }
@@ -97,7 +98,7 @@ impl Sender {
             Ok(url) => url,
             Err(_) => return failed("The URL is not valid.".into()),
         };
-        if let Err(refusal) = netguard::check_url(&url, self.allow_private) {
+        if let Err(refusal) = netguard::check_url(&url, &self.policy) {
             return failed(refusal.to_string());
         }
         let sent = self

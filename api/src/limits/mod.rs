@@ -129,7 +129,12 @@ fn admit(state: &AppState, req: &mut Request) -> Result<(), ApiError> {
         return Ok(());
     }
     let limits = &state.limits;
-    let client = address::limit_key(address::client_address(req.extensions()));
+    let client = crate::forwarded::client_address(
+        req.headers(),
+        req.extensions(),
+        &state.settings.api.trusted_proxies,
+    );
+    let client = address::limit_key(client);
     if let Some(route) = limits.for_route(path) {
         route.check(&client)?;
     }

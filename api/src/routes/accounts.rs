@@ -71,7 +71,9 @@ pub struct ImportBody {
     virtual_host_style: bool,
 }
 
-/// The stored configuration and sealed credentials of an account to import.
+/// The stored configuration and sealed credentials of an account to import. Hosts the
+/// caller chose (S3 `endpoint`, WebDAV `url`, SFTP `host`) must resolve to addresses the
+/// account policy (`network.account_allow`) permits: 400 otherwise.
 async fn service_settings(
     state: &AppState,
     app: &str,
@@ -84,6 +86,7 @@ async fn service_settings(
             ApiError::invalid_parameters(format!("`{what}` is required for {service}."))
         })
     };
+    let guard = &state.connectors.guard;
     let (config, secrets) = match service {
         s if OAUTH_SERVICES.contains(&s) => {
             let secrets = OAuthSecrets {
@@ -99,6 +102,10 @@ async fn service_settings(
                     "`endpoint` is required for s3_compatible.",
                 ));
             }
+            if let Some(endpoint) = &body.endpoint {
+                // A clear refusal before anything is stored; every connection checks again.
+                guard.check_url_resolved(endpoint, "endpoint").await?;
+            }
             let config = s3::S3Config {
                 bucket: required(&body.bucket, "bucket")?,
                 region: body.region.clone(),
@@ -113,8 +120,10 @@ async fn service_settings(
             (serde_json::to_value(config), serde_json::to_value(secrets))
         }
         "webdav" => {
+            let url = required(&body.url, "url")?;
+            guard.check_url_resolved(&url, "url").await?;
             let config = webdav::WebdavConfig {
-                url: required(&body.url, "url")?,
+                url,
                 username: body.token.clone().filter(|t| !t.is_empty()),
                 root: body.root.clone(),
             };
@@ -125,8 +134,9 @@ async fn service_settings(
         }
         "sftp" => {
             let (config, secrets) = sftp_settings(body)?;
-            // Trust on first use: the key seen now is the only one accepted later.
-            let host_key = sftp::host_key(&config.host, config.port).await?;
+            // Trust on first use: the key seen now is the only one accepted later (the
+            // host's addresses are checked first).
+            let host_key = sftp::host_key(&config.host, config.port, guard).await?;
             let config = sftp::SftpConfig {
                 host_key: Some(host_key),
                 ..config

@@ -516,7 +516,7 @@ async fn from_url(
         .or_else(|| remote::name_of(&url))
         .ok_or_else(|| ApiError::invalid_parameters("`name` is required for this URL."))?;
     let parent = parent_path(body.parent_id.as_deref())?;
-    let response = remote::open(&url, state.settings.api.url_upload_allow_private).await?;
+    let response = remote::open(&url, &state.settings.network.url_uploads()).await?;
     let length = response.content_length();
     let stream = response.bytes_stream();
     let target = account_ref(&account);

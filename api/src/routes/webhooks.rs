@@ -102,7 +102,7 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     owned(&state, dev, &app).await?;
     let url = parse_url(body.url.as_deref())?;
-    netguard::addresses(&url, state.settings.webhooks.allow_private)
+    netguard::addresses(&url, &state.settings.network.webhooks())
         .await
         .map_err(|refusal| ApiError::invalid_parameters(refusal.to_string()))?;
     let key = signing_key(&state, &app).await?;
@@ -179,7 +179,7 @@ fn parse_url(raw: Option<&str>) -> Result<url::Url, ApiError> {
     }
     let url = url::Url::parse(raw)
         .map_err(|_| ApiError::invalid_parameters("`url` is not a valid URL."))?;
-    netguard::check_url(&url, true)
+    netguard::check_url(&url, &netguard::Policy::any())
         .map_err(|refusal| ApiError::invalid_parameters(refusal.to_string()))?;
     Ok(url)
 }

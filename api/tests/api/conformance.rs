@@ -1126,13 +1126,16 @@ async fn sftp_unreachable_server_and_changed_host_key_are_refused() {
         }),
         sealed: Some(base64_seal(&cipher)),
     };
-    let pinned = cloudbridge_connectors::sftp::host_key("127.0.0.1", sshd.port)
-        .await
-        .unwrap();
+    let loopback = cloudbridge_shared::netguard::Policy::new(&crate::helpers::loopback_networks());
     let ctx = cloudbridge_connectors::Context::basic(
         app.data_root().to_path_buf(),
         Some(std::sync::Arc::new(cipher.clone())),
-    );
+        loopback,
+    )
+    .unwrap();
+    let pinned = cloudbridge_connectors::sftp::host_key("127.0.0.1", sshd.port, &ctx.guard)
+        .await
+        .unwrap();
     let store = cloudbridge_connectors::open(&ctx, &account(&pinned)).unwrap();
     store.validate().await.unwrap();
     let other = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";

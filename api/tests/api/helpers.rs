@@ -24,6 +24,22 @@ pub fn redis_url() -> String {
     std::env::var("CLOUDBRIDGE_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// The loopback networks the test servers listen on.
+pub fn loopback_networks() -> Vec<ipnet::IpNet> {
+    ["127.0.0.0/8", "::1/128"]
+        .iter()
+        .map(|n| n.parse().unwrap())
+        .collect()
+}
+
+/// Settings tweak: outbound connections to client-chosen hosts reach public addresses
+/// only, as in production without an allow-list.
+pub fn public_only(s: &mut Settings) {
+    s.network.account_allow.clear();
+    s.network.url_upload_allow.clear();
+    s.network.webhook_allow.clear();
+}
+
 /// Settings isolated to one test: own database name, Redis prefix and data root.
 pub struct Isolated {
     pub settings: Settings,
@@ -61,6 +77,11 @@ impl Isolated {
         settings.secrets.keys =
             Secret::new(cloudbridge_shared::crypto::Cipher::generate_key("test"));
         settings.bootstrap_developer_key = Some(Secret::new(format!("dk-{id}")));
+        // The fake and real third-party servers of the tests listen on loopback.
+        let loopback = loopback_networks();
+        settings.network.account_allow = loopback.clone();
+        settings.network.url_upload_allow = loopback.clone();
+        settings.network.webhook_allow = loopback;
         Self {
             settings,
             db_name,
@@ -451,6 +472,15 @@ pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
+/// Networks as a comma-separated setting.
+fn csv(networks: &[ipnet::IpNet]) -> String {
+    networks
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// A process of ours (api or jobs binary) with the test's settings in its environment.
 pub struct Proc {
     pub child: Child,
@@ -480,6 +510,18 @@ impl Proc {
             .env("CLOUDBRIDGE_JOBS__METRICS_BIND", "127.0.0.1:0")
             .env("CLOUDBRIDGE_LOG__FILTER", "warn")
             .env("CLOUDBRIDGE_SECRETS__KEYS", settings.secrets.keys.expose())
+            .env(
+                "CLOUDBRIDGE_NETWORK__ACCOUNT_ALLOW",
+                csv(&settings.network.account_allow),
+            )
+            .env(
+                "CLOUDBRIDGE_NETWORK__URL_UPLOAD_ALLOW",
+                csv(&settings.network.url_upload_allow),
+            )
+            .env(
+                "CLOUDBRIDGE_NETWORK__WEBHOOK_ALLOW",
+                csv(&settings.network.webhook_allow),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         if let Some(k) = &settings.bootstrap_developer_key {

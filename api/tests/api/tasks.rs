@@ -110,7 +110,10 @@ async fn web_server() -> (String, tokio::task::JoinHandle<()>) {
 #[tokio::test]
 async fn uploads_from_a_url_refuse_private_targets_by_default() {
     let (web, _server) = web_server().await;
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder()
+        .settings(crate::helpers::public_only)
+        .spawn()
+        .await;
     let (_, _, token) = app.account().await;
     let a = app.with_token(&token);
     let files = format!("{STORAGE}/files");
@@ -132,10 +135,7 @@ async fn uploads_from_a_url_refuse_private_targets_by_default() {
 #[tokio::test]
 async fn uploads_from_a_url_stream_into_the_account() {
     let (web, _server) = web_server().await;
-    let app = TestApp::builder()
-        .settings(|s| s.api.url_upload_allow_private = true)
-        .spawn()
-        .await;
+    let app = TestApp::spawn().await;
     let (_, _, token) = app.account().await;
     let a = app.with_token(&token);
     let files = format!("{STORAGE}/files");

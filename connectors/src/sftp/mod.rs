@@ -25,7 +25,7 @@ use russh_sftp::{client::error::Error as SftpError, protocol::FileAttributes};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use crate::{dal::UPLOAD_PREFIX, Storage};
+use crate::{dal::UPLOAD_PREFIX, guard::Guard, Storage};
 
 pub mod io;
 pub mod session;
@@ -140,13 +140,15 @@ pub fn settings(
     Ok((config, crate::open_secrets(account, cipher)?))
 }
 
-/// A session for `account` (cached per process; see [`session`]).
+/// A session for `account` (cached per process; see [`session`]), on a server `guard`
+/// permits.
 pub async fn connect(
     account: &AccountRef,
     cipher: Option<&cloudbridge_shared::crypto::Cipher>,
+    guard: &Guard,
 ) -> Result<Arc<Conn>, ApiError> {
     let (config, secrets) = settings(account, cipher)?;
-    session::session(account, &config, &secrets).await
+    session::session(account, &config, &secrets, guard).await
 }
 
 /// An account on an SFTP server. Connects on first use.
@@ -154,29 +156,35 @@ pub struct SftpStore {
     account: AccountRef,
     config: SftpConfig,
     secrets: SftpSecrets,
+    guard: Guard,
     conn: OnceCell<Arc<Conn>>,
 }
 
 type Listing = Vec<(String, FileAttributes)>;
 
 impl SftpStore {
-    /// The store of `account`, whose sealed credentials `cipher` opens.
+    /// The store of `account`, whose sealed credentials `cipher` opens, on a server
+    /// `guard` permits.
     pub fn new(
         account: &AccountRef,
         cipher: Option<&cloudbridge_shared::crypto::Cipher>,
+        guard: Guard,
     ) -> Result<Self, ApiError> {
         let (config, secrets) = settings(account, cipher)?;
         Ok(Self {
             account: account.clone(),
             config,
             secrets,
+            guard,
             conn: OnceCell::new(),
         })
     }
 
     async fn conn(&self) -> Result<&Arc<Conn>, ApiError> {
         self.conn
-            .get_or_try_init(|| session::session(&self.account, &self.config, &self.secrets))
+            .get_or_try_init(|| {
+                session::session(&self.account, &self.config, &self.secrets, &self.guard)
+            })
             .await
     }
 
@@ -184,7 +192,7 @@ impl SftpStore {
     fn fail(&self, e: SftpError) -> ApiError {
         let error = session::sftp_error(e);
         if error.status == 503 {
-            session::forget(&self.account);
+            session::forget(&self.account, &self.guard);
         }
         error
     }

@@ -20,6 +20,7 @@ use russh_sftp::{
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{SftpConfig, SftpSecrets};
+use crate::guard::Guard;
 
 /// How long connecting (TCP, key exchange and authentication) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -194,28 +195,33 @@ fn connect_error(e: russh::Error, expected: Option<&str>, seen: Option<String>) 
     }
 }
 
-/// Opens the SSH connection (TCP and key exchange, no authentication yet).
+/// Opens the SSH connection (TCP and key exchange, no authentication yet) to the host's
+/// addresses that `guard` permits (resolved once, here; the connection uses those).
 async fn handshake(
     config: &SftpConfig,
+    guard: &Guard,
 ) -> Result<(client::Handle<HostKeyCheck>, String), ApiError> {
+    let addrs = guard.addresses(&config.host, config.port).await?;
     let seen = Arc::new(Mutex::new(None));
     let check = HostKeyCheck {
         expected: config.host_key.clone(),
         seen: seen.clone(),
     };
-    let addr = (config.host.as_str(), config.port);
-    let connected =
-        tokio::time::timeout(CONNECT_TIMEOUT, client::connect(ssh_config(), addr, check))
-            .await
-            .map_err(|_| unavailable("connection timed out"))?;
+    let connected = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        client::connect(ssh_config(), &addrs[..], check),
+    )
+    .await
+    .map_err(|_| unavailable("connection timed out"))?;
     let seen = seen.lock().expect("host key lock").clone();
     let ssh = connected.map_err(|e| connect_error(e, config.host_key.as_deref(), seen.clone()))?;
     let seen = seen.ok_or_else(|| ApiError::internal("SSH server key not checked"))?;
     Ok((ssh, seen))
 }
 
-/// The server's host key fingerprint (`SHA256:…`), to pin at import.
-pub async fn host_key(host: &str, port: u16) -> Result<String, ApiError> {
+/// The server's host key fingerprint (`SHA256:…`), to pin at import; the host must be one
+/// `guard` permits.
+pub async fn host_key(host: &str, port: u16, guard: &Guard) -> Result<String, ApiError> {
     let config = SftpConfig {
         host: host.to_string(),
         port,
@@ -223,7 +229,7 @@ pub async fn host_key(host: &str, port: u16) -> Result<String, ApiError> {
         root: None,
         host_key: None,
     };
-    let (ssh, seen) = handshake(&config).await?;
+    let (ssh, seen) = handshake(&config, guard).await?;
     let _ = ssh
         .disconnect(russh::Disconnect::ByApplication, "", "en")
         .await;
@@ -277,8 +283,12 @@ async fn authenticate(
 }
 
 /// Connects, authenticates and starts the `sftp` subsystem.
-async fn connect(config: &SftpConfig, secrets: &SftpSecrets) -> Result<Conn, ApiError> {
-    let (mut ssh, _) = handshake(config).await?;
+async fn connect(
+    config: &SftpConfig,
+    secrets: &SftpSecrets,
+    guard: &Guard,
+) -> Result<Conn, ApiError> {
+    let (mut ssh, _) = handshake(config, guard).await?;
     tokio::time::timeout(CONNECT_TIMEOUT, authenticate(&mut ssh, config, secrets))
         .await
         .map_err(|_| unavailable("authentication timed out"))??;
@@ -367,17 +377,19 @@ struct Cached {
 
 static CACHE: LazyLock<Mutex<HashMap<[u8; 32], Cached>>> = LazyLock::new(Default::default);
 
-/// A session for an account: a live cached one, or a new one (then cached).
+/// A session for an account: a live cached one, or a new one (then cached), on a server
+/// `guard` permits.
 pub async fn session(
     account: &AccountRef,
     config: &SftpConfig,
     secrets: &SftpSecrets,
+    guard: &Guard,
 ) -> Result<Arc<Conn>, ApiError> {
     if account.id == 0 {
         // An account being imported: checked once, not kept.
-        return Ok(Arc::new(connect(config, secrets).await?));
+        return Ok(Arc::new(connect(config, secrets, guard).await?));
     }
-    let key = crate::cache::account_key(account);
+    let key = crate::cache::guarded_key(account, guard.policy());
     {
         let mut cache = CACHE.lock().expect("sftp cache lock");
         let now = Instant::now();
@@ -387,7 +399,7 @@ pub async fn session(
             return Ok(c.conn.clone());
         }
     }
-    let conn = Arc::new(connect(config, secrets).await?);
+    let conn = Arc::new(connect(config, secrets, guard).await?);
     let mut cache = CACHE.lock().expect("sftp cache lock");
     if cache.len() >= MAX_CACHED {
         if let Some(oldest) = cache.iter().min_by_key(|(_, c)| c.used).map(|(k, _)| *k) {
@@ -405,11 +417,11 @@ pub async fn session(
 }
 
 /// Drops the cached session of an account (after its connection failed).
-pub fn forget(account: &AccountRef) {
+pub fn forget(account: &AccountRef, guard: &Guard) {
     CACHE
         .lock()
         .expect("sftp cache lock")
-        .remove(&crate::cache::account_key(account));
+        .remove(&crate::cache::guarded_key(account, guard.policy()));
 }
 
 #[cfg(test)]

@@ -21,7 +21,6 @@ use receiver::{Act, Receiver};
 
 /// Settings for delivery tests: receivers on loopback, quick retries.
 fn quick(s: &mut Settings) {
-    s.webhooks.allow_private = true;
     s.webhooks.backoff_base_ms = 50;
     s.webhooks.backoff_max_ms = 200;
     s.webhooks.timeout_ms = 2_000;
@@ -263,7 +262,7 @@ async fn webhooks_crud_and_isolation() {
 
 #[tokio::test]
 async fn private_urls_are_refused_by_default() {
-    let s = Setup::new(|_| {}).await;
+    let s = Setup::new(crate::helpers::public_only).await;
     let receiver = Receiver::start(&s.id, &s.key).await;
     let port = receiver.port;
     for url in [
@@ -793,7 +792,7 @@ async fn addresses_are_checked_again_at_delivery() {
     s.notify(s.account).await;
     let strict = WorkerState::build(&{
         let mut settings = s.app.settings().clone();
-        settings.webhooks.allow_private = false;
+        settings.network.webhook_allow.clear();
         settings
     })
     .unwrap();
