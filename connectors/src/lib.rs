@@ -18,6 +18,8 @@
 //! - [`oauth`]: tokens of OAuth services and the HTTP discipline of their connectors.
 //! - [`boxcom`]: `box` accounts through Box API 2.0.
 //! - [`feed`]: change feeds (native ones; the others are collected by diffing listings).
+//! - [`ids`]: paths to the ids of Drive, OneDrive and Box, remembered but always checked.
+//! - [`listing`]: folder listings paged from one read of the folder.
 //! - [`transfer`]: byte streaming for the API tier.
 
 use std::{path::PathBuf, sync::Arc};
@@ -38,6 +40,8 @@ pub mod dropbox;
 pub mod feed;
 pub mod gdrive;
 pub mod guard;
+pub mod ids;
+pub mod listing;
 pub mod local;
 pub mod oauth;
 pub mod onedrive;
@@ -94,6 +98,21 @@ pub trait Storage: Send + Sync {
     async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError>;
     /// One page of a folder, in a stable order.
     async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError>;
+
+    /// Every entry of a folder, in no particular order (the collector's walk). This
+    /// default reads it page by page; services that read a folder whole do it once.
+    async fn list_all(&self, path: &ItemPath) -> Result<Vec<Entry>, ApiError> {
+        let mut entries = Vec::new();
+        let mut page = 1;
+        loop {
+            let listed = self.list(path, page, WALK_PAGE).await?;
+            entries.extend(listed.entries);
+            match listed.next_page {
+                Some(next) => page = next,
+                None => return Ok(entries),
+            }
+        }
+    }
     /// Creates a folder; returns it and whether it was created now.
     async fn create_folder(
         &self,

@@ -12,7 +12,7 @@
 //!
 //! # Layout
 //! - [`wire`]: Box's items and errors as the connector reads them.
-//! - [`paths`]: path → id resolution and its per-process cache.
+//! - [`paths`]: path → id resolution (Box as a [`crate::ids::Tree`]).
 //! - [`upload`]: one-request and chunked uploads.
 //! - [`feed`]: the user event stream as the change feed.
 
@@ -26,7 +26,7 @@ use cloudbridge_shared::{
 use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
 
-use crate::{feed::FeedPage, oauth, transfer, Filter, Storage, Walk};
+use crate::{feed::FeedPage, ids::Ids, listing, oauth, transfer, Filter, Storage, Walk};
 
 pub mod feed;
 pub mod paths;
@@ -35,7 +35,7 @@ pub mod wire;
 
 pub use upload::{chunked_above, set_chunked_above, CHUNKED_ABOVE};
 
-use paths::{plural, Ids};
+use paths::plural;
 use wire::{Item, FIELDS};
 
 /// The id of the root folder ("All Files").
@@ -148,10 +148,14 @@ impl BoxStore {
         ))
     }
 
-    /// Every entry of the folder `id` at `at`.
-    async fn entries(&self, id: &str, at: &ItemPath) -> Result<Vec<Entry>, ApiError> {
+    /// Every entry of the folder at `path`, all of Box's pages read once.
+    async fn read_folder(&self, path: &ItemPath) -> Result<Vec<Entry>, ApiError> {
+        let folder = self.lookup(path).await?;
+        if folder.kind() != Some(ItemKind::Folder) {
+            return Err(ApiError::not_found("No folder has this id."));
+        }
         Ok(self
-            .children(id, at)
+            .children(folder.id(), path)
             .await?
             .into_iter()
             .map(|(path, item)| item.entry(path))
@@ -189,11 +193,12 @@ impl Storage for BoxStore {
     }
 
     async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
-        let folder = self.lookup(path).await?;
-        if folder.kind() != Some(ItemKind::Folder) {
-            return Err(ApiError::not_found("No folder has this id."));
-        }
-        Page::of_listing(self.entries(folder.id(), path).await?, page, page_size)
+        let read = self.read_folder(path);
+        listing::page(self.ids.account(), path, page, page_size, read).await
+    }
+
+    async fn list_all(&self, path: &ItemPath) -> Result<Vec<Entry>, ApiError> {
+        self.read_folder(path).await
     }
 
     async fn create_folder(

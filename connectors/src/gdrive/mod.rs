@@ -16,7 +16,7 @@
 //!
 //! # Layout
 //! - [`client`]: Drive calls, file resources, error mapping, [`identity`].
-//! - [`paths`]: path → id resolution and its cache.
+//! - [`paths`]: path → id resolution (Drive as a [`crate::ids::Tree`]).
 //! - [`upload`]: multipart and resumable uploads.
 //! - [`feed`]: the changes list as the change feed.
 
@@ -31,7 +31,7 @@ use cloudbridge_shared::{
 };
 use futures::StreamExt;
 
-use crate::{dal::UPLOAD_PREFIX, feed::FeedPage, oauth, transfer, Storage};
+use crate::{dal::UPLOAD_PREFIX, feed::FeedPage, ids::Ids, listing, oauth, transfer, Storage};
 
 pub mod client;
 pub mod feed;
@@ -39,13 +39,12 @@ pub mod paths;
 pub mod upload;
 
 pub use client::{identity, Drive, DriveFile};
-use paths::Folders;
 use upload::Target;
 
 /// An account's My Drive.
 pub struct DriveStore {
     drive: Drive,
-    folders: Folders,
+    ids: Ids,
 }
 
 fn kind_of(file: &DriveFile) -> ItemKind {
@@ -93,7 +92,7 @@ impl DriveStore {
     pub fn new(ctx: &crate::Context, account: &AccountRef) -> Result<Self, ApiError> {
         Ok(Self {
             drive: Drive::new(ctx.api(account)?, &ctx.providers.gdrive),
-            folders: Folders::of(account.id),
+            ids: Ids::of(account.id),
         })
     }
 
@@ -106,12 +105,12 @@ impl DriveStore {
     ) -> Self {
         Self {
             drive: Drive::new(api, provider),
-            folders: Folders::of(account),
+            ids: Ids::of(account),
         }
     }
 
     async fn resolve(&self, path: &ItemPath) -> Result<DriveFile, ApiError> {
-        self.folders.resolve(&self.drive, path).await
+        crate::ids::resolve(&self.drive, &self.ids, path).await
     }
 
     /// The item at `path`, if any.
@@ -153,6 +152,33 @@ impl DriveStore {
             "naming_conflict",
             "Too many files with this name.",
         ))
+    }
+
+    /// Every listable entry of the folder at `path`, all of Drive's pages read once.
+    async fn read_folder(&self, path: &ItemPath) -> Result<Vec<Entry>, ApiError> {
+        let folder = self.resolve(path).await?;
+        if !folder.is_folder() {
+            return Err(ApiError::not_found("No folder has this id."));
+        }
+        let mut items: Vec<DriveFile> = self
+            .drive
+            .children(&folder.id, None)
+            .await?
+            .into_iter()
+            .filter(|f| listable(&f.name))
+            .collect();
+        // Of same-named items, the one the path means (see `paths`).
+        items.sort_by(|a, b| (&a.name, a.created, &a.id).cmp(&(&b.name, b.created, &b.id)));
+        items.dedup_by(|later, first| later.name == first.name);
+        let mut entries = Vec::with_capacity(items.len());
+        for item in &items {
+            let child = path.join(&item.name)?;
+            if item.is_folder() {
+                self.ids.put(&child, &item.id, ItemKind::Folder);
+            }
+            entries.push(entry(child, item));
+        }
+        Ok(entries)
     }
 
     /// Copies the contents of folder `from` into the new folder `to` (Drive ids).
@@ -205,29 +231,12 @@ impl Storage for DriveStore {
     }
 
     async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
-        let folder = self.resolve(path).await?;
-        if !folder.is_folder() {
-            return Err(ApiError::not_found("No folder has this id."));
-        }
-        let mut items: Vec<DriveFile> = self
-            .drive
-            .children(&folder.id, None)
-            .await?
-            .into_iter()
-            .filter(|f| listable(&f.name))
-            .collect();
-        // Of same-named items, the one the path means (see `paths`).
-        items.sort_by(|a, b| (&a.name, a.created, &a.id).cmp(&(&b.name, b.created, &b.id)));
-        items.dedup_by(|later, first| later.name == first.name);
-        let mut entries = Vec::with_capacity(items.len());
-        for item in &items {
-            let child = path.join(&item.name)?;
-            if item.is_folder() {
-                self.folders.remember(&child, &item.id);
-            }
-            entries.push(entry(child, item));
-        }
-        Page::of_listing(entries, page, page_size)
+        let read = self.read_folder(path);
+        listing::page(self.ids.account(), path, page, page_size, read).await
+    }
+
+    async fn list_all(&self, path: &ItemPath) -> Result<Vec<Entry>, ApiError> {
+        self.read_folder(path).await
     }
 
     async fn create_folder(
@@ -248,7 +257,7 @@ impl Storage for DriveStore {
             )),
             None => {
                 let made = self.drive.create_folder(&parent_file.id, name).await?;
-                self.folders.remember(&path, &made.id);
+                self.ids.put(&path, &made.id, ItemKind::Folder);
                 Ok((entry(path, &made), true))
             }
         }
@@ -274,7 +283,7 @@ impl Storage for DriveStore {
                 "The folder is not empty.",
             ));
         }
-        self.folders.forget(path);
+        self.ids.forget(path);
         self.drive.trash(&file.id).await
     }
 
@@ -299,10 +308,10 @@ impl Storage for DriveStore {
                 to.id(),
             ));
         }
-        self.folders.forget(to);
+        self.ids.forget(to);
         let done = match (kind, copy) {
             (_, false) => {
-                self.folders.forget(from);
+                self.ids.forget(from);
                 let old_parent = self
                     .resolve(&from.parent().expect("not the root"))
                     .await?

@@ -4,31 +4,14 @@
 //! among same-named items the oldest (then the smallest id) is the one a path means, in
 //! lookups and listings alike.
 //!
-//! Folder ids are kept in a small per-process cache for [`TTL`], so that deep paths do not
-//! cost one query per level on every call. It is dropped for a subtree whenever this
-//! process changes it, and for the whole account when a lookup through it finds nothing
-//! (the lookup is then made again from the root). Changes made elsewhere (the user, another
-//! worker) may go unseen for up to [`TTL`].
+//! Folder ids are remembered through [`crate::ids`]: a remembered id is used only once
+//! Drive confirms, climbing its parents to the root by id, that it still names its path.
 
-use std::{
-    collections::HashMap,
-    sync::{LazyLock, Mutex},
-    time::{Duration, Instant},
-};
-
-use cloudbridge_shared::{ApiError, ItemPath};
+use async_trait::async_trait;
+use cloudbridge_shared::{storage::ItemKind, ApiError, ItemPath};
 
 use super::client::{Drive, DriveFile};
-
-/// How long a cached folder id is trusted.
-pub const TTL: Duration = Duration::from_secs(30);
-/// Entries kept at most (all accounts); the cache is emptied when full.
-const MAX_ENTRIES: usize = 50_000;
-
-type Key = (i64, String);
-
-static FOLDERS: LazyLock<Mutex<HashMap<Key, (String, Instant)>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+use crate::ids::{Place, Tree};
 
 /// The item a path means among the same-named `found`: the oldest, then the smallest id.
 pub fn pick(found: Vec<DriveFile>) -> Option<DriveFile> {
@@ -37,104 +20,51 @@ pub fn pick(found: Vec<DriveFile>) -> Option<DriveFile> {
         .min_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)))
 }
 
-/// Where the folder ids of one account are remembered (account 0, an account being
-/// imported, remembers nothing).
-#[derive(Clone, Copy)]
-pub struct Folders {
-    account: i64,
-}
+#[async_trait]
+impl Tree for Drive {
+    type Item = DriveFile;
+    const ROOT: &'static str = "root";
 
-impl Folders {
-    /// The cache of `account`.
-    pub fn of(account: i64) -> Self {
-        Self { account }
+    async fn root(&self) -> Result<DriveFile, ApiError> {
+        Ok(DriveFile::root())
     }
 
-    fn get(&self, path: &str) -> Option<String> {
-        let cache = FOLDERS.lock().expect("folder cache");
-        let (id, at) = cache.get(&(self.account, path.to_string()))?;
-        (at.elapsed() < TTL).then(|| id.clone())
+    async fn root_id(&self) -> Result<String, ApiError> {
+        Ok(self.get("root").await?.id)
     }
 
-    /// Remembers that folder `path` is Drive's `id`.
-    pub fn remember(&self, path: &ItemPath, id: &str) {
-        if self.account == 0 || path.is_root() {
-            return;
-        }
-        let mut cache = FOLDERS.lock().expect("folder cache");
-        if cache.len() >= MAX_ENTRIES {
-            cache.retain(|_, (_, at)| at.elapsed() < TTL);
-            if cache.len() >= MAX_ENTRIES {
-                cache.clear();
-            }
-        }
-        cache.insert(
-            (self.account, path.as_str().to_string()),
-            (id.to_string(), Instant::now()),
-        );
-    }
-
-    /// Forgets `path` and everything below it (it changed).
-    pub fn forget(&self, path: &ItemPath) {
-        let below = format!("{}/", path.as_str());
-        let mut cache = FOLDERS.lock().expect("folder cache");
-        cache.retain(|(account, p), _| {
-            *account != self.account
-                || !(path.is_root() || p == path.as_str() || p.starts_with(&below))
-        });
-    }
-
-    /// The item at `path`; 404 when there is none.
-    pub async fn resolve(&self, drive: &Drive, path: &ItemPath) -> Result<DriveFile, ApiError> {
-        if path.is_root() {
-            return Ok(DriveFile::root());
-        }
-        match self.walk(drive, path, true).await {
-            Err(e) if e.status == 404 => {
-                // Perhaps through a folder that changed: once more, from the root.
-                self.forget(&ItemPath::root());
-                self.walk(drive, path, false).await
-            }
-            found => found,
+    async fn get(&self, id: &str, _kind: ItemKind) -> Result<Option<DriveFile>, ApiError> {
+        match Drive::get(self, id).await {
+            Ok(file) if file.json["trashed"] == true => Ok(None),
+            Ok(file) => Ok(Some(file)),
+            Err(e) if e.status == 404 => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
-    async fn walk(
+    async fn child(
         &self,
-        drive: &Drive,
-        path: &ItemPath,
-        cached: bool,
-    ) -> Result<DriveFile, ApiError> {
-        let segments: Vec<&str> = path.segments().collect();
-        // The deepest ancestor folder whose id is known.
-        let mut parent = ItemPath::root();
-        let mut parent_id = "root".to_string();
-        let mut start = 0;
-        if cached {
-            for depth in (1..segments.len()).rev() {
-                let prefix = segments[..depth].join("/");
-                if let Some(id) = self.get(&prefix) {
-                    parent = ItemPath::parse(&prefix)?;
-                    parent_id = id;
-                    start = depth;
-                    break;
-                }
-            }
-        }
-        for (i, name) in segments.iter().enumerate().skip(start) {
-            let found = drive.children(&parent_id, Some(name)).await?;
-            let item = pick(found).ok_or_else(|| ApiError::not_found("No such file or folder."))?;
-            parent = parent.join(name)?;
-            if i + 1 == segments.len() {
-                return Ok(item);
-            }
-            if !item.is_folder() {
-                return Err(ApiError::not_found("No such file or folder."));
-            }
-            self.remember(&parent, &item.id);
-            parent_id = item.id;
-        }
-        unreachable!("a path that is not the root has segments")
+        folder: &str,
+        _at: &ItemPath,
+        name: &str,
+    ) -> Result<Option<DriveFile>, ApiError> {
+        Ok(pick(self.children(folder, Some(name)).await?))
+    }
+
+    fn id(item: &DriveFile) -> &str {
+        &item.id
+    }
+
+    fn kind(item: &DriveFile) -> Option<ItemKind> {
+        Some(super::kind_of(item))
+    }
+
+    fn name(item: &DriveFile) -> &str {
+        &item.name
+    }
+
+    fn place(item: &DriveFile) -> Place<'_> {
+        Place::Parent(item.json["parents"][0].as_str())
     }
 }
 
@@ -156,23 +86,5 @@ mod tests {
         ];
         assert_eq!(pick(found).unwrap().id, "a");
         assert!(pick(Vec::new()).is_none());
-    }
-
-    #[test]
-    fn forgetting_a_folder_forgets_its_subtree_only() {
-        let folders = Folders::of(-42);
-        let path = |p: &str| ItemPath::parse(p).unwrap();
-        for (p, id) in [("a", "1"), ("a/b", "2"), ("ab", "3"), ("c", "4")] {
-            folders.remember(&path(p), id);
-        }
-        folders.forget(&path("a"));
-        assert_eq!(folders.get("a"), None);
-        assert_eq!(folders.get("a/b"), None);
-        assert_eq!(folders.get("ab").as_deref(), Some("3"));
-        folders.forget(&ItemPath::root());
-        assert_eq!(folders.get("c"), None);
-        // An account being imported remembers nothing.
-        Folders::of(0).remember(&path("x"), "5");
-        assert_eq!(Folders::of(0).get("x"), None);
     }
 }

@@ -11,7 +11,7 @@
 //!
 //! # Layout
 //! - [`graph`]: URLs, requests, Graph errors and `driveItem`s as entries.
-//! - [`paths`]: paths to item ids, with a short-lived per-account memory of folder ids.
+//! - [`paths`]: paths to item ids (Graph as a [`crate::ids::Tree`]).
 //! - [`upload`]: simple uploads and upload sessions.
 //! - [`copy`]: following an asynchronous copy to its end.
 //! - [`feed`]: the delta query as the change feed.
@@ -111,6 +111,37 @@ impl OneDrive {
         Ok(item)
     }
 
+    /// Every entry of the folder at `path`, all of Graph's pages read once.
+    async fn read_folder(&self, path: &ItemPath) -> Result<Vec<Entry>, ApiError> {
+        let missing = |e: ApiError| match e.status {
+            404 => ApiError::not_found("No folder has this id."),
+            _ => e,
+        };
+        let id = self.paths.folder(path).await.map_err(missing)?;
+        let children = self.graph.children(&id).await.map_err(missing)?;
+        let mut entries = Vec::with_capacity(children.len());
+        for item in children {
+            let Some(name) = item["name"].as_str() else {
+                continue;
+            };
+            // An emulator lists its root as a child of itself.
+            if item["id"].as_str() == Some(id.as_str()) {
+                continue;
+            }
+            // Names Cloudbridge cannot address are left out, as on the other services.
+            let Ok(child) = path.join(name) else {
+                continue;
+            };
+            if graph::kind_of(&item) == ItemKind::Folder {
+                if let Ok(id) = graph::id_of(&item) {
+                    self.paths.remember(&child, &id);
+                }
+            }
+            entries.push(graph::entry(child, &item));
+        }
+        Ok(entries)
+    }
+
     /// Graph's own id for `id`, where the `root` alias is not accepted (parent references).
     async fn real_id(&self, id: String) -> Result<String, ApiError> {
         if id != "root" {
@@ -148,41 +179,12 @@ impl Storage for OneDrive {
     }
 
     async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
-        let missing = |e: ApiError| match e.status {
-            404 => ApiError::not_found("No folder has this id."),
-            _ => e,
-        };
-        let (mut id, remembered) = self.paths.folder(path).await.map_err(missing)?;
-        let children = match self.graph.children(&id).await {
-            Err(e) if e.status == 404 && remembered => {
-                self.paths.forget(path);
-                id = self.paths.folder(path).await.map_err(missing)?.0;
-                self.graph.children(&id).await
-            }
-            listed => listed,
-        }
-        .map_err(missing)?;
-        let mut entries = Vec::with_capacity(children.len());
-        for item in children {
-            let Some(name) = item["name"].as_str() else {
-                continue;
-            };
-            // An emulator lists its root as a child of itself.
-            if item["id"].as_str() == Some(id.as_str()) {
-                continue;
-            }
-            // Names Cloudbridge cannot address are left out, as on the other services.
-            let Ok(child) = path.join(name) else {
-                continue;
-            };
-            if graph::kind_of(&item) == ItemKind::Folder {
-                if let Ok(id) = graph::id_of(&item) {
-                    self.paths.remember(&child, &id);
-                }
-            }
-            entries.push(graph::entry(child, &item));
-        }
-        Page::of_listing(entries, page, page_size)
+        let read = self.read_folder(path);
+        crate::listing::page(self.paths.account(), path, page, page_size, read).await
+    }
+
+    async fn list_all(&self, path: &ItemPath) -> Result<Vec<Entry>, ApiError> {
+        self.read_folder(path).await
     }
 
     async fn create_folder(

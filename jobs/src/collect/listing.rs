@@ -19,13 +19,11 @@ use cloudbridge_shared::{
         feeds::{FencedError, Seen},
     },
     storage::ItemKind,
-    ApiError, Entry, ItemPath,
+    ApiError, ItemPath,
 };
 
 use super::{classify::seen, Collector};
 
-/// Entries per listing page.
-const PAGE: u32 = 1000;
 /// A long collection without changes renews its lease this often.
 const KEEP_LEASE: Duration = Duration::from_secs(60);
 /// Items checked per step when looking for deletions.
@@ -39,7 +37,7 @@ pub async fn diff(c: &Collector<'_>, storage: &dyn Storage, emit: bool) -> Resul
     let mut missing: Vec<Seen> = Vec::new();
     let mut kept = Instant::now();
     while let Some(folder) = folders.pop_front() {
-        let entries = match list_all(storage, &folder).await {
+        let entries = match storage.list_all(&folder).await {
             Ok(entries) => entries,
             // Deleted while we walked: its parent's listing reports it.
             Err(e) if e.status == 404 => continue,
@@ -133,20 +131,6 @@ fn keyed(items: Vec<Seen>) -> HashMap<String, Seen> {
 fn replaced(known: &mut HashMap<String, Seen>, path: &str) -> Option<Seen> {
     let key = known.values().find(|s| s.path == path)?.key.clone();
     known.remove(&key)
-}
-
-/// Every entry of one folder.
-async fn list_all(storage: &dyn Storage, folder: &ItemPath) -> Result<Vec<Entry>, ApiError> {
-    let mut entries = Vec::new();
-    let mut page = 1;
-    loop {
-        let listed = storage.list(folder, page, PAGE).await?;
-        entries.extend(listed.entries);
-        match listed.next_page {
-            Some(next) => page = next,
-            None => return Ok(entries),
-        }
-    }
 }
 
 /// The `error_code` of a collection that stopped because another one took its lease.

@@ -1,0 +1,419 @@
+//! Paths to the ids of the services that address items by id (Google Drive, OneDrive,
+//! Box), one mechanism for all three.
+//!
+//! Each process remembers, per account, the ids it learnt for paths ([`Ids`]). A
+//! remembered id is only a guess: [`resolve`] uses one only after asking the service
+//! about that id and finding that it still names that path — Box tells an item's whole
+//! path in one answer, Drive and OneDrive its name and parent, which are climbed to the
+//! root comparing names ([`Tree::place`]). An id that no longer names its path (renamed,
+//! moved, deleted elsewhere) is forgotten with everything below it and the path is found
+//! afresh from the nearest ancestor that still holds, or from the root, one name at a
+//! time. So a change made elsewhere costs one more lookup, never a write into a folder
+//! that moved away; what remains is the race of a change made between the check and the
+//! call that uses the id.
+//!
+//! What the memory saves differs by service: on Box, a remembered id is checked with one
+//! call where finding a name means listing its folder; on Drive and OneDrive the climb
+//! costs about what a walk does, but reads items by id, which (unlike Drive's queries)
+//! sees a folder made a moment ago.
+
+use std::{
+    collections::BTreeMap,
+    sync::{LazyLock, Mutex},
+    time::{Duration, Instant},
+};
+
+use async_trait::async_trait;
+use cloudbridge_shared::{storage::ItemKind, ApiError, ItemPath};
+
+/// How long an id is remembered without being used.
+const IDLE: Duration = Duration::from_secs(600);
+/// Ids remembered by one process (all accounts); the stale go first, then everything.
+const MAX_ENTRIES: usize = 50_000;
+
+/// An id learnt for a path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Known {
+    /// The service's id.
+    pub id: String,
+    /// What it was.
+    pub kind: ItemKind,
+}
+
+/// Remembered ids and when they were last used, by `(account, path)`.
+type Memory = BTreeMap<(i64, String), (Known, Instant)>;
+
+/// Every account's remembered ids, by `(account, path)` (the root is `""`), in path
+/// order so that a subtree is one range.
+static MEMORY: LazyLock<Mutex<Memory>> = LazyLock::new(|| Mutex::new(BTreeMap::new()));
+
+/// The remembered ids of one account (none for an account being imported, id 0).
+#[derive(Clone, Copy, Debug)]
+pub struct Ids {
+    account: i64,
+}
+
+impl Ids {
+    /// The memory of `account`.
+    pub fn of(account: i64) -> Self {
+        Self { account }
+    }
+
+    /// The account.
+    pub fn account(&self) -> i64 {
+        self.account
+    }
+
+    /// The id remembered for `path`, if any (unchecked: see [`resolve`]).
+    pub fn get(&self, path: &ItemPath) -> Option<Known> {
+        let mut memory = MEMORY.lock().expect("id memory");
+        let key = (self.account, path.as_str().to_string());
+        match memory.get_mut(&key) {
+            Some((known, used)) if used.elapsed() < IDLE => {
+                *used = Instant::now();
+                Some(known.clone())
+            }
+            Some(_) => {
+                memory.remove(&key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Remembers that `path` is the item `id` of `kind`.
+    pub fn put(&self, path: &ItemPath, id: &str, kind: ItemKind) {
+        if self.account == 0 {
+            return;
+        }
+        let mut memory = MEMORY.lock().expect("id memory");
+        if memory.len() >= MAX_ENTRIES {
+            memory.retain(|_, (_, used)| used.elapsed() < IDLE);
+            if memory.len() >= MAX_ENTRIES {
+                memory.clear();
+            }
+        }
+        let known = Known {
+            id: id.to_string(),
+            kind,
+        };
+        memory.insert(
+            (self.account, path.as_str().to_string()),
+            (known, Instant::now()),
+        );
+    }
+
+    /// Forgets `path` and everything below it (the root itself, whose id never changes,
+    /// is kept).
+    pub fn forget(&self, path: &ItemPath) {
+        let mut memory = MEMORY.lock().expect("id memory");
+        let (from, below, end) = if path.is_root() {
+            // Every path of the account sorts after "" and before the next account.
+            (String::new(), String::from("\0"), None)
+        } else {
+            let p = path.as_str();
+            // `p/…` sorts from `p/` up to `p0` ('0' follows '/').
+            (p.to_string(), format!("{p}/"), Some(format!("{p}0")))
+        };
+        if !path.is_root() {
+            memory.remove(&(self.account, from));
+        }
+        let doomed: Vec<_> = match end {
+            Some(end) => memory
+                .range((self.account, below)..(self.account, end))
+                .map(|(k, _)| k.clone())
+                .collect(),
+            None => memory
+                .range((self.account, below)..)
+                .take_while(|((account, _), _)| *account == self.account)
+                .map(|(k, _)| k.clone())
+                .collect(),
+        };
+        for key in doomed {
+            memory.remove(&key);
+        }
+    }
+}
+
+/// Where a service says an item is.
+pub enum Place<'a> {
+    /// Its whole path (`None`: not one Cloudbridge can address).
+    Path(Option<ItemPath>),
+    /// The id of its folder (`None` for an item in no folder).
+    Parent(Option<&'a str>),
+}
+
+/// A service's items as [`resolve`] reads them.
+#[async_trait]
+pub trait Tree: Send + Sync {
+    /// The service's description of an item.
+    type Item: Send + Sync;
+
+    /// The alias the service takes for the root folder's id in its calls.
+    const ROOT: &'static str;
+
+    /// The root folder.
+    async fn root(&self) -> Result<Self::Item, ApiError>;
+
+    /// The root folder's own id, as items in it name their parent.
+    async fn root_id(&self) -> Result<String, ApiError>;
+
+    /// The item `id` (of `kind`) as the service describes it now; `None` when it is
+    /// gone (deleted, trashed).
+    async fn get(&self, id: &str, kind: ItemKind) -> Result<Option<Self::Item>, ApiError>;
+
+    /// The item named `name` in the folder `folder` (the one at `at`), if any.
+    async fn child(
+        &self,
+        folder: &str,
+        at: &ItemPath,
+        name: &str,
+    ) -> Result<Option<Self::Item>, ApiError>;
+
+    /// The service's id of `item`.
+    fn id(item: &Self::Item) -> &str;
+    /// File or folder (`None` for anything else).
+    fn kind(item: &Self::Item) -> Option<ItemKind>;
+    /// Its name.
+    fn name(item: &Self::Item) -> &str;
+    /// Where it is.
+    fn place(item: &Self::Item) -> Place<'_>;
+}
+
+fn missing() -> ApiError {
+    ApiError::not_found("No such file or folder.")
+}
+
+/// The item at `path` (404 when nothing is there), found through remembered ids that the
+/// service confirms still name their paths; the folders passed on the way are remembered.
+pub async fn resolve<T: Tree>(tree: &T, ids: &Ids, path: &ItemPath) -> Result<T::Item, ApiError> {
+    if path.is_root() {
+        return tree.root().await;
+    }
+    let segments: Vec<&str> = path.segments().collect();
+    let prefix = |depth: usize| ItemPath::parse(&segments[..depth].join("/"));
+    // The deepest remembered path (the item itself, else an ancestor) that still holds.
+    let mut depth = 0;
+    let mut at = ItemPath::root();
+    let mut id = T::ROOT.to_string();
+    for d in (1..=segments.len()).rev() {
+        let candidate = prefix(d)?;
+        let Some(known) = ids.get(&candidate) else {
+            continue;
+        };
+        match confirmed(tree, ids, &known, &candidate).await? {
+            Some(item) if d == segments.len() => return Ok(item),
+            Some(item) if T::kind(&item) == Some(ItemKind::Folder) => {
+                (depth, at, id) = (d, candidate, T::id(&item).to_string());
+                break;
+            }
+            // A file where a folder was: nothing is below it.
+            Some(_) => return Err(missing()),
+            None => ids.forget(&candidate),
+        }
+    }
+    loop {
+        let item = tree
+            .child(&id, &at, segments[depth])
+            .await?
+            .ok_or_else(missing)?;
+        depth += 1;
+        at = prefix(depth)?;
+        let kind = T::kind(&item);
+        if depth == segments.len() {
+            return Ok(item);
+        }
+        if kind != Some(ItemKind::Folder) {
+            return Err(missing());
+        }
+        id = T::id(&item).to_string();
+        ids.put(&at, &id, ItemKind::Folder);
+    }
+}
+
+/// The item `known` if it is still the one at `path`.
+async fn confirmed<T: Tree>(
+    tree: &T,
+    ids: &Ids,
+    known: &Known,
+    path: &ItemPath,
+) -> Result<Option<T::Item>, ApiError> {
+    let Some(item) = tree.get(&known.id, known.kind).await? else {
+        return Ok(None);
+    };
+    if T::name(&item) != path.name() || T::kind(&item) != Some(known.kind) {
+        return Ok(None);
+    }
+    let holds = match T::place(&item) {
+        Place::Path(at) => at.as_ref() == Some(path),
+        Place::Parent(parent) => {
+            let parent = parent.map(str::to_string);
+            climb(tree, ids, parent, path.parent().expect("not the root")).await?
+        }
+    };
+    Ok(holds.then_some(item))
+}
+
+/// True when the folder `parent` is the one at `at`: its name and each of its ancestors'
+/// match, up to the root.
+async fn climb<T: Tree>(
+    tree: &T,
+    ids: &Ids,
+    mut parent: Option<String>,
+    mut at: ItemPath,
+) -> Result<bool, ApiError> {
+    loop {
+        let Some(id) = parent else {
+            return Ok(false);
+        };
+        if at.is_root() {
+            return Ok(id == T::ROOT || id == root_id(tree, ids).await?);
+        }
+        let Some(folder) = tree.get(&id, ItemKind::Folder).await? else {
+            return Ok(false);
+        };
+        if T::name(&folder) != at.name() {
+            return Ok(false);
+        }
+        parent = match T::place(&folder) {
+            Place::Parent(p) => p.map(str::to_string),
+            Place::Path(p) => return Ok(p.as_ref() == Some(&at)),
+        };
+        at = at.parent().expect("not the root");
+    }
+}
+
+/// The root folder's id, remembered (it never changes).
+async fn root_id<T: Tree>(tree: &T, ids: &Ids) -> Result<String, ApiError> {
+    if let Some(known) = ids.get(&ItemPath::root()) {
+        return Ok(known.id);
+    }
+    let id = tree.root_id().await?;
+    ids.put(&ItemPath::root(), &id, ItemKind::Folder);
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn p(s: &str) -> ItemPath {
+        ItemPath::parse(s).unwrap()
+    }
+
+    #[test]
+    fn ids_are_forgotten_by_subtree_and_kept_per_account() {
+        let ids = Ids::of(-42);
+        let other = Ids::of(-43);
+        for (path, id) in [
+            ("a", "1"),
+            ("a/b", "2"),
+            ("a/b/c", "3"),
+            ("ab", "4"),
+            ("a0", "5"),
+        ] {
+            ids.put(&p(path), id, ItemKind::Folder);
+        }
+        other.put(&p("a"), "9", ItemKind::Folder);
+        ids.put(&ItemPath::root(), "r", ItemKind::Folder);
+        ids.forget(&p("a"));
+        for gone in ["a", "a/b", "a/b/c"] {
+            assert_eq!(ids.get(&p(gone)), None, "{gone}");
+        }
+        assert_eq!(ids.get(&p("ab")).unwrap().id, "4");
+        assert_eq!(ids.get(&p("a0")).unwrap().id, "5");
+        assert_eq!(other.get(&p("a")).unwrap().id, "9");
+        ids.forget(&ItemPath::root());
+        assert_eq!(ids.get(&p("ab")), None);
+        assert_eq!(
+            ids.get(&ItemPath::root()).unwrap().id,
+            "r",
+            "the root stays"
+        );
+        assert_eq!(other.get(&p("a")).unwrap().id, "9");
+        Ids::of(0).put(&p("x"), "5", ItemKind::File);
+        assert_eq!(Ids::of(0).get(&p("x")), None, "imports remember nothing");
+    }
+
+    /// A tree of `(id, name, parent)` folders told by parent, counting lookups by name.
+    struct Folders {
+        items: Mutex<HashMap<String, (String, String)>>,
+        walks: Mutex<u32>,
+    }
+
+    #[async_trait]
+    impl Tree for Folders {
+        type Item = (String, String, String);
+        const ROOT: &'static str = "root";
+
+        async fn root(&self) -> Result<Self::Item, ApiError> {
+            Ok(("root".into(), String::new(), String::new()))
+        }
+        async fn root_id(&self) -> Result<String, ApiError> {
+            Ok("root".into())
+        }
+        async fn get(&self, id: &str, _: ItemKind) -> Result<Option<Self::Item>, ApiError> {
+            let items = self.items.lock().unwrap();
+            Ok(items
+                .get(id)
+                .map(|(name, parent)| (id.to_string(), name.clone(), parent.clone())))
+        }
+        async fn child(
+            &self,
+            folder: &str,
+            _: &ItemPath,
+            name: &str,
+        ) -> Result<Option<Self::Item>, ApiError> {
+            *self.walks.lock().unwrap() += 1;
+            let items = self.items.lock().unwrap();
+            Ok(items
+                .iter()
+                .find(|(_, (n, parent))| n == name && parent == folder)
+                .map(|(id, (n, parent))| (id.clone(), n.clone(), parent.clone())))
+        }
+        fn id(item: &Self::Item) -> &str {
+            &item.0
+        }
+        fn kind(_: &Self::Item) -> Option<ItemKind> {
+            Some(ItemKind::Folder)
+        }
+        fn name(item: &Self::Item) -> &str {
+            &item.1
+        }
+        fn place(item: &Self::Item) -> Place<'_> {
+            Place::Parent(Some(&item.2))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_remembered_id_is_used_only_while_it_names_its_path() {
+        let tree = Folders {
+            items: Mutex::new(HashMap::from([
+                ("A".to_string(), ("a".to_string(), "root".to_string())),
+                ("B".to_string(), ("b".to_string(), "A".to_string())),
+            ])),
+            walks: Mutex::new(0),
+        };
+        let ids = Ids::of(-44);
+        assert_eq!(resolve(&tree, &ids, &p("a/b")).await.unwrap().0, "B");
+        assert_eq!(*tree.walks.lock().unwrap(), 2);
+        // Remembered and still right: no walk.
+        ids.put(&p("a/b"), "B", ItemKind::Folder);
+        assert_eq!(resolve(&tree, &ids, &p("a/b")).await.unwrap().0, "B");
+        assert_eq!(*tree.walks.lock().unwrap(), 2);
+        // `a` renamed elsewhere and a new `a` made: `a/b` is no more, `a` is the new one.
+        tree.items.lock().unwrap().get_mut("A").unwrap().0 = "moved".into();
+        tree.items
+            .lock()
+            .unwrap()
+            .insert("A2".into(), ("a".into(), "root".into()));
+        assert_eq!(
+            resolve(&tree, &ids, &p("a/b")).await.unwrap_err().status,
+            404
+        );
+        assert_eq!(resolve(&tree, &ids, &p("a")).await.unwrap().0, "A2");
+        assert_eq!(resolve(&tree, &ids, &p("moved/b")).await.unwrap().0, "B");
+    }
+}
