@@ -163,8 +163,25 @@ impl AppCaller {
         }
     }
 
-    /// Resolves `{acct}` (`me` or a numeric id) to an account this caller may use.
+    /// Resolves `{acct}` (`me` or a numeric id) to an account whose data this caller may
+    /// use: an inactive account serves nothing (403 `account_inactive`), as in Kloudless,
+    /// until it is reactivated or reconnected.
     pub async fn account(&self, state: &AppState, acct: &str) -> Result<Account, ApiError> {
+        let account = self.managed_account(state, acct).await?;
+        if account.active {
+            return Ok(account);
+        }
+        let why = if account.needs_reauth {
+            "The account must be reconnected: its service no longer accepts its credentials."
+        } else {
+            "The account is inactive; reactivate it with PATCH /v1/accounts/{id}."
+        };
+        Err(ApiError::new(403, "account_inactive", why))
+    }
+
+    /// Resolves `{acct}` like [`AppCaller::account`], inactive accounts included: for
+    /// managing the account itself (get, reactivate, delete).
+    pub async fn managed_account(&self, state: &AppState, acct: &str) -> Result<Account, ApiError> {
         let not_found = || ApiError::not_found("No account has this id.");
         let id = match (&self.0, acct) {
             (Caller::Account { account, .. }, "me") => *account,

@@ -96,7 +96,7 @@ pub fn account(a: &Account, base: &str) -> Value {
         "effective_scope": format!("{}:normal.storage.default", a.service),
         "created": time(a.created_at),
         "modified": time(a.modified_at),
-        "custom_properties": {},
+        "custom_properties": a.custom_properties,
         "api": "core",
         "type": "account",
         "href": format!("{base}/v1/accounts/{}", a.id),

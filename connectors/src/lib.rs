@@ -6,7 +6,7 @@
 //!
 //! # Layout
 //! - [`Storage`]: the trait; [`open`] picks the implementation for an account.
-//! - [`local`]: the embedded `local` service, one folder per account under a data root.
+//! - [`local`]: the embedded `local` service, one folder per account (by id) under a data root.
 //! - [`guard`]: connections to account hosts reach only what the address policy permits.
 //! - [`dal`]: storage on Apache OpenDAL (presigned or proxied transfers).
 //! - [`s3`]: `s3` and `s3_compatible` settings and operator.
@@ -417,8 +417,9 @@ pub async fn identity(
 pub fn open(ctx: &Context, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
     let cipher = ctx.cipher.as_deref();
     match account.service.as_str() {
-        "local" => Ok(Box::new(local::LocalDisk::from_config(
+        "local" => Ok(Box::new(local::LocalDisk::open(
             &ctx.data_root,
+            account.id,
             &account.config,
         )?)),
         "s3" | "s3_compatible" | "webdav" => {
@@ -549,6 +550,22 @@ pub(crate) fn open_secrets<T: serde::de::DeserializeOwned>(
 pub fn seal_secrets<T: serde::Serialize>(secrets: &T, cipher: &Cipher) -> Vec<u8> {
     let json = serde_json::to_vec(secrets).expect("credentials serialize");
     cipher.seal(&json)
+}
+
+/// An item's identity at its service beyond its path, which tells the file a shared link
+/// was made for from a later one at the same path: the service's own id (the OAuth
+/// services: kept by moves and new versions, new for a new file), a local file's inode
+/// and birth time; `None` where the path is all a service has (object stores, WebDAV,
+/// SFTP).
+pub fn item_key(service: &str, entry: &Entry) -> Option<String> {
+    match service {
+        "local" => local::item_key(entry),
+        s if OAUTH_SERVICES.contains(&s) => {
+            let id = entry.raw.as_ref()?.get("id")?.as_str()?;
+            Some(format!("id:{id}"))
+        }
+        _ => None,
+    }
 }
 
 /// Capabilities of a service without opening an account.

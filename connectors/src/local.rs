@@ -1,5 +1,9 @@
-//! The embedded `local` service: each account is a folder `accounts/<application>/<name>`
-//! under the data root. No request reaches outside its account folder: paths are
+//! The embedded `local` service: each account is a folder `accounts/<account id>` under
+//! the data root, keyed by the id because ids are never reused: a deleted account's
+//! files can never be seen by a later account of the same name (the folder is removed
+//! in the background, see the worker's removal). Accounts connected before that layout
+//! keep the folder their stored configuration names (`{"folder": "accounts/<app>/<name>"}`).
+//! The folder is created on first use. No request reaches outside its account folder: paths are
 //! [`ItemPath`]s (no `..`, no absolute paths, no separators in names) and symbolic links
 //! are refused wherever they appear.
 //!
@@ -41,15 +45,27 @@ pub const CAPABILITIES: &[(&str, bool)] = crate::BASIC_CAPABILITIES;
 #[derive(Debug, Clone)]
 pub struct LocalDisk {
     data_root: PathBuf,
-    /// Account folder relative to the data root.
-    relative: String,
+    /// Account folder relative to the data root (`None` for an account being imported,
+    /// which has no id yet and so no folder).
+    relative: Option<String>,
 }
 
-/// The account folder (relative to the data root) of a local account.
-pub fn account_folder(application: &str, account: &str) -> Result<String, ApiError> {
-    validate_name(application)?;
-    validate_account_name(account)?;
-    Ok(format!("{ACCOUNTS_DIR}/{application}/{account}"))
+/// The folder (relative to the data root) of local account `id` with stored
+/// configuration `config`; `None` for an account being imported (id 0).
+pub fn account_root(id: i64, config: &serde_json::Value) -> Result<Option<String>, ApiError> {
+    let Some(legacy) = config.get("folder") else {
+        return Ok((id > 0).then(|| format!("{ACCOUNTS_DIR}/{id}")));
+    };
+    // A folder stored by an older version: a safe path under `accounts/`, below it.
+    let relative = legacy
+        .as_str()
+        .ok_or_else(|| ApiError::internal("local account folder is not text"))?;
+    let parsed = ItemPath::parse(relative).map_err(ApiError::internal)?;
+    let mut segments = parsed.segments();
+    if segments.next() != Some(ACCOUNTS_DIR) || segments.next().is_none() {
+        return Err(ApiError::internal("local account folder outside accounts/"));
+    }
+    Ok(Some(relative.to_string()))
 }
 
 /// A local account name is one safe folder name: letters, digits and `._@+-`.
@@ -75,21 +91,19 @@ fn invalid_parent(message: &str) -> ApiError {
 }
 
 impl LocalDisk {
-    /// Opens the account described by its stored configuration `{"folder": ...}`.
-    pub fn from_config(data_root: &Path, config: &serde_json::Value) -> Result<Self, ApiError> {
-        let relative = config
-            .get("folder")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| ApiError::internal("local account without a folder"))?;
-        // The stored folder must itself be a safe path under `accounts/`.
-        let parsed = ItemPath::parse(relative).map_err(ApiError::internal)?;
-        if parsed.segments().next() != Some(ACCOUNTS_DIR) {
-            return Err(ApiError::internal("local account folder outside accounts/"));
-        }
+    /// Opens local account `id` with its stored configuration.
+    pub fn open(data_root: &Path, id: i64, config: &serde_json::Value) -> Result<Self, ApiError> {
         Ok(Self {
             data_root: data_root.to_path_buf(),
-            relative: relative.to_string(),
+            relative: account_root(id, config)?,
         })
+    }
+
+    /// The account folder relative to the data root.
+    fn relative(&self) -> Result<&str, ApiError> {
+        self.relative
+            .as_deref()
+            .ok_or_else(|| ApiError::internal("a local account being imported has no folder"))
     }
 
     /// Runs `f` on a blocking thread with a copy of this account.
@@ -103,20 +117,27 @@ impl LocalDisk {
             .map_err(ApiError::internal)?
     }
 
-    fn relative_of(&self, path: &ItemPath) -> String {
-        if path.is_root() {
-            self.relative.clone()
+    fn relative_of(&self, path: &ItemPath) -> Result<String, ApiError> {
+        let relative = self.relative()?;
+        Ok(if path.is_root() {
+            relative.to_string()
         } else {
-            format!("{}/{}", self.relative, path.as_str())
-        }
+            format!("{relative}/{}", path.as_str())
+        })
     }
 
     /// Finds `path`, one component at a time below the account folder, refusing symbolic
     /// links; returns its location and metadata (the last `lstat` doubles as the answer).
-    /// The account folder itself was checked when the account was connected.
+    /// The account folder is made (and checked) on first use.
     fn lookup(&self, path: &ItemPath) -> Result<(PathBuf, fs::Metadata), ApiError> {
-        let mut full = self.data_root.join(&self.relative);
-        let mut meta = fs::symlink_metadata(&full).map_err(not_found_or_internal)?;
+        let mut full = self.data_root.join(self.relative()?);
+        let mut meta = match fs::symlink_metadata(&full) {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                self.ensure_root()?;
+                fs::symlink_metadata(&full).map_err(not_found_or_internal)?
+            }
+            other => other.map_err(not_found_or_internal)?,
+        };
         for segment in path.segments() {
             if !meta.is_dir() {
                 return Err(ApiError::not_found("No such file or folder."));
@@ -151,8 +172,14 @@ impl LocalDisk {
     }
 
     fn ensure_root(&self) -> Result<(), ApiError> {
-        fs::create_dir_all(self.data_root.join(&self.relative)).map_err(ApiError::internal)?;
-        refuse_symlinks(&self.data_root, &self.relative)
+        let Some(relative) = &self.relative else {
+            // Being imported: only the data root must be usable.
+            return fs::create_dir_all(self.data_root.join(ACCOUNTS_DIR))
+                .map_err(ApiError::internal);
+        };
+        refuse_symlinks(&self.data_root, relative)?;
+        fs::create_dir_all(self.data_root.join(relative)).map_err(ApiError::internal)?;
+        refuse_symlinks(&self.data_root, relative)
     }
 
     fn list_sync(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
@@ -387,7 +414,7 @@ impl Storage for LocalDisk {
         if entry.kind != ItemKind::File {
             return Err(ApiError::not_found("No file has this id."));
         }
-        let relative = self.relative_of(path);
+        let relative = self.relative_of(path)?;
         Ok((
             TransferPlan::Local {
                 relative,
@@ -573,6 +600,16 @@ fn entry_from(path: ItemPath, meta: &fs::Metadata) -> Entry {
     }
 }
 
+/// A local item's identity: its inode (kept by renames and moves) and its birth time
+/// (an inode number freed by a deletion may be given to the next new file).
+pub fn item_key(entry: &Entry) -> Option<String> {
+    let inode = entry.raw.as_ref()?.get("inode")?.as_u64()?;
+    Some(match entry.created.and_then(|t| t.timestamp_nanos_opt()) {
+        Some(born) => format!("inode:{inode}:{born}"),
+        None => format!("inode:{inode}"),
+    })
+}
+
 fn not_found_or_internal(e: std::io::Error) -> ApiError {
     match e.kind() {
         ErrorKind::NotFound | ErrorKind::NotADirectory => {
@@ -588,8 +625,7 @@ mod tests {
 
     async fn disk() -> (tempfile::TempDir, LocalDisk) {
         let dir = tempfile::tempdir().unwrap();
-        let config = serde_json::json!({"folder": account_folder("app", "alice").unwrap()});
-        let disk = LocalDisk::from_config(dir.path(), &config).unwrap();
+        let disk = LocalDisk::open(dir.path(), 7, &serde_json::json!({})).unwrap();
         disk.validate().await.unwrap();
         (dir, disk)
     }
@@ -599,7 +635,7 @@ mod tests {
         let (dir, disk) = disk().await;
         let outside = dir.path().join("secret.txt");
         std::fs::write(&outside, "x").unwrap();
-        let root = dir.path().join(&disk.relative);
+        let root = dir.path().join(disk.relative().unwrap());
         std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
         std::os::unix::fs::symlink(dir.path(), root.join("dirlink")).unwrap();
         let link = ItemPath::parse("link").unwrap();

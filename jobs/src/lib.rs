@@ -6,7 +6,8 @@
 //! - [`run`]: starts everything and returns when `shutdown` fires and work has drained.
 //! - `request`: the request job (API call → connector → reply on the caller's channel).
 //! - `maintenance`: the housekeeping job (Redis bookkeeping, stale staged uploads,
-//!   expired multipart uploads).
+//!   expired multipart uploads, deleted accounts' data).
+//! - [`remove_accounts`]: removal of deleted accounts' data, in bounded runs.
 //! - `wake`: the poll strategy (wake-up messages plus a slow fallback poll).
 //! - `supervise`: restarts a worker that stopped on an error, under a new name.
 //! - `upstream`: metrics of the calls to third-party services.
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 mod collect;
 mod find;
 mod maintenance;
+mod removal;
 mod request;
 mod supervise;
 mod tokens;
@@ -35,6 +37,7 @@ mod upstream;
 mod wake;
 mod webhooks;
 
+pub use removal::{remove_accounts, Removed};
 pub use webhooks::deliver as deliver_webhooks;
 
 /// What every job handler can reach.

@@ -1,7 +1,8 @@
 //! The housekeeping job, enqueued by the scheduler: apalis never forgets a finished job,
 //! so trim its bookkeeping in small steps; purge events past retention; remove staged uploads abandoned by a client or
-//! an API process that died mid-upload, and expired multipart uploads; fail tasks whose
-//! API process stopped and forget old ones; forget old delivered webhook notifications.
+//! an API process that died mid-upload, and expired multipart uploads; remove deleted
+//! accounts' data (a bounded part per run); fail tasks whose API process stopped and
+//! forget old ones; forget old delivered webhook notifications.
 
 use std::{sync::Arc, time::Duration};
 
@@ -76,6 +77,10 @@ async fn housekeeping(job: MaintenanceJob, state: &WorkerState) -> Result<(), Bo
     let removed = remove_stale_uploads(&state.data_root).await;
     let expired = remove_expired_multipart(state).await;
     let abandoned = remove_abandoned_remote_uploads(state).await;
+    let deleted = crate::remove_accounts(state).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "deleted accounts' data not removed");
+        crate::Removed::default()
+    });
     let (orphaned, forgotten) =
         db::tasks::sweep(&state.db, db::tasks::STALE_SECS, db::tasks::KEEP_SECS)
             .await
@@ -103,6 +108,8 @@ async fn housekeeping(job: MaintenanceJob, state: &WorkerState) -> Result<(), Bo
         removed,
         expired,
         abandoned,
+        deleted_accounts = deleted.accounts,
+        deleted_entries = deleted.entries,
         orphaned,
         forgotten,
         notifications,

@@ -143,6 +143,9 @@ pub struct JobSettings {
     pub fallback_poll_ms: u64,
     /// Most items one search or recent-files crawl looks at (bounds time and memory).
     pub walk_limit: usize,
+    /// Most files and folders one housekeeping run removes of deleted accounts' data
+    /// (the rest waits for the next run).
+    pub removal_batch: usize,
     /// Listen address of `/metrics` and `/health`.
     pub metrics_bind: SocketAddr,
 }
@@ -444,6 +447,7 @@ impl Default for Settings {
                 missed_heartbeats: 3,
                 fallback_poll_ms: 250,
                 walk_limit: 100_000,
+                removal_batch: 10_000,
                 metrics_bind: ([0, 0, 0, 0], 9101).into(),
             },
             scheduler: SchedulerSettings {

@@ -69,6 +69,8 @@ pub struct ImportBody {
     root: Option<String>,
     #[serde(default)]
     virtual_host_style: bool,
+    /// The application's own data about the account (an object).
+    custom_properties: Option<Value>,
 }
 
 /// The stored configuration and sealed credentials of an account to import. Hosts the
@@ -76,7 +78,6 @@ pub struct ImportBody {
 /// account policy (`network.account_allow`) permits: 400 otherwise.
 async fn service_settings(
     state: &AppState,
-    app: &str,
     service: &str,
     name: &str,
     body: &ImportBody,
@@ -95,7 +96,11 @@ async fn service_settings(
             };
             (Ok(json!({})), serde_json::to_value(secrets))
         }
-        "local" => return Ok((json!({ "folder": local::account_folder(app, name)? }), None)),
+        "local" => {
+            // The folder is the account's id (`local::account_root`): nothing to store.
+            local::validate_account_name(name)?;
+            return Ok((json!({}), None));
+        }
         "s3" | "s3_compatible" => {
             if service == "s3_compatible" && body.endpoint.is_none() {
                 return Err(ApiError::invalid_parameters(
@@ -232,7 +237,8 @@ pub async fn import(
         .as_deref()
         .filter(|n| !n.is_empty() && n.len() <= 254)
         .ok_or_else(|| ApiError::invalid_parameters("`account` is required."))?;
-    let (config, secrets) = service_settings(&state, app, service, name, &body).await?;
+    let props = custom_properties(body.custom_properties.as_ref())?;
+    let (config, secrets) = service_settings(&state, service, name, &body).await?;
     let probe = AccountRef {
         id: 0,
         service: service.to_string(),
@@ -262,6 +268,16 @@ pub async fn import(
         .await?
     } else {
         db::accounts::upsert(&state.db, app, service, name, &config, secrets.as_deref()).await?
+    };
+    let account = match props {
+        Some(props) => {
+            let changes = Changes {
+                custom_properties: Some(props),
+                ..Changes::default()
+            };
+            apply(&state, app, account.id, &changes).await?
+        }
+        None => account,
     };
     seed_events(&state, &account).await;
     state.forget_account(app, account.id);
@@ -400,7 +416,7 @@ pub async fn get(
     Path(acct): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let account = caller.account(&state, &acct).await?;
+    let account = caller.managed_account(&state, &acct).await?;
     let mut body = wire::account(&account, &base);
     if parse_bool(q.get("retrieve_full").map(String::as_str), "retrieve_full")? == Some(true) {
         let caps: serde_json::Map<String, Value> = capabilities(&account.service)
@@ -418,6 +434,42 @@ pub struct PatchBody {
     active: Option<bool>,
     enabled: Option<bool>,
     service: Option<String>,
+    /// Merged into the stored ones; a null value removes its key.
+    custom_properties: Option<Value>,
+}
+
+/// `custom_properties` as given: a JSON object, or nothing.
+fn custom_properties(
+    given: Option<&Value>,
+) -> Result<Option<serde_json::Map<String, Value>>, ApiError> {
+    match given {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map.clone())),
+        Some(_) => Err(ApiError::invalid_parameters(
+            "`custom_properties` must be an object.",
+        )),
+    }
+}
+
+/// Applies `changes` to one of `app`'s accounts.
+async fn apply(
+    state: &AppState,
+    app: &str,
+    id: i64,
+    changes: &Changes,
+) -> Result<db::accounts::Account, ApiError> {
+    let updated = db::accounts::update(&state.db, app, id, changes).await?;
+    state.forget_account(app, id);
+    match updated {
+        Some(account) => Ok(account),
+        None if db::accounts::get(&state.db, app, id).await?.is_some() => {
+            Err(ApiError::invalid_parameters(format!(
+                "An account has at most {} custom properties.",
+                db::accounts::MAX_CUSTOM_PROPERTIES
+            )))
+        }
+        None => Err(ApiError::not_found("No account has this id.")),
+    }
 }
 
 /// `PATCH /v1/accounts/{acct}`
@@ -444,7 +496,7 @@ pub async fn update(
     Path(acct): Path<String>,
     Json(body): Json<PatchBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let account = caller.account(&state, &acct).await?;
+    let account = caller.managed_account(&state, &acct).await?;
     if body
         .service
         .as_deref()
@@ -457,11 +509,9 @@ pub async fn update(
     let changes = Changes {
         active: body.active,
         enabled: body.enabled,
+        custom_properties: custom_properties(body.custom_properties.as_ref())?,
     };
-    let updated = db::accounts::update(&state.db, caller.application(), account.id, &changes)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No account has this id."))?;
-    state.forget_account(caller.application(), account.id);
+    let updated = apply(&state, caller.application(), account.id, &changes).await?;
     Ok(Json(wire::account(&updated, &base)))
 }
 
@@ -486,7 +536,7 @@ pub async fn delete(
     caller: AppCaller,
     Path(acct): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let account = caller.account(&state, &acct).await?;
+    let account = caller.managed_account(&state, &acct).await?;
     db::accounts::delete(&state.db, caller.application(), account.id).await?;
     state.forget_account(caller.application(), account.id);
     Ok(StatusCode::NO_CONTENT)

@@ -82,7 +82,7 @@ pub async fn remove(
     let account = caller.account(state, &acct).await?;
     let path = ItemPath::from_id(&id)?;
     let op = Op::Delete {
-        path,
+        path: path.clone(),
         kind,
         recursive,
     };
@@ -90,6 +90,10 @@ pub async fn remove(
     if kind == ItemKind::File {
         cloudbridge_shared::db::properties::clear(&state.db, account.id, &id).await?;
     }
+    // Its links end with it (and, for a folder, those of the files below it).
+    let folder = (kind == ItemKind::Folder).then(|| path.as_str().to_string());
+    cloudbridge_shared::db::links::forget_item(&state.db, account.id, &id, folder.as_deref())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -145,7 +149,7 @@ pub async fn delete(
 }
 
 /// Asks a worker where a file's bytes are.
-async fn plan_download(
+pub async fn plan_download(
     state: &AppState,
     source: &AccountRef,
     path: ItemPath,
@@ -210,6 +214,17 @@ pub async fn serve(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let (plan, entry) = plan_download(state, source, path).await?;
+    stream(state, source, plan, entry, headers).await
+}
+
+/// Streams the file `entry` along a download plan (ranges from `headers`).
+pub async fn stream(
+    state: &AppState,
+    source: &AccountRef,
+    plan: TransferPlan,
+    entry: Entry,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let size = entry.size.unwrap_or(0);
     let spec = headers
         .get(header::RANGE)

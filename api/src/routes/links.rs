@@ -5,13 +5,15 @@ use std::collections::HashMap;
 
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use chrono::{DateTime, Utc};
+use cloudbridge_connectors::item_key;
 use cloudbridge_shared::{
     db::{
         self,
-        links::{Link, LinkFields},
+        links::{Item, Link, LinkFields},
     },
+    protocol::Op,
     storage::ItemKind,
-    ApiError,
+    ApiError, ItemPath,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -19,7 +21,7 @@ use serde_json::Value;
 use crate::{
     auth::AppCaller,
     extract::{parse_bool, BaseUrl, Json, Paging, Path, Query},
-    routes::files::metadata,
+    routes::files::expect_entry,
     wire, AppState,
 };
 
@@ -59,7 +61,7 @@ impl LinkBody {
             None => None,
         };
         Ok(LinkFields {
-            item_id: self.file_id,
+            item: None,
             direct: self.direct,
             active: self.active,
             password_hash,
@@ -74,22 +76,29 @@ fn parse_time(raw: &str) -> Result<DateTime<Utc>, ApiError> {
         .map_err(|_| ApiError::invalid_parameters("`expiration` must be an ISO 8601 time."))
 }
 
-/// The file must exist on the service (and be a file).
-async fn check_file(
+/// The file a link is made for, which must exist on the service (and be a file), with
+/// its identity there.
+async fn linked_file(
     state: &AppState,
-    caller: &AppCaller,
-    base: &str,
-    acct: &str,
+    account: &db::accounts::Account,
     file_id: &str,
-) -> Result<(), ApiError> {
-    let ids = (acct.to_string(), file_id.to_string());
-    metadata(state, caller, base, ids, ItemKind::File)
-        .await
-        .map(drop)
-        .map_err(|e| match e.status {
-            404 | 400 => ApiError::invalid_parameters("`file_id` is not a file of this account."),
-            _ => e,
-        })
+) -> Result<Item, ApiError> {
+    let not_a_file = || ApiError::invalid_parameters("`file_id` is not a file of this account.");
+    let path = ItemPath::from_id(file_id).map_err(|_| not_a_file())?;
+    let op = Op::Metadata { path };
+    let found = match state.pipeline.call(Some(account.job_ref()), op).await {
+        Ok(outcome) => expect_entry(outcome, ItemKind::File),
+        Err(e) => Err(e),
+    };
+    let (entry, _) = found.map_err(|e| match e.status {
+        404 | 400 => not_a_file(),
+        _ => e,
+    })?;
+    Ok(Item {
+        id: entry.path.id(),
+        path: entry.path.as_str().to_string(),
+        key: item_key(&account.service, &entry),
+    })
 }
 
 /// `POST /v1/accounts/{acct}/storage/links`
@@ -121,8 +130,8 @@ pub async fn create(
         .file_id
         .clone()
         .ok_or_else(|| ApiError::invalid_parameters("`file_id` is required."))?;
-    let fields = body.fields(&state).await?;
-    check_file(&state, &caller, &base, &acct, &file_id).await?;
+    let mut fields = body.fields(&state).await?;
+    fields.item = Some(linked_file(&state, &account, &file_id).await?);
     let link = db::links::create(&state.db, account.id, fields).await?;
     Ok((StatusCode::CREATED, Json(wire::link(&link, &base))))
 }
@@ -224,10 +233,15 @@ pub async fn update(
 ) -> Result<Json<Value>, ApiError> {
     let account = caller.account(&state, &acct).await?;
     find(&state, account.id, &id).await?;
-    if let Some(file_id) = &body.file_id {
-        check_file(&state, &caller, &base, &acct, file_id).await?;
-    }
-    let link = db::links::update(&state.db, account.id, &id, body.fields(&state).await?)
+    let item = match &body.file_id {
+        Some(file_id) => Some(linked_file(&state, &account, file_id).await?),
+        None => None,
+    };
+    let fields = LinkFields {
+        item,
+        ..body.fields(&state).await?
+    };
+    let link = db::links::update(&state.db, account.id, &id, fields)
         .await?
         .ok_or_else(|| ApiError::not_found("No link has this id."))?;
     Ok(Json(wire::link(&link, &base)))

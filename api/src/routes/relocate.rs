@@ -120,7 +120,8 @@ async fn relocate(
     let outcome = state.pipeline.call(Some(account_ref(&account)), op).await?;
     let (entry, _) = expect_entry(outcome, kind)?;
     if !copy && kind == ItemKind::File {
-        db::properties::follow_move(&state.db, account.id, &from, &entry.path.id()).await?;
+        let to = &entry.path;
+        db::properties::follow_move(&state.db, account.id, &from, &to.id(), to.as_str()).await?;
     }
     let status = if copy {
         StatusCode::CREATED
@@ -153,12 +154,16 @@ async fn across(
         ItemKind::Folder => copy_tree_across(state, &from, &to, path.clone(), parent, name).await?,
     };
     if !copy {
+        let (id, folder) = (path.id(), path.as_str().to_string());
         let delete = Op::Delete {
             path,
             kind,
             recursive: true,
         };
         state.pipeline.call(Some(from), delete).await?;
+        // Gone from this account: so are its links here.
+        let folder = (kind == ItemKind::Folder).then_some(folder.as_str());
+        db::links::forget_item(&state.db, source.id, &id, folder).await?;
     }
     let status = if copy {
         StatusCode::CREATED

@@ -1,5 +1,6 @@
 //! Serving shared links at `/l/{id}` (no API credentials: the unguessable id is the
 //! credential). Inactive or expired links, and links of disabled accounts, serve nothing;
+//! nor does a link whose file is gone, even if another file now has its path;
 //! a password is asked for on a small form and checked against its argon2 hash (a few
 //! attempts per link, then 429; a few hashes at once per process).
 
@@ -11,26 +12,23 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use chrono::Utc;
+use cloudbridge_connectors::item_key;
 use cloudbridge_shared::{
-    db::{self, links::Link},
+    db::{self, accounts::Account, links::Link},
     storage::ItemKind,
-    ApiError, ItemPath,
+    ApiError, Entry, ItemPath,
 };
 
 use crate::{
     extract::{Form, Path, Query},
     html::{self, escape},
-    routes::files::{account_ref, expect_entry, serve},
+    routes::files::{account_ref, expect_entry, plan_download, stream},
     AppState,
 };
 use cloudbridge_shared::protocol::Op;
 
 /// The link, if it may serve now.
-async fn usable(
-    state: &AppState,
-    id: &str,
-) -> Result<(Link, cloudbridge_shared::db::accounts::Account), ApiError> {
-    let gone = || ApiError::not_found("This link does not exist.");
+async fn usable(state: &AppState, id: &str) -> Result<(Link, Account), ApiError> {
     let link = db::links::find(&state.db, id).await?.ok_or_else(gone)?;
     if !link.active {
         return Err(ApiError::forbidden("This link is not active."));
@@ -43,6 +41,45 @@ async fn usable(
         .filter(|a| a.active && a.enabled)
         .ok_or_else(gone)?;
     Ok((link, account))
+}
+
+/// Serves the link's file, if it is still the file the link was made for.
+async fn serve(
+    state: &AppState,
+    link: &Link,
+    account: &Account,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let source = account_ref(account);
+    let path = ItemPath::from_id(&link.item_id)?;
+    let (plan, entry) = plan_download(state, &source, path).await?;
+    same_item(state, link, account, &entry).await?;
+    stream(state, &source, plan, entry, headers).await
+}
+
+/// A link names the item it was made for: a later item at the same path (the file
+/// deleted and another one put there, through Cloudbridge or not) is not it, and the link
+/// ends. Links made before identities were recorded are not checked.
+async fn same_item(
+    state: &AppState,
+    link: &Link,
+    account: &Account,
+    entry: &Entry,
+) -> Result<(), ApiError> {
+    let Some(made_for) = &link.item_key else {
+        return Ok(());
+    };
+    if item_key(&account.service, entry).as_ref() == Some(made_for) {
+        return Ok(());
+    }
+    if let Err(e) = db::links::forget(&state.db, &link.id).await {
+        tracing::warn!(error = %e, "link to a replaced file not deleted");
+    }
+    Err(gone())
+}
+
+fn gone() -> ApiError {
+    ApiError::not_found("This link does not exist.")
 }
 
 /// `GET /l/{id}`: the file (direct links, or `?download=true`), a landing page, or the
@@ -71,16 +108,16 @@ pub async fn open(
     if link.password_hash.is_some() {
         return Ok(password_form(false));
     }
-    let source = account_ref(&account);
-    let path = ItemPath::from_id(&link.item_id)?;
     if link.direct || q.get("download").is_some_and(|v| v == "true" || v == "1") {
-        return serve(&state, &source, path, &headers).await;
+        return serve(&state, &link, &account, &headers).await;
     }
+    let path = ItemPath::from_id(&link.item_id)?;
     let outcome = state
         .pipeline
-        .call(Some(source), Op::Metadata { path })
+        .call(Some(account_ref(&account)), Op::Metadata { path })
         .await?;
     let (entry, _) = expect_entry(outcome, ItemKind::File)?;
+    same_item(&state, &link, &account, &entry).await?;
     let name = escape(entry.path.name());
     let size = entry.size.unwrap_or(0);
     Ok(Html(format!(
@@ -121,8 +158,7 @@ pub async fn unlock(
             return Ok(password_form(true));
         }
     }
-    let path = ItemPath::from_id(&link.item_id)?;
-    serve(&state, &account_ref(&account), path, &headers).await
+    serve(&state, &link, &account, &headers).await
 }
 
 fn password_form(wrong: bool) -> Response {

@@ -952,9 +952,9 @@ async fn ten_thousand_entry_folders_page_correctly() {
     const N: usize = 10_000;
     // Local: written straight into the account's folder.
     let app = TestApp::spawn().await;
-    let (app_id, key) = app.create_app("big").await;
-    let (_, token) = app.import_local(&key, "bulk").await;
-    let folder = app.data_root().join("accounts").join(&app_id).join("bulk");
+    let (_, key) = app.create_app("big").await;
+    let (id, token) = app.import_local(&key, "bulk").await;
+    let folder = app.local_folder(id);
     std::fs::create_dir_all(&folder).unwrap();
     for i in 0..N {
         std::fs::write(folder.join(format!("f{i:05}.txt")), b"x").unwrap();

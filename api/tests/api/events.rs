@@ -338,7 +338,7 @@ async fn changes_become_events(
 #[tokio::test]
 async fn every_kind_of_change_on_local_disk_is_one_event_in_order() {
     let c = Collecting::start().await;
-    let (app_id, key) = c.collecting_app().await;
+    let (_, key) = c.collecting_app().await;
     let (account, token) = c.app.import_local(&key, "alice").await;
     c.seeded(account).await;
     let user = c.app.with_token(&token);
@@ -347,12 +347,7 @@ async fn every_kind_of_change_on_local_disk_is_one_event_in_order() {
     assert_eq!(all[1]["account"], account);
 
     // Straight on the disk, not through Cloudbridge: found by the next round.
-    let root: PathBuf = c
-        .app
-        .data_root()
-        .join("accounts")
-        .join(&app_id)
-        .join("alice");
+    let root: PathBuf = c.app.local_folder(account);
     std::fs::write(root.join("outside.txt"), "written by another program").unwrap();
     let (added, cursor) = c.events_of(&user, &cursor, 1).await;
     std::fs::rename(root.join("outside.txt"), root.join("renamed.txt")).unwrap();
@@ -577,12 +572,7 @@ async fn losing_queued_collections_in_redis_delays_them_but_loses_none() {
     }
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     // The change is written on the disk (no worker runs API jobs now either).
-    let root = c
-        .app
-        .data_root()
-        .join("accounts")
-        .join(c.app_of(account).await)
-        .join("erin");
+    let root = c.app.local_folder(account);
     std::fs::write(root.join("while-down.txt"), "x").unwrap();
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     // Redis loses everything queued (a restart without persistence).
@@ -629,12 +619,7 @@ async fn collected_events_ping_the_applications_webhook_once_per_burst() {
     let (account, token) = c.app.import_local(&key, "frank").await;
     c.seeded(account).await;
     let user = c.app.with_token(&token);
-    let root = c
-        .app
-        .data_root()
-        .join("accounts")
-        .join(&app_id)
-        .join("frank");
+    let root = c.app.local_folder(account);
     // A burst: three files in one collection round.
     for n in 0..3 {
         std::fs::write(root.join(format!("burst{n}.txt")), "x").unwrap();

@@ -169,6 +169,32 @@ impl TestApp {
         self.iso.data_root.path()
     }
 
+    /// The folder of local account `id` on the data root.
+    pub fn local_folder(&self, id: i64) -> PathBuf {
+        self.data_root().join("accounts").join(id.to_string())
+    }
+
+    /// A connection pool to the test's database.
+    pub async fn db(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(self.settings().database.url.expose())
+            .await
+            .unwrap()
+    }
+
+    /// Runs one removal of deleted accounts' data, as housekeeping does.
+    pub async fn remove_accounts(&self) {
+        let state = cloudbridge_jobs::WorkerState::build(self.settings()).unwrap();
+        cloudbridge_jobs::remove_accounts(&state).await.unwrap();
+    }
+
+    /// How many deleted accounts still have data waiting for removal.
+    pub async fn pending_removals(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM account_removals")
+            .fetch_one(&self.db().await)
+            .await
+            .unwrap()
+    }
+
     /// An unauthenticated request to `path` (relative to the API's base URL).
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.anonymous().req(method, path)

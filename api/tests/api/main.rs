@@ -13,6 +13,7 @@ mod events;
 mod feeds;
 mod gdrive;
 mod helpers;
+mod lifetime;
 mod limits;
 mod listener;
 mod management;

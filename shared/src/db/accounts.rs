@@ -28,6 +28,8 @@ pub struct Account {
     pub needs_reauth: bool,
     /// Why, when `needs_reauth`.
     pub reauth_reason: Option<String>,
+    /// The application's own key/value data about the account (a JSON object).
+    pub custom_properties: serde_json::Value,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last modified.
@@ -65,12 +67,18 @@ pub struct Changes {
     pub active: Option<bool>,
     /// `enabled`.
     pub enabled: Option<bool>,
+    /// `custom_properties` to merge in: a null value removes its key.
+    pub custom_properties: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-const COLUMNS: &str = "id, application_id, service, account, active, enabled, admin, config, \
-    secrets, needs_reauth, reauth_reason, created_at, modified_at";
+/// At most this many custom properties per account.
+pub const MAX_CUSTOM_PROPERTIES: i64 = 100;
 
-/// Inserts an account, or updates the one with the same `(application, service, account)`.
+const COLUMNS: &str = "id, application_id, service, account, active, enabled, admin, config, \
+    secrets, needs_reauth, reauth_reason, custom_properties, created_at, modified_at";
+
+/// Inserts an account, or updates the one with the same `(application, service, account)`
+/// (a `local` one keeps its configuration: it says where its folder is).
 pub async fn upsert(
     pool: &PgPool,
     application: &str,
@@ -83,7 +91,10 @@ pub async fn upsert(
         "INSERT INTO accounts (application_id, service, account, config, secrets)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (application_id, service, account)
-         DO UPDATE SET config = EXCLUDED.config, secrets = EXCLUDED.secrets, active = TRUE,
+         DO UPDATE SET secrets = EXCLUDED.secrets, active = TRUE,
+                       -- A local account's folder never moves (older ones name theirs).
+                       config = CASE WHEN accounts.service = 'local' THEN accounts.config
+                                     ELSE EXCLUDED.config END,
                        modified_at = now()
          RETURNING {COLUMNS}"
     ))
@@ -150,22 +161,44 @@ pub async fn list(
     Ok((rows, total))
 }
 
-/// Applies a PATCH.
+/// Applies a PATCH. `None` when the account does not exist, or when the merged custom
+/// properties would be more than [`MAX_CUSTOM_PROPERTIES`] (nothing is changed then).
 pub async fn update(
     pool: &PgPool,
     application: &str,
     id: i64,
     changes: &Changes,
 ) -> Result<Option<Account>, sqlx::Error> {
+    let (set, removed) = match &changes.custom_properties {
+        Some(props) => {
+            let (gone, kept): (Vec<_>, Vec<_>) = props.iter().partition(|(_, v)| v.is_null());
+            let kept: serde_json::Map<_, _> = kept
+                .into_iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let gone: Vec<String> = gone.into_iter().map(|(k, _)| k.clone()).collect();
+            (Some(serde_json::Value::Object(kept)), gone)
+        }
+        None => (None, Vec::new()),
+    };
+    // Merged in the statement itself, so concurrent PATCHes never lose each other's keys.
     sqlx::query_as(&format!(
         "UPDATE accounts SET active = COALESCE($3, active), enabled = COALESCE($4, enabled),
+            custom_properties = CASE WHEN $5::jsonb IS NULL THEN custom_properties
+                                     ELSE (custom_properties - $6::text[]) || $5 END,
             modified_at = now()
-         WHERE application_id = $1 AND id = $2 RETURNING {COLUMNS}"
+         WHERE application_id = $1 AND id = $2
+           AND ($5::jsonb IS NULL OR (SELECT count(*)
+                FROM jsonb_object_keys((custom_properties - $6::text[]) || $5)) <= $7)
+         RETURNING {COLUMNS}"
     ))
     .bind(application)
     .bind(id)
     .bind(changes.active)
     .bind(changes.enabled)
+    .bind(set)
+    .bind(removed)
+    .bind(MAX_CUSTOM_PROPERTIES)
     .fetch_optional(pool)
     .await
 }

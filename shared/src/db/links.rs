@@ -15,6 +15,8 @@ pub struct Link {
     pub account_id: i64,
     /// The file's id.
     pub item_id: String,
+    /// The file's identity at its service when the link was made (`None`: not known).
+    pub item_key: Option<String>,
     /// Serve the bytes at once instead of a landing page.
     pub direct: bool,
     /// Inactive links serve nothing.
@@ -29,14 +31,14 @@ pub struct Link {
     pub modified_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, account_id, item_id, direct, active, password_hash, expiration, \
-                       created_at, modified_at";
+const COLUMNS: &str = "id, account_id, item_id, item_key, direct, active, password_hash, \
+                       expiration, created_at, modified_at";
 
 /// What a new link or a change to one sets.
 #[derive(Clone, Debug, Default)]
 pub struct LinkFields {
-    /// The file's id.
-    pub item_id: Option<String>,
+    /// The file: its id, path and identity at its service.
+    pub item: Option<Item>,
     /// Direct download.
     pub direct: Option<bool>,
     /// Active.
@@ -47,19 +49,33 @@ pub struct LinkFields {
     pub expiration: Option<Option<DateTime<Utc>>>,
 }
 
-/// Creates a link to `item_id`.
+/// What a link is made for.
+#[derive(Clone, Debug)]
+pub struct Item {
+    /// The file's id.
+    pub id: String,
+    /// Its path in the account.
+    pub path: String,
+    /// Its identity at its service, if it has one beyond the path.
+    pub key: Option<String>,
+}
+
+/// Creates a link to `f.item`.
 pub async fn create(pool: &PgPool, account: i64, f: LinkFields) -> Result<Link, sqlx::Error> {
     sqlx::query_as(&format!(
-        "INSERT INTO links (id, account_id, item_id, direct, active, password_hash, expiration)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+        "INSERT INTO links (id, account_id, item_id, item_path, item_key, direct, active,
+                            password_hash, expiration)
+         VALUES ($1, $2, $3, $8, $9, $4, $5, $6, $7) RETURNING {COLUMNS}"
     ))
     .bind(random_token(18))
     .bind(account)
-    .bind(f.item_id.unwrap_or_default())
+    .bind(f.item.as_ref().map(|i| i.id.clone()).unwrap_or_default())
     .bind(f.direct.unwrap_or(false))
     .bind(f.active.unwrap_or(true))
     .bind(f.password_hash.flatten())
     .bind(f.expiration.flatten())
+    .bind(f.item.as_ref().map(|i| i.path.clone()))
+    .bind(f.item.and_then(|i| i.key))
     .fetch_one(pool)
     .await
 }
@@ -122,6 +138,8 @@ pub async fn update(
     sqlx::query_as(&format!(
         "UPDATE links SET
             item_id = COALESCE($3, item_id),
+            item_path = CASE WHEN $3 IS NULL THEN item_path ELSE $10 END,
+            item_key = CASE WHEN $3 IS NULL THEN item_key ELSE $11 END,
             direct = COALESCE($4, direct),
             active = COALESCE($5, active),
             password_hash = CASE WHEN $6 THEN $7 ELSE password_hash END,
@@ -131,13 +149,15 @@ pub async fn update(
     ))
     .bind(account)
     .bind(id)
-    .bind(f.item_id)
+    .bind(f.item.as_ref().map(|i| i.id.clone()))
     .bind(f.direct)
     .bind(f.active)
     .bind(f.password_hash.is_some())
     .bind(f.password_hash.flatten())
     .bind(f.expiration.is_some())
     .bind(f.expiration.flatten())
+    .bind(f.item.as_ref().map(|i| i.path.clone()))
+    .bind(f.item.and_then(|i| i.key))
     .fetch_optional(pool)
     .await
 }
@@ -150,4 +170,33 @@ pub async fn delete(pool: &PgPool, account: i64, id: &str) -> Result<bool, sqlx:
         .execute(pool)
         .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// Ends the links to an item deleted through the API: to the file `item_id`, or, for a
+/// folder at `folder_path`, to every file below it.
+pub async fn forget_item(
+    pool: &PgPool,
+    account: i64,
+    item_id: &str,
+    folder_path: Option<&str>,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM links WHERE account_id = $1
+           AND (item_id = $2 OR ($3::text IS NOT NULL AND starts_with(item_path, $3 || '/')))",
+    )
+    .bind(account)
+    .bind(item_id)
+    .bind(folder_path)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Deletes a link whose item is gone (found when serving it).
+pub async fn forget(pool: &PgPool, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM links WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
 }

@@ -19,6 +19,7 @@ pub mod oauth;
 pub mod properties;
 pub mod providers;
 pub mod remote_uploads;
+pub mod removals;
 pub mod tasks;
 pub mod tokens;
 pub mod webhooks;

@@ -83,6 +83,7 @@ pub async fn follow_move(
     account: i64,
     from: &str,
     to: &str,
+    to_path: &str,
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     // Left over from a file once at `to` and deleted outside Cloudbridge.
@@ -91,15 +92,21 @@ pub async fn follow_move(
         .bind(to)
         .execute(&mut *tx)
         .await?;
-    for table in ["file_properties", "links"] {
-        sqlx::query(&format!(
-            "UPDATE {table} SET item_id = $3 WHERE account_id = $1 AND item_id = $2"
-        ))
+    sqlx::query("UPDATE file_properties SET item_id = $3 WHERE account_id = $1 AND item_id = $2")
         .bind(account)
         .bind(from)
         .bind(to)
         .execute(&mut *tx)
         .await?;
-    }
+    // A link's identity (`item_key`) is the file's, which a move keeps.
+    sqlx::query(
+        "UPDATE links SET item_id = $3, item_path = $4 WHERE account_id = $1 AND item_id = $2",
+    )
+    .bind(account)
+    .bind(from)
+    .bind(to)
+    .bind(to_path)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await
 }
