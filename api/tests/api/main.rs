@@ -17,6 +17,7 @@ mod limits;
 mod management;
 mod onedrive;
 mod ops;
+mod paths;
 mod pipeline;
 mod processes;
 mod sdk;
