@@ -180,6 +180,15 @@ pub trait Tree: Send + Sync {
     fn place(item: &Self::Item) -> Place<'_>;
 }
 
+/// A lookup's answer with "not found" as `None` (for [`Tree::get`]).
+pub fn found<T>(answer: Result<T, ApiError>) -> Result<Option<T>, ApiError> {
+    match answer {
+        Ok(item) => Ok(Some(item)),
+        Err(e) if e.status == 404 => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 fn missing() -> ApiError {
     ApiError::not_found("No such file or folder.")
 }

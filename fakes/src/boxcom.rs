@@ -144,6 +144,8 @@ pub struct Counters {
     pub sessions_aborted: u64,
     /// Downloads served.
     pub downloads: u64,
+    /// Pages of folder listings served (`GET /2.0/folders/{id}/items`).
+    pub listing_pages: u64,
 }
 
 /// Everything the fake holds, behind one lock (never held across an await).

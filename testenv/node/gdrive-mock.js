@@ -22,6 +22,8 @@
 //   `nextPageToken` until the last, which carries `newStartPageToken`; a token that is not
 //   one handed out, or one from before POST /debug/changes {"expire": true}, answers 400
 //   `invalid` on `pageToken` ("Invalid Value"), as Drive does for a token it does not take.
+// - GET /debug/requests: how many requests were made so far, by `METHOD path` (a test hook:
+//   tests count the calls a listing takes).
 //
 // Not emulated (the mock answers 200 with the whole file): `Range` on alt=media downloads.
 'use strict';
@@ -39,6 +41,15 @@ const sessions = new Map();
 
 const fail = (res, code, message, reason) =>
   res.status(code).json({ error: { code, message, errors: [{ domain: 'global', reason, message }] } });
+
+// Requests so far by `METHOD path`, for tests counting calls (GET /debug/requests).
+const requests = {};
+app.get('/debug/requests', (req, res) => res.json(requests));
+app.use((req, res, next) => {
+  const key = `${req.method} ${req.path}`;
+  requests[key] = (requests[key] || 0) + 1;
+  next();
+});
 
 // Same tokens as the mock.
 const authorized = (req, res, next) => {

@@ -27,6 +27,8 @@
 //     and the deltaLink of now; a token that is not one handed out answers 400, and one from
 //     before POST /debug/delta {"expire": true} answers 410 `resyncRequired`, as Graph does
 //     for a token it no longer knows (tokens count on from an offset the hook moves on).
+//   - GET /debug/requests: how many requests were made so far, by `METHOD path` (a test
+//     hook, not Graph: tests count the calls a listing takes).
 'use strict';
 
 const express = require('express');
@@ -51,6 +53,15 @@ app.use((req, res, next) => {
     if (body && Array.isArray(body.value)) body = { ...body, value: body.value.map(withoutBytes) };
     return json(withoutBytes(body));
   };
+  next();
+});
+
+// Requests so far by `METHOD path`, for tests counting calls (GET /debug/requests).
+const requests = {};
+app.get('/debug/requests', (req, res) => res.json(requests));
+app.use((req, res, next) => {
+  const key = `${req.method} ${req.path}`;
+  requests[key] = (requests[key] || 0) + 1;
   next();
 });
 

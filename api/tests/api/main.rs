@@ -19,6 +19,7 @@ mod listener;
 mod management;
 mod onedrive;
 mod ops;
+mod paths;
 mod pipeline;
 mod processes;
 mod reachability;

@@ -29,11 +29,7 @@ impl Tree for BoxStore {
     }
 
     async fn get(&self, id: &str, kind: ItemKind) -> Result<Option<Item>, ApiError> {
-        match self.get_item(kind, id).await {
-            Ok(item) => Ok(Some(item)),
-            Err(e) if e.status == 404 => Ok(None),
-            Err(e) => Err(e),
-        }
+        crate::ids::found(self.get_item(kind, id).await)
     }
 
     async fn child(

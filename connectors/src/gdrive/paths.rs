@@ -34,12 +34,8 @@ impl Tree for Drive {
     }
 
     async fn get(&self, id: &str, _kind: ItemKind) -> Result<Option<DriveFile>, ApiError> {
-        match Drive::get(self, id).await {
-            Ok(file) if file.json["trashed"] == true => Ok(None),
-            Ok(file) => Ok(Some(file)),
-            Err(e) if e.status == 404 => Ok(None),
-            Err(e) => Err(e),
-        }
+        let file = crate::ids::found(Drive::get(self, id).await)?;
+        Ok(file.filter(|f| f.json["trashed"] != true))
     }
 
     async fn child(

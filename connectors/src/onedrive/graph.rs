@@ -106,11 +106,7 @@ impl Graph {
 
     /// The item at `url`, or `None` when Graph has no such item.
     pub async fn find(&self, url: &str) -> Result<Option<Value>, ApiError> {
-        match self.get(url).await {
-            Ok(item) => Ok(Some(item)),
-            Err(e) if e.status == 404 => Ok(None),
-            Err(e) => Err(e),
-        }
+        crate::ids::found(self.get(url).await)
     }
 
     /// Every child of folder `id`, following Graph's `@odata.nextLink` pages.

@@ -270,7 +270,8 @@ pub async fn folder_items(
     Path(id): Path<String>,
     Query(q): Params,
 ) -> Result<Json<Value>, BoxError> {
-    let world = s.world();
+    let mut world = s.world();
+    world.counters.listing_pages += 1;
     let store = &world.store;
     store.item(&id, Kind::Folder)?;
     let number = |name: &str, default: usize| match q.get(name) {
