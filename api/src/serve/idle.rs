@@ -56,6 +56,21 @@ impl IdleStream {
         }
     }
 
+    /// What a write gave: progress when bytes went out, the idle check when pending.
+    fn wrote(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match polled {
+            Poll::Pending => self.poll_idle(cx),
+            ready => {
+                let moved = matches!(ready, Poll::Ready(Ok(n)) if n > 0);
+                self.progressed(ready, moved)
+            }
+        }
+    }
+
     /// What an operation gave, noting progress.
     fn progressed<T>(&mut self, result: Poll<io::Result<T>>, moved: bool) -> Poll<io::Result<T>> {
         if moved {
@@ -90,13 +105,8 @@ impl AsyncWrite for IdleStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.io).poll_write(cx, buf) {
-            Poll::Pending => this.poll_idle(cx),
-            ready => {
-                let moved = matches!(ready, Poll::Ready(Ok(n)) if n > 0);
-                this.progressed(ready, moved)
-            }
-        }
+        let polled = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.wrote(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -105,13 +115,8 @@ impl AsyncWrite for IdleStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
-            Poll::Pending => this.poll_idle(cx),
-            ready => {
-                let moved = matches!(ready, Poll::Ready(Ok(n)) if n > 0);
-                this.progressed(ready, moved)
-            }
-        }
+        let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.wrote(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
