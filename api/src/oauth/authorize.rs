@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use cloudbridge_shared::{db, secret::random_token};
+use cloudbridge_shared::{db, secret::random_token, ApiError};
 use sha2::{Digest, Sha256};
 
 use super::{
@@ -48,8 +48,12 @@ use crate::{
 pub async fn start(
     State(state): State<AppState>,
     BaseUrl(base): BaseUrl,
-    Query(q): Query<HashMap<String, String>>,
+    q: Result<Query<HashMap<String, String>>, ApiError>,
 ) -> Response {
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return super::refused_page(e),
+    };
     let (app_id, request) = match request::check(&state, &q, &base).await {
         Ok(checked) => checked,
         Err(Refusal::Page(message)) => return error_page(StatusCode::BAD_REQUEST, &message),
@@ -178,10 +182,14 @@ async fn own_flow(
 )]
 pub async fn choose(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, ApiError>,
     headers: HeaderMap,
-    Form(form): Form,
+    form: Result<Form, ApiError>,
 ) -> Response {
+    let (Path(id), Form(form)) = match (id, form) {
+        (Ok(id), Ok(form)) => (id, form),
+        (Err(e), _) | (_, Err(e)) => return super::refused_page(e),
+    };
     let (flow, request) = match own_flow(&state, &id, &headers).await {
         Ok(found) => found,
         Err(page) => return page,

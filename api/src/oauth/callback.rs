@@ -10,7 +10,7 @@ use axum::{
     response::Response,
 };
 use cloudbridge_connectors::oauth::provider::{self, GrantError};
-use cloudbridge_shared::{db, secret::random_token};
+use cloudbridge_shared::{db, secret::random_token, ApiError};
 use serde_json::json;
 
 use super::{back_to, browser_secret, error_page, error_redirect, request::Request, OOB};
@@ -60,8 +60,12 @@ pub fn fail(request: &Request, error: &str, description: &str) -> Response {
 pub async fn finish(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
+    q: Result<Query<HashMap<String, String>>, ApiError>,
 ) -> Response {
+    let Query(q) = match q {
+        Ok(q) => q,
+        Err(e) => return super::refused_page(e),
+    };
     let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let Some(flow_id) = get("state") else {
         return error_page(

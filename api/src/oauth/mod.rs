@@ -20,6 +20,8 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 
+use cloudbridge_shared::ApiError;
+
 use crate::html;
 
 /// The redirect URI of the popup flow: the result is posted to the opener window.
@@ -49,6 +51,13 @@ fn error_page(status: StatusCode, message: &str) -> Response {
         "Cannot connect",
         &format!("<h1>Cannot connect the account</h1><p>{message}</p>"),
     )
+}
+
+/// An extractor's refusal (a NUL in a field, an unreadable body) on an OAuth page: a
+/// browser is looking at these routes, so it is shown as a page, not as JSON.
+fn refused_page(e: ApiError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    error_page(status, &e.message)
 }
 
 /// Sends the browser back to the application with an OAuth error.

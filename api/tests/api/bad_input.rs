@@ -33,6 +33,8 @@ struct Case {
     body: Body,
     status: u16,
     code: &'static str,
+    /// An OAuth page a browser looks at: the refusal is an HTML page, not JSON.
+    page: bool,
 }
 
 fn case(method: Method, path: &'static str, who: Who, body: Body) -> Case {
@@ -43,6 +45,15 @@ fn case(method: Method, path: &'static str, who: Who, body: Body) -> Case {
         body,
         status: 400,
         code: "invalid_parameters",
+        page: false,
+    }
+}
+
+/// A case at an OAuth page, refused with a 400 page.
+fn page_case(method: Method, path: &'static str, body: Body) -> Case {
+    Case {
+        page: true,
+        ..case(method, path, Who::Nobody, body)
     }
 }
 
@@ -58,19 +69,10 @@ fn nul_cases() -> Vec<Case> {
         // Shared links and the OAuth flow: no credentials.
         case(M::GET, "/l/%00", Nobody, None),
         case(M::POST, "/l/%00", Nobody, Form("password=x")),
-        case(
-            M::POST,
-            "/v1/oauth/flows/%00",
-            Nobody,
-            Form("service=local"),
-        ),
-        case(
-            M::GET,
-            "/v1/oauth?client_id=%00&redirect_uri=x",
-            Nobody,
-            None,
-        ),
-        case(M::GET, "/v1/oauth/callback?state=%00&code=c", Nobody, None),
+        page_case(M::POST, "/v1/oauth/flows/%00", Form("service=local")),
+        page_case(M::POST, "/v1/oauth/flows/f", Form("service=a%00b")),
+        page_case(M::GET, "/v1/oauth?client_id=%00&redirect_uri=x", None),
+        page_case(M::GET, "/v1/oauth/callback?state=%00&code=c", None),
         case(
             M::POST,
             "/v1/oauth/token",
@@ -404,6 +406,19 @@ impl Fixture {
         for c in cases {
             let r = self.request(c).go().await;
             let status = r.status().as_u16();
+            if c.page {
+                let html = r
+                    .headers()
+                    .get("content-type")
+                    .is_some_and(|v| v.to_str().unwrap_or("").starts_with("text/html"));
+                if status != c.status || !html {
+                    failed.push(format!(
+                        "{} {}: {status}, not an HTML page",
+                        c.method, c.path
+                    ));
+                }
+                continue;
+            }
             let json = r
                 .headers()
                 .get("content-type")
