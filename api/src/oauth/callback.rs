@@ -233,12 +233,15 @@ async fn connect(
 }
 
 /// The popup flow's last page: posts `"kloudless:" + JSON` to the opener at the
-/// application's origin, then closes.
-fn popup(request: &Request, message: &serde_json::Value) -> Response {
-    let mut message = message.clone();
-    if let Some(id) = &request.request_id {
-        message["request_id"] = json!(id);
-    }
+/// application's origin, then closes. The JSON is the envelope the Kloudless widgets
+/// accept, `{"type": "authentication", "id": <request_id>, "data": <result>}`, for
+/// tokens and errors alike (docs/widgets-protocol.md §1.6).
+fn popup(request: &Request, data: &serde_json::Value) -> Response {
+    let message = json!({
+        "type": "authentication",
+        "id": request.request_id,
+        "data": data,
+    });
     let payload = format!("kloudless:{message}");
     // JSON string literals are safe in a script once `<` cannot close the element.
     let payload = serde_json::to_string(&payload)

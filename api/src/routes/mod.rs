@@ -35,6 +35,7 @@ mod shared;
 mod tasks;
 mod webhook_deliveries;
 mod webhooks;
+mod widgets;
 
 /// Every route, each registered with its handler's documentation (so the OpenAPI
 /// document in [`crate::contract`] lists exactly what the router serves). Register routes
@@ -120,6 +121,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::ping))
         .routes(routes!(shared::open, shared::unlock))
+        .routes(routes!(widgets::iexd))
         .nest("/v1", v1)
 }
 

@@ -578,10 +578,14 @@ async fn the_popup_flow_posts_the_token_to_the_opener() {
         .next()
         .unwrap()
         .unwrap();
-    let message: Value = serde_json::from_str(literal.strip_prefix("kloudless:").unwrap()).unwrap();
+    let envelope: Value =
+        serde_json::from_str(literal.strip_prefix("kloudless:").unwrap()).unwrap();
+    // The widgets' envelope: routed by `id` (the request id), the result in `data`.
+    assert_eq!(envelope["type"], "authentication");
+    assert_eq!(envelope["id"], "r1");
+    let message = &envelope["data"];
     assert_eq!(message["token_type"], "Bearer");
     assert_eq!(message["state"], "p1");
-    assert_eq!(message["request_id"], "r1");
     let token = message["access_token"].as_str().unwrap();
     assert_eq!(
         verify(&app, token, &app_id).await,

@@ -29,3 +29,4 @@ mod storage;
 mod tasks;
 mod tokens;
 mod webhooks;
+mod widgets;

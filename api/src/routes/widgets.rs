@@ -1,0 +1,72 @@
+//! Pages the Kloudless browser widgets load from the API origin.
+//!
+//! `GET /static/iexd.html`: the Authenticator and the File Picker put this page in a hidden
+//! iframe on every use. Modern browsers never message it; Internet Explorer, which cannot
+//! post between a popup and its opener across origins, asks it to open the connect popup on
+//! the user's click and to relay the popup's result (docs/widgets-protocol.md §1.5).
+
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+
+/// The relay: `prepareToOpen[Authenticator]` from the embedding page shows a button that
+/// opens the popup; the popup's `authentication` message goes to the page that asked (at
+/// its origin only); `close` closes the popup; a blocked popup answers `error`.
+const IEXD: &str = r#"<!doctype html><html><head><meta charset="utf-8"><title>Connect</title>
+<style>body{margin:0;font:16px sans-serif;display:flex;align-items:center;justify-content:center;height:100vh}
+button{font-size:18px;padding:12px 24px}</style></head><body>
+<button id="open" hidden>Connect an account</button>
+<script>
+(function () {
+  var PREFIX = "kloudless:", button = document.getElementById("open");
+  var popup = null, asked = null, asker = null;
+  function read(data) {
+    if (typeof data !== "string" || data.indexOf(PREFIX) !== 0) { return null; }
+    try { return JSON.parse(data.slice(PREFIX.length)); } catch (e) { return null; }
+  }
+  function tell(message) {
+    if (asker) { window.parent.postMessage(PREFIX + JSON.stringify(message), asker); }
+  }
+  window.addEventListener("message", function (event) {
+    var message = read(event.data);
+    if (!message) { return; }
+    if (event.source === window.parent) {
+      if (message.type === "prepareToOpenAuthenticator" || message.type === "prepareToOpen") {
+        asked = message; asker = event.origin; button.hidden = false;
+      } else if (message.type === "close" && popup) {
+        popup.close(); popup = null; button.hidden = true;
+      }
+    } else if (popup && event.source === popup && message.type === "authentication" && asker) {
+      window.parent.postMessage(event.data, asker);
+    }
+  });
+  button.addEventListener("click", function () {
+    if (!asked) { return; }
+    popup = window.open(asked.url, "kPOPUP", asked.params || "");
+    if (!popup) { tell({ type: "error" }); }
+  });
+})();
+</script></body></html>"#;
+
+/// `GET /static/iexd.html`: the widgets' cross-window relay page.
+#[utoipa::path(
+    get,
+    path = "/static/iexd.html",
+    tag = "widgets",
+    summary = "The widgets' relay page",
+    operation_id = "widgets_iexd",
+    responses(
+        (status = 200, description = "The page.", body = String, content_type = "text/html"),
+        crate::contract::PublicErrors,
+    ),
+)]
+pub async fn iexd() -> Response {
+    let mut response = (StatusCode::OK, axum::response::Html(IEXD)).into_response();
+    // The same page for everyone, framed by any application's page.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
