@@ -29,6 +29,7 @@ mod lookup;
 mod multipart;
 mod ops;
 mod properties;
+mod public;
 mod raw;
 mod relocate;
 mod shared;
@@ -114,6 +115,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         )))
         .routes(routes!(multipart::complete))
         .routes(routes!(links::get, links::update, links::delete))
+        .routes(routes!(public::services))
         .routes(routes!(crate::contract::serve));
     OpenApiRouter::new()
         .routes(routes!(ops::health))

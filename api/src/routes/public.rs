@@ -1,0 +1,89 @@
+//! `GET /v1/public/services`: the services an application's users can connect, read by
+//! the File Picker (no credentials) to build its service list and account menu; it shows
+//! a saved account only when its service is listed (docs/widgets-protocol.md §3.4).
+
+use std::collections::HashMap;
+
+use axum::{extract::State, Json};
+use cloudbridge_shared::{db, ApiError};
+use serde_json::{json, Value};
+
+use crate::{extract::Query, wire, AppState};
+
+/// The picker files object stores apart from file stores (its own rule, by name).
+fn category(service: &str) -> &'static str {
+    match service {
+        "s3" | "s3_compatible" => "object_store",
+        _ => "file_store",
+    }
+}
+
+/// One service as the picker reads it; `properties` when asked (newer pickers read the
+/// folder capabilities there). Every storage service here lists and reads folders.
+fn service(name: &str, with_properties: bool) -> Value {
+    let mut object = json!({
+        "id": name,
+        "name": name,
+        "friendly_name": wire::service_name(name),
+        "logo_url": Value::Null,
+        "category": category(name),
+        "apis": ["storage"],
+        "type": "service",
+    });
+    if with_properties {
+        let yes = json!([{ "result": true }]);
+        object["properties"] = json!({
+            "capabilities": {
+                "storage.folders.list": yes,
+                "storage.folders.read": yes,
+            }
+        });
+    }
+    object
+}
+
+/// `GET /v1/public/services?app_id=…[&apis=storage][&retrieve_properties=true]`.
+#[utoipa::path(
+    get,
+    path = "/public/services",
+    tag = "widgets",
+    summary = "Services an application's users can connect",
+    operation_id = "public_services",
+    params(
+        ("app_id" = String, Query, min_length = 1, description = "The application id."),
+        ("apis" = Option<String>, Query, description = "Comma-separated APIs; only `storage` exists here."),
+        ("retrieve_properties" = Option<bool>, Query, description = "Include each service's capabilities."),
+    ),
+    responses(
+        (status = 200, description = "The services.", body = crate::contract::ObjectList),
+        crate::contract::PublicErrors,
+    ),
+)]
+pub async fn services(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let app_id = q
+        .get("app_id")
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ApiError::invalid_parameters("`app_id` is required."))?;
+    db::applications::get_any(&state.db, app_id)
+        .await?
+        .filter(|a| a.active)
+        .ok_or_else(|| ApiError::not_found("No active application has this `app_id`."))?;
+    let storage = q
+        .get("apis")
+        .is_none_or(|apis| apis.split(',').any(|a| a.trim() == "storage"));
+    let with_properties = q
+        .get("retrieve_properties")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let objects = if storage {
+        cloudbridge_connectors::SERVICES
+            .iter()
+            .map(|name| service(name, with_properties))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Json(wire::list("core", objects, 1, None, None)))
+}
