@@ -132,6 +132,7 @@ pub fn application(a: &Application, base: &str) -> Value {
         "recent_enabled": a.recent_enabled,
         "events_grant_enabled": a.events_grant_enabled,
         "source": a.source,
+        "trusted_domains": a.trusted_domains,
         "created": time(a.created_at),
         "modified": time(a.modified_at),
         "api": "meta",

@@ -28,11 +28,56 @@ pub struct ApplicationBody {
     recent_enabled: Option<bool>,
     events_grant_enabled: Option<bool>,
     source: Option<String>,
+    /// Origins whose pages the widgets may give bearer tokens.
+    trusted_domains: Option<Vec<String>>,
+}
+
+/// Most trusted origins an application may list.
+const MAX_TRUSTED_DOMAINS: usize = 100;
+
+/// A trusted domain as an origin, `scheme://host[:port]` (http or https, nothing after the
+/// authority), in its normal spelling: the widgets compare page origins with it exactly.
+fn trusted_origin(entry: &str) -> Result<String, ApiError> {
+    let refuse = || {
+        ApiError::invalid_parameters(format!(
+            "`trusted_domains` entries are origins such as https://app.example.com; not {entry:?}."
+        ))
+    };
+    let url = url::Url::parse(entry.trim()).map_err(|_| refuse())?;
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    let plain = url.username().is_empty() && url.password().is_none();
+    if !matches!(url.scheme(), "http" | "https") || !bare || !plain || url.host().is_none() {
+        return Err(refuse());
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+impl ApplicationBody {
+    /// The fields to store, with trusted domains checked and normalised.
+    fn into_fields(mut self) -> Result<ApplicationFields, ApiError> {
+        if let Some(domains) = self.trusted_domains.take() {
+            if domains.len() > MAX_TRUSTED_DOMAINS {
+                return Err(ApiError::invalid_parameters(format!(
+                    "At most {MAX_TRUSTED_DOMAINS} `trusted_domains`."
+                )));
+            }
+            let mut origins = Vec::with_capacity(domains.len());
+            for d in &domains {
+                let origin = trusted_origin(d)?;
+                if !origins.contains(&origin) {
+                    origins.push(origin);
+                }
+            }
+            self.trusted_domains = Some(origins);
+        }
+        Ok(self.into())
+    }
 }
 
 impl From<ApplicationBody> for ApplicationFields {
     fn from(b: ApplicationBody) -> Self {
         Self {
+            trusted_domains: b.trusted_domains,
             name: b.name,
             description: b.description,
             logo_url: b.logo_url,
@@ -116,7 +161,8 @@ pub async fn create(
         ));
     }
     let (app, key) =
-        db::applications::create(&state.db, dev, body.into(), state.cipher.as_deref()).await?;
+        db::applications::create(&state.db, dev, body.into_fields()?, state.cipher.as_deref())
+            .await?;
     let mut json = wire::application(&app, &base);
     json["api_key"] = key.into();
     Ok((StatusCode::CREATED, Json(json)))
@@ -183,7 +229,7 @@ pub async fn update(
             "`name` must be 1-200 characters.",
         ));
     }
-    let app = db::applications::update(&state.db, dev, &id, body.into())
+    let app = db::applications::update(&state.db, dev, &id, body.into_fields()?)
         .await?
         .ok_or_else(not_found)?;
     state.forget_application(&id);

@@ -124,6 +124,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::ping))
         .routes(routes!(shared::open, shared::unlock))
         .routes(routes!(widgets::iexd))
+        .routes(routes!(widgets::picker_config))
+        .routes(routes!(widgets::explorer_config))
         .nest("/v1", v1)
 }
 

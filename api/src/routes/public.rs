@@ -42,6 +42,22 @@ fn service(name: &str, with_properties: bool) -> Value {
     object
 }
 
+/// The active application named by the query's `app_id` (400 without one, 404 for an
+/// unknown or inactive one): the widgets' public endpoints answer only for those.
+pub(super) async fn active_application(
+    state: &AppState,
+    q: &HashMap<String, String>,
+) -> Result<db::applications::Application, ApiError> {
+    let app_id = q
+        .get("app_id")
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ApiError::invalid_parameters("`app_id` is required."))?;
+    db::applications::get_any(&state.db, app_id)
+        .await?
+        .filter(|a| a.active)
+        .ok_or_else(|| ApiError::not_found("No active application has this `app_id`."))
+}
+
 /// `GET /v1/public/services?app_id=…[&apis=storage][&retrieve_properties=true]`.
 #[utoipa::path(
     get,
@@ -63,14 +79,7 @@ pub async fn services(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let app_id = q
-        .get("app_id")
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| ApiError::invalid_parameters("`app_id` is required."))?;
-    db::applications::get_any(&state.db, app_id)
-        .await?
-        .filter(|a| a.active)
-        .ok_or_else(|| ApiError::not_found("No active application has this `app_id`."))?;
+    active_application(&state, &q).await?;
     let storage = q
         .get("apis")
         .is_none_or(|apis| apis.split(',').any(|a| a.trim() == "storage"));

@@ -5,10 +5,19 @@
 //! post between a popup and its opener across origins, asks it to open the connect popup on
 //! the user's click and to relay the popup's result (docs/widgets-protocol.md §1.5).
 
+use std::collections::HashMap;
+
 use axum::{
+    extract::State,
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
+    Json,
 };
+use cloudbridge_shared::{db::applications::Application, ApiError};
+use serde_json::{json, Value};
+
+use super::public::active_application;
+use crate::{extract::Query, oauth::request::origin_of, AppState};
 
 /// The relay: `prepareToOpen[Authenticator]` from the embedding page shows a button that
 /// opens the popup; the popup's `authentication` message goes to the page that asked (at
@@ -69,4 +78,65 @@ pub async fn iexd() -> Response {
         HeaderValue::from_static("public, max-age=3600"),
     );
     response
+}
+
+/// What the widgets learn of the application and the page embedding them: `trusted` when
+/// the page's origin (from `origin`, an origin or a full URL) is one of the application's
+/// trusted domains, so widgets may hand it bearer tokens; `logo_url` when it has a logo.
+fn user_data(app: &Application, page: Option<&str>) -> Value {
+    let trusted = page
+        .and_then(origin_of)
+        .is_some_and(|origin| app.trusted_domains.contains(&origin));
+    let logo = (!app.logo_url.is_empty()).then_some(app.logo_url.as_str());
+    json!({ "user_data": { "trusted": trusted, "logo_url": logo } })
+}
+
+/// `GET /file-picker/config?app_id&origin[&upload_location_uri]`: the File Picker's
+/// configuration.
+#[utoipa::path(
+    get,
+    path = "/file-picker/config",
+    tag = "widgets",
+    summary = "The File Picker's configuration",
+    operation_id = "widgets_picker_config",
+    params(
+        ("app_id" = String, Query, min_length = 1, description = "The application id."),
+        ("origin" = Option<String>, Query, description = "Origin of the page embedding the picker."),
+        ("upload_location_uri" = Option<String>, Query, description = "An upload location of the application."),
+    ),
+    responses(
+        (status = 200, description = "`user_data`: `trusted`, `logo_url`.", body = crate::contract::JsonObject),
+        crate::contract::PublicErrors,
+    ),
+)]
+pub async fn picker_config(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let app = active_application(&state, &q).await?;
+    Ok(Json(user_data(&app, q.get("origin").map(String::as_str))))
+}
+
+/// `GET /file-explorer/config?app_id&origin`: the same for the Meeting Scheduler, whose
+/// `origin` is the embedding page's whole URL.
+#[utoipa::path(
+    get,
+    path = "/file-explorer/config",
+    tag = "widgets",
+    summary = "The Meeting Scheduler's configuration",
+    operation_id = "widgets_explorer_config",
+    params(
+        ("app_id" = String, Query, min_length = 1, description = "The application id."),
+        ("origin" = Option<String>, Query, description = "URL of the page embedding the widget."),
+    ),
+    responses(
+        (status = 200, description = "`user_data`: `trusted`, `logo_url`.", body = crate::contract::JsonObject),
+        crate::contract::PublicErrors,
+    ),
+)]
+pub async fn explorer_config(
+    state: State<AppState>,
+    q: Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    picker_config(state, q).await
 }

@@ -85,3 +85,72 @@ async fn services_of_unknown_or_inactive_applications_are_not_listed() {
         .await;
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn only_an_applications_trusted_pages_are_trusted() {
+    let app = TestApp::spawn().await;
+    let (mine, _) = app.create_app("mine").await;
+    let (theirs, _) = app.create_app("theirs").await;
+    let dev = app.dev_caller();
+    let set = |id: &str, body: Value| {
+        let path = format!("/v1/applications/{id}");
+        let dev = dev.clone();
+        async move { dev.send_json(Method::PATCH, &path, &body).await }
+    };
+    // Entries are origins, stored in their normal spelling.
+    let r = set(
+        &mine,
+        json!({"trusted_domains": ["HTTPS://App.Example.com:443/", "http://127.0.0.1:8000"],
+               "logo_url": "https://app.example.com/logo.png"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["trusted_domains"],
+        json!(["https://app.example.com", "http://127.0.0.1:8000"])
+    );
+    for bad in [
+        "app.example.com",
+        "https://app.example.com/path",
+        "ftp://x",
+        "https://u:p@x",
+    ] {
+        let r = set(&theirs, json!({"trusted_domains": [bad]})).await;
+        assert_eq!(r.status(), 400, "{bad}");
+    }
+    let anyone = app.anonymous();
+    let config = |path: String| {
+        let anyone = anyone.clone();
+        async move { anyone.get_json(&path).await["user_data"].clone() }
+    };
+    let picker =
+        |id: &str, origin: &str| format!("/file-picker/config/?app_id={id}&origin={origin}");
+    let trusted = config(picker(&mine, "https://app.example.com")).await;
+    assert_eq!(trusted["trusted"], true);
+    assert_eq!(trusted["logo_url"], "https://app.example.com/logo.png");
+    assert_eq!(
+        config(picker(&mine, "https://evil.example.com")).await["trusted"],
+        false
+    );
+    assert_eq!(
+        config(picker(&mine, "http://app.example.com")).await["trusted"],
+        false
+    );
+    assert_eq!(
+        config(format!("/file-picker/config/?app_id={mine}")).await["trusted"],
+        false
+    );
+    // Another application's trusted domain is not trusted for this one.
+    let other = config(picker(&theirs, "https://app.example.com")).await;
+    assert_eq!(other["trusted"], false);
+    assert_eq!(other["logo_url"], Value::Null);
+    // The Meeting Scheduler sends the page's whole URL.
+    let scheduler = config(format!(
+        "/file-explorer/config?app_id={mine}&origin=http%3A%2F%2F127.0.0.1%3A8000%2Fbook%3Fx%3D1"
+    ))
+    .await;
+    assert_eq!(scheduler["trusted"], true);
+    let r = anyone.get("/file-picker/config/?app_id=nope").await;
+    assert_eq!(r.status(), 404);
+}

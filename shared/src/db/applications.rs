@@ -26,6 +26,8 @@ pub struct Application {
     pub events_grant_enabled: bool,
     /// Free-form source tag.
     pub source: String,
+    /// Origins (`scheme://host[:port]`) whose pages the widgets may give bearer tokens.
+    pub trusted_domains: Vec<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last modified.
@@ -51,10 +53,12 @@ pub struct ApplicationFields {
     pub events_grant_enabled: Option<bool>,
     /// Source tag.
     pub source: Option<String>,
+    /// Trusted origins (replaces the list).
+    pub trusted_domains: Option<Vec<String>>,
 }
 
 const COLUMNS: &str = "id, name, description, logo_url, active, implicit_grant_enabled, \
-    recent_enabled, events_grant_enabled, source, created_at, modified_at";
+    recent_enabled, events_grant_enabled, source, trusted_domains, created_at, modified_at";
 
 /// A page of a developer's applications, oldest first, and the total count.
 pub async fn list(
@@ -97,9 +101,10 @@ pub async fn create(
     let mut tx = pool.begin().await?;
     let app: Application = sqlx::query_as(&format!(
         "INSERT INTO applications (id, developer_id, name, description, logo_url, active,
-            implicit_grant_enabled, recent_enabled, events_grant_enabled, source)
+            implicit_grant_enabled, recent_enabled, events_grant_enabled, source, trusted_domains)
          VALUES ($1, $2, $3, COALESCE($4, ''), COALESCE($5, ''), COALESCE($6, TRUE),
-            COALESCE($7, FALSE), COALESCE($8, FALSE), COALESCE($9, FALSE), COALESCE($10, ''))
+            COALESCE($7, FALSE), COALESCE($8, FALSE), COALESCE($9, FALSE), COALESCE($10, ''),
+            COALESCE($11, '{{}}'))
          RETURNING {COLUMNS}"
     ))
     .bind(random_id(22))
@@ -112,6 +117,7 @@ pub async fn create(
     .bind(fields.recent_enabled)
     .bind(fields.events_grant_enabled)
     .bind(fields.source)
+    .bind(fields.trusted_domains)
     .fetch_one(&mut *tx)
     .await?;
     let (_, key) = super::api_keys::create(&mut *tx, &app.id, cipher).await?;
@@ -156,7 +162,8 @@ pub async fn update(
             implicit_grant_enabled = COALESCE($7, implicit_grant_enabled),
             recent_enabled = COALESCE($8, recent_enabled),
             events_grant_enabled = COALESCE($9, events_grant_enabled),
-            source = COALESCE($10, source), modified_at = now()
+            source = COALESCE($10, source),
+            trusted_domains = COALESCE($11, trusted_domains), modified_at = now()
          WHERE developer_id = $1 AND id = $2 RETURNING {COLUMNS}"
     ))
     .bind(developer)
@@ -169,6 +176,7 @@ pub async fn update(
     .bind(f.recent_enabled)
     .bind(f.events_grant_enabled)
     .bind(f.source)
+    .bind(f.trusted_domains)
     .fetch_optional(pool)
     .await
 }
