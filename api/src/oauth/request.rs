@@ -70,16 +70,17 @@ pub async fn check(
         .await
         .map_err(|_| page("The application could not be read; try again."))?;
     if redirect_uri == OOB {
-        // The popup posts the token to `origin`: it must be one of the application's own.
+        // The popup posts the token to `origin`: it must be one of the application's own,
+        // a registered redirect URI's or a trusted domain.
         let origin = origin
             .as_deref()
             .ok_or_else(|| page("The popup flow needs `origin`."))?;
-        if !allowed
+        let registered = allowed
             .iter()
-            .any(|uri| origin_of(uri).as_deref() == Some(origin))
-        {
+            .any(|uri| origin_of(uri).as_deref() == Some(origin));
+        if !registered && !app.trusted_domains.iter().any(|d| d == origin) {
             return Err(page(
-                "`origin` is not the origin of a registered redirect URI.",
+                "`origin` is neither a trusted domain of the application nor the origin of a registered redirect URI.",
             ));
         }
     } else if !allowed.iter().any(|uri| uri == redirect_uri) {

@@ -154,3 +154,29 @@ async fn only_an_applications_trusted_pages_are_trusted() {
     let r = anyone.get("/file-picker/config/?app_id=nope").await;
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn the_popup_flow_posts_to_trusted_domains_too() {
+    let app = TestApp::spawn().await;
+    let (app_id, _) = app.create_app("popup").await;
+    crate::connect::allow_redirect(&app, &app_id, true).await;
+    let popup = format!(
+        "/v1/oauth?client_id={app_id}&response_type=token&redirect_uri=urn:ietf:wg:oauth:2.0:oob\
+         &origin=https://app.example.com&state=s&request_id=1&scope=any"
+    );
+    let anyone = app.anonymous();
+    let refused = anyone.get(&popup).await;
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("trusted domain"));
+    let r = app
+        .dev_caller()
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/applications/{app_id}"),
+            &json!({"trusted_domains": ["https://app.example.com"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let chooser = anyone.get(&popup).await;
+    assert_eq!(chooser.status(), 200, "{}", chooser.text().await.unwrap());
+}
