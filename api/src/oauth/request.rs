@@ -143,6 +143,8 @@ pub fn services_in(scope: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for word in scope.split_whitespace() {
         let head = word.split(['.', ':']).next().unwrap_or("");
+        // Kloudless calls OneDrive `skydrive`; the widgets and apps built on it say so.
+        let head = if head == "skydrive" { "onedrive" } else { head };
         let add: Vec<&str> = match head {
             "any" | "all" | "storage" => OAUTH_SERVICES.to_vec(),
             s if OAUTH_SERVICES.contains(&s) => vec![s],
@@ -186,7 +188,13 @@ mod tests {
         assert!(services_in("").is_empty());
         for s in &every {
             assert_eq!(services_in(&format!("{s}.storage {s}")), vec![s.clone()]);
+            // The File Picker's spelling.
+            assert_eq!(
+                services_in(&format!("{s}:normal.storage {s}:normal.basic")),
+                vec![s.clone()]
+            );
         }
+        assert_eq!(services_in("skydrive:normal.storage"), vec!["onedrive"]);
     }
 
     #[test]
