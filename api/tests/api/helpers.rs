@@ -930,3 +930,11 @@ pub async fn connect_account(client: &reqwest::Client, base: &str, settings: &Se
         .unwrap();
     account["bearer_token"]["key"].as_str().unwrap().to_string()
 }
+
+/// The sum of the samples of a Prometheus text exposition whose lines `matches` picks.
+pub fn sample_sum(text: &str, matches: impl Fn(&str) -> bool) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && matches(l))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

@@ -60,10 +60,7 @@ async fn password_link(storage: &Caller, name: &str, password: &str) -> String {
 /// The value of an unlabelled sample (or the sum of a labelled family) in `/metrics`.
 async fn metric(app: &TestApp, line_start: &str) -> f64 {
     let text = app.anonymous().get("/metrics").await.text().await.unwrap();
-    text.lines()
-        .filter(|l| l.starts_with(line_start))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    crate::helpers::sample_sum(&text, |l| l.starts_with(line_start))
 }
 
 #[tokio::test]
@@ -290,11 +287,13 @@ async fn password_hashes_never_run_more_at_once_than_their_slots() {
                     .text()
                     .await
                     .unwrap();
-                let now = text
-                    .lines()
-                    .find(|l| l.starts_with("cloudbridge_password_hashes_in_flight "))
-                    .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                    .expect("the gauge is exported");
+                assert!(
+                    text.contains("\ncloudbridge_password_hashes_in_flight "),
+                    "the gauge is exported"
+                );
+                let now = crate::helpers::sample_sum(&text, |l| {
+                    l.starts_with("cloudbridge_password_hashes_in_flight ")
+                });
                 peak = peak.max(now);
                 samples += 1;
             }

@@ -620,9 +620,7 @@ async fn sweeps(app: &TestApp) -> f64 {
         .await
         .unwrap();
     let metrics = metrics.text().await.unwrap();
-    metrics
-        .lines()
-        .find(|l| l.starts_with("cloudbridge_token_sweeps_total"))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
+    crate::helpers::sample_sum(&metrics, |l| {
+        l.starts_with("cloudbridge_token_sweeps_total")
+    })
 }
