@@ -50,6 +50,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// Which private networks outbound connections to client-chosen hosts may reach.
     pub network: NetworkSettings,
+    /// The Kloudless browser widgets this tier serves.
+    pub widgets: WidgetSettings,
     /// Makes sure a developer with this DeveloperKey exists at start-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap_developer_key: Option<Secret>,
@@ -100,6 +102,16 @@ pub struct ApiSettings {
 pub struct PortalSettings {
     /// Reserved listen address of the developer portal.
     pub bind: SocketAddr,
+}
+
+/// The browser widgets served by the API tier.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WidgetSettings {
+    /// The `node_modules` folder holding `@kloudless/file-picker` and
+    /// `@kloudless/authenticator` (installed from `widgets/package-lock.json`); relative
+    /// paths are from the working directory.
+    pub bundles_dir: PathBuf,
 }
 
 /// PostgreSQL settings.
@@ -427,6 +439,9 @@ impl Default for Settings {
             },
             portal: PortalSettings {
                 bind: ([0, 0, 0, 0], 8080).into(),
+            },
+            widgets: WidgetSettings {
+                bundles_dir: PathBuf::from("widgets/node_modules"),
             },
             database: DatabaseSettings {
                 url: Secret::new("postgres://postgres@127.0.0.1:5432/cloudbridge"),
