@@ -202,16 +202,28 @@ impl AppCaller {
                 return Err(not_found());
             }
         }
-        let key = (self.application().to_string(), id);
-        if let Some(account) = state.accounts.get(&key) {
-            return Ok(account);
-        }
-        let account = db::accounts::get(&state.db, &key.0, id)
+        account_of(state, self.application(), id)
             .await?
-            .ok_or_else(not_found)?;
-        state.accounts.insert(key, account.clone());
-        Ok(account)
+            .ok_or_else(not_found)
     }
+}
+
+/// Account `id` of `application`, active or not, through the short-lived account cache
+/// (`None`: the application has no such account).
+pub async fn account_of(
+    state: &AppState,
+    application: &str,
+    id: i64,
+) -> Result<Option<Account>, ApiError> {
+    let key = (application.to_string(), id);
+    if let Some(account) = state.accounts.get(&key) {
+        return Ok(Some(account));
+    }
+    let Some(account) = db::accounts::get(&state.db, application, id).await? else {
+        return Ok(None);
+    };
+    state.accounts.insert(key, account.clone());
+    Ok(Some(account))
 }
 
 impl FromRequestParts<AppState> for AppCaller {

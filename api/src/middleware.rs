@@ -135,6 +135,11 @@ pub fn register_metrics() {
         metrics::counter!(names::HTTP_SHED, "reason" => reason).increment(0);
     }
     metrics::counter!(names::ORPHAN_REPLIES).increment(0);
+    for outcome in cloudbridge_shared::telemetry::DROP_UPLOAD_OUTCOMES {
+        if outcome != "expired" {
+            metrics::counter!(names::DROP_UPLOADS, "outcome" => outcome).increment(0);
+        }
+    }
     metrics::gauge!(names::HTTP_IN_FLIGHT).increment(0.0);
     metrics::gauge!(names::PENDING_REPLIES).increment(0.0);
 }

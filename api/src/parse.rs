@@ -1,10 +1,12 @@
 //! The parsers of untrusted input that do not fit an extractor: the `Range` header,
-//! event cursors, multipart part numbers, `X-Kloudless-Metadata`, OAuth scopes and
-//! origins. Public so that the fuzz targets (`fuzz/`) drive the same functions the routes
+//! event cursors, multipart part numbers, `X-Kloudless-Metadata`, the File Picker's upload
+//! chunks, OAuth scopes and origins. Public so that the fuzz targets (`fuzz/`) drive the same functions the routes
 //! call; each one answers a Kloudless error (or `None`) for anything it cannot read, and
 //! never panics.
 
-use cloudbridge_shared::{ApiError, ItemPath};
+use std::collections::HashMap;
+
+use cloudbridge_shared::{storage::validate_name, ApiError, ItemPath};
 use serde::Deserialize;
 
 pub use crate::range::{parse as range, Spec};
@@ -54,6 +56,92 @@ pub fn upload_metadata(raw: &[u8]) -> Result<UploadMetadata, ApiError> {
     })
 }
 
+/// Longest `file_id` and `X-Picker-Id` accepted from the File Picker.
+pub const MAX_DROP_ID: usize = 128;
+
+/// What the query of one of the File Picker's upload chunks says
+/// (`POST /drop/{app_id}?name&chunk&chunks&file_id&file_size[&link&link_options]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DropChunk {
+    /// The file's name (a valid name).
+    pub name: String,
+    /// The picker's id of the file.
+    pub file_id: String,
+    /// The whole file's size.
+    pub size: u64,
+    /// This chunk, 0-based.
+    pub chunk: u32,
+    /// How many chunks the file is sent in (0 for an empty file; 1 when unchunked).
+    pub chunks: u32,
+    /// Make a link to the file once it is stored, with these options (a JSON object).
+    pub link: Option<serde_json::Value>,
+}
+
+/// Reads the query of an upload chunk: `name`, `file_id` and `file_size` are required;
+/// `chunk` and `chunks` come together (neither: a file sent whole); `link=true` may bring
+/// `link_options`, a JSON object.
+pub fn drop_chunk(q: &HashMap<String, String>) -> Result<DropChunk, ApiError> {
+    let required = |name: &str| {
+        q.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::invalid_parameters(format!("`{name}` is required.")))
+    };
+    let number = |name: &str, raw: &str| {
+        raw.parse::<u64>()
+            .map_err(|_| ApiError::invalid_parameters(format!("`{name}` must be a whole number.")))
+    };
+    let name = required("name")?.clone();
+    validate_name(&name)?;
+    let file_id = required("file_id")?.clone();
+    if file_id.len() > MAX_DROP_ID || file_id.chars().any(char::is_control) {
+        return Err(ApiError::invalid_parameters("`file_id` is not valid."));
+    }
+    let size = number("file_size", required("file_size")?)?;
+    let (chunk, chunks) = match (q.get("chunk"), q.get("chunks")) {
+        (None, None) => (0, 1),
+        (Some(chunk), Some(chunks)) => {
+            let small = |n: u64, name: &str| {
+                u32::try_from(n)
+                    .map_err(|_| ApiError::invalid_parameters(format!("`{name}` is too large.")))
+            };
+            (
+                small(number("chunk", chunk)?, "chunk")?,
+                small(number("chunks", chunks)?, "chunks")?,
+            )
+        }
+        _ => {
+            return Err(ApiError::invalid_parameters(
+                "`chunk` and `chunks` go together.",
+            ))
+        }
+    };
+    if chunk >= chunks.max(1) {
+        return Err(ApiError::invalid_parameters(format!(
+            "`chunk` {chunk} is not one of the {chunks} chunks."
+        )));
+    }
+    let link = match crate::extract::parse_bool(q.get("link").map(String::as_str), "link")? {
+        Some(true) => Some(match q.get("link_options").filter(|o| !o.is_empty()) {
+            None => serde_json::json!({}),
+            Some(raw) => serde_json::from_str::<serde_json::Value>(raw)
+                .ok()
+                .filter(serde_json::Value::is_object)
+                .ok_or_else(|| {
+                    ApiError::invalid_parameters("`link_options` must be a JSON object.")
+                })?,
+        }),
+        _ => None,
+    };
+    Ok(DropChunk {
+        name,
+        file_id,
+        size,
+        chunk,
+        chunks,
+        link,
+    })
+}
+
 /// The folder a `parent_id` names (`root` when absent).
 pub fn parent_path(parent_id: Option<&str>) -> Result<ItemPath, ApiError> {
     ItemPath::from_id(parent_id.unwrap_or("root")).map_err(|_| {
@@ -85,6 +173,67 @@ mod tests {
         assert_eq!(part_number(Some("3")).unwrap(), 3);
         for bad in [None, Some("0"), Some("-1"), Some("x"), Some("4294967296")] {
             assert_eq!(part_number(bad).unwrap_err().status, 400, "{bad:?}");
+        }
+    }
+
+    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn drop_chunks_say_which_part_of_which_file() {
+        let base = [("name", "a b.txt"), ("file_id", "o_1"), ("file_size", "12")];
+        let mut q = query(&base);
+        q.extend(query(&[("chunk", "1"), ("chunks", "3")]));
+        let c = drop_chunk(&q).unwrap();
+        assert_eq!(
+            (c.name.as_str(), c.size, c.chunk, c.chunks),
+            ("a b.txt", 12, 1, 3)
+        );
+        assert_eq!(c.link, None);
+        // Sent whole, or empty.
+        let whole = drop_chunk(&query(&base)).unwrap();
+        assert_eq!((whole.chunk, whole.chunks), (0, 1));
+        let mut empty = query(&base);
+        empty.extend(query(&[
+            ("chunk", "0"),
+            ("chunks", "0"),
+            ("file_size", "0"),
+        ]));
+        assert_eq!(drop_chunk(&empty).unwrap().chunks, 0);
+        // With a link.
+        let mut linked = query(&base);
+        linked.extend(query(&[
+            ("link", "true"),
+            ("link_options", r#"{"direct":true}"#),
+        ]));
+        assert_eq!(drop_chunk(&linked).unwrap().link.unwrap()["direct"], true);
+    }
+
+    #[test]
+    fn drop_chunks_refuse_what_does_not_add_up() {
+        let base = [("name", "a.txt"), ("file_id", "o_1"), ("file_size", "12")];
+        let long = "x".repeat(MAX_DROP_ID + 1);
+        for bad in [
+            vec![("chunk", "3"), ("chunks", "3")],
+            vec![("chunk", "1")],
+            vec![("chunk", "-1"), ("chunks", "3")],
+            vec![("chunks", "99999999999"), ("chunk", "0")],
+            vec![("file_size", "many")],
+            vec![("file_size", "")],
+            vec![("name", "../x")],
+            vec![("name", "")],
+            vec![("file_id", long.as_str())],
+            vec![("link", "maybe")],
+            vec![("link", "true"), ("link_options", "[1]")],
+            vec![("link", "true"), ("link_options", "{")],
+        ] {
+            let mut q = query(&base);
+            q.extend(query(&bad));
+            assert_eq!(drop_chunk(&q).unwrap_err().status, 400, "{bad:?}");
         }
     }
 

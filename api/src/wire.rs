@@ -7,6 +7,7 @@ use cloudbridge_shared::{
         api_keys::ApiKey,
         applications::Application,
         links::Link,
+        upload_locations::UploadLocation,
         webhooks::{Attempt, Delivery, Webhook},
     },
     storage::ItemKind,
@@ -261,5 +262,21 @@ pub fn link(l: &Link, base: &str) -> Value {
         "api": "storage",
         "type": "link",
         "href": format!("{base}/v1/accounts/{}/storage/links/{}", l.account_id, l.id),
+    })
+}
+
+/// An upload location (`api: meta`; Kloudless's `fe_upload_location`).
+pub fn upload_location(l: &UploadLocation, base: &str) -> Value {
+    json!({
+        "id": l.id,
+        "account": l.account_id,
+        "parent_id": l.parent_id,
+        "created": time(l.created_at),
+        "api": "meta",
+        "type": "fe_upload_location",
+        "href": format!(
+            "{base}/v1/applications/{}/upload_locations/{}",
+            l.application_id, l.id
+        ),
     })
 }

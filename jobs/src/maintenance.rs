@@ -1,6 +1,7 @@
 //! The housekeeping job, enqueued by the scheduler: apalis never forgets a finished job,
 //! so trim its bookkeeping in small steps; purge events past retention; remove staged uploads abandoned by a client or
-//! an API process that died mid-upload, and expired multipart uploads; remove deleted
+//! an API process that died mid-upload, expired multipart uploads and the File Picker's
+//! expired unfinished uploads; remove deleted
 //! accounts' data (a bounded part per run); fail tasks whose API process stopped and
 //! forget old ones; forget old delivered webhook notifications.
 
@@ -33,6 +34,8 @@ const REMOTE_BATCH: i64 = 100;
 const EVENT_PURGE_ROUNDS: usize = 20;
 /// Expired multipart sessions removed per run.
 const MULTIPART_BATCH: i64 = 500;
+/// Expired File Picker uploads removed per run.
+const DROP_BATCH: i64 = 500;
 /// Old delivered webhook notifications forgotten per run.
 const WEBHOOK_BATCH: i64 = 5_000;
 
@@ -75,6 +78,7 @@ async fn housekeeping(job: MaintenanceJob, state: &WorkerState) -> Result<(), Bo
     }
     metrics::counter!(names::REDIS_TRIMMED).increment(trimmed as u64);
     let removed = remove_stale_uploads(&state.data_root).await;
+    let drops = remove_expired_drops(state).await;
     let expired = remove_expired_multipart(state).await;
     let abandoned = remove_abandoned_remote_uploads(state).await;
     let deleted = crate::remove_accounts(state).await.unwrap_or_else(|e| {
@@ -107,6 +111,7 @@ async fn housekeeping(job: MaintenanceJob, state: &WorkerState) -> Result<(), Bo
         trimmed,
         removed,
         expired,
+        drops,
         abandoned,
         deleted_accounts = deleted.accounts,
         deleted_entries = deleted.entries,
@@ -182,6 +187,27 @@ async fn remove_abandoned_remote_uploads(state: &WorkerState) -> usize {
             }
             Err(e) => tracing::warn!(account, error = %e, "abandoned upload not removed"),
         }
+    }
+    removed
+}
+
+/// Removes the File Picker's unfinished uploads that stopped coming (see
+/// `widgets.drop_ttl_secs`) and their staged chunks. Errors wait for the next run (chunks
+/// whose rows went are found as orphans by [`remove_expired_multipart`]).
+async fn remove_expired_drops(state: &WorkerState) -> usize {
+    let sessions = match db::drop_uploads::purge_expired(&state.db, DROP_BATCH).await {
+        Ok(sessions) => sessions,
+        Err(e) => {
+            tracing::warn!(error = %e, "expired computer uploads not purged");
+            return 0;
+        }
+    };
+    let mut removed = 0;
+    for id in sessions {
+        if parts::remove(&state.data_root, id).await.is_ok() {
+            removed += 1;
+        }
+        metrics::counter!(names::DROP_UPLOADS, "outcome" => "expired").increment(1);
     }
     removed
 }

@@ -112,6 +112,16 @@ pub struct WidgetSettings {
     /// `@kloudless/authenticator` (installed from `widgets/package-lock.json`); relative
     /// paths are from the working directory.
     pub bundles_dir: PathBuf,
+    /// Chunk size the File Picker is told to upload from the computer in
+    /// (`GET /drop/{app_id}`); no chunk may be larger.
+    pub drop_chunk_bytes: u64,
+    /// Largest file the File Picker may upload from the computer.
+    pub drop_max_bytes: u64,
+    /// How long an unfinished computer upload waits for its next chunk before it is
+    /// discarded (its staged chunks removed by housekeeping).
+    pub drop_ttl_secs: u64,
+    /// Unfinished computer uploads an application may have at once.
+    pub drop_max_open: u32,
 }
 
 /// PostgreSQL settings.
@@ -330,6 +340,9 @@ pub struct LimitSettings {
     pub oauth: Rate,
     /// Per client address: the token endpoint (`/v1/oauth/token`).
     pub token: Rate,
+    /// Per client address: the File Picker's anonymous computer uploads (`/drop/{app_id}`,
+    /// one request per chunk).
+    pub drop: Rate,
     /// Password hashes (argon2id, 19 MiB each) computed at once per process; 0 means one
     /// per CPU core.
     pub password_hashes: usize,
@@ -442,6 +455,10 @@ impl Default for Settings {
             },
             widgets: WidgetSettings {
                 bundles_dir: PathBuf::from("widgets/node_modules"),
+                drop_chunk_bytes: 5 << 20,
+                drop_max_bytes: 100 << 20,
+                drop_ttl_secs: 3600,
+                drop_max_open: 1000,
             },
             database: DatabaseSettings {
                 url: Secret::new("postgres://postgres@127.0.0.1:5432/cloudbridge"),
@@ -551,6 +568,8 @@ impl Default for Settings {
                 link_password: Rate::new(0.2, 10),
                 oauth: Rate::new(20.0, 60),
                 token: Rate::new(50.0, 100),
+                // A picker sends up to 6 files at once, one chunk of each at a time.
+                drop: Rate::new(20.0, 120),
                 password_hashes: 0,
                 password_hash_wait_ms: 2_000,
             },

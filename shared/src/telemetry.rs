@@ -79,6 +79,9 @@ pub mod names {
     pub const WEBHOOK_DELIVERIES: &str = "cloudbridge_webhook_deliveries_total";
     /// Histogram (seconds): duration of webhook delivery attempts, answered or not.
     pub const WEBHOOK_LATENCY: &str = "cloudbridge_webhook_delivery_duration_seconds";
+    /// Counter: the File Picker's computer uploads (`/drop/{app_id}`) by how they ended
+    /// (see [`super::DROP_UPLOAD_OUTCOMES`]).
+    pub const DROP_UPLOADS: &str = "cloudbridge_drop_uploads_total";
 }
 
 /// Gives every metric its `# HELP` text and unit. Called by [`init_metrics`], so each
@@ -193,7 +196,18 @@ pub fn describe() {
         Unit::Seconds,
         "Duration of webhook delivery attempts."
     );
+    describe_counter!(
+        names::DROP_UPLOADS,
+        "File Picker computer uploads by outcome: stored, rejected, failed, aborted, expired."
+    );
 }
+
+/// How a File Picker computer upload ends: `stored` (the file is in the upload location);
+/// `rejected` (bad input: chunks out of order, too large, a size or count that does not
+/// add up; the upload is discarded); `failed` (the service did not take the file);
+/// `aborted` (the picker cancelled it); `expired` (removed by housekeeping, unfinished).
+/// The API tier counts all but `expired`, which workers count.
+pub const DROP_UPLOAD_OUTCOMES: [&str; 5] = ["stored", "rejected", "failed", "aborted", "expired"];
 
 /// How a token refresh ends: `ok`; `refused` (the service refused the account's grant);
 /// `client_rejected` (it refused the OAuth client: a configuration error, not the
@@ -222,6 +236,7 @@ pub fn register_background_counters() {
     for outcome in ["ok", "retry", "dead"] {
         metrics::counter!(names::WEBHOOK_DELIVERIES, "outcome" => outcome).increment(0);
     }
+    metrics::counter!(names::DROP_UPLOADS, "outcome" => "expired").increment(0);
 }
 
 /// Installs the global tracing subscriber.

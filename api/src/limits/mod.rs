@@ -1,6 +1,7 @@
 //! Inbound limits of the API tier: rate limits per credential, per client address, per
-//! shared link, on the OAuth pages and the token endpoint (429 `rate_limit_exceeded` +
-//! `Retry-After`), and the bound on concurrent password hashing (503 + `Retry-After`).
+//! shared link, on the OAuth pages, the token endpoint and the File Picker's anonymous
+//! uploads (429 `rate_limit_exceeded` + `Retry-After`), and the bound on concurrent
+//! password hashing (503 + `Retry-After`).
 //!
 //! Everything is in this process's memory: the check on the hot path is a hash-map update,
 //! never a database or Redis round trip, and each API replica counts on its own.
@@ -46,6 +47,8 @@ pub struct Limits {
     oauth: Limiter<IpAddr>,
     /// Per client address: the token endpoint.
     token: Limiter<IpAddr>,
+    /// Per client address: the File Picker's anonymous computer uploads.
+    drop: Limiter<IpAddr>,
     /// Password hashing, a few at once.
     pub hashing: PasswordHashing,
 }
@@ -62,6 +65,7 @@ impl Limits {
             link_password: Limiter::new("link_password", l.link_password),
             oauth: Limiter::new("oauth", l.oauth),
             token: Limiter::new("token", l.token),
+            drop: Limiter::new("drop", l.drop),
             hashing: PasswordHashing::new(
                 settings.password_hashes(),
                 Duration::from_millis(l.password_hash_wait_ms),
@@ -92,6 +96,7 @@ impl Limits {
         self.link_password.sweep();
         self.oauth.sweep();
         self.token.sweep();
+        self.drop.sweep();
     }
 
     /// The per-address limiter of a route family, if the path is in one.
@@ -106,6 +111,8 @@ impl Limits {
             Some(&self.token)
         } else if under("/v1/oauth") {
             Some(&self.oauth)
+        } else if under("/drop") {
+            Some(&self.drop)
         } else {
             None
         }

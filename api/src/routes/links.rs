@@ -130,10 +130,31 @@ pub async fn create(
         .file_id
         .clone()
         .ok_or_else(|| ApiError::invalid_parameters("`file_id` is required."))?;
-    let mut fields = body.fields(&state).await?;
-    fields.item = Some(linked_file(&state, &account, &file_id).await?);
-    let link = db::links::create(&state.db, account.id, fields).await?;
+    let link = create_for(&state, &account, &file_id, body).await?;
     Ok((StatusCode::CREATED, Json(wire::link(&link, &base))))
+}
+
+/// Reads `link_options` (the File Picker's, for a link made with an upload or a copy): the
+/// fields of a link's body; its `file_id` is ignored.
+pub fn options(raw: Value) -> Result<LinkBody, ApiError> {
+    let body: LinkBody = serde_json::from_value(raw)
+        .map_err(|e| ApiError::invalid_parameters(format!("Invalid `link_options`: {e}")))?;
+    Ok(LinkBody {
+        file_id: None,
+        ..body
+    })
+}
+
+/// Creates a link to file `file_id` of `account` with the settings of `body`.
+pub async fn create_for(
+    state: &AppState,
+    account: &db::accounts::Account,
+    file_id: &str,
+    body: LinkBody,
+) -> Result<Link, ApiError> {
+    let mut fields = body.fields(state).await?;
+    fields.item = Some(linked_file(state, account, file_id).await?);
+    Ok(db::links::create(&state.db, account.id, fields).await?)
 }
 
 /// `GET /v1/accounts/{acct}/storage/links?active=&page=&page_size=`

@@ -21,6 +21,7 @@ pub(crate) mod accounts;
 mod api_keys;
 mod app_oauth;
 mod applications;
+mod drop;
 mod events;
 mod files;
 mod folders;
@@ -34,6 +35,7 @@ mod raw;
 mod relocate;
 mod shared;
 mod tasks;
+mod upload_locations;
 mod webhook_deliveries;
 mod webhooks;
 mod widgets;
@@ -64,6 +66,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
             app_oauth::set_service_key,
             app_oauth::delete_service_key
         ))
+        .routes(routes!(upload_locations::list, upload_locations::create))
+        .routes(routes!(upload_locations::get, upload_locations::delete))
         .routes(routes!(webhooks::list, webhooks::create))
         .routes(routes!(webhooks::get, webhooks::delete))
         .routes(routes!(webhook_deliveries::list))
@@ -126,6 +130,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(widgets::iexd))
         .routes(routes!(widgets::picker_config))
         .routes(routes!(widgets::explorer_config))
+        .routes(unlimited(routes!(
+            drop::config,
+            drop::upload::upload,
+            drop::abort
+        )))
         .nest("/v1", v1)
 }
 

@@ -1,6 +1,7 @@
 //! Storage API: rename or move (`PATCH files|folders/{id}`) and copy
-//! (`POST files|folders/{id}/copy`), within one account or, for files, to another account
-//! of the same application.
+//! (`POST files|folders/{id}/copy`), within one account or to another account of the same
+//! application — among them the application's upload location (`{"account":
+//! "upload_location"}`, the File Picker's `copy_to_upload_location`).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -19,10 +20,12 @@ use serde::Deserialize;
 
 use crate::{
     auth::AppCaller,
-    extract::{BaseUrl, Json, Path, Query},
+    extract::{flag, BaseUrl, Json, Path, Query},
     routes::{
         files::{account_ref, expect_entry, fetch, store},
         folders::parent_path,
+        links::{self, LinkBody},
+        upload_locations::{self, account_id},
     },
     tasks::{self, Answer},
     wire, AppState,
@@ -33,9 +36,18 @@ use crate::{
 pub struct RelocateBody {
     name: Option<String>,
     parent_id: Option<String>,
-    /// Destination account (Kloudless cross-account moves and copies).
+    /// Destination account (Kloudless cross-account moves and copies), or
+    /// `"upload_location"`.
     account: Option<serde_json::Value>,
+    /// With `"account": "upload_location"`: the location's account (with `parent_id`, its
+    /// folder).
+    drop_account: Option<serde_json::Value>,
+    /// With `"account": "upload_location"`: a Developer Portal upload location URI.
+    drop_uri: Option<String>,
 }
+
+/// The File Picker's name for the destination of `copy_to_upload_location`.
+const UPLOAD_LOCATION: &str = "upload_location";
 
 /// Runs a move or copy now, or as a task when the client asked for one.
 #[allow(clippy::too_many_arguments)]
@@ -47,11 +59,82 @@ async fn deferrable(
     kind: ItemKind,
     body: RelocateBody,
     copy: bool,
-    deferred: bool,
+    (deferred, link): (bool, Option<LinkBody>),
 ) -> Result<Response, ApiError> {
     let account = caller.account(&state, &ids.0).await?.id;
+    let to_upload_location =
+        body.account.as_ref().and_then(|a| a.as_str()) == Some(UPLOAD_LOCATION);
+    if to_upload_location {
+        let operation =
+            copy_to_upload_location(state.clone(), caller, base, ids, kind, body, copy, link);
+        return tasks::run(&state, account, deferred, operation).await;
+    }
     let operation = relocate(state.clone(), caller, base, ids, kind, body, copy);
     tasks::run(&state, account, deferred, operation).await
+}
+
+/// A copy into the application's upload location: the one `drop_account` and `parent_id`
+/// name, or its first (across accounts, under a free name; a file may get a link too).
+#[allow(clippy::too_many_arguments)]
+async fn copy_to_upload_location(
+    state: AppState,
+    caller: AppCaller,
+    base: String,
+    (acct, id): (String, String),
+    kind: ItemKind,
+    body: RelocateBody,
+    copy: bool,
+    link: Option<LinkBody>,
+) -> Answer {
+    if body.drop_uri.is_some() {
+        return Err(ApiError::not_implemented(
+            "Upload locations by `drop_uri` (the Developer Portal's) are not supported; name \
+             the location with `drop_account` and `parent_id`, or leave both out.",
+        ));
+    }
+    if !copy {
+        return Err(ApiError::invalid_parameters(
+            "Items can be copied to the upload location, not moved.",
+        ));
+    }
+    let account = caller.account(&state, &acct).await?;
+    let drop_account = match &body.drop_account {
+        None => None,
+        Some(v) => Some(account_id(v).ok_or_else(|| {
+            ApiError::invalid_parameters("`drop_account` must be an account id.")
+        })?),
+    };
+    let folder = match body.parent_id.as_deref() {
+        None => None,
+        Some(p) => Some(parent_path(Some(p))?.id()),
+    };
+    let application = caller.application();
+    let (location, destination) =
+        upload_locations::resolve(&state, application, drop_account, folder.as_deref()).await?;
+    let path = ItemPath::from_id(&id)?;
+    if path.is_root() {
+        return Err(ApiError::forbidden("The root folder cannot be copied."));
+    }
+    let name = body.name.unwrap_or_else(|| path.name().to_string());
+    let parent = parent_path(Some(&location.parent_id))?;
+    let (status, mut copied) = across(
+        &state,
+        &account,
+        &destination,
+        kind,
+        path,
+        parent,
+        name,
+        true,
+        &base,
+    )
+    .await?;
+    if let (Some(options), ItemKind::File) = (link, kind) {
+        let file_id = copied["id"].as_str().unwrap_or_default().to_string();
+        let made = links::create_for(&state, &destination, &file_id, options).await?;
+        copied["link"] = wire::link(&made, &base)["url"].clone();
+    }
+    Ok((status, copied))
 }
 
 async fn relocate(
@@ -267,7 +350,21 @@ pub async fn handle<const FOLDER: bool, const COPY: bool>(
         ItemKind::File
     };
     let deferred = tasks::wanted(&headers, &q);
-    deferrable(state, caller, base, ids, kind, body, COPY, deferred).await
+    // `link=true` (with `link_options`): a link to a file copied to the upload location.
+    let link = match flag(&q, "link")? {
+        false => None,
+        true => {
+            let raw = q.get("link_options").filter(|o| !o.is_empty());
+            let options = match raw {
+                None => serde_json::json!({}),
+                Some(raw) => serde_json::from_str(raw).map_err(|_| {
+                    ApiError::invalid_parameters("`link_options` must be a JSON object.")
+                })?,
+            };
+            Some(links::options(options)?)
+        }
+    };
+    deferrable(state, caller, base, ids, kind, body, COPY, (deferred, link)).await
 }
 
 /// The four routes of [`handle`], one handler each (the contract documents each route).

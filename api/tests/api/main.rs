@@ -7,6 +7,7 @@ mod boxcom;
 mod conformance;
 mod connect;
 mod contract;
+mod drop;
 mod dropbox;
 mod errors;
 mod events;

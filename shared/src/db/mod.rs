@@ -11,6 +11,7 @@ pub mod api_keys;
 pub mod applications;
 pub mod bearer_tokens;
 pub mod developers;
+pub mod drop_uploads;
 pub mod events;
 pub mod feeds;
 pub mod links;
@@ -22,6 +23,7 @@ pub mod remote_uploads;
 pub mod removals;
 pub mod tasks;
 pub mod tokens;
+pub mod upload_locations;
 pub mod webhooks;
 
 /// The embedded migrations (`migrations/`), the only source of the schema.

@@ -2,7 +2,7 @@
 //! API tier's `parts` module); a row says what they will become and until when.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgPool};
+use sqlx::{FromRow, PgExecutor, PgPool};
 
 /// A session row.
 #[derive(Clone, Debug, FromRow)]
@@ -47,8 +47,12 @@ pub struct NewSession {
     pub expiry_secs: i64,
 }
 
-/// Opens a session.
-pub async fn create(pool: &PgPool, account: i64, s: NewSession) -> Result<Session, sqlx::Error> {
+/// Opens a session (in a transaction of the caller's, or not).
+pub async fn create<'e>(
+    db: impl PgExecutor<'e>,
+    account: i64,
+    s: NewSession,
+) -> Result<Session, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO multipart_uploads (account_id, parent_id, name, size, part_size, overwrite,
                                         expires_at)
@@ -62,7 +66,7 @@ pub async fn create(pool: &PgPool, account: i64, s: NewSession) -> Result<Sessio
     .bind(s.part_size)
     .bind(s.overwrite)
     .bind(s.expiry_secs as f64)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
 }
 
