@@ -203,8 +203,8 @@ pub fn describe() {
 }
 
 /// How a File Picker computer upload ends: `stored` (the file is in the upload location);
-/// `rejected` (bad input: chunks out of order, too large, a size or count that does not
-/// add up; the upload is discarded); `failed` (the service did not take the file);
+/// `rejected` (a chunk refused: out of order, too large, a size or count that does not add
+/// up, which also discards its upload); `failed` (the service did not take the file);
 /// `aborted` (the picker cancelled it); `expired` (removed by housekeeping, unfinished).
 /// The API tier counts all but `expired`, which workers count.
 pub const DROP_UPLOAD_OUTCOMES: [&str; 5] = ["stored", "rejected", "failed", "aborted", "expired"];

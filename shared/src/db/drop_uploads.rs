@@ -81,9 +81,10 @@ pub struct NewDrop {
 }
 
 /// Starts an upload afresh (a picker that restarts a file sends chunk 0 again): any
-/// unfinished one of the same key is discarded. Returns the new upload and the session of
-/// the one it replaced (whose parts are to be removed); `None` when another request
-/// started the same upload at the same moment.
+/// unfinished one of the same key is discarded, unless it is being completed. Returns the
+/// new upload and the session of the one it replaced (whose parts are to be removed);
+/// `None` when another request started the same upload at the same moment or is
+/// completing it.
 pub async fn start(
     pool: &PgPool,
     key: Key<'_>,
@@ -91,7 +92,7 @@ pub async fn start(
 ) -> Result<Option<(DropUpload, Option<i64>)>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let replaced: Option<i64> = sqlx::query_scalar(
-        "DELETE FROM multipart_uploads WHERE id = (
+        "DELETE FROM multipart_uploads WHERE NOT completing AND id = (
              SELECT multipart_id FROM drop_uploads
               WHERE application_id = $1 AND picker_id = $2 AND file_id = $3)
          RETURNING id",

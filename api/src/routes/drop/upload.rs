@@ -291,7 +291,7 @@ async fn start(
         return Err(Refused::keep(ApiError::new(
             409,
             "conflict",
-            "This file's upload is being started by another request.",
+            "This file's upload is being started or completed by another request.",
         )));
     };
     remove_parts(state, replaced).await?;
