@@ -22,21 +22,27 @@ CREATE TABLE upload_locations (
 );
 CREATE INDEX upload_locations_account_idx ON upload_locations (account_id);
 
--- One unfinished chunked upload from the File Picker. Its chunks are the parts of a
--- multipart session of the location's account (staged on the data root like any
--- multipart upload's); the row says how far the picker got and until when it may go on.
+-- One chunked upload from the File Picker, keyed by the picker's id and its file id. While
+-- unfinished, its chunks are the parts of a multipart session of the location's account
+-- (staged on the data root like any multipart upload's); once stored, the row keeps the
+-- answer to its last chunk until it expires, so that a chunk sent again (Plupload retries
+-- after a lost answer) gets the same answer instead of a second file.
 CREATE TABLE drop_uploads (
-    multipart_id    BIGINT PRIMARY KEY REFERENCES multipart_uploads(id) ON DELETE CASCADE,
+    id              BIGSERIAL PRIMARY KEY,
     application_id  TEXT NOT NULL,
     location_id     BIGINT NOT NULL,
-    -- The picker's `X-Picker-Id` and its plupload `file_id`.
     picker_id       TEXT NOT NULL,
     file_id         TEXT NOT NULL,
     name            TEXT NOT NULL,
     size            BIGINT NOT NULL,
     chunks          INT NOT NULL,
+    part_size       BIGINT NOT NULL,
     next_chunk      INT NOT NULL DEFAULT 0,
     bytes_received  BIGINT NOT NULL DEFAULT 0,
+    -- The session holding the staged chunks while unfinished.
+    multipart_id    BIGINT UNIQUE REFERENCES multipart_uploads(id) ON DELETE SET NULL,
+    -- Once stored: the file's metadata as answered.
+    stored          JSONB,
     created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     expires_at      TIMESTAMPTZ NOT NULL,
     FOREIGN KEY (application_id, location_id)

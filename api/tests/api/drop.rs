@@ -182,7 +182,7 @@ async fn contents(app: &TestApp, loc: &Location, id: &str) -> Vec<u8> {
 
 /// Unfinished uploads in the database, and session folders of staged chunks on disk.
 async fn leftovers(app: &TestApp) -> (i64, usize) {
-    let rows = sqlx::query_scalar("SELECT count(*) FROM drop_uploads")
+    let rows = sqlx::query_scalar("SELECT count(*) FROM drop_uploads WHERE stored IS NULL")
         .fetch_one(&app.db().await)
         .await
         .unwrap();
@@ -559,6 +559,55 @@ async fn two_uploads_of_the_same_name_never_overwrite() {
         contents(&app, &loc, b["id"].as_str().unwrap()).await,
         second
     );
+}
+
+#[tokio::test]
+async fn chunks_sent_again_after_the_file_is_stored_get_the_same_answer() {
+    let app = spawn().await;
+    let loc = location(&app).await;
+    let picker = Picker::new(&app, &loc.app_id);
+    let data = bytes(CHUNK + 100, 10);
+    let size = data.len();
+    let first: Value = picker
+        .send("o_1", "once.bin", &data)
+        .await
+        .json()
+        .await
+        .unwrap();
+    // Plupload lost the answer and sends the last chunk again, then (after an error, with
+    // `uploads_pause_on_error`) the file from chunk 0: no second file.
+    let r = picker
+        .chunk("o_1", "once.bin", size, (1, 2), data[CHUNK..].to_vec())
+        .go()
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<Value>().await.unwrap(), first);
+    let r = picker
+        .chunk("o_1", "once.bin", size, (0, 2), data[..CHUNK].to_vec())
+        .go()
+        .await;
+    assert_eq!(r.status(), 200);
+    let small: Value = picker
+        .send("o_2", "small.txt", b"small")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let again: Value = picker
+        .send("o_2", "small.txt", b"small")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["id"], small["id"]);
+    assert_eq!(names_in(&app, &loc).await, ["once.bin", "small.txt"]);
+    // Another file under a used id is refused.
+    let r = picker
+        .chunk("o_2", "other.txt", 3, (0, 1), b"abc".to_vec())
+        .go()
+        .await;
+    assert_error(r, 400, "invalid_parameters").await;
+    assert_eq!(leftovers(&app).await.1, 0, "nothing staged is left");
 }
 
 #[tokio::test]

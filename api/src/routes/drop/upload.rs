@@ -84,6 +84,7 @@ pub async fn upload(
     let target = target(&state, &app_id, &headers).await?;
     let picker = picker_id(&headers)?;
     let chunk = drop_chunk(&q).inspect_err(|_| count("rejected"))?;
+    let link = chunk.link.clone().map(links::options).transpose()?;
     let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
@@ -92,10 +93,11 @@ pub async fn upload(
         picker_id: &picker,
         file_id: &chunk.file_id,
     };
-    let link = chunk.link.clone().map(links::options).transpose()?;
-    let received = receive(&state, &target, key, &chunk, length, body).await;
-    let upload = match received {
-        Ok(Received::More(json)) => return Ok((StatusCode::OK, Json(json)).into_response()),
+    let upload = match receive(&state, &target, key, &chunk, length, body).await {
+        Ok(Received::More(progress)) => return Ok((StatusCode::OK, Json(progress)).into_response()),
+        Ok(Received::Stored(answer)) => {
+            return Ok((StatusCode::CREATED, Json(answer)).into_response())
+        }
         Ok(Received::Last(upload)) => upload,
         Err(Refused { error, discard }) => {
             count("rejected");
@@ -106,13 +108,32 @@ pub async fn upload(
             return Err(error);
         }
     };
-    let mut file = finish(&state, &target, &upload, &base).await?;
-    if let Some(options) = link {
-        let id = file["id"].as_str().unwrap_or_default().to_string();
-        let link = links::create_for(&state, &target.account, &id, options).await?;
-        file["link"] = wire::link(&link, &base)["url"].clone();
-    }
-    Ok((StatusCode::CREATED, Json(file)).into_response())
+    let (session, file) = finish(&state, &target, &upload, &base).await?;
+    // The file is there: whatever happens to its link, a chunk sent again gets this file.
+    let linked = match link {
+        None => Ok(file.clone()),
+        Some(options) => with_link(&state, &target, file.clone(), options, &base).await,
+    };
+    let answer = linked.as_ref().unwrap_or(&file);
+    let ttl = state.settings.widgets.drop_ttl_secs as i64;
+    db::drop_uploads::complete(&state.db, upload.id, session, answer, ttl).await?;
+    parts::remove(&state.data_root, session).await?;
+    count("stored");
+    Ok((StatusCode::CREATED, Json(linked?)).into_response())
+}
+
+/// `file` with `link`: the URL of a new shared link to it with `options`.
+async fn with_link(
+    state: &AppState,
+    target: &Target,
+    mut file: Value,
+    options: links::LinkBody,
+    base: &str,
+) -> Result<Value, ApiError> {
+    let id = file["id"].as_str().unwrap_or_default().to_string();
+    let link = links::create_for(state, &target.account, &id, options).await?;
+    file["link"] = wire::link(&link, base)["url"].clone();
+    Ok(file)
 }
 
 /// What a chunk did.
@@ -121,6 +142,8 @@ enum Received {
     More(Value),
     /// It was the last one: the upload is whole.
     Last(DropUpload),
+    /// The last chunk of an upload stored already, sent again: the answer it got.
+    Stored(Value),
 }
 
 /// A refused chunk, and whether its upload is discarded with it (a size or count that
@@ -152,8 +175,34 @@ impl From<ApiError> for Refused {
     }
 }
 
+impl From<sqlx::Error> for Refused {
+    fn from(error: sqlx::Error) -> Self {
+        Self::keep(error.into())
+    }
+}
+
+/// How far an upload is, as intermediate chunks answer.
+fn progress(upload: &DropUpload, chunk: u32, received: u64) -> Value {
+    json!({
+        "file_id": upload.file_id,
+        "chunk": chunk,
+        "chunks": upload.chunks,
+        "received": received,
+        "size": upload.size,
+    })
+}
+
+/// True when `chunk` belongs to `upload`: the same file, sent to the same location.
+fn same_file(upload: &DropUpload, chunk: &DropChunk, target: &Target) -> bool {
+    upload.name == chunk.name
+        && upload.size as u64 == chunk.size
+        && upload.chunks as u32 == chunk.chunks
+        && upload.location_id == target.location.id
+}
+
 /// Stages one chunk: checks it against the upload (started by chunk 0), writes it as its
-/// part, and moves the upload on.
+/// part, and moves the upload on. Any chunk of an upload stored already is taken as sent
+/// again (Plupload retries when an answer is lost) and not written.
 async fn receive(
     state: &AppState,
     target: &Target,
@@ -183,11 +232,30 @@ async fn receive(
             ),
         )));
     }
-    let upload = if chunk.chunk == 0 {
-        start(state, target, key, chunk, length).await?
-    } else {
-        resume(state, target, key, chunk).await?
+    let existing = db::drop_uploads::get(&state.db, key).await?;
+    if let Some(upload) = existing.as_ref().filter(|u| u.stored.is_some()) {
+        return again(upload, chunk, target);
+    }
+    if existing.as_ref().is_some_and(|u| u.completing) {
+        return Err(Refused::keep(ApiError::new(
+            409,
+            "conflict",
+            "This file is being stored; send its last chunk again shortly.",
+        )));
+    }
+    let upload = match existing {
+        _ if chunk.chunk == 0 => start(state, target, key, chunk, length).await?,
+        Some(upload) => resume(upload, target, chunk)?,
+        None => {
+            return Err(Refused::keep(ApiError::invalid_parameters(format!(
+                "No upload of file `{}` is in progress: send chunk 0 first.",
+                key.file_id
+            ))))
+        }
     };
+    let session = upload
+        .multipart_id
+        .ok_or_else(|| ApiError::internal("an unfinished upload has no session"))?;
     let layout = layout(&upload);
     let part = chunk.chunk + 1;
     let expected = layout.expected(part).unwrap_or_default();
@@ -198,7 +266,7 @@ async fn receive(
         ))));
     }
     let stream = body.into_data_stream();
-    let written = parts::write_part(&state.data_root, upload.multipart_id, layout, part, stream)
+    let written = parts::write_part(&state.data_root, session, layout, part, stream)
         .await
         .map_err(|e| match e.code.as_str() {
             // Not the size it must be: the file is not what was announced.
@@ -207,25 +275,30 @@ async fn receive(
         })?;
     let received = u64::from(chunk.chunk) * layout.part_size + written;
     let ttl = widgets.drop_ttl_secs as i64;
-    db::drop_uploads::advance(
-        &state.db,
-        upload.multipart_id,
-        part as i32,
-        received as i64,
-        ttl,
-    )
-    .await
-    .map_err(ApiError::from)?;
+    db::drop_uploads::advance(&state.db, upload.id, part as i32, received as i64, ttl).await?;
     if part < layout.count() {
-        return Ok(Received::More(json!({
-            "file_id": upload.file_id,
-            "chunk": chunk.chunk,
-            "chunks": upload.chunks,
-            "received": received,
-            "size": upload.size,
-        })));
+        return Ok(Received::More(progress(&upload, chunk.chunk, received)));
     }
     Ok(Received::Last(upload))
+}
+
+/// A chunk of an upload stored already: the same answer as before for the last one, the
+/// progress of a whole file for the others; a different file under the same ids is a lie.
+fn again(upload: &DropUpload, chunk: &DropChunk, target: &Target) -> Result<Received, Refused> {
+    if !same_file(upload, chunk, target) {
+        return Err(Refused::discard(ApiError::invalid_parameters(
+            "This file id was used for another file.",
+        )));
+    }
+    let last = chunk.chunk + 1 >= layout(upload).count();
+    match &upload.stored {
+        Some(answer) if last => Ok(Received::Stored(answer.clone())),
+        _ => Ok(Received::More(progress(
+            upload,
+            chunk.chunk,
+            upload.size as u64,
+        ))),
+    }
 }
 
 /// Chunk 0: a new upload of the file (replacing an unfinished one), once what the picker
@@ -262,9 +335,7 @@ async fn start(
             chunk.chunks
         ))));
     }
-    let open = db::drop_uploads::open_count(&state.db, key.application)
-        .await
-        .map_err(ApiError::from)?;
+    let open = db::drop_uploads::open_count(&state.db, key.application).await?;
     if open >= i64::from(widgets.drop_max_open) {
         let mut busy = ApiError::new(
             429,
@@ -284,10 +355,7 @@ async fn start(
         part_size: part_size as i64,
         ttl_secs: widgets.drop_ttl_secs as i64,
     };
-    let started = db::drop_uploads::start(&state.db, key, new)
-        .await
-        .map_err(ApiError::from)?;
-    let Some((upload, replaced)) = started else {
+    let Some((upload, replaced)) = db::drop_uploads::start(&state.db, key, new).await? else {
         return Err(Refused::keep(ApiError::new(
             409,
             "conflict",
@@ -298,28 +366,10 @@ async fn start(
     Ok(upload)
 }
 
-/// A later chunk: the upload must exist, be the same file, and this chunk be the next one
-/// (or the one before, sent again).
-async fn resume(
-    state: &AppState,
-    target: &Target,
-    key: Key<'_>,
-    chunk: &DropChunk,
-) -> Result<DropUpload, Refused> {
-    let upload = db::drop_uploads::get(&state.db, key)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(|| {
-            ApiError::invalid_parameters(format!(
-                "No upload of file `{}` is in progress: send chunk 0 first.",
-                key.file_id
-            ))
-        })?;
-    let same = upload.name == chunk.name
-        && upload.size as u64 == chunk.size
-        && upload.chunks as u32 == chunk.chunks
-        && upload.location_id == target.location.id;
-    if !same {
+/// A later chunk of an unfinished upload: the same file, and this chunk the next one (or
+/// the one before, sent again).
+fn resume(upload: DropUpload, target: &Target, chunk: &DropChunk) -> Result<DropUpload, Refused> {
+    if !same_file(&upload, chunk, target) {
         return Err(Refused::discard(ApiError::invalid_parameters(
             "This chunk's name, size, chunk count or upload location differ from its upload's.",
         )));
@@ -334,26 +384,27 @@ async fn resume(
     Ok(upload)
 }
 
-/// The whole upload into its location, under a free name; the upload goes (a failure
-/// leaves it, so the picker may send the last chunk again).
+/// Stores the whole upload in its location under a free name; returns its session (to be
+/// removed once the answer is recorded) and the file's metadata. A failure gives the
+/// session back, so the picker may send the last chunk again.
 async fn finish(
     state: &AppState,
     target: &Target,
     upload: &DropUpload,
     base: &str,
-) -> Result<Value, ApiError> {
+) -> Result<(i64, Value), ApiError> {
     let account = &target.account;
-    let refused = |e: ApiError| {
-        count("rejected");
-        e
-    };
-    let missing = parts::missing(&state.data_root, upload.multipart_id, layout(upload)).await;
+    let session = upload
+        .multipart_id
+        .ok_or_else(|| ApiError::internal("an unfinished upload has no session"))?;
+    let missing = parts::missing(&state.data_root, session, layout(upload)).await;
     if !missing.is_empty() {
-        return Err(refused(ApiError::invalid_parameters(
+        count("rejected");
+        return Err(ApiError::invalid_parameters(
             "Chunks are missing: send the file again from chunk 0.",
-        )));
+        ));
     }
-    let session = db::multipart::claim(&state.db, account.id, upload.multipart_id)
+    let session = db::multipart::claim(&state.db, account.id, session)
         .await?
         .ok_or_else(|| ApiError::new(409, "conflict", "This upload is being completed."))?;
     let stored = async {
@@ -374,12 +425,7 @@ async fn finish(
     }
     .await;
     match stored {
-        Ok(entry) => {
-            db::multipart::delete(&state.db, account.id, session.id).await?;
-            parts::remove(&state.data_root, session.id).await?;
-            count("stored");
-            Ok(wire::entry(&entry, account.id, base))
-        }
+        Ok(entry) => Ok((session.id, wire::entry(&entry, account.id, base))),
         Err(e) => {
             db::multipart::release(&state.db, session.id).await?;
             count("failed");
