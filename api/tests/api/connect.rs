@@ -414,6 +414,30 @@ pub async fn app_for(
         .await
 }
 
+/// A Cloudbridge connecting `service` (`gdrive` or `onedrive`) at its emulator through
+/// the identity stand-in, both running as long as this lives.
+pub struct Connectable {
+    pub app: TestApp,
+    _emulator: crate::helpers::Server,
+    _identity: cloudbridge_fakes::identity::Identity,
+}
+
+/// Starts a [`Connectable`].
+pub async fn connectable(service: &str) -> Connectable {
+    let emulator = if service == "gdrive" {
+        crate::gdrive::drive_mock().await
+    } else {
+        crate::onedrive::onedrive_mock().await
+    };
+    let identity =
+        cloudbridge_fakes::identity::Identity::start(CLIENT.0, CLIENT.1, MOCK_TOKENS, 3600).await;
+    Connectable {
+        app: app_for(service, &emulator.endpoint, &identity).await,
+        _emulator: emulator,
+        _identity: identity,
+    }
+}
+
 /// The client Cloudbridge is registered as at the identity stand-in.
 pub const CLIENT: (&str, &str) = ("cloudbridge-client", "cloudbridge-secret");
 /// The bearer tokens the Drive and Graph emulators accept.
@@ -422,10 +446,8 @@ const ALLOW: (&str, &str) = ("decision", "allow");
 
 #[tokio::test]
 async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() {
-    let mock = crate::gdrive::drive_mock().await;
-    let identity =
-        cloudbridge_fakes::identity::Identity::start(CLIENT.0, CLIENT.1, MOCK_TOKENS, 3600).await;
-    let app = app_for("gdrive", &mock.endpoint, &identity).await;
+    let connectable = connectable("gdrive").await;
+    let app = &connectable.app;
     let (app_id, key) = app.create_app("connects").await;
     allow_redirect(&app, &app_id, false).await;
 
@@ -534,10 +556,8 @@ async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() 
 
 #[tokio::test]
 async fn onedrive_connects_in_a_browser() {
-    let mock = crate::onedrive::onedrive_mock().await;
-    let identity =
-        cloudbridge_fakes::identity::Identity::start(CLIENT.0, CLIENT.1, MOCK_TOKENS, 3600).await;
-    let app = app_for("onedrive", &mock.endpoint, &identity).await;
+    let connectable = connectable("onedrive").await;
+    let app = &connectable.app;
     let (app_id, key) = app.create_app("connects").await;
     allow_redirect(&app, &app_id, false).await;
     let code = connect(&app, &app_id, "onedrive", ALLOW).await;
@@ -549,10 +569,8 @@ async fn onedrive_connects_in_a_browser() {
 
 #[tokio::test]
 async fn the_popup_flow_posts_the_token_to_the_opener() {
-    let mock = crate::gdrive::drive_mock().await;
-    let identity =
-        cloudbridge_fakes::identity::Identity::start(CLIENT.0, CLIENT.1, MOCK_TOKENS, 3600).await;
-    let app = app_for("gdrive", &mock.endpoint, &identity).await;
+    let connectable = connectable("gdrive").await;
+    let app = &connectable.app;
     let (app_id, _) = app.create_app("widget").await;
     allow_redirect(&app, &app_id, true).await;
     let url = format!(

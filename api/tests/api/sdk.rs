@@ -108,11 +108,9 @@ async fn oauth_step(app: &TestApp, args: &[&str]) -> serde_json::Value {
 
 #[tokio::test]
 async fn official_python_sdk_connects_an_account_with_oauth() {
-    use crate::connect::{allow_redirect, app_for, Browser, APP_REDIRECT, CLIENT, MOCK_TOKENS};
-    let mock = crate::gdrive::drive_mock().await;
-    let identity =
-        cloudbridge_fakes::identity::Identity::start(CLIENT.0, CLIENT.1, MOCK_TOKENS, 3600).await;
-    let app = app_for("gdrive", &mock.endpoint, &identity).await;
+    use crate::connect::{allow_redirect, connectable, Browser, APP_REDIRECT};
+    let connectable = connectable("gdrive").await;
+    let app = &connectable.app;
     let (app_id, key) = app.create_app("sdk-oauth").await;
     allow_redirect(&app, &app_id, false).await;
 
