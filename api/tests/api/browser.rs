@@ -119,9 +119,9 @@ async fn the_authenticator_connects_an_account_in_its_popup_and_reports_a_cancel
     let connectable = connectable("gdrive").await;
     let app = &connectable.app;
     let (app_id, key) = app.create_app("authenticator").await;
-    allow_redirect(&app, &app_id, true).await;
+    allow_redirect(app, &app_id, true).await;
     let page = host(authenticator_page(&app.base, &app_id, "gdrive")).await;
-    trust(&app, &app_id, &page).await;
+    trust(app, &app_id, &page).await;
 
     let done = drive(
         "authenticator-connect",
@@ -248,10 +248,10 @@ async fn the_file_picker_connects_an_account_through_its_popup() {
     let connectable = connectable("gdrive").await;
     let app = &connectable.app;
     let (app_id, key) = app.create_app("picker-connect").await;
-    allow_redirect(&app, &app_id, true).await;
+    allow_redirect(app, &app_id, true).await;
     let options = json!({ "app_id": app_id, "retrieve_token": true });
     let page = host(picker_page(&app.base, &options)).await;
-    trust(&app, &app_id, &page).await;
+    trust(app, &app_id, &page).await;
 
     let done = drive(
         "picker-connect",

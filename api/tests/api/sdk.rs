@@ -112,10 +112,10 @@ async fn official_python_sdk_connects_an_account_with_oauth() {
     let connectable = connectable("gdrive").await;
     let app = &connectable.app;
     let (app_id, key) = app.create_app("sdk-oauth").await;
-    allow_redirect(&app, &app_id, false).await;
+    allow_redirect(app, &app_id, false).await;
 
     // get_authorization_url → the user's browser → get_token_from_code → verify_token.
-    let start = oauth_step(&app, &["start", &app_id, APP_REDIRECT, "gdrive"]).await;
+    let start = oauth_step(app, &["start", &app_id, APP_REDIRECT, "gdrive"]).await;
     let mut browser = Browser::new();
     let consent = browser
         .choose(start["url"].as_str().unwrap(), "gdrive")
@@ -125,7 +125,7 @@ async fn official_python_sdk_connects_an_account_with_oauth() {
         .await;
     let state = start["state"].as_str().unwrap();
     let done = oauth_step(
-        &app,
+        app,
         &[
             "finish",
             &app_id,
