@@ -18,6 +18,12 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && cp target/release/cloudbridge-api target/release/cloudbridge-jobs \
        target/release/cloudbridge-scheduler /out/
 
+# The Kloudless widgets' bundles the API serves, as pinned by widgets/package-lock.json.
+FROM node:20-bookworm-slim AS widgets
+WORKDIR /widgets
+COPY widgets/package.json widgets/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM debian:bookworm-slim
 # curl: for health checks (docker-compose.yml).
 RUN apt-get update \
@@ -28,7 +34,9 @@ RUN useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin
  && mkdir -p /data \
  && chown cloudbridge:cloudbridge /data
 COPY --from=builder /out/ /usr/local/bin/
-ENV CLOUDBRIDGE_LOCAL__DATA_ROOT=/data
+COPY --from=widgets /widgets/node_modules /usr/share/cloudbridge/widgets
+ENV CLOUDBRIDGE_LOCAL__DATA_ROOT=/data \
+    CLOUDBRIDGE_WIDGETS__BUNDLES_DIR=/usr/share/cloudbridge/widgets
 VOLUME /data
 WORKDIR /data
 USER cloudbridge

@@ -26,12 +26,18 @@ fi
 # WebDAV tests run `rclone serve webdav` (a strict WebDAV server).
 command -v rclone >/dev/null 2>&1 || apt_install rclone
 # Google Drive and OneDrive tests run npm emulators (google-drive-mock,
-# microsoft-onedrive-mock), pinned by testenv/node/package-lock.json.
+# microsoft-onedrive-mock); the browser tests drive Debian's Chromium with playwright-core;
+# all pinned by testenv/node/package-lock.json.
 command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+[ -x /usr/bin/chromium ] || apt_install chromium
 if [ ! -d testenv/node/node_modules/google-drive-mock ] \
-  || [ ! -d testenv/node/node_modules/microsoft-onedrive-mock ]; then
+  || [ ! -d testenv/node/node_modules/microsoft-onedrive-mock ] \
+  || [ ! -d testenv/node/node_modules/playwright-core ]; then
   (cd testenv/node && npm ci --no-audit --no-fund)
 fi
+# The widgets' bundles the API serves (and the browser tests drive), pinned by
+# widgets/package-lock.json.
+ensure_widgets
 # SFTP tests run OpenSSH's sshd as root, logging in as a local test user they create.
 ensure_sshd
 export KLOUDLESS_SDK_PYTHON="$PWD/.venv/bin/python"

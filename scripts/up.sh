@@ -37,6 +37,8 @@ api_bind=${CLOUDBRIDGE_API__BIND:-0.0.0.0:8000}
 ready_url="http://127.0.0.1:${api_bind##*:}/ready"
 
 ensure_tools
+ensure_widgets
+export CLOUDBRIDGE_WIDGETS__BUNDLES_DIR=${CLOUDBRIDGE_WIDGETS__BUNDLES_DIR:-$PWD/widgets/node_modules}
 
 # Local services only when the URLs point at this machine.
 case $DATABASE_URL in

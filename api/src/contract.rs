@@ -259,10 +259,20 @@ impl Modify for Security {
     }
 }
 
-/// The whole document, with `paths` from the router's handlers.
+/// The whole document, with `paths` from the router's handlers. A route's wildcard
+/// (`{*path}`, the router's spelling) is an ordinary parameter in OpenAPI (`{path}`).
 pub fn document(paths: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     let mut doc = Frame::openapi();
     doc.merge(paths);
+    let wild: Vec<String> = (doc.paths.paths.keys())
+        .filter(|p| p.contains("{*"))
+        .cloned()
+        .collect();
+    for path in wild {
+        if let Some(item) = doc.paths.paths.remove(&path) {
+            doc.paths.paths.insert(path.replace("{*", "{"), item);
+        }
+    }
     doc
 }
 

@@ -20,6 +20,7 @@
 
 pub mod admin;
 mod auth;
+mod bundles;
 mod cache;
 pub mod contract;
 mod extract;

@@ -48,6 +48,7 @@ impl Application {
         // The recorder first: the limits register their metrics at zero.
         let metrics = telemetry::init_metrics();
         let limits = crate::limits::Limits::start(&settings, background.clone());
+        let bundles = crate::bundles::Bundles::load(&settings.widgets.bundles_dir);
         let state = AppState::new(Shared {
             webhooks: cloudbridge_shared::webhook::Sender::new(
                 &settings.webhooks,
@@ -64,6 +65,7 @@ impl Application {
             settings: Arc::new(settings),
             metrics,
             limits,
+            bundles,
         });
         crate::middleware::register_metrics();
         Ok(Self {

@@ -57,6 +57,8 @@ pub struct Shared {
     pub webhooks: cloudbridge_shared::webhook::Sender,
     /// Rate limits and the password-hashing bound.
     pub limits: Arc<crate::limits::Limits>,
+    /// The widgets' bundles, rewritten to point here.
+    pub bundles: crate::bundles::Bundles,
 }
 
 impl Shared {

@@ -117,6 +117,17 @@ ensure_tools() {
 
 # ensure_sshd: OpenSSH's server and client tools, for the SFTP tests (each test starts its own
 # sshd on a free loopback port with a temporary host key; nothing is started here).
+# ensure_widgets: the Kloudless widgets' bundles the API serves, installed from npm into
+# widgets/node_modules as widgets/package-lock.json pins them.
+ensure_widgets() {
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  if [ ! -f widgets/node_modules/@kloudless/file-picker/dist/picker/picker.js ] \
+    || [ ! -f widgets/node_modules/@kloudless/authenticator/build/kloudless-authenticator.js ] \
+    || [ widgets/package-lock.json -nt widgets/node_modules/.package-lock.json ]; then
+    (cd widgets && npm ci --no-audit --no-fund)
+  fi
+}
+
 ensure_sshd() {
   if [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null 2>&1; then
     apt_install --no-install-recommends openssh-server openssh-client

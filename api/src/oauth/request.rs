@@ -71,14 +71,16 @@ pub async fn check(
         .map_err(|_| page("The application could not be read; try again."))?;
     if redirect_uri == OOB {
         // The popup posts the token to `origin`: it must be one of the application's own,
-        // a registered redirect URI's or a trusted domain.
+        // a registered redirect URI's or a trusted domain, or this appliance's (the File
+        // Picker it hosts, which hands tokens on only to trusted pages).
         let origin = origin
             .as_deref()
             .ok_or_else(|| page("The popup flow needs `origin`."))?;
         let registered = allowed
             .iter()
             .any(|uri| origin_of(uri).as_deref() == Some(origin));
-        if !registered && !app.trusted_domains.iter().any(|d| d == origin) {
+        let ours = origin_of(base).as_deref() == Some(origin);
+        if !registered && !ours && !app.trusted_domains.iter().any(|d| d == origin) {
             return Err(page(
                 "`origin` is neither a trusted domain of the application nor the origin of a registered redirect URI.",
             ));

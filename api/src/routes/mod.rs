@@ -9,7 +9,7 @@ use axum::{
 };
 use cloudbridge_shared::ApiError;
 use tokio::sync::Semaphore;
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use utoipa_axum::{
     router::{OpenApiRouter, UtoipaMethodRouter},
     routes,
@@ -21,6 +21,7 @@ pub(crate) mod accounts;
 mod api_keys;
 mod app_oauth;
 mod applications;
+mod bundles;
 mod drop;
 mod events;
 mod files;
@@ -128,6 +129,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::ping))
         .routes(routes!(shared::open, shared::unlock))
         .routes(routes!(widgets::iexd))
+        .routes(routes!(bundles::serve))
         .routes(routes!(widgets::picker_config))
         .routes(routes!(widgets::explorer_config))
         .routes(unlimited(routes!(
@@ -155,7 +157,8 @@ pub fn router(state: AppState) -> Router {
             CorsLayer::new()
                 .allow_origin(Any)
                 .allow_methods(Any)
-                .allow_headers(Any)
+                // `*` would not cover `Authorization`, which the widgets send.
+                .allow_headers(AllowHeaders::mirror_request())
                 .expose_headers(Any),
         )
         .layer(from_fn_with_state(header_limit, middleware::header_limit))

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use axum::{
     extract::State,
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
@@ -17,7 +17,11 @@ use cloudbridge_shared::{db::applications::Application, ApiError};
 use serde_json::{json, Value};
 
 use super::public::active_application;
-use crate::{extract::Query, oauth::request::origin_of, AppState};
+use crate::{
+    extract::{BaseUrl, Query},
+    oauth::request::origin_of,
+    AppState,
+};
 
 /// The relay: `prepareToOpen[Authenticator]` from the embedding page shows a button that
 /// opens the popup; the popup's `authentication` message goes to the page that asked (at
@@ -111,10 +115,35 @@ fn user_data(app: &Application, page: Option<&str>) -> Value {
 )]
 pub async fn picker_config(
     State(state): State<AppState>,
+    BaseUrl(base): BaseUrl,
+    headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let app = active_application(&state, &q).await?;
-    Ok(Json(user_data(&app, q.get("origin").map(String::as_str))))
+    let page = q
+        .get("origin")
+        .cloned()
+        .or_else(|| hosted_picker_origin(&headers, &base));
+    Ok(Json(user_data(&app, page.as_deref())))
+}
+
+/// The embedding page's origin as the picker this appliance hosts was given it (the
+/// `origin` of its page's URL, sent as the `Referer` of its same-origin requests).
+///
+/// The picker asks for its configuration twice, first without `origin`, then with it
+/// once the page has sent its options; the two answers may arrive in either order, and
+/// the later wins. Answering both alike keeps a trusted page trusted. It is no weaker
+/// than `origin` itself: both come from the picker, and what it hands a page goes by
+/// `postMessage` to that origin alone.
+fn hosted_picker_origin(headers: &HeaderMap, base: &str) -> Option<String> {
+    let referer = headers.get(header::REFERER)?.to_str().ok()?;
+    let url = url::Url::parse(referer).ok()?;
+    if origin_of(referer)? != origin_of(base)? || !url.path().starts_with("/widgets/file-picker/") {
+        return None;
+    }
+    url.query_pairs()
+        .find(|(k, _)| k == "origin")
+        .map(|(_, v)| v.into_owned())
 }
 
 /// `GET /file-explorer/config?app_id&origin`: the same for the Meeting Scheduler, whose
@@ -135,8 +164,9 @@ pub async fn picker_config(
     ),
 )]
 pub async fn explorer_config(
-    state: State<AppState>,
-    q: Query<HashMap<String, String>>,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    picker_config(state, q).await
+    let app = active_application(&state, &q).await?;
+    Ok(Json(user_data(&app, q.get("origin").map(String::as_str))))
 }

@@ -414,6 +414,30 @@ pub async fn app_for(
         .await
 }
 
+/// A Cloudbridge connecting `service` (`gdrive` or `onedrive`) at its emulator through
+/// the identity stand-in, both running as long as this lives.
+pub struct Connectable {
+    pub app: TestApp,
+    _emulator: crate::helpers::Server,
+    _identity: cloudbridge_fakes::identity::Identity,
+}
+
+/// Starts a [`Connectable`].
+pub async fn connectable(service: &str) -> Connectable {
+    let emulator = if service == "gdrive" {
+        crate::gdrive::drive_mock().await
+    } else {
+        crate::onedrive::onedrive_mock().await
+    };
+    let identity =
+        cloudbridge_fakes::identity::Identity::start(CLIENT.0, CLIENT.1, MOCK_TOKENS, 3600).await;
+    Connectable {
+        app: app_for(service, &emulator.endpoint, &identity).await,
+        _emulator: emulator,
+        _identity: identity,
+    }
+}
+
 /// The client Cloudbridge is registered as at the identity stand-in.
 pub const CLIENT: (&str, &str) = ("cloudbridge-client", "cloudbridge-secret");
 /// The bearer tokens the Drive and Graph emulators accept.
@@ -422,17 +446,15 @@ const ALLOW: (&str, &str) = ("decision", "allow");
 
 #[tokio::test]
 async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() {
-    let mock = crate::gdrive::drive_mock().await;
-    let identity =
-        cloudbridge_fakes::identity::Identity::start(CLIENT.0, CLIENT.1, MOCK_TOKENS, 3600).await;
-    let app = app_for("gdrive", &mock.endpoint, &identity).await;
+    let connectable = connectable("gdrive").await;
+    let app = &connectable.app;
     let (app_id, key) = app.create_app("connects").await;
-    allow_redirect(&app, &app_id, false).await;
+    allow_redirect(app, &app_id, false).await;
 
-    let code = connect(&app, &app_id, "gdrive", ALLOW).await;
-    let (first, account) = finish_and_use(&app, &app_id, &key, &code).await;
+    let code = connect(app, &app_id, "gdrive", ALLOW).await;
+    let (first, account) = finish_and_use(app, &app_id, &key, &code).await;
     // Replaying the code fails, and revokes the token it gave (the code may be stolen).
-    let r = exchange(&app, &app_id, &key, &code).await;
+    let r = exchange(app, &app_id, &key, &code).await;
     assert_error(r, 400, "invalid_grant").await;
     let r = app.with_token(&first).get("/v1/oauth/token").await;
     assert_error(r, 400, "invalid_token").await;
@@ -443,8 +465,8 @@ async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() 
         .await;
     assert_error(r, 401, "invalid_token").await;
     // The same user again: the same account, not a second one.
-    let code = connect(&app, &app_id, "gdrive", ALLOW).await;
-    let (_, again) = finish_and_use(&app, &app_id, &key, &code).await;
+    let code = connect(app, &app_id, "gdrive", ALLOW).await;
+    let (_, again) = finish_and_use(app, &app_id, &key, &code).await;
     assert_eq!(again, account);
     let accounts = app.with_key(&key).get_json("/v1/accounts").await;
     assert_eq!(accounts["count"], 1, "{accounts}");
@@ -454,7 +476,7 @@ async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() 
     let chooser = browser
         .go(
             Method::GET,
-            &authorize_url(&app, &app_id, "gdrive", "c1"),
+            &authorize_url(app, &app_id, "gdrive", "c1"),
             None,
             APP_REDIRECT,
         )
@@ -467,7 +489,7 @@ async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() 
 
     // The user says no at the service.
     let consent = browser
-        .choose(&authorize_url(&app, &app_id, "gdrive", "c2"), "gdrive")
+        .choose(&authorize_url(app, &app_id, "gdrive", "c2"), "gdrive")
         .await;
     let back = browser
         .submit(&consent, "decision", "deny", APP_REDIRECT)
@@ -479,7 +501,7 @@ async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() 
     // A callback replayed (the browser's history): nothing happens twice.
     let mut browser = Browser::new();
     let consent = browser
-        .choose(&authorize_url(&app, &app_id, "gdrive", "c3"), "gdrive")
+        .choose(&authorize_url(app, &app_id, "gdrive", "c3"), "gdrive")
         .await;
     let back = browser
         .submit(&consent, "decision", "allow", APP_REDIRECT)
@@ -500,7 +522,7 @@ async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() 
     // The service's answer arriving in another browser than the one that started.
     let mut started = Browser::new();
     let consent = started
-        .choose(&authorize_url(&app, &app_id, "gdrive", "c4"), "gdrive")
+        .choose(&authorize_url(app, &app_id, "gdrive", "c4"), "gdrive")
         .await;
     let mut other = Browser::new();
     let back = other
@@ -515,7 +537,7 @@ async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() 
     assert_eq!(param(&back.url, "code"), None);
 
     // A code exchanged with another redirect URI is refused.
-    let code = connect(&app, &app_id, "gdrive", ALLOW).await;
+    let code = connect(app, &app_id, "gdrive", ALLOW).await;
     let r = app
         .client
         .post(format!("{}/v1/oauth/token", app.base))
@@ -534,14 +556,12 @@ async fn gdrive_connects_in_a_browser_and_every_error_ends_on_the_application() 
 
 #[tokio::test]
 async fn onedrive_connects_in_a_browser() {
-    let mock = crate::onedrive::onedrive_mock().await;
-    let identity =
-        cloudbridge_fakes::identity::Identity::start(CLIENT.0, CLIENT.1, MOCK_TOKENS, 3600).await;
-    let app = app_for("onedrive", &mock.endpoint, &identity).await;
+    let connectable = connectable("onedrive").await;
+    let app = &connectable.app;
     let (app_id, key) = app.create_app("connects").await;
-    allow_redirect(&app, &app_id, false).await;
-    let code = connect(&app, &app_id, "onedrive", ALLOW).await;
-    let (token, _) = finish_and_use(&app, &app_id, &key, &code).await;
+    allow_redirect(app, &app_id, false).await;
+    let code = connect(app, &app_id, "onedrive", ALLOW).await;
+    let (token, _) = finish_and_use(app, &app_id, &key, &code).await;
     let me = app.with_token(&token).get_json("/v1/accounts/me").await;
     assert_eq!(me["service"], "onedrive");
     assert_eq!(me["account"], "mock.user@example.com", "named by e-mail");
@@ -549,12 +569,10 @@ async fn onedrive_connects_in_a_browser() {
 
 #[tokio::test]
 async fn the_popup_flow_posts_the_token_to_the_opener() {
-    let mock = crate::gdrive::drive_mock().await;
-    let identity =
-        cloudbridge_fakes::identity::Identity::start(CLIENT.0, CLIENT.1, MOCK_TOKENS, 3600).await;
-    let app = app_for("gdrive", &mock.endpoint, &identity).await;
+    let connectable = connectable("gdrive").await;
+    let app = &connectable.app;
     let (app_id, _) = app.create_app("widget").await;
-    allow_redirect(&app, &app_id, true).await;
+    allow_redirect(app, &app_id, true).await;
     let url = format!(
         "{}/v1/oauth?client_id={app_id}&response_type=token&redirect_uri=urn:ietf:wg:oauth:2.0:oob\
          &origin=http://127.0.0.1:9&state=p1&request_id=r1&scope=gdrive",
@@ -588,7 +606,7 @@ async fn the_popup_flow_posts_the_token_to_the_opener() {
     assert_eq!(message["state"], "p1");
     let token = message["access_token"].as_str().unwrap();
     assert_eq!(
-        verify(&app, token, &app_id).await,
+        verify(app, token, &app_id).await,
         message["account_id"].as_i64().unwrap()
     );
 }

@@ -74,6 +74,8 @@ impl Isolated {
         settings.scheduler.metrics_bind = "127.0.0.1:0".parse().unwrap();
         settings.local.data_root = data_root.path().to_path_buf();
         settings.log.filter = "warn".into();
+        settings.widgets.bundles_dir =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../widgets/node_modules");
         settings.secrets.keys =
             Secret::new(cloudbridge_shared::crypto::Cipher::generate_key("test"));
         settings.bootstrap_developer_key = Some(Secret::new(format!("dk-{id}")));

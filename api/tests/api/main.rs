@@ -4,6 +4,7 @@
 mod accounts;
 mod bad_input;
 mod boxcom;
+mod browser;
 mod conformance;
 mod connect;
 mod contract;

@@ -108,16 +108,14 @@ async fn oauth_step(app: &TestApp, args: &[&str]) -> serde_json::Value {
 
 #[tokio::test]
 async fn official_python_sdk_connects_an_account_with_oauth() {
-    use crate::connect::{allow_redirect, app_for, Browser, APP_REDIRECT, CLIENT, MOCK_TOKENS};
-    let mock = crate::gdrive::drive_mock().await;
-    let identity =
-        cloudbridge_fakes::identity::Identity::start(CLIENT.0, CLIENT.1, MOCK_TOKENS, 3600).await;
-    let app = app_for("gdrive", &mock.endpoint, &identity).await;
+    use crate::connect::{allow_redirect, connectable, Browser, APP_REDIRECT};
+    let connectable = connectable("gdrive").await;
+    let app = &connectable.app;
     let (app_id, key) = app.create_app("sdk-oauth").await;
-    allow_redirect(&app, &app_id, false).await;
+    allow_redirect(app, &app_id, false).await;
 
     // get_authorization_url → the user's browser → get_token_from_code → verify_token.
-    let start = oauth_step(&app, &["start", &app_id, APP_REDIRECT, "gdrive"]).await;
+    let start = oauth_step(app, &["start", &app_id, APP_REDIRECT, "gdrive"]).await;
     let mut browser = Browser::new();
     let consent = browser
         .choose(start["url"].as_str().unwrap(), "gdrive")
@@ -127,7 +125,7 @@ async fn official_python_sdk_connects_an_account_with_oauth() {
         .await;
     let state = start["state"].as_str().unwrap();
     let done = oauth_step(
-        &app,
+        app,
         &[
             "finish",
             &app_id,

@@ -180,3 +180,158 @@ async fn the_popup_flow_posts_to_trusted_domains_too() {
     let chooser = anyone.get(&popup).await;
     assert_eq!(chooser.status(), 200, "{}", chooser.text().await.unwrap());
 }
+
+#[tokio::test]
+async fn the_widgets_bundles_are_served_pointing_here() {
+    let app = TestApp::spawn().await;
+    let anyone = app.anonymous();
+    let base = &app.base;
+    let script = |r: reqwest::Response| async move {
+        assert_eq!(r.status(), 200);
+        let kind = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(kind.starts_with("application/javascript"), "{kind}");
+        assert!(r.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .starts_with("public"));
+        r.text().await.unwrap()
+    };
+    for loader in ["loader.js", "loader.min.js"] {
+        let js = script(
+            anyone
+                .get(&format!("/widgets/file-picker/v2/{loader}"))
+                .await,
+        )
+        .await;
+        let page = format!("{base}/widgets/file-picker/v2/picker/index.html");
+        assert_eq!(js.matches(&page).count(), 2, "{loader}");
+        assert!(!js.contains("static-cdn.kloudless.com"));
+    }
+    for auth in ["authenticator.js", "authenticator.min.js"] {
+        let js = script(
+            anyone
+                .get(&format!("/widgets/authenticator/v1/{auth}"))
+                .await,
+        )
+        .await;
+        assert!(js.contains(&format!("\"{base}\"")), "{auth}");
+        assert!(!js.contains("api.kloudless.com"));
+    }
+    let js = script(anyone.get("/widgets/file-picker/v2/picker/picker.js").await).await;
+    assert!(js.contains(&format!("String(\"{base}\")")));
+    // The picker's page and its assets, from the published tree.
+    let page = anyone
+        .get("/widgets/file-picker/v2/picker/index.html")
+        .await;
+    assert_eq!(page.status(), 200);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("kloudless-file-picker-script"));
+    let css = anyone
+        .get("/widgets/file-picker/v2/picker/picker.css")
+        .await;
+    assert_eq!(css.status(), 200);
+    assert!(css.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+    // Its images are drawn here.
+    let logo = anyone
+        .get("/widgets/static/webapp/sources/dropbox.png")
+        .await;
+    assert_eq!(logo.status(), 200);
+    assert_eq!(logo.headers()["content-type"], "image/svg+xml");
+    // Nothing else, and nothing outside the tree.
+    for missing in [
+        "/widgets/file-picker/v2/picker/nothing.js",
+        "/widgets/file-picker/v2/picker/..%2F..%2Floader%2Floader.js",
+        "/widgets/file-picker/v2/picker/%2e%2e/%2e%2e/loader/loader.js",
+        "/widgets/file-picker/v2/picker/",
+        "/widgets/static/webapp/sources/..png",
+        "/widgets/anything",
+    ] {
+        let r = anyone.get(missing).await;
+        crate::helpers::assert_error(r, 404, "not_found").await;
+    }
+}
+
+#[tokio::test]
+async fn the_widgets_calls_pass_cors_with_their_headers() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .client
+        .request(
+            Method::OPTIONS,
+            format!("{}/v1/accounts/1/storage/folders/root", app.base),
+        )
+        .header("Origin", "https://app.example.com")
+        .header("Access-Control-Request-Method", "GET")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,x-kloudless-source,x-picker-id",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    // `*` would not cover Authorization: the headers are named.
+    let allowed = r.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("authorization"), "{allowed}");
+    assert!(allowed.contains("x-picker-id"), "{allowed}");
+}
+
+#[tokio::test]
+async fn the_hosted_picker_is_trusted_alike_with_or_without_origin_and_may_open_the_popup() {
+    let app = TestApp::spawn().await;
+    let (app_id, _) = app.create_app("hosted").await;
+    let r = app
+        .dev_caller()
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/applications/{app_id}"),
+            &json!({"trusted_domains": ["https://app.example.com"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let config = |referer: String| {
+        let app_id = app_id.clone();
+        let request = app
+            .client
+            .get(format!("{}/file-picker/config/?app_id={app_id}", app.base))
+            .header("Referer", referer);
+        async move {
+            let body: Value = request.send().await.unwrap().json().await.unwrap();
+            body["user_data"]["trusted"].clone()
+        }
+    };
+    let hosted = |origin: &str| {
+        format!(
+            "{}/widgets/file-picker/v2/picker/index.html?app_id={app_id}&origin={origin}",
+            app.base
+        )
+    };
+    // The picker's first, origin-less call answers as its second will.
+    assert_eq!(config(hosted("https%3A%2F%2Fapp.example.com")).await, true);
+    assert_eq!(
+        config(hosted("https%3A%2F%2Fother.example.com")).await,
+        false
+    );
+    // Only the appliance's own picker page is read so.
+    let elsewhere = "https://evil.example/widgets/file-picker/v2/picker/index.html?origin=https%3A%2F%2Fapp.example.com";
+    assert_eq!(config(elsewhere.to_string()).await, false);
+
+    // The hosted picker's popup posts to the appliance's own origin.
+    crate::connect::allow_redirect(&app, &app_id, true).await;
+    let popup = format!(
+        "/v1/oauth?client_id={app_id}&response_type=token&redirect_uri=urn:ietf:wg:oauth:2.0:oob\
+         &origin={}&state=s&request_id=1&scope=any",
+        app.base
+    );
+    let chooser = app.anonymous().get(&popup).await;
+    assert_eq!(chooser.status(), 200, "{}", chooser.text().await.unwrap());
+}

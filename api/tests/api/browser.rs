@@ -1,0 +1,276 @@
+//! The real Kloudless widgets, as Cloudbridge serves them from npm, in headless Chromium
+//! (Debian's, driven by playwright-core; `testenv/node/browser/widgets.mjs`): an application's
+//! page on its own loopback origin embeds them by URL alone, a user clicks through, and
+//! what the page's callbacks receive is checked against the server. Screenshots of each
+//! step are kept in `target/browser-artifacts/<test>/`.
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use axum::{response::Html, routing::get, Router};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::{
+    connect::{allow_redirect, connectable},
+    helpers::{TestApp, STORAGE},
+};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// An application's own web site: `page` at `/` on a loopback port of its own (another
+/// origin than the API's). Returns the origin.
+async fn host(page: String) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let router = Router::new().route("/", get(move || async move { Html(page) }));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    origin
+}
+
+/// Runs one scenario of `widgets.mjs` with `params`; returns its result (panics with the
+/// browser's own account of a failure).
+async fn drive(test: &str, scenario: &str, params: Value) -> Value {
+    let artifacts = repo().join("target/browser-artifacts").join(test);
+    let _ = std::fs::remove_dir_all(&artifacts);
+    let run = tokio::process::Command::new("node")
+        .arg(repo().join("testenv/node/browser/widgets.mjs"))
+        .arg(scenario)
+        .current_dir(repo().join("testenv/node"))
+        .env("BROWSER_PARAMS", params.to_string())
+        .env("BROWSER_ARTIFACTS", &artifacts)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(180), run)
+        .await
+        .expect("the browser scenario finishes")
+        .expect("node runs (scripts/test.sh installs it, playwright-core and chromium)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| {
+            panic!(
+                "no result from the browser: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let result: Value = serde_json::from_str(line).unwrap();
+    assert!(
+        result.get("failure").is_none(),
+        "{test}: {}\n(screenshots in {})",
+        serde_json::to_string_pretty(&result).unwrap(),
+        artifacts.display()
+    );
+    result
+}
+
+/// The page of an application embedding the Authenticator by URL.
+fn authenticator_page(base: &str, app_id: &str, scope: &str) -> String {
+    format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>An app</title></head><body>
+<button id="connect">Connect an account</button>
+<script src="{base}/widgets/authenticator/v1/authenticator.min.js"></script>
+<script>
+window.__results = [];
+Kloudless.auth.authenticator(document.getElementById("connect"),
+  {{ client_id: "{app_id}", scope: "{scope}" }},
+  function (result) {{ window.__results.push(result); }});
+</script></body></html>"#
+    )
+}
+
+/// The page of an application embedding the File Picker by URL, with `options`; every
+/// event the picker fires is kept in order.
+fn picker_page(base: &str, options: &Value) -> String {
+    format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>An app</title></head><body>
+<button id="choose">Choose files</button>
+<script src="{base}/widgets/file-picker/v2/loader.min.js"></script>
+<script>
+window.__results = [];
+var picker = window.Kloudless.filePicker.picker({options});
+["success", "error", "cancel", "selected", "addAccount"].forEach(function (name) {{
+  picker.on(name, function (data) {{ window.__results.push({{ event: name, data: data }}); }});
+}});
+document.getElementById("choose").onclick = function () {{ picker.choose(); }};
+</script></body></html>"#
+    )
+}
+
+/// Adds `origin` to the application's trusted domains.
+async fn trust(app: &TestApp, app_id: &str, origin: &str) {
+    let r = app
+        .dev_caller()
+        .send_json(
+            Method::PATCH,
+            &format!("/v1/applications/{app_id}"),
+            &json!({ "trusted_domains": [origin] }),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn the_authenticator_connects_an_account_in_its_popup_and_reports_a_cancel() {
+    let connectable = connectable("gdrive").await;
+    let app = &connectable.app;
+    let (app_id, key) = app.create_app("authenticator").await;
+    allow_redirect(app, &app_id, true).await;
+    let page = host(authenticator_page(&app.base, &app_id, "gdrive")).await;
+    trust(app, &app_id, &page).await;
+
+    let done = drive(
+        "authenticator-connect",
+        "authenticator",
+        json!({ "page": page, "service": "gdrive" }),
+    )
+    .await;
+    // The widget checked the state, verified the token and looked the account up.
+    let result = &done["result"];
+    let token = result["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+    assert_eq!(result["token_type"], "Bearer");
+    assert_eq!(result["account"]["service"], "gdrive", "{result}");
+    let info = app.with_token(&token).get_json("/v1/oauth/token").await;
+    assert_eq!(info["client_id"], app_id);
+    assert_eq!(info["account_id"], result["account"]["id"]);
+    assert_eq!(done["popupClosed"], true);
+    let accounts = app.with_key(&key).get_json("/v1/accounts").await;
+    assert_eq!(accounts["count"], 1);
+
+    // The user cancels on Cloudbridge's page: the callback hears why.
+    let cancelled = drive(
+        "authenticator-cancel",
+        "authenticator",
+        json!({ "page": page, "service": "gdrive", "cancel": true }),
+    )
+    .await;
+    assert_eq!(cancelled["result"]["error"], "access_denied", "{cancelled}");
+    assert!(cancelled["result"].get("access_token").is_none());
+}
+
+/// A local account with `docs/report.txt` and `notes.txt`; returns its bearer token.
+async fn files_to_pick(app: &TestApp, key: &str) -> (i64, String) {
+    let (account, token) = app.import_local(key, "alice").await;
+    let user = app.with_token(&token);
+    let r = user
+        .post_json(
+            &format!("{STORAGE}/folders"),
+            &json!({"name": "docs", "parent_id": "root"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let docs: Value = r.json().await.unwrap();
+    let docs = docs["id"].as_str().unwrap();
+    assert_eq!(
+        user.upload(docs, "report.txt", "quarterly").await.status(),
+        201
+    );
+    assert_eq!(
+        user.upload("root", "notes.txt", "notes").await.status(),
+        201
+    );
+    (account, token)
+}
+
+/// What the picker gave the page for `event`.
+fn event<'a>(done: &'a Value, name: &str) -> &'a Value {
+    done["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == name)
+        .map(|e| &e["data"])
+        .unwrap_or_else(|| panic!("no {name} event: {done}"))
+}
+
+#[tokio::test]
+async fn the_file_picker_browses_selects_and_links_and_hands_tokens_only_to_trusted_pages() {
+    let app = TestApp::spawn().await;
+    let (app_id, key) = app.create_app("picker").await;
+    let (account, token) = files_to_pick(&app, &key).await;
+    let options = json!({
+        "app_id": app_id, "tokens": [token], "retrieve_token": true,
+        "link": true, "link_options": { "direct": true },
+    });
+    let trusted = host(picker_page(&app.base, &options)).await;
+    trust(&app, &app_id, &trusted).await;
+
+    let done = drive(
+        "picker-trusted",
+        "picker",
+        json!({ "page": trusted, "open": ["docs"], "select": ["report.txt"], "until": "success" }),
+    )
+    .await;
+    let picked = &event(&done, "success")[0];
+    assert_eq!(picked["name"], "report.txt", "{done}");
+    assert_eq!(picked["account"], account);
+    assert_eq!(picked["type"], "file");
+    assert_eq!(
+        picked["bearer_token"]["key"], token,
+        "a trusted page gets the token"
+    );
+    // The link the picker made serves the file.
+    let link = picked["link"].as_str().expect("a link");
+    let body = reqwest::get(link).await.unwrap().text().await.unwrap();
+    assert_eq!(body, "quarterly");
+
+    // The same page on an origin the application does not trust: no token.
+    let untrusted = host(picker_page(&app.base, &options)).await;
+    let done = drive(
+        "picker-untrusted",
+        "picker",
+        json!({ "page": untrusted, "select": ["notes.txt"], "until": "success" }),
+    )
+    .await;
+    let picked = &event(&done, "success")[0];
+    assert_eq!(picked["name"], "notes.txt", "{done}");
+    assert!(picked.get("bearer_token").is_none(), "{picked}");
+
+    // Closing the picker tells the page.
+    let done = drive(
+        "picker-cancel",
+        "picker",
+        json!({ "page": untrusted, "cancel": true, "until": "cancel" }),
+    )
+    .await;
+    event(&done, "cancel");
+}
+
+#[tokio::test]
+async fn the_file_picker_connects_an_account_through_its_popup() {
+    let connectable = connectable("gdrive").await;
+    let app = &connectable.app;
+    let (app_id, key) = app.create_app("picker-connect").await;
+    allow_redirect(app, &app_id, true).await;
+    let options = json!({ "app_id": app_id, "retrieve_token": true });
+    let page = host(picker_page(&app.base, &options)).await;
+    trust(app, &app_id, &page).await;
+
+    let done = drive(
+        "picker-connect",
+        "picker",
+        json!({
+            "page": page,
+            "connect": { "friendly": "Google Drive", "service": "gdrive" },
+            "cancel": true,
+            "until": "cancel",
+        }),
+    )
+    .await;
+    let added = event(&done, "addAccount");
+    assert_eq!(added["service"], "gdrive", "{done}");
+    let token = added["bearer_token"]["key"]
+        .as_str()
+        .expect("trusted: a token");
+    let me = app.with_token(token).get_json("/v1/accounts/me").await;
+    assert_eq!(me["id"], added["id"]);
+    let accounts = app.with_key(&key).get_json("/v1/accounts").await;
+    assert_eq!(accounts["count"], 1);
+}
