@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/fuzz.sh: runs every cargo-fuzz target (fuzz/fuzz_targets: ids, Range headers,
 # event cursors and part numbers, X-Kloudless-Metadata, OAuth scopes and origins, the File
-# Picker's upload chunk queries) for
-# FUZZ_SECONDS each (default 60) with libFuzzer, then prints each one's executions. A crash
+# Picker's upload chunk queries) for FUZZ_SECONDS each (default 60) with libFuzzer, then
+# prints each one's executions. A crash
 # stops the script, with the input in fuzz/artifacts/<target>/ (replay it with
 # `cargo fuzz run <target> <file>`). Corpora grow in fuzz/corpus/ between runs.
 # Installs cargo-fuzz when missing. The first build instruments every dependency and takes
