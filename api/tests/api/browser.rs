@@ -274,3 +274,91 @@ async fn the_file_picker_connects_an_account_through_its_popup() {
     let accounts = app.with_key(&key).get_json("/v1/accounts").await;
     assert_eq!(accounts["count"], 1);
 }
+
+/// What `widgets.mjs` uploads as a file of `size` bytes.
+fn test_bytes(size: usize) -> Vec<u8> {
+    (0..size).map(|i| (i % 251) as u8).collect()
+}
+
+/// The bytes of `name` in the upload location's folder.
+async fn landed(app: &TestApp, location: &crate::drop::Location, name: &str) -> Vec<u8> {
+    let user = app.with_token(&location.token);
+    let list = user
+        .get_json(&format!("{STORAGE}/folders/{}/contents", location.folder))
+        .await;
+    let file = list["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in the upload location: {list}"));
+    let r = user
+        .get(&format!(
+            "{STORAGE}/files/{}/contents",
+            file["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(r.status(), 200);
+    r.bytes().await.unwrap().to_vec()
+}
+
+#[tokio::test]
+async fn the_file_picker_uploads_from_the_computer_in_chunks_into_the_upload_location() {
+    let app = TestApp::builder()
+        .settings(|s| s.widgets.drop_chunk_bytes = 64 * 1024)
+        .spawn()
+        .await;
+    let location = crate::drop::location(&app).await;
+    let options = json!({ "app_id": location.app_id, "computer": true, "multiselect": true });
+    let page = host(picker_page(&app.base, &options)).await;
+
+    // 3.5 chunks, and a file of one chunk.
+    let (big, small) = (224 * 1024 + 100, 1000);
+    let done = drive(
+        "picker-computer",
+        "computer",
+        json!({ "page": page, "until": "success", "files": [
+            { "name": "scan.bin", "size": big }, { "name": "memo.bin", "size": small },
+        ]}),
+    )
+    .await;
+    let uploaded = event(&done, "success").as_array().unwrap();
+    let mut names: Vec<&str> = uploaded
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["memo.bin", "scan.bin"], "{done}");
+    assert!(uploaded.iter().all(|f| f["account"] == location.account));
+    assert_eq!(landed(&app, &location, "scan.bin").await, test_bytes(big));
+    assert_eq!(landed(&app, &location, "memo.bin").await, test_bytes(small));
+}
+
+#[tokio::test]
+async fn the_file_picker_copies_a_choice_to_the_upload_location() {
+    let app = TestApp::spawn().await;
+    let location = crate::drop::location(&app).await;
+    let (account, token) = files_to_pick(&app, &location.api_key).await;
+    let options = json!({
+        "app_id": location.app_id, "tokens": [token], "copy_to_upload_location": "sync",
+    });
+    let page = host(picker_page(&app.base, &options)).await;
+    let done = drive(
+        "picker-copy",
+        "picker",
+        json!({ "page": page, "select": ["notes.txt"], "until": "success" }),
+    )
+    .await;
+    // The page gets the copy, in the upload location's account; the original stays.
+    let copy = &event(&done, "success")[0];
+    assert_eq!(copy["name"], "notes.txt", "{done}");
+    assert_eq!(copy["account"], location.account);
+    assert_ne!(copy["account"], account);
+    assert_eq!(landed(&app, &location, "notes.txt").await, b"notes");
+    let root = app.with_token(&token).root_contents().await;
+    assert!(root["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["name"] == "notes.txt"));
+}

@@ -127,7 +127,39 @@ async function picker(context) {
   return { events: got };
 }
 
-const SCENARIOS = { authenticator, picker };
+/** The bytes of a test file: `size` bytes counting 0..250 over and over (the Rust side
+ * makes the same). */
+function testBytes(size) {
+  const bytes = Buffer.alloc(size);
+  for (let i = 0; i < size; i += 1) bytes[i] = i % 251;
+  return bytes;
+}
+
+/** The picker's "My Computer": add files, upload them (in chunks), the app's events. */
+async function computer(context) {
+  const page = await context.newPage();
+  await page.goto(params.page);
+  await page.click('#choose');
+  const frame = pickerFrame(page);
+  const tile = frame.locator('.service-list__item', { has: frame.locator('.icon__computer') });
+  await tile.first().click();
+  const input = frame.locator('#computer_uploader input[type="file"]');
+  await input.waitFor({ state: 'attached' });
+  await input.setInputFiles(
+    params.files.map((f) => ({
+      name: f.name,
+      mimeType: 'application/octet-stream',
+      buffer: testBytes(f.size),
+    })),
+  );
+  await snap(page, 'computer-added');
+  await frame.locator('#plupload_btn_upload').click();
+  const got = await results(page, 'success');
+  await snap(page, 'computer-uploaded');
+  return { events: got };
+}
+
+const SCENARIOS = { authenticator, picker, computer };
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
