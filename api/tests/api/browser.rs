@@ -15,16 +15,21 @@ use crate::{
     helpers::{TestApp, STORAGE},
 };
 
+/// What the application's site serves at `/report.pdf`.
+const REPORT: &str = "%PDF-1.4 a report";
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// An application's own web site: `page` at `/` on a loopback port of its own (another
-/// origin than the API's). Returns the origin.
+/// origin than the API's), and a file at `/report.pdf`. Returns the origin.
 async fn host(page: String) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let router = Router::new().route("/", get(move || async move { Html(page) }));
+    let router = Router::new()
+        .route("/", get(move || async move { Html(page) }))
+        .route("/report.pdf", get(|| async { REPORT }));
     tokio::spawn(async move { axum::serve(listener, router).await });
     origin
 }
@@ -92,7 +97,7 @@ fn picker_page(base: &str, options: &Value) -> String {
 <script src="{base}/widgets/file-picker/v2/loader.min.js"></script>
 <script>
 window.__results = [];
-var picker = window.Kloudless.filePicker.picker({options});
+var picker = window.__picker = window.Kloudless.filePicker.picker({options});
 ["success", "error", "cancel", "selected", "addAccount"].forEach(function (name) {{
   picker.on(name, function (data) {{ window.__results.push({{ event: name, data: data }}); }});
 }});
@@ -361,4 +366,75 @@ async fn the_file_picker_copies_a_choice_to_the_upload_location() {
         .unwrap()
         .iter()
         .any(|o| o["name"] == "notes.txt"));
+}
+
+#[tokio::test]
+async fn the_file_picker_saves_a_file_from_the_app_into_a_folder_the_user_picks() {
+    let app = TestApp::spawn().await;
+    let (app_id, key) = app.create_app("saver").await;
+    let (account, token) = files_to_pick(&app, &key).await;
+    let options = json!({ "app_id": app_id, "tokens": [token], "flavor": "saver" });
+    let page = host(picker_page(&app.base, &options)).await;
+    let done = drive(
+        "picker-saver",
+        "picker",
+        json!({
+            "page": page,
+            "save": [{ "url": format!("{page}/report.pdf"), "name": "report.pdf" }],
+            "open": ["docs"],
+            "until": "success",
+        }),
+    )
+    .await;
+    // The service fetched the file from the app's URL into the folder the user chose.
+    let saved = &event(&done, "success")[0];
+    assert_eq!(saved["name"], "report.pdf", "{done}");
+    assert_eq!(saved["account"], account);
+    let r = app
+        .with_token(&token)
+        .get(&format!(
+            "{STORAGE}/files/{}/contents",
+            saved["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(r.text().await.unwrap(), REPORT);
+    let docs = app.with_token(&token).root_contents().await;
+    let docs = docs["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "docs")
+        .unwrap()["id"]
+        .clone();
+    assert_eq!(saved["parent"]["id"], docs, "{saved}");
+}
+
+#[tokio::test]
+async fn the_file_picker_reports_a_failed_copy_to_the_page() {
+    let app = TestApp::spawn().await;
+    // No upload location: the copy the picker asks for fails.
+    let (app_id, key) = app.create_app("no-location").await;
+    let (_, token) = files_to_pick(&app, &key).await;
+    let options = json!({
+        "app_id": app_id, "tokens": [token], "copy_to_upload_location": "sync",
+    });
+    let page = host(picker_page(&app.base, &options)).await;
+    let done = drive(
+        "picker-error",
+        "picker",
+        json!({ "page": page, "select": ["notes.txt"], "until": "error" }),
+    )
+    .await;
+    let failed = &event(&done, "error")[0];
+    assert_eq!(failed["name"], "notes.txt", "{done}");
+    // The server's own error, in the Kloudless format.
+    let error = &failed["error"];
+    assert!(
+        error["status_code"].as_u64().is_some_and(|s| s >= 400),
+        "{failed}"
+    );
+    assert!(
+        error["error_code"].is_string() && error["id"].is_string(),
+        "{failed}"
+    );
 }

@@ -82,11 +82,16 @@ function pickerFrame(page) {
   return page.frameLocator('iframe.kloudless-modal');
 }
 
-/** The File Picker: connect through it, browse, select; the app's events. */
+/** The File Picker: connect through it, browse, select (or save `params.save` into the
+ * folder browsed to); the app's events. */
 async function picker(context) {
   const page = await context.newPage();
   await page.goto(params.page);
-  await page.click('#choose');
+  if (params.save) {
+    await page.evaluate((files) => window.__picker.save(files), params.save);
+  } else {
+    await page.click('#choose');
+  }
   const frame = pickerFrame(page);
   if (params.connect) {
     const tile = frame.locator('.service-list__item', { hasText: params.connect.friendly });
