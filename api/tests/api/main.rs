@@ -6,6 +6,7 @@ mod bad_input;
 mod boxcom;
 mod conformance;
 mod connect;
+mod connect_credentials;
 mod contract;
 mod dropbox;
 mod errors;
