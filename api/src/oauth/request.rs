@@ -156,7 +156,6 @@ pub fn services_in(scope: &str) -> Vec<String> {
             }
         }
     }
-    out.retain(|s| SERVICES.contains(&s.as_str()));
     out
 }
 
@@ -172,11 +171,21 @@ fn named_by(word: &str) -> Vec<&'static str> {
     }
     // Kloudless calls OneDrive `skydrive`; the widgets and apps built on it say so.
     let head = if head == "skydrive" { "onedrive" } else { head };
-    let connectable = OAUTH_SERVICES.iter().chain(CREDENTIALS_SERVICES).copied();
     match head {
-        "any" | "all" | "storage" => connectable.collect(),
-        named => connectable.filter(|s| *s == named).collect(),
+        "any" | "all" | "storage" => connectable().collect(),
+        named => connectable().filter(|s| *s == named).collect(),
     }
+}
+
+/// The services the hosted connect page connects, in the order it offers them: the
+/// OAuth services, then those connected by credentials (not `local`, an appliance
+/// folder only an application's API key creates). The File Picker lists these.
+pub fn connectable() -> impl Iterator<Item = &'static str> {
+    OAUTH_SERVICES
+        .iter()
+        .chain(CREDENTIALS_SERVICES)
+        .copied()
+        .filter(|s| SERVICES.contains(s))
 }
 
 /// Whether a scope asks for calendars (Kloudless' calendar API, `google_calendar`…),

@@ -149,6 +149,24 @@ async fn s3_connects_from_the_chooser_in_the_popup_flow() {
             chooser.body
         );
     }
+    // The File Picker lists what the page offers, and nothing it cannot connect.
+    let listed = app
+        .anonymous()
+        .get_json(&format!("/v1/public/services?apis=storage&app_id={app_id}"))
+        .await;
+    let listed: Vec<&str> = listed["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert!(!listed.contains(&"local"), "{listed:?}");
+    let offered = chooser.body.matches("name=\"service\"").count();
+    assert_eq!(listed.len(), offered, "{listed:?}");
+    for service in &listed {
+        let button = format!("name=\"service\" value=\"{service}\"");
+        assert!(chooser.body.contains(&button), "{service}");
+    }
     let page = browser
         .submit(&chooser, "service", "s3_compatible", APP_REDIRECT)
         .await;
