@@ -10,7 +10,9 @@ use crate::{
     connect::{
         allow_redirect, authorize_url, finish_and_use, param, Browser, Landing, APP_REDIRECT,
     },
-    helpers::{moto, public_only, rclone_webdav, Sshd, TestApp, SFTP_PASSWORD, SFTP_USER},
+    helpers::{
+        moto, public_only, rclone_webdav, ssh_keygen, Sshd, TestApp, SFTP_PASSWORD, SFTP_USER,
+    },
 };
 
 /// The credentials form's Connect button.
@@ -206,7 +208,7 @@ async fn s3_connects_from_the_chooser_in_the_popup_flow() {
 }
 
 #[tokio::test]
-async fn sftp_connects_with_a_password() {
+async fn sftp_connects_with_a_password_or_a_private_key() {
     let sshd = Sshd::start().await;
     let root = sshd.root("picked");
     std::fs::write(format!("{root}/notes.txt"), "n").unwrap();
@@ -242,6 +244,34 @@ async fn sftp_connects_with_a_password() {
     let me = app.with_token(&token).get_json("/v1/accounts/me").await;
     assert_eq!(me["service"], "sftp");
     assert_eq!(me["account"], format!("{SFTP_USER}@127.0.0.1:{port}"));
+    let listing = app.with_token(&token).root_contents().await;
+    assert_eq!(listing["objects"][0]["name"], "notes.txt", "{listing}");
+
+    // The same login by a private key with a passphrase: the same account, now keyed.
+    let (private, public) = ssh_keygen(sshd.etc.path(), "picker_ed25519", "ed25519", "key phrase");
+    sshd.authorize(&public);
+    let page = browser
+        .go(
+            Method::GET,
+            &authorize_url(&app, &app_id, "sftp", "s2"),
+            None,
+            APP_REDIRECT,
+        )
+        .await;
+    let typed = [
+        ("host", "127.0.0.1"),
+        ("port", port.as_str()),
+        ("username", SFTP_USER),
+        ("private_key", private.as_str()),
+        ("passphrase", "key phrase"),
+        ("root", root.as_str()),
+    ];
+    let back = browser
+        .fill_and_submit(&page, &typed, CONNECT, APP_REDIRECT)
+        .await;
+    let code = param(&back.url, "code").unwrap_or_else(|| panic!("{} {}", back.url, back.body));
+    let (token, keyed) = finish_and_use(&app, &app_id, &key, &code).await;
+    assert_eq!(keyed, me["id"].as_i64().unwrap());
     let listing = app.with_token(&token).root_contents().await;
     assert_eq!(listing["objects"][0]["name"], "notes.txt", "{listing}");
 }
