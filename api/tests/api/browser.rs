@@ -438,3 +438,48 @@ async fn the_file_picker_reports_a_failed_copy_to_the_page() {
         "{failed}"
     );
 }
+
+#[tokio::test]
+async fn the_file_picker_connects_a_webdav_account_through_the_credentials_form() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("minutes.txt"), "the minutes").unwrap();
+    let dav = crate::helpers::rclone_webdav(dir.path()).await;
+    let app = TestApp::spawn().await;
+    let (app_id, key) = app.create_app("picker-dav").await;
+    allow_redirect(&app, &app_id, true).await;
+    let options = json!({ "app_id": app_id, "retrieve_token": true });
+    let page = host(picker_page(&app.base, &options)).await;
+    trust(&app, &app_id, &page).await;
+
+    let form = json!({ "url": dav.endpoint, "token": "dav", "token_secret": "dav-password" });
+    let done = drive(
+        "picker-webdav",
+        "picker",
+        json!({
+            "page": page,
+            "connect": { "friendly": "WebDAV", "service": "webdav", "form": form },
+            "select": ["minutes.txt"],
+            "until": "success",
+        }),
+    )
+    .await;
+    let added = event(&done, "addAccount");
+    assert_eq!(added["service"], "webdav", "{done}");
+    // The new account browses at once: the file chosen from it is the server's.
+    let picked = &event(&done, "success")[0];
+    assert_eq!(picked["name"], "minutes.txt");
+    assert_eq!(picked["account"], added["id"]);
+    let token = picked["bearer_token"]["key"]
+        .as_str()
+        .expect("trusted: a token");
+    let r = app
+        .with_token(token)
+        .get(&format!(
+            "{STORAGE}/files/{}/contents",
+            picked["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(r.text().await.unwrap(), "the minutes");
+    let accounts = app.with_key(&key).get_json("/v1/accounts").await;
+    assert_eq!(accounts["count"], 1);
+}

@@ -49,8 +49,12 @@ async function connectIn(popup, { service, decision = 'allow', cancel = false, f
     await popup.click('button[name="action"][value="deny"]');
     return;
   }
-  await popup.click(`button[name="service"][value="${service}"]`);
-  await popup.waitForLoadState();
+  // A scope naming one service connected by credentials opens its form at once.
+  const choice = popup.locator(`button[name="service"][value="${service}"]`);
+  if (!form || (await choice.count()) > 0) {
+    await choice.click();
+    await popup.waitForLoadState();
+  }
   if (form) {
     for (const [name, value] of Object.entries(form)) {
       await popup.fill(`[name="${name}"]`, String(value));
