@@ -738,6 +738,38 @@ async fn upload_locations_are_managed_by_their_developer() {
     assert_eq!(r.status(), 204);
     let r = app.anonymous().get(&format!("/drop/{}", loc.app_id)).await;
     assert_error(r, 404, "not_found").await;
+
+    // A location goes with its account.
+    let r = dev.post_json(&path, &again).await;
+    assert_eq!(r.status(), 201);
+    let r = app
+        .with_key(&loc.api_key)
+        .delete(&format!("/v1/accounts/{}", loc.account))
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(dev.get_json(&path).await["total"], 0);
+}
+
+#[tokio::test]
+async fn unfinished_uploads_per_application_are_bounded() {
+    let app = TestApp::builder()
+        .settings(|s| {
+            s.widgets.drop_chunk_bytes = CHUNK as u64;
+            s.widgets.drop_max_open = 2;
+        })
+        .spawn()
+        .await;
+    let loc = location(&app).await;
+    let picker = Picker::new(&app, &loc.app_id);
+    let first = |id: &str| picker.chunk(id, "open.bin", 2 * CHUNK, (0, 2), bytes(CHUNK, 1));
+    for id in ["o_1", "o_2"] {
+        assert_eq!(first(id).go().await.status(), 200);
+    }
+    let r = first("o_3").go().await;
+    assert_error(r, 429, "rate_limit_exceeded").await;
+    // Finishing or aborting one makes room.
+    assert_eq!(picker.abort("o_1").await.status(), 204);
+    assert_eq!(first("o_3").go().await.status(), 200);
 }
 
 #[tokio::test]

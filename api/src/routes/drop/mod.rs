@@ -4,9 +4,10 @@
 //! unfinished uploads per application, a lifetime) and never overwrites a file.
 //!
 //! - `GET /drop/{app_id}`: the chunk size (404 when there is nowhere to upload to).
-//! - `POST /drop/{app_id}?…`: one chunk (`upload`).
+//! - `POST /drop/{app_id}?…`: one chunk (`upload`; `chunk` stages it).
 //! - `DELETE /drop/{app_id}?file_id=`: the picker cancelled a file.
 
+mod chunk;
 pub mod upload;
 
 use std::collections::HashMap;
