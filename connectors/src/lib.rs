@@ -73,6 +73,10 @@ pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
 /// [`oauth::Keeper`]).
 pub const OAUTH_SERVICES: &[&str] = &["gdrive", "onedrive", "onedrivebiz", "dropbox", "box"];
 
+/// Services whose accounts are connected with credentials the user types (keys, a
+/// password or a private key), checked against the service and stored sealed.
+pub const CREDENTIALS_SERVICES: &[&str] = &["s3", "s3_compatible", "webdav", "sftp"];
+
 /// Services this build can connect.
 pub const SERVICES: &[&str] = &[
     "local",

@@ -21,7 +21,7 @@ use std::{collections::HashMap, path::PathBuf};
 
 use axum::body::Bytes;
 
-use template::Template;
+use template::{Swap, Template, To};
 
 /// Where the picker's page lives under `/widgets/`.
 pub const PICKER_DIR: &str = "file-picker/v2/picker/";
@@ -29,67 +29,94 @@ pub const PICKER_DIR: &str = "file-picker/v2/picker/";
 /// The File Picker's page, relative to the base URL.
 const PICKER_PAGE: &str = "/widgets/file-picker/v2/picker/index.html";
 
-/// A script served rewritten: where, from which file, and which literals become ours.
+/// A file served rewritten: where, from which file, as what, and which literals become
+/// ours.
 struct Source {
     served: &'static str,
     file: &'static str,
-    swaps: &'static [(&'static str, &'static str)],
+    content_type: &'static str,
+    swaps: &'static [Swap],
 }
 
+const JS: &str = "application/javascript; charset=utf-8";
+
 /// The loader's built-in picker pages (the v1 explorer is what `custom_css` asks for).
-const LOADER_SWAPS: &[(&str, &str)] = &[
-    (
+const LOADER_SWAPS: &[Swap] = &[
+    Swap::once(
         "https://static-cdn.kloudless.com/p/platform/file-picker/v2/index.html",
         PICKER_PAGE,
     ),
-    (
+    Swap::once(
         "https://static-cdn.kloudless.com/p/platform/explorer/explorer.html",
         PICKER_PAGE,
     ),
 ];
 
 /// The Authenticator's built-in API.
-const AUTHENTICATOR_SWAPS: &[(&str, &str)] = &[("https://api.kloudless.com", "")];
+const AUTHENTICATOR_SWAPS: &[Swap] = &[Swap::once("https://api.kloudless.com", "")];
 
 const SOURCES: &[Source] = &[
     Source {
         served: "file-picker/v2/picker/picker.js",
         file: "@kloudless/file-picker/dist/picker/picker.js",
+        content_type: JS,
         swaps: &[
             // The published 2.3.3 bundle was built against Kloudless's test API.
-            ("https://test-api.kloudless.com", ""),
-            (
+            Swap::once("https://test-api.kloudless.com", ""),
+            Swap::once(
                 "https://s3-us-west-2.amazonaws.com/static-assets.kloudless.com",
                 "/widgets/static",
             ),
         ],
     },
     Source {
+        served: "file-picker/v2/picker/picker.css",
+        file: "@kloudless/file-picker/dist/picker/picker.css",
+        content_type: "text/css; charset=utf-8",
+        swaps: &[
+            // Its icons (drawn here, [`icons`]) and its font (the reader's own, if any).
+            Swap {
+                from: "https://kloudless-static-assets.s3.amazonaws.com/common/explorer/icon/",
+                to: To::Here("/widgets/static/explorer/icon/"),
+                times: 25,
+            },
+            Swap {
+                from: "url(https://kloudless-cors.s3.amazonaws.com/font/lato-v16-latin-regular.woff) format(\"woff\")",
+                to: To::Text("local(\"Lato\")"),
+                times: 1,
+            },
+        ],
+    },
+    Source {
         served: "file-picker/v2/loader.js",
         file: "@kloudless/file-picker/dist/loader/loader.js",
+        content_type: JS,
         swaps: LOADER_SWAPS,
     },
     Source {
         served: "file-picker/v2/loader.min.js",
         file: "@kloudless/file-picker/dist/loader/loader.min.js",
+        content_type: JS,
         swaps: LOADER_SWAPS,
     },
     Source {
         served: "authenticator/v1/authenticator.js",
         file: "@kloudless/authenticator/build/kloudless-authenticator.js",
+        content_type: JS,
         swaps: AUTHENTICATOR_SWAPS,
     },
     Source {
         served: "authenticator/v1/authenticator.min.js",
         file: "@kloudless/authenticator/build/kloudless-authenticator.min.js",
+        content_type: JS,
         swaps: AUTHENTICATOR_SWAPS,
     },
 ];
 
 /// What one path under `/widgets/` is.
 pub enum Asset {
-    /// A rewritten script.
-    Script(Bytes),
+    /// A rewritten file and its content type.
+    Rewritten(Bytes, &'static str),
     /// A file of the picker's tree, relative to [`Bundles::picker_dir`].
     PickerFile(String),
     /// An image (SVG).
@@ -98,7 +125,7 @@ pub enum Asset {
 
 /// The bundles this process serves.
 pub struct Bundles {
-    scripts: HashMap<&'static str, Template>,
+    scripts: HashMap<&'static str, (Template, &'static str)>,
     picker_dir: Option<PathBuf>,
 }
 
@@ -118,7 +145,7 @@ impl Bundles {
             };
             match Template::new(&text, source.swaps) {
                 Ok(t) => {
-                    scripts.insert(source.served, t);
+                    scripts.insert(source.served, (t, source.content_type));
                 }
                 Err(e) => tracing::warn!(
                     path = %path.display(),
@@ -144,8 +171,8 @@ impl Bundles {
 
     /// The asset at `path` (below `/widgets/`) for an appliance answering at `base`.
     pub fn asset(&self, path: &str, base: &str) -> Option<Asset> {
-        if let Some(script) = self.scripts.get(path) {
-            return Some(Asset::Script(script.render(base)));
+        if let Some((file, content_type)) = self.scripts.get(path) {
+            return Some(Asset::Rewritten(file.render(base), content_type));
         }
         if let Some(image) = path.strip_prefix("static/") {
             return icons::svg(image).map(Asset::Image);
@@ -180,7 +207,8 @@ mod tests {
         let b = installed();
         assert_eq!(b.scripts.len(), SOURCES.len(), "run `npm ci` in widgets/");
         assert!(b.picker_dir().is_some());
-        let Some(Asset::Script(js)) = b.asset("file-picker/v2/picker/picker.js", "http://cb:9")
+        let Some(Asset::Rewritten(js, _)) =
+            b.asset("file-picker/v2/picker/picker.js", "http://cb:9")
         else {
             panic!("picker.js")
         };
@@ -188,7 +216,8 @@ mod tests {
         assert!(js.contains(r#"base_url:String("http://cb:9")"#));
         assert!(js.contains(r#"static_path:"http://cb:9/widgets/static""#));
         assert!(!js.contains("kloudless.com\""));
-        let Some(Asset::Script(loader)) = b.asset("file-picker/v2/loader.min.js", "http://cb:9")
+        let Some(Asset::Rewritten(loader, _)) =
+            b.asset("file-picker/v2/loader.min.js", "http://cb:9")
         else {
             panic!("loader")
         };
@@ -200,7 +229,7 @@ mod tests {
             2
         );
         assert!(!loader.contains("static-cdn.kloudless.com"));
-        let Some(Asset::Script(auth)) =
+        let Some(Asset::Rewritten(auth, _)) =
             b.asset("authenticator/v1/authenticator.min.js", "http://cb:9")
         else {
             panic!("authenticator")

@@ -11,6 +11,37 @@ enum Piece {
     Base(&'static str),
 }
 
+/// A literal of a published file and what takes its place.
+#[derive(Clone, Copy, Debug)]
+pub struct Swap {
+    /// The literal.
+    pub from: &'static str,
+    /// What replaces it.
+    pub to: To,
+    /// How many times the published file has it.
+    pub times: usize,
+}
+
+/// What replaces a literal.
+#[derive(Clone, Copy, Debug)]
+pub enum To {
+    /// The base URL followed by this path.
+    Here(&'static str),
+    /// This text.
+    Text(&'static str),
+}
+
+impl Swap {
+    /// `from` once, becoming the base URL followed by `path`.
+    pub const fn once(from: &'static str, path: &'static str) -> Self {
+        Self {
+            from,
+            to: To::Here(path),
+            times: 1,
+        }
+    }
+}
+
 /// A script whose built-in URLs become the serving appliance's own.
 #[derive(Debug)]
 pub struct Template {
@@ -29,33 +60,35 @@ pub struct Unrecognised {
 }
 
 impl Template {
-    /// Cuts `text` at each `(literal, path)` of `swaps`: the literal is replaced by the base
-    /// URL followed by `path` when rendered. Each literal must occur exactly once, so a
-    /// bundle built differently from the published one is refused, not half rewritten.
-    pub fn new(text: &str, swaps: &[(&'static str, &'static str)]) -> Result<Self, Unrecognised> {
-        let mut cuts = Vec::with_capacity(swaps.len());
-        for &(literal, path) in swaps {
+    /// Cuts `text` at each literal of `swaps`, to be replaced when rendered. Each literal
+    /// must occur exactly as many times as the swap says, so a bundle built differently
+    /// from the published one is refused, not half rewritten.
+    pub fn new(text: &str, swaps: &[Swap]) -> Result<Self, Unrecognised> {
+        let mut cuts = Vec::new();
+        for swap in swaps {
+            let literal = swap.from;
             let found: Vec<usize> = text.match_indices(literal).map(|(at, _)| at).collect();
-            match found[..] {
-                [at] => cuts.push((at, literal, path)),
-                _ => {
-                    return Err(Unrecognised {
-                        literal,
-                        found: found.len(),
-                    })
-                }
+            if found.len() != swap.times {
+                return Err(Unrecognised {
+                    literal,
+                    found: found.len(),
+                });
             }
+            cuts.extend(found.into_iter().map(|at| (at, literal, swap.to)));
         }
         cuts.sort_unstable_by_key(|&(at, _, _)| at);
         let mut pieces = Vec::with_capacity(cuts.len() * 2 + 1);
         let mut from = 0;
-        for (at, literal, path) in cuts {
+        for (at, literal, to) in cuts {
             if at < from {
                 // Two literals overlap: no faithful rewriting exists.
                 return Err(Unrecognised { literal, found: 2 });
             }
             pieces.push(Piece::Text(text[from..at].into()));
-            pieces.push(Piece::Base(path));
+            pieces.push(match to {
+                To::Here(path) => Piece::Base(path),
+                To::Text(t) => Piece::Text(t.into()),
+            });
             from = at + literal.len();
         }
         pieces.push(Piece::Text(text[from..].into()));
@@ -107,7 +140,10 @@ mod tests {
     fn every_literal_is_replaced_in_place() {
         let t = Template::new(
             r#"a="https://k.example";b="https://s.example/x";c"#,
-            &[("https://s.example/x", "/w/s"), ("https://k.example", "")],
+            &[
+                Swap::once("https://s.example/x", "/w/s"),
+                Swap::once("https://k.example", ""),
+            ],
         )
         .unwrap();
         assert_eq!(
@@ -127,7 +163,7 @@ mod tests {
 
     #[test]
     fn a_literal_missing_or_repeated_refuses_the_bundle() {
-        let missing = Template::new("abc", &[("x", "")]).unwrap_err();
+        let missing = Template::new("abc", &[Swap::once("x", "")]).unwrap_err();
         assert_eq!(
             missing,
             Unrecognised {
@@ -135,7 +171,20 @@ mod tests {
                 found: 0
             }
         );
-        let twice = Template::new("xax", &[("x", "")]).unwrap_err();
+        let twice = Template::new("xax", &[Swap::once("x", "")]).unwrap_err();
         assert_eq!(twice.found, 2);
+    }
+
+    #[test]
+    fn a_literal_may_be_replaced_each_time_by_text() {
+        let every = Swap {
+            from: "u(k/",
+            to: To::Text("u(/s/"),
+            times: 2,
+        };
+        let t = Template::new("u(k/a) u(k/b)", &[every]).unwrap();
+        assert_eq!(&t.render("http://h")[..], b"u(/s/a) u(/s/b)");
+        let wrong = Swap { times: 3, ..every };
+        assert!(Template::new("u(k/a) u(k/b)", &[wrong]).is_err());
     }
 }

@@ -1,6 +1,8 @@
 //! `GET /v1/oauth`: checks the application's request, starts a flow bound to this browser
 //! and shows the chooser and consent page; its form (`POST /v1/oauth/flows/{id}`) sends
-//! the browser to the chosen service's authorization page.
+//! the browser to the chosen OAuth service's authorization page, or shows the
+//! [`credentials`](super::credentials) form of a service connected by credentials (shown
+//! at once when the scope names only that service).
 
 use std::collections::HashMap;
 
@@ -14,7 +16,7 @@ use cloudbridge_shared::{db, secret::random_token, ApiError};
 use sha2::{Digest, Sha256};
 
 use super::{
-    browser_secret, error_page, error_redirect,
+    browser_secret, credentials, error_page, error_redirect,
     request::{self, Refusal, Request},
     COOKIE,
 };
@@ -81,7 +83,12 @@ pub async fn start(
     if stored.is_err() {
         return error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.");
     }
-    let mut response = chooser(&app.name, &flow, &request);
+    let mut response = match request.services.as_slice() {
+        [only] if credentials::connects(only) => {
+            credentials::form(&app.name, &flow, only, &HashMap::new(), None)
+        }
+        _ => chooser(&app.name, &flow, &request),
+    };
     let cookie = format!(
         "{COOKIE}={secret}; Path=/v1/oauth; HttpOnly; SameSite=Lax; Max-Age={}{}",
         state.settings.oauth.flow_ttl_secs,
@@ -113,7 +120,7 @@ fn chooser(app_name: &str, flow: &str, request: &Request) -> Response {
     let body = format!(
         "<h1>Connect an account</h1>\
          <p><strong>{app_name}</strong> asks to access your files. Choose the service to \
-         connect; you will sign in there.</p>\
+         connect; you will sign in there, or enter your credentials here.</p>\
          <form method=\"post\" action=\"/v1/oauth/flows/{flow}\">{buttons}\
          <button type=\"submit\" name=\"action\" value=\"deny\">Cancel</button></form>"
     );
@@ -121,7 +128,7 @@ fn chooser(app_name: &str, flow: &str, request: &Request) -> Response {
 }
 
 /// The page for a flow that is unknown, expired or already ended.
-fn expired() -> Response {
+pub(super) fn expired() -> Response {
     error_page(
         StatusCode::BAD_REQUEST,
         "This connection attempt has expired; start again from the application.",
@@ -129,11 +136,12 @@ fn expired() -> Response {
 }
 
 /// The page for a flow that could not be read or updated (database trouble).
-fn unavailable() -> Response {
+pub(super) fn unavailable() -> Response {
     error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment.")
 }
 
-/// The flow this browser started, or why not.
+/// The flow this browser started, or why not: the flow cookie is what makes a form's
+/// `POST` this browser's own (a page elsewhere cannot send it: `SameSite=Lax`).
 async fn own_flow(
     state: &AppState,
     id: &str,
@@ -172,10 +180,11 @@ async fn own_flow(
     summary = "Choose a service",
     operation_id = "oauth_authorize_choose",
     params(
-        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+        ("id" = String, Path, description = "The flow."),
     ),
     request_body(content = crate::contract::JsonObject, content_type = "application/x-www-form-urlencoded"),
     responses(
+        (status = 200, description = "The credentials form of a service connected by credentials.", content_type = "text/html"),
         (status = 303, description = "To the chosen service's authorization page, or back to the application."),
         crate::contract::PageErrors,
     ),
@@ -186,25 +195,25 @@ pub async fn choose(
     headers: HeaderMap,
     form: Result<Form, ApiError>,
 ) -> Response {
-    let (Path(id), Form(form)) = match (id, form) {
-        (Ok(id), Ok(form)) => (id, form),
-        (Err(e), _) | (_, Err(e)) => return super::refused_page(e),
-    };
-    let (flow, request) = match own_flow(&state, &id, &headers).await {
-        Ok(found) => found,
+    let Posted {
+        id,
+        form,
+        flow,
+        request,
+    } = match posted(&state, id, &headers, form).await {
+        Ok(posted) => posted,
         Err(page) => return page,
     };
     let back = |error: &str, description: &str| super::callback::fail(&request, error, description);
-    if form.get("action").is_some_and(|a| a == "deny") {
-        let _ = db::oauth::finish(&state.db, &id).await;
-        return back("access_denied", "The user did not connect an account.");
-    }
-    let Some(service) = form.get("service").filter(|s| request.services.contains(s)) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Choose one of the services offered.",
-        );
+    let Some(service) = offered(&request, &form) else {
+        return not_offered();
     };
+    if credentials::connects(service) {
+        return match db::applications::get_any(&state.db, &flow.application_id).await {
+            Ok(Some(app)) => credentials::form(&app.name, &id, service, &HashMap::new(), None),
+            _ => unavailable(),
+        };
+    }
     let Some(provider) = state.settings.providers.get(service) else {
         return back("server_error", "This service is not configured.");
     };
@@ -265,6 +274,68 @@ pub async fn choose(
         }
     }
     Redirect::to(url.as_str()).into_response()
+}
+
+/// A form posted to a flow of this browser's, to go on with.
+pub(super) struct Posted {
+    /// The flow's id.
+    pub id: String,
+    /// The form's fields.
+    pub form: HashMap<String, String>,
+    /// The flow.
+    pub flow: db::oauth::Flow,
+    /// The application's request it carries.
+    pub request: Request,
+}
+
+/// The first steps of every form of the connect page: the path and fields read, the flow
+/// found and checked to be this browser's ([`own_flow`]), and Cancel (`action=deny`)
+/// ending it. `Err` is the page to answer with instead.
+pub(super) async fn posted(
+    state: &AppState,
+    id: Result<Path<String>, ApiError>,
+    headers: &HeaderMap,
+    form: Result<Form, ApiError>,
+) -> Result<Posted, Response> {
+    let (Path(id), Form(form)) = match (id, form) {
+        (Ok(id), Ok(form)) => (id, form),
+        (Err(e), _) | (_, Err(e)) => return Err(super::refused_page(e)),
+    };
+    let (flow, request) = own_flow(state, &id, headers).await?;
+    if form.get("action").is_some_and(|a| a == "deny") {
+        return Err(deny(state, &id, &request).await);
+    }
+    Ok(Posted {
+        id,
+        form,
+        flow,
+        request,
+    })
+}
+
+/// The service a form names, if the flow offers it.
+pub(super) fn offered<'f>(request: &Request, form: &'f HashMap<String, String>) -> Option<&'f str> {
+    form.get("service")
+        .filter(|s| request.services.contains(s))
+        .map(String::as_str)
+}
+
+/// The page for a form naming a service the flow does not offer.
+pub(super) fn not_offered() -> Response {
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "Choose one of the services offered.",
+    )
+}
+
+/// The user said no (Cancel): the flow ends, the application hears `access_denied`.
+async fn deny(state: &AppState, id: &str, request: &Request) -> Response {
+    let _ = db::oauth::finish(&state.db, id).await;
+    super::callback::fail(
+        request,
+        "access_denied",
+        "The user did not connect an account.",
+    )
 }
 
 /// Services whose authorization servers take PKCE (RFC 7636) challenges.

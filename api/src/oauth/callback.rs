@@ -130,12 +130,6 @@ async fn connect(
     service: &str,
     code: &str,
 ) -> Result<Response, (&'static str, String)> {
-    let unavailable = |_| {
-        (
-            "temporarily_unavailable",
-            "Try again in a moment.".to_string(),
-        )
-    };
     let keeper = state.connectors.tokens.as_ref().ok_or((
         "server_error",
         "The appliance cannot store tokens.".to_string(),
@@ -195,8 +189,27 @@ async fn connect(
     )
     .await
     .map_err(|e| ("server_error", e.message))?;
-    seed_events(state, &account).await;
-    tracing::info!(account = account.id, service, "account connected");
+    connected(state, &flow.application_id, request, &account).await
+}
+
+/// Ends a connect flow whose account is stored (by the callback here, or by the
+/// credentials form): the account's baseline for events taken, then the application
+/// answered as it asked, with a single-use code on its redirect URI or, in the popup
+/// flow, a bearer token posted to the opener.
+pub(super) async fn connected(
+    state: &AppState,
+    application: &str,
+    request: &Request,
+    account: &db::accounts::Account,
+) -> Result<Response, (&'static str, String)> {
+    let unavailable = |_| {
+        (
+            "temporarily_unavailable",
+            "Try again in a moment.".to_string(),
+        )
+    };
+    seed_events(state, account).await;
+    tracing::info!(account = account.id, service = %account.service, "account connected");
     if request.response_type == "token" {
         let token = db::bearer_tokens::create(&state.db, account.id)
             .await
@@ -206,7 +219,7 @@ async fn connect(
             "token_type": "Bearer",
             "scope": request.scope,
             "account_id": account.id,
-            "client_id": flow.application_id,
+            "client_id": application,
         });
         if let Some(s) = &request.state {
             message["state"] = json!(s);
@@ -217,7 +230,7 @@ async fn connect(
     db::oauth::issue_code(
         &state.db,
         &ours,
-        &flow.application_id,
+        application,
         account.id,
         &request.redirect_uri,
         &request.scope,

@@ -1,17 +1,20 @@
 //! The Kloudless OAuth endpoints (spec §3.1): an application sends its user to
 //! `GET /v1/oauth`; Cloudbridge shows a chooser and consent page, sends the browser to the
-//! chosen service, takes the service's callback, stores the account and its tokens, and
+//! chosen service (or, for a service connected by credentials, asks for them on a form of
+//! its own), takes the service's callback, stores the account and its tokens, and
 //! returns to the application with a code (`response_type=code`, exchanged at
 //! `POST /v1/oauth/token`) or, in the popup flow, posts a bearer token to the opener.
 //!
 //! # Layout
 //! - [`request`]: the application's request, checked (client, redirect URI, scope).
 //! - [`authorize`]: `GET /v1/oauth` and the chooser form's `POST`.
+//! - [`credentials`]: the form of the services connected by credentials, and its `POST`.
 //! - [`callback`]: the service's redirect back, the code exchange, the account.
 //! - [`token`]: `POST /v1/oauth/token` and `GET /v1/oauth/token`.
 
 pub mod authorize;
 pub mod callback;
+pub mod credentials;
 pub mod request;
 pub mod token;
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use cloudbridge_connectors::OAUTH_SERVICES;
+use cloudbridge_connectors::{CREDENTIALS_SERVICES, OAUTH_SERVICES, SERVICES};
 use cloudbridge_shared::db;
 use serde::{Deserialize, Serialize};
 
@@ -121,7 +121,12 @@ pub async fn check(
     if services.is_empty() {
         return Err(refuse(
             "invalid_scope",
-            "The scope names no service this appliance can connect.",
+            if asks_for_calendars(&scope) {
+                "Calendar services are not available on this appliance; the scope names no \
+                 storage service it can connect."
+            } else {
+                "The scope names no service this appliance can connect."
+            },
         ));
     }
     Ok((
@@ -139,27 +144,58 @@ pub async fn check(
     ))
 }
 
-/// Services a Kloudless scope allows: `any`, `all`, `storage`, `any.storage` allow every
-/// OAuth service; `gdrive`, `gdrive.storage`, `gdrive:admin`… name one.
+/// Services a Kloudless scope allows, OAuth services first: `any`, `all`, `storage`,
+/// `any.storage` allow every service the hosted page connects (OAuth and credentials);
+/// `gdrive`, `gdrive.storage`, `gdrive:admin`, `webdav:normal.storage` (the File
+/// Picker's spelling) name one. Words for APIs other than storage (`any.calendar`,
+/// `salesforce.crm`) name nothing.
 pub fn services_in(scope: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for word in scope.split_whitespace() {
-        let head = word.split(['.', ':']).next().unwrap_or("");
-        // Kloudless calls OneDrive `skydrive`; the widgets and apps built on it say so.
-        let head = if head == "skydrive" { "onedrive" } else { head };
-        let add: Vec<&str> = match head {
-            "any" | "all" | "storage" => OAUTH_SERVICES.to_vec(),
-            s if OAUTH_SERVICES.contains(&s) => vec![s],
-            _ => Vec::new(),
-        };
-        for s in add {
+        for s in named_by(word) {
             if !out.iter().any(|o| o == s) {
                 out.push(s.to_string());
             }
         }
     }
-    out.retain(|s| cloudbridge_connectors::SERVICES.contains(&s.as_str()));
     out
+}
+
+/// The services one scope word names: `<svc>[:<mode>][.<api>[…]]`, where only the
+/// storage API (and `basic`, which the picker asks for alongside) exists here.
+fn named_by(word: &str) -> Vec<&'static str> {
+    let (head, rest) = word.split_at(word.find(['.', ':']).unwrap_or(word.len()));
+    let api = rest
+        .split_once('.')
+        .map(|(_, api)| api.split(['.', ':', '"']).next().unwrap_or(""));
+    if api.is_some_and(|api| !matches!(api, "storage" | "basic" | "")) {
+        return Vec::new();
+    }
+    // Kloudless calls OneDrive `skydrive`; the widgets and apps built on it say so.
+    let head = if head == "skydrive" { "onedrive" } else { head };
+    match head {
+        "any" | "all" | "storage" => connectable().collect(),
+        named => connectable().filter(|s| *s == named).collect(),
+    }
+}
+
+/// The services the hosted connect page connects, in the order it offers them: the
+/// OAuth services, then those connected by credentials (not `local`, an appliance
+/// folder only an application's API key creates). The File Picker lists these.
+pub fn connectable() -> impl Iterator<Item = &'static str> {
+    OAUTH_SERVICES
+        .iter()
+        .chain(CREDENTIALS_SERVICES)
+        .copied()
+        .filter(|s| SERVICES.contains(s))
+}
+
+/// Whether a scope asks for calendars (Kloudless' calendar API, `google_calendar`…),
+/// which this appliance does not connect: the refusal says so.
+fn asks_for_calendars(scope: &str) -> bool {
+    scope
+        .split(|c: char| c.is_whitespace() || c == '.' || c == ':')
+        .any(|part| part.contains("calendar"))
 }
 
 /// `scheme://host[:port]` of a URL.
@@ -177,17 +213,22 @@ mod tests {
 
     #[test]
     fn scopes_name_services() {
-        let connectable = |s: &str| cloudbridge_connectors::SERVICES.contains(&s);
         let every: Vec<String> = OAUTH_SERVICES
             .iter()
-            .filter(|s| connectable(s))
+            .chain(CREDENTIALS_SERVICES)
+            .filter(|s| SERVICES.contains(s))
             .map(|s| s.to_string())
             .collect();
+        assert!(every.iter().any(|s| s == "webdav"), "{every:?}");
+        assert!(!every.iter().any(|s| s == "local"), "{every:?}");
         assert_eq!(services_in("any"), every);
         assert_eq!(services_in("any.storage"), every);
         assert_eq!(services_in("all"), every);
+        assert_eq!(services_in("storage"), every);
+        assert_eq!(services_in("any:normal.storage.default"), every);
         assert!(services_in("salesforce.crm").is_empty());
         assert!(services_in("").is_empty());
+        assert!(services_in("local").is_empty());
         for s in &every {
             assert_eq!(services_in(&format!("{s}.storage {s}")), vec![s.clone()]);
             // The File Picker's spelling.
@@ -195,8 +236,29 @@ mod tests {
                 services_in(&format!("{s}:normal.storage {s}:normal.basic")),
                 vec![s.clone()]
             );
+            assert_eq!(services_in(&format!("{s}:admin")), vec![s.clone()]);
         }
         assert_eq!(services_in("skydrive:normal.storage"), vec!["onedrive"]);
+        assert_eq!(services_in("sftp webdav"), vec!["sftp", "webdav"]);
+        assert_eq!(
+            services_in(r#"gdrive.storage."https://www.googleapis.com/auth/drive":raw"#),
+            vec!["gdrive"]
+        );
+    }
+
+    #[test]
+    fn calendars_are_named_in_the_refusal() {
+        for scope in [
+            "calendar",
+            "any.calendar",
+            "google_calendar",
+            "gdrive.calendar",
+        ] {
+            assert!(services_in(scope).is_empty(), "{scope}");
+            assert!(asks_for_calendars(scope), "{scope}");
+        }
+        assert_eq!(services_in("calendar gdrive"), vec!["gdrive"]);
+        assert!(!asks_for_calendars("any salesforce.crm"));
     }
 
     #[test]

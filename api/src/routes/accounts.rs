@@ -28,7 +28,6 @@ use crate::{
 
 /// Storage services Kloudless knew that this appliance does not connect yet.
 const KNOWN_ELSEWHERE: &[&str] = &[
-    "skydrive",
     "sharepoint",
     "egnyte",
     "sharefile",
@@ -38,8 +37,9 @@ const KNOWN_ELSEWHERE: &[&str] = &[
     "cmis",
 ];
 
-/// Body of `POST /v1/accounts` (Kloudless import fields plus the service's settings).
-#[derive(Debug, Deserialize)]
+/// Body of `POST /v1/accounts` (Kloudless import fields plus the service's settings); the
+/// hosted connect page's credentials form has the same fields ([`ImportBody::from_form`]).
+#[derive(Debug, Default, Deserialize)]
 pub struct ImportBody {
     account: Option<String>,
     service: Option<String>,
@@ -71,6 +71,109 @@ pub struct ImportBody {
     virtual_host_style: bool,
     /// The application's own data about the account (an object).
     custom_properties: Option<Value>,
+}
+
+/// Form fields holding secrets: never shown again on a page.
+pub const SECRET_FIELDS: &[&str] = &["token_secret", "password", "private_key", "passphrase"];
+
+impl ImportBody {
+    /// The credentials form of the hosted connect page for `service`: the same fields as
+    /// import's, as text. Its account is named after the login and the place
+    /// ([`login_name`]), so connecting the same login again updates the same account.
+    pub fn from_form(service: &str, form: &HashMap<String, String>) -> Result<Self, ApiError> {
+        // What people type and paste is trimmed; secrets are taken as they are.
+        let text = |k: &str| {
+            form.get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let secret = |k: &str| form.get(k).filter(|v| !v.is_empty()).cloned();
+        let port = text("port")
+            .map(|p| p.parse::<u16>().ok().filter(|p| *p > 0))
+            .map(|p| {
+                p.ok_or_else(|| {
+                    ApiError::invalid_parameters("`port` must be a number from 1 to 65535.")
+                })
+            })
+            .transpose()?;
+        let mut body = Self {
+            service: Some(service.to_string()),
+            token: text("token"),
+            token_secret: secret("token_secret"),
+            url: text("url"),
+            host: text("host"),
+            port,
+            username: text("username"),
+            password: secret("password"),
+            private_key: secret("private_key"),
+            passphrase: secret("passphrase"),
+            bucket: text("bucket"),
+            region: text("region"),
+            endpoint: text("endpoint"),
+            root: text("root"),
+            virtual_host_style: text("virtual_host_style")
+                .is_some_and(|v| matches!(v.as_str(), "on" | "true" | "1")),
+            ..Self::default()
+        };
+        body.account = Some(login_name(service, &body));
+        Ok(body)
+    }
+
+    /// The account's name (`account`), empty when not given.
+    pub fn account(&self) -> &str {
+        self.account.as_deref().unwrap_or_default()
+    }
+}
+
+/// The name of an account connected on the hosted page: who logs in where
+/// (`bucket`, `bucket@endpoint-host[:port]`, `user@dav-host[:port]/path`,
+/// `user@sftp-host[:port]`);
+/// the service's name while the fields that say so are missing.
+fn login_name(service: &str, body: &ImportBody) -> String {
+    // `host[:port]`, and the path when `with_path`.
+    let place = |url: &str, with_path: bool| {
+        let url = url::Url::parse(url).ok()?;
+        let mut at = url.host_str()?.to_string();
+        if let Some(port) = url.port() {
+            at.push_str(&format!(":{port}"));
+        }
+        if with_path {
+            at.push_str(url.path().trim_end_matches('/'));
+        }
+        Some(at)
+    };
+    let name = match service {
+        "s3" => body.bucket.clone(),
+        "s3_compatible" => body.bucket.as_ref().map(|bucket| {
+            match body.endpoint.as_deref().and_then(|e| place(e, false)) {
+                Some(at) => format!("{bucket}@{at}"),
+                None => bucket.clone(),
+            }
+        }),
+        "webdav" => body
+            .url
+            .as_deref()
+            .and_then(|u| place(u, true))
+            .map(|at| match &body.token {
+                Some(user) => format!("{user}@{at}"),
+                None => at,
+            }),
+        "sftp" => body.host.as_ref().map(|host| {
+            let user = body.username.as_ref().or(body.token.as_ref());
+            let at = match body.port {
+                Some(port) if port != sftp::default_port() => format!("{host}:{port}"),
+                _ => host.clone(),
+            };
+            match user {
+                Some(user) => format!("{user}@{at}"),
+                None => at,
+            }
+        }),
+        _ => None,
+    };
+    // Account names are at most 254 characters (import's own bound).
+    let name: String = name.unwrap_or_else(|| service.to_string());
+    name.chars().take(254).collect()
 }
 
 /// The stored configuration and sealed credentials of an account to import. Hosts the
@@ -197,6 +300,40 @@ fn sftp_settings(body: &ImportBody) -> Result<(sftp::SftpConfig, sftp::SftpSecre
     Ok((config, secrets))
 }
 
+/// An account's settings, checked against its service, with its credentials sealed:
+/// what [`check_and_seal`] hands to [`connect_credentials`] (or, for an OAuth service, to
+/// [`connect_oauth`]).
+pub struct Checked {
+    /// The account's stored configuration.
+    pub config: Value,
+    /// Its sealed credentials (none for `local` and OAuth services, whose tokens live
+    /// apart).
+    pub sealed: Option<Vec<u8>>,
+}
+
+/// The one check of an account to connect, for `POST /v1/accounts` and the hosted
+/// connect page's credentials form alike: the settings read (hosts the caller chose
+/// checked against the account address policy), the credentials sealed, then tried
+/// against the service by a worker (wrong credentials: 401 `service_unauthorized`).
+pub async fn check_and_seal(
+    state: &AppState,
+    service: &str,
+    name: &str,
+    body: &ImportBody,
+) -> Result<Checked, ApiError> {
+    let (config, sealed) = service_settings(state, service, name, body).await?;
+    let probe = AccountRef {
+        id: 0,
+        service: service.to_string(),
+        config: config.clone(),
+        sealed: sealed
+            .as_deref()
+            .map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
+    };
+    state.pipeline.call(Some(probe), Op::Validate).await?;
+    Ok(Checked { config, sealed })
+}
+
 /// `POST /v1/accounts`: connects an account to the caller's application and returns it
 /// with a bearer token for it (`bearer_token.key`). The worker checks the account against
 /// its service first (bad credentials: 401 `service_unauthorized`).
@@ -224,7 +361,11 @@ pub async fn import(
             "Importing an account needs the application's APIKey.",
         ));
     };
-    let service = body.service.as_deref().unwrap_or("local");
+    let service = match body.service.as_deref().unwrap_or("local") {
+        // Kloudless' name for OneDrive.
+        "skydrive" => "onedrive",
+        service => service,
+    };
     if !SERVICES.contains(&service) {
         return Err(if KNOWN_ELSEWHERE.contains(&service) {
             ApiError::not_implemented(format!("The service `{service}` is not available yet."))
@@ -238,16 +379,7 @@ pub async fn import(
         .filter(|n| !n.is_empty() && n.len() <= 254)
         .ok_or_else(|| ApiError::invalid_parameters("`account` is required."))?;
     let props = custom_properties(body.custom_properties.as_ref())?;
-    let (config, secrets) = service_settings(&state, service, name, &body).await?;
-    let probe = AccountRef {
-        id: 0,
-        service: service.to_string(),
-        config: config.clone(),
-        sealed: secrets
-            .as_deref()
-            .map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
-    };
-    state.pipeline.call(Some(probe), Op::Validate).await?;
+    let checked = check_and_seal(&state, service, name, &body).await?;
     let account = if OAUTH_SERVICES.contains(&service) {
         // Tokens live in their own versioned row, refreshed by the keeper.
         let secrets = OAuthSecrets {
@@ -259,7 +391,7 @@ pub async fn import(
             app,
             service,
             name,
-            &config,
+            &checked.config,
             Granted {
                 secrets,
                 expires_at: body.token_expiry,
@@ -267,7 +399,7 @@ pub async fn import(
         )
         .await?
     } else {
-        db::accounts::upsert(&state.db, app, service, name, &config, secrets.as_deref()).await?
+        connect_credentials(&state, app, service, name, &checked).await?
     };
     let account = match props {
         Some(props) => {
@@ -305,6 +437,28 @@ pub async fn connect_oauth(
     Ok(db::accounts::get(&state.db, app, account.id)
         .await?
         .unwrap_or(account))
+}
+
+/// Stores (or, for the same name, updates) an account connected by credentials (or a
+/// `local` one), as [`check_and_seal`] checked it.
+pub async fn connect_credentials(
+    state: &AppState,
+    app: &str,
+    service: &str,
+    name: &str,
+    checked: &Checked,
+) -> Result<db::accounts::Account, ApiError> {
+    let account = db::accounts::upsert(
+        &state.db,
+        app,
+        service,
+        name,
+        &checked.config,
+        checked.sealed.as_deref(),
+    )
+    .await?;
+    state.forget_account(app, account.id);
+    Ok(account)
 }
 
 /// Records what a newly connected account holds before its connection is answered, when

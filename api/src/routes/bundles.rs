@@ -54,14 +54,9 @@ pub async fn serve(
     let missing = || ApiError::not_found("No such widget file.").into_response();
     let mut response = match state.bundles.asset(&path, &base) {
         None => return missing(),
-        Some(Asset::Script(js)) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/javascript; charset=utf-8",
-            )],
-            js,
-        )
-            .into_response(),
+        Some(Asset::Rewritten(body, content_type)) => {
+            ([(header::CONTENT_TYPE, content_type)], body).into_response()
+        }
         Some(Asset::Image(svg)) => ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response(),
         Some(Asset::PickerFile(_)) => {
             let Some(dir) = state.bundles.picker_dir() else {

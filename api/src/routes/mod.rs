@@ -77,6 +77,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhook_deliveries::replay_dead))
         .routes(routes!(crate::oauth::authorize::start))
         .routes(routes!(crate::oauth::authorize::choose))
+        .routes(routes!(crate::oauth::credentials::submit))
         .routes(routes!(crate::oauth::callback::finish))
         .routes(routes!(
             crate::oauth::token::info,

@@ -1,6 +1,8 @@
 //! `GET /v1/public/services`: the services an application's users can connect, read by
 //! the File Picker (no credentials) to build its service list and account menu; it shows
-//! a saved account only when its service is listed (docs/widgets-protocol.md §3.4).
+//! a saved account only when its service is listed (docs/widgets-protocol.md §3.4). The
+//! list is what the hosted connect page offers for scope `any`
+//! ([`connectable`](crate::oauth::request::connectable)).
 
 use std::collections::HashMap;
 
@@ -87,8 +89,7 @@ pub async fn services(
         .get("retrieve_properties")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let objects = if storage {
-        cloudbridge_connectors::SERVICES
-            .iter()
+        crate::oauth::request::connectable()
             .map(|name| service(name, with_properties))
             .collect()
     } else {

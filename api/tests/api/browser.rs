@@ -15,16 +15,21 @@ use crate::{
     helpers::{TestApp, STORAGE},
 };
 
+/// What the application's site serves at `/report.pdf`.
+const REPORT: &str = "%PDF-1.4 a report";
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// An application's own web site: `page` at `/` on a loopback port of its own (another
-/// origin than the API's). Returns the origin.
+/// origin than the API's), and a file at `/report.pdf`. Returns the origin.
 async fn host(page: String) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let router = Router::new().route("/", get(move || async move { Html(page) }));
+    let router = Router::new()
+        .route("/", get(move || async move { Html(page) }))
+        .route("/report.pdf", get(|| async { REPORT }));
     tokio::spawn(async move { axum::serve(listener, router).await });
     origin
 }
@@ -92,7 +97,7 @@ fn picker_page(base: &str, options: &Value) -> String {
 <script src="{base}/widgets/file-picker/v2/loader.min.js"></script>
 <script>
 window.__results = [];
-var picker = window.Kloudless.filePicker.picker({options});
+var picker = window.__picker = window.Kloudless.filePicker.picker({options});
 ["success", "error", "cancel", "selected", "addAccount"].forEach(function (name) {{
   picker.on(name, function (data) {{ window.__results.push({{ event: name, data: data }}); }});
 }});
@@ -271,6 +276,210 @@ async fn the_file_picker_connects_an_account_through_its_popup() {
         .expect("trusted: a token");
     let me = app.with_token(token).get_json("/v1/accounts/me").await;
     assert_eq!(me["id"], added["id"]);
+    let accounts = app.with_key(&key).get_json("/v1/accounts").await;
+    assert_eq!(accounts["count"], 1);
+}
+
+/// What `widgets.mjs` uploads as a file of `size` bytes.
+fn test_bytes(size: usize) -> Vec<u8> {
+    (0..size).map(|i| (i % 251) as u8).collect()
+}
+
+/// The bytes of `name` in the upload location's folder.
+async fn landed(app: &TestApp, location: &crate::drop::Location, name: &str) -> Vec<u8> {
+    let user = app.with_token(&location.token);
+    let list = user
+        .get_json(&format!("{STORAGE}/folders/{}/contents", location.folder))
+        .await;
+    let file = list["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in the upload location: {list}"));
+    let r = user
+        .get(&format!(
+            "{STORAGE}/files/{}/contents",
+            file["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(r.status(), 200);
+    r.bytes().await.unwrap().to_vec()
+}
+
+#[tokio::test]
+async fn the_file_picker_uploads_from_the_computer_in_chunks_into_the_upload_location() {
+    let app = TestApp::builder()
+        .settings(|s| s.widgets.drop_chunk_bytes = 64 * 1024)
+        .spawn()
+        .await;
+    let location = crate::drop::location(&app).await;
+    let options = json!({ "app_id": location.app_id, "computer": true, "multiselect": true });
+    let page = host(picker_page(&app.base, &options)).await;
+
+    // 3.5 chunks, and a file of one chunk.
+    let (big, small) = (224 * 1024 + 100, 1000);
+    let done = drive(
+        "picker-computer",
+        "computer",
+        json!({ "page": page, "until": "success", "files": [
+            { "name": "scan.bin", "size": big }, { "name": "memo.bin", "size": small },
+        ]}),
+    )
+    .await;
+    let uploaded = event(&done, "success").as_array().unwrap();
+    let mut names: Vec<&str> = uploaded
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["memo.bin", "scan.bin"], "{done}");
+    assert!(uploaded.iter().all(|f| f["account"] == location.account));
+    assert_eq!(landed(&app, &location, "scan.bin").await, test_bytes(big));
+    assert_eq!(landed(&app, &location, "memo.bin").await, test_bytes(small));
+}
+
+#[tokio::test]
+async fn the_file_picker_copies_a_choice_to_the_upload_location() {
+    let app = TestApp::spawn().await;
+    let location = crate::drop::location(&app).await;
+    let (account, token) = files_to_pick(&app, &location.api_key).await;
+    let options = json!({
+        "app_id": location.app_id, "tokens": [token], "copy_to_upload_location": "sync",
+    });
+    let page = host(picker_page(&app.base, &options)).await;
+    let done = drive(
+        "picker-copy",
+        "picker",
+        json!({ "page": page, "select": ["notes.txt"], "until": "success" }),
+    )
+    .await;
+    // The page gets the copy, in the upload location's account; the original stays.
+    let copy = &event(&done, "success")[0];
+    assert_eq!(copy["name"], "notes.txt", "{done}");
+    assert_eq!(copy["account"], location.account);
+    assert_ne!(copy["account"], account);
+    assert_eq!(landed(&app, &location, "notes.txt").await, b"notes");
+    let root = app.with_token(&token).root_contents().await;
+    assert!(root["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["name"] == "notes.txt"));
+}
+
+#[tokio::test]
+async fn the_file_picker_saves_a_file_from_the_app_into_a_folder_the_user_picks() {
+    let app = TestApp::spawn().await;
+    let (app_id, key) = app.create_app("saver").await;
+    let (account, token) = files_to_pick(&app, &key).await;
+    let options = json!({ "app_id": app_id, "tokens": [token], "flavor": "saver" });
+    let page = host(picker_page(&app.base, &options)).await;
+    let done = drive(
+        "picker-saver",
+        "picker",
+        json!({
+            "page": page,
+            "save": [{ "url": format!("{page}/report.pdf"), "name": "report.pdf" }],
+            "open": ["docs"],
+            "until": "success",
+        }),
+    )
+    .await;
+    // The service fetched the file from the app's URL into the folder the user chose.
+    let saved = &event(&done, "success")[0];
+    assert_eq!(saved["name"], "report.pdf", "{done}");
+    assert_eq!(saved["account"], account);
+    let r = app
+        .with_token(&token)
+        .get(&format!(
+            "{STORAGE}/files/{}/contents",
+            saved["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(r.text().await.unwrap(), REPORT);
+    let docs = app.with_token(&token).root_contents().await;
+    let docs = docs["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "docs")
+        .unwrap()["id"]
+        .clone();
+    assert_eq!(saved["parent"]["id"], docs, "{saved}");
+}
+
+#[tokio::test]
+async fn the_file_picker_reports_a_failed_copy_to_the_page() {
+    let app = TestApp::spawn().await;
+    // No upload location: the copy the picker asks for fails.
+    let (app_id, key) = app.create_app("no-location").await;
+    let (_, token) = files_to_pick(&app, &key).await;
+    let options = json!({
+        "app_id": app_id, "tokens": [token], "copy_to_upload_location": "sync",
+    });
+    let page = host(picker_page(&app.base, &options)).await;
+    let done = drive(
+        "picker-error",
+        "picker",
+        json!({ "page": page, "select": ["notes.txt"], "until": "error" }),
+    )
+    .await;
+    let failed = &event(&done, "error")[0];
+    assert_eq!(failed["name"], "notes.txt", "{done}");
+    // The server's own error, in the Kloudless format.
+    let error = &failed["error"];
+    assert!(
+        error["status_code"].as_u64().is_some_and(|s| s >= 400),
+        "{failed}"
+    );
+    assert!(
+        error["error_code"].is_string() && error["id"].is_string(),
+        "{failed}"
+    );
+}
+
+#[tokio::test]
+async fn the_file_picker_connects_a_webdav_account_through_the_credentials_form() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("minutes.txt"), "the minutes").unwrap();
+    let dav = crate::helpers::rclone_webdav(dir.path()).await;
+    let app = TestApp::spawn().await;
+    let (app_id, key) = app.create_app("picker-dav").await;
+    allow_redirect(&app, &app_id, true).await;
+    let options = json!({ "app_id": app_id, "retrieve_token": true });
+    let page = host(picker_page(&app.base, &options)).await;
+    trust(&app, &app_id, &page).await;
+
+    let form = json!({ "url": dav.endpoint, "token": "dav", "token_secret": "dav-password" });
+    let done = drive(
+        "picker-webdav",
+        "picker",
+        json!({
+            "page": page,
+            "connect": { "friendly": "WebDAV", "service": "webdav", "form": form },
+            "select": ["minutes.txt"],
+            "until": "success",
+        }),
+    )
+    .await;
+    let added = event(&done, "addAccount");
+    assert_eq!(added["service"], "webdav", "{done}");
+    // The new account browses at once: the file chosen from it is the server's.
+    let picked = &event(&done, "success")[0];
+    assert_eq!(picked["name"], "minutes.txt");
+    assert_eq!(picked["account"], added["id"]);
+    let token = picked["bearer_token"]["key"]
+        .as_str()
+        .expect("trusted: a token");
+    let r = app
+        .with_token(token)
+        .get(&format!(
+            "{STORAGE}/files/{}/contents",
+            picked["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(r.text().await.unwrap(), "the minutes");
     let accounts = app.with_key(&key).get_json("/v1/accounts").await;
     assert_eq!(accounts["count"], 1);
 }

@@ -125,13 +125,36 @@ impl Browser {
         value: &str,
         stop_at: &str,
     ) -> Landing {
+        self.fill_and_submit(page, &[], (name, value), stop_at)
+            .await
+    }
+
+    /// Submits the first form on `page` with its inputs as the page has them, the fields
+    /// in `typed` (inputs or text areas) set to what is typed, pressing the button
+    /// `name=value`.
+    pub async fn fill_and_submit(
+        &mut self,
+        page: &Landing,
+        typed: &[(&str, &str)],
+        (name, value): (&str, &str),
+        stop_at: &str,
+    ) -> Landing {
         let form = page.body.split("<form").nth(1).expect("a form on the page");
         let action = attr(form, "action").unwrap_or_default();
         let mut fields: Vec<(String, String)> = form
             .split("<input")
             .skip(1)
             .filter_map(|i| Some((attr(i, "name")?, attr(i, "value").unwrap_or_default())))
+            .filter(|(k, _)| !typed.iter().any(|(t, _)| t == k))
             .collect();
+        for (k, v) in typed {
+            assert!(
+                form.contains(&format!("name=\"{k}\"")),
+                "no field {k} in {}",
+                page.body
+            );
+            fields.push((k.to_string(), v.to_string()));
+        }
         let button = format!("name=\"{name}\" value=\"{value}\"");
         assert!(
             form.contains(&button),
@@ -259,6 +282,18 @@ pub async fn connect(
         assert_eq!(param(asked, "code_challenge").unwrap().len(), 43, "{asked}");
     }
     param(&back.url, "code").expect("a code")
+}
+
+/// The message the popup flow's last page posts to its opener: `"kloudless:" + JSON`,
+/// the JSON parsed.
+pub fn posted_message(page: &str) -> Value {
+    let start = page.find("postMessage(").expect("a postMessage call") + "postMessage(".len();
+    let literal: String = serde_json::Deserializer::from_str(&page[start..])
+        .into_iter::<String>()
+        .next()
+        .unwrap()
+        .unwrap();
+    serde_json::from_str(literal.strip_prefix("kloudless:").unwrap()).unwrap()
 }
 
 /// `POST /v1/oauth/token` as the Python SDK sends it (quirk C9: a wrong content type).
@@ -590,14 +625,7 @@ async fn the_popup_flow_posts_the_token_to_the_opener() {
         "{}",
         done.body
     );
-    let start = done.body.find("postMessage(").unwrap() + "postMessage(".len();
-    let literal: String = serde_json::Deserializer::from_str(&done.body[start..])
-        .into_iter::<String>()
-        .next()
-        .unwrap()
-        .unwrap();
-    let envelope: Value =
-        serde_json::from_str(literal.strip_prefix("kloudless:").unwrap()).unwrap();
+    let envelope = posted_message(&done.body);
     // The widgets' envelope: routed by `id` (the request id), the result in `data`.
     assert_eq!(envelope["type"], "authentication");
     assert_eq!(envelope["id"], "r1");

@@ -12,17 +12,17 @@ const CHUNK: usize = 1024;
 
 /// An application with one upload location: folder `Inbox` of its local account
 /// `uploads`.
-struct Location {
-    app_id: String,
-    api_key: String,
+pub struct Location {
+    pub app_id: String,
+    pub api_key: String,
     /// The location's account.
-    account: i64,
+    pub account: i64,
     /// A bearer token of that account.
-    token: String,
+    pub token: String,
     /// The id of `Inbox`.
-    folder: String,
+    pub folder: String,
     /// The location's id.
-    id: i64,
+    pub id: i64,
 }
 
 /// Starts Cloudbridge with [`CHUNK`]-byte chunks and files of at most 10,000 bytes.
@@ -37,7 +37,7 @@ async fn spawn() -> TestApp {
 }
 
 /// Makes an application whose upload location is `Inbox` of its account `uploads`.
-async fn location(app: &TestApp) -> Location {
+pub async fn location(app: &TestApp) -> Location {
     let (app_id, api_key) = app.create_app("picker").await;
     let (account, token) = app.import_local(&api_key, "uploads").await;
     let folder: Value = app

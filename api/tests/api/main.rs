@@ -7,6 +7,7 @@ mod boxcom;
 mod browser;
 mod conformance;
 mod connect;
+mod connect_credentials;
 mod contract;
 mod drop;
 mod dropbox;

@@ -237,6 +237,12 @@ async fn the_widgets_bundles_are_served_pointing_here() {
         .to_str()
         .unwrap()
         .starts_with("text/css"));
+    // Its icons come from here too, and the font is the reader's own.
+    let css = css.text().await.unwrap();
+    assert!(!css.contains("amazonaws.com"));
+    assert!(css.contains(&format!("{base}/widgets/static/explorer/icon/close.svg")));
+    let close = anyone.get("/widgets/static/explorer/icon/close.svg").await;
+    assert_eq!(close.headers()["content-type"], "image/svg+xml");
     // Its images are drawn here.
     let logo = anyone
         .get("/widgets/static/webapp/sources/dropbox.png")

@@ -49,8 +49,12 @@ async function connectIn(popup, { service, decision = 'allow', cancel = false, f
     await popup.click('button[name="action"][value="deny"]');
     return;
   }
-  await popup.click(`button[name="service"][value="${service}"]`);
-  await popup.waitForLoadState();
+  // A scope naming one service connected by credentials opens its form at once.
+  const choice = popup.locator(`button[name="service"][value="${service}"]`);
+  if (!form || (await choice.count()) > 0) {
+    await choice.click();
+    await popup.waitForLoadState();
+  }
   if (form) {
     for (const [name, value] of Object.entries(form)) {
       await popup.fill(`[name="${name}"]`, String(value));
@@ -82,11 +86,16 @@ function pickerFrame(page) {
   return page.frameLocator('iframe.kloudless-modal');
 }
 
-/** The File Picker: connect through it, browse, select; the app's events. */
+/** The File Picker: connect through it, browse, select (or save `params.save` into the
+ * folder browsed to); the app's events. */
 async function picker(context) {
   const page = await context.newPage();
   await page.goto(params.page);
-  await page.click('#choose');
+  if (params.save) {
+    await page.evaluate((files) => window.__picker.save(files), params.save);
+  } else {
+    await page.click('#choose');
+  }
   const frame = pickerFrame(page);
   if (params.connect) {
     const tile = frame.locator('.service-list__item', { hasText: params.connect.friendly });
@@ -127,7 +136,39 @@ async function picker(context) {
   return { events: got };
 }
 
-const SCENARIOS = { authenticator, picker };
+/** The bytes of a test file: `size` bytes counting 0..250 over and over (the Rust side
+ * makes the same). */
+function testBytes(size) {
+  const bytes = Buffer.alloc(size);
+  for (let i = 0; i < size; i += 1) bytes[i] = i % 251;
+  return bytes;
+}
+
+/** The picker's "My Computer": add files, upload them (in chunks), the app's events. */
+async function computer(context) {
+  const page = await context.newPage();
+  await page.goto(params.page);
+  await page.click('#choose');
+  const frame = pickerFrame(page);
+  const tile = frame.locator('.service-list__item', { has: frame.locator('.icon__computer') });
+  await tile.first().click();
+  const input = frame.locator('#computer_uploader input[type="file"]');
+  await input.waitFor({ state: 'attached' });
+  await input.setInputFiles(
+    params.files.map((f) => ({
+      name: f.name,
+      mimeType: 'application/octet-stream',
+      buffer: testBytes(f.size),
+    })),
+  );
+  await snap(page, 'computer-added');
+  await frame.locator('#plupload_btn_upload').click();
+  const got = await results(page, 'success');
+  await snap(page, 'computer-uploaded');
+  return { events: got };
+}
+
+const SCENARIOS = { authenticator, picker, computer };
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
