@@ -110,7 +110,14 @@ wait_ready cloudbridge-jobs "http://127.0.0.1:${jobs_bind##*:}/health"
 wait_ready cloudbridge-scheduler "http://127.0.0.1:${scheduler_bind##*:}/health"
 
 key=$("$bin/cloudbridge-api" admin create-developer --email admin@localhost | tail -n 1)
+# The portal password of admin@localhost: made once, kept in run/ (0600) for later runs.
+if [ ! -s run/portal-password ]; then
+  (umask 077 && "$bin/cloudbridge-api" admin reset-password --email admin@localhost --admin \
+    | tail -n 1 > run/portal-password)
+fi
+portal_bind=${CLOUDBRIDGE_PORTAL__BIND:-0.0.0.0:8080}
 echo
 echo "Cloudbridge is up: API ${ready_url%/ready}, data in $CLOUDBRIDGE_LOCAL__DATA_ROOT"
+echo "Portal: http://127.0.0.1:${portal_bind##*:}  (admin@localhost, password in run/portal-password)"
 echo "Logs: $PWD/run/*.log    Stop: scripts/down.sh"
 echo "DeveloperKey: $key"

@@ -33,6 +33,16 @@ pub enum Admin {
         #[arg(long)]
         email: String,
     },
+    /// Gives a developer (made if there is none) a new random portal password, printed as
+    /// the last line; signs it out everywhere. `--admin` makes it an appliance admin.
+    ResetPassword {
+        /// The developer's e-mail.
+        #[arg(long)]
+        email: String,
+        /// Make the developer an appliance admin too.
+        #[arg(long)]
+        admin: bool,
+    },
     /// Applies pending database migrations.
     Migrate,
 }
@@ -49,9 +59,22 @@ pub async fn run(settings: &Settings, action: Admin) -> anyhow::Result<()> {
                 email.contains('@') && email.len() <= 254,
                 "not an e-mail address"
             );
+            let email = &db::developers::normalise_email(email);
             let key = db::developers::create_with_new_key(&pool, email).await?;
             println!("developer {email} created; DeveloperKey:");
             println!("{key}");
+        }
+        Admin::ResetPassword { email, admin } => {
+            let email = db::developers::normalise_email(&email);
+            anyhow::ensure!(
+                email.contains('@') && email.len() <= 254,
+                "not an e-mail address"
+            );
+            let password = cloudbridge_shared::secret::random_token(15);
+            let hash = cloudbridge_shared::secret::hash_password(&password);
+            db::developers::set_password(&pool, &email, &hash, admin).await?;
+            println!("portal password of {email} set (it signs in at the portal); password:");
+            println!("{password}");
         }
     }
     Ok(())

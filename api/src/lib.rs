@@ -32,6 +32,7 @@ mod oauth;
 pub mod parse;
 mod passthrough;
 mod pipeline;
+mod portal;
 mod range;
 mod remote;
 mod routes;

@@ -14,6 +14,8 @@ use crate::{cache::TtlCache, pipeline::Pipeline, routes, state::Shared, AppState
 /// A bound, ready-to-serve API process.
 pub struct Application {
     listener: TcpListener,
+    /// The developer portal's listener.
+    portal: TcpListener,
     state: AppState,
     /// Stops accepting requests.
     shutdown: CancellationToken,
@@ -38,6 +40,9 @@ impl Application {
         let listener = TcpListener::bind(settings.api.bind)
             .await
             .with_context(|| format!("binding {}", settings.api.bind))?;
+        let portal = TcpListener::bind(settings.portal.bind)
+            .await
+            .with_context(|| format!("binding the portal's {}", settings.portal.bind))?;
         let cache_ttl = Duration::from_millis(settings.api.auth_cache_ms);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -70,6 +75,7 @@ impl Application {
         crate::middleware::register_metrics();
         Ok(Self {
             listener,
+            portal,
             state,
             shutdown,
             background,
@@ -86,14 +92,24 @@ impl Application {
         self.addr().port()
     }
 
+    /// The developer portal's bound address.
+    pub fn portal_addr(&self) -> SocketAddr {
+        self.portal.local_addr().expect("bound listener")
+    }
+
     /// Serves until the shutdown token fires, then lets in-flight requests finish
     /// within the configured grace period.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let grace = Duration::from_millis(self.state.settings.api.shutdown_grace_ms);
         let bounds = crate::serve::Bounds::from_settings(&self.state.settings.api);
+        let portal = crate::portal::Portal::start(self.state.clone(), self.background.clone());
+        let portal = NormalizePathLayer::trim_trailing_slash().layer(crate::portal::router(portal));
         let app = NormalizePathLayer::trim_trailing_slash().layer(routes::router(self.state));
         tracing::info!(addr = %self.listener.local_addr()?, "api listening");
-        let server = crate::serve::serve(self.listener, app, bounds, self.shutdown.clone());
+        tracing::info!(addr = %self.portal.local_addr()?, "portal listening");
+        let api = crate::serve::serve(self.listener, app, bounds, self.shutdown.clone());
+        let portal = crate::serve::serve(self.portal, portal, bounds, self.shutdown.clone());
+        let server = async { tokio::try_join!(api, portal).map(|_| ()) };
         let shutdown = self.shutdown;
         // In-flight requests still need their replies while the server drains.
         let _stop_background = self.background.drop_guard();

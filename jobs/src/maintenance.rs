@@ -97,6 +97,9 @@ async fn housekeeping(job: MaintenanceJob, state: &WorkerState) -> Result<(), Bo
         tracing::warn!(error = %e, "expired connect flows not purged");
         0
     });
+    if let Err(e) = db::portal_sessions::delete_expired(&state.db).await {
+        tracing::warn!(error = %e, "ended portal sessions not purged");
+    }
     let keep = state.settings.webhooks.keep_secs;
     let notifications = db::webhooks::forget_delivered(&state.db, keep, WEBHOOK_BATCH)
         .await

@@ -65,6 +65,7 @@ deployment_start() {
   export CLOUDBRIDGE_SECRETS__KEYS="k1:$(head -c 32 /dev/urandom | base64 -w0)"
   export CLOUDBRIDGE_LOG__FILTER=${CLOUDBRIDGE_LOG__FILTER:-warn}
   export CLOUDBRIDGE_API__BIND=127.0.0.1:$base
+  export CLOUDBRIDGE_PORTAL__BIND=127.0.0.1:$((base + 2))
   export CLOUDBRIDGE_SCHEDULER__METRICS_BIND=127.0.0.1:$((base + 1))
   api_url=http://127.0.0.1:$base
 

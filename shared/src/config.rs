@@ -22,7 +22,7 @@ use crate::{netguard::Policy, secret::Secret};
 pub struct Settings {
     /// The HTTP API tier.
     pub api: ApiSettings,
-    /// The developer portal (port reserved).
+    /// The developer portal.
     pub portal: PortalSettings,
     /// PostgreSQL.
     pub database: DatabaseSettings,
@@ -100,8 +100,18 @@ pub struct ApiSettings {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PortalSettings {
-    /// Reserved listen address of the developer portal.
+    /// Listen address of the developer portal (its own listener, beside the API's).
     pub bind: SocketAddr,
+    /// Whether anyone may sign up; when off, developers are made by an admin
+    /// (`cloudbridge-api admin reset-password`).
+    pub signup: bool,
+    /// How long a portal session lasts without being used.
+    pub session_idle_secs: u64,
+    /// Sign-in attempts per e-mail address (a guesser cannot go fast; the real user is
+    /// never locked out for longer than a refill).
+    pub login_per_account: Rate,
+    /// Sign-in and sign-up attempts per client address.
+    pub login_per_address: Rate,
 }
 
 /// The browser widgets served by the API tier.
@@ -452,6 +462,10 @@ impl Default for Settings {
             },
             portal: PortalSettings {
                 bind: ([0, 0, 0, 0], 8080).into(),
+                signup: false,
+                session_idle_secs: 12 * 3600,
+                login_per_account: Rate::new(1.0 / 60.0, 5),
+                login_per_address: Rate::new(0.5, 20),
             },
             widgets: WidgetSettings {
                 bundles_dir: PathBuf::from("widgets/node_modules"),

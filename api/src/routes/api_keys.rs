@@ -62,9 +62,36 @@ pub async fn create(
     Developer(dev): Developer,
     Path(app): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    owned(&state, dev, &app).await?;
-    let (row, key) = db::api_keys::create(&state.db, &app, state.cipher.as_deref()).await?;
+    let (row, key) = create_key(&state, dev, &app).await?;
     Ok((StatusCode::CREATED, Json(wire::api_key(&row, Some(&key)))))
+}
+
+/// A new API key of developer `dev`'s application `app`, in clear (shown once): the one
+/// rule for the management API and the portal.
+pub(crate) async fn create_key(
+    state: &AppState,
+    dev: i64,
+    app: &str,
+) -> Result<(db::api_keys::ApiKey, String), ApiError> {
+    owned(state, dev, app).await?;
+    Ok(db::api_keys::create(&state.db, app, state.cipher.as_deref()).await?)
+}
+
+/// Revokes `key` (a key or its id) of developer `dev`'s application `app`, forgetting it
+/// at once in this process.
+pub(crate) async fn revoke_key(
+    state: &AppState,
+    dev: i64,
+    app: &str,
+    key: &str,
+) -> Result<(), ApiError> {
+    owned(state, dev, app).await?;
+    if db::api_keys::delete(&state.db, app, key).await? {
+        state.forget_application(app);
+        Ok(())
+    } else {
+        Err(ApiError::not_found("No API key has this id."))
+    }
 }
 
 /// `DELETE /v1/applications/{app}/apikeys/{key}` (the full key or its id).
@@ -89,11 +116,6 @@ pub async fn delete(
     Developer(dev): Developer,
     Path((app, key)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    owned(&state, dev, &app).await?;
-    if db::api_keys::delete(&state.db, &app, &key).await? {
-        state.forget_application(&app);
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("No API key has this id."))
-    }
+    revoke_key(&state, dev, &app, &key).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -154,18 +154,26 @@ pub async fn create(
     BaseUrl(base): BaseUrl,
     Json(body): Json<ApplicationBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let name = body.name.as_deref().map(str::trim).unwrap_or_default();
+    let (app, key) = create_application(&state, dev, body.into_fields()?).await?;
+    let mut json = wire::application(&app, &base);
+    json["api_key"] = key.into();
+    Ok((StatusCode::CREATED, Json(json)))
+}
+
+/// Creates an application of developer `dev` with its first API key (in clear: shown
+/// once): the one rule for the management API and the portal.
+pub(crate) async fn create_application(
+    state: &AppState,
+    dev: i64,
+    fields: ApplicationFields,
+) -> Result<(db::applications::Application, String), ApiError> {
+    let name = fields.name.as_deref().map(str::trim).unwrap_or_default();
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::invalid_parameters(
             "`name` is required (1-200 characters).",
         ));
     }
-    let (app, key) =
-        db::applications::create(&state.db, dev, body.into_fields()?, state.cipher.as_deref())
-            .await?;
-    let mut json = wire::application(&app, &base);
-    json["api_key"] = key.into();
-    Ok((StatusCode::CREATED, Json(json)))
+    Ok(db::applications::create(&state.db, dev, fields, state.cipher.as_deref()).await?)
 }
 
 /// `GET /v1/applications/{app}`

@@ -18,9 +18,9 @@ use utoipa_axum::{
 use crate::{middleware, AppState};
 
 pub(crate) mod accounts;
-mod api_keys;
+pub(crate) mod api_keys;
 mod app_oauth;
-mod applications;
+pub(crate) mod applications;
 mod bundles;
 mod drop;
 mod events;

@@ -66,6 +66,7 @@ impl Isolated {
         settings.redis.url = Secret::new(redis_url());
         settings.redis.prefix = format!("cbtest:{id}");
         settings.api.bind = "127.0.0.1:0".parse().unwrap();
+        settings.portal.bind = "127.0.0.1:0".parse().unwrap();
         settings.api.request_timeout_ms = 10_000;
         settings.api.shutdown_grace_ms = 1_000;
         settings.jobs.metrics_bind = "127.0.0.1:0".parse().unwrap();
@@ -122,6 +123,8 @@ impl Drop for Isolated {
 /// A running Cloudbridge for one test.
 pub struct TestApp {
     pub base: String,
+    /// The developer portal's base URL.
+    pub portal: String,
     pub client: reqwest::Client,
     pub developer_key: String,
     pub iso: Isolated,
@@ -415,6 +418,7 @@ impl Builder {
             .await
             .unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
+        let portal = format!("http://127.0.0.1:{}", app.portal_addr().port());
         tokio::spawn(app.run_until_stopped());
         let developer_key = iso
             .settings
@@ -425,6 +429,7 @@ impl Builder {
             .to_string();
         let mut test_app = TestApp {
             base,
+            portal,
             client: reqwest::Client::new(),
             developer_key,
             iso,
@@ -523,6 +528,7 @@ impl Proc {
             .env("REDIS_URL", settings.redis.url.expose())
             .env("CLOUDBRIDGE_REDIS__PREFIX", &settings.redis.prefix)
             .env("CLOUDBRIDGE_LOCAL__DATA_ROOT", &settings.local.data_root)
+            .env("CLOUDBRIDGE_PORTAL__BIND", "127.0.0.1:0")
             .env(
                 "CLOUDBRIDGE_API__REQUEST_TIMEOUT_MS",
                 settings.api.request_timeout_ms.to_string(),

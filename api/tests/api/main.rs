@@ -24,6 +24,7 @@ mod onedrive;
 mod ops;
 mod paths;
 mod pipeline;
+mod portal;
 mod processes;
 mod reachability;
 mod sdk;

@@ -41,3 +41,97 @@ pub async fn find_by_key(pool: &PgPool, key: &str) -> Result<Option<i64>, sqlx::
         .fetch_optional(pool)
         .await
 }
+
+/// What signing in needs to know of a developer.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Login {
+    /// The developer.
+    pub id: i64,
+    /// argon2id hash of the password, if one was set.
+    pub password_hash: Option<String>,
+    /// Disabled by an admin: cannot sign in.
+    pub disabled: bool,
+}
+
+/// A developer's e-mail as stored: trimmed and lower case (one account per address).
+pub fn normalise_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// The sign-in record of `email`.
+pub async fn login(pool: &PgPool, email: &str) -> Result<Option<Login>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, password_hash, disabled FROM developers WHERE lower(email) = $1
+         ORDER BY id LIMIT 1",
+    )
+    .bind(normalise_email(email))
+    .fetch_optional(pool)
+    .await
+}
+
+/// Signs up `email` with a password hash; `None` when the address is taken.
+pub async fn sign_up(
+    pool: &PgPool,
+    email: &str,
+    password_hash: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO developers (email, password_hash) VALUES ($1, $2)
+         ON CONFLICT (email) DO NOTHING RETURNING id",
+    )
+    .bind(normalise_email(email))
+    .bind(password_hash)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Sets the password of `email`, making the developer if there is none (an admin's reset,
+/// or the first admin); `admin` makes it an appliance admin. Signs it out everywhere.
+pub async fn set_password(
+    pool: &PgPool,
+    email: &str,
+    password_hash: &str,
+    admin: bool,
+) -> Result<i64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO developers (email, password_hash, admin) VALUES ($1, $2, $3)
+         ON CONFLICT (email) DO UPDATE
+           SET password_hash = EXCLUDED.password_hash,
+               admin = developers.admin OR EXCLUDED.admin
+         RETURNING id",
+    )
+    .bind(normalise_email(email))
+    .bind(password_hash)
+    .bind(admin)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM portal_sessions WHERE developer_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Changes a signed-in developer's password, signing out its other sessions (`keep`, the
+/// digest of the session changing it, stays).
+pub async fn change_password(
+    pool: &PgPool,
+    id: i64,
+    password_hash: &str,
+    keep: &[u8],
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE developers SET password_hash = $2 WHERE id = $1")
+        .bind(id)
+        .bind(password_hash)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM portal_sessions WHERE developer_id = $1 AND token_hash <> $2")
+        .bind(id)
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}

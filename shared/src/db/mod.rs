@@ -17,6 +17,7 @@ pub mod feeds;
 pub mod links;
 pub mod multipart;
 pub mod oauth;
+pub mod portal_sessions;
 pub mod properties;
 pub mod providers;
 pub mod remote_uploads;

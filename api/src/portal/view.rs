@@ -1,0 +1,198 @@
+//! The portal's pages (askama templates in `api/templates/portal/`, checked when the crate
+//! compiles) and how they become responses.
+
+use askama::Template;
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{Html, IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+
+/// What every page's frame shows: who is signed in (their e-mail and session CSRF token
+/// for the sign-out form) and a message.
+#[derive(Default)]
+pub struct Frame {
+    /// The signed-in developer's e-mail.
+    pub signed_in: Option<String>,
+    /// The session's CSRF token (empty when signed out).
+    pub csrf: String,
+    /// A note on what just happened.
+    pub flash: Option<String>,
+    /// What went wrong.
+    pub error: Option<String>,
+}
+
+impl Frame {
+    /// The frame of a signed-in page.
+    pub fn signed(session: &cloudbridge_shared::db::portal_sessions::Session) -> Self {
+        Self {
+            signed_in: Some(session.email.clone()),
+            csrf: session.csrf.clone(),
+            ..Self::default()
+        }
+    }
+}
+
+/// `login.html`.
+#[derive(Template)]
+#[template(path = "portal/login.html")]
+pub struct Login {
+    pub signed_in: Option<String>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub error: Option<String>,
+    pub email: String,
+    pub signup: bool,
+}
+
+/// `signup.html`.
+#[derive(Template)]
+#[template(path = "portal/signup.html")]
+pub struct Signup {
+    pub signed_in: Option<String>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub error: Option<String>,
+    pub email: String,
+    pub min_password: usize,
+}
+
+/// `account.html`.
+#[derive(Template)]
+#[template(path = "portal/account.html")]
+pub struct Account {
+    pub signed_in: Option<String>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub error: Option<String>,
+    pub email: String,
+    pub admin: bool,
+    pub min_password: usize,
+}
+
+/// One row of the applications list.
+pub struct AppRow {
+    pub id: String,
+    pub name: String,
+    pub active: bool,
+    pub created: String,
+}
+
+/// `apps.html`.
+#[derive(Template)]
+#[template(path = "portal/apps.html")]
+pub struct Apps {
+    pub signed_in: Option<String>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub error: Option<String>,
+    pub apps: Vec<AppRow>,
+}
+
+/// One API key of an application (never the key itself).
+pub struct KeyRow {
+    pub id: String,
+    pub created: String,
+}
+
+/// `app.html`.
+#[derive(Template)]
+#[template(path = "portal/app.html")]
+pub struct App {
+    pub signed_in: Option<String>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub error: Option<String>,
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub active: bool,
+    pub created: String,
+    pub keys: Vec<KeyRow>,
+    /// A key just made, shown this once.
+    pub new_key: Option<String>,
+}
+
+/// `message.html`: a page that only says something.
+#[derive(Template)]
+#[template(path = "portal/message.html")]
+pub struct Message {
+    pub signed_in: Option<String>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    pub error: Option<String>,
+    pub heading: String,
+    pub text: String,
+}
+
+/// A time as pages show it.
+pub fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// `page` rendered with `status`, never cached.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => {
+            let mut response = (status, Html(html)).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "portal page failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be shown.",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A page saying `text` under `heading`.
+pub fn message(status: StatusCode, frame: Frame, heading: &str, text: &str) -> Response {
+    render(
+        status,
+        &Message {
+            signed_in: frame.signed_in,
+            csrf: frame.csrf,
+            flash: frame.flash,
+            error: frame.error,
+            heading: heading.into(),
+            text: text.into(),
+        },
+    )
+}
+
+/// The page of something that is not there (or not the developer's: the same answer).
+pub fn not_found(frame: Frame) -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        frame,
+        "Not found",
+        "There is nothing here, or it is not yours.",
+    )
+}
+
+/// The page of a form posted without its CSRF token.
+pub fn forbidden() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        Frame::default(),
+        "Form expired",
+        "This form is stale or did not come from this portal. Go back, reload the page and try again.",
+    )
+}
+
+/// The page of the database or another part being unavailable.
+pub fn unavailable(e: impl std::fmt::Display) -> Response {
+    tracing::warn!(error = %e, "portal request failed");
+    message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        Frame::default(),
+        "Try again in a moment",
+        "The portal could not reach its database.",
+    )
+}
