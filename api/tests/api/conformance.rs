@@ -929,7 +929,9 @@ async fn pages_completely(a: &Caller, n: usize) {
                 "{STORAGE}/folders/root/contents?page_size=1000&page={page}"
             ))
             .await;
-        let objects = list["objects"].as_array().unwrap();
+        let objects = list["objects"]
+            .as_array()
+            .unwrap_or_else(|| panic!("page {page}: {list}"));
         names.extend(
             objects
                 .iter()
