@@ -12,7 +12,7 @@ use axum_extra::extract::CookieJar;
 use cloudbridge_shared::db::{developers, portal_sessions};
 
 use super::{
-    session::{self, Signed},
+    session::{self, Posted, Signed},
     view::{self, Frame},
     Portal,
 };
@@ -233,13 +233,9 @@ fn plausible_email(email: &str) -> bool {
 /// `POST /logout`.
 pub async fn logout(
     State(portal): State<Portal>,
-    signed: Signed,
     jar: CookieJar,
-    Form(form): Form<Fields>,
+    Posted { signed, .. }: Posted,
 ) -> Response {
-    if !signed.csrf_ok(form.get("csrf").map(String::as_str)) {
-        return view::forbidden();
-    }
     if let Err(e) = portal_sessions::delete(&portal.app.db, &signed.token).await {
         return view::unavailable(e);
     }
@@ -279,12 +275,8 @@ pub async fn account(signed: Signed) -> Response {
 /// `POST /account/password`: the current password, then the new one; other sessions end.
 pub async fn change_password(
     State(portal): State<Portal>,
-    signed: Signed,
-    Form(form): Form<Fields>,
+    Posted { signed, form }: Posted,
 ) -> Response {
-    if !signed.csrf_ok(form.get("csrf").map(String::as_str)) {
-        return view::forbidden();
-    }
     let refuse = |status, e: &str| account_page(&signed, status, None, Some(e.to_string()));
     let current = match developers::login(&portal.app.db, &signed.session.email).await {
         Ok(Some(found)) => found.password_hash.unwrap_or_default(),

@@ -181,7 +181,9 @@ pub fn router(portal: Portal) -> Router {
         .route("/account", get(auth::account))
         .route("/account/password", post(auth::change_password))
         .route("/apps", get(apps::list).post(apps::create))
-        .route("/apps/{id}", get(apps::get))
+        .route("/apps/{id}", get(apps::get).post(apps::update))
+        .route("/apps/{id}/redirect_uris", post(apps::redirect_uris))
+        .route("/apps/{id}/delete", post(apps::delete))
         .route("/apps/{id}/keys", post(apps::new_key))
         .route("/apps/{id}/keys/{key}/revoke", post(apps::revoke_key))
         .route(

@@ -84,6 +84,36 @@ impl FromRequestParts<Portal> for Signed {
     }
 }
 
+/// A form posted by a signed-in developer, with the session's CSRF token (else refused,
+/// 403): what every state-changing page of a session takes.
+pub struct Posted {
+    /// Who posted it.
+    pub signed: Signed,
+    /// Its fields (without `csrf`).
+    pub form: std::collections::HashMap<String, String>,
+}
+
+impl axum::extract::FromRequest<Portal> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        portal: &Portal,
+    ) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let signed = Signed::from_request_parts(&mut parts, portal).await?;
+        let request = axum::extract::Request::from_parts(parts, body);
+        let axum::Form(mut form) =
+            axum::Form::<std::collections::HashMap<String, String>>::from_request(request, portal)
+                .await
+                .map_err(|_| view::forbidden())?;
+        if !signed.csrf_ok(form.remove("csrf").as_deref()) {
+            return Err(view::forbidden());
+        }
+        Ok(Self { signed, form })
+    }
+}
+
 /// Starts a session for `developer`: the cookie to set.
 pub async fn start(
     portal: &Portal,

@@ -106,7 +106,14 @@ pub struct App {
     pub id: String,
     pub name: String,
     pub description: String,
+    pub logo_url: String,
     pub active: bool,
+    pub implicit_grant_enabled: bool,
+    pub events_grant_enabled: bool,
+    /// One per line.
+    pub trusted_domains: String,
+    /// One per line.
+    pub redirect_uris: String,
     pub created: String,
     pub keys: Vec<KeyRow>,
     /// A key just made, shown this once.

@@ -75,15 +75,26 @@ pub async fn set_redirect_uris(
     Path(app): Path<String>,
     Json(body): Json<RedirectUris>,
 ) -> Result<Json<Value>, ApiError> {
-    owned(&state, dev, &app).await?;
-    if body.redirect_uris.len() > 100 {
+    set_uris(&state, dev, &app, &body.redirect_uris).await?;
+    redirect_uris(State(state), Developer(dev), Path(app)).await
+}
+
+/// Replaces the redirect URIs of developer `dev`'s application `app`, each checked: the
+/// one rule for the management API and the portal.
+pub(crate) async fn set_uris(
+    state: &AppState,
+    dev: i64,
+    app: &str,
+    uris: &[String],
+) -> Result<(), ApiError> {
+    owned(state, dev, app).await?;
+    if uris.len() > 100 {
         return Err(ApiError::invalid_parameters("At most 100 redirect URIs."));
     }
-    for uri in &body.redirect_uris {
+    for uri in uris {
         check_redirect_uri(uri)?;
     }
-    db::providers::set_redirect_uris(&state.db, &app, &body.redirect_uris).await?;
-    redirect_uris(State(state), Developer(dev), Path(app)).await
+    Ok(db::providers::set_redirect_uris(&state.db, app, uris).await?)
 }
 
 fn check_redirect_uri(uri: &str) -> Result<(), ApiError> {

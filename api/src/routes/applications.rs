@@ -228,6 +228,18 @@ pub async fn update(
     Path(id): Path<String>,
     Json(body): Json<ApplicationBody>,
 ) -> Result<Json<Value>, ApiError> {
+    let app = update_application(&state, dev, &id, body).await?;
+    Ok(Json(wire::application(&app, &base)))
+}
+
+/// Changes developer `dev`'s application `id` as `body` says: the one rule for the
+/// management API and the portal.
+pub(crate) async fn update_application(
+    state: &AppState,
+    dev: i64,
+    id: &str,
+    body: ApplicationBody,
+) -> Result<db::applications::Application, ApiError> {
     if body
         .name
         .as_deref()
@@ -237,11 +249,25 @@ pub async fn update(
             "`name` must be 1-200 characters.",
         ));
     }
-    let app = db::applications::update(&state.db, dev, &id, body.into_fields()?)
+    let app = db::applications::update(&state.db, dev, id, body.into_fields()?)
         .await?
         .ok_or_else(not_found)?;
-    state.forget_application(&id);
-    Ok(Json(wire::application(&app, &base)))
+    state.forget_application(id);
+    Ok(app)
+}
+
+/// Deletes developer `dev`'s application `id` with everything it has.
+pub(crate) async fn delete_application(
+    state: &AppState,
+    dev: i64,
+    id: &str,
+) -> Result<(), ApiError> {
+    if db::applications::delete(&state.db, dev, id).await? {
+        state.forget_application(id);
+        Ok(())
+    } else {
+        Err(not_found())
+    }
 }
 
 /// `DELETE /v1/applications/{app}`: its keys and accounts go with it.
@@ -265,10 +291,6 @@ pub async fn delete(
     Developer(dev): Developer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if db::applications::delete(&state.db, dev, &id).await? {
-        state.forget_application(&id);
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(not_found())
-    }
+    delete_application(&state, dev, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -19,7 +19,7 @@ use crate::{middleware, AppState};
 
 pub(crate) mod accounts;
 pub(crate) mod api_keys;
-mod app_oauth;
+pub(crate) mod app_oauth;
 pub(crate) mod applications;
 mod bundles;
 mod drop;

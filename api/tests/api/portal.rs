@@ -357,3 +357,107 @@ async fn every_portal_page_is_hardened() {
         .unwrap()
         .starts_with("text/css"));
 }
+
+#[tokio::test]
+async fn an_application_is_edited_and_deleted_under_the_management_apis_rules() {
+    let app = with_signup().await;
+    let dev = Visitor::new(&app);
+    dev.sign_up("eve@example.com", PASSWORD).await;
+    let made = dev.submit("/apps", "/apps", &[("name", "Reports")]).await;
+    let key = shown_key(&made);
+    let id_at = made.body.find("<dd><code>").unwrap() + 10;
+    let id = made.body[id_at..].split('<').next().unwrap().to_string();
+    let page = format!("/apps/{id}");
+
+    // Settings: trusted domains are normalised as the API normalises them.
+    let saved = dev
+        .submit(
+            &page,
+            &page,
+            &[
+                ("name", "Reports 2"),
+                ("description", "Monthly"),
+                ("logo_url", ""),
+                (
+                    "trusted_domains",
+                    "HTTPS://App.Example.com:443/\n\nhttp://127.0.0.1:8000",
+                ),
+                ("implicit_grant_enabled", "true"),
+                ("active", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+    assert!(saved.body.contains("Settings saved"));
+    assert!(
+        saved
+            .body
+            .contains("https://app.example.com\nhttp://127.0.0.1:8000"),
+        "{}",
+        saved.body
+    );
+    assert!(saved.body.contains("Reports 2"));
+    let bad = dev
+        .submit(
+            &page,
+            &page,
+            &[
+                ("name", "Reports 2"),
+                ("trusted_domains", "https://x.example/path"),
+                ("active", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("trusted_domains"), "{}", bad.body);
+
+    // Redirect URIs: checked as the API checks them.
+    let uris = format!("{page}/redirect_uris");
+    let bad = dev
+        .submit(
+            &page,
+            &uris,
+            &[("redirect_uris", "http://app.example.com/cb")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("must use https"), "{}", bad.body);
+    let good = dev
+        .submit(
+            &page,
+            &uris,
+            &[(
+                "redirect_uris",
+                "https://app.example.com/cb\nhttp://localhost:3000/cb",
+            )],
+        )
+        .await;
+    assert_eq!(good.status, StatusCode::OK);
+    assert!(good.body.contains("Redirect URIs saved"));
+    for uri in ["https://app.example.com/cb", "http://localhost:3000/cb"] {
+        assert!(good.body.contains(uri), "{uri}");
+    }
+
+    // Deactivated, its key is refused; active again, accepted.
+    dev.submit(&page, &page, &[("name", "Reports 2")]).await;
+    assert_eq!(app.with_key(&key).get("/v1/accounts").await.status(), 401);
+    dev.submit(&page, &page, &[("name", "Reports 2"), ("active", "true")])
+        .await;
+    assert_eq!(app.with_key(&key).get("/v1/accounts").await.status(), 200);
+
+    // Deleting needs the name typed; then it and its keys are gone.
+    let wrong = dev
+        .submit(&page, &format!("{page}/delete"), &[("confirm", "Reports")])
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    let gone = dev
+        .submit(
+            &page,
+            &format!("{page}/delete"),
+            &[("confirm", "Reports 2")],
+        )
+        .await;
+    assert_eq!(gone.location.as_deref(), Some("/apps"));
+    assert_eq!(dev.get(&page).await.status, 404);
+    assert_eq!(app.with_key(&key).get("/v1/accounts").await.status(), 401);
+}
