@@ -32,7 +32,8 @@ command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 [ -x /usr/bin/chromium ] || apt_install chromium
 if [ ! -d testenv/node/node_modules/google-drive-mock ] \
   || [ ! -d testenv/node/node_modules/microsoft-onedrive-mock ] \
-  || [ ! -d testenv/node/node_modules/playwright-core ]; then
+  || [ ! -d testenv/node/node_modules/playwright-core ] \
+  || [ ! -d testenv/node/node_modules/axe-core ]; then
   (cd testenv/node && npm ci --no-audit --no-fund)
 fi
 # The widgets' bundles the API serves (and the browser tests drive), pinned by

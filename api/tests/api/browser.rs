@@ -37,11 +37,16 @@ async fn host(page: String) -> String {
 /// Runs one scenario of `widgets.mjs` with `params`; returns its result (panics with the
 /// browser's own account of a failure).
 async fn drive(test: &str, scenario: &str, params: Value) -> Value {
+    run(test, "widgets.mjs", &[scenario], params).await
+}
+
+/// Runs `script` of `testenv/node/browser/` with `args` and `params`; returns its result.
+async fn run(test: &str, script: &str, args: &[&str], params: Value) -> Value {
     let artifacts = repo().join("target/browser-artifacts").join(test);
     let _ = std::fs::remove_dir_all(&artifacts);
     let run = tokio::process::Command::new("node")
-        .arg(repo().join("testenv/node/browser/widgets.mjs"))
-        .arg(scenario)
+        .arg(repo().join("testenv/node/browser").join(script))
+        .args(args)
         .current_dir(repo().join("testenv/node"))
         .env("BROWSER_PARAMS", params.to_string())
         .env("BROWSER_ARTIFACTS", &artifacts)
@@ -482,4 +487,60 @@ async fn the_file_picker_connects_a_webdav_account_through_the_credentials_form(
     assert_eq!(r.text().await.unwrap(), "the minutes");
     let accounts = app.with_key(&key).get_json("/v1/accounts").await;
     assert_eq!(accounts["count"], 1);
+}
+
+#[tokio::test]
+async fn a_developer_walks_the_portal_and_uses_its_key_with_the_python_sdk() {
+    let app = TestApp::builder()
+        .settings(|s| s.portal.signup = true)
+        .spawn()
+        .await;
+    let done = run(
+        "portal",
+        "portal.mjs",
+        &[],
+        json!({ "portal": app.portal, "email": "new@example.com", "password": "a long enough password" }),
+    )
+    .await;
+    // No serious or critical accessibility problem on any page (axe-core).
+    assert_eq!(done["violations"], json!([]), "{done}");
+    // Signed out, the application's page sends the browser to sign in.
+    assert!(
+        done["signedOutLandsOn"]
+            .as_str()
+            .unwrap()
+            .ends_with("/login"),
+        "{done}"
+    );
+    // The key copied off the page works with the official Python SDK.
+    let key = done["key"].as_str().unwrap();
+    let script = r#"
+import json, os, logging
+import kloudless
+logging.getLogger("kloudless").setLevel(logging.CRITICAL)
+kloudless.configuration["base_url"] = os.environ["BASE"]
+client = kloudless.Client(api_key=os.environ["KEY"])
+made = client.post("accounts", json={"account": "sdk-user", "service": "local"})
+listed = client.get("accounts")
+print(json.dumps({"made": made.json(), "listed": listed.json()}))
+"#;
+    let out = tokio::process::Command::new(crate::sdk::python())
+        .args(["-c", script])
+        .env("BASE", &app.base)
+        .env("KEY", key)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["made"]["service"], "local", "{seen}");
+    assert_eq!(seen["listed"]["count"], 1, "{seen}");
+    // The second key is the same application's.
+    let second = done["second"].as_str().unwrap();
+    let listed = app.with_key(second).get_json("/v1/accounts").await;
+    assert_eq!(listed["objects"][0]["account"], "sdk-user");
 }
