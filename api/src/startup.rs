@@ -4,16 +4,29 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use cloudbridge_shared::{db, telemetry, Settings};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
-use crate::{cache::TtlCache, pipeline::Pipeline, routes, state::Shared, AppState};
+use crate::{
+    cache::TtlCache,
+    pipeline::Pipeline,
+    routes,
+    serve::{Door, Tls},
+    state::Shared,
+    AppState,
+};
+
+/// What the API's plain port still serves itself once HTTPS is on: probes and Prometheus
+/// scrape plain HTTP inside a cluster.
+const PLAIN_PATHS: &[&str] = &["/health", "/ready", "/metrics"];
 
 /// A bound, ready-to-serve API process.
 pub struct Application {
-    listener: TcpListener,
+    /// The API's listeners: plain, and HTTPS when `tls` is configured.
+    door: Door,
+    /// The certificates, when TLS is configured (watched for changes while serving).
+    tls: Option<Tls>,
     state: AppState,
     /// Stops accepting requests.
     shutdown: CancellationToken,
@@ -26,8 +39,12 @@ pub const BOOTSTRAP_EMAIL: &str = "bootstrap@cloudbridge.local";
 
 impl Application {
     /// Connects PostgreSQL and Redis, applies migrations, ensures the bootstrap developer,
-    /// and binds the API port (`:0` picks a free one). `shutdown` stops it.
+    /// and binds the API port (`:0` picks a free one), and the HTTPS port when `tls` is
+    /// configured (a certificate or key that does not load is an error naming the file).
+    /// `shutdown` stops it.
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        // First: a bad certificate should not wait for the database to be said.
+        let tls = Tls::from_settings(&settings.tls)?;
         let pool = db::pool(&settings.database)?;
         db::migrate(&pool).await.context("applying migrations")?;
         if let Some(key) = &settings.bootstrap_developer_key {
@@ -35,9 +52,14 @@ impl Application {
         }
         let background = CancellationToken::new();
         let pipeline = Pipeline::start(&settings, background.clone())?;
-        let listener = TcpListener::bind(settings.api.bind)
-            .await
-            .with_context(|| format!("binding {}", settings.api.bind))?;
+        let door = Door::bind(
+            settings.api.bind,
+            tls.clone().map(|tls| (settings.api.tls_bind, tls)),
+            PLAIN_PATHS,
+            &settings.api.public_url,
+            &settings.api.trusted_proxies,
+        )
+        .await?;
         let cache_ttl = Duration::from_millis(settings.api.auth_cache_ms);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -69,21 +91,27 @@ impl Application {
         });
         crate::middleware::register_metrics();
         Ok(Self {
-            listener,
+            door,
+            tls,
             state,
             shutdown,
             background,
         })
     }
 
-    /// The bound address.
+    /// The bound address (plain HTTP).
     pub fn addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener")
+        self.door.plain_addr().expect("bound listener")
     }
 
-    /// The bound port.
+    /// The bound port (plain HTTP).
     pub fn port(&self) -> u16 {
         self.addr().port()
+    }
+
+    /// The HTTPS port, when TLS is configured.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.door.https_addr().map(|addr| addr.port())
     }
 
     /// Serves until the shutdown token fires, then lets in-flight requests finish
@@ -92,8 +120,15 @@ impl Application {
         let grace = Duration::from_millis(self.state.settings.api.shutdown_grace_ms);
         let bounds = crate::serve::Bounds::from_settings(&self.state.settings.api);
         let app = NormalizePathLayer::trim_trailing_slash().layer(routes::router(self.state));
-        tracing::info!(addr = %self.listener.local_addr()?, "api listening");
-        let server = crate::serve::serve(self.listener, app, bounds, self.shutdown.clone());
+        tracing::info!(
+            addr = %self.door.plain_addr()?,
+            tls_addr = self.door.https_addr().map(|a| a.to_string()),
+            "api listening"
+        );
+        if let Some(tls) = &self.tls {
+            tls.watch(self.shutdown.clone());
+        }
+        let server = crate::serve::serve_door(self.door, app, bounds, self.shutdown.clone());
         let shutdown = self.shutdown;
         // In-flight requests still need their replies while the server drains.
         let _stop_background = self.background.drop_guard();
