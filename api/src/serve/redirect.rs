@@ -73,7 +73,13 @@ impl HttpsOnly {
         if self.public_url.starts_with("https://") {
             return self.public_url.trim_end_matches('/').to_string();
         }
-        let host = crate::forwarded::host(request.headers(), request.extensions(), &[]);
+        // HTTP/2 says the host in the URI (`:authority`), HTTP/1.1 in `Host`.
+        let host = match request.uri().authority() {
+            Some(authority) if !request.headers().contains_key(header::HOST) => {
+                authority.to_string()
+            }
+            _ => crate::forwarded::host(request.headers(), request.extensions(), &[]),
+        };
         // The host without the plain port.
         let name = match host.rsplit_once(':') {
             Some((name, port)) if !port.contains(']') => name,
@@ -135,6 +141,12 @@ mod tests {
             location(&r),
             "https://api.example.com:8443/v1/accounts?page=2"
         );
+        let h2 = Request::builder()
+            .uri("http://api.example.com:8000/v1")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let r = door("", 8443).answer(&h2).unwrap();
+        assert_eq!(location(&r), "https://api.example.com:8443/v1");
         let r = door("", 443).answer(&get("/v1", "[::1]:80")).unwrap();
         assert_eq!(location(&r), "https://[::1]/v1");
         let r = door("https://files.example.com/", 443)
