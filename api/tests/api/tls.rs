@@ -480,3 +480,51 @@ async fn certificate_and_key_files_that_do_not_load_stop_the_start() {
     };
     assert!(e.contains("tls.key_path"), "{e}");
 }
+
+#[tokio::test]
+async fn sighup_reloads_the_certificate_even_when_the_files_look_unchanged() {
+    let ca = Ca::new();
+    let first = ca.leaf(Key::Ecdsa, 1, &["localhost"]);
+    // A second pair of exactly the same sizes: with the old modification times put back,
+    // only the signal can tell the server to look.
+    let second = loop {
+        let leaf = ca.leaf(Key::Ecdsa, 2, &["localhost"]);
+        if leaf.cert_pem.len() == first.cert_pem.len() && leaf.key_pem.len() == first.key_pem.len()
+        {
+            break leaf;
+        }
+    };
+    let files = Files::new(&ca, &first);
+    let app = spawn(&ca, &files).await;
+    assert_eq!(presented(&ca, &app.base).await, first.der);
+
+    let stamps: Vec<_> = [&files.cert, &files.key]
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().modified().unwrap())
+        .collect();
+    files.install(&second);
+    for (path, stamp) in [&files.cert, &files.key].iter().zip(stamps) {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(stamp)
+            .unwrap();
+    }
+    // Polls see nothing new: still the first certificate.
+    tokio::time::sleep(2 * Duration::from_secs(3)).await;
+    assert_eq!(presented(&ca, &app.base).await, first.der);
+
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let reloaded = tokio::time::timeout(FAILSAFE, async {
+        while presented(&ca, &app.base).await != second.der {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(reloaded.is_ok(), "SIGHUP did not reload the certificate");
+}
