@@ -8,6 +8,12 @@
 # Environment (values already set are respected):
 #   CLOUDBRIDGE_PROFILE=debug    build and run target/debug (default: release)
 #   CLOUDBRIDGE_SKIP_BUILD=1     run the binaries already built
+#   CLOUDBRIDGE_TLS=self-signed  HTTPS for a first try: a self-signed certificate for localhost,
+#                                127.0.0.1 and this host's name, made once in run/tls/ (key 0600;
+#                                delete the folder for a new one); the API serves HTTPS on
+#                                CLOUDBRIDGE_API__TLS_BIND (0.0.0.0:443) and its plain port
+#                                redirects. For a real certificate set CLOUDBRIDGE_TLS__CERT_PATH
+#                                and CLOUDBRIDGE_TLS__KEY_PATH instead (see the README).
 #   DATABASE_URL, REDIS_URL, CLOUDBRIDGE_<SECTION>__<KEY>: passed to the processes, e.g.
 #   CLOUDBRIDGE_API__BIND=0.0.0.0:8000 (the port waited on is taken from it).
 set -euo pipefail
@@ -17,8 +23,9 @@ source scripts/lib/services.sh
 
 profile=${CLOUDBRIDGE_PROFILE:-release}
 skip_build=${CLOUDBRIDGE_SKIP_BUILD:-}
+tls=${CLOUDBRIDGE_TLS:-}
 # The binaries read every CLOUDBRIDGE_* variable as configuration and reject unknown ones.
-unset CLOUDBRIDGE_PROFILE CLOUDBRIDGE_SKIP_BUILD
+unset CLOUDBRIDGE_PROFILE CLOUDBRIDGE_SKIP_BUILD CLOUDBRIDGE_TLS
 
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/cloudbridge}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
@@ -35,6 +42,43 @@ if [ -z "${CLOUDBRIDGE_SECRETS__KEYS:-}" ]; then
 fi
 api_bind=${CLOUDBRIDGE_API__BIND:-0.0.0.0:8000}
 ready_url="http://127.0.0.1:${api_bind##*:}/ready"
+ports=("${api_bind##*:}")
+
+# self_signed DIR: a self-signed certificate (ECDSA P-256, 825 days) and its key in DIR,
+# made once.
+self_signed() {
+  local dir=$1 host
+  [ -s "$dir/cert.pem" ] && [ -s "$dir/key.pem" ] && return 0
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
+  host=$(hostname -f 2>/dev/null || hostname)
+  mkdir -p "$dir"
+  (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -days 825 -subj "/CN=$host" -keyout "$dir/key.pem" -out "$dir/cert.pem" \
+    -addext "subjectAltName=DNS:localhost,DNS:$host,IP:127.0.0.1" \
+    -addext "basicConstraints=critical,CA:FALSE" 2>/dev/null)
+  chmod 600 "$dir/key.pem"
+  chmod 644 "$dir/cert.pem"
+  echo "==> made a self-signed certificate for $host in $dir (clients must trust $dir/cert.pem)"
+}
+case $tls in
+  "") ;;
+  self-signed)
+    self_signed "$PWD/run/tls"
+    export CLOUDBRIDGE_TLS__CERT_PATH=$PWD/run/tls/cert.pem
+    export CLOUDBRIDGE_TLS__KEY_PATH=$PWD/run/tls/key.pem
+    ;;
+  *)
+    echo "error: CLOUDBRIDGE_TLS=$tls: the only value is self-signed" >&2
+    exit 1
+    ;;
+esac
+if [ -n "${CLOUDBRIDGE_TLS__CERT_PATH:-}" ]; then
+  tls_bind=${CLOUDBRIDGE_API__TLS_BIND:-0.0.0.0:443}
+  ports+=("${tls_bind##*:}")
+  api_url="https://localhost:${tls_bind##*:}"
+else
+  api_url=${ready_url%/ready}
+fi
 
 ensure_tools
 ensure_widgets
@@ -69,7 +113,7 @@ mkdir -p run "$CLOUDBRIDGE_LOCAL__DATA_ROOT"
 jobs_bind=${CLOUDBRIDGE_JOBS__METRICS_BIND:-0.0.0.0:9101}
 scheduler_bind=${CLOUDBRIDGE_SCHEDULER__METRICS_BIND:-0.0.0.0:9102}
 # Another process on our ports would answer the readiness checks in our place.
-for port in "${api_bind##*:}" "${jobs_bind##*:}" "${scheduler_bind##*:}"; do
+for port in "${ports[@]}" "${jobs_bind##*:}" "${scheduler_bind##*:}"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "error: port $port is already in use (see: ss -ltnp 'sport = :$port');" \
       "stop that process or set CLOUDBRIDGE_API__BIND / CLOUDBRIDGE_*__METRICS_BIND" >&2
@@ -117,7 +161,7 @@ if [ ! -s run/portal-password ]; then
 fi
 portal_bind=${CLOUDBRIDGE_PORTAL__BIND:-0.0.0.0:8080}
 echo
-echo "Cloudbridge is up: API ${ready_url%/ready}, data in $CLOUDBRIDGE_LOCAL__DATA_ROOT"
+echo "Cloudbridge is up: API $api_url, data in $CLOUDBRIDGE_LOCAL__DATA_ROOT"
 echo "Portal: http://127.0.0.1:${portal_bind##*:}  (admin@localhost, password in run/portal-password)"
 echo "Logs: $PWD/run/*.log    Stop: scripts/down.sh"
 echo "DeveloperKey: $key"

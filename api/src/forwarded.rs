@@ -55,8 +55,9 @@ pub fn client_address(headers: &HeaderMap, extensions: &Extensions, proxies: &[I
 }
 
 /// The client-visible base URL (`scheme://host[:port]`): `configured` (`api.public_url`)
-/// when set, else from the request: `X-Forwarded-Proto` and `X-Forwarded-Host` when a
-/// trusted proxy sent them, the `Host` header otherwise.
+/// when set, else from the request: `https` when it came over our TLS listener or a trusted
+/// proxy says so (`X-Forwarded-Proto`), the host from `X-Forwarded-Host` when a trusted
+/// proxy sent it, the `Host` header otherwise.
 pub fn base_url(
     headers: &HeaderMap,
     extensions: &Extensions,
@@ -66,27 +67,49 @@ pub fn base_url(
     if !configured.is_empty() {
         return configured.trim_end_matches('/').to_string();
     }
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let forwarded = |name: &str| {
-        trusted(peer(extensions), proxies)
-            .then(|| header(name))
-            .flatten()
-            // A proxy chain appends: the first value is what the client asked for.
-            .map(|v| v.split(',').next().unwrap_or_default().trim())
-    };
-    let proto = match forwarded("x-forwarded-proto") {
+    let tls = extensions.get::<crate::serve::OverTls>().is_some();
+    let proto = match proto(headers, extensions, proxies) {
+        _ if tls => "https",
         Some("https") => "https",
         _ => "http",
     };
-    let host = forwarded("x-forwarded-host")
-        .or_else(|| header("host"))
+    format!("{proto}://{}", host(headers, extensions, proxies))
+}
+
+/// A forwarding header's first value, when a trusted proxy sent it.
+fn forwarded<'a>(
+    name: &str,
+    headers: &'a HeaderMap,
+    extensions: &Extensions,
+    proxies: &[IpNet],
+) -> Option<&'a str> {
+    if !trusted(peer(extensions), proxies) {
+        return None;
+    }
+    let value = headers.get(name).and_then(|v| v.to_str().ok())?;
+    // A proxy chain appends: the first value is what the client asked for.
+    Some(value.split(',').next().unwrap_or_default().trim())
+}
+
+/// The scheme a trusted proxy says the client used (`X-Forwarded-Proto`).
+pub fn proto<'a>(
+    headers: &'a HeaderMap,
+    extensions: &Extensions,
+    proxies: &[IpNet],
+) -> Option<&'a str> {
+    forwarded("x-forwarded-proto", headers, extensions, proxies)
+}
+
+/// The `host[:port]` the client asked for: `X-Forwarded-Host` from a trusted proxy, else
+/// `Host`, cut to the characters a host may have.
+pub fn host(headers: &HeaderMap, extensions: &Extensions, proxies: &[IpNet]) -> String {
+    let host = forwarded("x-forwarded-host", headers, extensions, proxies)
+        .or_else(|| headers.get("host").and_then(|v| v.to_str().ok()))
         .unwrap_or("localhost");
     // A host header is attacker-controlled: keep only host[:port] characters.
-    let host: String = host
-        .chars()
+    host.chars()
         .take_while(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(*c))
-        .collect();
-    format!("{proto}://{host}")
+        .collect()
 }
 
 #[cfg(test)]
@@ -177,5 +200,13 @@ mod tests {
             base_url(&evil, &Extensions::new(), "", &[]),
             "http://evil.com"
         );
+    }
+
+    #[test]
+    fn a_request_over_our_tls_listener_has_an_https_base() {
+        let h = headers(&[("host", "api.example.com:8443")]);
+        let mut ext = from([192, 0, 2, 1]);
+        ext.insert(crate::serve::OverTls);
+        assert_eq!(base_url(&h, &ext, "", &[]), "https://api.example.com:8443");
     }
 }

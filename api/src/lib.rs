@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`startup`]: [`Application`] binds the port and serves until shutdown.
-//! - `serve`: the HTTP listener (header-read and idle timeouts, graceful shutdown).
+//! - `serve`: the listeners (header-read and idle timeouts, graceful shutdown), HTTPS with
+//!   rustls and a certificate reloaded on SIGHUP or change, the plain port's redirect.
 //! - `state`: [`AppState`], everything a handler can reach.
 //! - `pipeline`: push a job, wait for its reply on this process's channel.
 //! - `auth`: `DeveloperKey`, `APIKey` and `Bearer` callers; account resolution.

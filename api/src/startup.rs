@@ -4,18 +4,31 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use cloudbridge_shared::{db, telemetry, Settings};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
-use crate::{cache::TtlCache, pipeline::Pipeline, routes, state::Shared, AppState};
+use crate::{
+    cache::TtlCache,
+    pipeline::Pipeline,
+    routes,
+    serve::{Door, Tls},
+    state::Shared,
+    AppState,
+};
+
+/// What the API's plain port still serves itself once HTTPS is on: probes and Prometheus
+/// scrape plain HTTP inside a cluster.
+const PLAIN_PATHS: &[&str] = &["/health", "/ready", "/metrics"];
 
 /// A bound, ready-to-serve API process.
 pub struct Application {
-    listener: TcpListener,
-    /// The developer portal's listener.
-    portal: TcpListener,
+    /// The API's listeners: plain, and HTTPS when `tls` is configured.
+    door: Door,
+    /// The developer portal's listeners, likewise.
+    portal: Door,
+    /// The certificates, when TLS is configured (watched for changes while serving).
+    tls: Option<Tls>,
     state: AppState,
     /// Stops accepting requests.
     shutdown: CancellationToken,
@@ -28,8 +41,12 @@ pub const BOOTSTRAP_EMAIL: &str = "bootstrap@cloudbridge.local";
 
 impl Application {
     /// Connects PostgreSQL and Redis, applies migrations, ensures the bootstrap developer,
-    /// and binds the API port (`:0` picks a free one). `shutdown` stops it.
+    /// and binds the API port (`:0` picks a free one), and the HTTPS port when `tls` is
+    /// configured (a certificate or key that does not load is an error naming the file).
+    /// `shutdown` stops it.
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        // First: a bad certificate should not wait for the database to be said.
+        let tls = Tls::from_settings(&settings.tls)?;
         let pool = db::pool(&settings.database)?;
         db::migrate(&pool).await.context("applying migrations")?;
         if let Some(key) = &settings.bootstrap_developer_key {
@@ -37,12 +54,25 @@ impl Application {
         }
         let background = CancellationToken::new();
         let pipeline = Pipeline::start(&settings, background.clone())?;
-        let listener = TcpListener::bind(settings.api.bind)
-            .await
-            .with_context(|| format!("binding {}", settings.api.bind))?;
-        let portal = TcpListener::bind(settings.portal.bind)
-            .await
-            .with_context(|| format!("binding the portal's {}", settings.portal.bind))?;
+        let door = Door::bind(
+            settings.api.bind,
+            tls.clone().map(|tls| (settings.api.tls_bind, tls)),
+            PLAIN_PATHS,
+            &settings.api.public_url,
+            &settings.api.trusted_proxies,
+        )
+        .await?;
+        // The portal's plain port serves nothing itself once HTTPS is on; its redirects
+        // go to the host asked for (the API's public URL is another port).
+        let portal = Door::bind(
+            settings.portal.bind,
+            tls.clone().map(|tls| (settings.portal.tls_bind, tls)),
+            &[],
+            "",
+            &settings.api.trusted_proxies,
+        )
+        .await
+        .context("the developer portal")?;
         let cache_ttl = Duration::from_millis(settings.api.auth_cache_ms);
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -74,27 +104,33 @@ impl Application {
         });
         crate::middleware::register_metrics();
         Ok(Self {
-            listener,
+            door,
             portal,
+            tls,
             state,
             shutdown,
             background,
         })
     }
 
-    /// The bound address.
+    /// The bound address (plain HTTP).
     pub fn addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener")
+        self.door.plain_addr().expect("bound listener")
     }
 
-    /// The bound port.
+    /// The bound port (plain HTTP).
     pub fn port(&self) -> u16 {
         self.addr().port()
     }
 
-    /// The developer portal's bound address.
+    /// The HTTPS port, when TLS is configured.
+    pub fn tls_port(&self) -> Option<u16> {
+        self.door.https_addr().map(|addr| addr.port())
+    }
+
+    /// The developer portal's plain address.
     pub fn portal_addr(&self) -> SocketAddr {
-        self.portal.local_addr().expect("bound listener")
+        self.portal.plain_addr().expect("bound listener")
     }
 
     /// Serves until the shutdown token fires, then lets in-flight requests finish
@@ -105,10 +141,21 @@ impl Application {
         let portal = crate::portal::Portal::start(self.state.clone(), self.background.clone());
         let portal = NormalizePathLayer::trim_trailing_slash().layer(crate::portal::router(portal));
         let app = NormalizePathLayer::trim_trailing_slash().layer(routes::router(self.state));
-        tracing::info!(addr = %self.listener.local_addr()?, "api listening");
-        tracing::info!(addr = %self.portal.local_addr()?, "portal listening");
-        let api = crate::serve::serve(self.listener, app, bounds, self.shutdown.clone());
-        let portal = crate::serve::serve(self.portal, portal, bounds, self.shutdown.clone());
+        tracing::info!(
+            addr = %self.door.plain_addr()?,
+            tls_addr = self.door.https_addr().map(|a| a.to_string()),
+            "api listening"
+        );
+        tracing::info!(
+            addr = %self.portal.plain_addr()?,
+            tls_addr = self.portal.https_addr().map(|a| a.to_string()),
+            "portal listening"
+        );
+        if let Some(tls) = &self.tls {
+            tls.watch(self.shutdown.clone());
+        }
+        let api = crate::serve::serve_door(self.door, app, bounds, self.shutdown.clone());
+        let portal = crate::serve::serve_door(self.portal, portal, bounds, self.shutdown.clone());
         let server = async { tokio::try_join!(api, portal).map(|_| ()) };
         let shutdown = self.shutdown;
         // In-flight requests still need their replies while the server drains.

@@ -16,6 +16,9 @@ pub enum Kind {
     Health,
     /// `GET storage/files/{id}`: metadata through the full pipeline.
     Metadata,
+    /// The same metadata request over HTTPS (`--https-url`), beside `metadata` on the
+    /// plain port in the same run.
+    MetadataHttps,
     /// `GET storage/folders/root/contents` (page of 100).
     List,
     /// `POST storage/files` with a small body.
@@ -43,6 +46,17 @@ pub struct Fixture {
     accounts: Vec<Account>,
     payload: bytes::Bytes,
     upstream: Option<String>,
+    /// The HTTPS base URL and a client that trusts its CA (keep-alive, like `client`).
+    https: Option<(String, reqwest::Client)>,
+}
+
+/// The API's HTTPS listener, for `metadata-https`.
+#[derive(Debug, Clone)]
+pub struct Https {
+    /// Its base URL (`https://127.0.0.1:8443`).
+    pub base: String,
+    /// PEM of the CA its certificate is signed by (or of the self-signed certificate).
+    pub ca_pem: Vec<u8>,
 }
 
 struct Account {
@@ -64,7 +78,9 @@ pub enum Service {
 
 impl Fixture {
     /// Creates an application with `accounts` accounts on `service`, each with 20 small
-    /// files.
+    /// files. With `https`, the API has TLS configured and trusts the load generator as a
+    /// reverse proxy (`api.trusted_proxies`): requests to the plain `base` say
+    /// `X-Forwarded-Proto: https`, so it serves them instead of redirecting.
     pub async fn prepare(
         base: &str,
         developer_key: &str,
@@ -72,10 +88,32 @@ impl Fixture {
         accounts: usize,
         file_size: usize,
         passthrough: bool,
+        https: Option<Https>,
     ) -> anyhow::Result<Arc<Self>> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if https.is_some() {
+            headers.insert(
+                "x-forwarded-proto",
+                reqwest::header::HeaderValue::from_static("https"),
+            );
+        }
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(4096)
+            .default_headers(headers)
             .build()?;
+        let https = match https {
+            Some(https) => Some((
+                https.base.trim_end_matches('/').to_string(),
+                reqwest::Client::builder()
+                    .pool_max_idle_per_host(4096)
+                    .tls_built_in_root_certs(false)
+                    .add_root_certificate(
+                        reqwest::Certificate::from_pem(&https.ca_pem).context("--ca-cert")?,
+                    )
+                    .build()?,
+            )),
+            None => None,
+        };
         let developer = format!("DeveloperKey {developer_key}");
         let app: Value = client
             .post(format!("{base}/v1/applications"))
@@ -164,6 +202,7 @@ impl Fixture {
                 Service::Upstream(url) => Some(url.trim_end_matches('/').to_string()),
                 Service::Local => None,
             },
+            https,
         }))
     }
 
@@ -185,14 +224,19 @@ impl Fixture {
             },
             k => k,
         };
-        let b = &self.base;
-        let c = &self.client;
+        let (b, c) = match (&self.https, kind) {
+            (Some((base, client)), Kind::MetadataHttps) => (base, client),
+            (None, Kind::MetadataHttps) => {
+                return (None, Some("metadata-https needs --https-url".into()))
+            }
+            _ => (&self.base, &self.client),
+        };
         let req = match kind {
             Kind::Ping => c
                 .get(format!("{b}/ops/ping"))
                 .header("Authorization", &self.developer),
             Kind::Health => c.get(format!("{b}/health")),
-            Kind::Metadata => c
+            Kind::Metadata | Kind::MetadataHttps => c
                 .get(format!(
                     "{b}/v1/accounts/me/storage/files/{}",
                     account.file_id

@@ -24,6 +24,8 @@ pub struct Settings {
     pub api: ApiSettings,
     /// The developer portal.
     pub portal: PortalSettings,
+    /// HTTPS of the API and portal listeners (off unless a certificate is configured).
+    pub tls: TlsSettings,
     /// PostgreSQL.
     pub database: DatabaseSettings,
     /// Redis: queues and reply channels.
@@ -61,9 +63,13 @@ pub struct Settings {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSettings {
-    /// Listen address of the Kloudless v1 API.
+    /// Listen address of the Kloudless v1 API (plain HTTP; with TLS configured it redirects
+    /// to HTTPS and serves only `/health`, `/ready` and `/metrics` itself).
     pub bind: SocketAddr,
-    /// Client-visible base URL (`https://api.example.com`); derived from `Host` when empty.
+    /// HTTPS listen address of the API, used only when `tls` is configured.
+    pub tls_bind: SocketAddr,
+    /// Client-visible base URL (`https://api.example.com`); derived from `Host` when empty
+    /// (`https://` on the HTTPS listener).
     pub public_url: String,
     /// Requests in flight per API process; 0 means 45 × CPU cores.
     pub max_in_flight: usize,
@@ -112,6 +118,35 @@ pub struct PortalSettings {
     pub login_per_account: Rate,
     /// Sign-in and sign-up attempts per client address.
     pub login_per_address: Rate,
+    /// HTTPS listen address of the developer portal, used only when `tls` is configured.
+    pub tls_bind: SocketAddr,
+}
+
+/// The certificate both front doors (API and portal) serve. Both paths set: HTTPS on
+/// `api.tls_bind` and `portal.tls_bind`, the plain ports redirect. The files are re-read on
+/// SIGHUP and when they change.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM file with the certificate, then any intermediates (leaf first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_path: Option<PathBuf>,
+    /// PEM file with the certificate's private key (PKCS#8, SEC1 or PKCS#1; RSA, ECDSA or
+    /// Ed25519).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_path: Option<PathBuf>,
+}
+
+impl TlsSettings {
+    /// `(cert_path, key_path)` when TLS is configured; an error when only one of them is.
+    pub fn files(&self) -> anyhow::Result<Option<(&std::path::Path, &std::path::Path)>> {
+        match (&self.cert_path, &self.key_path) {
+            (Some(cert), Some(key)) => Ok(Some((cert, key))),
+            (None, None) => Ok(None),
+            (Some(_), None) => anyhow::bail!("tls.cert_path is set but tls.key_path is not"),
+            (None, Some(_)) => anyhow::bail!("tls.key_path is set but tls.cert_path is not"),
+        }
+    }
 }
 
 /// The browser widgets served by the API tier.
@@ -446,6 +481,7 @@ impl Default for Settings {
         Self {
             api: ApiSettings {
                 bind: ([0, 0, 0, 0], 8000).into(),
+                tls_bind: ([0, 0, 0, 0], 443).into(),
                 public_url: String::new(),
                 max_in_flight: 0,
                 request_timeout_ms: 30_000,
@@ -466,7 +502,9 @@ impl Default for Settings {
                 session_idle_secs: 12 * 3600,
                 login_per_account: Rate::new(1.0 / 60.0, 5),
                 login_per_address: Rate::new(0.5, 20),
+                tls_bind: ([0, 0, 0, 0], 8443).into(),
             },
+            tls: TlsSettings::default(),
             widgets: WidgetSettings {
                 bundles_dir: PathBuf::from("widgets/node_modules"),
                 drop_chunk_bytes: 5 << 20,
@@ -748,9 +786,33 @@ mod tests {
         let s = Settings::load_from(None, env(&[])).unwrap();
         assert_eq!(s.api.bind.port(), 8000);
         assert_eq!(s.portal.bind.port(), 8080);
+        assert_eq!(
+            (s.api.tls_bind.port(), s.portal.tls_bind.port()),
+            (443, 8443)
+        );
+        assert!(s.tls.files().unwrap().is_none());
         let cores = std::thread::available_parallelism().unwrap().get();
         assert_eq!(s.max_in_flight(), 45 * cores);
         assert_eq!(s.password_hashes(), cores);
+    }
+
+    #[test]
+    fn tls_paths_come_from_the_environment_and_go_in_pairs() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("CLOUDBRIDGE_TLS__CERT_PATH", "/run/tls/fullchain.pem"),
+                ("CLOUDBRIDGE_TLS__KEY_PATH", "key.pem"),
+            ]),
+        )
+        .unwrap();
+        let (cert, key) = s.tls.files().unwrap().unwrap();
+        assert_eq!(cert, std::path::Path::new("/run/tls/fullchain.pem"));
+        assert_eq!(key, std::path::Path::new("key.pem"));
+        let half =
+            Settings::load_from(None, env(&[("CLOUDBRIDGE_TLS__CERT_PATH", "c.pem")])).unwrap();
+        let e = half.tls.files().unwrap_err().to_string();
+        assert!(e.contains("tls.key_path"), "{e}");
     }
 
     #[test]

@@ -76,7 +76,8 @@ impl Portal {
             decoy_hash: cloudbridge_shared::secret::hash_password(
                 &cloudbridge_shared::secret::random_token(16),
             ),
-            secure_cookies: app.settings.api.public_url.starts_with("https://"),
+            secure_cookies: app.settings.api.public_url.starts_with("https://")
+                || app.settings.tls.cert_path.is_some(),
             app,
         }));
         let sweeping = portal.clone();

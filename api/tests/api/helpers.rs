@@ -67,6 +67,8 @@ impl Isolated {
         settings.redis.prefix = format!("cbtest:{id}");
         settings.api.bind = "127.0.0.1:0".parse().unwrap();
         settings.portal.bind = "127.0.0.1:0".parse().unwrap();
+        settings.api.tls_bind = "127.0.0.1:0".parse().unwrap();
+        settings.portal.tls_bind = "127.0.0.1:0".parse().unwrap();
         settings.api.request_timeout_ms = 10_000;
         settings.api.shutdown_grace_ms = 1_000;
         settings.jobs.metrics_bind = "127.0.0.1:0".parse().unwrap();
@@ -125,6 +127,8 @@ pub struct TestApp {
     pub base: String,
     /// The developer portal's base URL.
     pub portal: String,
+    /// The plain-HTTP base URL (the same as `base` unless TLS is configured).
+    pub plain_base: String,
     pub client: reqwest::Client,
     pub developer_key: String,
     pub iso: Isolated,
@@ -135,6 +139,7 @@ pub struct TestApp {
 /// How to start a [`TestApp`].
 pub struct Builder {
     workers: usize,
+    client: Option<reqwest::Client>,
     tweak: Box<dyn FnOnce(&mut Settings)>,
 }
 
@@ -147,6 +152,7 @@ impl TestApp {
     pub fn builder() -> Builder {
         Builder {
             workers: 1,
+            client: None,
             tweak: Box::new(|_| {}),
         }
     }
@@ -405,6 +411,12 @@ impl Builder {
         self
     }
 
+    /// The HTTP client of the app's callers (one that trusts a test CA, for TLS).
+    pub fn client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
     pub fn settings(mut self, f: impl FnOnce(&mut Settings) + 'static) -> Self {
         self.tweak = Box::new(f);
         self
@@ -417,7 +429,12 @@ impl Builder {
         let app = Application::build(iso.settings.clone(), shutdown.clone())
             .await
             .unwrap();
-        let base = format!("http://127.0.0.1:{}", app.port());
+        let plain_base = format!("http://127.0.0.1:{}", app.port());
+        // With TLS configured, the tests talk HTTPS (the plain port redirects).
+        let base = match app.tls_port() {
+            Some(port) => format!("https://127.0.0.1:{port}"),
+            None => plain_base.clone(),
+        };
         let portal = format!("http://127.0.0.1:{}", app.portal_addr().port());
         tokio::spawn(app.run_until_stopped());
         let developer_key = iso
@@ -430,7 +447,8 @@ impl Builder {
         let mut test_app = TestApp {
             base,
             portal,
-            client: reqwest::Client::new(),
+            plain_base,
+            client: self.client.unwrap_or_default(),
             developer_key,
             iso,
             shutdown,

@@ -31,6 +31,7 @@ mod sdk;
 mod sharing;
 mod storage;
 mod tasks;
+mod tls;
 mod tokens;
 mod webhooks;
 mod widgets;

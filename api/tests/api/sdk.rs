@@ -22,11 +22,18 @@ pub fn python() -> PathBuf {
 
 /// Runs the SDK script against one account.
 async fn walk(app: &TestApp, key: &str, id: i64, token: &str) {
+    walk_at(&app.base, key, id, token, &[]).await;
+}
+
+/// Runs the SDK script against one account of the Cloudbridge at `base`, with `env` added
+/// to the script's environment.
+pub async fn walk_at(base: &str, key: &str, id: i64, token: &str, env: &[(&str, &str)]) {
     let script =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/sdk/kloudless_sdk_compat.py");
     let output = tokio::process::Command::new(python())
         .arg(&script)
-        .env("CLOUDBRIDGE_BASE_URL", &app.base)
+        .envs(env.iter().copied())
+        .env("CLOUDBRIDGE_BASE_URL", base)
         .env("CLOUDBRIDGE_TOKEN", token)
         .env("CLOUDBRIDGE_API_KEY", key)
         .env("CLOUDBRIDGE_ACCOUNT_ID", id.to_string())

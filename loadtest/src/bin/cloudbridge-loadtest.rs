@@ -10,7 +10,7 @@ use clap::Parser;
 use cloudbridge_loadtest::{
     generator::{self, Load},
     report::{self, Summary},
-    scenario::{Fixture, Kind, Service},
+    scenario::{Fixture, Https, Kind, Service},
 };
 
 /// Command line.
@@ -51,6 +51,13 @@ struct Args {
     /// (`cloudbridge-fake-upstream`) instead of `local`; enables the `direct` scenario.
     #[arg(long)]
     upstream: Option<String>,
+    /// The API's HTTPS base URL, for `metadata-https` (the API must trust this machine as a
+    /// proxy, `api.trusted_proxies`, so that the plain port serves the other scenarios).
+    #[arg(long, requires = "ca_cert")]
+    https_url: Option<String>,
+    /// PEM of the CA (or self-signed certificate) the HTTPS certificate is checked against.
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
     /// Where to write `report.md` and `report.json`.
     #[arg(long, default_value = "loadtest-report")]
     out: PathBuf,
@@ -69,6 +76,14 @@ async fn main() -> anyhow::Result<()> {
         args.accounts,
         args.file_size,
         args.scenarios.contains(&Kind::Passthrough),
+        match (&args.https_url, &args.ca_cert) {
+            (Some(base), Some(ca)) => Some(Https {
+                base: base.clone(),
+                ca_pem: std::fs::read(ca)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", ca.display()))?,
+            }),
+            _ => None,
+        },
     )
     .await?;
     let load = match args.rate {
