@@ -76,6 +76,7 @@ if [ -n "${CLOUDBRIDGE_TLS__CERT_PATH:-}" ]; then
   tls_bind=${CLOUDBRIDGE_API__TLS_BIND:-0.0.0.0:443}
   ports+=("${tls_bind##*:}")
   api_url="https://localhost:${tls_bind##*:}"
+  api_url=${api_url%:443}
 else
   api_url=${ready_url%/ready}
 fi

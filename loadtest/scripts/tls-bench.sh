@@ -41,6 +41,8 @@ export CLOUDBRIDGE_TLS__CERT_PATH=$pki/cert.pem
 export CLOUDBRIDGE_TLS__KEY_PATH=$pki/key.pem
 export CLOUDBRIDGE_API__TLS_BIND=127.0.0.1:$((base + 2))
 export CLOUDBRIDGE_API__TRUSTED_PROXIES=127.0.0.1/32
+# The ping baseline runs on one DeveloperKey: faster than its default per-key rate limit.
+export CLOUDBRIDGE_LIMITS__KEY__PER_SEC=0
 deployment_start tls_bench "$base"
 # Both traps: the deployment's and the PKI folder's.
 trap 'deployment_stop; rm -rf "$pki"' EXIT
