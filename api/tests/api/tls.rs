@@ -528,3 +528,35 @@ async fn sighup_reloads_the_certificate_even_when_the_files_look_unchanged() {
     .await;
     assert!(reloaded.is_ok(), "SIGHUP did not reload the certificate");
 }
+
+#[tokio::test]
+async fn the_portal_is_served_over_https_with_secure_cookies() {
+    let ca = Ca::new();
+    let files = Files::new(&ca, &ca.leaf(Key::Ecdsa, 1, &["localhost", "127.0.0.1"]));
+    let app = spawn(&ca, &files).await;
+    let plain = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    // The portal's plain port sends the browser to HTTPS.
+    let r = plain
+        .get(format!("{}/login", app.portal))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 308);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with("https://") && location.ends_with("/login"),
+        "{location}"
+    );
+    // Over HTTPS, the sign-in page with HSTS and a Secure cookie.
+    let r = ca.client().get(&location).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("strict-transport-security"));
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(cookie.contains("secure"), "{cookie}");
+}
