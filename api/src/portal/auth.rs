@@ -246,30 +246,87 @@ pub async fn logout(
         .into_response()
 }
 
-fn account_page(
-    signed: &Signed,
-    status: StatusCode,
+/// What the account page says besides the account.
+#[derive(Default)]
+struct Said {
     flash: Option<String>,
     error: Option<String>,
+    new_key: Option<String>,
+}
+
+async fn account_page(
+    portal: &Portal,
+    signed: &Signed,
+    status: StatusCode,
+    said: Said,
 ) -> Response {
+    let keys = match developers::keys(&portal.app.db, signed.session.developer_id).await {
+        Ok(keys) => keys,
+        Err(e) => return view::unavailable(e),
+    };
     let frame = Frame::signed(&signed.session);
     view::render(
         status,
         &view::Account {
             signed_in: frame.signed_in,
             csrf: frame.csrf,
-            flash,
-            error,
+            flash: said.flash,
+            error: said.error,
             email: signed.session.email.clone(),
             admin: signed.session.admin,
             min_password: MIN_PASSWORD,
+            keys: keys
+                .into_iter()
+                .map(|k| view::DevKeyRow {
+                    id: k.id,
+                    created: view::when(k.created_at),
+                })
+                .collect(),
+            new_key: said.new_key,
         },
     )
 }
 
 /// `GET /account`.
-pub async fn account(signed: Signed) -> Response {
-    account_page(&signed, StatusCode::OK, None, None)
+pub async fn account(State(portal): State<Portal>, signed: Signed) -> Response {
+    account_page(&portal, &signed, StatusCode::OK, Said::default()).await
+}
+
+/// `POST /account/keys`: a new DeveloperKey, shown once.
+pub async fn new_developer_key(
+    State(portal): State<Portal>,
+    Posted { signed, .. }: Posted,
+) -> Response {
+    match developers::new_key(&portal.app.db, signed.session.developer_id).await {
+        Ok(key) => {
+            let said = Said {
+                new_key: Some(key),
+                ..Said::default()
+            };
+            account_page(&portal, &signed, StatusCode::OK, said).await
+        }
+        Err(e) => view::unavailable(e),
+    }
+}
+
+/// `POST /account/keys/{id}/revoke`: the management API refuses the key at once.
+pub async fn revoke_developer_key(
+    State(portal): State<Portal>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    Posted { signed, .. }: Posted,
+) -> Response {
+    let dev = signed.session.developer_id;
+    match developers::revoke_key(&portal.app.db, dev, id).await {
+        Ok(true) => {
+            portal
+                .app
+                .callers
+                .invalidate(|_, c| matches!(c, crate::auth::Caller::Developer(d) if *d == dev));
+            Redirect::to("/account").into_response()
+        }
+        Ok(false) => view::not_found(Frame::signed(&signed.session)),
+        Err(e) => view::unavailable(e),
+    }
 }
 
 /// `POST /account/password`: the current password, then the new one; other sessions end.
@@ -277,7 +334,13 @@ pub async fn change_password(
     State(portal): State<Portal>,
     Posted { signed, form }: Posted,
 ) -> Response {
-    let refuse = |status, e: &str| account_page(&signed, status, None, Some(e.to_string()));
+    let refuse = |status, e: &str| {
+        let said = Said {
+            error: Some(e.to_string()),
+            ..Said::default()
+        };
+        account_page(&portal, &signed, status, said)
+    };
     let current = match developers::login(&portal.app.db, &signed.session.email).await {
         Ok(Some(found)) => found.password_hash.unwrap_or_default(),
         Ok(None) => return view::not_found(Frame::default()),
@@ -294,12 +357,13 @@ pub async fn change_password(
                 StatusCode::UNAUTHORIZED,
                 "The current password is not right.",
             )
+            .await
         }
         Err(e) => return view::unavailable(e.body("portal")),
     }
     let password = field(&form, "password");
     if let Some(problem) = password_problem(password) {
-        return refuse(StatusCode::BAD_REQUEST, &problem);
+        return refuse(StatusCode::BAD_REQUEST, &problem).await;
     }
     let hash = match hashing.hash(password.to_string()).await {
         Ok(hash) => hash,
@@ -309,12 +373,13 @@ pub async fn change_password(
     match developers::change_password(&portal.app.db, signed.session.developer_id, &hash, &keep)
         .await
     {
-        Ok(()) => account_page(
-            &signed,
-            StatusCode::OK,
-            Some("Password changed; your other sessions are signed out.".into()),
-            None,
-        ),
+        Ok(()) => {
+            let said = Said {
+                flash: Some("Password changed; your other sessions are signed out.".into()),
+                ..Said::default()
+            };
+            account_page(&portal, &signed, StatusCode::OK, said).await
+        }
         Err(e) => view::unavailable(e),
     }
 }

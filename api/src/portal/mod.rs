@@ -128,6 +128,8 @@ fn wait_message(e: cloudbridge_shared::ApiError) -> String {
 
 /// The portal's one style sheet.
 const CSS: &str = include_str!("portal.css");
+/// The portal's one script (progressive enhancement: copy buttons).
+const JS: &str = include_str!("portal.js");
 
 /// Headers of every answer: nothing from elsewhere, never framed.
 async fn hardening(request: Request, next: Next) -> Response {
@@ -136,7 +138,8 @@ async fn hardening(request: Request, next: Next) -> Response {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
+             form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'",
         ),
     );
@@ -181,6 +184,11 @@ pub fn router(portal: Portal) -> Router {
         .route("/logout", post(auth::logout))
         .route("/account", get(auth::account))
         .route("/account/password", post(auth::change_password))
+        .route("/account/keys", post(auth::new_developer_key))
+        .route(
+            "/account/keys/{id}/revoke",
+            post(auth::revoke_developer_key),
+        )
         .route("/apps", get(apps::list).post(apps::create))
         .route("/apps/{id}", get(apps::get).post(apps::update))
         .route("/apps/{id}/redirect_uris", post(apps::redirect_uris))
@@ -196,6 +204,18 @@ pub fn router(portal: Portal) -> Router {
                         (header::CACHE_CONTROL, "public, max-age=3600"),
                     ],
                     CSS,
+                )
+            }),
+        )
+        .route(
+            "/assets/portal.js",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                        (header::CACHE_CONTROL, "public, max-age=3600"),
+                    ],
+                    JS,
                 )
             }),
         )

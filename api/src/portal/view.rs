@@ -68,6 +68,16 @@ pub struct Account {
     pub email: String,
     pub admin: bool,
     pub min_password: usize,
+    /// The developer's DeveloperKeys.
+    pub keys: Vec<DevKeyRow>,
+    /// A DeveloperKey just made, shown this once.
+    pub new_key: Option<String>,
+}
+
+/// One DeveloperKey (never the key itself).
+pub struct DevKeyRow {
+    pub id: i64,
+    pub created: String,
 }
 
 /// One row of the applications list.

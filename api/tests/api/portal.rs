@@ -461,3 +461,40 @@ async fn an_application_is_edited_and_deleted_under_the_management_apis_rules() 
     assert_eq!(dev.get(&page).await.status, 404);
     assert_eq!(app.with_key(&key).get("/v1/accounts").await.status(), 401);
 }
+
+#[tokio::test]
+async fn a_developer_key_made_in_the_portal_drives_the_management_api_until_revoked() {
+    let app = with_signup().await;
+    let dev = Visitor::new(&app);
+    dev.sign_up("kim@example.com", PASSWORD).await;
+    dev.submit("/apps", "/apps", &[("name", "Kim's app")]).await;
+    let made = dev.submit("/account", "/account/keys", &[]).await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    let key = shown_key(&made);
+    assert!(!dev.get("/account").await.body.contains(&key), "shown once");
+    // The management API sees the portal's applications, and only this developer's.
+    let listed = app
+        .with_auth(format!("DeveloperKey {key}"))
+        .get_json("/v1/applications")
+        .await;
+    assert_eq!(listed["count"], 1, "{listed}");
+    assert_eq!(listed["objects"][0]["name"], "Kim's app");
+    // Revoked: refused at once.
+    let at = made.body.find("/account/keys/").unwrap() + 14;
+    let id = made.body[at..].split('/').next().unwrap().to_string();
+    let other = Visitor::new(&app);
+    other.sign_up("lee@example.com", PASSWORD).await;
+    let theirs = other
+        .submit("/account", &format!("/account/keys/{id}/revoke"), &[])
+        .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND, "not another's key");
+    let r = dev
+        .submit("/account", &format!("/account/keys/{id}/revoke"), &[])
+        .await;
+    assert_eq!(r.location.as_deref(), Some("/account"));
+    let r = app
+        .with_auth(format!("DeveloperKey {key}"))
+        .get("/v1/applications")
+        .await;
+    assert_eq!(r.status(), 401);
+}

@@ -135,3 +135,44 @@ pub async fn change_password(
         .await?;
     tx.commit().await
 }
+
+/// One of a developer's DeveloperKeys (never the key itself).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct KeyInfo {
+    /// Its id.
+    pub id: i64,
+    /// Created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A developer's DeveloperKeys, oldest first.
+pub async fn keys(pool: &PgPool, developer: i64) -> Result<Vec<KeyInfo>, sqlx::Error> {
+    sqlx::query_as("SELECT id, created_at FROM developer_keys WHERE developer_id = $1 ORDER BY id")
+        .bind(developer)
+        .fetch_all(pool)
+        .await
+}
+
+/// A new DeveloperKey of `developer`, in clear (the only time it exists so).
+pub async fn new_key(pool: &PgPool, developer: i64) -> Result<String, sqlx::Error> {
+    let key = random_token(32);
+    sqlx::query("INSERT INTO developer_keys (developer_id, key_hash) VALUES ($1, $2)")
+        .bind(developer)
+        .bind(digest(&key))
+        .execute(pool)
+        .await?;
+    Ok(key)
+}
+
+/// Revokes DeveloperKey `id` of `developer`; true when it was theirs.
+pub async fn revoke_key(pool: &PgPool, developer: i64, id: i64) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM developer_keys WHERE developer_id = $1 AND id = $2")
+            .bind(developer)
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+            > 0,
+    )
+}
