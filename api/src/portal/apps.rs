@@ -44,14 +44,13 @@ async fn list_page(
         Ok(found) => found,
         Err(e) => return view::unavailable(e),
     };
-    let frame = Frame::signed(&signed.session);
     view::render(
         status,
         &view::Apps {
-            signed_in: frame.signed_in,
-            csrf: frame.csrf,
-            flash: None,
-            error,
+            frame: Frame {
+                error,
+                ..Frame::signed(&signed.session)
+            },
             apps: apps
                 .into_iter()
                 .map(|a| view::AppRow {
@@ -126,14 +125,14 @@ async fn show(
         Ok(uris) => uris,
         Err(e) => return view::unavailable(e),
     };
-    let frame = Frame::signed(&signed.session);
     view::render(
         status,
         &view::App {
-            signed_in: frame.signed_in,
-            csrf: frame.csrf,
-            flash: notice.flash,
-            error: notice.error,
+            frame: Frame {
+                flash: notice.flash,
+                error: notice.error,
+                ..Frame::signed(&signed.session)
+            },
             id: app.id,
             name: app.name,
             description: app.description,

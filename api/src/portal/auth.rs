@@ -46,10 +46,12 @@ fn login_page(
 ) -> Response {
     let (jar, csrf) = session::pre_csrf(jar, portal.secure_cookies);
     let page = view::Login {
-        signed_in: None,
-        csrf,
-        flash,
-        error,
+        frame: Frame {
+            signed_in: None,
+            csrf,
+            flash,
+            error,
+        },
         email: email.into(),
         signup: portal.app.settings.portal.signup,
     };
@@ -158,10 +160,11 @@ fn signup_page(
     }
     let (jar, csrf) = session::pre_csrf(jar, portal.secure_cookies);
     let page = view::Signup {
-        signed_in: None,
-        csrf,
-        flash: None,
-        error,
+        frame: Frame {
+            csrf,
+            error,
+            ..Frame::default()
+        },
         email: email.into(),
         min_password: MIN_PASSWORD,
     };
@@ -264,14 +267,14 @@ async fn account_page(
         Ok(keys) => keys,
         Err(e) => return view::unavailable(e),
     };
-    let frame = Frame::signed(&signed.session);
     view::render(
         status,
         &view::Account {
-            signed_in: frame.signed_in,
-            csrf: frame.csrf,
-            flash: said.flash,
-            error: said.error,
+            frame: Frame {
+                flash: said.flash,
+                error: said.error,
+                ..Frame::signed(&signed.session)
+            },
             email: signed.session.email.clone(),
             admin: signed.session.admin,
             min_password: MIN_PASSWORD,

@@ -29,7 +29,7 @@ use axum::{
     extract::Request,
     http::{header, HeaderMap, HeaderValue},
     middleware::{from_fn, Next},
-    response::{Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
     routing::{get, post},
     Router,
 };
@@ -155,6 +155,17 @@ async fn hardening(request: Request, next: Next) -> Response {
     response
 }
 
+/// One of the embedded assets.
+async fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+}
+
 /// `GET /`: the applications, or sign in.
 async fn home(signed: Option<session::Signed>) -> Redirect {
     Redirect::to(if signed.is_some() { "/apps" } else { "/login" })
@@ -197,27 +208,11 @@ pub fn router(portal: Portal) -> Router {
         .route("/apps/{id}/keys/{key}/revoke", post(apps::revoke_key))
         .route(
             "/assets/portal.css",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-                        (header::CACHE_CONTROL, "public, max-age=3600"),
-                    ],
-                    CSS,
-                )
-            }),
+            get(|| asset("text/css; charset=utf-8", CSS)),
         )
         .route(
             "/assets/portal.js",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-                        (header::CACHE_CONTROL, "public, max-age=3600"),
-                    ],
-                    JS,
-                )
-            }),
+            get(|| asset("text/javascript; charset=utf-8", JS)),
         )
         .fallback(|| async { view::not_found(view::Frame::default()) })
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))

@@ -37,10 +37,7 @@ impl Frame {
 #[derive(Template)]
 #[template(path = "portal/login.html")]
 pub struct Login {
-    pub signed_in: Option<String>,
-    pub csrf: String,
-    pub flash: Option<String>,
-    pub error: Option<String>,
+    pub frame: Frame,
     pub email: String,
     pub signup: bool,
 }
@@ -49,10 +46,7 @@ pub struct Login {
 #[derive(Template)]
 #[template(path = "portal/signup.html")]
 pub struct Signup {
-    pub signed_in: Option<String>,
-    pub csrf: String,
-    pub flash: Option<String>,
-    pub error: Option<String>,
+    pub frame: Frame,
     pub email: String,
     pub min_password: usize,
 }
@@ -61,10 +55,7 @@ pub struct Signup {
 #[derive(Template)]
 #[template(path = "portal/account.html")]
 pub struct Account {
-    pub signed_in: Option<String>,
-    pub csrf: String,
-    pub flash: Option<String>,
-    pub error: Option<String>,
+    pub frame: Frame,
     pub email: String,
     pub admin: bool,
     pub min_password: usize,
@@ -92,10 +83,7 @@ pub struct AppRow {
 #[derive(Template)]
 #[template(path = "portal/apps.html")]
 pub struct Apps {
-    pub signed_in: Option<String>,
-    pub csrf: String,
-    pub flash: Option<String>,
-    pub error: Option<String>,
+    pub frame: Frame,
     pub apps: Vec<AppRow>,
 }
 
@@ -109,10 +97,7 @@ pub struct KeyRow {
 #[derive(Template)]
 #[template(path = "portal/app.html")]
 pub struct App {
-    pub signed_in: Option<String>,
-    pub csrf: String,
-    pub flash: Option<String>,
-    pub error: Option<String>,
+    pub frame: Frame,
     pub id: String,
     pub name: String,
     pub description: String,
@@ -134,10 +119,7 @@ pub struct App {
 #[derive(Template)]
 #[template(path = "portal/message.html")]
 pub struct Message {
-    pub signed_in: Option<String>,
-    pub csrf: String,
-    pub flash: Option<String>,
-    pub error: Option<String>,
+    pub frame: Frame,
     pub heading: String,
     pub text: String,
 }
@@ -173,10 +155,7 @@ pub fn message(status: StatusCode, frame: Frame, heading: &str, text: &str) -> R
     render(
         status,
         &Message {
-            signed_in: frame.signed_in,
-            csrf: frame.csrf,
-            flash: frame.flash,
-            error: frame.error,
+            frame,
             heading: heading.into(),
             text: text.into(),
         },
