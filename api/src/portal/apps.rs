@@ -131,7 +131,7 @@ async fn show(
             frame: Frame {
                 flash: notice.flash,
                 error: notice.error,
-                ..Frame::signed(&signed.session)
+                ..Frame::of_app(&signed.session, &app.id, &app.name, view::Tab::Overview)
             },
             id: app.id,
             name: app.name,

@@ -9,11 +9,15 @@ use axum::{
 use chrono::{DateTime, Utc};
 
 /// What every page's frame shows: who is signed in (their e-mail and session CSRF token
-/// for the sign-out form) and a message.
+/// for the sign-out form), the application the page is about, and a message.
 #[derive(Default)]
 pub struct Frame {
     /// The signed-in developer's e-mail.
     pub signed_in: Option<String>,
+    /// Whether they are an appliance admin (the admin pages are linked).
+    pub admin: bool,
+    /// The application whose pages are shown, with its tabs.
+    pub app: Option<AppTabs>,
     /// The session's CSRF token (empty when signed out).
     pub csrf: String,
     /// A note on what just happened.
@@ -27,9 +31,115 @@ impl Frame {
     pub fn signed(session: &cloudbridge_shared::db::portal_sessions::Session) -> Self {
         Self {
             signed_in: Some(session.email.clone()),
+            admin: session.admin,
             csrf: session.csrf.clone(),
             ..Self::default()
         }
+    }
+
+    /// The frame of a page of application `id` called `name`, on tab `tab`.
+    pub fn of_app(
+        session: &cloudbridge_shared::db::portal_sessions::Session,
+        id: &str,
+        name: &str,
+        tab: Tab,
+    ) -> Self {
+        Self {
+            app: Some(AppTabs {
+                id: id.into(),
+                name: name.into(),
+                tab,
+            }),
+            ..Self::signed(session)
+        }
+    }
+}
+
+/// The pages of one application, shown as tabs above each of them.
+pub struct AppTabs {
+    /// The application's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The tab shown.
+    pub tab: Tab,
+}
+
+impl AppTabs {
+    /// The tabs as links, the shown one marked.
+    pub fn links(&self) -> Vec<TabLink> {
+        Tab::ALL
+            .iter()
+            .map(|&tab| TabLink {
+                label: tab.label(),
+                href: tab.href(&self.id),
+                current: tab == self.tab,
+            })
+            .collect()
+    }
+}
+
+/// One tab as a link.
+pub struct TabLink {
+    /// What it says.
+    pub label: &'static str,
+    /// Where it goes.
+    pub href: String,
+    /// Whether it is the page shown.
+    pub current: bool,
+}
+
+/// One tab of an application's pages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// Settings, redirect URIs, API keys.
+    Overview,
+    /// Connected accounts and their events.
+    Accounts,
+    /// Webhooks and their deliveries.
+    Webhooks,
+    /// Requests, errors, events and deliveries per day.
+    Usage,
+    /// Upload locations of the File Picker's computer uploads.
+    Uploads,
+    /// OAuth client ids and secrets per service.
+    Services,
+}
+
+impl Tab {
+    /// Every tab, in the order shown.
+    pub const ALL: [Tab; 6] = [
+        Tab::Overview,
+        Tab::Accounts,
+        Tab::Webhooks,
+        Tab::Usage,
+        Tab::Uploads,
+        Tab::Services,
+    ];
+
+    /// What the tab says.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::Overview => "Overview",
+            Tab::Accounts => "Accounts",
+            Tab::Webhooks => "Webhooks",
+            Tab::Usage => "Usage",
+            Tab::Uploads => "Upload locations",
+            Tab::Services => "Service keys",
+        }
+    }
+
+    /// Where the tab of application `id` is.
+    pub fn href(self, id: &str) -> String {
+        let tail = match self {
+            Tab::Overview => "",
+            Tab::Accounts => "/accounts",
+            Tab::Webhooks => "/webhooks",
+            Tab::Usage => "/usage",
+            Tab::Uploads => "/upload_locations",
+            Tab::Services => "/services",
+        };
+        format!("/apps/{id}{tail}")
     }
 }
 

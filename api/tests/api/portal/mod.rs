@@ -1,5 +1,6 @@
 //! The developer portal over HTTP, as a browser uses it (cookies kept, forms posted with
 //! their CSRF token): signing up and in, applications and their keys, and every refusal.
+//! Each further area of the portal has its tests in a file of its own beside this one.
 
 use reqwest::{redirect::Policy, Client, StatusCode};
 use serde_json::Value;
