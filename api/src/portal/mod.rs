@@ -12,11 +12,13 @@
 //! - [`auth`]: sign-up, sign-in, sign-out, password change.
 //! - [`apps`]: applications and their API keys.
 //! - [`view`]: the pages.
+//! - [`webhooks`]: an application's webhooks, their delivery log and replays.
 
 mod apps;
 mod auth;
 mod session;
 mod view;
+mod webhooks;
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -206,6 +208,7 @@ pub fn router(portal: Portal) -> Router {
         .route("/apps/{id}/delete", post(apps::delete))
         .route("/apps/{id}/keys", post(apps::new_key))
         .route("/apps/{id}/keys/{key}/revoke", post(apps::revoke_key))
+        .merge(webhooks::routes())
         .route(
             "/assets/portal.css",
             get(|| asset("text/css; charset=utf-8", CSS)),

@@ -37,8 +37,8 @@ mod relocate;
 mod shared;
 mod tasks;
 mod upload_locations;
-mod webhook_deliveries;
-mod webhooks;
+pub(crate) mod webhook_deliveries;
+pub(crate) mod webhooks;
 mod widgets;
 
 /// Every route, each registered with its handler's documentation (so the OpenAPI

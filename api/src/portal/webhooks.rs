@@ -1,0 +1,565 @@
+//! An application's webhooks and their delivery log (`/apps/{id}/webhooks`), through the
+//! same rules as the management API (`routes::webhooks`, `routes::webhook_deliveries`):
+//! adding one sends the verification ping and the page says what the receiver answered;
+//! the log is filtered by state and webhook, paged, and dead deliveries are replayed one
+//! by one or all at once.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::Response,
+    routing::{get, post},
+    Router,
+};
+use cloudbridge_shared::{db, webhook::Answer, ApiError};
+
+use super::{
+    apps::refused,
+    session::{Posted, Signed},
+    view::{self, Frame},
+    Portal,
+};
+use crate::{
+    extract::Paging,
+    routes::{
+        webhook_deliveries::{self, Logged},
+        webhooks,
+    },
+};
+
+/// Deliveries per page of the log.
+const PAGE_SIZE: u32 = 50;
+
+/// Webhooks listed (an application has a handful).
+const HOOKS_SHOWN: u32 = 1000;
+
+/// The routes of the Webhooks tab.
+pub fn routes() -> Router<Portal> {
+    Router::new()
+        .route("/apps/{id}/webhooks", get(show).post(add))
+        .route("/apps/{id}/webhooks/replay", post(replay_all))
+        .route("/apps/{id}/webhooks/{wid}/delete", post(remove))
+        .route("/apps/{id}/webhooks/{wid}/replay", post(replay_dead))
+        .route(
+            "/apps/{id}/webhooks/{wid}/deliveries/{did}/replay",
+            post(replay_one),
+        )
+}
+
+/// `webhooks.html`.
+#[derive(Template)]
+#[template(path = "portal/webhooks.html")]
+pub struct Page {
+    pub frame: Frame,
+    /// The application's id.
+    pub id: String,
+    pub hooks: Vec<HookRow>,
+    /// The add form's URL (kept when it was refused).
+    pub url: String,
+    /// The verification ping of the webhook just added (or not).
+    pub ping: Option<Ping>,
+    pub log: Log,
+}
+
+/// One webhook with its deliveries per state.
+pub struct HookRow {
+    pub id: i64,
+    pub url: String,
+    pub created: String,
+    pub pending: i64,
+    pub delivered: i64,
+    pub dead: i64,
+    /// Whether the log is filtered to it.
+    pub selected: bool,
+}
+
+/// What the receiver answered to the verification ping.
+pub struct Ping {
+    /// The URL pinged.
+    pub url: String,
+    /// Whether it passed (the webhook is added).
+    pub passed: bool,
+    /// The HTTP status, when the receiver answered.
+    pub status: Option<u16>,
+    pub latency_ms: u128,
+    /// Why it did not pass.
+    pub error: Option<String>,
+}
+
+impl From<(&str, &Answer)> for Ping {
+    fn from((url, answer): (&str, &Answer)) -> Self {
+        Self {
+            url: url.into(),
+            passed: answer.received(),
+            status: answer.status,
+            latency_ms: answer.latency.as_millis(),
+            error: answer.error.clone(),
+        }
+    }
+}
+
+/// The delivery log as shown: one page of it and its filter.
+pub struct Log {
+    pub rows: Vec<DeliveryRow>,
+    pub total: i64,
+    /// The state filter (`""`: all).
+    pub state: String,
+    /// The webhook filter (`""`: all).
+    pub webhook: String,
+    pub page: u32,
+    /// Rank of the first and last rows shown (1-based).
+    pub first: i64,
+    pub last: i64,
+    /// Links to the newer and older pages.
+    pub newer: Option<String>,
+    pub older: Option<String>,
+    /// Dead deliveries under the webhook filter (what "Replay all dead" replays).
+    pub dead: i64,
+    /// The choices of the state filter.
+    pub states: Vec<Choice>,
+}
+
+impl Log {
+    /// Whether some filter is on.
+    pub fn filtered(&self) -> bool {
+        !self.state.is_empty() || !self.webhook.is_empty()
+    }
+}
+
+/// One choice of a filter.
+pub struct Choice {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+/// One delivery of the log.
+pub struct DeliveryRow {
+    pub id: i64,
+    pub webhook: i64,
+    pub url: String,
+    pub account: i64,
+    pub state: String,
+    pub attempts: i32,
+    pub last_status: Option<i32>,
+    pub latency_ms: Option<i32>,
+    pub error: Option<String>,
+    pub created: String,
+    pub next_attempt: Option<String>,
+    pub finished: Option<String>,
+    pub replayed: Option<String>,
+    pub attempt_log: Vec<AttemptRow>,
+}
+
+/// One attempt of a delivery.
+pub struct AttemptRow {
+    pub at: String,
+    pub status: Option<i32>,
+    pub latency_ms: i32,
+    pub error: Option<String>,
+}
+
+impl From<Logged> for DeliveryRow {
+    fn from(
+        Logged {
+            delivery: d,
+            attempts,
+        }: Logged,
+    ) -> Self {
+        Self {
+            id: d.id,
+            webhook: d.webhook_id,
+            url: String::new(),
+            account: d.account_id,
+            next_attempt: (d.state == "pending").then(|| view::when(d.next_attempt_at)),
+            state: d.state,
+            attempts: d.attempts,
+            last_status: d.last_status,
+            latency_ms: d.last_latency_ms,
+            error: d.last_error,
+            created: view::when(d.created_at),
+            finished: d.finished_at.map(view::when),
+            replayed: d.replayed_at.map(view::when),
+            attempt_log: attempts
+                .into_iter()
+                .map(|a| AttemptRow {
+                    at: view::when(a.at),
+                    status: a.status,
+                    latency_ms: a.latency_ms,
+                    error: a.error,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Which part of the log is shown: the query of the page, or the hidden fields of its
+/// forms (so a replay shows the log as it was).
+#[derive(Default, serde::Deserialize)]
+pub struct View {
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    webhook: String,
+    #[serde(default)]
+    page: String,
+}
+
+impl View {
+    fn of_form(form: &HashMap<String, String>) -> Self {
+        let field = |name: &str| form.get(name).cloned().unwrap_or_default();
+        Self {
+            state: field("state"),
+            webhook: field("webhook"),
+            page: field("page"),
+        }
+    }
+
+    /// The query string of page `page` of this view.
+    fn href(&self, app: &str, page: u32) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [("state", &self.state), ("webhook", &self.webhook)] {
+            if !value.is_empty() {
+                query.append_pair(name, value);
+            }
+        }
+        if page > 1 {
+            query.append_pair("page", &page.to_string());
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            format!("/apps/{app}/webhooks")
+        } else {
+            format!("/apps/{app}/webhooks?{query}")
+        }
+    }
+}
+
+/// What the page says besides the webhooks and the log.
+#[derive(Default)]
+struct Notice {
+    flash: Option<String>,
+    error: Option<String>,
+    url: String,
+    ping: Option<Ping>,
+}
+
+impl Notice {
+    fn flash(text: String) -> Self {
+        Self {
+            flash: Some(text),
+            ..Self::default()
+        }
+    }
+}
+
+/// The Webhooks tab of application `id`, showing `wanted` of the log.
+async fn page(
+    portal: &Portal,
+    signed: &Signed,
+    id: &str,
+    mut status: StatusCode,
+    mut notice: Notice,
+    mut wanted: View,
+) -> Response {
+    let state = &portal.app;
+    let dev = signed.session.developer_id;
+    let app = match db::applications::get(&state.db, dev, id).await {
+        Ok(Some(app)) => app,
+        Ok(None) => return view::not_found(Frame::signed(&signed.session)),
+        Err(e) => return view::unavailable(e),
+    };
+    let all = Paging {
+        page: 1,
+        page_size: HOOKS_SHOWN,
+    };
+    let hooks = match webhooks::list_webhooks(state, dev, id, all).await {
+        Ok((hooks, _)) => hooks,
+        Err(e) => return refused(signed, e),
+    };
+    let counts = match db::webhooks::log::counts(&state.db, id).await {
+        Ok(counts) => counts,
+        Err(e) => return view::unavailable(e),
+    };
+    let filter = webhook_deliveries::parse_state(Some(wanted.state.as_str())).and_then(|s| {
+        Paging::parse(Some(wanted.page.as_str()), None, PAGE_SIZE, PAGE_SIZE).map(|p| (s, p))
+    });
+    let (only, paging) = match filter {
+        Ok(filter) => filter,
+        Err(e) => {
+            status = StatusCode::BAD_REQUEST;
+            notice.error = Some(e.message);
+            wanted.state.clear();
+            wanted.page.clear();
+            (
+                None,
+                Paging::parse(None, None, PAGE_SIZE, PAGE_SIZE).expect("defaults"),
+            )
+        }
+    };
+    let webhook = Some(wanted.webhook.as_str()).filter(|w| !w.is_empty());
+    let listed = webhook_deliveries::list_deliveries(state, dev, id, webhook, only, paging).await;
+    let (logged, total) = match listed {
+        Ok(listed) => listed,
+        Err(e) => return refused(signed, e),
+    };
+    let count = |hook: i64, state: &str| {
+        counts
+            .iter()
+            .filter(|(h, s, _)| *h == hook && s == state)
+            .map(|(_, _, n)| n)
+            .sum::<i64>()
+    };
+    let hooks: Vec<HookRow> = hooks
+        .into_iter()
+        .map(|h| HookRow {
+            pending: count(h.id, "pending"),
+            delivered: count(h.id, "delivered"),
+            dead: count(h.id, "dead"),
+            selected: wanted.webhook == h.id.to_string(),
+            id: h.id,
+            url: h.url,
+            created: view::when(h.created_at),
+        })
+        .collect();
+    let rows: Vec<DeliveryRow> = logged
+        .into_iter()
+        .map(|l| {
+            let mut row = DeliveryRow::from(l);
+            if let Some(hook) = hooks.iter().find(|h| h.id == row.webhook) {
+                row.url = hook.url.clone();
+            }
+            row
+        })
+        .collect();
+    let first = i64::from(paging.page - 1) * i64::from(PAGE_SIZE) + 1;
+    let log = Log {
+        first,
+        last: first + rows.len() as i64 - 1,
+        newer: (paging.page > 1).then(|| wanted.href(id, paging.page - 1)),
+        older: (i64::from(paging.page) * i64::from(PAGE_SIZE) < total)
+            .then(|| wanted.href(id, paging.page + 1)),
+        dead: hooks
+            .iter()
+            .filter(|h| webhook.is_none_or(|w| w == h.id.to_string()))
+            .map(|h| h.dead)
+            .sum(),
+        rows,
+        total,
+        states: [
+            ("", "All states"),
+            ("pending", "Pending"),
+            ("delivered", "Delivered"),
+            ("dead", "Dead"),
+        ]
+        .into_iter()
+        .map(|(value, label)| Choice {
+            value,
+            label,
+            selected: wanted.state == value,
+        })
+        .collect(),
+        state: wanted.state,
+        webhook: wanted.webhook,
+        page: paging.page,
+    };
+    view::render(
+        status,
+        &Page {
+            frame: Frame {
+                flash: notice.flash,
+                error: notice.error,
+                ..Frame::of_app(&signed.session, &app.id, &app.name, view::Tab::Webhooks)
+            },
+            id: app.id,
+            hooks,
+            url: notice.url,
+            ping: notice.ping,
+            log,
+        },
+    )
+}
+
+/// The page after a change: what it did, or why it was refused.
+async fn after(
+    portal: &Portal,
+    signed: &Signed,
+    id: &str,
+    done: Result<String, ApiError>,
+    wanted: View,
+) -> Response {
+    match done {
+        Ok(flash) => {
+            page(
+                portal,
+                signed,
+                id,
+                StatusCode::OK,
+                Notice::flash(flash),
+                wanted,
+            )
+            .await
+        }
+        Err(e) if e.status == 400 => {
+            let notice = Notice {
+                error: Some(e.message),
+                ..Notice::default()
+            };
+            page(portal, signed, id, StatusCode::BAD_REQUEST, notice, wanted).await
+        }
+        Err(e) => refused(signed, e),
+    }
+}
+
+/// `GET /apps/{id}/webhooks?state=&webhook=&page=`.
+async fn show(
+    State(portal): State<Portal>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Query(wanted): Query<View>,
+) -> Response {
+    page(
+        &portal,
+        &signed,
+        &id,
+        StatusCode::OK,
+        Notice::default(),
+        wanted,
+    )
+    .await
+}
+
+/// `POST /apps/{id}/webhooks`: pings the URL and adds it if the receiver passes; the page
+/// says what it answered either way.
+async fn add(
+    State(portal): State<Portal>,
+    Path(id): Path<String>,
+    Posted { signed, form }: Posted,
+) -> Response {
+    let dev = signed.session.developer_id;
+    let url = form.get("url").map(|u| u.trim()).unwrap_or_default();
+    let (status, notice) = match webhooks::create_webhook(&portal.app, dev, &id, Some(url)).await {
+        Ok(verification) => {
+            let ping = Some(Ping::from((url, &verification.answer)));
+            if verification.webhook.is_some() {
+                let flash = Some(format!("Webhook {url} added."));
+                (
+                    StatusCode::OK,
+                    Notice {
+                        flash,
+                        ping,
+                        ..Notice::default()
+                    },
+                )
+            } else {
+                let url = url.into();
+                (
+                    StatusCode::BAD_REQUEST,
+                    Notice {
+                        url,
+                        ping,
+                        ..Notice::default()
+                    },
+                )
+            }
+        }
+        Err(e) if e.status == 400 => (
+            StatusCode::BAD_REQUEST,
+            Notice {
+                error: Some(e.message),
+                url: url.into(),
+                ..Notice::default()
+            },
+        ),
+        Err(e) => return refused(&signed, e),
+    };
+    page(&portal, &signed, &id, status, notice, View::default()).await
+}
+
+/// `POST /apps/{id}/webhooks/{wid}/delete`: with its pending deliveries and log.
+async fn remove(
+    State(portal): State<Portal>,
+    Path((id, wid)): Path<(String, String)>,
+    Posted { signed, form }: Posted,
+) -> Response {
+    let dev = signed.session.developer_id;
+    let done = webhooks::delete_webhook(&portal.app, dev, &id, &wid)
+        .await
+        .map(|()| "Webhook removed, with its deliveries.".to_string());
+    let mut wanted = View::of_form(&form);
+    if wanted.webhook == wid {
+        wanted.webhook.clear();
+    }
+    after(&portal, &signed, &id, done, wanted).await
+}
+
+/// `POST /apps/{id}/webhooks/{wid}/deliveries/{did}/replay`.
+async fn replay_one(
+    State(portal): State<Portal>,
+    Path((id, wid, did)): Path<(String, String, String)>,
+    Posted { signed, form }: Posted,
+) -> Response {
+    let dev = signed.session.developer_id;
+    let done = webhook_deliveries::replay_delivery(&portal.app, dev, &id, &wid, &did)
+        .await
+        .map(|d| {
+            format!(
+                "Delivery {did} replayed: delivery {} is pending, due now.",
+                d.id
+            )
+        });
+    after(&portal, &signed, &id, done, View::of_form(&form)).await
+}
+
+/// `POST /apps/{id}/webhooks/{wid}/replay`: every dead delivery of one webhook.
+async fn replay_dead(
+    State(portal): State<Portal>,
+    Path((id, wid)): Path<(String, String)>,
+    Posted { signed, form }: Posted,
+) -> Response {
+    let dev = signed.session.developer_id;
+    let done = webhook_deliveries::replay_dead_deliveries(&portal.app, dev, &id, &wid)
+        .await
+        .map(|(_, replayed, left)| replayed_text(replayed, left));
+    after(&portal, &signed, &id, done, View::of_form(&form)).await
+}
+
+/// `POST /apps/{id}/webhooks/replay`: every dead delivery of every webhook.
+async fn replay_all(
+    State(portal): State<Portal>,
+    Path(id): Path<String>,
+    Posted { signed, form }: Posted,
+) -> Response {
+    let state = &portal.app;
+    let dev = signed.session.developer_id;
+    let all = Paging {
+        page: 1,
+        page_size: HOOKS_SHOWN,
+    };
+    let done = async {
+        let (hooks, _) = webhooks::list_webhooks(state, dev, &id, all).await?;
+        let (mut replayed, mut left) = (0, 0);
+        for hook in hooks {
+            let wid = hook.id.to_string();
+            let (_, n, rest) =
+                webhook_deliveries::replay_dead_deliveries(state, dev, &id, &wid).await?;
+            replayed += n;
+            left += rest;
+        }
+        Ok::<_, ApiError>(replayed_text(replayed, left))
+    }
+    .await;
+    after(&portal, &signed, &id, done, View::of_form(&form)).await
+}
+
+fn replayed_text(replayed: u64, left: i64) -> String {
+    let plural = if replayed == 1 { "y" } else { "ies" };
+    let mut text = format!("{replayed} dead deliver{plural} replayed: pending, due now.");
+    if left > 0 {
+        text.push_str(&format!(" {left} more are dead: replay again for them."));
+    }
+    text
+}
