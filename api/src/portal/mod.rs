@@ -11,8 +11,10 @@
 //! - [`session`]: the session cookie and the CSRF check of every form.
 //! - [`auth`]: sign-up, sign-in, sign-out, password change.
 //! - [`apps`]: applications and their API keys.
+//! - [`accounts`]: an application's accounts and their events, upload locations, service keys.
 //! - [`view`]: the pages.
 
+mod accounts;
 mod apps;
 mod auth;
 mod session;
@@ -206,6 +208,7 @@ pub fn router(portal: Portal) -> Router {
         .route("/apps/{id}/delete", post(apps::delete))
         .route("/apps/{id}/keys", post(apps::new_key))
         .route("/apps/{id}/keys/{key}/revoke", post(apps::revoke_key))
+        .merge(accounts::routes())
         .route(
             "/assets/portal.css",
             get(|| asset("text/css; charset=utf-8", CSS)),
