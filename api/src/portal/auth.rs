@@ -47,10 +47,10 @@ fn login_page(
     let (jar, csrf) = session::pre_csrf(jar, portal.secure_cookies);
     let page = view::Login {
         frame: Frame {
-            signed_in: None,
             csrf,
             flash,
             error,
+            ..Frame::default()
         },
         email: email.into(),
         signup: portal.app.settings.portal.signup,
