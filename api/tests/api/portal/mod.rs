@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::helpers::{binary_path, TestApp};
 
 mod accounts;
+mod admin;
 
 /// A browser on the portal: keeps cookies, does not follow redirects (tests look at them).
 struct Visitor {
