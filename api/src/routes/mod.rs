@@ -36,7 +36,7 @@ mod raw;
 mod relocate;
 mod shared;
 mod tasks;
-mod upload_locations;
+pub(crate) mod upload_locations;
 pub(crate) mod webhook_deliveries;
 pub(crate) mod webhooks;
 mod widgets;

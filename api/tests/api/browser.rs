@@ -495,13 +495,16 @@ async fn a_developer_walks_the_portal_and_uses_its_key_with_the_python_sdk() {
         .settings(|s| s.portal.signup = true)
         .spawn()
         .await;
-    let done = run(
-        "portal",
-        "portal.mjs",
-        &[],
-        json!({ "portal": app.portal, "email": "new@example.com", "password": "a long enough password" }),
-    )
-    .await;
+    let state = tempfile::tempdir().unwrap();
+    let state = state.path().join("cookies.json");
+    let mut params = json!({
+        "portal": app.portal,
+        "email": "new@example.com",
+        "other": "stranger@example.com",
+        "password": "a long enough password",
+        "state": state,
+    });
+    let done = run("portal", "portal.mjs", &["walk"], params.clone()).await;
     // No serious or critical accessibility problem on any page (axe-core).
     assert_eq!(done["violations"], json!([]), "{done}");
     // Signed out, the application's page sends the browser to sign in.
@@ -512,6 +515,33 @@ async fn a_developer_walks_the_portal_and_uses_its_key_with_the_python_sdk() {
             .ends_with("/login"),
         "{done}"
     );
+    // A form without its token is refused and changes nothing.
+    assert_eq!(done["csrfStatus"], 403, "{done}");
+    assert_eq!(done["csrfKeptName"], false, "{done}");
+    // Another developer's application is not found.
+    assert_eq!(done["strangerSees"], 404, "{done}");
+    // Guessing a password is throttled after the per-account burst.
+    assert!(done["throttled"].is_string(), "{done}");
+    assert!(done["guesses"].as_u64().unwrap() <= 7, "{done}");
+
+    // The session ends at the server (as after the idle time): the kept cookies no longer
+    // sign the browser in, and the page says why.
+    sqlx::query("UPDATE portal_sessions SET expires_at = now() - interval '1 second'")
+        .execute(&app.db().await)
+        .await
+        .unwrap();
+    params["appUrl"] = done["appUrl"].clone();
+    let back = run("portal-return", "portal.mjs", &["return"], params).await;
+    assert_eq!(back["violations"], json!([]), "{back}");
+    assert!(
+        back["landsOn"].as_str().unwrap().contains("/login"),
+        "{back}"
+    );
+    assert!(
+        back["says"].as_str().unwrap().contains("session ended"),
+        "{back}"
+    );
+
     // The key copied off the page works with the official Python SDK.
     let key = done["key"].as_str().unwrap();
     let script = r#"

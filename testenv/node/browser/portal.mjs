@@ -1,13 +1,19 @@
 // Walks the developer portal in Debian's Chromium (playwright-core) as a new developer
 // would: sign up, create an application, copy its key, make a second key, change the
-// settings, sign out, a wrong password. Every page is screenshotted and checked with
-// axe-core. Run by api/tests/api/browser.rs:
+// settings; then what goes wrong: a form without its CSRF token, a wrong password, another
+// developer's URL, sign-in throttled; signs in again and keeps the browser's cookies.
+// `node portal.mjs return` comes back with those cookies after the server ended the
+// session. Every page is screenshotted and checked with axe-core. Run by
+// api/tests/api/browser.rs:
 //
-//   node portal.mjs   with env BROWSER_PARAMS = {"portal": <base URL>, "email", "password"}
-//                     and BROWSER_ARTIFACTS = a folder for screenshots
+//   node portal.mjs [walk|return]
+//        env BROWSER_PARAMS = {"portal": <base URL>, "email", "password", "other", "state",
+//                              "appUrl" (return)}
+//        and BROWSER_ARTIFACTS = a folder for screenshots
 //
-// Prints one line `RESULT <json>`: the key read off the page, the serious or critical
-// accessibility violations found (by page), or `{"failure": …}`.
+// `state` is the file the browser's cookies are kept in between the two. Prints one line
+// `RESULT <json>`: what the pages showed, the serious or critical accessibility
+// violations found (by page), or `{"failure": …}`.
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -40,9 +46,18 @@ async function look(page, name) {
   for (const v of found) violations.push({ page: name, ...v });
 }
 
-async function walk(context) {
+const at = (path) => `${params.portal}${path}`;
+
+/** Signs in on `page` as `email` with `password`. */
+async function signIn(page, email, password) {
+  await page.goto(at('/login'));
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await page.click('#sign-in');
+}
+
+async function walk(browser, context) {
   const page = await context.newPage();
-  const at = (path) => `${params.portal}${path}`;
   await page.goto(at('/'));
   await look(page, 'sign-in');
   await page.click('text=Create an account');
@@ -56,7 +71,8 @@ async function walk(context) {
   await page.fill('#name', 'My first app');
   await page.click('#create-app');
   const key = (await page.textContent('#new-key')).trim();
-  const appUrl = page.url();
+  // The page was the answer to a POST: its address is the Overview tab's.
+  const appUrl = at(await page.getAttribute('nav.tabs a[aria-current="page"]', 'href'));
   await look(page, 'application-new-key');
   await page.click('#new-api-key');
   const second = (await page.textContent('#new-key')).trim();
@@ -70,15 +86,69 @@ async function walk(context) {
   await page.goto(at('/account'));
   await look(page, 'account');
 
+  // A form posted without its CSRF token is refused and changes nothing.
+  await page.goto(appUrl);
+  await page.evaluate(() => {
+    document.querySelector('#save-app').form.querySelector('input[name="csrf"]').remove();
+  });
+  await page.fill('#name', 'Renamed without a token');
+  const refused = await Promise.all([page.waitForNavigation(), page.click('#save-app')]);
+  const csrfStatus = refused[0].status();
+  await look(page, 'csrf-missing');
+
+  await page.goto(appUrl);
   await page.click('text=Sign out');
   await page.waitForURL(at('/login'));
-  await page.fill('#email', params.email);
-  await page.fill('#password', 'not the password');
-  await page.click('#sign-in');
+  await signIn(page, params.email, 'not the password');
   await page.waitForSelector('.error');
   await look(page, 'wrong-password');
   const afterSignOut = await page.goto(appUrl);
-  return { key, second, appUrl, signedOutLandsOn: afterSignOut.url() };
+  const signedOutLandsOn = afterSignOut.url();
+
+  // Another developer sees nothing of the first one's.
+  const stranger = await browser.newContext({ bypassCSP: true });
+  const theirs = await stranger.newPage();
+  await theirs.goto(at('/signup'));
+  await theirs.fill('#email', params.other);
+  await theirs.fill('#password', params.password);
+  await theirs.click('#sign-up');
+  await theirs.waitForURL(at('/apps'));
+  const strangerSees = (await theirs.goto(appUrl)).status();
+  await look(theirs, 'another-developers-application');
+  await theirs.click('text=Sign out');
+  // Guessing their password is throttled: the form says how long to wait.
+  let guesses = 0;
+  let throttled = null;
+  while (guesses < 12 && throttled === null) {
+    guesses += 1;
+    await signIn(theirs, params.other, `guess number ${guesses}`);
+    const said = await theirs.textContent('.error');
+    if (said.includes('Too many attempts')) throttled = said;
+  }
+  await look(theirs, 'sign-in-throttled');
+  await stranger.close();
+
+  // Signed in again; the cookies are kept for `return`.
+  await signIn(page, params.email, params.password);
+  await page.waitForURL(at('/apps'));
+  await context.storageState({ path: params.state });
+  const csrfKeptName = (await page.textContent('main')).includes('Renamed without a token');
+  return {
+    key, second, appUrl, signedOutLandsOn, csrfStatus, csrfKeptName, strangerSees, guesses,
+    throttled,
+  };
+}
+
+/** Comes back with the kept cookies: the ended session sends the browser to sign in. */
+async function comeBack(browser) {
+  const context = await browser.newContext({ bypassCSP: true, storageState: params.state });
+  const page = await context.newPage();
+  await page.goto(params.appUrl);
+  const landsOn = page.url();
+  const says = await page.textContent('main');
+  await look(page, 'session-ended');
+  await context.close();
+  return { landsOn, says };
 }
 
 const browser = await chromium.launch({
@@ -100,7 +170,8 @@ const context = await browser.newContext({ bypassCSP: true });
 context.setDefaultTimeout(20000);
 let out;
 try {
-  out = { ...(await walk(context)), violations };
+  const done = process.argv[2] === 'return' ? await comeBack(browser) : await walk(browser, context);
+  out = { ...done, violations };
 } catch (e) {
   for (const [i, p] of context.pages().entries()) {
     await p.screenshot({ path: join(artifacts, `failure-${i}.png`), fullPage: true }).catch(() => {});

@@ -281,7 +281,7 @@ async fn dead_deliveries_are_shown_then_replayed_one_and_all() {
     for id in &shown {
         let row = delivery_row(&dead, *id);
         assert!(
-            row.contains("<span class=\"state dead\">dead</span>"),
+            row.contains("<span class=\"badge off\">dead</span>"),
             "{row}"
         );
         assert!(row.contains("<td>500</td>"), "the last status: {row}");
@@ -321,7 +321,7 @@ async fn dead_deliveries_are_shown_then_replayed_one_and_all() {
     let delivered = h.show("?state=delivered").await;
     let row = delivery_row(&delivered, alice);
     assert!(
-        row.contains("<span class=\"state delivered\">delivered</span>"),
+        row.contains("<span class=\"badge ok\">delivered</span>"),
         "{row}"
     );
     assert!(
