@@ -574,3 +574,99 @@ print(json.dumps({"made": made.json(), "listed": listed.json()}))
     let listed = app.with_key(second).get_json("/v1/accounts").await;
     assert_eq!(listed["objects"][0]["account"], "sdk-user");
 }
+
+#[tokio::test]
+async fn a_developer_adds_a_webhook_in_the_portal_and_replays_its_dead_deliveries() {
+    use crate::webhooks::{quick, receiver::Receiver, rounds_until};
+    let app = TestApp::builder()
+        .settings(|s| {
+            s.portal.signup = true;
+            quick(s);
+            s.webhooks.retry_window_secs = 1;
+        })
+        .spawn()
+        .await;
+    let state = tempfile::tempdir().unwrap();
+    let mut params = json!({
+        "portal": app.portal,
+        "email": "hooks@example.com",
+        "password": "a long enough password",
+        "state": state.path().join("cookies.json"),
+    });
+    let made = run(
+        "portal-webhooks-app",
+        "portal.mjs",
+        &["webhooks-app"],
+        params.clone(),
+    )
+    .await;
+    let (id, key) = (
+        made["appId"].as_str().unwrap(),
+        made["key"].as_str().unwrap(),
+    );
+    let receiver = Receiver::start(id, key).await;
+    params["appId"] = json!(id);
+    params["receiver"] = json!(receiver.url);
+    params["closed"] = json!(format!(
+        "http://127.0.0.1:{}/hook",
+        crate::helpers::free_port()
+    ));
+
+    // A URL nobody answers is shown failing its ping; the receiver's passes.
+    let added = run(
+        "portal-webhooks-add",
+        "portal.mjs",
+        &["webhooks-add"],
+        params.clone(),
+    )
+    .await;
+    assert_eq!(added["violations"], json!([]), "{added}");
+    assert!(
+        added["failed"].as_str().unwrap().contains("did not answer"),
+        "{added}"
+    );
+    let passed = added["passed"].as_str().unwrap();
+    assert!(
+        passed.contains("passed") && passed.contains("200"),
+        "{added}"
+    );
+    assert_eq!(receiver.pings().len(), 1);
+
+    // Two deliveries go dead while the receiver answers 500; the browser replays them.
+    let db = app.db().await;
+    let worker = cloudbridge_jobs::WorkerState::build(app.settings()).unwrap();
+    let mut accounts = Vec::new();
+    for name in ["alice", "bob"] {
+        accounts.push(app.import_local(key, name).await.0);
+    }
+    receiver.fail_with(Some(500));
+    for &account in &accounts {
+        let mut conn = db.acquire().await.unwrap();
+        cloudbridge_shared::db::webhooks::notify(&mut conn, account)
+            .await
+            .unwrap();
+    }
+    rounds_until(&worker, &db, &accounts, "dead").await;
+    receiver.fail_with(None);
+    let replayed = run(
+        "portal-webhooks-replay",
+        "portal.mjs",
+        &["webhooks-replay"],
+        params,
+    )
+    .await;
+    assert_eq!(replayed["violations"], json!([]), "{replayed}");
+    assert_eq!(replayed["dead"], 2, "{replayed}");
+    assert!(
+        replayed["replayed"].as_str().unwrap().contains("replayed"),
+        "{replayed}"
+    );
+    assert!(
+        replayed["all"]
+            .as_str()
+            .unwrap()
+            .contains("1 dead delivery replayed"),
+        "{replayed}"
+    );
+    rounds_until(&worker, &db, &accounts, "delivered").await;
+}

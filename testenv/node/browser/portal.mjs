@@ -11,7 +11,9 @@
 //                              "appUrl" (return)}
 //        and BROWSER_ARTIFACTS = a folder for screenshots
 //
-// `state` is the file the browser's cookies are kept in between the two. Prints one line
+// `node portal.mjs webhooks-app|webhooks-add|webhooks-replay` walks the Webhooks tab in
+// three steps, the test acting between them (params "appId", "receiver", "closed").
+// `state` is the file the browser's cookies are kept in between runs. Prints one line
 // `RESULT <json>`: what the pages showed, the serious or critical accessibility
 // violations found (by page), or `{"failure": …}`.
 import { mkdirSync } from 'node:fs';
@@ -151,6 +153,61 @@ async function comeBack(browser) {
   return { landsOn, says };
 }
 
+/**
+ * The Webhooks tab in three steps, the test acting between them (the kept cookies carry
+ * the session): `webhooks-app` signs up and makes an application; `webhooks-add` adds a URL
+ * nobody answers (the failed ping shown), then the test's receiver; `webhooks-replay` shows
+ * the dead deliveries and replays one, then all.
+ */
+async function webhooks(browser, step) {
+  const kept = step === 'webhooks-app' ? {} : { storageState: params.state };
+  const context = await browser.newContext({ bypassCSP: true, ...kept });
+  context.setDefaultTimeout(20000);
+  const page = await context.newPage();
+  const submit = (selector) => Promise.all([page.waitForNavigation(), page.click(selector)]);
+  let out;
+  if (step === 'webhooks-app') {
+    await page.goto(at('/signup'));
+    await page.fill('#email', params.email);
+    await page.fill('#password', params.password);
+    await submit('#sign-up');
+    await page.fill('#name', 'Hooked');
+    await submit('#create-app');
+    const key = (await page.textContent('#new-key')).trim();
+    const appId = (await page.textContent('dl.facts dd code')).trim();
+    out = { key, appId };
+  } else if (step === 'webhooks-add') {
+    await page.goto(at(`/apps/${params.appId}`));
+    await submit('nav.tabs >> text=Webhooks');
+    await look(page, 'webhooks-empty');
+    await page.fill('#url', params.closed);
+    await submit('#add-webhook');
+    const failed = await page.textContent('#ping');
+    await look(page, 'webhook-ping-failed');
+    await page.fill('#url', params.receiver);
+    await submit('#add-webhook');
+    const passed = await page.textContent('#ping');
+    await look(page, 'webhook-added');
+    out = { failed, passed };
+  } else {
+    await page.goto(at(`/apps/${params.appId}/webhooks`));
+    await page.selectOption('#state', 'dead');
+    await submit('#filter');
+    const dead = await page.locator('tr.delivery').count();
+    await look(page, 'webhook-deliveries-dead');
+    await submit('tr.delivery button:has-text("Replay")');
+    const replayed = await page.textContent('.flash');
+    await submit('#replay-all');
+    const all = await page.textContent('.flash');
+    await page.goto(at(`/apps/${params.appId}/webhooks`));
+    await look(page, 'webhook-deliveries');
+    out = { dead, replayed, all };
+  }
+  await context.storageState({ path: params.state });
+  await context.close();
+  return out;
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: [
@@ -170,7 +227,10 @@ const context = await browser.newContext({ bypassCSP: true });
 context.setDefaultTimeout(20000);
 let out;
 try {
-  const done = process.argv[2] === 'return' ? await comeBack(browser) : await walk(browser, context);
+  const step = process.argv[2] || 'walk';
+  const done = step === 'return' ? await comeBack(browser)
+    : step.startsWith('webhooks-') ? await webhooks(browser, step)
+      : await walk(browser, context);
   out = { ...done, violations };
 } catch (e) {
   for (const [i, p] of context.pages().entries()) {

@@ -287,7 +287,7 @@ async fn dead_deliveries_are_shown_then_replayed_one_and_all() {
             row.contains("<span class=\"badge off\">dead</span>"),
             "{row}"
         );
-        assert!(row.contains("<td>500</td>"), "the last status: {row}");
+        assert!(row.contains("\"answer\">500 in "), "the last status: {row}");
         assert!(row.contains(" ms</td>"), "the latency: {row}");
         assert!(row.contains("died "), "when it died: {row}");
         assert!(row.contains("Replay delivery"), "{row}");
@@ -328,7 +328,7 @@ async fn dead_deliveries_are_shown_then_replayed_one_and_all() {
         "{row}"
     );
     assert!(
-        row.contains("<td>200</td>") && row.contains("replayed "),
+        row.contains("\"answer\">200 in ") && row.contains("replayed "),
         "{row}"
     );
     assert!(!row.contains("Replay delivery"));
