@@ -465,6 +465,13 @@ async fn the_log_is_filtered_by_state_and_webhook_and_paged() {
             .await
             .unwrap();
     assert_eq!(left, 2);
+    let everything = h.post("/replay", &[]).await;
+    assert!(
+        everything.body.contains("2 dead deliveries replayed"),
+        "{}",
+        everything.body
+    );
+    assert!(!everything.body.contains("Replay all"), "none is dead");
 
     // A filter that means nothing is said so.
     let bad = h.dev.get(&h.tab("?state=lost")).await;
