@@ -5,7 +5,14 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::{http::StatusCode, response::Response};
-use cloudbridge_shared::{db, webhook::Answer};
+use cloudbridge_shared::{
+    db::{
+        self,
+        webhooks::{DeliveryState, Webhook},
+    },
+    webhook::Answer,
+    ApiError,
+};
 
 use crate::{
     extract::Paging,
@@ -101,6 +108,59 @@ pub struct Log {
 }
 
 impl Log {
+    /// Page `paging` of the log under `wanted`, `total` deliveries in all, of the webhooks
+    /// `hooks`.
+    fn new(
+        app: &str,
+        hooks: &[HookRow],
+        logged: Vec<Logged>,
+        total: i64,
+        paging: Paging,
+        wanted: View,
+    ) -> Self {
+        let rows: Vec<DeliveryRow> = logged
+            .into_iter()
+            .map(|l| {
+                let mut row = DeliveryRow::from(l);
+                if let Some(hook) = hooks.iter().find(|h| h.id == row.webhook) {
+                    row.url = hook.url.clone();
+                }
+                row
+            })
+            .collect();
+        let first = i64::from(paging.page - 1) * i64::from(PAGE_SIZE) + 1;
+        Self {
+            first,
+            last: first + rows.len() as i64 - 1,
+            newer: (paging.page > 1).then(|| wanted.href(app, paging.page - 1)),
+            older: (i64::from(paging.page) * i64::from(PAGE_SIZE) < total)
+                .then(|| wanted.href(app, paging.page + 1)),
+            dead: hooks
+                .iter()
+                .filter(|h| wanted.webhook.is_empty() || h.selected)
+                .map(|h| h.dead)
+                .sum(),
+            rows,
+            total,
+            states: [
+                ("", "All states"),
+                ("pending", "Pending"),
+                ("delivered", "Delivered"),
+                ("dead", "Dead"),
+            ]
+            .into_iter()
+            .map(|(value, label)| Choice {
+                value,
+                label,
+                selected: wanted.state == value,
+            })
+            .collect(),
+            state: wanted.state,
+            webhook: wanted.webhook,
+            page: paging.page,
+        }
+    }
+
     /// Whether some filter is on.
     pub fn filtered(&self) -> bool {
         !self.state.is_empty() || !self.webhook.is_empty()
@@ -197,6 +257,13 @@ impl View {
         }
     }
 
+    /// The state filter and the page, checked as the management API checks them.
+    fn filter(&self) -> Result<(Option<DeliveryState>, Paging), ApiError> {
+        let state = webhook_deliveries::parse_state(Some(self.state.as_str()))?;
+        let paging = Paging::parse(Some(self.page.as_str()), None, PAGE_SIZE, PAGE_SIZE)?;
+        Ok((state, paging))
+    }
+
     /// The query string of page `page` of this view.
     fn href(&self, app: &str, page: u32) -> String {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
@@ -237,6 +304,29 @@ impl Notice {
     }
 }
 
+/// The webhooks as rows, with their deliveries per state (`counts`: webhook, state, count).
+fn hook_rows(hooks: Vec<Webhook>, counts: &[(i64, String, i64)], wanted: &View) -> Vec<HookRow> {
+    let count = |hook: i64, state: &str| {
+        counts
+            .iter()
+            .filter(|(h, s, _)| *h == hook && s == state)
+            .map(|(_, _, n)| n)
+            .sum::<i64>()
+    };
+    hooks
+        .into_iter()
+        .map(|h| HookRow {
+            pending: count(h.id, "pending"),
+            delivered: count(h.id, "delivered"),
+            dead: count(h.id, "dead"),
+            selected: wanted.webhook == h.id.to_string(),
+            id: h.id,
+            url: h.url,
+            created: view::when(h.created_at),
+        })
+        .collect()
+}
+
 /// The Webhooks tab of application `id`, showing `wanted` of the log.
 pub(super) async fn page(
     portal: &Portal,
@@ -265,20 +355,16 @@ pub(super) async fn page(
         Ok(counts) => counts,
         Err(e) => return view::unavailable(e),
     };
-    let filter = webhook_deliveries::parse_state(Some(wanted.state.as_str())).and_then(|s| {
-        Paging::parse(Some(wanted.page.as_str()), None, PAGE_SIZE, PAGE_SIZE).map(|p| (s, p))
-    });
-    let (only, paging) = match filter {
+    let (only, paging) = match wanted.filter() {
         Ok(filter) => filter,
         Err(e) => {
             status = StatusCode::BAD_REQUEST;
             notice.error = Some(e.message);
-            wanted.state.clear();
-            wanted.page.clear();
-            (
-                None,
-                Paging::parse(None, None, PAGE_SIZE, PAGE_SIZE).expect("defaults"),
-            )
+            wanted = View {
+                webhook: wanted.webhook,
+                ..View::default()
+            };
+            wanted.filter().expect("the defaults")
         }
     };
     let webhook = Some(wanted.webhook.as_str()).filter(|w| !w.is_empty());
@@ -287,66 +373,8 @@ pub(super) async fn page(
         Ok(listed) => listed,
         Err(e) => return refused(signed, e),
     };
-    let count = |hook: i64, state: &str| {
-        counts
-            .iter()
-            .filter(|(h, s, _)| *h == hook && s == state)
-            .map(|(_, _, n)| n)
-            .sum::<i64>()
-    };
-    let hooks: Vec<HookRow> = hooks
-        .into_iter()
-        .map(|h| HookRow {
-            pending: count(h.id, "pending"),
-            delivered: count(h.id, "delivered"),
-            dead: count(h.id, "dead"),
-            selected: wanted.webhook == h.id.to_string(),
-            id: h.id,
-            url: h.url,
-            created: view::when(h.created_at),
-        })
-        .collect();
-    let rows: Vec<DeliveryRow> = logged
-        .into_iter()
-        .map(|l| {
-            let mut row = DeliveryRow::from(l);
-            if let Some(hook) = hooks.iter().find(|h| h.id == row.webhook) {
-                row.url = hook.url.clone();
-            }
-            row
-        })
-        .collect();
-    let first = i64::from(paging.page - 1) * i64::from(PAGE_SIZE) + 1;
-    let log = Log {
-        first,
-        last: first + rows.len() as i64 - 1,
-        newer: (paging.page > 1).then(|| wanted.href(id, paging.page - 1)),
-        older: (i64::from(paging.page) * i64::from(PAGE_SIZE) < total)
-            .then(|| wanted.href(id, paging.page + 1)),
-        dead: hooks
-            .iter()
-            .filter(|h| webhook.is_none_or(|w| w == h.id.to_string()))
-            .map(|h| h.dead)
-            .sum(),
-        rows,
-        total,
-        states: [
-            ("", "All states"),
-            ("pending", "Pending"),
-            ("delivered", "Delivered"),
-            ("dead", "Dead"),
-        ]
-        .into_iter()
-        .map(|(value, label)| Choice {
-            value,
-            label,
-            selected: wanted.state == value,
-        })
-        .collect(),
-        state: wanted.state,
-        webhook: wanted.webhook,
-        page: paging.page,
-    };
+    let hooks = hook_rows(hooks, &counts, &wanted);
+    let log = Log::new(id, &hooks, logged, total, paging, wanted);
     view::render(
         status,
         &Page {
