@@ -1,19 +1,26 @@
-// Walks the developer portal in Debian's Chromium (playwright-core) as a new developer
-// would: sign up, create an application, copy its key, make a second key, change the
-// settings; then what goes wrong: a form without its CSRF token, a wrong password, another
-// developer's URL, sign-in throttled; signs in again and keeps the browser's cookies.
-// `node portal.mjs return` comes back with those cookies after the server ended the
-// session. Every page is screenshotted and checked with axe-core. Run by
-// api/tests/api/browser.rs:
+// Walks the developer portal in Debian's Chromium (playwright-core) as a developer would,
+// in phases that the Rust test (api/tests/api/browser.rs) runs one after another, doing
+// between them what happens elsewhere (deliveries failing, then succeeding; the session
+// ending at the server). The browser's cookies are kept in `state` between phases.
 //
-//   node portal.mjs [walk|return]
-//        env BROWSER_PARAMS = {"portal": <base URL>, "email", "password", "other", "state",
-//                              "appUrl" (return)}
-//        and BROWSER_ARTIFACTS = a folder for screenshots
+//   node portal.mjs walk     sign up, an application, its keys, settings, a redirect URI,
+//                            an account connected from the Accounts tab; what goes wrong: a
+//                            form without its CSRF token, a wrong password, another
+//                            developer's URL, sign-in throttled; signs in again
+//   node portal.mjs hooks    a webhook added against the test's receiver (its ping shown)
+//   node portal.mjs replay   the dead deliveries shown, one replayed
+//   node portal.mjs last     the delivery delivered, the account's events, usage charts,
+//                            upload locations, service keys, the API reference
+//   node portal.mjs return   the session ended at the server: sent to sign in; signs in and
+//                            out
 //
-// `state` is the file the browser's cookies are kept in between the two. Prints one line
-// `RESULT <json>`: what the pages showed, the serious or critical accessibility
-// violations found (by page), or `{"failure": …}`.
+//   env BROWSER_PARAMS = {"portal": <base URL>, "email", "password", "other", "state",
+//                         "redirect", "webdav": {form fields}, "appUrl", "receiver"}
+//       BROWSER_ARTIFACTS = a folder for screenshots
+//
+// Every page is screenshotted and checked with axe-core. Prints one line `RESULT <json>`:
+// what the pages showed, the serious or critical accessibility violations found (by
+// page), or `{"failure": …}`.
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -81,6 +88,28 @@ async function walk(browser, context) {
   await page.click('#save-app');
   await page.waitForSelector('text=Settings saved');
   await look(page, 'application-saved');
+
+  // A redirect URI, then an account connected from the Accounts tab (WebDAV, by its form,
+  // on the API's own connect page).
+  await page.fill('#redirect_uris', params.redirect);
+  await page.click('#save-redirect-uris');
+  await page.waitForSelector('text=Redirect URIs saved');
+  await page.goto(`${appUrl}/accounts`);
+  await look(page, 'accounts-empty');
+  await page.click('#connect-account');
+  await page.waitForLoadState();
+  await look(page, 'connect-chooser');
+  await page.click('button[name="service"][value="webdav"]');
+  await page.waitForLoadState();
+  for (const [name, value] of Object.entries(params.webdav)) {
+    await page.fill(`[name="${name}"]`, String(value));
+  }
+  await look(page, 'connect-credentials');
+  await page.click('#connect');
+  await page.waitForURL((url) => url.href.startsWith(params.redirect));
+  await page.goto(`${appUrl}/accounts`);
+  const accountsShown = await page.textContent('main');
+  await look(page, 'accounts');
   await page.goto(at('/apps'));
   await look(page, 'applications');
   await page.goto(at('/account'));
@@ -135,21 +164,91 @@ async function walk(browser, context) {
   const csrfKeptName = (await page.textContent('main')).includes('Renamed without a token');
   return {
     key, second, appUrl, signedOutLandsOn, csrfStatus, csrfKeptName, strangerSees, guesses,
-    throttled,
+    throttled, accountsShown,
   };
 }
 
-/** Comes back with the kept cookies: the ended session sends the browser to sign in. */
-async function comeBack(browser) {
+/** A page of a context with the kept cookies; `phase` keeps them again when it is done. */
+async function resumed(browser, phase) {
   const context = await browser.newContext({ bypassCSP: true, storageState: params.state });
+  context.setDefaultTimeout(20000);
   const page = await context.newPage();
+  try {
+    return await phase(page);
+  } finally {
+    await context.storageState({ path: params.state });
+    await context.close();
+  }
+}
+
+/** Adds a webhook against the test's receiver: the page shows its ping's outcome. */
+async function hooks(page) {
+  await page.goto(`${params.appUrl}/webhooks`);
+  await look(page, 'webhooks-empty');
+  await page.fill('#url', params.receiver);
+  await page.click('#add-webhook');
+  const ping = await page.textContent('#ping');
+  await look(page, 'webhook-added');
+  return { ping };
+}
+
+/** The dead deliveries, one replayed. */
+async function replay(page) {
+  await page.goto(`${params.appUrl}/webhooks?state=dead`);
+  const dead = await page.locator('tr.delivery').count();
+  await look(page, 'deliveries-dead');
+  await Promise.all([
+    page.waitForNavigation(),
+    page.click('tr.delivery button:has-text("Replay")'),
+  ]);
+  const said = await page.textContent('main');
+  await look(page, 'delivery-replayed');
+  return { dead, said };
+}
+
+/** What the worker did since: delivered; and the other pages of the application. */
+async function last(page) {
+  await page.goto(`${params.appUrl}/webhooks`);
+  const log = await page.textContent('#log');
+  await look(page, 'deliveries');
+  await page.goto(`${params.appUrl}/accounts`);
+  await page.click(`tbody a[href$="/accounts/${params.account}/events"]`);
+  await page.waitForLoadState();
+  const events = await page.locator('table.events tbody tr').count();
+  await look(page, 'account-events');
+  await page.goto(`${params.appUrl}/usage`);
+  const charts = await page.locator('main svg').count();
+  const usage = await page.textContent('main');
+  await look(page, 'usage');
+  await page.goto(`${params.appUrl}/upload_locations`);
+  await look(page, 'upload-locations');
+  await page.goto(`${params.appUrl}/services`);
+  await look(page, 'service-keys');
+  await page.click('text=API reference');
+  await page.waitForLoadState();
+  const reference = await page.locator('main').textContent();
+  await look(page, 'api-reference');
+  return { log, events, charts, usage, referenceMentions: reference.includes('/storage/folders/') };
+}
+
+/** Comes back after the session ended at the server: sent to sign in; signs in, then out. */
+async function comeBack(page) {
   await page.goto(params.appUrl);
   const landsOn = page.url();
   const says = await page.textContent('main');
   await look(page, 'session-ended');
-  await context.close();
-  return { landsOn, says };
+  await page.fill('#email', params.email);
+  await page.fill('#password', params.password);
+  await page.click('#sign-in');
+  await page.waitForURL(at('/apps'));
+  await page.click('text=Sign out');
+  await page.waitForURL(at('/login'));
+  await look(page, 'signed-out');
+  const afterSignOut = (await page.goto(params.appUrl)).url();
+  return { landsOn, says, afterSignOut };
 }
+
+const PHASES = { hooks, replay, last, return: comeBack };
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -170,7 +269,8 @@ const context = await browser.newContext({ bypassCSP: true });
 context.setDefaultTimeout(20000);
 let out;
 try {
-  const done = process.argv[2] === 'return' ? await comeBack(browser) : await walk(browser, context);
+  const phase = PHASES[process.argv[2]];
+  const done = phase ? await resumed(browser, phase) : await walk(browser, context);
   out = { ...done, violations };
 } catch (e) {
   for (const [i, p] of context.pages().entries()) {
