@@ -9,7 +9,7 @@ use askama::Template;
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
-    response::{IntoResponse, Redirect, Response},
+    response::Response,
 };
 use cloudbridge_connectors::SERVICES;
 use cloudbridge_shared::db::{
@@ -18,7 +18,7 @@ use cloudbridge_shared::db::{
     applications::Application,
 };
 
-use super::{app_of, frame, ApiBase, Notice};
+use super::{app_of, back_or_refused, frame, ApiBase, Notice, OwnApp};
 use crate::{
     portal::{
         session::{Posted, Signed},
@@ -162,15 +162,10 @@ async fn connect_link(portal: &Portal, app: &Application, api: &str) -> Option<S
 /// `GET /apps/{id}/accounts?q=&before=&after=`
 pub async fn page(
     State(portal): State<Portal>,
-    signed: Signed,
+    OwnApp { signed, app }: OwnApp,
     ApiBase(api): ApiBase,
-    Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let app = match app_of(&portal, &signed, &id).await {
-        Ok(app) => app,
-        Err(page) => return page,
-    };
     let cursor = |k: &str| q.get(k).and_then(|v| v.trim().parse::<i64>().ok());
     let window = match (cursor("before"), cursor("after")) {
         (Some(before), _) => Window::Before(before),
@@ -254,11 +249,11 @@ pub async fn disconnect(
     let Ok(account) = account.parse::<i64>() else {
         return view::not_found(Frame::signed(&signed.session));
     };
-    match disconnect_account(&portal.app, &app.id, account).await {
-        Ok(()) => {
-            Redirect::to(&format!("/apps/{}/accounts?done=disconnected", app.id)).into_response()
-        }
-        // Not found (another application's account, or gone already), or unavailable.
-        Err(e) => crate::portal::apps::refused(&signed, e),
-    }
+    // Not found (another application's account, or gone already), or unavailable.
+    let done = disconnect_account(&portal.app, &app.id, account).await;
+    back_or_refused(
+        &signed,
+        done,
+        &format!("/apps/{}/accounts?done=disconnected", app.id),
+    )
 }
