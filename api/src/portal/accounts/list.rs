@@ -31,6 +31,8 @@ use crate::{
 
 /// Accounts per page.
 const PAGE: i64 = 50;
+/// Accounts are counted up to this many.
+const COUNT_CAP: i64 = 100_000;
 /// Longest search kept.
 const MAX_SEARCH: usize = 200;
 
@@ -94,8 +96,11 @@ pub struct Accounts {
     pub app_id: String,
     /// The search shown in the box.
     pub q: String,
-    /// How many accounts match (all of them without a search).
-    pub total: i64,
+    /// How many accounts match (all of them without a search), as shown: `100000+`
+    /// beyond what is counted.
+    pub total: String,
+    /// Whether exactly one does.
+    pub one: bool,
     pub rows: Vec<AccountRow>,
     /// The query of the page of newer accounts, if any.
     pub newer: Option<String>,
@@ -204,7 +209,8 @@ async fn show(
         Ok(found) => found,
         Err(e) => return view::unavailable(e),
     };
-    let total = match db::accounts::count_matching(&portal.app.db, &app.id, search.as_ref()).await {
+    let counted = db::accounts::count_matching(&portal.app.db, &app.id, search.as_ref(), COUNT_CAP);
+    let total = match counted.await {
         Ok(total) => total,
         Err(e) => return view::unavailable(e),
     };
@@ -227,7 +233,12 @@ async fn show(
             frame: frame(signed, app, Tab::Accounts, notice),
             app_id: app.id.clone(),
             q,
-            total,
+            total: if total >= COUNT_CAP {
+                format!("{COUNT_CAP}+")
+            } else {
+                total.to_string()
+            },
+            one: total == 1,
             rows: rows.into_iter().map(AccountRow::from).collect(),
             newer,
             older,
