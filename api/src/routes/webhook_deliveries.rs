@@ -26,6 +26,9 @@ const ATTEMPTS_SHOWN: i64 = 20;
 /// Dead deliveries replayed per `POST …/replay`.
 const REPLAY_MAX: i64 = 1_000;
 
+/// Webhooks read at once when replaying every webhook's dead deliveries.
+const WEBHOOKS_PER_READ: u32 = 100;
+
 /// `GET …/webhooks/{wid}/deliveries?state=&page=&page_size=`: newest first.
 #[utoipa::path(
     get,
@@ -178,7 +181,8 @@ pub(crate) struct Logged {
 impl Logged {
     /// The wire shape.
     fn wire(&self, app: &str, base: &str) -> Value {
-        wire::delivery(&self.delivery, &self.attempts, app, base)
+        let attempts: Vec<&Attempt> = self.attempts.iter().collect();
+        wire::delivery(&self.delivery, &attempts, app, base)
     }
 }
 
@@ -241,6 +245,30 @@ pub(crate) async fn replay_dead_deliveries(
     let (replayed, remaining) =
         db::webhooks::log::replay_dead(&state.db, hook.id, REPLAY_MAX).await?;
     Ok((hook, replayed, remaining))
+}
+
+/// Replays the dead deliveries of every webhook of developer `dev`'s application `app`
+/// (up to [`REPLAY_MAX`] per webhook): how many were replayed and how many dead ones are
+/// left.
+pub(crate) async fn replay_every_dead(
+    state: &AppState,
+    dev: i64,
+    app: &str,
+) -> Result<(u64, i64), ApiError> {
+    owned(state, dev, app).await?;
+    let (mut replayed, mut left) = (0, 0);
+    for page in 1.. {
+        let (hooks, total) = db::webhooks::list(&state.db, app, page, WEBHOOKS_PER_READ).await?;
+        for hook in &hooks {
+            let (n, rest) = db::webhooks::log::replay_dead(&state.db, hook.id, REPLAY_MAX).await?;
+            replayed += n;
+            left += rest;
+        }
+        if hooks.is_empty() || i64::from(page) * i64::from(WEBHOOKS_PER_READ) >= total {
+            break;
+        }
+    }
+    Ok((replayed, left))
 }
 
 fn not_found() -> ApiError {

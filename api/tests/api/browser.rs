@@ -600,11 +600,21 @@ print(json.dumps({"made": made.json(), "listed": listed.json()}))
     params["appUrl"] = json!(app_url);
     params["receiver"] = json!(receiver.url);
     params["account"] = json!(account);
+    params["closed"] = json!(format!(
+        "http://127.0.0.1:{}/hook",
+        crate::helpers::free_port()
+    ));
+    // A URL nobody answers is shown failing its ping; the receiver's passes.
     let hooks = portal_phase("hooks", 2, &params).await;
     assert!(
-        hooks["ping"].as_str().unwrap().contains("passed"),
+        hooks["failed"].as_str().unwrap().contains("did not answer"),
         "{hooks}"
     );
+    let passed = hooks["ping"].as_str().unwrap();
+    assert!(passed.contains("passed") && passed.contains("200"), "{hooks}");
+    assert_eq!(receiver.pings().len(), 1);
+    let sdk_account = seen["made"]["id"].as_i64().unwrap();
+    let both = [account, sdk_account];
     // Its receiver fails until the notification of new events is dead...
     let db = app.db().await;
     sqlx::query(
@@ -618,19 +628,28 @@ print(json.dumps({"made": made.json(), "listed": listed.json()}))
     .unwrap();
     let worker = cloudbridge_jobs::WorkerState::build(app.settings()).unwrap();
     receiver.fail_with(Some(500));
-    cloudbridge_shared::db::webhooks::notify(&mut db.acquire().await.unwrap(), account)
-        .await
-        .unwrap();
-    crate::webhooks::rounds_until(&worker, &db, &[account], "dead").await;
-    // ... and is replayed from the log once the receiver is back.
+    for account in both {
+        cloudbridge_shared::db::webhooks::notify(&mut db.acquire().await.unwrap(), account)
+            .await
+            .unwrap();
+    }
+    crate::webhooks::rounds_until(&worker, &db, &both, "dead").await;
+    // ... and they are replayed from the log once the receiver is back: one, then all.
     receiver.fail_with(None);
     let replayed = portal_phase("replay", 3, &params).await;
-    assert_eq!(replayed["dead"], 1, "{replayed}");
+    assert_eq!(replayed["dead"], 2, "{replayed}");
     assert!(
-        replayed["said"].as_str().unwrap().contains("replayed"),
+        replayed["replayed"].as_str().unwrap().contains("replayed"),
         "{replayed}"
     );
-    crate::webhooks::rounds_until(&worker, &db, &[account], "delivered").await;
+    assert!(
+        replayed["all"]
+            .as_str()
+            .unwrap()
+            .contains("1 dead delivery replayed"),
+        "{replayed}"
+    );
+    crate::webhooks::rounds_until(&worker, &db, &both, "delivered").await;
 
     let last = portal_phase("last", 4, &params).await;
     assert!(

@@ -7,15 +7,17 @@
 //                            an account connected from the Accounts tab; what goes wrong: a
 //                            form without its CSRF token, a wrong password, another
 //                            developer's URL, sign-in throttled; signs in again
-//   node portal.mjs hooks    a webhook added against the test's receiver (its ping shown)
-//   node portal.mjs replay   the dead deliveries shown, one replayed
+//   node portal.mjs hooks    a webhook nobody answers (its failed ping shown), then one
+//                            against the test's receiver (its ping passes)
+//   node portal.mjs replay   the dead deliveries shown, one replayed, then all
 //   node portal.mjs last     the delivery delivered, the account's events, usage charts,
 //                            upload locations, service keys, the API reference
 //   node portal.mjs return   the session ended at the server: sent to sign in; signs in and
 //                            out
 //
 //   env BROWSER_PARAMS = {"portal": <base URL>, "email", "password", "other", "state",
-//                         "redirect", "webdav": {form fields}, "appUrl", "receiver"}
+//                         "redirect", "webdav": {form fields}, "appUrl", "receiver",
+//                         "closed" (a URL nobody answers), "account"}
 //       BROWSER_ARTIFACTS = a folder for screenshots
 //
 // Every page is screenshotted and checked with axe-core. Prints one line `RESULT <json>`:
@@ -181,29 +183,41 @@ async function resumed(browser, phase) {
   }
 }
 
-/** Adds a webhook against the test's receiver: the page shows its ping's outcome. */
+/** Clicks `selector` on `page` and waits for the page it leads to. */
+const submit = (page, selector) => Promise.all([page.waitForNavigation(), page.click(selector)]);
+
+/**
+ * Adds a URL nobody answers (the failed ping shown), then the test's receiver (its ping
+ * passes).
+ */
 async function hooks(page) {
-  await page.goto(`${params.appUrl}/webhooks`);
+  await page.goto(params.appUrl);
+  await submit(page, 'nav.tabs >> text=Webhooks');
   await look(page, 'webhooks-empty');
+  await page.fill('#url', params.closed);
+  await submit(page, '#add-webhook');
+  const failed = await page.textContent('#ping');
+  await look(page, 'webhook-ping-failed');
   await page.fill('#url', params.receiver);
-  await page.click('#add-webhook');
+  await submit(page, '#add-webhook');
   const ping = await page.textContent('#ping');
   await look(page, 'webhook-added');
-  return { ping };
+  return { failed, ping };
 }
 
-/** The dead deliveries, one replayed. */
+/** The dead deliveries (filtered), one replayed, then all. */
 async function replay(page) {
-  await page.goto(`${params.appUrl}/webhooks?state=dead`);
+  await page.goto(`${params.appUrl}/webhooks`);
+  await page.selectOption('#state', 'dead');
+  await submit(page, '#filter');
   const dead = await page.locator('tr.delivery').count();
   await look(page, 'deliveries-dead');
-  await Promise.all([
-    page.waitForNavigation(),
-    page.click('tr.delivery button:has-text("Replay")'),
-  ]);
-  const said = await page.textContent('main');
+  await submit(page, 'tr.delivery button:has-text("Replay")');
+  const replayed = await page.textContent('.flash');
   await look(page, 'delivery-replayed');
-  return { dead, said };
+  await submit(page, '#replay-all');
+  const all = await page.textContent('.flash');
+  return { dead, replayed, all };
 }
 
 /** What the worker did since: delivered; and the other pages of the application. */

@@ -53,6 +53,17 @@ fn ids(page: &Page, prefix: &str) -> Vec<i64> {
         .collect()
 }
 
+/// What the verification ping shown on the page got: the status, or "did not answer".
+fn ping_status(page: &Page) -> &str {
+    let marker = "<strong id=\"ping-status\">";
+    let at = page
+        .body
+        .find(marker)
+        .unwrap_or_else(|| panic!("no ping shown: {}", page.body))
+        + marker.len();
+    page.body[at..].split('<').next().unwrap()
+}
+
 /// Where the page's link with `rel` goes.
 fn link(page: &Page, rel: &str) -> String {
     let end = page
@@ -165,9 +176,7 @@ async fn a_webhook_is_added_with_its_verification_ping_shown_then_removed() {
         "{}",
         added.body
     );
-    assert!(added
-        .body
-        .contains("<strong id=\"ping-status\">200</strong>"));
+    assert_eq!(ping_status(&added), "200");
     assert!(added.body.contains("the webhook is added"));
     let pings = receiver.pings();
     assert_eq!(pings.len(), 1, "one verification ping");
@@ -217,9 +226,7 @@ async fn a_failing_receiver_is_shown_what_it_answered_and_is_not_added() {
         "{}",
         failed.body
     );
-    assert!(failed
-        .body
-        .contains("<strong id=\"ping-status\">500</strong>"));
+    assert_eq!(ping_status(&failed), "500");
     assert!(failed.body.contains("The receiver answered 500."));
     assert!(failed.body.contains("The webhook was not added"));
     assert!(failed.body.contains("No webhook yet"));
@@ -230,9 +237,7 @@ async fn a_failing_receiver_is_shown_what_it_answered_and_is_not_added() {
 
     let wrong = h.add(&receiver.url).await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
-    assert!(wrong
-        .body
-        .contains("<strong id=\"ping-status\">200</strong>"));
+    assert_eq!(ping_status(&wrong), "200");
     assert!(
         wrong.body.contains("without the application id"),
         "{}",
@@ -243,9 +248,7 @@ async fn a_failing_receiver_is_shown_what_it_answered_and_is_not_added() {
     let closed = format!("http://127.0.0.1:{}/hook", free_port());
     let unreachable = h.add(&closed).await;
     assert_eq!(unreachable.status, StatusCode::BAD_REQUEST);
-    assert!(unreachable
-        .body
-        .contains("<strong id=\"ping-status\">did not answer</strong>"));
+    assert_eq!(ping_status(&unreachable), "did not answer");
     assert!(unreachable.body.contains("id=\"ping-error\""));
 
     // A URL refused before any ping says why, and no ping is shown.
@@ -284,7 +287,7 @@ async fn dead_deliveries_are_shown_then_replayed_one_and_all() {
             row.contains("<span class=\"badge off\">dead</span>"),
             "{row}"
         );
-        assert!(row.contains("<td>500</td>"), "the last status: {row}");
+        assert!(row.contains("\"answer\">500 in "), "the last status: {row}");
         assert!(row.contains(" ms</td>"), "the latency: {row}");
         assert!(row.contains("died "), "when it died: {row}");
         assert!(row.contains("Replay delivery"), "{row}");
@@ -325,7 +328,7 @@ async fn dead_deliveries_are_shown_then_replayed_one_and_all() {
         "{row}"
     );
     assert!(
-        row.contains("<td>200</td>") && row.contains("replayed "),
+        row.contains("\"answer\">200 in ") && row.contains("replayed "),
         "{row}"
     );
     assert!(!row.contains("Replay delivery"));
@@ -462,6 +465,13 @@ async fn the_log_is_filtered_by_state_and_webhook_and_paged() {
             .await
             .unwrap();
     assert_eq!(left, 2);
+    let everything = h.post("/replay", &[]).await;
+    assert!(
+        everything.body.contains("2 dead deliveries replayed"),
+        "{}",
+        everything.body
+    );
+    assert!(!everything.body.contains("Replay all"), "none is dead");
 
     // A filter that means nothing is said so.
     let bad = h.dev.get(&h.tab("?state=lost")).await;
