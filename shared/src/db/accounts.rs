@@ -331,17 +331,22 @@ pub async fn browse(
     Ok((rows, more))
 }
 
-/// How many of an application's accounts `search` matches (all of them without one).
+/// How many of an application's accounts `search` matches (all of them without one),
+/// counted up to `cap` (the count of a broad search reads every match).
 pub async fn count_matching(
     pool: &PgPool,
     application: &str,
     search: Option<&Search>,
+    cap: i64,
 ) -> Result<i64, sqlx::Error> {
-    let mut query = QueryBuilder::new("SELECT count(*) FROM accounts a WHERE a.application_id = ");
+    let mut query = QueryBuilder::new(
+        "SELECT count(*) FROM (SELECT 1 FROM accounts a WHERE a.application_id = ",
+    );
     query.push_bind(application);
     if let Some(search) = search {
         push_search(&mut query, search);
     }
+    query.push(" LIMIT ").push_bind(cap).push(") matched");
     query.build_query_scalar().fetch_one(pool).await
 }
 

@@ -14,10 +14,9 @@ use cloudbridge_shared::{
     storage::ItemKind,
 };
 
-use super::{app_of, frame, Notice};
+use super::{frame, Notice, OwnApp};
 use crate::{
     portal::{
-        session::Signed,
         view::{self, Frame, Tab},
         Portal,
     },
@@ -81,14 +80,10 @@ pub struct Events {
 /// `GET /apps/{id}/accounts/{account}/events?before=`
 pub async fn page(
     State(portal): State<Portal>,
-    signed: Signed,
-    Path((id, account)): Path<(String, String)>,
+    OwnApp { signed, app }: OwnApp,
+    Path((_, account)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let app = match app_of(&portal, &signed, &id).await {
-        Ok(app) => app,
-        Err(page) => return page,
-    };
     let not_found = || view::not_found(Frame::signed(&signed.session));
     let Ok(account) = account.parse::<i64>() else {
         return not_found();

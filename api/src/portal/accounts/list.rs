@@ -9,7 +9,7 @@ use askama::Template;
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
-    response::{IntoResponse, Redirect, Response},
+    response::Response,
 };
 use cloudbridge_connectors::SERVICES;
 use cloudbridge_shared::db::{
@@ -18,7 +18,7 @@ use cloudbridge_shared::db::{
     applications::Application,
 };
 
-use super::{app_of, frame, ApiBase, Notice};
+use super::{app_of, back_or_refused, frame, ApiBase, Notice, OwnApp};
 use crate::{
     portal::{
         session::{Posted, Signed},
@@ -31,6 +31,8 @@ use crate::{
 
 /// Accounts per page.
 const PAGE: i64 = 50;
+/// Accounts are counted up to this many.
+const COUNT_CAP: i64 = 100_000;
 /// Longest search kept.
 const MAX_SEARCH: usize = 200;
 
@@ -94,8 +96,11 @@ pub struct Accounts {
     pub app_id: String,
     /// The search shown in the box.
     pub q: String,
-    /// How many accounts match (all of them without a search).
-    pub total: i64,
+    /// How many accounts match (all of them without a search), as shown: `100000+`
+    /// beyond what is counted.
+    pub total: String,
+    /// Whether exactly one does.
+    pub one: bool,
     pub rows: Vec<AccountRow>,
     /// The query of the page of newer accounts, if any.
     pub newer: Option<String>,
@@ -162,15 +167,10 @@ async fn connect_link(portal: &Portal, app: &Application, api: &str) -> Option<S
 /// `GET /apps/{id}/accounts?q=&before=&after=`
 pub async fn page(
     State(portal): State<Portal>,
-    signed: Signed,
+    OwnApp { signed, app }: OwnApp,
     ApiBase(api): ApiBase,
-    Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let app = match app_of(&portal, &signed, &id).await {
-        Ok(app) => app,
-        Err(page) => return page,
-    };
     let cursor = |k: &str| q.get(k).and_then(|v| v.trim().parse::<i64>().ok());
     let window = match (cursor("before"), cursor("after")) {
         (Some(before), _) => Window::Before(before),
@@ -209,7 +209,8 @@ async fn show(
         Ok(found) => found,
         Err(e) => return view::unavailable(e),
     };
-    let total = match db::accounts::count_matching(&portal.app.db, &app.id, search.as_ref()).await {
+    let counted = db::accounts::count_matching(&portal.app.db, &app.id, search.as_ref(), COUNT_CAP);
+    let total = match counted.await {
         Ok(total) => total,
         Err(e) => return view::unavailable(e),
     };
@@ -232,7 +233,12 @@ async fn show(
             frame: frame(signed, app, Tab::Accounts, notice),
             app_id: app.id.clone(),
             q,
-            total,
+            total: if total >= COUNT_CAP {
+                format!("{COUNT_CAP}+")
+            } else {
+                total.to_string()
+            },
+            one: total == 1,
             rows: rows.into_iter().map(AccountRow::from).collect(),
             newer,
             older,
@@ -254,11 +260,11 @@ pub async fn disconnect(
     let Ok(account) = account.parse::<i64>() else {
         return view::not_found(Frame::signed(&signed.session));
     };
-    match disconnect_account(&portal.app, &app.id, account).await {
-        Ok(()) => {
-            Redirect::to(&format!("/apps/{}/accounts?done=disconnected", app.id)).into_response()
-        }
-        // Not found (another application's account, or gone already), or unavailable.
-        Err(e) => crate::portal::apps::refused(&signed, e),
-    }
+    // Not found (another application's account, or gone already), or unavailable.
+    let done = disconnect_account(&portal.app, &app.id, account).await;
+    back_or_refused(
+        &signed,
+        done,
+        &format!("/apps/{}/accounts?done=disconnected", app.id),
+    )
 }

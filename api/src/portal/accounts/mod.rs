@@ -5,20 +5,22 @@
 //! developer's application or account is not found.
 //!
 //! # Layout
-//! - [`list`]: `/apps/{id}/accounts`, and disconnecting one.
-//! - [`events`]: `/apps/{id}/accounts/{account}/events`.
-//! - [`uploads`]: `/apps/{id}/upload_locations`.
-//! - [`service_keys`]: `/apps/{id}/services`.
+//! - [`list`]: the accounts (`/apps/{id}/accounts`), and disconnecting one.
+//! - [`events`]: one account's events (`/apps/{id}/accounts/{account}/events`).
+//! - [`uploads`]: the upload locations (`/apps/{id}/upload_locations`).
+//! - [`service_keys`]: the OAuth clients per service (`/apps/{id}/services`).
 
 mod events;
 mod list;
 mod service_keys;
 mod uploads;
 
+use std::collections::HashMap;
+
 use axum::{
-    extract::FromRequestParts,
+    extract::{FromRequestParts, Path},
     http::{request::Parts, StatusCode},
-    response::Response,
+    response::{IntoResponse, Redirect, Response},
     routing::{get, post},
     Router,
 };
@@ -65,6 +67,32 @@ async fn app_of(portal: &Portal, signed: &Signed, id: &str) -> Result<Applicatio
     }
 }
 
+/// A page of one of the signed-in developer's applications (`{id}` in its path): another
+/// developer's is not found.
+struct OwnApp {
+    signed: Signed,
+    app: Application,
+}
+
+impl FromRequestParts<Portal> for OwnApp {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, portal: &Portal) -> Result<Self, Response> {
+        let signed = Signed::from_request_parts(parts, portal).await?;
+        let not_found = || view::not_found(Frame::signed(&signed.session));
+        let Ok(Path(params)) =
+            Path::<HashMap<String, String>>::from_request_parts(parts, portal).await
+        else {
+            return Err(not_found());
+        };
+        let Some(id) = params.get("id") else {
+            return Err(not_found());
+        };
+        let app = app_of(portal, &signed, id).await?;
+        Ok(Self { signed, app })
+    }
+}
+
 /// The frame of `app`'s tab `tab`, saying `notice`.
 fn frame(signed: &Signed, app: &Application, tab: Tab, notice: Notice) -> Frame {
     Frame {
@@ -99,6 +127,35 @@ impl Notice {
             flash: None,
             error: Some(message),
         }
+    }
+}
+
+/// What a form's POST answers: back to `to` (its tab, with `?done=`) when it worked, else
+/// the error's page (not found, unavailable).
+fn back_or_refused<T>(signed: &Signed, done: Result<T, ApiError>, to: &str) -> Response {
+    match done {
+        Ok(_) => Redirect::to(to).into_response(),
+        Err(e) => super::apps::refused(signed, e),
+    }
+}
+
+/// As [`back_or_refused`], but input the rules refused ([`shown_on_page`]) is said on the
+/// form's page again, which `again` renders with the status and the reason.
+async fn back_or_again<T, Fut>(
+    signed: &Signed,
+    done: Result<T, ApiError>,
+    to: &str,
+    again: impl FnOnce(StatusCode, Notice) -> Fut,
+) -> Response
+where
+    Fut: std::future::Future<Output = Response>,
+{
+    match done {
+        Err(e) => match shown_on_page(&e) {
+            Some(status) => again(status, Notice::error(e.message)).await,
+            None => back_or_refused::<T>(signed, Err(e), to),
+        },
+        ok => back_or_refused(signed, ok, to),
     }
 }
 

@@ -9,15 +9,14 @@ use askama::Template;
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
-    response::{IntoResponse, Redirect, Response},
+    response::Response,
 };
 use cloudbridge_connectors::OAUTH_SERVICES;
 use cloudbridge_shared::db::{self, applications::Application};
 
-use super::{app_of, frame, shown_on_page, ApiBase, Notice};
+use super::{app_of, back_or_again, back_or_refused, frame, ApiBase, Notice, OwnApp};
 use crate::{
     portal::{
-        apps::refused,
         session::{Posted, Signed},
         view::{self, Frame, Tab},
         Portal,
@@ -55,15 +54,10 @@ pub struct ServiceKeys {
 /// `GET /apps/{id}/services`
 pub async fn page(
     State(portal): State<Portal>,
-    signed: Signed,
+    OwnApp { signed, app }: OwnApp,
     ApiBase(api): ApiBase,
-    Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let app = match app_of(&portal, &signed, &id).await {
-        Ok(app) => app,
-        Err(page) => return page,
-    };
     let notice = Notice::done(
         q.get("done"),
         &[
@@ -140,23 +134,11 @@ pub async fn set(
         field("client_secret"),
     )
     .await;
-    match done {
-        Ok(_) => Redirect::to(&format!("/apps/{}/services?done=saved", app.id)).into_response(),
-        Err(e) => match shown_on_page(&e) {
-            Some(status) => {
-                show(
-                    &portal,
-                    &signed,
-                    &app,
-                    &api,
-                    status,
-                    Notice::error(e.message),
-                )
-                .await
-            }
-            None => refused(&signed, e),
-        },
-    }
+    let to = format!("/apps/{}/services?done=saved", app.id);
+    back_or_again(&signed, done, &to, |status, notice| {
+        show(&portal, &signed, &app, &api, status, notice)
+    })
+    .await
 }
 
 /// `POST /apps/{id}/services/{service}/remove`: as
@@ -167,8 +149,6 @@ pub async fn remove(
     Posted { signed, .. }: Posted,
 ) -> Response {
     let dev = signed.session.developer_id;
-    match app_oauth::remove_key(&portal.app, dev, &id, &service).await {
-        Ok(()) => Redirect::to(&format!("/apps/{id}/services?done=removed")).into_response(),
-        Err(e) => refused(&signed, e),
-    }
+    let done = app_oauth::remove_key(&portal.app, dev, &id, &service).await;
+    back_or_refused(&signed, done, &format!("/apps/{id}/services?done=removed"))
 }

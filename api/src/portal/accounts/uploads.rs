@@ -8,15 +8,14 @@ use askama::Template;
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
-    response::{IntoResponse, Redirect, Response},
+    response::Response,
 };
 use cloudbridge_shared::db::{self, applications::Application};
 use serde_json::Value;
 
-use super::{app_of, frame, shown_on_page, Notice};
+use super::{app_of, back_or_again, back_or_refused, frame, Notice, OwnApp};
 use crate::{
     portal::{
-        apps::refused,
         session::{Posted, Signed},
         view::{self, Frame, Tab},
         Portal,
@@ -51,14 +50,9 @@ pub struct UploadLocations {
 /// `GET /apps/{id}/upload_locations`
 pub async fn page(
     State(portal): State<Portal>,
-    signed: Signed,
-    Path(id): Path<String>,
+    OwnApp { signed, app }: OwnApp,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let app = match app_of(&portal, &signed, &id).await {
-        Ok(app) => app,
-        Err(page) => return page,
-    };
     let notice = Notice::done(
         q.get("done"),
         &[
@@ -156,29 +150,15 @@ pub async fn add(
         parent.as_deref(),
     )
     .await;
-    match added {
-        Ok(_) => {
-            Redirect::to(&format!("/apps/{}/upload_locations?done=added", app.id)).into_response()
-        }
-        Err(e) => match shown_on_page(&e) {
-            Some(status) => {
-                let form = Form {
-                    account_id: field("account_id").unwrap_or_default(),
-                    parent_id: parent.unwrap_or_default(),
-                };
-                show(
-                    &portal,
-                    &signed,
-                    &app,
-                    status,
-                    Notice::error(e.message),
-                    form,
-                )
-                .await
-            }
-            None => refused(&signed, e),
-        },
-    }
+    let to = format!("/apps/{}/upload_locations?done=added", app.id);
+    back_or_again(&signed, added, &to, |status, notice| {
+        let form = Form {
+            account_id: field("account_id").unwrap_or_default(),
+            parent_id: parent.clone().unwrap_or_default(),
+        };
+        show(&portal, &signed, &app, status, notice, form)
+    })
+    .await
 }
 
 /// `POST /apps/{id}/upload_locations/{location}/remove`: as
@@ -189,10 +169,10 @@ pub async fn remove(
     Posted { signed, .. }: Posted,
 ) -> Response {
     let dev = signed.session.developer_id;
-    match upload_locations::remove(&portal.app, dev, &id, &location).await {
-        Ok(()) => {
-            Redirect::to(&format!("/apps/{id}/upload_locations?done=removed")).into_response()
-        }
-        Err(e) => refused(&signed, e),
-    }
+    let done = upload_locations::remove(&portal.app, dev, &id, &location).await;
+    back_or_refused(
+        &signed,
+        done,
+        &format!("/apps/{id}/upload_locations?done=removed"),
+    )
 }
