@@ -181,8 +181,7 @@ pub(crate) struct Logged {
 impl Logged {
     /// The wire shape.
     fn wire(&self, app: &str, base: &str) -> Value {
-        let attempts: Vec<&Attempt> = self.attempts.iter().collect();
-        wire::delivery(&self.delivery, &attempts, app, base)
+        wire::delivery(&self.delivery, &self.attempts, app, base)
     }
 }
 

@@ -611,7 +611,10 @@ print(json.dumps({"made": made.json(), "listed": listed.json()}))
         "{hooks}"
     );
     let passed = hooks["ping"].as_str().unwrap();
-    assert!(passed.contains("passed") && passed.contains("200"), "{hooks}");
+    assert!(
+        passed.contains("passed") && passed.contains("200"),
+        "{hooks}"
+    );
     assert_eq!(receiver.pings().len(), 1);
     let sdk_account = seen["made"]["id"].as_i64().unwrap();
     let both = [account, sdk_account];

@@ -305,6 +305,10 @@ async fn dead_deliveries_are_shown_then_replayed_one_and_all() {
         .await
         .unwrap();
     assert!(shown.contains(&alice));
+    // Each delivery links its account's events.
+    let events = format!("/apps/{}/accounts/{}/events", h.id, h.account);
+    assert!(dead.body.contains(&format!("href=\"{events}\"")));
+    assert_eq!(h.dev.get(&events).await.status, StatusCode::OK);
 
     // Replayed once the receiver answers: pending at once, then delivered.
     receiver.fail_with(None);
