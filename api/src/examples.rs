@@ -166,7 +166,7 @@ fn delivery() -> Value {
         error: None,
         latency_ms: 42,
     };
-    wire::delivery(&d, &[attempt], APP, BASE)
+    wire::delivery(&d, &[&attempt], APP, BASE)
 }
 
 fn upload_location() -> Value {
