@@ -11,11 +11,13 @@
 //! - [`session`]: the session cookie and the CSRF check of every form.
 //! - [`auth`]: sign-up, sign-in, sign-out, password change.
 //! - [`apps`]: applications and their API keys.
+//! - [`usage`]: an application's Usage tab (charts of the usage rollup).
 //! - [`view`]: the pages.
 
 mod apps;
 mod auth;
 mod session;
+mod usage;
 mod view;
 
 use std::{
@@ -206,6 +208,7 @@ pub fn router(portal: Portal) -> Router {
         .route("/apps/{id}/delete", post(apps::delete))
         .route("/apps/{id}/keys", post(apps::new_key))
         .route("/apps/{id}/keys/{key}/revoke", post(apps::revoke_key))
+        .merge(usage::routes())
         .route(
             "/assets/portal.css",
             get(|| asset("text/css; charset=utf-8", CSS)),

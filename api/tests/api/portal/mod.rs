@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use crate::helpers::{binary_path, TestApp};
 
+mod usage;
+
 /// A browser on the portal: keeps cookies, does not follow redirects (tests look at them).
 struct Visitor {
     http: Client,
