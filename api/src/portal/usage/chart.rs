@@ -12,9 +12,9 @@ pub const WIDTH: u32 = 720;
 /// Height of the drawing.
 pub const HEIGHT: u32 = 220;
 /// Room left of the bars for the scale.
-const LEFT: f64 = 52.0;
-/// Room right of the bars.
-const RIGHT: f64 = 8.0;
+pub const LEFT: f64 = 52.0;
+/// Room right of the bars (half the last day's name).
+pub const RIGHT: f64 = 24.0;
 /// Room above the bars.
 const TOP: f64 = 12.0;
 /// Room under the bars for the days.
@@ -28,6 +28,8 @@ pub struct Chart {
     pub id: &'static str,
     /// The heading.
     pub title: &'static str,
+    /// What it counts, in the plural (`requests`, …).
+    pub unit: &'static str,
     /// What the bars show, in words (the chart's accessible description).
     pub summary: String,
     /// The metric's total over the days.
@@ -127,7 +129,7 @@ impl Chart {
         let ticks = (0..=top / step)
             .map(|k| Tick {
                 y: px(y_of(k * step)),
-                value: thousands(k * step),
+                value: compact(k * step),
             })
             .collect();
         // Today, and every seventh day before it.
@@ -168,6 +170,7 @@ impl Chart {
         Self {
             id,
             title,
+            unit: unit.1,
             summary: summary(days, series, unit),
             total: thousands(series.total()),
             segments,
@@ -285,6 +288,17 @@ fn px(v: f64) -> String {
     format!("{v:.1}")
 }
 
+/// A value of the scale, short enough for its margin: `900`, `2.5k`, `40k`, `1.5M`.
+fn compact(n: u64) -> String {
+    let (scaled, suffix) = match n {
+        0..1_000 => return n.to_string(),
+        1_000..1_000_000 => (n as f64 / 1e3, "k"),
+        _ => (n as f64 / 1e6, "M"),
+    };
+    let text = format!("{scaled:.1}");
+    format!("{}{suffix}", text.strip_suffix(".0").unwrap_or(&text))
+}
+
 /// `1234567` as `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -368,5 +382,7 @@ mod tests {
         assert_eq!(colour(Metric::Deliveries, "dead", 2), "bad");
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(999), "999");
+        let scale: Vec<_> = [900, 1_000, 2_500, 40_000, 1_500_000].map(compact).into();
+        assert_eq!(scale, ["900", "1k", "2.5k", "40k", "1.5M"]);
     }
 }

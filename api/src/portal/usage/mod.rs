@@ -47,6 +47,9 @@ pub struct UsagePage {
     /// The drawing's size.
     pub width: u32,
     pub height: u32,
+    /// Where the scale's lines start and end.
+    pub plot_left: f64,
+    pub plot_right: f64,
 }
 
 /// `GET /apps/{id}/usage`.
@@ -77,6 +80,8 @@ async fn show(State(portal): State<Portal>, signed: Signed, Path(id): Path<Strin
             flush_secs: settings.flush_ms.div_ceil(1000).max(1),
             width: chart::WIDTH,
             height: chart::HEIGHT,
+            plot_left: chart::LEFT,
+            plot_right: f64::from(chart::WIDTH) - chart::RIGHT,
         },
     )
 }
