@@ -11,6 +11,7 @@
 //! - `cache`: the short-lived cache of verified credentials and accounts.
 //! - `limits`: rate limits (429) and the bound on password hashing.
 //! - `middleware`: request ids, Kloudless error bodies, in-flight limit, metrics.
+//! - `usage`: each request counted in its application's usage, by status class.
 //! - `extract`: request extractors that reject in the Kloudless error format.
 //! - `forwarded`: forwarding headers, believed from trusted proxies only (links, limits).
 //! - `wire`: the Kloudless JSON shapes of our objects.
@@ -43,6 +44,7 @@ mod serve;
 pub mod startup;
 mod state;
 mod tasks;
+mod usage;
 mod wire;
 
 pub use startup::Application;

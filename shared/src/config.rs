@@ -56,6 +56,8 @@ pub struct Settings {
     pub network: NetworkSettings,
     /// The Kloudless browser widgets this tier serves.
     pub widgets: WidgetSettings,
+    /// The per-application usage rollup the portal charts.
+    pub usage: UsageSettings,
     /// Makes sure a developer with this DeveloperKey exists at start-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bootstrap_developer_key: Option<Secret>,
@@ -381,6 +383,19 @@ pub struct WebhookSettings {
     pub retry_window_secs: u64,
     /// Delivered notifications and their attempts are forgotten after this long.
     pub keep_secs: u64,
+}
+
+/// The per-application usage rollup (`usage_daily`): each process counts in memory and
+/// writes its counts in one statement every `flush_ms`, never per request.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageSettings {
+    /// Whether usage is counted at all (off: nothing is counted or written).
+    pub enabled: bool,
+    /// How often a process writes its counts (and once more when it stops).
+    pub flush_ms: u64,
+    /// Days of usage kept; housekeeping removes older ones.
+    pub keep_days: u32,
 }
 
 /// Networks (CIDRs) that outbound connections to hosts a client chose may reach besides
@@ -709,6 +724,11 @@ impl Default for Settings {
                 account_allow: Vec::new(),
                 url_upload_allow: Vec::new(),
                 webhook_allow: Vec::new(),
+            },
+            usage: UsageSettings {
+                enabled: true,
+                flush_ms: 5_000,
+                keep_days: 90,
             },
             bootstrap_developer_key: None,
         }

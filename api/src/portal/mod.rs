@@ -15,6 +15,7 @@
 //! - [`admin`]: the appliance admin's pages (developers, status), the one-time links they
 //!   issue, and "forgot password" by mail.
 //! - [`reference`]: the API reference, from the OpenAPI document.
+//! - [`usage`]: an application's Usage tab (charts of the usage rollup).
 //! - [`view`]: the pages.
 //! - [`webhooks`]: an application's webhooks, their delivery log and replays.
 
@@ -24,6 +25,7 @@ mod apps;
 mod auth;
 mod reference;
 mod session;
+mod usage;
 mod view;
 mod webhooks;
 
@@ -232,6 +234,7 @@ pub fn router(portal: Portal) -> Router {
         .route("/apps/{id}/keys/{key}/revoke", post(apps::revoke_key))
         .merge(accounts::routes())
         .merge(webhooks::routes())
+        .merge(usage::routes())
         .route(
             "/assets/portal.css",
             get(|| asset("text/css; charset=utf-8", CSS)),

@@ -223,7 +223,7 @@ fn curl(
         }
     }
     match body {
-        Some((content_type, example)) if content_type == "application/json" => {
+        Some(("application/json", example)) => {
             lines.push("-H 'Content-Type: application/json'".into());
             lines.push(format!("-d {}", shell_quote(&example.to_string())));
         }
@@ -307,9 +307,11 @@ fn operation(doc: &Value, path: &str, method: &str, op: &Value) -> Op {
         auth,
         body.as_ref().map(|(t, e)| (t.as_str(), e)),
     );
+    // A creation's answer is its 201, else the first success (or redirect).
     let success = op["responses"].as_object().and_then(|r| {
         r.iter()
-            .find(|(status, _)| status.starts_with('2') || status.starts_with('3'))
+            .filter(|(status, _)| status.starts_with('2') || status.starts_with('3'))
+            .min_by_key(|(status, _)| (status.as_str() != "201", status.as_str()))
     });
     let (status, response) = match success {
         Some((status, answer)) => {

@@ -26,6 +26,7 @@ pub mod removals;
 pub mod tasks;
 pub mod tokens;
 pub mod upload_locations;
+pub mod usage;
 pub mod webhooks;
 
 /// The embedded migrations (`migrations/`), the only source of the schema.

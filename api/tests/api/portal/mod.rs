@@ -10,6 +10,7 @@ use crate::helpers::{binary_path, TestApp};
 mod accounts;
 mod admin;
 mod webhooks;
+mod usage;
 
 /// A browser on the portal: keeps cookies, does not follow redirects (tests look at them).
 struct Visitor {
