@@ -170,7 +170,7 @@ pub fn webhook(w: &Webhook, base: &str) -> Value {
 
 /// A notification of a webhook in its delivery log, with its latest attempts (oldest
 /// first).
-pub fn delivery(d: &Delivery, attempts: &[Attempt], application: &str, base: &str) -> Value {
+pub fn delivery(d: &Delivery, attempts: &[&Attempt], application: &str, base: &str) -> Value {
     let log: Vec<Value> = attempts
         .iter()
         .map(|a| {

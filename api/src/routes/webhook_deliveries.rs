@@ -181,7 +181,8 @@ pub(crate) struct Logged {
 impl Logged {
     /// The wire shape.
     fn wire(&self, app: &str, base: &str) -> Value {
-        wire::delivery(&self.delivery, &self.attempts, app, base)
+        let attempts: Vec<&Attempt> = self.attempts.iter().collect();
+        wire::delivery(&self.delivery, &attempts, app, base)
     }
 }
 
