@@ -515,6 +515,7 @@ async fn a_developer_walks_the_portal_and_uses_its_key_with_the_python_sdk() {
                 .unwrap();
             crate::webhooks::quick(s);
             s.webhooks.retry_window_secs = 1;
+            s.usage.flush_ms = 50;
         })
         .spawn()
         .await;
@@ -611,7 +612,10 @@ print(json.dumps({"made": made.json(), "listed": listed.json()}))
         "{hooks}"
     );
     let passed = hooks["ping"].as_str().unwrap();
-    assert!(passed.contains("passed") && passed.contains("200"), "{hooks}");
+    assert!(
+        passed.contains("passed") && passed.contains("200"),
+        "{hooks}"
+    );
     assert_eq!(receiver.pings().len(), 1);
     let sdk_account = seen["made"]["id"].as_i64().unwrap();
     let both = [account, sdk_account];
@@ -651,12 +655,33 @@ print(json.dumps({"made": made.json(), "listed": listed.json()}))
     );
     crate::webhooks::rounds_until(&worker, &db, &both, "delivered").await;
 
+    // The API's requests of the application are in its usage rollup (written in batches).
+    let mut counted = 0;
+    for _ in 0..100 {
+        counted = sqlx::query_scalar::<_, i64>(
+            "SELECT COALESCE(SUM(count), 0)::bigint FROM usage_daily
+              WHERE application_id = $1 AND metric = 'requests'",
+        )
+        .bind(app_id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        if counted >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(counted >= 3, "requests counted: {counted}");
+
     let last = portal_phase("last", 4, &params).await;
     assert!(
         last["log"].as_str().unwrap().contains("delivered"),
         "{last}"
     );
     assert_eq!(last["events"], 3, "{last}");
+    // Usage is drawn: the requests chart has bars, its total counts the API's requests.
+    assert!(last["charts"].as_u64().unwrap() >= 1, "{last}");
+    assert!(last["requestBars"].as_u64().unwrap() >= 1, "{last}");
     assert_eq!(last["referenceMentions"], true, "{last}");
 
     // The session ends at the server (as after the idle time): the kept cookies no longer

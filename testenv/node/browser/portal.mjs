@@ -231,7 +231,8 @@ async function last(page) {
   const events = await page.locator('table.events tbody tr').count();
   await look(page, 'account-events');
   await page.goto(`${params.appUrl}/usage`);
-  const charts = await page.locator('main svg').count();
+  const charts = await page.locator('main svg.chart').count();
+  const requestBars = await page.locator('#chart-requests svg rect').count();
   const usage = await page.textContent('main');
   await look(page, 'usage');
   await page.goto(`${params.appUrl}/upload_locations`);
@@ -242,7 +243,7 @@ async function last(page) {
   await page.waitForLoadState();
   const reference = await page.locator('main').textContent();
   await look(page, 'api-reference');
-  return { log, events, charts, usage, referenceMentions: reference.includes('/storage/folders/') };
+  return { log, events, charts, requestBars, usage, referenceMentions: reference.includes('/storage/folders/') };
 }
 
 /** Comes back after the session ended at the server: sent to sign in; signs in, then out. */

@@ -9,8 +9,8 @@ use crate::helpers::{binary_path, TestApp};
 
 mod accounts;
 mod admin;
-mod webhooks;
 mod usage;
+mod webhooks;
 
 /// A browser on the portal: keeps cookies, does not follow redirects (tests look at them).
 struct Visitor {
