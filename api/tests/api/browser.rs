@@ -673,6 +673,12 @@ print(json.dumps({"made": made.json(), "listed": listed.json()}))
     }
     assert!(counted >= 3, "requests counted: {counted}");
 
+    // The developer is made an appliance admin (as `admin reset-password --admin` does).
+    sqlx::query("UPDATE developers SET admin = true WHERE email = 'new@example.com'")
+        .execute(&db)
+        .await
+        .unwrap();
+    params["invited"] = json!("invited@example.com");
     let last = portal_phase("last", 4, &params).await;
     assert!(
         last["log"].as_str().unwrap().contains("delivered"),
@@ -683,6 +689,17 @@ print(json.dumps({"made": made.json(), "listed": listed.json()}))
     assert!(last["charts"].as_u64().unwrap() >= 1, "{last}");
     assert!(last["requestBars"].as_u64().unwrap() >= 1, "{last}");
     assert_eq!(last["referenceMentions"], true, "{last}");
+    // The invitation is a one-time link of this portal; the status page names each part.
+    let invitation = last["invitation"].as_str().unwrap();
+    assert!(
+        invitation.starts_with(&format!("{}/reset/", app.portal)),
+        "{last}"
+    );
+    let status = last["status"].as_str().unwrap();
+    assert!(
+        status.contains("PostgreSQL") && status.contains("Redis"),
+        "{last}"
+    );
 
     // The session ends at the server (as after the idle time): the kept cookies no longer
     // sign the browser in, and the page says why; signing in again, then out, works.
