@@ -515,6 +515,7 @@ async fn a_developer_walks_the_portal_and_uses_its_key_with_the_python_sdk() {
                 .unwrap();
             crate::webhooks::quick(s);
             s.webhooks.retry_window_secs = 1;
+            s.usage.flush_ms = 50;
         })
         .spawn()
         .await;
@@ -654,13 +655,51 @@ print(json.dumps({"made": made.json(), "listed": listed.json()}))
     );
     crate::webhooks::rounds_until(&worker, &db, &both, "delivered").await;
 
+    // The API's requests of the application are in its usage rollup (written in batches).
+    let mut counted = 0;
+    for _ in 0..100 {
+        counted = sqlx::query_scalar::<_, i64>(
+            "SELECT COALESCE(SUM(count), 0)::bigint FROM usage_daily
+              WHERE application_id = $1 AND metric = 'requests'",
+        )
+        .bind(app_id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        if counted >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(counted >= 3, "requests counted: {counted}");
+
+    // The developer is made an appliance admin (as `admin reset-password --admin` does).
+    sqlx::query("UPDATE developers SET admin = true WHERE email = 'new@example.com'")
+        .execute(&db)
+        .await
+        .unwrap();
+    params["invited"] = json!("invited@example.com");
     let last = portal_phase("last", 4, &params).await;
     assert!(
         last["log"].as_str().unwrap().contains("delivered"),
         "{last}"
     );
     assert_eq!(last["events"], 3, "{last}");
+    // Usage is drawn: the requests chart has bars, its total counts the API's requests.
+    assert!(last["charts"].as_u64().unwrap() >= 1, "{last}");
+    assert!(last["requestBars"].as_u64().unwrap() >= 1, "{last}");
     assert_eq!(last["referenceMentions"], true, "{last}");
+    // The invitation is a one-time link of this portal; the status page names each part.
+    let invitation = last["invitation"].as_str().unwrap();
+    assert!(
+        invitation.starts_with(&format!("{}/reset/", app.portal)),
+        "{last}"
+    );
+    let status = last["status"].as_str().unwrap();
+    assert!(
+        status.contains("PostgreSQL") && status.contains("Redis"),
+        "{last}"
+    );
 
     // The session ends at the server (as after the idle time): the kept cookies no longer
     // sign the browser in, and the page says why; signing in again, then out, works.

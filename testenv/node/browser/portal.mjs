@@ -11,13 +11,14 @@
 //                            against the test's receiver (its ping passes)
 //   node portal.mjs replay   the dead deliveries shown, one replayed, then all
 //   node portal.mjs last     the delivery delivered, the account's events, usage charts,
-//                            upload locations, service keys, the API reference
+//                            upload locations, service keys, the API reference; as an
+//                            admin, the developers (one invited) and the system status
 //   node portal.mjs return   the session ended at the server: sent to sign in; signs in and
 //                            out
 //
 //   env BROWSER_PARAMS = {"portal": <base URL>, "email", "password", "other", "state",
 //                         "redirect", "webdav": {form fields}, "appUrl", "receiver",
-//                         "closed" (a URL nobody answers), "account"}
+//                         "closed" (a URL nobody answers), "account", "invited"}
 //       BROWSER_ARTIFACTS = a folder for screenshots
 //
 // Every page is screenshotted and checked with axe-core. Prints one line `RESULT <json>`:
@@ -231,7 +232,8 @@ async function last(page) {
   const events = await page.locator('table.events tbody tr').count();
   await look(page, 'account-events');
   await page.goto(`${params.appUrl}/usage`);
-  const charts = await page.locator('main svg').count();
+  const charts = await page.locator('main svg.chart').count();
+  const requestBars = await page.locator('#chart-requests svg rect').count();
   const usage = await page.textContent('main');
   await look(page, 'usage');
   await page.goto(`${params.appUrl}/upload_locations`);
@@ -242,7 +244,21 @@ async function last(page) {
   await page.waitForLoadState();
   const reference = await page.locator('main').textContent();
   await look(page, 'api-reference');
-  return { log, events, charts, usage, referenceMentions: reference.includes('/storage/folders/') };
+  // Made an appliance admin by the test: the admin pages, a developer invited.
+  await page.goto(at('/apps'));
+  await submit(page, 'nav >> text=Admin');
+  await look(page, 'admin-developers');
+  await page.fill('#email', params.invited);
+  await submit(page, '#invite');
+  const invitation = (await page.textContent('#new-link')).trim();
+  await look(page, 'admin-invited');
+  await page.goto(at('/admin/status'));
+  const status = await page.textContent('main');
+  await look(page, 'admin-status');
+  return {
+    log, events, charts, requestBars, usage, invitation, status,
+    referenceMentions: reference.includes('/storage/folders/'),
+  };
 }
 
 /** Comes back after the session ended at the server: sent to sign in; signs in, then out. */
