@@ -125,11 +125,13 @@ impl FromRequestParts<AppState> for Caller {
             }
         };
         if let Some(caller) = state.callers.get(&key.0) {
+            crate::usage::attribute(state, &caller);
             return Ok(caller);
         }
         let (scheme, credential) = credentials(&parts.headers)?;
         let caller = Caller::verify(state, &scheme, &credential).await?;
         state.callers.insert(key.0, caller.clone());
+        crate::usage::attribute(state, &caller);
         Ok(caller)
     }
 }

@@ -11,12 +11,14 @@
 //! - `cache`: the short-lived cache of verified credentials and accounts.
 //! - `limits`: rate limits (429) and the bound on password hashing.
 //! - `middleware`: request ids, Kloudless error bodies, in-flight limit, metrics.
+//! - `usage`: each request counted in its application's usage, by status class.
 //! - `extract`: request extractors that reject in the Kloudless error format.
 //! - `forwarded`: forwarding headers, believed from trusted proxies only (links, limits).
 //! - `wire`: the Kloudless JSON shapes of our objects.
 //! - `routes`: one module per resource; `routes::router` assembles them.
 //! - [`parse`]: parsers of untrusted input, shared with the fuzz targets.
 //! - [`contract`]: the OpenAPI document generated from the handlers (`/v1/openapi.json`).
+//! - `examples`: the document's request and response examples, rendered by `wire`.
 //! - [`admin`]: the `admin` sub-commands (create a developer, migrate).
 
 pub mod admin;
@@ -24,6 +26,7 @@ mod auth;
 mod bundles;
 mod cache;
 pub mod contract;
+mod examples;
 mod extract;
 mod forwarded;
 mod html;
@@ -41,6 +44,7 @@ mod serve;
 pub mod startup;
 mod state;
 mod tasks;
+mod usage;
 mod wire;
 
 pub use startup::Application;

@@ -34,6 +34,8 @@ pub struct Application {
     shutdown: CancellationToken,
     /// Stops the reply listener and samplers, once in-flight requests are done.
     background: CancellationToken,
+    /// Writes the usage counts in batches (and the last ones at shutdown).
+    usage: cloudbridge_shared::usage::Flusher,
 }
 
 /// The e-mail of the developer that `bootstrap_developer_key` belongs to.
@@ -84,6 +86,11 @@ impl Application {
         let metrics = telemetry::init_metrics();
         let limits = crate::limits::Limits::start(&settings, background.clone());
         let bundles = crate::bundles::Bundles::load(&settings.widgets.bundles_dir);
+        let usage = Arc::new(cloudbridge_shared::usage::Usage::new(
+            settings.usage.enabled,
+        ));
+        let flusher =
+            cloudbridge_shared::usage::Flusher::start(usage.clone(), pool.clone(), &settings.usage);
         let state = AppState::new(Shared {
             webhooks: cloudbridge_shared::webhook::Sender::new(
                 &settings.webhooks,
@@ -101,6 +108,7 @@ impl Application {
             metrics,
             limits,
             bundles,
+            usage,
         });
         crate::middleware::register_metrics();
         Ok(Self {
@@ -110,6 +118,7 @@ impl Application {
             state,
             shutdown,
             background,
+            usage: flusher,
         })
     }
 
@@ -138,7 +147,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let grace = Duration::from_millis(self.state.settings.api.shutdown_grace_ms);
         let bounds = crate::serve::Bounds::from_settings(&self.state.settings.api);
-        let portal = crate::portal::Portal::start(self.state.clone(), self.background.clone());
+        let portal = crate::portal::Portal::start(self.state.clone(), self.background.clone())?;
         let portal = NormalizePathLayer::trim_trailing_slash().layer(crate::portal::router(portal));
         let app = NormalizePathLayer::trim_trailing_slash().layer(routes::router(self.state));
         tracing::info!(
@@ -160,12 +169,15 @@ impl Application {
         let shutdown = self.shutdown;
         // In-flight requests still need their replies while the server drains.
         let _stop_background = self.background.drop_guard();
-        tokio::select! {
+        let served = tokio::select! {
             result = server => result.context("serving HTTP"),
             _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
                 tracing::warn!("shutdown grace period over; dropping open connections");
                 Ok(())
             }
-        }
+        };
+        // The requests served since the last flush.
+        self.usage.finish().await;
+        served
     }
 }

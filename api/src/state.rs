@@ -59,6 +59,8 @@ pub struct Shared {
     pub limits: Arc<crate::limits::Limits>,
     /// The widgets' bundles, rewritten to point here.
     pub bundles: crate::bundles::Bundles,
+    /// Requests counted per application, written in batches by the usage flusher.
+    pub usage: Arc<cloudbridge_shared::usage::Usage>,
 }
 
 impl Shared {

@@ -88,6 +88,7 @@ mod tests {
     fn account(id: i64, sealed: &str) -> AccountRef {
         AccountRef {
             id,
+            application: String::new(),
             service: "s3".into(),
             config: serde_json::json!({"bucket": "b"}),
             sealed: Some(sealed.into()),

@@ -10,7 +10,8 @@
 //! - [`remove_accounts`]: removal of deleted accounts' data, in bounded runs.
 //! - `wake`: the poll strategy (wake-up messages plus a slow fallback poll).
 //! - `supervise`: restarts a worker that stopped on an error, under a new name.
-//! - `upstream`: metrics of the calls to third-party services.
+//! - `upstream`: metrics of the calls to third-party services (and their failures in the
+//!   application's usage).
 //! - `collect`: event collection, one job per account (events queue).
 //! - `webhooks`: [`deliver_webhooks`], one round of webhook delivery from the outbox
 //!   (events queue, one job per scheduler tick).
@@ -56,6 +57,9 @@ pub struct WorkerState {
     pub db: sqlx::PgPool,
     /// Sends webhook notifications.
     pub webhooks: cloudbridge_shared::webhook::Sender,
+    /// Usage of each application (upstream errors, events, deliveries), written in
+    /// batches by the process's usage flusher.
+    pub usage: Arc<cloudbridge_shared::usage::Usage>,
 }
 
 impl WorkerState {
@@ -79,6 +83,9 @@ impl WorkerState {
                 &settings.webhooks,
                 settings.network.webhooks(),
             )?,
+            usage: Arc::new(cloudbridge_shared::usage::Usage::new(
+                settings.usage.enabled,
+            )),
             db,
         })
     }
@@ -90,6 +97,11 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
     telemetry::register_background_counters();
     metrics::counter!(telemetry::names::JOBS_FAILED, "queue" => "requests").increment(0);
     let state = Arc::new(WorkerState::build(&settings)?);
+    let usage = cloudbridge_shared::usage::Flusher::start(
+        state.usage.clone(),
+        state.db.clone(),
+        &settings.usage,
+    );
     let (names, redis) = (state.names.clone(), state.redis.clone());
     let client = queue::client(&settings.redis)?;
 
@@ -176,6 +188,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
         async move { s.cancelled().await }
     });
     let (server, _, _, _) = tokio::join!(server, request_worker, maintenance_worker, events_worker);
+    usage.finish().await;
     server
 }
 

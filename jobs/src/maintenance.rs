@@ -3,7 +3,7 @@
 //! an API process that died mid-upload, expired multipart uploads and the File Picker's
 //! expired unfinished uploads; remove deleted
 //! accounts' data (a bounded part per run); fail tasks whose API process stopped and
-//! forget old ones; forget old delivered webhook notifications.
+//! forget old ones; forget old delivered webhook notifications and usage past its days.
 
 use std::{sync::Arc, time::Duration};
 
@@ -38,6 +38,8 @@ const MULTIPART_BATCH: i64 = 500;
 const DROP_BATCH: i64 = 500;
 /// Old delivered webhook notifications forgotten per run.
 const WEBHOOK_BATCH: i64 = 5_000;
+/// Usage rows past `usage.keep_days` removed per run.
+const USAGE_BATCH: i64 = 5_000;
 
 /// Runs one maintenance job.
 pub async fn handle(job: MaintenanceJob, state: Data<Arc<WorkerState>>) -> Result<(), BoxDynError> {
@@ -100,6 +102,9 @@ async fn housekeeping(job: MaintenanceJob, state: &WorkerState) -> Result<(), Bo
     if let Err(e) = db::portal_sessions::delete_expired(&state.db).await {
         tracing::warn!(error = %e, "ended portal sessions not purged");
     }
+    if let Err(e) = db::developer_links::purge(&state.db).await {
+        tracing::warn!(error = %e, "used or expired portal links not purged");
+    }
     let keep = state.settings.webhooks.keep_secs;
     let notifications = db::webhooks::forget_delivered(&state.db, keep, WEBHOOK_BATCH)
         .await
@@ -107,9 +112,18 @@ async fn housekeeping(job: MaintenanceJob, state: &WorkerState) -> Result<(), Bo
             tracing::warn!(error = %e, "delivered webhook notifications not forgotten");
             0
         });
+    let keep = chrono::Days::new(u64::from(state.settings.usage.keep_days));
+    let before = chrono::Utc::now().date_naive() - keep;
+    let usage = db::usage::prune(&state.db, before, USAGE_BATCH)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "old usage not removed");
+            0
+        });
     tracing::info!(
         tick = job.tick,
         flows,
+        usage,
         events,
         trimmed,
         removed,

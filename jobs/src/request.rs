@@ -57,7 +57,7 @@ pub async fn handle(
     };
     let elapsed = started.elapsed();
     if let Some(account) = &job.account {
-        crate::upstream::record(&account.service, op, elapsed, &result);
+        crate::upstream::record(&state.usage, account, op, elapsed, &result);
     }
     let outcome = if result.is_ok() { "ok" } else { "error" };
     metrics::histogram!(names::JOB_DURATION, "queue" => "requests", "op" => op)

@@ -12,6 +12,7 @@ use cloudbridge_shared::{
         webhooks::{outbox::AfterFailure, Claimed, DeliveryState},
     },
     telemetry::names,
+    usage::Metric,
     webhook::{self, Answer},
 };
 use futures::StreamExt;
@@ -172,6 +173,9 @@ async fn send(state: &WorkerState, key: Option<&[u8]>, claimed: Claimed) -> Sent
         Sent::Retry | Sent::Lost => "retry",
     };
     metrics::counter!(names::WEBHOOK_DELIVERIES, "outcome" => outcome).increment(1);
+    state
+        .usage
+        .add(&claimed.application_id, Metric::Deliveries, outcome, 1);
     if let Some(error) = &answer.error {
         tracing::debug!(delivery = claimed.id, status = ?answer.status, error, "webhook attempt failed");
     }

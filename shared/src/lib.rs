@@ -15,6 +15,8 @@
 //! - [`db`]: PostgreSQL functions, one module per table, and the migrator.
 //! - [`telemetry`]: logging, Prometheus metrics and their names, shutdown signal.
 //! - [`webhook`]: the signed Kloudless v1 webhook ping and its [`webhook::Sender`].
+//! - [`usage`]: per-application usage counted in memory, written in batches for the
+//!   portal's charts.
 
 pub mod config;
 pub mod crypto;
@@ -27,6 +29,7 @@ pub mod request_id;
 pub mod secret;
 pub mod storage;
 pub mod telemetry;
+pub mod usage;
 pub mod webhook;
 
 pub use config::Settings;

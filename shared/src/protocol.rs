@@ -33,6 +33,10 @@ pub struct RequestJob {
 pub struct AccountRef {
     /// Numeric account id.
     pub id: i64,
+    /// The application the account belongs to (usage is counted for it; empty for an
+    /// account not yet connected, such as credentials being checked).
+    #[serde(default)]
+    pub application: String,
     /// Service identifier (`local`, `s3`, …).
     pub service: String,
     /// Non-secret service configuration.

@@ -324,6 +324,7 @@ pub async fn check_and_seal(
     let (config, sealed) = service_settings(state, service, name, body).await?;
     let probe = AccountRef {
         id: 0,
+        application: String::new(),
         service: service.to_string(),
         config: config.clone(),
         sealed: sealed

@@ -37,8 +37,9 @@ mod relocate;
 mod shared;
 mod tasks;
 pub(crate) mod upload_locations;
-mod webhook_deliveries;
-mod webhooks;
+pub(crate) mod usage;
+pub(crate) mod webhook_deliveries;
+pub(crate) mod webhooks;
 mod widgets;
 
 /// Every route, each registered with its handler's documentation (so the OpenAPI
@@ -62,6 +63,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
             app_oauth::redirect_uris,
             app_oauth::set_redirect_uris
         ))
+        .routes(routes!(usage::get))
         .routes(routes!(app_oauth::service_keys))
         .routes(routes!(
             app_oauth::set_service_key,
@@ -142,7 +144,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Builds the router. Layers, outermost first: request id and error bodies, header size,
-/// CORS, rate limits, in-flight limit, metrics (by route template), body limit.
+/// CORS, rate limits, in-flight limit, metrics (by route template), usage (by
+/// application), body limit.
 pub fn router(state: AppState) -> Router {
     let slots = Arc::new(Semaphore::new(state.settings.max_in_flight()));
     let json_limit = state.settings.api.max_json_bytes;
@@ -151,6 +154,7 @@ pub fn router(state: AppState) -> Router {
     routes
         .fallback(|| async { ApiError::not_found("No such endpoint.") })
         .layer(DefaultBodyLimit::max(json_limit))
+        .layer(from_fn_with_state(state.clone(), crate::usage::count))
         .layer(from_fn(middleware::http_metrics))
         .layer(from_fn_with_state(slots, middleware::in_flight_limit))
         .layer(from_fn_with_state(state.clone(), crate::limits::rate_limit))

@@ -1121,6 +1121,7 @@ async fn sftp_unreachable_server_and_changed_host_key_are_refused() {
         .unwrap();
     let account = |host_key: &str| cloudbridge_shared::protocol::AccountRef {
         id: 0,
+        application: String::new(),
         service: "sftp".into(),
         config: json!({
             "host": "127.0.0.1", "port": sshd.port, "username": SFTP_USER, "root": root,

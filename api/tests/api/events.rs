@@ -83,6 +83,23 @@ impl Collecting {
         )
     }
 
+    /// An application that collects events and notifies a local webhook receiver
+    /// (registered, its verification ping answered): `(application id, API key, receiver)`.
+    pub async fn watched_app(&self) -> (String, String, crate::webhooks::receiver::Receiver) {
+        let (app_id, key) = self.collecting_app().await;
+        let receiver = crate::webhooks::receiver::Receiver::start(&app_id, &key).await;
+        let r = self
+            .app
+            .dev_caller()
+            .post_json(
+                &format!("/v1/applications/{app_id}/webhooks"),
+                &json!({"url": receiver.url}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        (app_id, key, receiver)
+    }
+
     /// The application an account belongs to.
     pub async fn app_of(&self, account: i64) -> String {
         sqlx::query_scalar("SELECT application_id FROM accounts WHERE id = $1")
@@ -605,17 +622,7 @@ async fn losing_queued_collections_in_redis_delays_them_but_loses_none() {
 #[tokio::test]
 async fn collected_events_ping_the_applications_webhook_once_per_burst() {
     let c = Collecting::start_with(|_| {}).await;
-    let (app_id, key) = c.collecting_app().await;
-    let receiver = crate::webhooks::receiver::Receiver::start(&app_id, &key).await;
-    let r = c
-        .app
-        .dev_caller()
-        .post_json(
-            &format!("/v1/applications/{app_id}/webhooks"),
-            &json!({"url": receiver.url}),
-        )
-        .await;
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let (_, key, receiver) = c.watched_app().await;
     let (account, token) = c.app.import_local(&key, "frank").await;
     c.seeded(account).await;
     let user = c.app.with_token(&token);

@@ -173,6 +173,7 @@ async fn stored_accounts_on_private_hosts_fail_at_connection() {
     let accounts = [
         AccountRef {
             id: 7001,
+            application: String::new(),
             service: "s3_compatible".into(),
             config: json!({"bucket": "bucket-one", "endpoint": by_name(&s3.endpoint)}),
             sealed: sealed(
@@ -182,12 +183,14 @@ async fn stored_accounts_on_private_hosts_fail_at_connection() {
         },
         AccountRef {
             id: 7002,
+            application: String::new(),
             service: "webdav".into(),
             config: json!({"url": by_name(&dav.endpoint), "username": "dav"}),
             sealed: sealed(&cipher, &json!({"password": "dav-password"})),
         },
         AccountRef {
             id: 7003,
+            application: String::new(),
             service: "sftp".into(),
             config: json!({
                 "host": "localhost", "port": sshd.port, "username": SFTP_USER, "root": root,

@@ -20,6 +20,7 @@ use cloudbridge_connectors::Storage;
 use cloudbridge_shared::{
     db::{self, feeds::Next},
     telemetry::names,
+    usage::Metric,
     ApiError,
 };
 use sqlx::PgPool;
@@ -127,6 +128,14 @@ async fn run(state: &WorkerState, c: &Collector<'_>) -> Result<(usize, Next), Ap
         .ok_or_else(|| ApiError::not_found("The account no longer exists."))?;
     let storage: Box<dyn Storage> =
         cloudbridge_connectors::open(&state.connectors, &account.job_ref())?;
+    // Events stored count in the application's usage, by service.
+    let counted = |events: usize| {
+        let n = events as u64;
+        state
+            .usage
+            .add(&account.application_id, Metric::Events, &account.service, n);
+        events
+    };
     if !c.lease.seeded {
         let start = storage.feed_start().await?;
         listing::diff(c, storage.as_ref(), false).await?;
@@ -141,10 +150,10 @@ async fn run(state: &WorkerState, c: &Collector<'_>) -> Result<(usize, Next), Ap
             } else {
                 Next::Scheduled
             };
-            Ok((followed.events, next))
+            Ok((counted(followed.events), next))
         }
         None => Ok((
-            listing::diff(c, storage.as_ref(), true).await?,
+            counted(listing::diff(c, storage.as_ref(), true).await?),
             Next::Scheduled,
         )),
     }

@@ -42,6 +42,7 @@ impl Account {
         use base64::{engine::general_purpose::STANDARD, Engine};
         crate::protocol::AccountRef {
             id: self.id,
+            application: self.application_id.clone(),
             service: self.service.clone(),
             config: self.config.clone(),
             sealed: self.secrets.as_deref().map(|s| STANDARD.encode(s)),

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod applications;
 pub mod bearer_tokens;
+pub mod developer_links;
 pub mod developers;
 pub mod drop_uploads;
 pub mod events;
@@ -25,6 +26,7 @@ pub mod removals;
 pub mod tasks;
 pub mod tokens;
 pub mod upload_locations;
+pub mod usage;
 pub mod webhooks;
 
 /// The embedded migrations (`migrations/`), the only source of the schema.
