@@ -259,11 +259,13 @@ impl Modify for Security {
     }
 }
 
-/// The whole document, with `paths` from the router's handlers. A route's wildcard
-/// (`{*path}`, the router's spelling) is an ordinary parameter in OpenAPI (`{path}`).
+/// The whole document, with `paths` from the router's handlers and their examples. A
+/// route's wildcard (`{*path}`, the router's spelling) is an ordinary parameter in OpenAPI
+/// (`{path}`).
 pub fn document(paths: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     let mut doc = Frame::openapi();
     doc.merge(paths);
+    crate::examples::apply(&mut doc);
     let wild: Vec<String> = (doc.paths.paths.keys())
         .filter(|p| p.contains("{*"))
         .cloned()

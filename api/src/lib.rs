@@ -18,6 +18,7 @@
 //! - `routes`: one module per resource; `routes::router` assembles them.
 //! - [`parse`]: parsers of untrusted input, shared with the fuzz targets.
 //! - [`contract`]: the OpenAPI document generated from the handlers (`/v1/openapi.json`).
+//! - `examples`: the document's request and response examples, rendered by `wire`.
 //! - [`admin`]: the `admin` sub-commands (create a developer, migrate).
 
 pub mod admin;
@@ -25,6 +26,7 @@ mod auth;
 mod bundles;
 mod cache;
 pub mod contract;
+mod examples;
 mod extract;
 mod forwarded;
 mod html;

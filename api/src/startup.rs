@@ -147,7 +147,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let grace = Duration::from_millis(self.state.settings.api.shutdown_grace_ms);
         let bounds = crate::serve::Bounds::from_settings(&self.state.settings.api);
-        let portal = crate::portal::Portal::start(self.state.clone(), self.background.clone());
+        let portal = crate::portal::Portal::start(self.state.clone(), self.background.clone())?;
         let portal = NormalizePathLayer::trim_trailing_slash().layer(crate::portal::router(portal));
         let app = NormalizePathLayer::trim_trailing_slash().layer(routes::router(self.state));
         tracing::info!(

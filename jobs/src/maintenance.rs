@@ -102,6 +102,9 @@ async fn housekeeping(job: MaintenanceJob, state: &WorkerState) -> Result<(), Bo
     if let Err(e) = db::portal_sessions::delete_expired(&state.db).await {
         tracing::warn!(error = %e, "ended portal sessions not purged");
     }
+    if let Err(e) = db::developer_links::purge(&state.db).await {
+        tracing::warn!(error = %e, "used or expired portal links not purged");
+    }
     let keep = state.settings.webhooks.keep_secs;
     let notifications = db::webhooks::forget_delivered(&state.db, keep, WEBHOOK_BATCH)
         .await

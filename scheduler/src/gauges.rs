@@ -1,5 +1,6 @@
 //! Samples what only Redis knows into gauges: the depth of each queue and Redis'
-//! `used_memory`. The scheduler always runs exactly once, so these series exist once per
+//! `used_memory`; and beats the scheduler's heartbeat (a Redis key that expires after three
+//! missed samples), which the portal's status page reads. The scheduler always runs exactly once, so these series exist once per
 //! deployment whatever the number of API and worker processes. Each sample is three cheap
 //! calls (`ZCARD` + `LLEN` per queue, `INFO memory`).
 
@@ -24,8 +25,9 @@ pub async fn run(settings: Settings, redis: ConnectionManager, shutdown: Cancell
     ]
     .map(|(label, name)| (label, queue::queue_config(&name, &settings.jobs)));
     let mut redis = redis;
-    let mut tick =
-        tokio::time::interval(Duration::from_millis(settings.scheduler.sample_ms.max(100)));
+    let every = Duration::from_millis(settings.scheduler.sample_ms.max(100));
+    let heartbeat_ttl = (every * 3).max(Duration::from_secs(5));
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -39,6 +41,9 @@ pub async fn run(settings: Settings, redis: ConnectionManager, shutdown: Cancell
                 }
                 Err(e) => tracing::debug!(error = %e, queue = label, "queue depth not sampled"),
             }
+        }
+        if let Err(e) = queue::beat_scheduler(&mut redis, &names, heartbeat_ttl).await {
+            tracing::debug!(error = %e, "scheduler heartbeat not written");
         }
         match queue::used_memory(&mut redis).await {
             Ok(bytes) => metrics::gauge!(names::REDIS_MEMORY).set(bytes as f64),

@@ -12,7 +12,7 @@
 //! # Layout
 //! - [`run`]: the cron loops and the `/metrics` server.
 //! - `events`: the collection sweep and the delivery tick.
-//! - `gauges`: the queue-depth and Redis-memory sampler.
+//! - `gauges`: the queue-depth and Redis-memory sampler, and the scheduler's heartbeat.
 
 use std::{future::Future, str::FromStr, time::Duration};
 

@@ -24,6 +24,8 @@ pub struct Settings {
     pub api: ApiSettings,
     /// The developer portal.
     pub portal: PortalSettings,
+    /// Outgoing mail of the portal (password resets); off unless a host is set.
+    pub smtp: SmtpSettings,
     /// HTTPS of the API and portal listeners (off unless a certificate is configured).
     pub tls: TlsSettings,
     /// PostgreSQL.
@@ -122,6 +124,70 @@ pub struct PortalSettings {
     pub login_per_address: Rate,
     /// HTTPS listen address of the developer portal, used only when `tls` is configured.
     pub tls_bind: SocketAddr,
+    /// The portal's base URL as developers reach it (`https://portal.example.com`): what
+    /// invitation and reset links start with. Links sent by mail need it (a link is never
+    /// built from a request's `Host`, which a sender of a "forgot password" form chooses);
+    /// links shown to an admin fall back to the admin's own `Host` when it is empty.
+    pub public_url: String,
+    /// How long an admin's invitation link stays usable.
+    pub invite_ttl_secs: u64,
+    /// How long a password reset link stays usable.
+    pub reset_ttl_secs: u64,
+    /// Grafana, linked from the admin's status page when set.
+    pub grafana_url: String,
+    /// Prometheus, linked from the admin's status page when set.
+    pub prometheus_url: String,
+}
+
+/// How the portal sends mail. With `host` empty there is no mail: an admin passes reset
+/// links on by hand and the sign-in page offers no "forgot password".
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// The mail server (`smtp.example.com`); empty: no mail.
+    pub host: String,
+    /// Its port; 0 is the TLS mode's usual one (465 `tls`, 587 `starttls`, 25 `none`).
+    pub port: u16,
+    /// The user to authenticate as; empty: no authentication.
+    pub user: String,
+    /// The user's password.
+    pub password: Secret,
+    /// The sender (`Cloudbridge <portal@example.com>`).
+    pub from: String,
+    /// `starttls` (upgrade, required), `tls` (TLS from the first byte) or `none` (plain:
+    /// only for a relay on the same host or network).
+    pub tls: SmtpTls,
+    /// How long one attempt to send a mail may take.
+    pub timeout_ms: u64,
+}
+
+impl SmtpSettings {
+    /// Whether mail is configured.
+    pub fn enabled(&self) -> bool {
+        !self.host.trim().is_empty()
+    }
+
+    /// The port to connect to.
+    pub fn port(&self) -> u16 {
+        match (self.port, self.tls) {
+            (0, SmtpTls::Tls) => 465,
+            (0, SmtpTls::Starttls) => 587,
+            (0, SmtpTls::None) => 25,
+            (port, _) => port,
+        }
+    }
+}
+
+/// The TLS mode of the mail server connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with `STARTTLS` (refused if the server cannot).
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+    /// No TLS.
+    None,
 }
 
 /// The certificate both front doors (API and portal) serve. Both paths set: HTTPS on
@@ -518,6 +584,20 @@ impl Default for Settings {
                 login_per_account: Rate::new(1.0 / 60.0, 5),
                 login_per_address: Rate::new(0.5, 20),
                 tls_bind: ([0, 0, 0, 0], 8443).into(),
+                public_url: String::new(),
+                invite_ttl_secs: 7 * 24 * 3600,
+                reset_ttl_secs: 3600,
+                grafana_url: String::new(),
+                prometheus_url: String::new(),
+            },
+            smtp: SmtpSettings {
+                host: String::new(),
+                port: 0,
+                user: String::new(),
+                password: Secret::new(""),
+                from: "Cloudbridge <cloudbridge@localhost>".into(),
+                tls: SmtpTls::Starttls,
+                timeout_ms: 10_000,
             },
             tls: TlsSettings::default(),
             widgets: WidgetSettings {
@@ -898,6 +978,27 @@ mod tests {
         assert!(s.network.url_upload_allow.is_empty());
         assert!(s.api.trusted_proxies.is_empty());
         let bad = Settings::load_from(None, env(&[("CLOUDBRIDGE_NETWORK__ACCOUNT_ALLOW", "x")]));
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn mail_is_off_until_a_host_is_set_and_takes_its_tls_mode_from_the_environment() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert!(!s.smtp.enabled());
+        assert_eq!(s.smtp.port(), 587);
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("CLOUDBRIDGE_SMTP__HOST", "mail.example.com"),
+                ("CLOUDBRIDGE_SMTP__TLS", "tls"),
+                ("CLOUDBRIDGE_SMTP__PASSWORD", "hunter2"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.smtp.enabled());
+        assert_eq!((s.smtp.tls, s.smtp.port()), (SmtpTls::Tls, 465));
+        assert!(!format!("{:?}", s.smtp).contains("hunter2"));
+        let bad = Settings::load_from(None, env(&[("CLOUDBRIDGE_SMTP__TLS", "maybe")]));
         assert!(bad.is_err());
     }
 

@@ -44,6 +44,11 @@ impl Names {
         format!("{queue}:wake")
     }
 
+    /// The key the scheduler keeps set while it runs (expiring unless renewed).
+    pub fn scheduler_heartbeat(&self) -> String {
+        format!("{}:scheduler:alive", self.prefix)
+    }
+
     /// The reply channel of one API process.
     pub fn reply_channel(&self, api_id: &str) -> String {
         format!("{}:reply:{api_id}", self.prefix)
@@ -91,6 +96,48 @@ pub async fn depth(conn: &mut ConnectionManager, config: &QueueConfig) -> redis:
         .query_async(conn)
         .await?;
     Ok(scheduled + active)
+}
+
+/// The workers of `config`'s queue whose last heartbeat (apalis-redis keeps one per worker
+/// in the queue's `workers` sorted set, scored in Unix seconds) is at most `within_secs`
+/// old: `(worker name, last heartbeat)`, most recent first.
+pub async fn workers_seen(
+    conn: &mut ConnectionManager,
+    config: &QueueConfig,
+    within_secs: u64,
+) -> redis::RedisResult<Vec<(String, u64)>> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    conn.zrevrangebyscore_withscores(
+        config.workers_set(),
+        "+inf",
+        now.saturating_sub(within_secs),
+    )
+    .await
+}
+
+/// Marks the scheduler alive for `ttl` (the key holds the Unix time of the beat).
+pub async fn beat_scheduler(
+    conn: &mut ConnectionManager,
+    names: &Names,
+    ttl: Duration,
+) -> redis::RedisResult<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    conn.set_ex(names.scheduler_heartbeat(), now, ttl.as_secs().max(1))
+        .await
+}
+
+/// When the scheduler last beat (Unix seconds), if its heartbeat has not expired.
+pub async fn scheduler_beat(
+    conn: &mut ConnectionManager,
+    names: &Names,
+) -> redis::RedisResult<Option<u64>> {
+    conn.get(names.scheduler_heartbeat()).await
 }
 
 /// Bytes Redis uses for its data (`used_memory` of `INFO memory`): what the housekeeping

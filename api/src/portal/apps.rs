@@ -20,7 +20,7 @@ use super::{
 use crate::routes::{api_keys, app_oauth, applications};
 
 /// The page for an error of the shared rules.
-fn refused(signed: &Signed, e: ApiError) -> Response {
+pub(super) fn refused(signed: &Signed, e: ApiError) -> Response {
     match e.status {
         404 => view::not_found(Frame::signed(&signed.session)),
         503 | 500 => view::unavailable(e.body("portal")),

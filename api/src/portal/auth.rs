@@ -23,13 +23,15 @@ pub const MIN_PASSWORD: usize = 10;
 const MAX_PASSWORD: usize = 256;
 
 /// A form's fields.
-type Fields = HashMap<String, String>;
+pub(super) type Fields = HashMap<String, String>;
 
-fn field<'a>(form: &'a Fields, name: &str) -> &'a str {
+/// Field `name` of `form` (empty when absent).
+pub(super) fn field<'a>(form: &'a Fields, name: &str) -> &'a str {
     form.get(name).map(String::as_str).unwrap_or_default()
 }
 
-fn password_problem(password: &str) -> Option<String> {
+/// What is wrong with a chosen password, if anything.
+pub(super) fn password_problem(password: &str) -> Option<String> {
     let chars = password.chars().count();
     (chars < MIN_PASSWORD || password.len() > MAX_PASSWORD)
         .then(|| format!("A password has {MIN_PASSWORD} to {MAX_PASSWORD} characters."))
@@ -54,6 +56,7 @@ fn login_page(
         },
         email: email.into(),
         signup: portal.app.settings.portal.signup,
+        forgot: portal.mail_links().is_some(),
     };
     (jar, view::render(status, &page)).into_response()
 }
@@ -131,7 +134,7 @@ pub async fn login(
 }
 
 /// Signs `developer` in: a new session, and on to their applications.
-async fn enter(portal: &Portal, jar: CookieJar, developer: i64) -> Response {
+pub(super) async fn enter(portal: &Portal, jar: CookieJar, developer: i64) -> Response {
     match session::start(portal, developer).await {
         Ok(cookie) => (
             jar.remove(session::removal(session::PRE_CSRF)).add(cookie),
@@ -225,7 +228,7 @@ pub async fn signup(
 }
 
 /// Something@something, of a sane length.
-fn plausible_email(email: &str) -> bool {
+pub(super) fn plausible_email(email: &str) -> bool {
     email.len() <= 254
         && email.split_once('@').is_some_and(|(user, host)| {
             !user.is_empty() && host.contains('.') && !host.contains('@')

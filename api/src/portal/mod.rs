@@ -11,14 +11,23 @@
 //! - [`session`]: the session cookie and the CSRF check of every form.
 //! - [`auth`]: sign-up, sign-in, sign-out, password change.
 //! - [`apps`]: applications and their API keys.
+//! - [`accounts`]: an application's accounts and their events, upload locations, service keys.
+//! - [`admin`]: the appliance admin's pages (developers, status), the one-time links they
+//!   issue, and "forgot password" by mail.
+//! - [`reference`]: the API reference, from the OpenAPI document.
 //! - [`usage`]: an application's Usage tab (charts of the usage rollup).
 //! - [`view`]: the pages.
+//! - [`webhooks`]: an application's webhooks, their delivery log and replays.
 
+mod accounts;
+mod admin;
 mod apps;
 mod auth;
+mod reference;
 mod session;
 mod usage;
 mod view;
+mod webhooks;
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -55,6 +64,8 @@ pub struct Inner {
     decoy_hash: String,
     /// Whether cookies are `Secure` (the portal is reached over HTTPS).
     secure_cookies: bool,
+    /// The portal's mail, when `smtp.host` is set.
+    mailer: Option<admin::mail::Mailer>,
 }
 
 impl Deref for Portal {
@@ -69,10 +80,13 @@ impl Deref for Portal {
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 impl Portal {
-    /// The portal of `app`; its throttles are swept until `stop` fires.
-    pub fn start(app: AppState, stop: CancellationToken) -> Self {
+    /// The portal of `app`; its throttles are swept until `stop` fires. Unusable mail
+    /// settings are an error.
+    pub fn start(app: AppState, stop: CancellationToken) -> anyhow::Result<Self> {
         let settings = &app.settings.portal;
+        let mailer = admin::mail::Mailer::from_settings(&app.settings.smtp)?;
         let portal = Self(Arc::new(Inner {
+            mailer,
             per_account: Limiter::new("portal_login_account", settings.login_per_account),
             per_address: Limiter::new("portal_login_address", settings.login_per_address),
             decoy_hash: cloudbridge_shared::secret::hash_password(
@@ -95,7 +109,17 @@ impl Portal {
                 }
             }
         });
-        portal
+        Ok(portal)
+    }
+
+    /// The mailer and the base URL of mailed links, when both are configured (a mailed
+    /// link is never built from a request's `Host`).
+    fn mail_links(&self) -> Option<(&admin::mail::Mailer, &str)> {
+        let base = self.app.settings.portal.public_url.trim_end_matches('/');
+        self.mailer
+            .as_ref()
+            .filter(|_| !base.is_empty())
+            .map(|m| (m, base))
     }
 
     /// The client's address (behind the configured trusted proxies, the one they name).
@@ -208,6 +232,8 @@ pub fn router(portal: Portal) -> Router {
         .route("/apps/{id}/delete", post(apps::delete))
         .route("/apps/{id}/keys", post(apps::new_key))
         .route("/apps/{id}/keys/{key}/revoke", post(apps::revoke_key))
+        .merge(accounts::routes())
+        .merge(webhooks::routes())
         .merge(usage::routes())
         .route(
             "/assets/portal.css",
@@ -217,6 +243,8 @@ pub fn router(portal: Portal) -> Router {
             "/assets/portal.js",
             get(|| asset("text/javascript; charset=utf-8", JS)),
         )
+        .merge(admin::routes())
+        .merge(reference::routes())
         .fallback(|| async { view::not_found(view::Frame::default()) })
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .layer(from_fn(hardening))

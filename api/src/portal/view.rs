@@ -150,6 +150,8 @@ pub struct Login {
     pub frame: Frame,
     pub email: String,
     pub signup: bool,
+    /// Whether "forgot password" is offered (mail is configured).
+    pub forgot: bool,
 }
 
 /// `signup.html`.

@@ -692,7 +692,23 @@ pub async fn delete(
     Path(acct): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let account = caller.managed_account(&state, &acct).await?;
-    db::accounts::delete(&state.db, caller.application(), account.id).await?;
-    state.forget_account(caller.application(), account.id);
+    disconnect(&state, caller.application(), account.id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Disconnects account `id` of `application`: its tokens stop working at once and what
+/// it left behind is cleared by the worker (404 when the application has no such
+/// account). The one rule for the API and the portal.
+pub(crate) async fn disconnect(
+    state: &AppState,
+    application: &str,
+    id: i64,
+) -> Result<(), ApiError> {
+    let existed = db::accounts::delete(&state.db, application, id).await?;
+    state.forget_account(application, id);
+    if existed {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("No account has this id."))
+    }
 }

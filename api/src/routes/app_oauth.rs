@@ -178,9 +178,35 @@ pub async fn set_service_key(
     Path((app, service)): Path<(String, String)>,
     Json(body): Json<ServiceKey>,
 ) -> Result<Json<Value>, ApiError> {
-    owned(&state, dev, &app).await?;
-    let service = oauth_service(&service)?;
-    if body.client_id.trim().is_empty() || body.client_secret.is_empty() {
+    let service = set_key(
+        &state,
+        dev,
+        &app,
+        &service,
+        &body.client_id,
+        &body.client_secret,
+    )
+    .await?;
+    Ok(Json(json!({
+        "id": service, "service": service, "client_id": body.client_id.trim(),
+        "type": "service_key",
+    })))
+}
+
+/// Sets developer `dev`'s application `app`'s own client credentials at `service`, the
+/// secret sealed (never shown again), and says which service holds them (`onedrivebiz`
+/// shares OneDrive's): the one rule for the management API and the portal.
+pub(crate) async fn set_key(
+    state: &AppState,
+    dev: i64,
+    app: &str,
+    service: &str,
+    client_id: &str,
+    client_secret: &str,
+) -> Result<&'static str, ApiError> {
+    owned(state, dev, app).await?;
+    let service = oauth_service(service)?;
+    if client_id.trim().is_empty() || client_secret.is_empty() {
         return Err(ApiError::invalid_parameters(
             "`client_id` and `client_secret` are required.",
         ));
@@ -189,12 +215,9 @@ pub async fn set_service_key(
         ApiError::not_implemented("Secrets cannot be stored: secrets.keys is not configured.")
     })?;
     // Sealed as the raw secret (not JSON): the keeper opens it as text.
-    let sealed = cipher.seal(body.client_secret.as_bytes());
-    db::providers::set_client(&state.db, &app, service, body.client_id.trim(), &sealed).await?;
-    Ok(Json(json!({
-        "id": service, "service": service, "client_id": body.client_id.trim(),
-        "type": "service_key",
-    })))
+    let sealed = cipher.seal(client_secret.as_bytes());
+    db::providers::set_client(&state.db, app, service, client_id.trim(), &sealed).await?;
+    Ok(service)
 }
 
 /// `DELETE /v1/applications/{app}/service_keys/{service}`
@@ -219,10 +242,22 @@ pub async fn delete_service_key(
     Developer(dev): Developer,
     Path((app, service)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    owned(&state, dev, &app).await?;
-    let service = oauth_service(&service)?;
-    if db::providers::remove_client(&state.db, &app, service).await? {
-        Ok(StatusCode::NO_CONTENT)
+    remove_key(&state, dev, &app, &service).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes developer `dev`'s application `app`'s own client credentials at `service`
+/// (404 when it had none): its users then connect with the appliance's.
+pub(crate) async fn remove_key(
+    state: &AppState,
+    dev: i64,
+    app: &str,
+    service: &str,
+) -> Result<(), ApiError> {
+    owned(state, dev, app).await?;
+    let service = oauth_service(service)?;
+    if db::providers::remove_client(&state.db, app, service).await? {
+        Ok(())
     } else {
         Err(ApiError::not_found(
             "The application has no key for this service.",
@@ -231,7 +266,7 @@ pub async fn delete_service_key(
 }
 
 /// The base OAuth service named (`onedrivebiz` shares OneDrive's keys).
-fn oauth_service(service: &str) -> Result<&str, ApiError> {
+fn oauth_service(service: &str) -> Result<&'static str, ApiError> {
     match service {
         "onedrivebiz" => Ok("onedrive"),
         s => OAUTH_SERVICES

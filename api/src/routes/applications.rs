@@ -96,7 +96,7 @@ fn not_found() -> ApiError {
 
 /// Succeeds when application `app` exists and belongs to developer `dev` (else 404, so
 /// nobody learns about others' applications).
-pub(super) async fn owned(state: &AppState, dev: i64, app: &str) -> Result<(), ApiError> {
+pub(crate) async fn owned(state: &AppState, dev: i64, app: &str) -> Result<(), ApiError> {
     db::applications::get(&state.db, dev, app)
         .await?
         .map(|_| ())

@@ -104,7 +104,8 @@ pub struct CreateBody {
     ),
     request_body(content = crate::contract::JsonObject, content_type = "application/json"),
     responses(
-        (status = 201, description = "The folder (200 when it existed).", body = crate::contract::JsonObject),
+        (status = 201, description = "The new folder.", body = crate::contract::JsonObject),
+        (status = 200, description = "The folder, which existed already (without `conflict_if_exists`).", body = crate::contract::JsonObject),
         crate::contract::ServiceErrors,
     ),
     security(("bearer" = []), ("api_key" = [])),

@@ -36,10 +36,10 @@ mod raw;
 mod relocate;
 mod shared;
 mod tasks;
-mod upload_locations;
+pub(crate) mod upload_locations;
 pub(crate) mod usage;
-mod webhook_deliveries;
-mod webhooks;
+pub(crate) mod webhook_deliveries;
+pub(crate) mod webhooks;
 mod widgets;
 
 /// Every route, each registered with its handler's documentation (so the OpenAPI

@@ -28,7 +28,7 @@ use crate::{
 };
 
 /// Most upload locations one application may have.
-const MAX_LOCATIONS: i64 = 100;
+pub(crate) const MAX_LOCATIONS: i64 = 100;
 
 /// Body of `POST /v1/applications/{app}/upload_locations`.
 #[derive(Debug, Deserialize)]
@@ -175,30 +175,49 @@ pub async fn create(
     Path(app): Path<String>,
     Json(body): Json<LocationBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    owned(&state, dev, &app).await?;
+    let location = add(
+        &state,
+        dev,
+        &app,
+        body.account_id.as_ref(),
+        body.parent_id.as_deref(),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(wire::upload_location(&location, &base)),
+    ))
+}
+
+/// Adds folder `parent_id` (default: the root) of the account `account_id` (a number
+/// or its decimal text) of developer `dev`'s application `app` as an upload location: the
+/// account must be an active one of the application, the folder must exist in it, and
+/// the application may have at most [`MAX_LOCATIONS`]. The one rule for the management
+/// API and the portal.
+pub(crate) async fn add(
+    state: &AppState,
+    dev: i64,
+    app: &str,
+    account_id: Option<&Value>,
+    parent_id: Option<&str>,
+) -> Result<UploadLocation, ApiError> {
+    owned(state, dev, app).await?;
     let not_ours =
         || ApiError::invalid_parameters("`account_id` is not an account of this application.");
-    let id = body
-        .account_id
-        .as_ref()
+    let id = account_id
         .ok_or_else(|| ApiError::invalid_parameters("`account_id` is required."))
-        .and_then(|v| account_id(v).ok_or_else(not_ours))?;
-    let account = account_of(&state, &app, id).await?.ok_or_else(not_ours)?;
+        .and_then(|v| self::account_id(v).ok_or_else(not_ours))?;
+    let account = account_of(state, app, id).await?.ok_or_else(not_ours)?;
     if !account.active {
         return Err(ApiError::invalid_parameters("The account is inactive."));
     }
-    let parent_id = existing_folder(
-        &state,
-        &account,
-        body.parent_id.as_deref().unwrap_or("root"),
-    )
-    .await?;
-    if db::upload_locations::count(&state.db, &app).await? >= MAX_LOCATIONS {
+    let parent_id = existing_folder(state, &account, parent_id.unwrap_or("root")).await?;
+    if db::upload_locations::count(&state.db, app).await? >= MAX_LOCATIONS {
         return Err(ApiError::invalid_parameters(format!(
             "An application has at most {MAX_LOCATIONS} upload locations."
         )));
     }
-    let location = db::upload_locations::create(&state.db, &app, account.id, &parent_id)
+    db::upload_locations::create(&state.db, app, account.id, &parent_id)
         .await
         .map_err(|e| match e {
             CreateError::Exists => ApiError::new(
@@ -207,11 +226,7 @@ pub async fn create(
                 "This folder is already an upload location of the application.",
             ),
             CreateError::Db(e) => e.into(),
-        })?;
-    Ok((
-        StatusCode::CREATED,
-        Json(wire::upload_location(&location, &base)),
-    ))
+        })
 }
 
 /// The location `id` of application `app`, which must be the developer's.
@@ -273,12 +288,25 @@ pub async fn delete(
     Developer(dev): Developer,
     Path((app, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let location = find(&state, dev, &app, &id).await?;
-    let sessions = db::upload_locations::delete(&state.db, &app, location.id)
+    remove(&state, dev, &app, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes location `id` of developer `dev`'s application `app`, discarding the parts of
+/// unfinished uploads to it (404 when there is no such location): the one rule for the
+/// management API and the portal.
+pub(crate) async fn remove(
+    state: &AppState,
+    dev: i64,
+    app: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    let location = find(state, dev, app, id).await?;
+    let sessions = db::upload_locations::delete(&state.db, app, location.id)
         .await?
         .ok_or_else(not_found)?;
     for session in sessions {
         parts::remove(&state.data_root, session).await?;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

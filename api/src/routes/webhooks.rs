@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use cloudbridge_shared::{
     db::{self, webhooks::Webhook},
-    netguard, ApiError,
+    netguard,
+    webhook::Answer,
+    ApiError,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -30,7 +32,7 @@ pub struct WebhookBody {
 }
 
 /// `{wid}` of an application of the developer, or 404.
-pub(super) async fn owned_webhook(
+pub(crate) async fn owned_webhook(
     state: &AppState,
     dev: i64,
     app: &str,
@@ -69,9 +71,8 @@ pub async fn list(
     Path(app): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    owned(&state, dev, &app).await?;
     let paging = Paging::from_query(&q)?;
-    let (hooks, total) = db::webhooks::list(&state.db, &app, paging.page, paging.page_size).await?;
+    let (hooks, total) = list_webhooks(&state, dev, &app, paging).await?;
     let objects = hooks.iter().map(|w| wire::webhook(w, &base)).collect();
     Ok(Json(wire::counted("meta", objects, paging, total)?))
 }
@@ -100,15 +101,84 @@ pub async fn create(
     Path(app): Path<String>,
     Json(body): Json<WebhookBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    owned(&state, dev, &app).await?;
-    let url = parse_url(body.url.as_deref())?;
+    let hook = create_webhook(&state, dev, &app, body.url.as_deref())
+        .await?
+        .registered()?;
+    Ok((StatusCode::CREATED, Json(wire::webhook(&hook, &base))))
+}
+
+/// A page of developer `dev`'s application `app`'s webhooks, oldest first, and their
+/// total: the one rule for the management API and the portal.
+pub(crate) async fn list_webhooks(
+    state: &AppState,
+    dev: i64,
+    app: &str,
+    paging: Paging,
+) -> Result<(Vec<Webhook>, i64), ApiError> {
+    owned(state, dev, app).await?;
+    Ok(db::webhooks::list(&state.db, app, paging.page, paging.page_size).await?)
+}
+
+/// What came of registering a webhook whose URL was acceptable: the verification ping's
+/// answer, and the webhook if the receiver passed.
+pub(crate) struct Verification {
+    /// The receiver's answer to the verification ping.
+    pub answer: Answer,
+    /// The stored webhook (`None`: the receiver failed verification, nothing is stored).
+    pub webhook: Option<Webhook>,
+}
+
+impl Verification {
+    /// The webhook, or the `400` saying what the receiver answered (or why it could not
+    /// be reached).
+    pub(crate) fn registered(self) -> Result<Webhook, ApiError> {
+        match (self.webhook, self.answer.error) {
+            (Some(hook), _) => Ok(hook),
+            (None, error) => Err(ApiError::bad_request(format!(
+                "The webhook URL did not pass verification (an empty, signed POST must be \
+                 answered with 200 and the application id as the body): {}",
+                error.unwrap_or_default()
+            ))),
+        }
+    }
+}
+
+/// Registers `url` for developer `dev`'s application `app` if its receiver passes the
+/// Kloudless verification (an empty, signed POST answered with `200` and the application
+/// id): the one rule for the management API and the portal. Refused before any ping when
+/// the URL is not acceptable or the application cannot sign.
+pub(crate) async fn create_webhook(
+    state: &AppState,
+    dev: i64,
+    app: &str,
+    url: Option<&str>,
+) -> Result<Verification, ApiError> {
+    owned(state, dev, app).await?;
+    let url = parse_url(url)?;
     netguard::addresses(&url, &state.settings.network.webhooks())
         .await
         .map_err(|refusal| ApiError::invalid_parameters(refusal.to_string()))?;
-    let key = signing_key(&state, &app).await?;
-    verify(&state, url.as_str(), &key, &app).await?;
-    let hook = db::webhooks::create(&state.db, &app, url.as_str()).await?;
-    Ok((StatusCode::CREATED, Json(wire::webhook(&hook, &base))))
+    let key = signing_key(state, app).await?;
+    let answer = state.webhooks.send(url.as_str(), &key, app, "").await;
+    let webhook = if answer.received() {
+        Some(db::webhooks::create(&state.db, app, url.as_str()).await?)
+    } else {
+        None
+    };
+    Ok(Verification { answer, webhook })
+}
+
+/// Removes webhook `wid` of developer `dev`'s application `app`, with its pending
+/// notifications and delivery log.
+pub(crate) async fn delete_webhook(
+    state: &AppState,
+    dev: i64,
+    app: &str,
+    wid: &str,
+) -> Result<(), ApiError> {
+    let hook = owned_webhook(state, dev, app, wid).await?;
+    db::webhooks::delete(&state.db, app, hook.id).await?;
+    Ok(())
 }
 
 /// `GET /v1/applications/{app}/webhooks/{wid}`
@@ -161,8 +231,7 @@ pub async fn delete(
     Developer(dev): Developer,
     Path((app, wid)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let hook = owned_webhook(&state, dev, &app, &wid).await?;
-    db::webhooks::delete(&state.db, &app, hook.id).await?;
+    delete_webhook(&state, dev, &app, &wid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -199,17 +268,4 @@ async fn signing_key(state: &AppState, app: &str) -> Result<Vec<u8>, ApiError> {
                  webhook support): create a new API key first.",
             )
         })
-}
-
-/// The Kloudless verification: an empty, signed POST that the receiver must answer with
-/// `200` and the application id.
-async fn verify(state: &AppState, url: &str, key: &[u8], app: &str) -> Result<(), ApiError> {
-    let answer = state.webhooks.send(url, key, app, "").await;
-    match answer.error {
-        None => Ok(()),
-        Some(error) => Err(ApiError::bad_request(format!(
-            "The webhook URL did not pass verification (an empty, signed POST must be \
-             answered with 200 and the application id as the body): {error}"
-        ))),
-    }
 }

@@ -489,21 +489,51 @@ async fn the_file_picker_connects_a_webdav_account_through_the_credentials_form(
     assert_eq!(accounts["count"], 1);
 }
 
-#[tokio::test]
-async fn a_developer_walks_the_portal_and_uses_its_key_with_the_python_sdk() {
-    let app = TestApp::builder()
-        .settings(|s| s.portal.signup = true)
-        .spawn()
-        .await;
+/// The portal's phases in the browser (`portal.mjs`), its screenshots under
+/// `target/browser-artifacts/portal/`.
+async fn portal_phase(phase: &str, n: usize, params: &Value) -> Value {
     let done = run(
-        "portal",
+        &format!("portal/{n}-{phase}"),
         "portal.mjs",
-        &[],
-        json!({ "portal": app.portal, "email": "new@example.com", "password": "a long enough password" }),
+        &[phase],
+        params.clone(),
     )
     .await;
     // No serious or critical accessibility problem on any page (axe-core).
-    assert_eq!(done["violations"], json!([]), "{done}");
+    assert_eq!(done["violations"], json!([]), "{phase}: {done}");
+    done
+}
+
+#[tokio::test]
+async fn a_developer_walks_the_portal_and_uses_its_key_with_the_python_sdk() {
+    let app = TestApp::builder()
+        .settings(|s| {
+            s.portal.signup = true;
+            // The portal's Connect link names the API's port (as deployed, a fixed one).
+            s.api.bind = format!("127.0.0.1:{}", crate::helpers::free_port())
+                .parse()
+                .unwrap();
+            crate::webhooks::quick(s);
+            s.webhooks.retry_window_secs = 1;
+            s.usage.flush_ms = 50;
+        })
+        .spawn()
+        .await;
+    let _ = std::fs::remove_dir_all(repo().join("target/browser-artifacts/portal"));
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(files.path().join("minutes.txt"), "the minutes").unwrap();
+    let dav = crate::helpers::rclone_webdav(files.path()).await;
+    let state = tempfile::tempdir().unwrap();
+    let mut params = json!({
+        "portal": app.portal,
+        "email": "new@example.com",
+        "other": "stranger@example.com",
+        "password": "a long enough password",
+        "state": state.path().join("cookies.json"),
+        "redirect": format!("{}/", host(String::from("<title>Connected</title><main>Connected</main>")).await),
+        "webdav": { "url": dav.endpoint, "token": "dav", "token_secret": "dav-password" },
+    });
+    let done = portal_phase("walk", 1, &params).await;
     // Signed out, the application's page sends the browser to sign in.
     assert!(
         done["signedOutLandsOn"]
@@ -512,8 +542,28 @@ async fn a_developer_walks_the_portal_and_uses_its_key_with_the_python_sdk() {
             .ends_with("/login"),
         "{done}"
     );
-    // The key copied off the page works with the official Python SDK.
+    // A form without its token is refused and changes nothing.
+    assert_eq!(done["csrfStatus"], 403, "{done}");
+    assert_eq!(done["csrfKeptName"], false, "{done}");
+    // Another developer's application is not found.
+    assert_eq!(done["strangerSees"], 404, "{done}");
+    // Guessing a password is throttled after the per-account burst.
+    assert!(done["throttled"].is_string(), "{done}");
+    assert!(done["guesses"].as_u64().unwrap() <= 7, "{done}");
+    // The account connected from the Accounts tab is listed there and by the API.
     let key = done["key"].as_str().unwrap();
+    let accounts = app.with_key(key).get_json("/v1/accounts").await;
+    assert_eq!(accounts["count"], 1, "{accounts}");
+    let account = &accounts["objects"][0];
+    assert_eq!(account["service"], "webdav");
+    let shown = done["accountsShown"].as_str().unwrap();
+    assert!(
+        shown.contains(account["account"].as_str().unwrap()) && shown.contains("1 account"),
+        "{shown}"
+    );
+    let account = account["id"].as_i64().unwrap();
+
+    // The key copied off the page works with the official Python SDK.
     let script = r#"
 import json, os, logging
 import kloudless
@@ -538,9 +588,136 @@ print(json.dumps({"made": made.json(), "listed": listed.json()}))
     );
     let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(seen["made"]["service"], "local", "{seen}");
-    assert_eq!(seen["listed"]["count"], 1, "{seen}");
+    assert_eq!(seen["listed"]["count"], 2, "{seen}");
     // The second key is the same application's.
     let second = done["second"].as_str().unwrap();
     let listed = app.with_key(second).get_json("/v1/accounts").await;
-    assert_eq!(listed["objects"][0]["account"], "sdk-user");
+    assert_eq!(listed["count"], 2, "{listed}");
+
+    // A webhook against a receiver of the application's own: its ping passes.
+    let app_url = done["appUrl"].as_str().unwrap().to_string();
+    let app_id = app_url.rsplit('/').next().unwrap();
+    let receiver = crate::webhooks::receiver::Receiver::start(app_id, key).await;
+    params["appUrl"] = json!(app_url);
+    params["receiver"] = json!(receiver.url);
+    params["account"] = json!(account);
+    params["closed"] = json!(format!(
+        "http://127.0.0.1:{}/hook",
+        crate::helpers::free_port()
+    ));
+    // A URL nobody answers is shown failing its ping; the receiver's passes.
+    let hooks = portal_phase("hooks", 2, &params).await;
+    assert!(
+        hooks["failed"].as_str().unwrap().contains("did not answer"),
+        "{hooks}"
+    );
+    let passed = hooks["ping"].as_str().unwrap();
+    assert!(
+        passed.contains("passed") && passed.contains("200"),
+        "{hooks}"
+    );
+    assert_eq!(receiver.pings().len(), 1);
+    let sdk_account = seen["made"]["id"].as_i64().unwrap();
+    let both = [account, sdk_account];
+    // Its receiver fails until the notification of new events is dead...
+    let db = app.db().await;
+    sqlx::query(
+        "INSERT INTO events (account_id, type, metadata)
+         SELECT $1, 'add', jsonb_build_object('path', 'minutes-' || g || '.txt', 'kind', 'file')
+           FROM generate_series(1, 3) g",
+    )
+    .bind(account)
+    .execute(&db)
+    .await
+    .unwrap();
+    let worker = cloudbridge_jobs::WorkerState::build(app.settings()).unwrap();
+    receiver.fail_with(Some(500));
+    for account in both {
+        cloudbridge_shared::db::webhooks::notify(&mut db.acquire().await.unwrap(), account)
+            .await
+            .unwrap();
+    }
+    crate::webhooks::rounds_until(&worker, &db, &both, "dead").await;
+    // ... and they are replayed from the log once the receiver is back: one, then all.
+    receiver.fail_with(None);
+    let replayed = portal_phase("replay", 3, &params).await;
+    assert_eq!(replayed["dead"], 2, "{replayed}");
+    assert!(
+        replayed["replayed"].as_str().unwrap().contains("replayed"),
+        "{replayed}"
+    );
+    assert!(
+        replayed["all"]
+            .as_str()
+            .unwrap()
+            .contains("1 dead delivery replayed"),
+        "{replayed}"
+    );
+    crate::webhooks::rounds_until(&worker, &db, &both, "delivered").await;
+
+    // The API's requests of the application are in its usage rollup (written in batches).
+    let mut counted = 0;
+    for _ in 0..100 {
+        counted = sqlx::query_scalar::<_, i64>(
+            "SELECT COALESCE(SUM(count), 0)::bigint FROM usage_daily
+              WHERE application_id = $1 AND metric = 'requests'",
+        )
+        .bind(app_id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        if counted >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(counted >= 3, "requests counted: {counted}");
+
+    // The developer is made an appliance admin (as `admin reset-password --admin` does).
+    sqlx::query("UPDATE developers SET admin = true WHERE email = 'new@example.com'")
+        .execute(&db)
+        .await
+        .unwrap();
+    params["invited"] = json!("invited@example.com");
+    let last = portal_phase("last", 4, &params).await;
+    assert!(
+        last["log"].as_str().unwrap().contains("delivered"),
+        "{last}"
+    );
+    assert_eq!(last["events"], 3, "{last}");
+    // Usage is drawn: the requests chart has bars, its total counts the API's requests.
+    assert!(last["charts"].as_u64().unwrap() >= 1, "{last}");
+    assert!(last["requestBars"].as_u64().unwrap() >= 1, "{last}");
+    assert_eq!(last["referenceMentions"], true, "{last}");
+    // The invitation is a one-time link of this portal; the status page names each part.
+    let invitation = last["invitation"].as_str().unwrap();
+    assert!(
+        invitation.starts_with(&format!("{}/reset/", app.portal)),
+        "{last}"
+    );
+    let status = last["status"].as_str().unwrap();
+    assert!(
+        status.contains("PostgreSQL") && status.contains("Redis"),
+        "{last}"
+    );
+
+    // The session ends at the server (as after the idle time): the kept cookies no longer
+    // sign the browser in, and the page says why; signing in again, then out, works.
+    sqlx::query("UPDATE portal_sessions SET expires_at = now() - interval '1 second'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let back = portal_phase("return", 5, &params).await;
+    assert!(
+        back["landsOn"].as_str().unwrap().contains("/login"),
+        "{back}"
+    );
+    assert!(
+        back["says"].as_str().unwrap().contains("session ended"),
+        "{back}"
+    );
+    assert!(
+        back["afterSignOut"].as_str().unwrap().ends_with("/login"),
+        "{back}"
+    );
 }

@@ -1,7 +1,7 @@
 //! Connected accounts, each owned by one application.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgPool};
+use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 
 /// An account row.
 #[derive(Clone, Debug, FromRow)]
@@ -212,4 +212,171 @@ pub async fn delete(pool: &PgPool, application: &str, id: i64) -> Result<bool, s
         .execute(pool)
         .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// One of an application's accounts as a listing shows it: its state, and its event
+/// collection when the application collects events.
+#[derive(Clone, Debug, FromRow)]
+pub struct Listed {
+    /// Numeric id.
+    pub id: i64,
+    /// Service identifier.
+    pub service: String,
+    /// The upstream account name.
+    pub account: String,
+    /// Usable.
+    pub active: bool,
+    /// Enabled by the application.
+    pub enabled: bool,
+    /// The service no longer accepts the account's tokens.
+    pub needs_reauth: bool,
+    /// Why, when `needs_reauth`.
+    pub reauth_reason: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// When its events were last collected (`None`: never, or not collected).
+    pub last_collected_at: Option<DateTime<Utc>>,
+    /// Why its last collection failed, if it did.
+    pub collect_error: Option<String>,
+}
+
+/// Which accounts a search matches: a name containing `text` (any case), one of
+/// `services`, or the id `id`.
+#[derive(Clone, Debug, Default)]
+pub struct Search {
+    /// Part of the account's name.
+    pub text: String,
+    /// Services matched as a whole.
+    pub services: Vec<String>,
+    /// An account id.
+    pub id: Option<i64>,
+}
+
+impl Search {
+    /// `text` as a `LIKE` pattern matching it anywhere, its wildcards taken literally.
+    fn pattern(&self) -> String {
+        let mut escaped = String::with_capacity(self.text.len() + 2);
+        escaped.push('%');
+        for c in self.text.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                escaped.push('\\');
+            }
+            escaped.push(c);
+        }
+        escaped.push('%');
+        escaped
+    }
+}
+
+/// Where a page of a listing newest first starts (keyset paging: each page is one index
+/// range, however deep it is).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Window {
+    /// The newest.
+    Newest,
+    /// Those older than this id.
+    Before(i64),
+    /// Those newer than this id (the page before, going back).
+    After(i64),
+}
+
+/// Adds `search`'s condition on accounts `a` to `query`.
+fn push_search(query: &mut QueryBuilder<'_, Postgres>, search: &Search) {
+    query
+        .push(" AND (a.account ILIKE ")
+        .push_bind(search.pattern())
+        .push(" OR a.service = ANY(")
+        .push_bind(search.services.clone())
+        .push(") OR a.id = ")
+        .push_bind(search.id)
+        .push(")");
+}
+
+/// Up to `limit` of an application's accounts (those `search` matches, if any) in
+/// `window`, newest first, and whether more lie beyond them in the window's direction.
+pub async fn browse(
+    pool: &PgPool,
+    application: &str,
+    search: Option<&Search>,
+    window: Window,
+    limit: i64,
+) -> Result<(Vec<Listed>, bool), sqlx::Error> {
+    let mut query = QueryBuilder::new(
+        "SELECT a.id, a.service, a.account, a.active, a.enabled, a.needs_reauth,
+                a.reauth_reason, a.created_at, f.last_collected_at, f.last_error AS collect_error
+           FROM accounts a LEFT JOIN event_feeds f ON f.account_id = a.id
+          WHERE a.application_id = ",
+    );
+    query.push_bind(application);
+    if let Some(search) = search {
+        push_search(&mut query, search);
+    }
+    match window {
+        Window::Newest => query.push(" ORDER BY a.id DESC"),
+        Window::Before(id) => query
+            .push(" AND a.id < ")
+            .push_bind(id)
+            .push(" ORDER BY a.id DESC"),
+        Window::After(id) => query
+            .push(" AND a.id > ")
+            .push_bind(id)
+            .push(" ORDER BY a.id ASC"),
+    };
+    query.push(" LIMIT ").push_bind(limit + 1);
+    let mut rows: Vec<Listed> = query.build_query_as().fetch_all(pool).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    if matches!(window, Window::After(_)) {
+        rows.reverse();
+    }
+    Ok((rows, more))
+}
+
+/// How many of an application's accounts `search` matches (all of them without one),
+/// counted up to `cap` (the count of a broad search reads every match).
+pub async fn count_matching(
+    pool: &PgPool,
+    application: &str,
+    search: Option<&Search>,
+    cap: i64,
+) -> Result<i64, sqlx::Error> {
+    let mut query = QueryBuilder::new(
+        "SELECT count(*) FROM (SELECT 1 FROM accounts a WHERE a.application_id = ",
+    );
+    query.push_bind(application);
+    if let Some(search) = search {
+        push_search(&mut query, search);
+    }
+    query.push(" LIMIT ").push_bind(cap).push(") matched");
+    query.build_query_scalar().fetch_one(pool).await
+}
+
+/// The service and name of each of `ids` that is an account of `application`.
+pub async fn names(
+    pool: &PgPool,
+    application: &str,
+    ids: &[i64],
+) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, service, account FROM accounts WHERE application_id = $1 AND id = ANY($2)",
+    )
+    .bind(application)
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Search;
+
+    #[test]
+    fn a_search_takes_wildcards_literally() {
+        let search = |text: &str| Search {
+            text: text.into(),
+            ..Search::default()
+        };
+        assert_eq!(search("ada").pattern(), "%ada%");
+        assert_eq!(search("50%_a\\b").pattern(), "%50\\%\\_a\\\\b%");
+    }
 }

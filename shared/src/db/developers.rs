@@ -34,12 +34,15 @@ pub async fn ensure_with_key(pool: &PgPool, email: &str, key: &str) -> Result<i6
     Ok(id)
 }
 
-/// The developer owning a DeveloperKey.
+/// The developer owning a DeveloperKey, unless an admin disabled it.
 pub async fn find_by_key(pool: &PgPool, key: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT developer_id FROM developer_keys WHERE key_hash = $1")
-        .bind(digest(key))
-        .fetch_optional(pool)
-        .await
+    sqlx::query_scalar(
+        "SELECT k.developer_id FROM developer_keys k JOIN developers d ON d.id = k.developer_id
+         WHERE k.key_hash = $1 AND NOT d.disabled",
+    )
+    .bind(digest(key))
+    .fetch_optional(pool)
+    .await
 }
 
 /// What signing in needs to know of a developer.
@@ -175,4 +178,93 @@ pub async fn revoke_key(pool: &PgPool, developer: i64, id: i64) -> Result<bool, 
             .rows_affected()
             > 0,
     )
+}
+
+/// A developer as the appliance admin sees it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Developer {
+    /// Its id.
+    pub id: i64,
+    /// Its e-mail (stored normalised).
+    pub email: String,
+    /// An appliance admin.
+    pub admin: bool,
+    /// Disabled by an admin: no sign-in, no DeveloperKey.
+    pub disabled: bool,
+    /// Whether it has chosen a password (an invited developer has not, until it uses its
+    /// link).
+    pub has_password: bool,
+    /// Its applications.
+    pub applications: i64,
+    /// Made.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+const DEVELOPER: &str = "SELECT d.id, d.email, d.admin, d.disabled,
+        d.password_hash IS NOT NULL AS has_password,
+        (SELECT count(*) FROM applications a WHERE a.developer_id = d.id) AS applications,
+        d.created_at
+   FROM developers d";
+
+/// Developers whose e-mail contains `search` (any case; empty: all), by e-mail, at most
+/// `limit`; and how many match in all.
+pub async fn list(
+    pool: &PgPool,
+    search: &str,
+    limit: i64,
+) -> Result<(Vec<Developer>, i64), sqlx::Error> {
+    let search = search.trim().to_lowercase();
+    let rows = sqlx::query_as(&format!(
+        "{DEVELOPER} WHERE strpos(lower(d.email), $1) > 0 ORDER BY d.email LIMIT $2"
+    ))
+    .bind(&search)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let total =
+        sqlx::query_scalar("SELECT count(*) FROM developers WHERE strpos(lower(email), $1) > 0")
+            .bind(&search)
+            .fetch_one(pool)
+            .await?;
+    Ok((rows, total))
+}
+
+/// Developer `id`.
+pub async fn get(pool: &PgPool, id: i64) -> Result<Option<Developer>, sqlx::Error> {
+    sqlx::query_as(&format!("{DEVELOPER} WHERE d.id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Makes developer `email` without a password (an admin's invitation); `None` when the
+/// address is taken.
+pub async fn invite(pool: &PgPool, email: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO developers (email) VALUES ($1) ON CONFLICT (email) DO NOTHING RETURNING id",
+    )
+    .bind(normalise_email(email))
+    .fetch_optional(pool)
+    .await
+}
+
+/// Disables developer `id` (its sessions end; its DeveloperKeys and sign-in are refused)
+/// or enables it again; false when there is no such developer.
+pub async fn set_disabled(pool: &PgPool, id: i64, disabled: bool) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let found = sqlx::query("UPDATE developers SET disabled = $2 WHERE id = $1")
+        .bind(id)
+        .bind(disabled)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        > 0;
+    if disabled {
+        sqlx::query("DELETE FROM portal_sessions WHERE developer_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(found)
 }

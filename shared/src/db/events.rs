@@ -80,6 +80,25 @@ pub async fn after(
     Ok((events, remaining))
 }
 
+/// Up to `limit` events of `account` older than `before` (the newest, without it),
+/// newest first: one index range whatever the page.
+pub async fn newest(
+    pool: &PgPool,
+    account: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Event>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, account_id, type, metadata, created_at FROM events
+          WHERE account_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+    )
+    .bind(account)
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// The cursor after `account`'s newest event (or the newest one retention removed).
 ///
 /// Per account, not global: one account's collections never overlap (their lease), so its

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod applications;
 pub mod bearer_tokens;
+pub mod developer_links;
 pub mod developers;
 pub mod drop_uploads;
 pub mod events;

@@ -7,7 +7,10 @@ use serde_json::Value;
 
 use crate::helpers::{binary_path, TestApp};
 
+mod accounts;
+mod admin;
 mod usage;
+mod webhooks;
 
 /// A browser on the portal: keeps cookies, does not follow redirects (tests look at them).
 struct Visitor {

@@ -20,7 +20,7 @@ use crate::helpers::{assert_error, free_port, TestApp};
 use receiver::{Act, Receiver};
 
 /// Settings for delivery tests: receivers on loopback, quick retries.
-fn quick(s: &mut Settings) {
+pub fn quick(s: &mut Settings) {
     s.webhooks.backoff_base_ms = 50;
     s.webhooks.backoff_max_ms = 200;
     s.webhooks.timeout_ms = 2_000;
@@ -118,32 +118,43 @@ impl Setup {
 
     /// States of the account's notifications, oldest first.
     async fn states(&self, account: i64) -> Vec<String> {
-        sqlx::query_scalar("SELECT state FROM webhook_deliveries WHERE account_id = $1 ORDER BY id")
-            .bind(account)
-            .fetch_all(&self.db)
-            .await
-            .unwrap()
+        states(&self.db, account).await
     }
 
     /// Runs rounds until every notification of `accounts` is in `state` (at most 30 s).
     async fn rounds_until(&self, accounts: &[i64], state: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            self.round().await;
-            let mut all = true;
-            for &a in accounts {
-                let states = self.states(a).await;
-                all &= !states.is_empty() && states.iter().all(|s| s == state);
-            }
-            if all {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "notifications never became {state}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        rounds_until(&self.worker, &self.db, accounts, state).await;
+    }
+}
+
+/// States of the account's notifications, oldest first.
+pub async fn states(db: &PgPool, account: i64) -> Vec<String> {
+    sqlx::query_scalar("SELECT state FROM webhook_deliveries WHERE account_id = $1 ORDER BY id")
+        .bind(account)
+        .fetch_all(db)
+        .await
+        .unwrap()
+}
+
+/// Runs delivery rounds, as the scheduler's ticks would, until every notification of
+/// `accounts` is in `state` (at most 30 s).
+pub async fn rounds_until(worker: &WorkerState, db: &PgPool, accounts: &[i64], state: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        cloudbridge_jobs::deliver_webhooks(worker, 0).await;
+        let mut all = true;
+        for &a in accounts {
+            let states = states(db, a).await;
+            all &= !states.is_empty() && states.iter().all(|s| s == state);
         }
+        if all {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "notifications never became {state}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -83,36 +83,66 @@ pub struct Attempt {
     pub latency_ms: i32,
 }
 
-/// A page of a webhook's notifications (newest first), optionally in one state, and the
-/// total count.
+/// Which notifications of the delivery log are wanted.
+#[derive(Clone, Copy, Debug)]
+pub struct LogFilter<'a> {
+    /// The application whose webhooks' notifications are wanted.
+    pub application: &'a str,
+    /// Only this webhook's (`None`: every webhook of the application).
+    pub webhook: Option<i64>,
+    /// Only those in this state (`None`: all).
+    pub state: Option<DeliveryState>,
+}
+
+/// Notifications matching a filter given as `$1` application, `$2` webhook, `$3` state.
+const MATCHING: &str = "webhook_id IN (SELECT id FROM webhooks WHERE application_id = $1)
+    AND ($2::bigint IS NULL OR webhook_id = $2) AND ($3::text IS NULL OR state = $3)";
+
+/// A page of the notifications `filter` wants (newest first), and their total count.
 pub async fn deliveries(
     pool: &PgPool,
-    webhook: i64,
-    state: Option<DeliveryState>,
+    filter: LogFilter<'_>,
     page: u32,
     page_size: u32,
 ) -> Result<(Vec<Delivery>, i64), sqlx::Error> {
-    let state = state.map(DeliveryState::as_str);
+    let state = filter.state.map(DeliveryState::as_str);
     let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM webhook_deliveries
-          WHERE webhook_id = $1 AND ($2::text IS NULL OR state = $2)
-          ORDER BY id DESC LIMIT $3 OFFSET $4"
+        "SELECT {COLUMNS} FROM webhook_deliveries WHERE {MATCHING}
+          ORDER BY id DESC LIMIT $4 OFFSET $5"
     ))
-    .bind(webhook)
+    .bind(filter.application)
+    .bind(filter.webhook)
     .bind(state)
     .bind(i64::from(page_size))
     .bind(crate::db::offset(page, page_size))
     .fetch_all(pool)
     .await?;
-    let total = sqlx::query_scalar(
-        "SELECT count(*) FROM webhook_deliveries
-          WHERE webhook_id = $1 AND ($2::text IS NULL OR state = $2)",
-    )
-    .bind(webhook)
+    let total = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM webhook_deliveries WHERE {MATCHING}"
+    ))
+    .bind(filter.application)
+    .bind(filter.webhook)
     .bind(state)
     .fetch_one(pool)
     .await?;
     Ok((rows, total))
+}
+
+/// How many notifications each webhook of an application has in each state:
+/// `(webhook, state, count)`, webhooks without notifications left out.
+pub async fn counts(
+    pool: &PgPool,
+    application: &str,
+) -> Result<Vec<(i64, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT d.webhook_id, d.state, count(*) FROM webhook_deliveries d
+           JOIN webhooks w ON w.id = d.webhook_id
+          WHERE w.application_id = $1
+          GROUP BY d.webhook_id, d.state ORDER BY d.webhook_id, d.state",
+    )
+    .bind(application)
+    .fetch_all(pool)
+    .await
 }
 
 /// One notification of a webhook.

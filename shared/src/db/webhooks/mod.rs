@@ -13,7 +13,7 @@ use sqlx::{FromRow, PgConnection, PgPool};
 pub mod log;
 pub mod outbox;
 
-pub use log::{Attempt, Delivery, DeliveryState};
+pub use log::{Attempt, Delivery, DeliveryState, LogFilter};
 pub use outbox::{forget_delivered, Claimed};
 
 /// A registered webhook.
