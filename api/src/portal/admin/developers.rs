@@ -33,6 +33,8 @@ pub struct Row {
     pub disabled: bool,
     /// Invited and has not chosen a password yet.
     pub invited: bool,
+    /// The developer of `bootstrap_developer_key` (a key, never a sign-in).
+    pub bootstrap: bool,
     pub applications: i64,
     pub created: String,
     /// The admin looking at the page (who cannot disable themselves).
@@ -94,6 +96,7 @@ async fn page(
                 .into_iter()
                 .map(|d| Row {
                     me: d.id == me,
+                    bootstrap: d.email == crate::startup::BOOTSTRAP_EMAIL,
                     id: d.id,
                     email: d.email,
                     admin: d.admin,
