@@ -91,6 +91,8 @@ fn entry(path: &str, kind: ItemKind) -> Value {
     let file = kind == ItemKind::File;
     wire::entry(
         &Entry {
+            id: None,
+            parent_id: None,
             path: ItemPath::parse(path).expect("a valid example path"),
             kind,
             size: file.then_some(48_213),
@@ -317,7 +319,7 @@ fn example(id: &str) -> Option<Example> {
             }]}),
         ),
         "lookup_recent" | "lookup_search" => ex(None, list("storage", vec![file()])),
-        "lookup_encode_raw_id" => ex(
+        "lookup_encode_raw_id" | "lookup_convert_id" => ex(
             Some(json!({"raw_id": "/Invoices/2026-11.pdf"})),
             json!({
                 "id": file()["id"], "raw_id": "/Invoices/2026-11.pdf", "type": "file",

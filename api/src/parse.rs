@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use cloudbridge_shared::{storage::validate_name, ApiError, ItemPath};
+use cloudbridge_shared::{storage::validate_name, ApiError, ItemRef};
 use serde::Deserialize;
 
 pub use crate::range::{parse as range, Spec};
@@ -33,7 +33,7 @@ pub struct UploadMetadata {
     /// The file's name (checked as a name when the upload is planned).
     pub name: String,
     /// The folder it goes into.
-    pub parent: ItemPath,
+    pub parent: ItemRef,
 }
 
 /// Reads `X-Kloudless-Metadata` (JSON; raw UTF-8 is accepted as well as the `\u`-escaped
@@ -143,8 +143,8 @@ pub fn drop_chunk(q: &HashMap<String, String>) -> Result<DropChunk, ApiError> {
 }
 
 /// The folder a `parent_id` names (`root` when absent).
-pub fn parent_path(parent_id: Option<&str>) -> Result<ItemPath, ApiError> {
-    ItemPath::from_id(parent_id.unwrap_or("root")).map_err(|_| {
+pub fn parent_path(parent_id: Option<&str>) -> Result<ItemRef, ApiError> {
+    ItemRef::from_id(parent_id.unwrap_or("root")).map_err(|_| {
         ApiError::new(
             400,
             "invalid_parent_folder",

@@ -207,15 +207,30 @@ pub fn delivery(d: &Delivery, attempts: &[&Attempt], application: &str, base: &s
 
 /// A file or folder (`api: storage`).
 pub fn entry(e: &Entry, account: i64, base: &str) -> Value {
-    let id = e.path.id();
+    let id = e.wire_id();
     let kind = match e.kind {
         ItemKind::File => "file",
         ItemKind::Folder => "folder",
     };
-    let parent = e.path.parent().map_or(
-        Value::Null,
-        |p| json!({"id": p.id(), "name": p.name(), "type": "folder", "id_type": "path"}),
-    );
+    // Ids made of the service's own ids are of type `default`; of paths, `path`.
+    let native = e.id.is_some() && !e.path.is_root();
+    let id_type = if native { "default" } else { "path" };
+    let parent = match (e.path.parent(), e.parent_wire_id()) {
+        (Some(p), Some(parent_id)) => {
+            let parent_type = if parent_id.starts_with("folder_") {
+                "default"
+            } else {
+                "path"
+            };
+            json!({"id": parent_id, "name": p.name(), "type": "folder", "id_type": parent_type})
+        }
+        _ => Value::Null,
+    };
+    let path_id = e.path.id();
+    let raw_id = match (&e.id, native) {
+        (Some(raw), true) => raw.clone(),
+        _ => format!("/{}", e.path.as_str()),
+    };
     let mut body = json!({
         "id": id,
         "name": e.path.name(),
@@ -230,9 +245,9 @@ pub fn entry(e: &Entry, account: i64, base: &str) -> Value {
         "path": format!("/{}", e.path.as_str()),
         "mime_type": e.mime_type,
         "downloadable": e.kind == ItemKind::File,
-        "raw_id": format!("/{}", e.path.as_str()),
-        "id_type": "path",
-        "ids": {"default": id, "path": id},
+        "raw_id": raw_id,
+        "id_type": id_type,
+        "ids": {"default": id, "path": path_id},
         "href": format!("{base}/v1/accounts/{account}/storage/{kind}s/{id}"),
     });
     if let Some(raw) = e.raw.as_ref().filter(|_| raw_data_wanted()) {

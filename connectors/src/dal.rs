@@ -139,6 +139,8 @@ fn entry(path: ItemPath, kind: ItemKind, meta: Option<&Metadata>) -> Entry {
         DateTime::<Utc>::from_timestamp(t.into_inner().as_second(), 0).unwrap_or_default()
     });
     Entry {
+        id: None,
+        parent_id: None,
         size: (kind == ItemKind::File).then(|| meta.map_or(0, Metadata::content_length)),
         mime_type: (kind == ItemKind::File).then(|| {
             mime_guess::from_path(path.name())

@@ -165,6 +165,8 @@ mod tests {
         Change {
             key: key.into(),
             entry: path.map(|p| Entry {
+                id: None,
+                parent_id: None,
                 path: ItemPath::parse(p).unwrap(),
                 kind: cloudbridge_shared::storage::ItemKind::File,
                 size: None,

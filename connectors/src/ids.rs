@@ -24,12 +24,18 @@ use std::{
 };
 
 use async_trait::async_trait;
-use cloudbridge_shared::{storage::ItemKind, ApiError, ItemPath};
+use cloudbridge_shared::{storage::ItemKind, ApiError, ItemPath, ItemRef};
 
 /// How long an id is remembered without being used.
 const IDLE: Duration = Duration::from_secs(600);
 /// Ids remembered by one process (all accounts); the stale go first, then everything.
 const MAX_ENTRIES: usize = 50_000;
+
+/// How long a path found from an item's id ([`locate`]) is taken as confirmed: the job
+/// that located it acts on it without climbing to the root once more.
+const FRESH: Duration = Duration::from_secs(2);
+/// Deepest folder nesting [`locate`] climbs.
+const MAX_DEPTH: usize = 512;
 
 /// An id learnt for a path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,10 +44,13 @@ pub struct Known {
     pub id: String,
     /// What it was.
     pub kind: ItemKind,
+    /// Confirmed a moment ago by [`locate`]: its place needs no climb.
+    pub fresh: bool,
 }
 
-/// Remembered ids and when they were last used, by `(account, path)`.
-type Memory = BTreeMap<(i64, String), (Known, Instant)>;
+/// Remembered ids, when they were last used and when [`locate`] confirmed them, by
+/// `(account, path)`.
+type Memory = BTreeMap<(i64, String), (Known, Instant, Option<Instant>)>;
 
 /// Every account's remembered ids, by `(account, path)` (the root is `""`), in path
 /// order so that a subtree is one range.
@@ -69,9 +78,13 @@ impl Ids {
         let mut memory = MEMORY.lock().expect("id memory");
         let key = (self.account, path.as_str().to_string());
         match memory.get_mut(&key) {
-            Some((known, used)) if used.elapsed() < IDLE => {
+            Some((known, used, confirmed)) if used.elapsed() < IDLE => {
                 *used = Instant::now();
-                Some(known.clone())
+                let fresh = confirmed.is_some_and(|at| at.elapsed() < FRESH);
+                Some(Known {
+                    fresh,
+                    ..known.clone()
+                })
             }
             Some(_) => {
                 memory.remove(&key);
@@ -83,12 +96,21 @@ impl Ids {
 
     /// Remembers that `path` is the item `id` of `kind`.
     pub fn put(&self, path: &ItemPath, id: &str, kind: ItemKind) {
+        self.remember(path, id, kind, None);
+    }
+
+    /// Remembers that `path` is the item `id` of `kind`, as the service confirmed just now.
+    fn put_confirmed(&self, path: &ItemPath, id: &str, kind: ItemKind) {
+        self.remember(path, id, kind, Some(Instant::now()));
+    }
+
+    fn remember(&self, path: &ItemPath, id: &str, kind: ItemKind, confirmed: Option<Instant>) {
         if self.account == 0 {
             return;
         }
         let mut memory = MEMORY.lock().expect("id memory");
         if memory.len() >= MAX_ENTRIES {
-            memory.retain(|_, (_, used)| used.elapsed() < IDLE);
+            memory.retain(|_, (_, used, _)| used.elapsed() < IDLE);
             if memory.len() >= MAX_ENTRIES {
                 memory.clear();
             }
@@ -96,10 +118,11 @@ impl Ids {
         let known = Known {
             id: id.to_string(),
             kind,
+            fresh: false,
         };
         memory.insert(
             (self.account, path.as_str().to_string()),
-            (known, Instant::now()),
+            (known, Instant::now(), confirmed),
         );
     }
 
@@ -240,6 +263,78 @@ pub async fn resolve<T: Tree>(tree: &T, ids: &Ids, path: &ItemPath) -> Result<T:
     }
 }
 
+/// The item the service calls `id` and where it is now: 404 when it is gone, is not of
+/// `kind`, or is not below the account's root folder by names Cloudbridge can address.
+/// The path and the folders above it are remembered as confirmed (see [`Known::fresh`]),
+/// so the job that asked acts on this very item, not on a same-named one.
+pub async fn locate<T: Tree>(
+    tree: &T,
+    ids: &Ids,
+    id: &str,
+    kind: ItemKind,
+) -> Result<(T::Item, ItemPath), ApiError> {
+    let gone = || ApiError::not_found("No file or folder has this id.");
+    if id == T::ROOT {
+        return match kind {
+            ItemKind::Folder => Ok((tree.root().await?, ItemPath::root())),
+            ItemKind::File => Err(gone()),
+        };
+    }
+    let item = tree.get(id, kind).await?.ok_or_else(gone)?;
+    if T::kind(&item) != Some(kind) {
+        return Err(gone());
+    }
+    let mut folders = Vec::new();
+    let path = match T::place(&item) {
+        Place::Path(path) => path.ok_or_else(gone)?,
+        Place::Parent(None) if kind == ItemKind::Folder && id == root_id(tree, ids).await? => {
+            return Ok((tree.root().await?, ItemPath::root()));
+        }
+        Place::Parent(parent) => {
+            let root = root_id(tree, ids).await?;
+            let mut names = vec![T::name(&item).to_string()];
+            let mut parent = parent.map(str::to_string);
+            loop {
+                let folder_id = parent.ok_or_else(gone)?;
+                if folder_id == T::ROOT || folder_id == root {
+                    break;
+                }
+                if names.len() > MAX_DEPTH {
+                    return Err(gone());
+                }
+                let folder = tree
+                    .get(&folder_id, ItemKind::Folder)
+                    .await?
+                    .ok_or_else(gone)?;
+                names.push(T::name(&folder).to_string());
+                parent = match T::place(&folder) {
+                    Place::Parent(p) => p.map(str::to_string),
+                    Place::Path(_) => return Err(gone()),
+                };
+                folders.push(folder_id);
+            }
+            names.reverse();
+            ItemPath::parse(&names.join("/")).map_err(|_| gone())?
+        }
+    };
+    ids.put_confirmed(&path, id, kind);
+    let mut above = path.parent();
+    for folder in folders {
+        let Some(at) = above else { break };
+        ids.put_confirmed(&at, &folder, ItemKind::Folder);
+        above = at.parent();
+    }
+    Ok((item, path))
+}
+
+/// Where the item `item` names is: a path as it is, an id by [`locate`].
+pub async fn place_of<T: Tree>(tree: &T, ids: &Ids, item: &ItemRef) -> Result<ItemPath, ApiError> {
+    match item {
+        ItemRef::Path(path) => Ok(path.clone()),
+        ItemRef::Native { id, kind } => Ok(locate(tree, ids, id, *kind).await?.1),
+    }
+}
+
 /// The item `known` if it is still the one at `path`.
 async fn confirmed<T: Tree>(
     tree: &T,
@@ -252,6 +347,9 @@ async fn confirmed<T: Tree>(
     };
     if T::name(&item) != path.name() || T::kind(&item) != Some(known.kind) {
         return Ok(None);
+    }
+    if known.fresh {
+        return Ok(Some(item));
     }
     let holds = match T::place(&item) {
         Place::Path(at) => at.as_ref() == Some(path),

@@ -30,7 +30,7 @@ use cloudbridge_shared::{
     crypto::Cipher,
     protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
-    ApiError, Entry, ItemPath,
+    ApiError, Entry, ItemPath, ItemRef,
 };
 
 pub mod boxcom;
@@ -100,6 +100,31 @@ pub trait Storage: Send + Sync {
     async fn validate(&self) -> Result<(), ApiError>;
     /// Metadata of one item.
     async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError>;
+
+    /// True for services that name items by their own ids (the Kloudless ids of their
+    /// items are made of them): see [`Storage::locate`].
+    fn names_by_id(&self) -> bool {
+        false
+    }
+
+    /// Where the item `item` names is now: 404 when nothing is, or when it is not of the
+    /// kind its id says. Services that name items by id find it by that id; the others
+    /// know items only by path and never issue ids of their own (the default).
+    async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {
+        match item {
+            ItemRef::Path(path) => Ok(path.clone()),
+            ItemRef::Native { .. } => Err(ApiError::not_found(
+                "No file or folder has this id (this service names items by path).",
+            )),
+        }
+    }
+
+    /// Metadata of the item `item` names ([`Storage::locate`], then
+    /// [`Storage::metadata`]; services that name items by id do it in one step).
+    async fn lookup(&self, item: &ItemRef) -> Result<Entry, ApiError> {
+        let path = self.locate(item).await?;
+        self.metadata(&path).await
+    }
     /// One page of a folder, in a stable order.
     async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError>;
 
@@ -570,6 +595,12 @@ pub fn item_key(service: &str, entry: &Entry) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// True for services whose items are named by their own ids (their Kloudless ids are
+/// made of them, see [`Storage::names_by_id`]).
+pub fn names_items_by_id(service: &str) -> bool {
+    OAUTH_SERVICES.contains(&service)
 }
 
 /// Capabilities of a service without opening an account.

@@ -109,6 +109,8 @@ mod tests {
         names
             .iter()
             .map(|n| Entry {
+                id: None,
+                parent_id: None,
                 path: ItemPath::parse(n).unwrap(),
                 kind: ItemKind::File,
                 size: Some(0),

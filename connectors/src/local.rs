@@ -576,6 +576,8 @@ fn entry_from(path: ItemPath, meta: &fs::Metadata) -> Entry {
     let is_dir = meta.is_dir();
     let time = |t: std::io::Result<SystemTime>| t.ok().map(DateTime::<Utc>::from);
     Entry {
+        id: None,
+        parent_id: None,
         mime_type: (!is_dir).then(|| {
             mime_guess::from_path(path.name())
                 .first_or_octet_stream()

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use cloudbridge_connectors::Storage;
 use cloudbridge_shared::{
     storage::{ItemKind, Page},
-    ApiError, ItemPath,
+    ApiError, ItemPath, ItemRef,
 };
 
 /// Items below `parents` (the root when empty) whose name contains `q`, ignoring case,
@@ -13,17 +13,19 @@ use cloudbridge_shared::{
 pub async fn search(
     storage: &dyn Storage,
     q: &str,
-    parents: &[ItemPath],
+    parents: &[ItemRef],
     (page, page_size): (u32, u32),
     limit: usize,
 ) -> Result<Page, ApiError> {
     let needle = q.to_lowercase();
     let keep = move |e: &cloudbridge_shared::Entry| e.path.name().to_lowercase().contains(&needle);
-    let roots = if parents.is_empty() {
-        vec![ItemPath::root()]
-    } else {
-        parents.to_vec()
-    };
+    let mut roots = Vec::with_capacity(parents.len().max(1));
+    for parent in parents {
+        roots.push(storage.locate(parent).await?);
+    }
+    if roots.is_empty() {
+        roots.push(ItemPath::root());
+    }
     let mut found = Vec::new();
     let mut budget = limit;
     for root in &roots {

@@ -9,11 +9,12 @@ use std::{
 };
 
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
+use cloudbridge_connectors::Storage;
 use cloudbridge_shared::{
     db,
     protocol::{now_ms, AccountRef, Op, Outcome, Reply, RequestJob},
     telemetry::names,
-    ApiError,
+    ApiError, ItemPath, ItemRef,
 };
 use futures::FutureExt;
 use redis::AsyncCommands;
@@ -108,63 +109,124 @@ async fn run(
         .as_ref()
         .ok_or_else(|| ApiError::internal("storage job without an account"))?;
     let storage = cloudbridge_connectors::open(&state.connectors, account)?;
-    match &job.op {
+    let result = operate(state, account, storage.as_ref(), &job.op).await;
+    match result {
+        Err(e) if e.conflicting_resource_id.is_some() && storage.names_by_id() => {
+            Err(conflict_by_id(storage.as_ref(), e).await)
+        }
+        other => other,
+    }
+}
+
+/// A naming conflict on a service naming items by id names the item in the way by that id
+/// (connectors name it by its path).
+async fn conflict_by_id(storage: &dyn Storage, mut e: ApiError) -> ApiError {
+    let by_path = e.conflicting_resource_id.as_deref().unwrap_or_default();
+    if let Ok(ItemRef::Path(path)) = ItemRef::from_id(by_path) {
+        if let Ok(existing) = storage.metadata(&path).await {
+            e.conflicting_resource_id = Some(existing.wire_id());
+        }
+    }
+    e
+}
+
+/// Runs a storage operation of the request path.
+async fn operate(
+    state: &Arc<WorkerState>,
+    account: &AccountRef,
+    storage: &dyn Storage,
+    op: &Op,
+) -> Result<Outcome, ApiError> {
+    match op {
         Op::Ping | Op::Seed => unreachable!("answered above"),
         Op::Validate => storage.validate().await.map(|()| Outcome::Done),
-        Op::Metadata { path } => storage.metadata(path).await.map(|entry| Outcome::Entry {
+        Op::Metadata { item } => storage.lookup(item).await.map(|entry| Outcome::Entry {
             entry,
             created: false,
         }),
         Op::ListFolder {
-            path,
+            item,
             page,
             page_size,
-        } => storage
-            .list(path, *page, *page_size)
-            .await
-            .map(|page| Outcome::Page { page }),
+        } => {
+            let path = storage.locate(item).await?;
+            storage
+                .list(&path, *page, *page_size)
+                .await
+                .map(|page| Outcome::Page { page })
+        }
         Op::CreateFolder {
             parent,
             name,
             conflict_if_exists,
-        } => storage
-            .create_folder(parent, name, *conflict_if_exists)
-            .await
-            .map(|(entry, created)| Outcome::Entry { entry, created }),
+        } => {
+            let parent = locate_parent(storage, parent).await?;
+            storage
+                .create_folder(&parent, name, *conflict_if_exists)
+                .await
+                .map(|(entry, created)| Outcome::Entry { entry, created })
+        }
         Op::Delete {
-            path,
+            item,
             kind,
             recursive,
-        } => storage
-            .delete(path, *kind, *recursive)
-            .await
-            .map(|()| Outcome::Done),
+        } if storage.names_by_id() => {
+            // What it was is answered, so that what the API keeps by its id goes too.
+            let entry = storage.lookup(item).await?;
+            storage.delete(&entry.path, *kind, *recursive).await?;
+            Ok(Outcome::Entry {
+                entry,
+                created: false,
+            })
+        }
+        Op::Delete {
+            item,
+            kind,
+            recursive,
+        } => {
+            let path = storage.locate(item).await?;
+            storage
+                .delete(&path, *kind, *recursive)
+                .await
+                .map(|()| Outcome::Done)
+        }
         Op::Relocate {
-            path,
+            item,
             kind,
             parent,
             name,
             copy,
         } => {
-            let to = parent.join(name)?;
+            let from = storage.locate(item).await?;
+            let parent = match parent {
+                Some(parent) => locate_parent(storage, parent).await?,
+                None => from.parent().ok_or_else(|| {
+                    ApiError::forbidden("The root folder cannot be moved or copied.")
+                })?,
+            };
+            let to = parent.join(name.as_deref().unwrap_or(from.name()))?;
             storage
-                .relocate(path, *kind, &to, *copy)
+                .relocate(&from, *kind, &to, *copy)
                 .await
                 .map(|entry| Outcome::Entry {
                     entry,
                     created: true,
                 })
         }
-        Op::PlanDownload { path } => storage
-            .plan_download(path)
-            .await
-            .map(|(plan, entry)| Outcome::Download { plan, entry }),
+        Op::PlanDownload { item } => {
+            let path = storage.locate(item).await?;
+            storage
+                .plan_download(&path)
+                .await
+                .map(|(plan, entry)| Outcome::Download { plan, entry })
+        }
         Op::PlanUpload {
             parent,
             name,
             overwrite,
         } => {
-            let plan = storage.plan_upload(parent, name, *overwrite).await?;
+            let parent = locate_parent(storage, parent).await?;
+            let plan = storage.plan_upload(&parent, name, *overwrite).await?;
             if let (true, Some(staged)) = (stages_remotely(account), plan.staged()) {
                 ledger(db::remote_uploads::record(&state.db, account.id, staged).await);
             }
@@ -176,8 +238,9 @@ async fn run(
             name,
             overwrite,
         } => {
+            let parent = locate_parent(storage, parent).await?;
             let entry = storage
-                .commit_upload(staged, parent, name, *overwrite)
+                .commit_upload(staged, &parent, name, *overwrite)
                 .await?;
             if stages_remotely(account) {
                 ledger(db::remote_uploads::forget(&state.db, account.id, staged).await);
@@ -202,7 +265,7 @@ async fn run(
             page,
             page_size,
         } => find::search(
-            storage.as_ref(),
+            storage,
             q,
             parents,
             (*page, *page_size),
@@ -215,13 +278,26 @@ async fn run(
             page,
             page_size,
         } => find::recent(
-            storage.as_ref(),
+            storage,
             *after,
             (*page, *page_size),
             state.settings.jobs.walk_limit,
         )
         .await
         .map(|page| Outcome::Page { page }),
+    }
+}
+
+/// The path of a folder named as a destination: a folder id that names nothing is a bad
+/// parent (400), as a missing parent path is.
+async fn locate_parent(storage: &dyn Storage, parent: &ItemRef) -> Result<ItemPath, ApiError> {
+    match storage.locate(parent).await {
+        Err(e) if e.status == 404 && parent.path().is_none() => Err(ApiError::new(
+            400,
+            "invalid_parent_folder",
+            "The parent folder does not exist.",
+        )),
+        other => other,
     }
 }
 

@@ -36,4 +36,4 @@ pub use config::Settings;
 pub use error::ApiError;
 pub use protocol::{Op, Outcome, Reply, RequestJob};
 pub use secret::Secret;
-pub use storage::{Entry, ItemPath};
+pub use storage::{Entry, ItemPath, ItemRef};

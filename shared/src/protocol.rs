@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::ApiError,
-    storage::{Entry, ItemKind, ItemPath, Page},
+    storage::{Entry, ItemKind, ItemRef, Page},
 };
 
 /// One API request turned into a job.
@@ -62,12 +62,12 @@ pub enum Op {
     /// Metadata of a file or folder.
     Metadata {
         /// The item.
-        path: ItemPath,
+        item: ItemRef,
     },
     /// One page of a folder's contents.
     ListFolder {
         /// The folder.
-        path: ItemPath,
+        item: ItemRef,
         /// 1-based page.
         page: u32,
         /// Entries per page.
@@ -76,7 +76,7 @@ pub enum Op {
     /// Creates a folder.
     CreateFolder {
         /// Parent folder.
-        parent: ItemPath,
+        parent: ItemRef,
         /// New folder's name.
         name: String,
         /// 409 instead of returning the existing folder.
@@ -85,7 +85,7 @@ pub enum Op {
     /// Deletes a file or a folder.
     Delete {
         /// The item.
-        path: ItemPath,
+        item: ItemRef,
         /// What the caller believes it is (a mismatch is "not found").
         kind: ItemKind,
         /// Delete a non-empty folder with its contents.
@@ -94,25 +94,25 @@ pub enum Op {
     /// Moves (renames) or copies a file or folder within the account.
     Relocate {
         /// The item.
-        path: ItemPath,
+        item: ItemRef,
         /// What the caller believes it is (a mismatch is "not found").
         kind: ItemKind,
-        /// Destination folder.
-        parent: ItemPath,
-        /// Name at the destination.
-        name: String,
+        /// Destination folder (the item's own when `None`).
+        parent: Option<ItemRef>,
+        /// Name at the destination (the item's own when `None`).
+        name: Option<String>,
         /// Copy instead of move.
         copy: bool,
     },
     /// Resolves a file for download by the API tier.
     PlanDownload {
         /// The file.
-        path: ItemPath,
+        item: ItemRef,
     },
     /// Prepares an upload streamed by the API tier.
     PlanUpload {
         /// Target folder.
-        parent: ItemPath,
+        parent: ItemRef,
         /// File name.
         name: String,
         /// Replace an existing file instead of choosing a new name.
@@ -124,7 +124,7 @@ pub enum Op {
         /// Staging token returned by `PlanUpload`.
         staged: String,
         /// Target folder.
-        parent: ItemPath,
+        parent: ItemRef,
         /// File name.
         name: String,
         /// Replace an existing file instead of choosing a new name.
@@ -140,7 +140,7 @@ pub enum Op {
         /// The text searched for.
         q: String,
         /// Folders searched (the root when empty).
-        parents: Vec<ItemPath>,
+        parents: Vec<ItemRef>,
         /// 1-based page.
         page: u32,
         /// Entries per page.

@@ -119,6 +119,99 @@ impl From<ItemPath> for String {
     }
 }
 
+/// Longest accepted id of an item at its service, in bytes.
+pub const MAX_NATIVE_ID_BYTES: usize = 1024;
+
+/// Prefix of the Kloudless id of a file the service names by its own id.
+const FILE_PREFIX: &str = "file_";
+/// Prefix of the Kloudless id of a folder the service names by its own id.
+const FOLDER_PREFIX: &str = "folder_";
+
+/// An item as a caller names it: by path (`root`, and the base64url of a path: the ids of
+/// services that know items only by path, and every id issued before native ids), or by
+/// the service's own id (Drive, OneDrive, Dropbox, Box), which renames and moves made
+/// anywhere keep.
+///
+/// A native id is `file_` or `folder_` and the base64url of the service's id. No path id
+/// starts so: the fifth character `_` (and, for `folder_`, the seventh) would make its
+/// decoded path invalid UTF-8, which paths never are; so the two kinds of ids never meet.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemRef {
+    /// By path.
+    Path(ItemPath),
+    /// By the service's own id.
+    Native {
+        /// The service's id.
+        id: String,
+        /// What the id says the item is.
+        kind: ItemKind,
+    },
+}
+
+impl ItemRef {
+    /// Parses a Kloudless file or folder id (404 for anything that is not one).
+    pub fn from_id(id: &str) -> Result<Self, ApiError> {
+        let native = |rest: &str, kind| {
+            let bad = || ApiError::not_found("No file or folder has this id.");
+            let bytes = URL_SAFE_NO_PAD.decode(rest).map_err(|_| bad())?;
+            let id = String::from_utf8(bytes).map_err(|_| bad())?;
+            if id.is_empty() || id.len() > MAX_NATIVE_ID_BYTES || id.contains(char::is_control) {
+                return Err(bad());
+            }
+            Ok(ItemRef::Native { id, kind })
+        };
+        if let Some(rest) = id.strip_prefix(FILE_PREFIX) {
+            return native(rest, ItemKind::File);
+        }
+        if let Some(rest) = id.strip_prefix(FOLDER_PREFIX) {
+            return native(rest, ItemKind::Folder);
+        }
+        ItemPath::from_id(id).map(ItemRef::Path)
+    }
+
+    /// The Kloudless id.
+    pub fn id(&self) -> String {
+        match self {
+            ItemRef::Path(path) => path.id(),
+            ItemRef::Native { id, kind } => native_id(id, *kind),
+        }
+    }
+
+    /// The root folder.
+    pub fn root() -> Self {
+        ItemRef::Path(ItemPath::root())
+    }
+
+    /// True for the root folder.
+    pub fn is_root(&self) -> bool {
+        matches!(self, ItemRef::Path(p) if p.is_root())
+    }
+
+    /// The path, when the item is named by one.
+    pub fn path(&self) -> Option<&ItemPath> {
+        match self {
+            ItemRef::Path(path) => Some(path),
+            ItemRef::Native { .. } => None,
+        }
+    }
+}
+
+impl From<ItemPath> for ItemRef {
+    fn from(path: ItemPath) -> Self {
+        ItemRef::Path(path)
+    }
+}
+
+/// The Kloudless id of the item `id` (of `kind`) at its service.
+pub fn native_id(id: &str, kind: ItemKind) -> String {
+    let prefix = match kind {
+        ItemKind::File => FILE_PREFIX,
+        ItemKind::Folder => FOLDER_PREFIX,
+    };
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(id.as_bytes()))
+}
+
 /// Checks one file or folder name.
 pub fn validate_name(name: &str) -> Result<(), ApiError> {
     let bad = |why: &str| {
@@ -145,7 +238,7 @@ pub fn validate_name(name: &str) -> Result<(), ApiError> {
 }
 
 /// File or folder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ItemKind {
     /// A file.
@@ -172,6 +265,56 @@ pub struct Entry {
     /// The service's own description of the item (`X-Kloudless-Raw-Data`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<serde_json::Value>,
+    /// The service's own id of the item, on services that name items by id (its
+    /// Kloudless id is then made of it, so renames and moves keep it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The service's own id of the folder holding it, where the service tells it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+}
+
+impl Entry {
+    /// The Kloudless id: made of the service's id where there is one, else of the path.
+    pub fn wire_id(&self) -> String {
+        match &self.id {
+            Some(id) if !self.path.is_root() => native_id(id, self.kind),
+            _ => self.path.id(),
+        }
+    }
+
+    /// How the item is named to the service: by its id where it has one.
+    pub fn item_ref(&self) -> ItemRef {
+        match &self.id {
+            Some(id) if !self.path.is_root() => ItemRef::Native {
+                id: id.clone(),
+                kind: self.kind,
+            },
+            _ => ItemRef::Path(self.path.clone()),
+        }
+    }
+
+    /// How the folder holding it is named to the service (`None` for the root).
+    pub fn parent_ref(&self) -> Option<ItemRef> {
+        let parent = self.path.parent()?;
+        Some(match &self.parent_id {
+            Some(id) if !parent.is_root() => ItemRef::Native {
+                id: id.clone(),
+                kind: ItemKind::Folder,
+            },
+            _ => ItemRef::Path(parent),
+        })
+    }
+
+    /// The Kloudless id of the folder holding it (`None` for the root): the service's id
+    /// of it where known, `root` at the top, else the id of the parent's path.
+    pub fn parent_wire_id(&self) -> Option<String> {
+        let parent = self.path.parent()?;
+        Some(match &self.parent_id {
+            Some(id) if !parent.is_root() => native_id(id, ItemKind::Folder),
+            _ => parent.id(),
+        })
+    }
 }
 
 /// One page of a folder listing.
@@ -267,6 +410,39 @@ mod tests {
         assert_eq!(ItemPath::from_id("root").unwrap(), ItemPath::root());
         assert_eq!(p.name(), "ü #?%.txt");
         assert_eq!(p.parent().unwrap().as_str(), "a b");
+    }
+
+    #[test]
+    fn native_ids_round_trip_and_never_meet_path_ids() {
+        for (raw, kind) in [
+            ("1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs", ItemKind::File),
+            ("D4648F06C91D9D3D!54927", ItemKind::Folder),
+            ("id:a4ayc_80_OEAAAAAAAAAXw", ItemKind::File),
+            ("12345", ItemKind::Folder),
+        ] {
+            let id = native_id(raw, kind);
+            assert_eq!(
+                ItemRef::from_id(&id).unwrap(),
+                ItemRef::Native {
+                    id: raw.into(),
+                    kind
+                }
+            );
+            assert!(ItemPath::from_id(&id).is_err(), "{id} is also a path id");
+        }
+        // Paths whose ids start like native ones decode as paths.
+        for path in ["file", "folder", "file_x", "~)^", "folder_a"] {
+            let p = ItemPath::parse(path).unwrap();
+            assert_eq!(ItemRef::from_id(&p.id()).unwrap(), ItemRef::Path(p));
+        }
+        assert_eq!(ItemRef::from_id("root").unwrap(), ItemRef::root());
+        assert_eq!(ItemRef::from_id("file_").unwrap_err().status, 404);
+        assert_eq!(
+            ItemRef::from_id(&format!("file_{}", URL_SAFE_NO_PAD.encode([0xff])))
+                .unwrap_err()
+                .status,
+            404
+        );
     }
 
     #[test]

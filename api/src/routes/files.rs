@@ -13,7 +13,7 @@ use cloudbridge_shared::{
     db::accounts::Account,
     protocol::{AccountRef, Op, TransferPlan},
     storage::ItemKind,
-    ApiError, Entry, ItemPath, Outcome,
+    ApiError, Entry, ItemRef, Outcome,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -62,10 +62,10 @@ pub async fn metadata(
     kind: ItemKind,
 ) -> Result<Json<Value>, ApiError> {
     let account = caller.account(state, &acct).await?;
-    let path = ItemPath::from_id(&id)?;
+    let item = ItemRef::from_id(&id)?;
     let outcome = state
         .pipeline
-        .call(Some(account_ref(&account)), Op::Metadata { path })
+        .call(Some(account_ref(&account)), Op::Metadata { item })
         .await?;
     let (entry, _) = expect_entry(outcome, kind)?;
     Ok(Json(wire::entry(&entry, account.id, base)))
@@ -80,20 +80,29 @@ pub async fn remove(
     recursive: bool,
 ) -> Result<StatusCode, ApiError> {
     let account = caller.account(state, &acct).await?;
-    let path = ItemPath::from_id(&id)?;
+    let item = ItemRef::from_id(&id)?;
     let op = Op::Delete {
-        path: path.clone(),
+        item: item.clone(),
         kind,
         recursive,
     };
-    state.pipeline.call(Some(account_ref(&account)), op).await?;
-    if kind == ItemKind::File {
-        cloudbridge_shared::db::properties::clear(&state.db, account.id, &id).await?;
+    // Services naming items by id say what the item was: what is kept here by its id
+    // (or by the id of its path, given before ids were the service's) goes with it.
+    let (mut ids, path) = match state.pipeline.call(Some(account_ref(&account)), op).await? {
+        Outcome::Entry { entry, .. } => (vec![entry.wire_id(), entry.path.id()], entry.path),
+        _ => (Vec::new(), item.path().cloned().unwrap_or_default()),
+    };
+    ids.push(id);
+    ids.dedup();
+    for id in &ids {
+        if kind == ItemKind::File {
+            cloudbridge_shared::db::properties::clear(&state.db, account.id, id).await?;
+        }
+        // Its links end with it (and, for a folder, those of the files below it).
+        let folder = (kind == ItemKind::Folder).then(|| path.as_str().to_string());
+        cloudbridge_shared::db::links::forget_item(&state.db, account.id, id, folder.as_deref())
+            .await?;
     }
-    // Its links end with it (and, for a folder, those of the files below it).
-    let folder = (kind == ItemKind::Folder).then(|| path.as_str().to_string());
-    cloudbridge_shared::db::links::forget_item(&state.db, account.id, &id, folder.as_deref())
-        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -152,11 +161,11 @@ pub async fn delete(
 pub async fn plan_download(
     state: &AppState,
     source: &AccountRef,
-    path: ItemPath,
+    item: ItemRef,
 ) -> Result<(TransferPlan, Entry), ApiError> {
     let outcome = state
         .pipeline
-        .call(Some(source.clone()), Op::PlanDownload { path })
+        .call(Some(source.clone()), Op::PlanDownload { item })
         .await?;
     let Outcome::Download { plan, entry } = outcome else {
         return Err(ApiError::internal("download was not planned"));
@@ -168,9 +177,9 @@ pub async fn plan_download(
 pub async fn fetch(
     state: &AppState,
     source: &AccountRef,
-    path: ItemPath,
+    item: ItemRef,
 ) -> Result<(transfer::Download, Entry), ApiError> {
-    let (plan, entry) = plan_download(state, source, path).await?;
+    let (plan, entry) = plan_download(state, source, item).await?;
     let download = transfer_for(state, source)
         .open_download(&plan, None)
         .await?;
@@ -201,8 +210,8 @@ pub async fn download(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let account = caller.account(&state, &acct).await?;
-    let path = ItemPath::from_id(&id)?;
-    serve(&state, &account_ref(&account), path, &headers).await
+    let item = ItemRef::from_id(&id)?;
+    serve(&state, &account_ref(&account), item, &headers).await
 }
 
 /// A file's bytes as an HTTP response: streamed, never buffered whole; one byte `Range`
@@ -210,10 +219,10 @@ pub async fn download(
 pub async fn serve(
     state: &AppState,
     source: &AccountRef,
-    path: ItemPath,
+    item: ItemRef,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (plan, entry) = plan_download(state, source, path).await?;
+    let (plan, entry) = plan_download(state, source, item).await?;
     stream(state, source, plan, entry, headers).await
 }
 
@@ -327,7 +336,7 @@ fn url_escape(s: &str) -> String {
 pub async fn store<S, E>(
     state: &AppState,
     target: &AccountRef,
-    parent: ItemPath,
+    parent: ItemRef,
     name: String,
     overwrite: bool,
     body: S,
@@ -487,16 +496,17 @@ pub async fn replace(
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
     let account = caller.account(&state, &acct).await?;
-    let path = ItemPath::from_id(&id)?;
+    let item = ItemRef::from_id(&id)?;
     let target = account_ref(&account);
     let outcome = state
         .pipeline
-        .call(Some(target.clone()), Op::Metadata { path: path.clone() })
+        .call(Some(target.clone()), Op::Metadata { item })
         .await?;
-    expect_entry(outcome, ItemKind::File)?;
-    let parent = path
-        .parent()
+    let (current, _) = expect_entry(outcome, ItemKind::File)?;
+    let parent = current
+        .parent_ref()
         .ok_or_else(|| ApiError::not_found("No file has this id."))?;
+    let path = current.path;
     let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
-use cloudbridge_shared::{protocol::Op, storage::ItemKind, ApiError, ItemPath};
+use cloudbridge_shared::{protocol::Op, storage::ItemKind, ApiError, ItemRef};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -75,9 +75,9 @@ pub async fn contents(
         1000,
         1000,
     )?;
-    let path = ItemPath::from_id(&id)?;
+    let item = ItemRef::from_id(&id)?;
     let op = Op::ListFolder {
-        path,
+        item,
         page: paging.page,
         page_size: paging.page_size,
     };

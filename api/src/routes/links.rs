@@ -13,7 +13,7 @@ use cloudbridge_shared::{
     },
     protocol::Op,
     storage::ItemKind,
-    ApiError, ItemPath,
+    ApiError, ItemRef,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -84,8 +84,8 @@ async fn linked_file(
     file_id: &str,
 ) -> Result<Item, ApiError> {
     let not_a_file = || ApiError::invalid_parameters("`file_id` is not a file of this account.");
-    let path = ItemPath::from_id(file_id).map_err(|_| not_a_file())?;
-    let op = Op::Metadata { path };
+    let item = ItemRef::from_id(file_id).map_err(|_| not_a_file())?;
+    let op = Op::Metadata { item };
     let found = match state.pipeline.call(Some(account.job_ref()), op).await {
         Ok(outcome) => expect_entry(outcome, ItemKind::File),
         Err(e) => Err(e),
@@ -95,7 +95,7 @@ async fn linked_file(
         _ => e,
     })?;
     Ok(Item {
-        id: entry.path.id(),
+        id: entry.wire_id(),
         path: entry.path.as_str().to_string(),
         key: item_key(&account.service, &entry),
     })

@@ -4,7 +4,11 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use cloudbridge_shared::{protocol::Op, ApiError, ItemPath, Outcome};
+use cloudbridge_shared::{
+    protocol::Op,
+    storage::{native_id, ItemKind, MAX_NATIVE_ID_BYTES},
+    ApiError, ItemPath, ItemRef, Outcome,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -52,7 +56,7 @@ pub async fn search(
             p.split(',')
                 .filter(|id| !id.is_empty())
                 .map(|id| {
-                    ItemPath::from_id(id).map_err(|_| {
+                    ItemRef::from_id(id).map_err(|_| {
                         ApiError::invalid_parameters(format!("`{id}` is not a folder id."))
                     })
                 })
@@ -156,8 +160,9 @@ pub struct RawIdBody {
     kind: Option<String>,
 }
 
-/// `POST /v1/accounts/{acct}/encode_raw_id`: the Cloudbridge id of a service's own id
-/// (for the services served today, the item's path).
+/// `POST /v1/accounts/{acct}/encode_raw_id`: the Kloudless id of a service's own id (on
+/// services that name items by id, that id; a path, starting with `/`, elsewhere and on
+/// Dropbox, which takes both).
 #[utoipa::path(
     post,
     path = "/accounts/{acct}/encode_raw_id",
@@ -169,7 +174,7 @@ pub struct RawIdBody {
     ),
     request_body(content = crate::contract::JsonObject, content_type = "application/json"),
     responses(
-        (status = 200, description = "`{\"id\": ...}` of the service's own id (a path).", body = crate::contract::JsonObject),
+        (status = 200, description = "`{\"id\": ...}` of the service's own id.", body = crate::contract::JsonObject),
         crate::contract::Errors,
     ),
     security(("bearer" = []), ("api_key" = [])),
@@ -180,15 +185,73 @@ pub async fn encode_raw_id(
     Path(acct): Path<String>,
     Json(body): Json<RawIdBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let account = caller.account(&state, &acct).await?;
+    encode(&state, &caller, &acct, body).await
+}
+
+/// `POST /v1/accounts/{acct}/storage/convert_id`: the older spelling of
+/// [`encode_raw_id`].
+#[utoipa::path(
+    post,
+    path = "/accounts/{acct}/storage/convert_id",
+    tag = "storage",
+    summary = "Convert a raw id",
+    operation_id = "lookup_convert_id",
+    params(
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+    ),
+    request_body(content = crate::contract::JsonObject, content_type = "application/json"),
+    responses(
+        (status = 200, description = "`{\"id\": ...}` of the service's own id.", body = crate::contract::JsonObject),
+        crate::contract::Errors,
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
+pub async fn convert_id(
+    State(state): State<AppState>,
+    caller: AppCaller,
+    Path(acct): Path<String>,
+    Json(body): Json<RawIdBody>,
+) -> Result<Json<Value>, ApiError> {
+    encode(&state, &caller, &acct, body).await
+}
+
+async fn encode(
+    state: &AppState,
+    caller: &AppCaller,
+    acct: &str,
+    body: RawIdBody,
+) -> Result<Json<Value>, ApiError> {
+    let account = caller.account(state, acct).await?;
     let raw_id = body
         .raw_id
         .ok_or_else(|| ApiError::invalid_parameters("`raw_id` is required."))?;
     let kind = body.kind.unwrap_or_else(|| "file".into());
-    if kind != "file" && kind != "folder" {
-        return Err(ApiError::invalid_parameters(
-            "`type` must be `file` or `folder`.",
-        ));
+    let item_kind = match kind.as_str() {
+        "file" => ItemKind::File,
+        "folder" => ItemKind::Folder,
+        _ => {
+            return Err(ApiError::invalid_parameters(
+                "`type` must be `file` or `folder`.",
+            ))
+        }
+    };
+    let by_id = cloudbridge_connectors::names_items_by_id(&account.service);
+    if by_id && !raw_id.starts_with('/') {
+        if raw_id.is_empty()
+            || raw_id.len() > MAX_NATIVE_ID_BYTES
+            || raw_id.contains(char::is_control)
+        {
+            return Err(ApiError::invalid_parameters(
+                "`raw_id` is not an id of this service.",
+            ));
+        }
+        return Ok(Json(json!({
+            "id": native_id(&raw_id, item_kind),
+            "raw_id": raw_id,
+            "type": kind,
+            "account": account.id,
+            "api": "storage",
+        })));
     }
     let trimmed = raw_id.trim_matches('/');
     let path = if trimmed.is_empty() {

@@ -109,6 +109,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(events::list))
         .routes(routes!(events::latest))
         .routes(routes!(lookup::encode_raw_id))
+        .routes(routes!(lookup::convert_id))
         .routes(routes!(
             properties::get,
             properties::patch,

@@ -18,16 +18,25 @@ const MAX_CHANGES: usize = 100;
 /// Longest key, in bytes.
 const MAX_KEY: usize = 255;
 
-/// The file's account id, after checking the file exists.
+/// The file's account id and the id its properties are kept by (its Kloudless id as
+/// answered now), after checking the file exists. Properties kept by an id the file had
+/// before (the id of its path, issued before ids were the service's own) move to it.
 async fn file_account(
     state: &AppState,
     caller: &AppCaller,
     base: &str,
     ids: &(String, String),
-) -> Result<i64, ApiError> {
+) -> Result<(i64, String), ApiError> {
     let account = caller.account(state, &ids.0).await?;
-    metadata(state, caller, base, ids.clone(), ItemKind::File).await?;
-    Ok(account.id)
+    let Json(file) = metadata(state, caller, base, ids.clone(), ItemKind::File).await?;
+    let id = file["id"].as_str().unwrap_or(&ids.1).to_string();
+    let path_id = file["ids"]["path"].as_str().unwrap_or(&id);
+    for earlier in [ids.1.as_str(), path_id] {
+        if earlier != id {
+            db::properties::rekey(&state.db, account.id, earlier, &id).await?;
+        }
+    }
+    Ok((account.id, id))
 }
 
 async fn render(state: &AppState, account: i64, item: &str) -> Result<Json<Value>, ApiError> {
@@ -69,8 +78,8 @@ pub async fn get(
     BaseUrl(base): BaseUrl,
     Path(ids): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let account = file_account(&state, &caller, &base, &ids).await?;
-    render(&state, account, &ids.1).await
+    let (account, id) = file_account(&state, &caller, &base, &ids).await?;
+    render(&state, account, &id).await
 }
 
 /// One change: a `null` value removes the key.
@@ -119,13 +128,13 @@ pub async fn patch(
             bad.key.len()
         )));
     }
-    let account = file_account(&state, &caller, &base, &ids).await?;
+    let (account, id) = file_account(&state, &caller, &base, &ids).await?;
     let changes: Vec<(String, Option<Value>)> = changes
         .into_iter()
         .map(|c| (c.key, c.value.filter(|v| !v.is_null())))
         .collect();
-    db::properties::apply(&state.db, account, &ids.1, &changes).await?;
-    render(&state, account, &ids.1).await
+    db::properties::apply(&state.db, account, &id, &changes).await?;
+    render(&state, account, &id).await
 }
 
 /// `DELETE /v1/accounts/{acct}/storage/files/{id}/properties`: removes them all.
@@ -151,7 +160,7 @@ pub async fn delete(
     BaseUrl(base): BaseUrl,
     Path(ids): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let account = file_account(&state, &caller, &base, &ids).await?;
-    db::properties::clear(&state.db, account, &ids.1).await?;
+    let (account, id) = file_account(&state, &caller, &base, &ids).await?;
+    db::properties::clear(&state.db, account, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,7 +14,7 @@ use cloudbridge_shared::{
     db::{self, accounts::Account},
     protocol::{AccountRef, Op},
     storage::ItemKind,
-    ApiError, Entry, ItemPath, Outcome,
+    ApiError, Entry, ItemRef, Outcome,
 };
 use serde::Deserialize;
 
@@ -111,20 +111,19 @@ async fn copy_to_upload_location(
     let application = caller.application();
     let (location, destination) =
         upload_locations::resolve(&state, application, drop_account, folder.as_deref()).await?;
-    let path = ItemPath::from_id(&id)?;
-    if path.is_root() {
+    let item = ItemRef::from_id(&id)?;
+    if item.is_root() {
         return Err(ApiError::forbidden("The root folder cannot be copied."));
     }
-    let name = body.name.unwrap_or_else(|| path.name().to_string());
     let parent = parent_path(Some(&location.parent_id))?;
     let (status, mut copied) = across(
         &state,
         &account,
         &destination,
         kind,
-        path,
+        item,
         parent,
-        name,
+        body.name,
         true,
         &base,
     )
@@ -167,44 +166,45 @@ async fn relocate(
             "Give a new `name`, `parent_id`, or both.",
         ));
     }
-    let path = ItemPath::from_id(&id)?;
-    let current_parent = path
-        .parent()
-        .ok_or_else(|| ApiError::forbidden("The root folder cannot be moved."))?;
-    let parent = match body.parent_id.as_deref() {
-        Some(p) => parent_path(Some(p))?,
-        // In another account the source's folder may not exist: default to its root.
-        None if other.is_some() => ItemPath::root(),
-        None => current_parent,
-    };
-    let name = body.name.unwrap_or_else(|| path.name().to_string());
+    let item = ItemRef::from_id(&id)?;
+    if item.is_root() {
+        return Err(ApiError::forbidden("The root folder cannot be moved."));
+    }
+    let parent = body
+        .parent_id
+        .as_deref()
+        .map(|p| parent_path(Some(p)))
+        .transpose()?;
     if let Some(destination) = other {
+        // In another account the source's folder may not exist: default to its root.
+        let parent = parent.unwrap_or_else(ItemRef::root);
         return across(
             &state,
             &account,
             &destination,
             kind,
-            path,
+            item,
             parent,
-            name,
+            body.name,
             copy,
             &base,
         )
         .await;
     }
-    let from = path.id();
     let op = Op::Relocate {
-        path,
+        item,
         kind,
         parent,
-        name,
+        name: body.name,
         copy,
     };
     let outcome = state.pipeline.call(Some(account_ref(&account)), op).await?;
     let (entry, _) = expect_entry(outcome, kind)?;
     if !copy && kind == ItemKind::File {
-        let to = &entry.path;
-        db::properties::follow_move(&state.db, account.id, &from, &to.id(), to.as_str()).await?;
+        // Kept by the id the caller used; on services naming items by id that id stays
+        // (only the links' paths change), and what was kept by a path's id moves to it.
+        let (to, path) = (entry.wire_id(), entry.path.as_str());
+        db::properties::follow_move(&state.db, account.id, &id, &to, path).await?;
     }
     let status = if copy {
         StatusCode::CREATED
@@ -225,28 +225,41 @@ async fn across(
     source: &Account,
     destination: &Account,
     kind: ItemKind,
-    path: ItemPath,
-    parent: ItemPath,
-    name: String,
+    item: ItemRef,
+    parent: ItemRef,
+    name: Option<String>,
     copy: bool,
     base: &str,
 ) -> Answer {
     let (from, to) = (account_ref(source), account_ref(destination));
+    let outcome = state
+        .pipeline
+        .call(Some(from.clone()), Op::Metadata { item })
+        .await?;
+    let (found, _) = expect_entry(outcome, kind)?;
+    let name = name.unwrap_or_else(|| found.path.name().to_string());
     let entry = match kind {
-        ItemKind::File => copy_file_across(state, &from, &to, path.clone(), parent, name).await?,
-        ItemKind::Folder => copy_tree_across(state, &from, &to, path.clone(), parent, name).await?,
+        ItemKind::File => {
+            copy_file_across(state, &from, &to, found.item_ref(), parent, name).await?
+        }
+        ItemKind::Folder => {
+            copy_tree_across(state, &from, &to, found.item_ref(), parent, name).await?
+        }
     };
     if !copy {
-        let (id, folder) = (path.id(), path.as_str().to_string());
         let delete = Op::Delete {
-            path,
+            item: found.item_ref(),
             kind,
             recursive: true,
         };
         state.pipeline.call(Some(from), delete).await?;
         // Gone from this account: so are its links here.
-        let folder = (kind == ItemKind::Folder).then_some(folder.as_str());
-        db::links::forget_item(&state.db, source.id, &id, folder).await?;
+        let folder = (kind == ItemKind::Folder).then_some(found.path.as_str());
+        let mut ids = vec![found.wire_id(), found.path.id()];
+        ids.dedup();
+        for id in &ids {
+            db::links::forget_item(&state.db, source.id, id, folder).await?;
+        }
     }
     let status = if copy {
         StatusCode::CREATED
@@ -260,11 +273,11 @@ async fn copy_file_across(
     state: &AppState,
     from: &AccountRef,
     to: &AccountRef,
-    path: ItemPath,
-    parent: ItemPath,
+    item: ItemRef,
+    parent: ItemRef,
     name: String,
 ) -> Result<Entry, ApiError> {
-    let (download, _) = fetch(state, from, path).await?;
+    let (download, _) = fetch(state, from, item).await?;
     store(
         state,
         to,
@@ -284,11 +297,11 @@ async fn copy_tree_across(
     state: &AppState,
     from: &AccountRef,
     to: &AccountRef,
-    path: ItemPath,
-    parent: ItemPath,
+    item: ItemRef,
+    parent: ItemRef,
     name: String,
 ) -> Result<Entry, ApiError> {
-    let create = |parent: ItemPath, name: String, conflict_if_exists: bool| async move {
+    let create = |parent: ItemRef, name: String, conflict_if_exists: bool| async move {
         let op = Op::CreateFolder {
             parent,
             name,
@@ -298,12 +311,12 @@ async fn copy_tree_across(
         expect_entry(outcome, ItemKind::Folder).map(|(entry, _)| entry)
     };
     let top = create(parent, name, true).await?;
-    let mut folders = VecDeque::from([(path, top.path.clone())]);
+    let mut folders = VecDeque::from([(item, top.item_ref())]);
     while let Some((source, target)) = folders.pop_front() {
         let mut page = 1;
         loop {
             let op = Op::ListFolder {
-                path: source.clone(),
+                item: source.clone(),
                 page,
                 page_size: TREE_PAGE,
             };
@@ -317,10 +330,11 @@ async fn copy_tree_across(
                 match entry.kind {
                     ItemKind::Folder => {
                         let made = create(target.clone(), name, false).await?;
-                        folders.push_back((entry.path, made.path));
+                        folders.push_back((entry.item_ref(), made.item_ref()));
                     }
                     ItemKind::File => {
-                        copy_file_across(state, from, to, entry.path, target.clone(), name).await?;
+                        let source = entry.item_ref();
+                        copy_file_across(state, from, to, source, target.clone(), name).await?;
                     }
                 }
             }

@@ -16,7 +16,7 @@ use cloudbridge_connectors::item_key;
 use cloudbridge_shared::{
     db::{self, accounts::Account, links::Link},
     storage::ItemKind,
-    ApiError, Entry, ItemPath,
+    ApiError, Entry, ItemRef,
 };
 
 use crate::{
@@ -51,8 +51,8 @@ async fn serve(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let source = account_ref(account);
-    let path = ItemPath::from_id(&link.item_id)?;
-    let (plan, entry) = plan_download(state, &source, path).await?;
+    let item = ItemRef::from_id(&link.item_id)?;
+    let (plan, entry) = plan_download(state, &source, item).await?;
     same_item(state, link, account, &entry).await?;
     stream(state, &source, plan, entry, headers).await
 }
@@ -111,10 +111,10 @@ pub async fn open(
     if link.direct || q.get("download").is_some_and(|v| v == "true" || v == "1") {
         return serve(&state, &link, &account, &headers).await;
     }
-    let path = ItemPath::from_id(&link.item_id)?;
+    let item = ItemRef::from_id(&link.item_id)?;
     let outcome = state
         .pipeline
-        .call(Some(account_ref(&account)), Op::Metadata { path })
+        .call(Some(account_ref(&account)), Op::Metadata { item })
         .await?;
     let (entry, _) = expect_entry(outcome, ItemKind::File)?;
     same_item(&state, &link, &account, &entry).await?;

@@ -15,7 +15,7 @@ use cloudbridge_shared::{
     },
     protocol::Op,
     storage::ItemKind,
-    ApiError, ItemPath,
+    ApiError, ItemRef,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -63,10 +63,10 @@ async fn existing_folder(
             "The parent folder does not exist in this account.",
         )
     };
-    let path = ItemPath::from_id(parent_id).map_err(|_| missing())?;
+    let item = ItemRef::from_id(parent_id).map_err(|_| missing())?;
     let outcome = state
         .pipeline
-        .call(Some(account.job_ref()), Op::Metadata { path })
+        .call(Some(account.job_ref()), Op::Metadata { item })
         .await;
     let (entry, _) = outcome
         .and_then(|o| expect_entry(o, ItemKind::Folder))
@@ -74,7 +74,7 @@ async fn existing_folder(
             404 => missing(),
             _ => e,
         })?;
-    Ok(entry.path.id())
+    Ok(entry.wire_id())
 }
 
 /// Where an upload for `application` lands and the account that holds it: the location

@@ -225,7 +225,8 @@ pub(crate) async fn graph(
 }
 
 /// A folder replaced behind the connector's back (deleted and made anew elsewhere, so
-/// under a new id) is found again, not answered from the remembered id.
+/// under a new id): its id names the one deleted, while its path, found again rather
+/// than answered from the remembered id, names the new one.
 #[tokio::test]
 async fn a_folder_replaced_elsewhere_is_resolved_again() {
     use reqwest::Method;
@@ -248,10 +249,14 @@ async fn a_folder_replaced_elsewhere_is_resolved_again() {
     let body = json!({"name": "shared", "folder": {}});
     graph(&mock, Method::POST, "/items/root/children", Some(body)).await;
 
+    // The folder's id named the folder deleted; the path's id names the new one.
     let r = a.upload(&folder_id, "two.txt", "2").await;
+    assert_error(r, 400, "invalid_parent_folder").await;
+    let by_path = cloudbridge_shared::ItemPath::parse("shared").unwrap().id();
+    let r = a.upload(&by_path, "two.txt", "2").await;
     assert_eq!(r.status(), 201);
     let listed = a
-        .get_json(&format!("{STORAGE}/folders/{folder_id}/contents"))
+        .get_json(&format!("{STORAGE}/folders/{by_path}/contents"))
         .await;
     assert_eq!(listed["objects"].as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(listed["objects"][0]["name"], "two.txt");

@@ -194,11 +194,16 @@ async fn mkdir(a: &Caller, parent: &str, name: &str) -> String {
 }
 
 /// `docs/sub` made and written through Cloudbridge; then `docs` is renamed `archive`
-/// elsewhere. An upload into `docs/sub` must not land in `archive/sub`; once a new
-/// `docs/sub` is made elsewhere, it lands there.
+/// elsewhere. An upload into `docs/sub` by path must not land in `archive/sub`; once a
+/// new `docs/sub` is made elsewhere, it lands there. The folder's own id follows it to
+/// `archive/sub`.
 async fn renamed_elsewhere(a: &Caller, up: &Upstream<'_>) {
     let docs = mkdir(a, "root", "docs").await;
-    let sub = mkdir(a, &docs, "sub").await;
+    let sub_id = mkdir(a, &docs, "sub").await;
+    assert!(sub_id.starts_with("folder_"), "{sub_id}");
+    let sub = cloudbridge_shared::ItemPath::parse("docs/sub")
+        .unwrap()
+        .id();
     let r = a.upload(&sub, "first.txt", "one").await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let listed = a
@@ -241,13 +246,20 @@ async fn renamed_elsewhere(a: &Caller, up: &Upstream<'_>) {
         .map(|c| c.0)
         .collect();
     assert_eq!(landed, vec!["third.txt"]);
-    let moved: Vec<String> = up
+    let r = a.upload(&sub_id, "fourth.txt", "four").await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let mut moved: Vec<String> = up
         .children(Some(&sub_up))
         .await
         .into_iter()
         .map(|c| c.0)
         .collect();
-    assert_eq!(moved, vec!["first.txt"]);
+    moved.sort();
+    assert_eq!(
+        moved,
+        vec!["first.txt", "fourth.txt"],
+        "the id follows the folder"
+    );
 }
 
 #[tokio::test]

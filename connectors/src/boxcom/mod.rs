@@ -21,7 +21,7 @@ use cloudbridge_shared::{
     config::ProviderSettings,
     protocol::TransferPlan,
     storage::{Capabilities, ItemKind, Page},
-    ApiError, Entry, ItemPath,
+    ApiError, Entry, ItemPath, ItemRef,
 };
 use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
@@ -150,7 +150,7 @@ impl BoxStore {
 
     /// Every entry of the folder at `path`, all of Box's pages read once.
     async fn read_folder(&self, path: &ItemPath) -> Result<Vec<Entry>, ApiError> {
-        let folder = self.lookup(path).await?;
+        let folder = self.item_at(path).await?;
         if folder.kind() != Some(ItemKind::Folder) {
             return Err(ApiError::not_found("No folder has this id."));
         }
@@ -188,8 +188,26 @@ impl Storage for BoxStore {
         Ok(())
     }
 
+    fn names_by_id(&self) -> bool {
+        true
+    }
+
+    async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {
+        crate::ids::place_of(self, &self.ids, item).await
+    }
+
+    async fn lookup(&self, item: &ItemRef) -> Result<Entry, ApiError> {
+        match item {
+            ItemRef::Path(path) => self.metadata(path).await,
+            ItemRef::Native { id, kind } => {
+                let (found, path) = crate::ids::locate(self, &self.ids, id, *kind).await?;
+                Ok(found.entry(path))
+            }
+        }
+    }
+
     async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError> {
-        Ok(self.lookup(path).await?.entry(path.clone()))
+        Ok(self.item_at(path).await?.entry(path.clone()))
     }
 
     async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
@@ -250,7 +268,7 @@ impl Storage for BoxStore {
         if path.is_root() {
             return Err(ApiError::forbidden("The root folder cannot be deleted."));
         }
-        let item = self.lookup(path).await?;
+        let item = self.item_at(path).await?;
         if item.kind() != Some(kind) {
             return Err(ApiError::not_found("No such file or folder."));
         }
@@ -280,7 +298,7 @@ impl Storage for BoxStore {
         copy: bool,
     ) -> Result<Entry, ApiError> {
         crate::check_relocation(from, kind, to)?;
-        let item = self.lookup(from).await?;
+        let item = self.item_at(from).await?;
         if item.kind() != Some(kind) {
             return Err(ApiError::not_found("No such file or folder."));
         }
@@ -317,7 +335,7 @@ impl Storage for BoxStore {
     }
 
     async fn plan_download(&self, path: &ItemPath) -> Result<(TransferPlan, Entry), ApiError> {
-        let item = self.lookup(path).await?;
+        let item = self.item_at(path).await?;
         if item.kind() != Some(ItemKind::File) {
             return Err(ApiError::not_found("No file has this id."));
         }
@@ -357,7 +375,7 @@ impl Storage for BoxStore {
         if landing.parent().as_ref() != Some(parent) {
             return Err(ApiError::bad_request("Unknown upload."));
         }
-        match self.lookup(&landing).await {
+        match self.item_at(&landing).await {
             Ok(item) if item.kind() == Some(ItemKind::File) => Ok(item.entry(landing)),
             Ok(_) => Err(ApiError::bad_request(
                 "The upload was not received completely.",
@@ -458,7 +476,7 @@ impl Storage for BoxStore {
     /// folder again for each of its pages).
     async fn walk(&self, under: &ItemPath, keep: &Filter, limit: usize) -> Result<Walk, ApiError> {
         let mut walk = Walk::default();
-        let top = self.lookup(under).await?;
+        let top = self.item_at(under).await?;
         let mut folders = std::collections::VecDeque::from([(under.clone(), top.id().to_string())]);
         while let Some((path, id)) = folders.pop_front() {
             let children = match self.children(&id, &path).await {

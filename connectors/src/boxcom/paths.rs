@@ -64,14 +64,14 @@ impl Tree for BoxStore {
 
 impl BoxStore {
     /// The item at `path`, as Box describes it now (404 when nothing is there).
-    pub(super) async fn lookup(&self, path: &ItemPath) -> Result<Item, ApiError> {
+    pub(super) async fn item_at(&self, path: &ItemPath) -> Result<Item, ApiError> {
         crate::ids::resolve(self, &self.ids, path).await
     }
 
     /// The folder at `path` (400 `invalid_parent_folder` when there is none).
     pub(super) async fn folder(&self, path: &ItemPath) -> Result<Item, ApiError> {
         let invalid = |m: &str| ApiError::new(400, "invalid_parent_folder", m);
-        match self.lookup(path).await {
+        match self.item_at(path).await {
             Ok(item) if item.kind() == Some(ItemKind::Folder) => Ok(item),
             Ok(_) => Err(invalid("The parent is not a folder.")),
             Err(e) if e.status == 404 => Err(invalid("The parent folder does not exist.")),

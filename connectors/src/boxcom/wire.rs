@@ -78,6 +78,8 @@ impl Item {
             }),
             created: self.time("created_at"),
             modified: self.time("modified_at"),
+            id: Some(self.id().to_string()),
+            parent_id: self.0["parent"]["id"].as_str().map(str::to_string),
             raw: Some(raw),
             kind,
             path,

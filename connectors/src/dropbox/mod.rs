@@ -21,7 +21,7 @@ use cloudbridge_shared::{
     config::ProviderSettings,
     protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
-    ApiError, Entry, ItemPath,
+    ApiError, Entry, ItemPath, ItemRef,
 };
 use futures::TryStreamExt;
 use serde_json::{json, Value};
@@ -126,6 +126,22 @@ impl DropboxStore {
         }
     }
 
+    /// The item Dropbox calls `id` (`id:…`, kept by renames and moves), at the path
+    /// Dropbox displays for it; 404 when it is gone or not of `kind`.
+    async fn by_id(&self, id: &str, kind: ItemKind) -> Result<Entry, ApiError> {
+        let gone = || ApiError::not_found("No file or folder has this id.");
+        if !id.starts_with("id:") {
+            return Err(gone());
+        }
+        let arg = json!({ "path": id });
+        let found = match self.client.rpc("files/get_metadata", &arg).await {
+            Ok(metadata) => paths::listed(metadata),
+            Err(e) if e.has("not_found") || e.has("malformed_path") => None,
+            Err(e) => return Err(e.into()),
+        };
+        found.filter(|e| e.kind == kind).ok_or_else(gone)
+    }
+
     async fn kind_of(&self, path: &ItemPath) -> Result<Option<ItemKind>, ApiError> {
         if path.is_root() {
             return Ok(Some(ItemKind::Folder));
@@ -188,6 +204,24 @@ impl Storage for DropboxStore {
         Ok(())
     }
 
+    fn names_by_id(&self) -> bool {
+        true
+    }
+
+    async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {
+        match item {
+            ItemRef::Path(path) => Ok(path.clone()),
+            ItemRef::Native { id, kind } => Ok(self.by_id(id, *kind).await?.path),
+        }
+    }
+
+    async fn lookup(&self, item: &ItemRef) -> Result<Entry, ApiError> {
+        match item {
+            ItemRef::Path(path) => self.metadata(path).await,
+            ItemRef::Native { id, kind } => self.by_id(id, *kind).await,
+        }
+    }
+
     async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError> {
         if path.is_root() {
             // Dropbox has no metadata for the root folder.
@@ -199,6 +233,8 @@ impl Storage for DropboxStore {
                 modified: None,
                 mime_type: None,
                 raw: None,
+                id: None,
+                parent_id: None,
             });
         }
         self.find(path)

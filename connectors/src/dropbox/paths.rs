@@ -39,6 +39,8 @@ pub fn entry(path: ItemPath, metadata: Value) -> Option<Entry> {
         modified,
         kind,
         path,
+        id: metadata["id"].as_str().map(str::to_string),
+        parent_id: None,
         raw: Some(metadata),
     })
 }

@@ -27,7 +27,7 @@ use bytes::Bytes;
 use cloudbridge_shared::{
     protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
-    ApiError, Entry, ItemPath,
+    ApiError, Entry, ItemPath, ItemRef,
 };
 use futures::StreamExt;
 
@@ -65,6 +65,8 @@ fn entry(path: ItemPath, file: &DriveFile) -> Entry {
         mime_type: (kind == ItemKind::File).then(|| file.mime_type.clone()),
         created: file.created,
         modified: file.modified,
+        id: Some(file.id.clone()),
+        parent_id: file.json["parents"][0].as_str().map(str::to_string),
         raw: Some(raw),
         kind,
         path,
@@ -224,6 +226,24 @@ impl Storage for DriveStore {
 
     fn change_key(&self, entry: &Entry) -> String {
         crate::feed::raw_id_key(entry)
+    }
+
+    fn names_by_id(&self) -> bool {
+        true
+    }
+
+    async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {
+        crate::ids::place_of(&self.drive, &self.ids, item).await
+    }
+
+    async fn lookup(&self, item: &ItemRef) -> Result<Entry, ApiError> {
+        match item {
+            ItemRef::Path(path) => self.metadata(path).await,
+            ItemRef::Native { id, kind } => {
+                let (file, path) = crate::ids::locate(&self.drive, &self.ids, id, *kind).await?;
+                Ok(entry(path, &file))
+            }
+        }
     }
 
     async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError> {

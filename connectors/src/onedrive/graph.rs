@@ -237,6 +237,8 @@ pub fn entry(path: ItemPath, item: &Value) -> Entry {
         }),
         created: time("createdDateTime"),
         modified: time("lastModifiedDateTime"),
+        id: item["id"].as_str().map(str::to_string),
+        parent_id: item["parentReference"]["id"].as_str().map(str::to_string),
         raw: Some(raw),
         kind,
         path,

@@ -22,7 +22,7 @@ use cloudbridge_shared::{
     config::ProviderSettings,
     protocol::TransferPlan,
     storage::{Capabilities, ItemKind, Page},
-    ApiError, Entry, ItemPath,
+    ApiError, Entry, ItemPath, ItemRef,
 };
 use futures::{StreamExt, TryStreamExt};
 use reqwest::{header, Method, StatusCode};
@@ -172,6 +172,27 @@ impl Storage for OneDrive {
     async fn validate(&self) -> Result<(), ApiError> {
         let drive = self.graph.get(&self.graph.drive("")).await?;
         graph::id_of(&drive).map(drop)
+    }
+
+    fn names_by_id(&self) -> bool {
+        true
+    }
+
+    async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {
+        match item {
+            ItemRef::Path(path) => Ok(path.clone()),
+            ItemRef::Native { id, kind } => Ok(self.paths.locate(id, *kind).await?.1),
+        }
+    }
+
+    async fn lookup(&self, item: &ItemRef) -> Result<Entry, ApiError> {
+        match item {
+            ItemRef::Path(path) => self.metadata(path).await,
+            ItemRef::Native { id, kind } => {
+                let (found, path) = self.paths.locate(id, *kind).await?;
+                Ok(graph::entry(path, &found))
+            }
+        }
     }
 
     async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError> {

@@ -74,6 +74,11 @@ impl Paths {
         self.ids.account()
     }
 
+    /// The item Graph calls `id` (of `kind`) and where it is (see [`ids::locate`]).
+    pub async fn locate(&self, id: &str, kind: ItemKind) -> Result<(Value, ItemPath), ApiError> {
+        ids::locate(&self.graph, &self.ids, id, kind).await
+    }
+
     /// Remembers that the folder at `path` has id `id`.
     pub fn remember(&self, path: &ItemPath, id: &str) {
         self.ids.put(path, id, ItemKind::Folder);

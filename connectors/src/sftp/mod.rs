@@ -89,6 +89,8 @@ enum Kind {
 fn entry(path: ItemPath, kind: ItemKind, attrs: &FileAttributes) -> Entry {
     let file = kind == ItemKind::File;
     Entry {
+        id: None,
+        parent_id: None,
         size: file.then(|| attrs.size.unwrap_or(0)),
         mime_type: file.then(|| {
             mime_guess::from_path(path.name())

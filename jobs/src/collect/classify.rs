@@ -75,6 +75,9 @@ pub fn gone(before: &Seen) -> Entry {
         modified: None,
         mime_type: None,
         raw: None,
+        // The key is the service's id where it has one, else the path itself.
+        id: (before.key != before.path).then(|| before.key.clone()),
+        parent_id: None,
     }
 }
 
@@ -86,6 +89,8 @@ mod tests {
 
     fn file(path: &str, size: u64, modified: i64) -> Entry {
         Entry {
+            id: None,
+            parent_id: None,
             path: ItemPath::parse(path).unwrap(),
             kind: ItemKind::File,
             size: Some(size),

@@ -77,6 +77,21 @@ pub async fn clear(pool: &PgPool, account: i64, item: &str) -> Result<(), sqlx::
     Ok(())
 }
 
+/// Properties kept by an id a file had (`from`) are kept by its id now (`to`), unless it
+/// has some by `to` already.
+pub async fn rekey(pool: &PgPool, account: i64, from: &str, to: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE file_properties SET item_id = $3 WHERE account_id = $1 AND item_id = $2
+           AND NOT EXISTS (SELECT 1 FROM file_properties WHERE account_id = $1 AND item_id = $3)",
+    )
+    .bind(account)
+    .bind(from)
+    .bind(to)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Properties and links follow a file that moved within its account.
 pub async fn follow_move(
     pool: &PgPool,
@@ -86,10 +101,12 @@ pub async fn follow_move(
     to_path: &str,
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    // Left over from a file once at `to` and deleted outside Cloudbridge.
-    sqlx::query("DELETE FROM file_properties WHERE account_id = $1 AND item_id = $2")
+    // Left over from a file once at `to` and deleted outside Cloudbridge (unless the file
+    // kept its id).
+    sqlx::query("DELETE FROM file_properties WHERE account_id = $1 AND item_id = $2 AND $2 <> $3")
         .bind(account)
         .bind(to)
+        .bind(from)
         .execute(&mut *tx)
         .await?;
     sqlx::query("UPDATE file_properties SET item_id = $3 WHERE account_id = $1 AND item_id = $2")

@@ -52,7 +52,7 @@ impl From<Event> for EventRow {
                 ItemKind::Folder => "folder",
             },
             path: format!("/{}", entry.path.as_str()),
-            item_id: entry.path.id(),
+            item_id: entry.wire_id(),
             time: view::when(e.created_at),
         }
     }

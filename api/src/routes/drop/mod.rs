@@ -20,7 +20,7 @@ use cloudbridge_shared::{
         upload_locations::UploadLocation,
     },
     telemetry::names,
-    ApiError, ItemPath,
+    ApiError, ItemRef,
 };
 use serde_json::{json, Value};
 
@@ -73,7 +73,7 @@ fn named_location(headers: &HeaderMap) -> Result<(Option<i64>, Option<String>), 
         .transpose()?;
     let folder = text("x-drop-folder")?
         .map(|raw| {
-            ItemPath::from_id(raw)
+            ItemRef::from_id(raw)
                 .map(|p| p.id())
                 .map_err(|_| ApiError::invalid_parameters("X-Drop-Folder is not a folder id."))
         })
