@@ -29,7 +29,18 @@ pub enum Caller {
         /// Its application.
         application: String,
     },
+    /// Several accounts of one application, through comma-separated bearer tokens
+    /// (`Bearer t1,t2`): a multi-account request.
+    Accounts {
+        /// The accounts, in the order of the tokens.
+        accounts: Vec<i64>,
+        /// Their application.
+        application: String,
+    },
 }
+
+/// Most accounts one multi-account request names (by ids or by bearer tokens).
+pub const MAX_ACCOUNTS: usize = 20;
 
 /// Splits `Authorization: <scheme> <credential>`.
 fn credentials(headers: &HeaderMap) -> Result<(String, String), ApiError> {
@@ -83,6 +94,9 @@ impl Caller {
             Caller::Application(app)
             | Caller::Account {
                 application: app, ..
+            }
+            | Caller::Accounts {
+                application: app, ..
             } => Some(app),
             Caller::Developer(_) => None,
         }
@@ -99,6 +113,7 @@ impl Caller {
                 .await?
                 .map(Caller::Application)
                 .ok_or_else(invalid),
+            "bearer" if credential.contains(',') => Self::several(state, credential).await,
             "bearer" => db::bearer_tokens::find(&state.db, credential)
                 .await?
                 .map(|(account, application)| Caller::Account {
@@ -110,6 +125,46 @@ impl Caller {
                 "Unsupported Authorization scheme; use APIKey, Bearer or DeveloperKey.",
             )),
         }
+    }
+}
+
+impl Caller {
+    /// The caller of `Bearer t1,t2,…`: every token valid, all of one application.
+    async fn several(state: &AppState, credential: &str) -> Result<Self, ApiError> {
+        let invalid = || ApiError::new(401, "invalid_token", "Invalid or revoked token.");
+        let tokens: Vec<&str> = credential.split(',').map(str::trim).collect();
+        if tokens.len() > MAX_ACCOUNTS {
+            return Err(ApiError::unauthorized(format!(
+                "At most {MAX_ACCOUNTS} bearer tokens may be given at once."
+            )));
+        }
+        let mut accounts = Vec::with_capacity(tokens.len());
+        let mut application: Option<String> = None;
+        for token in tokens {
+            if token.is_empty() {
+                return Err(invalid());
+            }
+            let (account, app) = db::bearer_tokens::find(&state.db, token)
+                .await?
+                .ok_or_else(invalid)?;
+            match &application {
+                Some(known) if *known != app => {
+                    return Err(ApiError::unauthorized(
+                        "The bearer tokens belong to different applications.",
+                    ))
+                }
+                Some(_) => {}
+                None => application = Some(app),
+            }
+            if !accounts.contains(&account) {
+                accounts.push(account);
+            }
+        }
+        let application = application.ok_or_else(invalid)?;
+        Ok(Caller::Accounts {
+            accounts,
+            application,
+        })
     }
 }
 
@@ -160,6 +215,9 @@ impl AppCaller {
             Caller::Application(app)
             | Caller::Account {
                 application: app, ..
+            }
+            | Caller::Accounts {
+                application: app, ..
             } => app,
             Caller::Developer(_) => unreachable!("rejected by the extractor"),
         }
@@ -192,21 +250,64 @@ impl AppCaller {
                     "`me` needs a Bearer token; use the numeric account id with an API key.",
                 ))
             }
-            (_, raw) if raw.contains(',') => {
-                return Err(ApiError::not_implemented(
-                    "Multi-account requests are not supported.",
+            (_, raw) if raw.contains(',') || raw == "me" => {
+                return Err(ApiError::invalid_parameters(
+                    "This request takes one account; only search, recent files and \
+                     availability take several.",
                 ))
             }
             (_, raw) => raw.parse::<i64>().map_err(|_| not_found())?,
         };
-        if let Caller::Account { account, .. } = &self.0 {
-            if *account != id {
-                return Err(not_found());
-            }
+        let allowed = match &self.0 {
+            Caller::Account { account, .. } => *account == id,
+            Caller::Accounts { accounts, .. } => accounts.contains(&id),
+            _ => true,
+        };
+        if !allowed {
+            return Err(not_found());
         }
         account_of(state, self.application(), id)
             .await?
             .ok_or_else(not_found)
+    }
+}
+
+impl AppCaller {
+    /// Resolves the `{acct}` of a multi-account request: comma-separated ids, or `me`
+    /// with one or several bearer tokens. Each account is checked on its own (never one
+    /// of another application, nor one the tokens do not name): what fails is answered
+    /// beside the account id, so one bad id spoils nothing else.
+    pub async fn accounts(
+        &self,
+        state: &AppState,
+        acct: &str,
+    ) -> Result<Vec<(i64, Result<Account, ApiError>)>, ApiError> {
+        let ids: Vec<String> = match (&self.0, acct) {
+            (Caller::Accounts { accounts, .. }, "me") => {
+                accounts.iter().map(i64::to_string).collect()
+            }
+            _ if !acct.contains(',') => {
+                let account = self.account(state, acct).await?;
+                return Ok(vec![(account.id, Ok(account))]);
+            }
+            _ => acct.split(',').map(|s| s.trim().to_string()).collect(),
+        };
+        if ids.len() > MAX_ACCOUNTS {
+            return Err(ApiError::invalid_parameters(format!(
+                "At most {MAX_ACCOUNTS} accounts may be named at once."
+            )));
+        }
+        let mut out: Vec<(i64, Result<Account, ApiError>)> = Vec::with_capacity(ids.len());
+        for raw in ids {
+            let id = raw
+                .parse::<i64>()
+                .map_err(|_| ApiError::not_found(format!("No account has the id `{raw}`.")))?;
+            if out.iter().any(|(known, _)| *known == id) {
+                continue;
+            }
+            out.push((id, self.account(state, &raw).await));
+        }
+        Ok(out)
     }
 }
 

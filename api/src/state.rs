@@ -75,7 +75,10 @@ impl Shared {
     pub fn forget_account(&self, application: &str, account: i64) {
         self.accounts
             .invalidate(|(app, id), _| app == application && *id == account);
-        self.callers
-            .invalidate(|_, c| matches!(c, Caller::Account { account: a, .. } if *a == account));
+        self.callers.invalidate(move |_, c| match c {
+            Caller::Account { account: a, .. } => *a == account,
+            Caller::Accounts { accounts, .. } => accounts.contains(&account),
+            _ => false,
+        });
     }
 }

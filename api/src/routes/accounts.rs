@@ -517,15 +517,12 @@ pub async fn list(
         Caller::Account {
             account,
             application,
-        } => {
-            let row = db::accounts::get(&state.db, application, *account).await?;
-            let rows: Vec<_> = row
-                .into_iter()
-                .filter(|r| paging.page == 1 && matches(r, &filters))
-                .collect();
-            let total = rows.len() as i64;
-            (rows, total)
-        }
+        } => own(&state, application, &[*account], paging.page, &filters).await?,
+        // Several bearer tokens see their accounts.
+        Caller::Accounts {
+            accounts,
+            application,
+        } => own(&state, application, accounts, paging.page, &filters).await?,
         _ => {
             db::accounts::list(
                 &state.db,
@@ -539,6 +536,26 @@ pub async fn list(
     };
     let objects = rows.iter().map(|a| wire::account(a, &base)).collect();
     Ok(Json(wire::counted("core", objects, paging, total)?))
+}
+
+/// The accounts bearer tokens name, as one page (there is no second).
+async fn own(
+    state: &AppState,
+    application: &str,
+    accounts: &[i64],
+    page: u32,
+    filters: &Filters,
+) -> Result<(Vec<db::accounts::Account>, i64), ApiError> {
+    let mut rows = Vec::new();
+    for account in accounts {
+        if let Some(row) = db::accounts::get(&state.db, application, *account).await? {
+            if page == 1 && matches(&row, filters) {
+                rows.push(row);
+            }
+        }
+    }
+    let total = rows.len() as i64;
+    Ok((rows, total))
 }
 
 fn matches(a: &db::accounts::Account, f: &Filters) -> bool {

@@ -6,7 +6,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use cloudbridge_shared::{
     protocol::Op,
-    storage::{native_id, ItemKind, MAX_NATIVE_ID_BYTES},
+    storage::{native_id, ItemKind, Page, MAX_NATIVE_ID_BYTES},
     ApiError, ItemPath, ItemRef, Outcome,
 };
 use serde::Deserialize;
@@ -27,7 +27,7 @@ use crate::{
     summary = "Search",
     operation_id = "lookup_search",
     params(
-        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token; several ids (or bearer tokens) comma-separated."),
         ("page" = Option<u32>, Query, minimum = 1, description = "1-based page."),
         ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page (at most 1000)."),
         ("q" = Option<String>, Query, description = "What names contain."),
@@ -71,7 +71,7 @@ pub async fn search(
         page: paging.page,
         page_size: paging.page_size,
     };
-    listing(&state, &caller, &base, &acct, op).await
+    across_accounts(&state, &caller, &base, &acct, op).await
 }
 
 /// `GET /v1/accounts/{acct}/storage/recent?after=&page=&page_size=`: files, newest first.
@@ -82,7 +82,7 @@ pub async fn search(
     summary = "Recent files",
     operation_id = "lookup_recent",
     params(
-        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+        ("acct" = String, Path, description = "Account id, or `me` with a bearer token; several ids (or bearer tokens) comma-separated."),
         ("page" = Option<u32>, Query, minimum = 1, description = "1-based page."),
         ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page (at most 1000)."),
         ("after" = Option<String>, Query, description = "Only files modified after this time (ISO 8601)."),
@@ -117,7 +117,85 @@ pub async fn recent(
         page: paging.page,
         page_size: paging.page_size,
     };
-    listing(&state, &caller, &base, &acct, op).await
+    across_accounts(&state, &caller, &base, &acct, op).await
+}
+
+/// Runs a search or recent-files op on every account `{acct}` names (one, or several:
+/// comma-separated ids, or `me` with several bearer tokens) at once, and answers one
+/// list: page N of each account, `next_page` while any has more, and, when several
+/// accounts were named, `errors` telling each account that failed (in the Kloudless
+/// error format, with its `account`). Only when every account failed is the request
+/// an error, the first account's.
+async fn across_accounts(
+    state: &AppState,
+    caller: &AppCaller,
+    base: &str,
+    acct: &str,
+    op: Op,
+) -> Result<Json<Value>, ApiError> {
+    let mut named = caller.accounts(state, acct).await?;
+    if named.len() == 1 && !acct.contains(',') {
+        let account = named.remove(0).1?;
+        return listing(state, caller, base, &account.id.to_string(), op).await;
+    }
+    let wanted = match &op {
+        Op::Search { page, .. } | Op::Recent { page, .. } => *page,
+        _ => 1,
+    };
+    let runs = named.into_iter().map(|(id, account)| {
+        let op = op.clone();
+        async move {
+            let page = async {
+                let account = account?;
+                match state.pipeline.call(Some(account_ref(&account)), op).await {
+                    Ok(Outcome::Page { page }) => Ok(page),
+                    // An account with fewer pages than another has nothing on this one.
+                    Err(e) if e.status == 404 && wanted > 1 => Ok(Page {
+                        entries: Vec::new(),
+                        page: wanted,
+                        next_page: None,
+                        total: None,
+                    }),
+                    Err(e) => Err(e),
+                    Ok(other) => Err(ApiError::internal(format_args!(
+                        "unexpected outcome {other:?}"
+                    ))),
+                }
+            };
+            (id, page.await)
+        }
+    });
+    let answers = futures::future::join_all(runs).await;
+    let (mut objects, mut errors, mut first_error) = (Vec::new(), Vec::new(), None);
+    let (mut succeeded, mut more, mut total) = (0, false, None::<i64>);
+    for (id, answer) in answers {
+        match answer {
+            Ok(page) => {
+                succeeded += 1;
+                more |= page.next_page.is_some();
+                if let Some(t) = page.total {
+                    total = Some(total.unwrap_or(0) + t as i64);
+                }
+                objects.extend(page.entries.iter().map(|e| wire::entry(e, id, base)));
+            }
+            Err(e) => {
+                errors.push(json!({
+                    "account": id,
+                    "status_code": e.status,
+                    "error_code": e.code,
+                    "message": e.message,
+                }));
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let (0, Some(e)) = (succeeded, first_error) {
+        return Err(e);
+    }
+    let next = more.then_some(wanted + 1);
+    let mut body = wire::list("storage", objects, wanted, next, total);
+    body["errors"] = errors.into();
+    Ok(Json(body))
 }
 
 /// Runs an op that answers a page of items (folder contents, search, recent) and

@@ -20,6 +20,7 @@ mod lifetime;
 mod limits;
 mod listener;
 mod management;
+mod multi_accounts;
 mod native_ids;
 mod onedrive;
 mod ops;
