@@ -63,6 +63,7 @@ where
         page,
         next_page,
         total: None,
+        truncated: false,
     })
 }
 

@@ -209,6 +209,7 @@ impl LocalDisk {
             page,
             next_page,
             total: None,
+            truncated: false,
         })
     }
 

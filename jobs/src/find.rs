@@ -28,6 +28,7 @@ pub async fn search(
     }
     let mut found = Vec::new();
     let mut budget = limit;
+    let mut truncated = false;
     for root in &roots {
         let walk = storage.walk(root, &keep, budget).await?;
         budget -= walk.visited;
@@ -37,13 +38,14 @@ pub async fn search(
                 limit,
                 "search stopped at the crawl limit; results are partial"
             );
+            truncated = true;
             break;
         }
     }
     found.sort_by(|a, b| a.path.cmp(&b.path));
     // Overlapping parents find the same items twice.
     found.dedup_by(|a, b| a.path == b.path);
-    paged(found, page, page_size)
+    paged(found, page, page_size, truncated)
 }
 
 /// Files modified after `after` (all when `None`), newest first.
@@ -69,13 +71,14 @@ pub async fn recent(
             .cmp(&a.modified)
             .then_with(|| a.path.cmp(&b.path))
     });
-    paged(found, page, page_size)
+    paged(found, page, page_size, walk.truncated)
 }
 
 fn paged(
     found: Vec<cloudbridge_shared::Entry>,
     page: u32,
     page_size: u32,
+    truncated: bool,
 ) -> Result<Page, ApiError> {
     let total = found.len() as u64;
     // An empty result is an empty first page, not a missing one.
@@ -85,5 +88,6 @@ fn paged(
         page,
         next_page,
         total: Some(total),
+        truncated,
     })
 }

@@ -329,6 +329,10 @@ pub struct Page {
     /// How many entries match in all (search and recent lists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
+    /// True when a crawl (search and recent lists on services without an index of
+    /// their own) stopped at its limit: what it found is not everything there is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 impl Page {
@@ -341,6 +345,7 @@ impl Page {
             page,
             next_page,
             total: None,
+            truncated: false,
         })
     }
 

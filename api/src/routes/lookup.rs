@@ -155,6 +155,7 @@ async fn across_accounts(
                         page: wanted,
                         next_page: None,
                         total: None,
+                        truncated: false,
                     }),
                     Err(e) => Err(e),
                     Ok(other) => Err(ApiError::internal(format_args!(
@@ -167,12 +168,13 @@ async fn across_accounts(
     });
     let answers = futures::future::join_all(runs).await;
     let (mut objects, mut errors, mut first_error) = (Vec::new(), Vec::new(), None);
-    let (mut succeeded, mut more, mut total) = (0, false, None::<i64>);
+    let (mut succeeded, mut more, mut total, mut truncated) = (0, false, None::<i64>, false);
     for (id, answer) in answers {
         match answer {
             Ok(page) => {
                 succeeded += 1;
                 more |= page.next_page.is_some();
+                truncated |= page.truncated;
                 if let Some(t) = page.total {
                     total = Some(total.unwrap_or(0) + t as i64);
                 }
@@ -195,6 +197,7 @@ async fn across_accounts(
     let next = more.then_some(wanted + 1);
     let mut body = wire::list("storage", objects, wanted, next, total);
     body["errors"] = errors.into();
+    body["truncated"] = truncated.into();
     Ok(Json(body))
 }
 
@@ -216,13 +219,12 @@ pub async fn listing(
                 .map(|e| wire::entry(e, account.id, base))
                 .collect();
             let total = page.total.map(|t| t as i64);
-            Ok(Json(wire::list(
-                "storage",
-                objects,
-                page.page,
-                page.next_page,
-                total,
-            )))
+            let mut body = wire::list("storage", objects, page.page, page.next_page, total);
+            // Counted lists (search, recent) say whether their crawl was cut short.
+            if total.is_some() {
+                body["truncated"] = page.truncated.into();
+            }
+            Ok(Json(body))
         }
         other => Err(ApiError::internal(format_args!(
             "unexpected outcome {other:?}"

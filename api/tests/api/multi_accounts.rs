@@ -113,3 +113,53 @@ async fn search_and_recent_span_the_accounts_named_and_only_those() {
         .await;
     assert_error(r, 400, "invalid_parameters").await;
 }
+
+/// A search or recent list whose crawl stopped at `jobs.walk_limit` says so in the answer
+/// (`truncated`), alone and across accounts.
+#[tokio::test]
+async fn a_crawl_cut_short_says_so() {
+    let app = TestApp::builder()
+        .settings(|s| s.jobs.walk_limit = 3)
+        .spawn()
+        .await;
+    let (_, key) = app.create_app("crawl").await;
+    let (a, ta) = app.import_local(&key, "a").await;
+    let (b, tb) = app.import_local(&key, "b").await;
+    for n in 0..5 {
+        let r = app
+            .with_token(&ta)
+            .upload("root", &format!("f{n}.txt"), "x")
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+    let r = app.with_token(&tb).upload("root", "f.txt", "x").await;
+    assert_eq!(r.status(), 201);
+    let cut = app
+        .with_token(&ta)
+        .get_json("/v1/accounts/me/storage/search?q=f")
+        .await;
+    assert_eq!(
+        (cut["truncated"].as_bool(), cut["count"].as_u64()),
+        (Some(true), Some(3)),
+        "{cut}"
+    );
+    let recent = app
+        .with_token(&ta)
+        .get_json("/v1/accounts/me/storage/recent")
+        .await;
+    assert_eq!(recent["truncated"], true, "{recent}");
+    let whole = app
+        .with_token(&tb)
+        .get_json("/v1/accounts/me/storage/search?q=f")
+        .await;
+    assert_eq!(whole["truncated"], false, "{whole}");
+    let both = app
+        .with_key(&key)
+        .get_json(&format!("/v1/accounts/{a},{b}/storage/search?q=f"))
+        .await;
+    assert_eq!(
+        (both["truncated"].as_bool(), both["count"].as_u64()),
+        (Some(true), Some(4)),
+        "{both}"
+    );
+}
