@@ -666,8 +666,11 @@ pub async fn update(
     caller: AppCaller,
     BaseUrl(base): BaseUrl,
     Path(acct): Path<String>,
-    Json(body): Json<PatchBody>,
+    Json(raw): Json<Value>,
 ) -> Result<Json<Value>, ApiError> {
+    let bad = |e: serde_json::Error| ApiError::invalid_parameters(format!("Invalid body: {e}."));
+    let body = PatchBody::deserialize(&raw).map_err(bad)?;
+    let credentials = ImportBody::deserialize(&raw).map_err(bad)?;
     let account = caller.managed_account(&state, &acct).await?;
     if body
         .service
@@ -683,8 +686,98 @@ pub async fn update(
         enabled: body.enabled,
         custom_properties: custom_properties(body.custom_properties.as_ref())?,
     };
+    if gives_credentials(&credentials) {
+        recredential(&state, caller.application(), &account, credentials).await?;
+    }
     let updated = apply(&state, caller.application(), account.id, &changes).await?;
     Ok(Json(wire::account(&updated, &base)))
+}
+
+/// True when a PATCH brings credentials or connection settings (`token`,
+/// `refresh_token`, a password or key, a host, bucket or URL…).
+fn gives_credentials(b: &ImportBody) -> bool {
+    let texts = [
+        &b.token,
+        &b.token_secret,
+        &b.refresh_token,
+        &b.url,
+        &b.host,
+        &b.username,
+        &b.password,
+        &b.private_key,
+        &b.passphrase,
+        &b.bucket,
+        &b.region,
+        &b.endpoint,
+        &b.root,
+    ];
+    texts.iter().any(|t| t.is_some()) || b.port.is_some()
+}
+
+/// Replaces an account's credentials (and settings) after checking the new ones against
+/// its service, as import does: OAuth tokens go to the keeper (which takes them as a
+/// reconnection), credentials are sealed in place. Settings not given are the stored
+/// ones; secrets are always given whole. An SFTP server must still show the host key
+/// pinned at import.
+async fn recredential(
+    state: &AppState,
+    app: &str,
+    account: &db::accounts::Account,
+    mut body: ImportBody,
+) -> Result<(), ApiError> {
+    let stored = &account.config;
+    let text = |key: &str| stored[key].as_str().map(str::to_string);
+    let service = account.service.as_str();
+    match service {
+        "local" => {
+            return Err(ApiError::invalid_parameters(
+                "A local account has no credentials.",
+            ))
+        }
+        "s3" | "s3_compatible" => {
+            body.bucket = body.bucket.or_else(|| text("bucket"));
+            body.region = body.region.or_else(|| text("region"));
+            body.endpoint = body.endpoint.or_else(|| text("endpoint"));
+            body.root = body.root.or_else(|| text("root"));
+            body.virtual_host_style |= stored["virtual_host_style"] == true;
+        }
+        "webdav" => {
+            body.url = body.url.or_else(|| text("url"));
+            body.root = body.root.or_else(|| text("root"));
+        }
+        "sftp" => {
+            body.host = body.host.or_else(|| text("host"));
+            body.port = body
+                .port
+                .or_else(|| stored["port"].as_u64().and_then(|p| u16::try_from(p).ok()));
+            body.root = body.root.or_else(|| text("root"));
+        }
+        _ => {}
+    }
+    let checked = check_and_seal(state, service, &account.account, &body).await?;
+    if service == "sftp" {
+        let same_host =
+            checked.config["host"] == stored["host"] && checked.config["port"] == stored["port"];
+        if same_host && checked.config["host_key"] != stored["host_key"] {
+            return Err(ApiError::invalid_parameters(
+                "The SFTP server's host key is not the one pinned when the account was connected.",
+            ));
+        }
+    }
+    if OAUTH_SERVICES.contains(&service) {
+        let secrets = OAuthSecrets {
+            access_token: body.token.clone().unwrap_or_default(),
+            refresh_token: body.refresh_token.clone().filter(|t| !t.is_empty()),
+        };
+        let granted = Granted {
+            secrets,
+            expires_at: body.token_expiry,
+        };
+        connect_oauth(state, app, service, &account.account, stored, granted).await?;
+    } else {
+        connect_credentials(state, app, service, &account.account, &checked).await?;
+    }
+    Ok(())
 }
 
 /// `DELETE /v1/accounts/{acct}`: disconnects it; its tokens stop working.

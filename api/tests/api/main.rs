@@ -1,6 +1,7 @@
 //! Integration tests of the API tier against real PostgreSQL, real Redis and real workers.
 //! One test binary (link time); one module per area.
 
+mod account_credentials;
 mod accounts;
 mod bad_input;
 mod boxcom;
