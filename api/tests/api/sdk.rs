@@ -154,3 +154,27 @@ async fn official_python_sdk_connects_an_account_with_oauth() {
     assert_eq!(info["client_id"], app_id);
     assert_eq!(info["account_id"], done["account_id"]);
 }
+
+/// The SDK on a service naming items by its own ids (Box): it builds every URL from the
+/// ids answered, so native ids work for it as path ids do.
+#[tokio::test]
+async fn official_python_sdk_walks_box() {
+    let fake = crate::boxcom::fake(|_| {}).await;
+    let app = crate::boxcom::app_for(&fake).await;
+    let (_, key) = app.create_app("sdk-box").await;
+    let body = json!({"service": "box", "account": "sdk", "token": "box-access-token"});
+    let (id, token) = app.import(&key, &body).await;
+    walk(&app, &key, id, &token).await;
+}
+
+/// The SDK on Google Drive (native ids found by climbing parents).
+#[tokio::test]
+async fn official_python_sdk_walks_gdrive() {
+    let mock = crate::gdrive::drive_mock().await;
+    let app = crate::gdrive::app_with_drive(&mock.endpoint).await;
+    let (_, key) = app.create_app("sdk-gdrive").await;
+    let (id, token) = app
+        .import(&key, &crate::gdrive::account("sdk@example.com"))
+        .await;
+    walk(&app, &key, id, &token).await;
+}
