@@ -239,7 +239,8 @@ fn collect_soon(state: &Arc<WorkerState>, account: i64) {
 /// Services whose uploads are staged as hidden files on the service itself (and recorded,
 /// so housekeeping can remove those of uploads that never finished).
 fn stages_remotely(account: &AccountRef) -> bool {
-    matches!(account.service.as_str(), "webdav" | "sftp" | "gdrive")
+    cloudbridge_connectors::service::find(&account.service)
+        .is_some_and(|s| s.staging == cloudbridge_connectors::service::Staging::HiddenFile)
 }
 
 /// The ledger of remote uploads is housekeeping's aid: a failed write is logged, and the
