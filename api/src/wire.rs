@@ -93,7 +93,7 @@ pub fn account(a: &Account, base: &str) -> Value {
         "enabled": a.enabled,
         "admin": a.admin,
         "internal_use": false,
-        "apis": ["storage"],
+        "apis": apis(&a.service),
         "effective_scope": format!("{}:normal.storage.default", a.service),
         "created": time(a.created_at),
         "modified": time(a.modified_at),
@@ -104,21 +104,16 @@ pub fn account(a: &Account, base: &str) -> Value {
     })
 }
 
-/// The friendly name of a service.
+/// The friendly name of a service (its descriptor's), else the name as given.
 pub fn service_name(service: &str) -> &str {
-    match service {
-        "local" => "Local Disk",
-        "s3" => "Amazon S3",
-        "s3_compatible" => "S3 Compatible Storage",
-        "webdav" => "WebDAV",
-        "sftp" => "SFTP",
-        "gdrive" => "Google Drive",
-        "onedrive" => "OneDrive",
-        "onedrivebiz" => "OneDrive for Business",
-        "dropbox" => "Dropbox",
-        "box" => "Box",
-        other => other,
-    }
+    cloudbridge_connectors::service::find(service).map_or(service, |s| s.display_name)
+}
+
+/// The Kloudless APIs a service's accounts answer (`["storage"]`).
+pub fn apis(service: &str) -> Vec<&'static str> {
+    cloudbridge_connectors::service::find(service)
+        .map(|s| s.apis.iter().map(|api| api.as_str()).collect())
+        .unwrap_or_default()
 }
 
 /// An application (`api: meta`).

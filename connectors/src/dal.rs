@@ -9,13 +9,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cloudbridge_shared::{
-    protocol::TransferPlan,
+    protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath,
 };
 use opendal::{EntryMode, ErrorKind, Metadata, Operator};
 
-use crate::{Filter, Storage, Walk};
+use crate::{Context, Filter, Storage, Walk};
 
 /// How long a presigned transfer URL stays valid.
 const PRESIGN_TTL: Duration = Duration::from_secs(15 * 60);
@@ -37,6 +37,21 @@ pub struct DalStore {
     op: Operator,
     transfers: Transfers,
     capabilities: Capabilities,
+}
+
+/// The connector of an account of a service OpenDAL serves, with the capabilities
+/// its descriptor lists: what the descriptors of `s3`, `s3_compatible` and `webdav` open.
+pub(crate) fn open(
+    ctx: &Context,
+    account: &AccountRef,
+    capabilities: &[(&'static str, bool)],
+) -> Result<Box<dyn Storage>, ApiError> {
+    let (op, transfers) = crate::operator(account, ctx.cipher.as_deref(), &ctx.guard)?;
+    Ok(Box::new(DalStore::new(
+        op,
+        transfers,
+        capabilities.to_vec(),
+    )))
 }
 
 impl DalStore {

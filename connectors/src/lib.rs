@@ -6,6 +6,8 @@
 //!
 //! # Layout
 //! - [`Storage`]: the trait; [`open`] picks the implementation for an account.
+//! - [`service`]: one [`Service`] descriptor per service (each exported by its module)
+//!   and [`service::ALL`], the one list of them.
 //! - [`local`]: the embedded `local` service, one folder per account (by id) under a data root.
 //! - [`guard`]: connections to account hosts reach only what the address policy permits.
 //! - [`dal`]: storage on Apache OpenDAL (presigned or proxied transfers).
@@ -32,6 +34,7 @@ use cloudbridge_shared::{
     storage::{Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath, ItemRef,
 };
+pub use service::{Identity, Service};
 
 pub mod boxcom;
 pub mod cache;
@@ -47,49 +50,10 @@ pub mod oauth;
 pub mod onedrive;
 pub mod parts;
 pub mod s3;
+pub mod service;
 pub mod sftp;
 pub mod transfer;
 pub mod webdav;
-
-/// What every connector does today: the storage basics with rename/move/copy, search by
-/// name (a bounded crawl), multipart uploads (parts staged by the API tier), shared links.
-pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
-    ("can_upload_file", true),
-    ("can_create_folder", true),
-    ("can_delete_file", true),
-    ("can_delete_folder", true),
-    ("can_download_file", true),
-    ("can_rename_file", true),
-    ("can_move_file", true),
-    ("can_copy_file", true),
-    ("can_search_file_name", true),
-    ("can_list_recent_files", true),
-    ("can_create_link", true),
-    ("can_get_thumbnail", false),
-    ("multipart_uploads_supported_for_files", true),
-];
-
-/// Services whose accounts are connected with OAuth 2.0 (their tokens are kept by
-/// [`oauth::Keeper`]).
-pub const OAUTH_SERVICES: &[&str] = &["gdrive", "onedrive", "onedrivebiz", "dropbox", "box"];
-
-/// Services whose accounts are connected with credentials the user types (keys, a
-/// password or a private key), checked against the service and stored sealed.
-pub const CREDENTIALS_SERVICES: &[&str] = &["s3", "s3_compatible", "webdav", "sftp"];
-
-/// Services this build can connect.
-pub const SERVICES: &[&str] = &[
-    "local",
-    "s3",
-    "s3_compatible",
-    "webdav",
-    "sftp",
-    "gdrive",
-    "onedrive",
-    "onedrivebiz",
-    "dropbox",
-    "box",
-];
 
 /// Operations of a storage service, as the workers use them.
 #[async_trait]
@@ -100,12 +64,6 @@ pub trait Storage: Send + Sync {
     async fn validate(&self) -> Result<(), ApiError>;
     /// Metadata of one item.
     async fn metadata(&self, path: &ItemPath) -> Result<Entry, ApiError>;
-
-    /// True for services that name items by their own ids (the Kloudless ids of their
-    /// items are made of them): see [`Storage::locate`].
-    fn names_by_id(&self) -> bool {
-        false
-    }
 
     /// Where the item `item` names is now: 404 when nothing is, or when it is not of the
     /// kind its id says. Services that name items by id find it by that id; the others
@@ -356,9 +314,8 @@ impl Context {
 
     /// The time limit of one call to `service`'s API.
     fn call_timeout(&self, service: &str) -> std::time::Duration {
-        let ms = self
-            .providers
-            .get(service)
+        let ms = service::find(service)
+            .and_then(|s| s.provider(&self.providers))
             .map_or(60_000, |p| p.call_timeout_ms);
         std::time::Duration::from_millis(ms)
     }
@@ -386,15 +343,6 @@ impl Context {
     }
 }
 
-/// Who an OAuth account belongs to at its service.
-#[derive(Clone, Debug)]
-pub struct Identity {
-    /// The service's stable id of the user.
-    pub id: String,
-    /// What people know the account by (e-mail or login), the Kloudless `account`.
-    pub name: String,
-}
-
 /// Asks `service` who holds `access_token` (the connect flow names accounts this way, so
 /// that reconnecting the same user updates the same account).
 pub async fn identity(
@@ -402,9 +350,12 @@ pub async fn identity(
     service: &str,
     access_token: &str,
 ) -> Result<Identity, ApiError> {
-    let provider = ctx.providers.get(service).ok_or_else(|| {
-        ApiError::not_implemented(format!("`{service}` is not an OAuth service."))
-    })?;
+    let not_oauth = || ApiError::not_implemented(format!("`{service}` is not an OAuth service."));
+    let described = service::find(service).ok_or_else(not_oauth)?;
+    let (facts, provider) = described
+        .oauth()
+        .zip(described.provider(&ctx.providers))
+        .ok_or_else(not_oauth)?;
     let api = oauth::Api {
         http: ctx.http.clone(),
         tokens: Arc::new(oauth::FixedToken(oauth::Token {
@@ -413,73 +364,18 @@ pub async fn identity(
         })),
         call_timeout: std::time::Duration::from_millis(provider.call_timeout_ms),
     };
-    match service {
-        "gdrive" => {
-            // The e-mail address (else Drive's permission id) names the account.
-            let (account, _display) = gdrive::identity(&api, provider).await?;
-            Ok(Identity {
-                id: account.clone(),
-                name: account,
-            })
-        }
-        "onedrive" | "onedrivebiz" | "dropbox" | "box" => {
-            // The e-mail address (login) when the service gives one, else the stable id.
-            let (id, display) = match service {
-                "dropbox" => dropbox::identity(&api, provider).await?,
-                "box" => boxcom::identity(&api, provider).await?,
-                _ => onedrive::identity(&api, provider).await?,
-            };
-            let name = if display.contains('@') {
-                display
-            } else {
-                id.clone()
-            };
-            Ok(Identity { id, name })
-        }
-        _ => Err(ApiError::not_implemented(format!(
-            "Connecting `{service}` accounts is not available yet."
-        ))),
-    }
+    (facts.identity)(&api, provider).await
 }
 
 /// The connector for an account.
 pub fn open(ctx: &Context, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
-    let cipher = ctx.cipher.as_deref();
-    match account.service.as_str() {
-        "local" => Ok(Box::new(local::LocalDisk::open(
-            &ctx.data_root,
-            account.id,
-            &account.config,
-        )?)),
-        "s3" | "s3_compatible" | "webdav" => {
-            let (op, transfers) = operator(account, cipher, &ctx.guard)?;
-            Ok(Box::new(dal::DalStore::new(
-                op,
-                transfers,
-                capabilities(&account.service),
-            )))
-        }
-        "sftp" => Ok(Box::new(sftp::SftpStore::new(
-            account,
-            cipher,
-            ctx.guard.clone(),
-        )?)),
-        "gdrive" => Ok(Box::new(gdrive::DriveStore::new(ctx, account)?)),
-        "onedrive" | "onedrivebiz" => Ok(Box::new(onedrive::OneDrive::new(
-            ctx.api(account)?,
-            &ctx.providers.onedrive,
-            account.id,
-        ))),
-        "dropbox" => Ok(Box::new(dropbox::DropboxStore::new(ctx, account)?)),
-        "box" => Ok(Box::new(boxcom::BoxStore::new(
-            ctx.api(account)?,
-            &ctx.providers.box_,
-            account.id,
-        ))),
-        other => Err(ApiError::not_implemented(format!(
-            "The service `{other}` is not supported."
-        ))),
-    }
+    let service = service::find(&account.service).ok_or_else(|| {
+        ApiError::not_implemented(format!(
+            "The service `{}` is not supported.",
+            account.service
+        ))
+    })?;
+    (service.open)(ctx, account)
 }
 
 /// The OpenDAL operator of an account of an OpenDAL-served service, and how its bytes move;
@@ -585,32 +481,15 @@ pub fn seal_secrets<T: serde::Serialize>(secrets: &T, cipher: &Cipher) -> Vec<u8
 /// was made for from a later one at the same path: the service's own id (the OAuth
 /// services: kept by moves and new versions, new for a new file), a local file's inode
 /// and birth time; `None` where the path is all a service has (object stores, WebDAV,
-/// SFTP).
+/// SFTP) and for unknown services.
 pub fn item_key(service: &str, entry: &Entry) -> Option<String> {
-    match service {
-        "local" => local::item_key(entry),
-        s if OAUTH_SERVICES.contains(&s) => {
-            let id = entry.raw.as_ref()?.get("id")?.as_str()?;
-            Some(format!("id:{id}"))
-        }
-        _ => None,
-    }
+    (service::find(service)?.item_key)(entry)
 }
 
 /// True for services whose items are named by their own ids (their Kloudless ids are
-/// made of them, see [`Storage::names_by_id`]).
+/// made of them, see [`Storage::locate`]).
 pub fn names_items_by_id(service: &str) -> bool {
-    OAUTH_SERVICES.contains(&service)
-}
-
-/// Capabilities of a service without opening an account.
-pub fn capabilities(service: &str) -> Capabilities {
-    match service {
-        "local" => local::CAPABILITIES.to_vec(),
-        "s3" | "s3_compatible" | "webdav" | "sftp" | "gdrive" | "onedrive" | "onedrivebiz"
-        | "dropbox" | "box" => BASIC_CAPABILITIES.to_vec(),
-        _ => Vec::new(),
-    }
+    service::find(service).is_some_and(|s| s.names_by_id)
 }
 
 pub(crate) use local::{numbered, upload_target};

@@ -26,20 +26,44 @@ use std::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cloudbridge_shared::{
-    protocol::TransferPlan,
+    protocol::{AccountRef, TransferPlan},
     storage::{validate_name, Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath,
 };
 
-use crate::Storage;
+use crate::{
+    service::{self, Api, Category, Connect, Service, Staging},
+    Storage,
+};
 
 /// Folder of staged uploads, relative to the data root.
 pub const STAGING_DIR: &str = ".staging";
 /// Folder of account folders, relative to the data root.
 pub const ACCOUNTS_DIR: &str = "accounts";
 
-/// What `local` supports.
-pub const CAPABILITIES: &[(&str, bool)] = crate::BASIC_CAPABILITIES;
+/// `local`: folders on the appliance's own disk.
+pub static SERVICE: Service = Service {
+    name: "local",
+    aliases: &[],
+    display_name: "Local Disk",
+    apis: &[Api::Storage],
+    category: Category::FileStore,
+    connect: Connect::Embedded,
+    capabilities: service::BASIC_CAPABILITIES,
+    staging: Staging::NotOnService,
+    colour: "#2e7d32",
+    open,
+    item_key,
+    names_by_id: false,
+};
+
+fn open(ctx: &crate::Context, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
+    Ok(Box::new(LocalDisk::open(
+        &ctx.data_root,
+        account.id,
+        &account.config,
+    )?))
+}
 
 /// A `local` account.
 #[derive(Debug, Clone)]
@@ -352,7 +376,7 @@ impl LocalDisk {
 #[async_trait]
 impl Storage for LocalDisk {
     fn capabilities(&self) -> Capabilities {
-        CAPABILITIES.to_vec()
+        SERVICE.capabilities.to_vec()
     }
 
     /// The inode: it follows an item through renames and moves (a file replaced by an

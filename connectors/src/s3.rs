@@ -3,9 +3,44 @@
 //! [`DalStore`](crate::dal::DalStore) with presigned transfers: neither file contents nor
 //! credentials pass through Redis, and an upload becomes visible only when its PUT completes.
 
-use cloudbridge_shared::ApiError;
+use cloudbridge_shared::{protocol::AccountRef, ApiError};
 use opendal::Operator;
 use serde::Deserialize;
+
+use crate::{
+    service::{self, Api, Category, Connect, Service, Staging},
+    Context, Storage,
+};
+
+/// `s3`: a bucket on Amazon S3.
+pub static SERVICE: Service = S3;
+
+/// `s3_compatible`: a bucket on another S3 API (MinIO, Ceph, R2, …) at its `endpoint`.
+pub static COMPATIBLE: Service = Service {
+    name: "s3_compatible",
+    display_name: "S3 Compatible Storage",
+    ..S3
+};
+
+/// What the two services share.
+const S3: Service = Service {
+    name: "s3",
+    aliases: &[],
+    display_name: "Amazon S3",
+    apis: &[Api::Storage],
+    category: Category::ObjectStore,
+    connect: Connect::Credentials,
+    capabilities: service::BASIC_CAPABILITIES,
+    staging: Staging::NotOnService,
+    colour: "#ef6c00",
+    open,
+    item_key: service::no_item_key,
+    names_by_id: false,
+};
+
+fn open(ctx: &Context, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
+    crate::dal::open(ctx, account, SERVICE.capabilities)
+}
 
 /// Non-secret configuration of an S3 account.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]

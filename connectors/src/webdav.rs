@@ -5,9 +5,34 @@
 //! Tested against `rclone serve webdav`. (wsgidav 4 mangles a MOVE destination whose folder
 //! name holds `#`, so uploads into such folders land elsewhere there.)
 
-use cloudbridge_shared::ApiError;
+use cloudbridge_shared::{protocol::AccountRef, ApiError};
 use opendal::Operator;
 use serde::{Deserialize, Serialize};
+
+use crate::{
+    service::{self, Api, Category, Connect, Service, Staging},
+    Context, Storage,
+};
+
+/// `webdav`.
+pub static SERVICE: Service = Service {
+    name: "webdav",
+    aliases: &[],
+    display_name: "WebDAV",
+    apis: &[Api::Storage],
+    category: Category::FileStore,
+    connect: Connect::Credentials,
+    capabilities: service::BASIC_CAPABILITIES,
+    staging: Staging::HiddenFile,
+    colour: "#6a1b9a",
+    open,
+    item_key: service::no_item_key,
+    names_by_id: false,
+};
+
+fn open(ctx: &Context, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
+    crate::dal::open(ctx, account, SERVICE.capabilities)
+}
 
 /// Non-secret configuration of a WebDAV account.
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -111,7 +111,10 @@ async fn run(
     let storage = cloudbridge_connectors::open(&state.connectors, account)?;
     let result = operate(state, account, storage.as_ref(), &job.op).await;
     match result {
-        Err(e) if e.conflicting_resource_id.is_some() && storage.names_by_id() => {
+        Err(e)
+            if e.conflicting_resource_id.is_some()
+                && cloudbridge_connectors::names_items_by_id(&account.service) =>
+        {
             Err(conflict_by_id(storage.as_ref(), e).await)
         }
         other => other,
@@ -170,7 +173,7 @@ async fn operate(
             item,
             kind,
             recursive,
-        } if storage.names_by_id() => {
+        } if cloudbridge_connectors::names_items_by_id(&account.service) => {
             // What it was is answered, so that what the API keeps by its id goes too.
             let entry = storage.lookup(item).await?;
             storage.delete(&entry.path, *kind, *recursive).await?;
@@ -315,7 +318,8 @@ fn collect_soon(state: &Arc<WorkerState>, account: i64) {
 /// Services whose uploads are staged as hidden files on the service itself (and recorded,
 /// so housekeeping can remove those of uploads that never finished).
 fn stages_remotely(account: &AccountRef) -> bool {
-    matches!(account.service.as_str(), "webdav" | "sftp" | "gdrive")
+    cloudbridge_connectors::service::find(&account.service)
+        .is_some_and(|s| s.staging == cloudbridge_connectors::service::Staging::HiddenFile)
 }
 
 /// The ledger of remote uploads is housekeeping's aid: a failed write is logged, and the

@@ -516,11 +516,12 @@ pub struct ProvidersSettings {
 }
 
 impl ProvidersSettings {
-    /// The settings of an OAuth service (`onedrivebiz` shares OneDrive's).
-    pub fn get(&self, service: &str) -> Option<&ProviderSettings> {
-        match service {
+    /// The settings `providers.<provider>`, by the key a service's descriptor names
+    /// (`onedrivebiz` names `onedrive`'s; see `cloudbridge_connectors::service`).
+    pub fn get(&self, provider: &str) -> Option<&ProviderSettings> {
+        match provider {
             "gdrive" => Some(&self.gdrive),
-            "onedrive" | "onedrivebiz" => Some(&self.onedrive),
+            "onedrive" => Some(&self.onedrive),
             "dropbox" => Some(&self.dropbox),
             "box" => Some(&self.box_),
             _ => None,
@@ -1026,9 +1027,11 @@ mod tests {
         assert_eq!(s.providers.gdrive.api_url, "http://127.0.0.1:1");
         assert_eq!(s.providers.get("box").unwrap().client_id, "box-client");
         assert_eq!(
-            s.providers.get("onedrivebiz").unwrap().api_url,
+            s.providers.get("onedrive").unwrap().api_url,
             "https://graph.microsoft.com"
         );
+        // Services are resolved to their provider by their descriptors, not here.
+        assert!(s.providers.get("onedrivebiz").is_none());
         let err = Settings::load_from(None, env(&[("CLOUDBRIDGE_PROVIDERS__NOPE__API_URL", "x")]));
         assert!(err.is_err());
         let err = Settings::load_from(None, env(&[("CLOUDBRIDGE_PROVIDERS__BOX__NOPE", "x")]));

@@ -136,24 +136,22 @@ fn logo(service: &str) -> String {
     )
 }
 
-/// Each service its own colour, the same on every appliance.
+/// Each service its own colour, the same on every appliance: its descriptor's, else
+/// (a name the picker asks for that this appliance does not connect) one from a
+/// palette, by the name.
 fn colour(service: &str) -> &'static str {
     const PALETTE: [&str; 8] = [
         "#1a73e8", "#0061fe", "#0078d4", "#2e7d32", "#c2185b", "#6a1b9a", "#ef6c00", "#455a64",
     ];
-    match service {
-        "gdrive" => "#1a73e8",
-        "dropbox" => "#0061fe",
-        "onedrive" | "onedrivebiz" | "skydrive" => "#0078d4",
-        "box" => "#0061d5",
-        "s3" | "s3_compatible" => "#ef6c00",
-        _ => {
+    cloudbridge_connectors::service::find(service).map_or_else(
+        || {
             let hash = service
                 .bytes()
                 .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
             PALETTE[hash % PALETTE.len()]
-        }
-    }
+        },
+        |s| s.colour,
+    )
 }
 
 fn computer() -> String {

@@ -214,7 +214,10 @@ pub async fn choose(
             _ => unavailable(),
         };
     }
-    let Some(provider) = state.settings.providers.get(service) else {
+    let described = cloudbridge_connectors::service::find(service);
+    let Some((oauth, provider)) =
+        described.and_then(|s| s.oauth().zip(s.provider(&state.settings.providers)))
+    else {
         return back("server_error", "This service is not configured.");
     };
     let client = match state.connectors.tokens.as_ref() {
@@ -235,7 +238,7 @@ pub async fn choose(
             )
         }
     };
-    let verifier = supports_pkce(service).then(|| random_token(48));
+    let verifier = oauth.pkce.then(|| random_token(48));
     match db::oauth::choose(
         &state.db,
         &id,
@@ -269,7 +272,7 @@ pub async fn choose(
             q.append_pair("code_challenge", &challenge)
                 .append_pair("code_challenge_method", "S256");
         }
-        for (k, v) in offline_access(service) {
+        for (k, v) in oauth.offline_access {
             q.append_pair(k, v);
         }
     }
@@ -336,18 +339,4 @@ async fn deny(state: &AppState, id: &str, request: &Request) -> Response {
         "access_denied",
         "The user did not connect an account.",
     )
-}
-
-/// Services whose authorization servers take PKCE (RFC 7636) challenges.
-fn supports_pkce(service: &str) -> bool {
-    matches!(service, "gdrive" | "onedrive" | "onedrivebiz" | "dropbox")
-}
-
-/// What each service needs to issue a refresh token along with the access token.
-fn offline_access(service: &str) -> &'static [(&'static str, &'static str)] {
-    match service {
-        "gdrive" => &[("access_type", "offline"), ("prompt", "consent")],
-        "dropbox" => &[("token_access_type", "offline")],
-        _ => &[],
-    }
 }

@@ -134,10 +134,12 @@ async fn connect(
         "server_error",
         "The appliance cannot store tokens.".to_string(),
     ))?;
-    let provider_settings = state.settings.providers.get(service).ok_or((
-        "server_error",
-        "This service is not configured.".to_string(),
-    ))?;
+    let provider_settings = cloudbridge_connectors::service::find(service)
+        .and_then(|s| s.provider(&state.settings.providers))
+        .ok_or((
+            "server_error",
+            "This service is not configured.".to_string(),
+        ))?;
     let client = keeper
         .client(&flow.application_id, service)
         .await

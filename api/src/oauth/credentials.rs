@@ -14,7 +14,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::Response,
 };
-use cloudbridge_connectors::CREDENTIALS_SERVICES;
+use cloudbridge_connectors::service as services;
 use cloudbridge_shared::{db, ApiError};
 
 use super::{
@@ -30,7 +30,7 @@ use crate::{
 
 /// Whether `service` is connected with this form (rather than with OAuth).
 pub fn connects(service: &str) -> bool {
-    CREDENTIALS_SERVICES.contains(&service)
+    services::find(service).is_some_and(|s| s.takes_credentials())
 }
 
 /// How a field is typed in.
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn every_credentials_service_has_a_form_with_import_names() {
-        for service in CREDENTIALS_SERVICES {
+        for service in services::credentials().map(|s| s.name) {
             let names: Vec<_> = fields(service).iter().map(|f| f.name).collect();
             assert!(!names.is_empty(), "{service}");
             // Every field is one `ImportBody::from_form` reads.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use cloudbridge_connectors::{CREDENTIALS_SERVICES, OAUTH_SERVICES, SERVICES};
+use cloudbridge_connectors::service::{self as services, Api, Service};
 use cloudbridge_shared::db;
 use serde::{Deserialize, Serialize};
 
@@ -147,7 +147,8 @@ pub async fn check(
 /// Services a Kloudless scope allows, OAuth services first: `any`, `all`, `storage`,
 /// `any.storage` allow every service the hosted page connects (OAuth and credentials);
 /// `gdrive`, `gdrive.storage`, `gdrive:admin`, `webdav:normal.storage` (the File
-/// Picker's spelling) name one. Words for APIs other than storage (`any.calendar`,
+/// Picker's spelling) name one, by its name or an alias (`skydrive`), given as its
+/// canonical name. Words for APIs other than storage (`any.calendar`,
 /// `salesforce.crm`) name nothing.
 pub fn services_in(scope: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -171,23 +172,25 @@ fn named_by(word: &str) -> Vec<&'static str> {
     if api.is_some_and(|api| !matches!(api, "storage" | "basic" | "")) {
         return Vec::new();
     }
-    // Kloudless calls OneDrive `skydrive`; the widgets and apps built on it say so.
-    let head = if head == "skydrive" { "onedrive" } else { head };
+    let offered = connectable().filter(|s| s.answers(Api::Storage));
     match head {
-        "any" | "all" | "storage" => connectable().collect(),
-        named => connectable().filter(|s| *s == named).collect(),
+        "any" | "all" | "storage" => offered.map(|s| s.name).collect(),
+        // An alias (Kloudless' `skydrive`) names its service.
+        named => match services::find(named) {
+            Some(service) => offered
+                .filter(|s| std::ptr::eq(*s, service))
+                .map(|s| s.name)
+                .collect(),
+            None => Vec::new(),
+        },
     }
 }
 
 /// The services the hosted connect page connects, in the order it offers them: the
 /// OAuth services, then those connected by credentials (not `local`, an appliance
 /// folder only an application's API key creates). The File Picker lists these.
-pub fn connectable() -> impl Iterator<Item = &'static str> {
-    OAUTH_SERVICES
-        .iter()
-        .chain(CREDENTIALS_SERVICES)
-        .copied()
-        .filter(|s| SERVICES.contains(s))
+pub fn connectable() -> impl Iterator<Item = &'static Service> {
+    services::oauth().chain(services::credentials())
 }
 
 /// Whether a scope asks for calendars (Kloudless' calendar API, `google_calendar`…),
@@ -213,12 +216,7 @@ mod tests {
 
     #[test]
     fn scopes_name_services() {
-        let every: Vec<String> = OAUTH_SERVICES
-            .iter()
-            .chain(CREDENTIALS_SERVICES)
-            .filter(|s| SERVICES.contains(s))
-            .map(|s| s.to_string())
-            .collect();
+        let every: Vec<String> = connectable().map(|s| s.name.to_string()).collect();
         assert!(every.iter().any(|s| s == "webdav"), "{every:?}");
         assert!(!every.iter().any(|s| s == "local"), "{every:?}");
         assert_eq!(services_in("any"), every);

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use base64::Engine;
 use cloudbridge_connectors::{
-    capabilities, local,
+    local,
     oauth::{Granted, OAuthSecrets},
-    s3, seal_secrets, sftp, webdav, OAUTH_SERVICES, SERVICES,
+    s3, seal_secrets, service as services, sftp, webdav,
 };
 use cloudbridge_shared::{
     db::{
@@ -191,8 +191,9 @@ async fn service_settings(
         })
     };
     let guard = &state.connectors.guard;
+    let oauth = services::find(service).is_some_and(|s| s.oauth().is_some());
     let (config, secrets) = match service {
-        s if OAUTH_SERVICES.contains(&s) => {
+        _ if oauth => {
             let secrets = OAuthSecrets {
                 access_token: required(&body.token, "token")?,
                 refresh_token: body.refresh_token.clone().filter(|t| !t.is_empty()),
@@ -362,18 +363,16 @@ pub async fn import(
             "Importing an account needs the application's APIKey.",
         ));
     };
-    let service = match body.service.as_deref().unwrap_or("local") {
-        // Kloudless' name for OneDrive.
-        "skydrive" => "onedrive",
-        service => service,
-    };
-    if !SERVICES.contains(&service) {
-        return Err(if KNOWN_ELSEWHERE.contains(&service) {
-            ApiError::not_implemented(format!("The service `{service}` is not available yet."))
+    // Stored by its canonical name (an alias such as Kloudless' `skydrive` is OneDrive).
+    let named = body.service.as_deref().unwrap_or("local");
+    let described = services::find(named).ok_or_else(|| {
+        if KNOWN_ELSEWHERE.contains(&named) {
+            ApiError::not_implemented(format!("The service `{named}` is not available yet."))
         } else {
-            ApiError::invalid_parameters(format!("Unknown service `{service}`."))
-        });
-    }
+            ApiError::invalid_parameters(format!("Unknown service `{named}`."))
+        }
+    })?;
+    let service = described.name;
     let name = body
         .account
         .as_deref()
@@ -381,7 +380,7 @@ pub async fn import(
         .ok_or_else(|| ApiError::invalid_parameters("`account` is required."))?;
     let props = custom_properties(body.custom_properties.as_ref())?;
     let checked = check_and_seal(&state, service, name, &body).await?;
-    let account = if OAUTH_SERVICES.contains(&service) {
+    let account = if described.oauth().is_some() {
         // Tokens live in their own versioned row, refreshed by the keeper.
         let secrets = OAuthSecrets {
             access_token: body.token.clone().unwrap_or_default(),
@@ -591,8 +590,9 @@ pub async fn get(
     let account = caller.managed_account(&state, &acct).await?;
     let mut body = wire::account(&account, &base);
     if parse_bool(q.get("retrieve_full").map(String::as_str), "retrieve_full")? == Some(true) {
-        let caps: serde_json::Map<String, Value> = capabilities(&account.service)
-            .into_iter()
+        let caps: serde_json::Map<String, Value> = services::find(&account.service)
+            .map_or(&[][..], |s| s.capabilities)
+            .iter()
             .map(|(name, value)| (name.to_string(), json!({ "value": value })))
             .collect();
         body["properties"] = json!({ "capabilities": caps });
@@ -675,7 +675,7 @@ pub async fn update(
     if body
         .service
         .as_deref()
-        .is_some_and(|s| s != account.service)
+        .is_some_and(|s| services::find(s).is_none_or(|s| s.name != account.service))
     {
         return Err(ApiError::invalid_parameters(
             "An account's service cannot be changed.",
@@ -764,7 +764,7 @@ async fn recredential(
             ));
         }
     }
-    if OAUTH_SERVICES.contains(&service) {
+    if services::find(service).is_some_and(|s| s.oauth().is_some()) {
         let secrets = OAuthSecrets {
             access_token: body.token.clone().unwrap_or_default(),
             refresh_token: body.refresh_token.clone().filter(|t| !t.is_empty()),

@@ -4,7 +4,7 @@
 //! appliance's `providers.<service>` credentials are used).
 
 use axum::{extract::State, http::StatusCode};
-use cloudbridge_connectors::OAUTH_SERVICES;
+use cloudbridge_connectors::service as services;
 use cloudbridge_shared::{db, ApiError};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -265,18 +265,15 @@ pub(crate) async fn remove_key(
     }
 }
 
-/// The base OAuth service named (`onedrivebiz` shares OneDrive's keys).
+/// The provider whose keys the OAuth service named (by name or alias) uses
+/// (`onedrivebiz` shares OneDrive's).
 fn oauth_service(service: &str) -> Result<&'static str, ApiError> {
-    match service {
-        "onedrivebiz" => Ok("onedrive"),
-        s => OAUTH_SERVICES
-            .iter()
-            .copied()
-            .find(|o| *o == s)
-            .ok_or_else(|| {
-                ApiError::invalid_parameters(format!("`{service}` is not an OAuth service."))
-            }),
-    }
+    services::find(service)
+        .and_then(|s| s.oauth())
+        .map(|oauth| oauth.provider)
+        .ok_or_else(|| {
+            ApiError::invalid_parameters(format!("`{service}` is not an OAuth service."))
+        })
 }
 
 #[cfg(test)]

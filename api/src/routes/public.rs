@@ -7,29 +7,22 @@
 use std::collections::HashMap;
 
 use axum::{extract::State, Json};
+use cloudbridge_connectors::Service;
 use cloudbridge_shared::{db, ApiError};
 use serde_json::{json, Value};
 
 use crate::{extract::Query, wire, AppState};
 
-/// The picker files object stores apart from file stores (its own rule, by name).
-fn category(service: &str) -> &'static str {
-    match service {
-        "s3" | "s3_compatible" => "object_store",
-        _ => "file_store",
-    }
-}
-
 /// One service as the picker reads it; `properties` when asked (newer pickers read the
 /// folder capabilities there). Every storage service here lists and reads folders.
-fn service(name: &str, with_properties: bool) -> Value {
+fn service(s: &Service, with_properties: bool) -> Value {
     let mut object = json!({
-        "id": name,
-        "name": name,
-        "friendly_name": wire::service_name(name),
+        "id": s.name,
+        "name": s.name,
+        "friendly_name": s.display_name,
         "logo_url": Value::Null,
-        "category": category(name),
-        "apis": ["storage"],
+        "category": s.category.as_str(),
+        "apis": s.apis.iter().map(|api| api.as_str()).collect::<Vec<_>>(),
         "type": "service",
     });
     if with_properties {
@@ -82,18 +75,19 @@ pub async fn services(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     active_application(&state, &q).await?;
-    let storage = q
-        .get("apis")
-        .is_none_or(|apis| apis.split(',').any(|a| a.trim() == "storage"));
+    // The services answering one of the APIs asked for (any, when none is).
+    let asked = |s: &Service| {
+        q.get("apis").is_none_or(|apis| {
+            apis.split(',')
+                .any(|a| s.apis.iter().any(|api| api.as_str() == a.trim()))
+        })
+    };
     let with_properties = q
         .get("retrieve_properties")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let objects = if storage {
-        crate::oauth::request::connectable()
-            .map(|name| service(name, with_properties))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let objects: Vec<Value> = crate::oauth::request::connectable()
+        .filter(|s| asked(s))
+        .map(|s| service(s, with_properties))
+        .collect();
     Ok(Json(wire::list("core", objects, 1, None, None)))
 }

@@ -4,7 +4,6 @@
 //! account address policy), and the flow ending as an OAuth connect ends.
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
 
 use crate::{
     connect::{
@@ -405,12 +404,4 @@ async fn the_credentials_form_refuses_clearly_and_creates_nothing() {
     assert_eq!(param(&back.url, "error").as_deref(), Some("invalid_scope"));
     let why = param(&back.url, "error_description").unwrap();
     assert!(why.contains("Calendar"), "{why}");
-}
-
-#[tokio::test]
-async fn skydrive_connects_a_onedrive_account_on_import() {
-    let mock = crate::onedrive::onedrive_mock().await;
-    let (app, token) = crate::onedrive::onedrive_account(&mock, "skydrive").await;
-    let me: Value = app.with_token(&token).get_json("/v1/accounts/me").await;
-    assert_eq!(me["service"], "onedrive", "{me}");
 }

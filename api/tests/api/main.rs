@@ -31,6 +31,7 @@ mod portal;
 mod processes;
 mod reachability;
 mod sdk;
+mod services;
 mod sharing;
 mod storage;
 mod tasks;

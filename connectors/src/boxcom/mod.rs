@@ -19,14 +19,20 @@
 use async_trait::async_trait;
 use cloudbridge_shared::{
     config::ProviderSettings,
-    protocol::TransferPlan,
+    protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath, ItemRef,
 };
-use futures::{StreamExt, TryStreamExt};
+use futures::{future::BoxFuture, StreamExt, TryStreamExt};
 use serde_json::json;
 
-use crate::{feed::FeedPage, ids::Ids, listing, oauth, transfer, Filter, Storage, Walk};
+use crate::{
+    feed::FeedPage,
+    ids::Ids,
+    listing, oauth,
+    service::{self, Api, Category, Connect, Identity, OAuth, Service, Staging},
+    transfer, Filter, Storage, Walk,
+};
 
 pub mod feed;
 pub mod paths;
@@ -37,6 +43,46 @@ pub use upload::{chunked_above, set_chunked_above, CHUNKED_ABOVE};
 
 use paths::plural;
 use wire::{Item, FIELDS};
+
+/// `box`: Box.
+pub static SERVICE: Service = Service {
+    name: "box",
+    aliases: &[],
+    display_name: "Box",
+    apis: &[Api::Storage],
+    category: Category::FileStore,
+    connect: Connect::OAuth(OAuth {
+        provider: "box",
+        pkce: false,
+        offline_access: &[],
+        identity: who,
+    }),
+    capabilities: service::BASIC_CAPABILITIES,
+    staging: Staging::NotOnService,
+    colour: "#0061d5",
+    open,
+    item_key: service::raw_id_key,
+    names_by_id: true,
+};
+
+fn open(ctx: &crate::Context, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
+    Ok(Box::new(BoxStore::new(
+        ctx.api(account)?,
+        &ctx.providers.box_,
+        account.id,
+    )))
+}
+
+/// The account is named by the user's login when it is an e-mail address, else their id.
+fn who<'a>(
+    api: &'a oauth::Api,
+    provider: &'a ProviderSettings,
+) -> BoxFuture<'a, Result<Identity, ApiError>> {
+    Box::pin(async move {
+        let (id, login) = identity(api, provider).await?;
+        Ok(Identity::by_login(id, login))
+    })
+}
 
 /// The id of the root folder ("All Files").
 pub const ROOT: &str = "0";
@@ -166,7 +212,7 @@ impl BoxStore {
 #[async_trait]
 impl Storage for BoxStore {
     fn capabilities(&self) -> Capabilities {
-        crate::BASIC_CAPABILITIES.to_vec()
+        SERVICE.capabilities.to_vec()
     }
 
     async fn feed_start(&self) -> Result<Option<String>, ApiError> {
@@ -186,10 +232,6 @@ impl Storage for BoxStore {
         let response = self.api.send(|c| c.get(&url)).await?;
         wire::json(response).await?;
         Ok(())
-    }
-
-    fn names_by_id(&self) -> bool {
-        true
     }
 
     async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {

@@ -23,12 +23,13 @@ use cloudbridge_shared::{
     storage::{Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath, ItemRef,
 };
-use futures::TryStreamExt;
+use futures::{future::BoxFuture, TryStreamExt};
 use serde_json::{json, Value};
 
 use crate::{
     feed::{Change, FeedPage},
     oauth::Api,
+    service::{self, Category, Connect, Identity, OAuth, Service, Staging},
     transfer, Filter, Storage, Walk,
 };
 
@@ -41,6 +42,42 @@ pub use upload::UPLOAD_CHUNK;
 use client::{Client, Error};
 use paths::dropbox_path;
 use upload::Mode;
+
+/// `dropbox`.
+pub static SERVICE: Service = Service {
+    name: "dropbox",
+    aliases: &[],
+    display_name: "Dropbox",
+    apis: &[service::Api::Storage],
+    category: Category::FileStore,
+    connect: Connect::OAuth(OAuth {
+        provider: "dropbox",
+        pkce: true,
+        offline_access: &[("token_access_type", "offline")],
+        identity: who,
+    }),
+    capabilities: service::BASIC_CAPABILITIES,
+    staging: Staging::NotOnService,
+    colour: "#0061fe",
+    open,
+    item_key: service::raw_id_key,
+    names_by_id: true,
+};
+
+fn open(ctx: &crate::Context, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
+    Ok(Box::new(DropboxStore::new(ctx, account)?))
+}
+
+/// The account is named by the user's e-mail address, else their account id.
+fn who<'a>(
+    api: &'a Api,
+    provider: &'a ProviderSettings,
+) -> BoxFuture<'a, Result<Identity, ApiError>> {
+    Box::pin(async move {
+        let (id, display) = identity(api, provider).await?;
+        Ok(Identity::by_login(id, display))
+    })
+}
 
 /// Entries asked for per `list_folder` page (Dropbox's largest).
 const LIST_LIMIT: u32 = 2000;
@@ -194,7 +231,7 @@ impl DropboxStore {
 #[async_trait]
 impl Storage for DropboxStore {
     fn capabilities(&self) -> Capabilities {
-        crate::BASIC_CAPABILITIES.to_vec()
+        SERVICE.capabilities.to_vec()
     }
 
     async fn validate(&self) -> Result<(), ApiError> {
@@ -202,10 +239,6 @@ impl Storage for DropboxStore {
             .rpc("users/get_current_account", &Value::Null)
             .await?;
         Ok(())
-    }
-
-    fn names_by_id(&self) -> bool {
-        true
     }
 
     async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {

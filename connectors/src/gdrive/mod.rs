@@ -25,13 +25,21 @@ use std::{future::Future, pin::Pin};
 use async_trait::async_trait;
 use bytes::Bytes;
 use cloudbridge_shared::{
+    config::ProviderSettings,
     protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath, ItemRef,
 };
-use futures::StreamExt;
+use futures::{future::BoxFuture, StreamExt};
 
-use crate::{dal::UPLOAD_PREFIX, feed::FeedPage, ids::Ids, listing, oauth, transfer, Storage};
+use crate::{
+    dal::UPLOAD_PREFIX,
+    feed::FeedPage,
+    ids::Ids,
+    listing, oauth,
+    service::{self, Api, Category, Connect, Identity, OAuth, Service, Staging},
+    transfer, Storage,
+};
 
 pub mod client;
 pub mod feed;
@@ -40,6 +48,45 @@ pub mod upload;
 
 pub use client::{identity, Drive, DriveFile};
 use upload::Target;
+
+/// `gdrive`: Google Drive.
+pub static SERVICE: Service = Service {
+    name: "gdrive",
+    aliases: &[],
+    display_name: "Google Drive",
+    apis: &[Api::Storage],
+    category: Category::FileStore,
+    connect: Connect::OAuth(OAuth {
+        provider: "gdrive",
+        pkce: true,
+        offline_access: &[("access_type", "offline"), ("prompt", "consent")],
+        identity: who,
+    }),
+    capabilities: service::BASIC_CAPABILITIES,
+    staging: Staging::HiddenFile,
+    colour: "#1a73e8",
+    open,
+    item_key: service::raw_id_key,
+    names_by_id: true,
+};
+
+fn open(ctx: &crate::Context, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
+    Ok(Box::new(DriveStore::new(ctx, account)?))
+}
+
+/// The account is named by its e-mail address (else Drive's permission id).
+fn who<'a>(
+    api: &'a oauth::Api,
+    provider: &'a ProviderSettings,
+) -> BoxFuture<'a, Result<Identity, ApiError>> {
+    Box::pin(async move {
+        let (account, _display) = identity(api, provider).await?;
+        Ok(Identity {
+            id: account.clone(),
+            name: account,
+        })
+    })
+}
 
 /// An account's My Drive.
 pub struct DriveStore {
@@ -209,7 +256,7 @@ impl DriveStore {
 #[async_trait]
 impl Storage for DriveStore {
     fn capabilities(&self) -> Capabilities {
-        crate::BASIC_CAPABILITIES.to_vec()
+        SERVICE.capabilities.to_vec()
     }
 
     async fn validate(&self) -> Result<(), ApiError> {
@@ -226,10 +273,6 @@ impl Storage for DriveStore {
 
     fn change_key(&self, entry: &Entry) -> String {
         crate::feed::raw_id_key(entry)
-    }
-
-    fn names_by_id(&self) -> bool {
-        true
     }
 
     async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {

@@ -289,9 +289,11 @@ impl Keeper {
         let Some(refresh_token) = self.open(row)?.refresh_token else {
             return Ok(None);
         };
-        let provider = self.providers.get(&row.service).ok_or_else(|| {
-            ApiError::internal(format_args!("{} is not an OAuth service", row.service))
-        })?;
+        let provider = crate::service::find(&row.service)
+            .and_then(|s| s.provider(&self.providers))
+            .ok_or_else(|| {
+                ApiError::internal(format_args!("{} is not an OAuth service", row.service))
+            })?;
         let client = self.client(&row.application_id, &row.service).await?;
         Ok(Some(
             provider::refresh(&self.http, provider, &client, &refresh_token).await,
@@ -390,15 +392,18 @@ impl Keeper {
         }
     }
 
-    /// The client credentials of `application` at `service`: its own, else the
-    /// appliance's.
+    /// The client credentials of `application` at `service` (those of the provider it
+    /// uses: `onedrivebiz` uses `onedrive`'s): its own, else the appliance's.
     pub async fn client(&self, application: &str, service: &str) -> Result<Client, ApiError> {
-        let base = if service == "onedrivebiz" {
-            "onedrive"
-        } else {
-            service
-        };
-        if let Some((id, sealed)) = db::providers::client(&self.db, application, base).await? {
+        let not_oauth = || ApiError::internal(format_args!("{service} is not an OAuth service"));
+        let described = crate::service::find(service).ok_or_else(not_oauth)?;
+        let (oauth, provider) = described
+            .oauth()
+            .zip(described.provider(&self.providers))
+            .ok_or_else(not_oauth)?;
+        if let Some((id, sealed)) =
+            db::providers::client(&self.db, application, oauth.provider).await?
+        {
             let secret =
                 String::from_utf8(self.cipher.open(&sealed)?).map_err(ApiError::internal)?;
             return Ok(Client {
@@ -406,10 +411,6 @@ impl Keeper {
                 secret: Secret::new(secret),
             });
         }
-        let provider = self
-            .providers
-            .get(service)
-            .ok_or_else(|| ApiError::internal(format_args!("{service} is not an OAuth service")))?;
         Ok(Client {
             id: provider.client_id.clone(),
             secret: provider.client_secret.clone(),

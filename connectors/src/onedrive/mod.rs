@@ -20,17 +20,18 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use cloudbridge_shared::{
     config::ProviderSettings,
-    protocol::TransferPlan,
+    protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath, ItemRef,
 };
-use futures::{StreamExt, TryStreamExt};
+use futures::{future::BoxFuture, StreamExt, TryStreamExt};
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::{
     feed::FeedPage,
     oauth::Api,
+    service::{self, Category, Connect, Identity, OAuth, Service, Staging},
     transfer::{ByteStream, Download},
     Storage,
 };
@@ -43,6 +44,60 @@ pub mod upload;
 
 use graph::Graph;
 use paths::Paths;
+
+/// `onedrive`: OneDrive (personal), Kloudless' `skydrive`.
+pub static SERVICE: Service = Service {
+    aliases: &["skydrive"],
+    ..ONEDRIVE
+};
+
+/// `onedrivebiz`: OneDrive for Business, the same Graph calls with OneDrive's settings
+/// and client keys.
+pub static BUSINESS: Service = Service {
+    name: "onedrivebiz",
+    display_name: "OneDrive for Business",
+    ..ONEDRIVE
+};
+
+/// What the two services share.
+const ONEDRIVE: Service = Service {
+    name: "onedrive",
+    aliases: &[],
+    display_name: "OneDrive",
+    apis: &[service::Api::Storage],
+    category: Category::FileStore,
+    connect: Connect::OAuth(OAuth {
+        provider: "onedrive",
+        pkce: true,
+        offline_access: &[],
+        identity: who,
+    }),
+    capabilities: service::BASIC_CAPABILITIES,
+    staging: Staging::NotOnService,
+    colour: "#0078d4",
+    open,
+    item_key: service::raw_id_key,
+    names_by_id: true,
+};
+
+fn open(ctx: &crate::Context, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
+    Ok(Box::new(OneDrive::new(
+        ctx.api(account)?,
+        &ctx.providers.onedrive,
+        account.id,
+    )))
+}
+
+/// The account is named by the owner's e-mail address, else their stable id.
+fn who<'a>(
+    api: &'a Api,
+    provider: &'a ProviderSettings,
+) -> BoxFuture<'a, Result<Identity, ApiError>> {
+    Box::pin(async move {
+        let (id, display) = identity(api, provider).await?;
+        Ok(Identity::by_login(id, display))
+    })
+}
 
 /// Who an access token belongs to: `(stable user id, name)`, from the owner of the user's
 /// drive (`GET /v1.0/me/drive`, allowed by the `Files.*` scopes alone). The name is the
@@ -154,7 +209,7 @@ impl OneDrive {
 #[async_trait]
 impl Storage for OneDrive {
     fn capabilities(&self) -> Capabilities {
-        crate::BASIC_CAPABILITIES.to_vec()
+        SERVICE.capabilities.to_vec()
     }
 
     async fn feed_start(&self) -> Result<Option<String>, ApiError> {
@@ -172,10 +227,6 @@ impl Storage for OneDrive {
     async fn validate(&self) -> Result<(), ApiError> {
         let drive = self.graph.get(&self.graph.drive("")).await?;
         graph::id_of(&drive).map(drop)
-    }
-
-    fn names_by_id(&self) -> bool {
-        true
     }
 
     async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {

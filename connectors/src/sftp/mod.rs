@@ -25,12 +25,38 @@ use russh_sftp::{client::error::Error as SftpError, protocol::FileAttributes};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use crate::{dal::UPLOAD_PREFIX, guard::Guard, Storage};
+use crate::{
+    dal::UPLOAD_PREFIX,
+    guard::Guard,
+    service::{self, Api, Category, Connect, Service, Staging},
+    Storage,
+};
 
 pub mod io;
 pub mod session;
 
 pub use session::{host_key, parse_private_key, Conn};
+
+/// `sftp`.
+pub static SERVICE: Service = Service {
+    name: "sftp",
+    aliases: &[],
+    display_name: "SFTP",
+    apis: &[Api::Storage],
+    category: Category::FileStore,
+    connect: Connect::Credentials,
+    capabilities: service::BASIC_CAPABILITIES,
+    staging: Staging::HiddenFile,
+    colour: "#455a64",
+    open,
+    item_key: service::no_item_key,
+    names_by_id: false,
+};
+
+fn open(ctx: &crate::Context, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
+    let store = SftpStore::new(account, ctx.cipher.as_deref(), ctx.guard.clone())?;
+    Ok(Box::new(store))
+}
 
 /// Non-secret configuration of an SFTP account.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -355,7 +381,7 @@ impl SftpStore {
 #[async_trait]
 impl Storage for SftpStore {
     fn capabilities(&self) -> Capabilities {
-        crate::BASIC_CAPABILITIES.to_vec()
+        SERVICE.capabilities.to_vec()
     }
 
     async fn validate(&self) -> Result<(), ApiError> {

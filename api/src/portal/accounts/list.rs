@@ -11,7 +11,7 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use cloudbridge_connectors::SERVICES;
+use cloudbridge_connectors::service as services;
 use cloudbridge_shared::db::{
     self,
     accounts::{Listed, Search, Window},
@@ -110,23 +110,23 @@ pub struct Accounts {
     pub connect: Option<String>,
 }
 
-/// What a search box's text matches: names containing it, services it names (by id or
-/// friendly name, or their start from three letters on), the account it numbers.
+/// What a search box's text matches: names containing it, services it names (by id,
+/// alias or friendly name, or their start from three letters on), the account it
+/// numbers.
 fn search(q: &str) -> Option<Search> {
     let text: String = q.trim().chars().take(MAX_SEARCH).collect();
     if text.is_empty() {
         return None;
     }
     let lower = text.to_lowercase();
-    let names = |s: &str| [s.to_string(), service_name(s).to_lowercase()];
-    let services = SERVICES
+    let matches = |n: &str| n == lower || (lower.len() >= 3 && n.starts_with(&lower));
+    let services = services::ALL
         .iter()
         .filter(|s| {
-            names(s)
-                .iter()
-                .any(|n| *n == lower || (lower.len() >= 3 && n.starts_with(&lower)))
+            s.aliases.iter().chain([&s.name]).any(|n| matches(n))
+                || matches(&s.display_name.to_lowercase())
         })
-        .map(|s| s.to_string())
+        .map(|s| s.name.to_string())
         .collect();
     let id = text.trim_start_matches('#').parse::<i64>().ok();
     Some(Search { text, services, id })

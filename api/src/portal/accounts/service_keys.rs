@@ -11,7 +11,7 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use cloudbridge_connectors::OAUTH_SERVICES;
+use cloudbridge_connectors::service as services;
 use cloudbridge_shared::db::{self, applications::Application};
 
 use super::{app_of, back_or_again, back_or_refused, frame, ApiBase, Notice, OwnApp};
@@ -22,7 +22,6 @@ use crate::{
         Portal,
     },
     routes::app_oauth,
-    wire::service_name,
 };
 
 /// One service as the page shows it.
@@ -82,20 +81,18 @@ async fn show(
         Err(e) => return view::unavailable(e),
     };
     let providers = &portal.app.settings.providers;
-    let rows = OAUTH_SERVICES
-        .iter()
-        .copied()
-        // OneDrive for Business uses OneDrive's client.
-        .filter(|s| *s != "onedrivebiz")
+    let rows = services::oauth()
+        // Those with keys of their own (OneDrive for Business uses OneDrive's client).
+        .filter(|s| s.oauth().is_some_and(|o| o.provider == s.name))
         .map(|service| ServiceRow {
-            service,
-            name: service_name(service),
+            service: service.name,
+            name: service.display_name,
             client_id: set
                 .iter()
-                .find(|(s, _)| s == service)
+                .find(|(s, _)| s == service.name)
                 .map(|(_, client_id)| client_id.clone()),
-            appliance_default: providers
-                .get(service)
+            appliance_default: service
+                .provider(providers)
                 .is_some_and(|p| !p.client_id.is_empty()),
         })
         .collect();
