@@ -210,14 +210,14 @@ pub fn entry(e: &Entry, account: i64, base: &str) -> Value {
     // Ids made of the service's own ids are of type `default`; of paths, `path`.
     let native = e.id.is_some() && !e.path.is_root();
     let id_type = if native { "default" } else { "path" };
-    let parent = match (e.path.parent(), e.parent_wire_id()) {
-        (Some(p), Some(parent_id)) => {
-            let parent_type = if parent_id.starts_with("folder_") {
-                "default"
-            } else {
+    let parent = match (e.path.parent(), e.parent_ref()) {
+        (Some(p), Some(parent)) => {
+            let parent_type = if parent.path().is_some() {
                 "path"
+            } else {
+                "default"
             };
-            json!({"id": parent_id, "name": p.name(), "type": "folder", "id_type": parent_type})
+            json!({"id": parent.id(), "name": p.name(), "type": "folder", "id_type": parent_type})
         }
         _ => Value::Null,
     };

@@ -277,10 +277,7 @@ pub struct Entry {
 impl Entry {
     /// The Kloudless id: made of the service's id where there is one, else of the path.
     pub fn wire_id(&self) -> String {
-        match &self.id {
-            Some(id) if !self.path.is_root() => native_id(id, self.kind),
-            _ => self.path.id(),
-        }
+        self.item_ref().id()
     }
 
     /// How the item is named to the service: by its id where it has one.
@@ -303,16 +300,6 @@ impl Entry {
                 kind: ItemKind::Folder,
             },
             _ => ItemRef::Path(parent),
-        })
-    }
-
-    /// The Kloudless id of the folder holding it (`None` for the root): the service's id
-    /// of it where known, `root` at the top, else the id of the parent's path.
-    pub fn parent_wire_id(&self) -> Option<String> {
-        let parent = self.path.parent()?;
-        Some(match &self.parent_id {
-            Some(id) if !parent.is_root() => native_id(id, ItemKind::Folder),
-            _ => parent.id(),
         })
     }
 }
