@@ -234,6 +234,7 @@ impl LocalDisk {
             next_page,
             total: None,
             truncated: false,
+            next_from: None,
         })
     }
 
