@@ -22,6 +22,7 @@
 //! - [`feed`]: change feeds (native ones; the others are collected by diffing listings).
 //! - [`ids`]: paths to the ids of Drive, OneDrive and Box, remembered but always checked.
 //! - [`listing`]: folder listings paged from one read of the folder.
+//! - [`sharing`]: sharing permissions: what a service provides, and how a change is applied.
 //! - [`transfer`]: byte streaming for the API tier.
 
 use std::{path::PathBuf, sync::Arc};
@@ -30,6 +31,7 @@ use async_trait::async_trait;
 use cloudbridge_shared::{
     config::ProvidersSettings,
     crypto::Cipher,
+    permissions::{Change, Permission},
     protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath, ItemRef,
@@ -52,6 +54,7 @@ pub mod parts;
 pub mod s3;
 pub mod service;
 pub mod sftp;
+pub mod sharing;
 pub mod transfer;
 pub mod webdav;
 
@@ -185,6 +188,19 @@ pub trait Storage: Send + Sync {
         let _ = cursor;
         Err(ApiError::not_implemented(
             "This service has no change feed; its changes are found by listing.",
+        ))
+    }
+
+    /// Who has access to `item` (an existing file or folder), after applying `change`
+    /// when there is one (see [`sharing::apply`]). Services without sharing answer 501.
+    async fn permissions(
+        &self,
+        item: &Entry,
+        change: Option<&Change>,
+    ) -> Result<Vec<Permission>, ApiError> {
+        let _ = (item, change);
+        Err(ApiError::not_implemented(
+            "This service keeps no sharing permissions (Google Drive, OneDrive, Dropbox and Box do).",
         ))
     }
 

@@ -57,7 +57,7 @@ pub static SERVICE: Service = Service {
         offline_access: &[],
         identity: who,
     }),
-    capabilities: service::BASIC_CAPABILITIES,
+    capabilities: service::SHARING_CAPABILITIES,
     staging: Staging::NotOnService,
     colour: "#0061d5",
     open,

@@ -56,7 +56,7 @@ pub static SERVICE: Service = Service {
         offline_access: &[("token_access_type", "offline")],
         identity: who,
     }),
-    capabilities: service::BASIC_CAPABILITIES,
+    capabilities: service::SHARING_CAPABILITIES,
     staging: Staging::NotOnService,
     colour: "#0061fe",
     open,

@@ -72,7 +72,7 @@ const ONEDRIVE: Service = Service {
         offline_access: &[],
         identity: who,
     }),
-    capabilities: service::BASIC_CAPABILITIES,
+    capabilities: service::SHARING_CAPABILITIES,
     staging: Staging::NotOnService,
     colour: "#0078d4",
     open,
