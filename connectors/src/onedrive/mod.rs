@@ -15,11 +15,13 @@
 //! - [`upload`]: simple uploads and upload sessions.
 //! - [`copy`]: following an asynchronous copy to its end.
 //! - [`feed`]: the delta query as the change feed.
+//! - [`permissions`]: sharing, through the item's Graph permissions, invitations and links.
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use cloudbridge_shared::{
     config::ProviderSettings,
+    permissions::{Change, Permission},
     protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath, ItemRef,
@@ -40,6 +42,7 @@ pub mod copy;
 pub mod feed;
 pub mod graph;
 pub mod paths;
+pub mod permissions;
 pub mod upload;
 
 use graph::Graph;
@@ -227,6 +230,14 @@ impl Storage for OneDrive {
     async fn validate(&self) -> Result<(), ApiError> {
         let drive = self.graph.get(&self.graph.drive("")).await?;
         graph::id_of(&drive).map(drop)
+    }
+
+    async fn permissions(
+        &self,
+        item: &Entry,
+        change: Option<&Change>,
+    ) -> Result<Vec<Permission>, ApiError> {
+        crate::sharing::apply(self, item, change).await
     }
 
     async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {
