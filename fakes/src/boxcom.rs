@@ -36,6 +36,9 @@
 //!   `source` (`path_collection` included); [`BoxFake::expire_events`] makes older
 //!   positions answer 400.
 //! - `GET /2.0/users/me`.
+//! - Collaborations (see `collaborations`): list an item's, create one for a person by
+//!   login (a user of [`Config::people`] or a pending invitation), change its role,
+//!   delete it.
 //! - Errors as Box sends them: `{"type": "error", "status", "code", "message",
 //!   "help_url", "request_id", "context_info"?}`, 409 `item_name_in_use` with
 //!   `context_info.conflicts` (an object for file uploads, an array elsewhere), 404
@@ -51,8 +54,7 @@
 //!   `invalid_grant` otherwise. Access tokens expire after [`Config::token_lifetime`].
 //!
 //! # What it leaves out
-//! Trash listings and purging, versions history, shared links, collaborations,
-//! metadata, events other than the item changes above (downloads, previews, comments…),
+//! Trash listings and purging, versions history, shared links, groups, metadata, events other than the item changes above (downloads, previews, comments…),
 //! long polling, duplicate or out-of-order event delivery, search, locks, `If-Match` on
 //! anything but version uploads, `As-User`, and Box's own rate-limit figures: it
 //! throttles only when told to.
@@ -72,6 +74,7 @@ use axum::{
 };
 use bytes::Bytes;
 
+mod collaborations;
 mod errors;
 mod events;
 mod items;
@@ -102,6 +105,8 @@ pub struct Config {
     pub pending_commits: u32,
     /// The account's user.
     pub user: User,
+    /// Other Box users (collaborations with their logins are accepted at once).
+    pub people: Vec<User>,
 }
 
 impl Default for Config {
@@ -119,6 +124,7 @@ impl Default for Config {
                 name: "Cloudbridge Tester".into(),
                 login: "tester@example.com".into(),
             },
+            people: Vec::new(),
         }
     }
 }
@@ -151,6 +157,7 @@ pub struct Counters {
 /// Everything the fake holds, behind one lock (never held across an await).
 struct World {
     store: store::Store,
+    collaborations: collaborations::Collaborations,
     sessions: HashMap<String, uploads::Session>,
     downloads: HashMap<String, Bytes>,
     auth: oauth::Auth,
@@ -173,6 +180,7 @@ impl Shared {
     fn new(config: Config, base: String) -> Self {
         let world = World {
             store: store::Store::new(config.user.clone()),
+            collaborations: Default::default(),
             sessions: HashMap::new(),
             downloads: HashMap::new(),
             auth: oauth::Auth::new(&config.access_tokens),
@@ -297,6 +305,20 @@ impl BoxFake {
         self.shared.world().store.log.types()
     }
 
+    /// The collaborations of the item at `path` (names from the root, `/`-separated):
+    /// `(login or invited address, role, status)`.
+    pub fn collaborations(&self, path: &str) -> Vec<(String, String, String)> {
+        let world = self.shared.world();
+        let mut at = store::ROOT.to_string();
+        for name in path.split('/').filter(|s| !s.is_empty()) {
+            match world.store.children(&at).into_iter().find(|n| n.name == name) {
+                Some(node) => at = node.id.clone(),
+                None => return Vec::new(),
+            }
+        }
+        world.collaborations.of(&at)
+    }
+
     /// Upload sessions neither committed nor aborted.
     pub fn open_sessions(&self) -> usize {
         self.shared.world().sessions.len()
@@ -333,6 +355,21 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/2.0/folders/{id}/items", get(items::folder_items))
         .route("/2.0/events", get(events::list))
+        .route(
+            "/2.0/files/{id}/collaborations",
+            get(collaborations::list::<false>),
+        )
+        .route(
+            "/2.0/folders/{id}/collaborations",
+            get(collaborations::list::<true>),
+        )
+        .route("/2.0/collaborations", post(collaborations::create))
+        .route(
+            "/2.0/collaborations/{id}",
+            get(collaborations::get)
+                .put(collaborations::update)
+                .delete(collaborations::delete),
+        )
         .route("/2.0/folders/{id}/copy", post(items::copy_item::<true>))
         .route("/api/2.0/files/content", post(uploads::upload))
         .route("/api/2.0/files/{id}/content", post(uploads::upload_version))

@@ -15,10 +15,12 @@
 //! - [`paths`]: path → id resolution (Box as a [`crate::ids::Tree`]).
 //! - [`upload`]: one-request and chunked uploads.
 //! - [`feed`]: the user event stream as the change feed.
+//! - [`permissions`]: sharing, through Box collaborations.
 
 use async_trait::async_trait;
 use cloudbridge_shared::{
     config::ProviderSettings,
+    permissions::{Change, Permission},
     protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath, ItemRef,
@@ -36,6 +38,7 @@ use crate::{
 
 pub mod feed;
 pub mod paths;
+pub mod permissions;
 pub mod upload;
 pub mod wire;
 
@@ -232,6 +235,14 @@ impl Storage for BoxStore {
         let response = self.api.send(|c| c.get(&url)).await?;
         wire::json(response).await?;
         Ok(())
+    }
+
+    async fn permissions(
+        &self,
+        item: &Entry,
+        change: Option<&Change>,
+    ) -> Result<Vec<Permission>, ApiError> {
+        crate::sharing::apply(self, item, change).await
     }
 
     async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {

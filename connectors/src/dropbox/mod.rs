@@ -15,10 +15,12 @@
 //!   contention waited out.
 //! - [`paths`]: our paths as Dropbox paths, Dropbox metadata as entries.
 //! - [`upload`]: one request or an upload session, in bounded pieces.
+//! - [`permissions`]: sharing, through the members of files and shared folders.
 
 use async_trait::async_trait;
 use cloudbridge_shared::{
     config::ProviderSettings,
+    permissions::{Change, Permission},
     protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath, ItemRef,
@@ -35,6 +37,7 @@ use crate::{
 
 pub mod client;
 pub mod paths;
+pub mod permissions;
 pub mod upload;
 
 pub use upload::UPLOAD_CHUNK;
@@ -239,6 +242,14 @@ impl Storage for DropboxStore {
             .rpc("users/get_current_account", &Value::Null)
             .await?;
         Ok(())
+    }
+
+    async fn permissions(
+        &self,
+        item: &Entry,
+        change: Option<&Change>,
+    ) -> Result<Vec<Permission>, ApiError> {
+        crate::sharing::apply(self, item, change).await
     }
 
     async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {
