@@ -20,7 +20,7 @@
 use async_trait::async_trait;
 use cloudbridge_shared::{
     config::ProviderSettings,
-    permissions::{Change, Permission},
+    permissions::{Change as SharingChange, Permission},
     protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath, ItemRef,
@@ -247,7 +247,7 @@ impl Storage for DropboxStore {
     async fn permissions(
         &self,
         item: &Entry,
-        change: Option<&Change>,
+        change: Option<&SharingChange>,
     ) -> Result<Vec<Permission>, ApiError> {
         crate::sharing::apply(self, item, change).await
     }
