@@ -442,6 +442,10 @@ async fn dropbox_permissions() {
         .to_string();
     let body = json!([{"role": "reader", "email": "ann@example.com"}]);
     send(&a, Method::PATCH, "folders", &folder, body.clone()).await;
+    // Its members are the shared folder's (asking for what it has already changes nothing).
+    let held = send(&a, Method::PATCH, "folders", &inner, body).await;
+    assert!(grants(&held).contains(&("ann@example.com".into(), "reader".into())));
+    let body = json!([{"role": "reader", "email": "erin@example.com"}]);
     let r = a.send_json(Method::PATCH, &url("folders", &inner), &body).await;
     let e = assert_error(r, 400, "invalid_parameters").await;
     assert!(e["message"].as_str().unwrap().contains("shared folder"), "{e}");
