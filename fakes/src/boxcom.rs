@@ -311,7 +311,12 @@ impl BoxFake {
         let world = self.shared.world();
         let mut at = store::ROOT.to_string();
         for name in path.split('/').filter(|s| !s.is_empty()) {
-            match world.store.children(&at).into_iter().find(|n| n.name == name) {
+            match world
+                .store
+                .children(&at)
+                .into_iter()
+                .find(|n| n.name == name)
+            {
                 Some(node) => at = node.id.clone(),
                 None => return Vec::new(),
             }

@@ -97,7 +97,10 @@ fn router(state: Arc<Shared>) -> Router {
         )
         .route("/2/auth/token/revoke", post(rpc::revoke))
         .route("/2/sharing/add_file_member", post(sharing::add_file_member))
-        .route("/2/sharing/list_file_members", post(sharing::list_file_members))
+        .route(
+            "/2/sharing/list_file_members",
+            post(sharing::list_file_members),
+        )
         .route(
             "/2/sharing/list_file_members/continue",
             post(sharing::list_file_members_continue),
@@ -115,7 +118,10 @@ fn router(state: Arc<Shared>) -> Router {
             "/2/sharing/check_share_job_status",
             post(sharing::check_share_job_status),
         )
-        .route("/2/sharing/add_folder_member", post(sharing::add_folder_member))
+        .route(
+            "/2/sharing/add_folder_member",
+            post(sharing::add_folder_member),
+        )
         .route(
             "/2/sharing/list_folder_members",
             post(sharing::list_folder_members),

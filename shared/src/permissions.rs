@@ -158,7 +158,10 @@ impl Domain {
         if raw.len() > MAX_DOMAIN || labels.len() < 2 || !labels.iter().all(label_ok) {
             return Err(bad());
         }
-        if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
+        if labels
+            .last()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+        {
             return Err(bad());
         }
         Ok(Self(raw.to_ascii_lowercase()))
@@ -231,7 +234,8 @@ impl Grantee {
         if permission.kind != self.kind() {
             return false;
         }
-        let same = |a: &Option<String>, b: &str| a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(b));
+        let same =
+            |a: &Option<String>, b: &str| a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(b));
         match self {
             Grantee::User { email } | Grantee::Group { email } => {
                 same(&permission.email, email.as_str())
@@ -488,7 +492,11 @@ mod tests {
             json!([1]),
         ] {
             let e = Change::parse(&bad, false).unwrap_err();
-            assert_eq!((e.status, e.code.as_str()), (400, "invalid_parameters"), "{bad}");
+            assert_eq!(
+                (e.status, e.code.as_str()),
+                (400, "invalid_parameters"),
+                "{bad}"
+            );
         }
         let many: Vec<Value> = (0..=MAX_GRANTS)
             .map(|i| json!({"role": "reader", "email": format!("u{i}@example.com")}))

@@ -188,7 +188,9 @@ impl Op {
             Op::Search { .. } => "search",
             Op::Recent { .. } => "recent",
             Op::Permissions { change: None, .. } => "permissions",
-            Op::Permissions { change: Some(_), .. } => "set_permissions",
+            Op::Permissions {
+                change: Some(_), ..
+            } => "set_permissions",
         }
     }
 

@@ -98,7 +98,14 @@ pub async fn put_file(
     Path(ids): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    permissions(&state, &caller, ids, ItemKind::File, Some(change(&body, true)?)).await
+    permissions(
+        &state,
+        &caller,
+        ids,
+        ItemKind::File,
+        Some(change(&body, true)?),
+    )
+    .await
 }
 
 /// `PATCH /v1/accounts/{acct}/storage/files/{id}/permissions`: grants and changes roles.
@@ -125,7 +132,14 @@ pub async fn patch_file(
     Path(ids): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    permissions(&state, &caller, ids, ItemKind::File, Some(change(&body, false)?)).await
+    permissions(
+        &state,
+        &caller,
+        ids,
+        ItemKind::File,
+        Some(change(&body, false)?),
+    )
+    .await
 }
 
 /// `GET /v1/accounts/{acct}/storage/folders/{id}/permissions`.
@@ -177,7 +191,14 @@ pub async fn put_folder(
     Path(ids): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    permissions(&state, &caller, ids, ItemKind::Folder, Some(change(&body, true)?)).await
+    permissions(
+        &state,
+        &caller,
+        ids,
+        ItemKind::Folder,
+        Some(change(&body, true)?),
+    )
+    .await
 }
 
 /// `PATCH /v1/accounts/{acct}/storage/folders/{id}/permissions`: grants and changes roles.
@@ -204,7 +225,14 @@ pub async fn patch_folder(
     Path(ids): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    permissions(&state, &caller, ids, ItemKind::Folder, Some(change(&body, false)?)).await
+    permissions(
+        &state,
+        &caller,
+        ids,
+        ItemKind::Folder,
+        Some(change(&body, false)?),
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -213,7 +241,10 @@ mod tests {
 
     #[test]
     fn bodies_are_required_and_parsed() {
-        assert_eq!(change(&Bytes::from_static(b"  "), true).unwrap_err().status, 400);
+        assert_eq!(
+            change(&Bytes::from_static(b"  "), true).unwrap_err().status,
+            400
+        );
         assert_eq!(
             change(&Bytes::from_static(b"[{"), true).unwrap_err().code,
             "bad_request"

@@ -398,7 +398,10 @@ async fn finding(a: &Caller, docs_id: &str, file_id: &str, bytes: &[u8]) {
 /// where it does not; 404 for no item, 400 for a body that is no list of permissions
 /// (the full walk per service is in `permissions.rs`).
 async fn permissions(a: &Caller, service: &str, docs_id: &str, file_id: &str) {
-    let shares = matches!(service, "gdrive" | "onedrive" | "onedrivebiz" | "dropbox" | "box");
+    let shares = matches!(
+        service,
+        "gdrive" | "onedrive" | "onedrivebiz" | "dropbox" | "box"
+    );
     let caps = a.get_json("/v1/accounts/me?retrieve_full=true").await;
     for kind in ["files", "folders"] {
         assert_eq!(
@@ -425,19 +428,28 @@ async fn permissions(a: &Caller, service: &str, docs_id: &str, file_id: &str) {
             // Shared and unshared again: the owner alone, as before.
             let r = a.send_json(Method::PATCH, &path, &share).await;
             assert_eq!(r.status(), 200, "{service} {route}");
-            let after: Value = a.send_json(Method::PUT, &path, &json!([])).await.json().await.unwrap();
+            let after: Value = a
+                .send_json(Method::PUT, &path, &json!([]))
+                .await
+                .json()
+                .await
+                .unwrap();
             assert_eq!(after["permissions"].as_array().unwrap().len(), 1, "{after}");
         } else {
             assert_error(r, 501, "not_implemented").await;
             let r = a.send_json(Method::PATCH, &path, &share).await;
             assert_error(r, 501, "not_implemented").await;
         }
-        let r = a.send_json(Method::PUT, &path, &json!({"permissions": 3})).await;
+        let r = a
+            .send_json(Method::PUT, &path, &json!({"permissions": 3}))
+            .await;
         assert_error(r, 400, "invalid_parameters").await;
     }
     let r = a.get(&format!("{STORAGE}/files/bm9wZQ/permissions")).await;
     assert_error(r, 404, "not_found").await;
-    let r = a.get(&format!("{STORAGE}/folders/{file_id}/permissions")).await;
+    let r = a
+        .get(&format!("{STORAGE}/folders/{file_id}/permissions"))
+        .await;
     assert_error(r, 404, "not_found").await;
 }
 

@@ -66,7 +66,12 @@ async fn items(a: &Caller) -> (String, String) {
         .as_str()
         .unwrap()
         .to_string();
-    let file: Value = a.upload(&folder, "s.txt", "shared").await.json().await.unwrap();
+    let file: Value = a
+        .upload(&folder, "s.txt", "shared")
+        .await
+        .json()
+        .await
+        .unwrap();
     (folder, file["id"].as_str().unwrap().to_string())
 }
 
@@ -145,11 +150,7 @@ async fn refusals(a: &Caller, folder: &str, file: &str, service: &str, unsupport
             assert_error(r, 400, "invalid_parameters").await;
         }
     }
-    let r = a
-        .req(Method::PUT, &url("files", file))
-        .body("")
-        .go()
-        .await;
+    let r = a.req(Method::PUT, &url("files", file)).body("").go().await;
     assert_error(r, 400, "invalid_parameters").await;
     let r = a
         .req(Method::PATCH, &url("files", file))
@@ -301,7 +302,12 @@ async fn gdrive_permissions() {
         .iter()
         .map(|p| p["type"].as_str().unwrap())
         .collect();
-    assert!(["group", "domain", "anyone"].iter().all(|k| kinds.contains(k)), "{after}");
+    assert!(
+        ["group", "domain", "anyone"]
+            .iter()
+            .all(|k| kinds.contains(k)),
+        "{after}"
+    );
     let after = send(&a, Method::PUT, "folders", &folder, json!([])).await;
     assert_eq!(grants(&after).len(), 1);
     refusals(
@@ -362,9 +368,15 @@ async fn onedrive_permissions() {
     // Anyone: an anonymous link, whose role changes by making it again.
     let anyone = |role: &str| json!([{"type": "anyone", "role": role}]);
     let after = send(&a, Method::PATCH, "files", &file, anyone("reader")).await;
-    assert!(grants(&after).contains(&("anyone".into(), "reader".into())), "{after}");
+    assert!(
+        grants(&after).contains(&("anyone".into(), "reader".into())),
+        "{after}"
+    );
     let after = send(&a, Method::PATCH, "files", &file, anyone("writer")).await;
-    assert!(grants(&after).contains(&("anyone".into(), "writer".into())), "{after}");
+    assert!(
+        grants(&after).contains(&("anyone".into(), "writer".into())),
+        "{after}"
+    );
     assert_eq!(grants(&after).len(), 2, "one link: {after}");
     let after = send(&a, Method::PUT, "files", &file, json!([])).await;
     assert_eq!(grants(&after).len(), 1);
@@ -409,7 +421,10 @@ async fn dropbox_permissions() {
         mapped.sort();
         mapped
     };
-    for (route, id, path) in [("files", &file, "/Shared/s.txt"), ("folders", &folder, "/Shared")] {
+    for (route, id, path) in [
+        ("files", &file, "/Shared/s.txt"),
+        ("folders", &folder, "/Shared"),
+    ] {
         walk(&a, route, id, "franz@example.com", |expected| {
             let held = levels(fake.members(&me, path));
             async move { assert_eq!(held, expected) }
@@ -446,9 +461,14 @@ async fn dropbox_permissions() {
     let held = send(&a, Method::PATCH, "folders", &inner, body).await;
     assert!(grants(&held).contains(&("ann@example.com".into(), "reader".into())));
     let body = json!([{"role": "reader", "email": "erin@example.com"}]);
-    let r = a.send_json(Method::PATCH, &url("folders", &inner), &body).await;
+    let r = a
+        .send_json(Method::PATCH, &url("folders", &inner), &body)
+        .await;
     let e = assert_error(r, 400, "invalid_parameters").await;
-    assert!(e["message"].as_str().unwrap().contains("shared folder"), "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("shared folder"),
+        "{e}"
+    );
     send(&a, Method::PUT, "folders", &folder, json!([])).await;
     refusals(
         &a,
@@ -481,7 +501,10 @@ async fn box_permissions() {
     let a = crate::boxcom::import(&app, "box-access-token", None).await;
     let account = a.get_json("/v1/accounts/me").await["id"].as_i64().unwrap();
     let (folder, file) = items(&a).await;
-    for (route, id, path) in [("files", &file, "Shared/s.txt"), ("folders", &folder, "Shared")] {
+    for (route, id, path) in [
+        ("files", &file, "Shared/s.txt"),
+        ("folders", &folder, "Shared"),
+    ] {
         walk(&a, route, id, "tester@example.com", |expected| {
             let mut held: Vec<(String, String)> = fake
                 .collaborations(path)
@@ -564,7 +587,10 @@ async fn services_without_sharing_answer_501() {
         let share = json!([{"role": "reader", "email": "ann@example.com"}]);
         for (route, id) in [("files", &file), ("folders", &folder)] {
             let e = assert_error(a.get(&url(route, id)).await, 501, "not_implemented").await;
-            assert!(e["message"].as_str().unwrap().contains("Google Drive"), "{e}");
+            assert!(
+                e["message"].as_str().unwrap().contains("Google Drive"),
+                "{e}"
+            );
             for method in [Method::PUT, Method::PATCH] {
                 let r = a.send_json(method, &url(route, id), &share).await;
                 assert_error(r, 501, "not_implemented").await;

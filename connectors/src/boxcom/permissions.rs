@@ -226,12 +226,7 @@ impl Sharing for BoxStore {
             .await
     }
 
-    async fn update(
-        &self,
-        _: &Entry,
-        existing: &Permission,
-        role: Role,
-    ) -> Result<(), ApiError> {
+    async fn update(&self, _: &Entry, existing: &Permission, role: Role) -> Result<(), ApiError> {
         let Some(role) = box_role(role) else {
             return Err(unsupported(SERVICE, role.as_str()));
         };
@@ -271,12 +266,16 @@ mod tests {
             (pending.role, pending.email.as_deref()),
             (Role::Reader, Some("new@example.com"))
         );
-        let group = permission(&json!({"id": "793", "role": "co-owner", "status": "accepted",
-            "accessible_by": {"type": "group", "id": "9", "name": "Team"}}))
+        let group = permission(
+            &json!({"id": "793", "role": "co-owner", "status": "accepted",
+            "accessible_by": {"type": "group", "id": "9", "name": "Team"}}),
+        )
         .unwrap();
         assert_eq!((group.kind, group.role), (GranteeKind::Group, Role::Writer));
-        assert!(permission(&json!({"id": "794", "role": "viewer", "status": "rejected",
+        assert!(
+            permission(&json!({"id": "794", "role": "viewer", "status": "rejected",
             "accessible_by": {"type": "user", "id": "6"}}))
-        .is_none());
+            .is_none()
+        );
     }
 }

@@ -108,7 +108,9 @@ fn members(page: &Value) -> Vec<Permission> {
 fn selector(existing: &Permission) -> Value {
     match existing.id.strip_prefix("dbid:") {
         Some(_) => json!({".tag": "dropbox_id", "dropbox_id": existing.id}),
-        None => json!({".tag": "email", "email": existing.email.as_deref().unwrap_or(&existing.id)}),
+        None => {
+            json!({".tag": "email", "email": existing.email.as_deref().unwrap_or(&existing.id)})
+        }
     }
 }
 
@@ -145,14 +147,16 @@ impl DropboxStore {
             .rpc("files/get_metadata", &json!({ "path": id }))
             .await?;
         let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
-        Ok(match (
-            text(&metadata["shared_folder_id"]),
-            text(&metadata["sharing_info"]["parent_shared_folder_id"]),
-        ) {
-            (Some(shared), _) => Scope::Shared(shared),
-            (None, Some(parent)) => Scope::Inside(parent),
-            (None, None) => Scope::Unshared(Some(id)),
-        })
+        Ok(
+            match (
+                text(&metadata["shared_folder_id"]),
+                text(&metadata["sharing_info"]["parent_shared_folder_id"]),
+            ) {
+                (Some(shared), _) => Scope::Shared(shared),
+                (None, Some(parent)) => Scope::Inside(parent),
+                (None, None) => Scope::Unshared(Some(id)),
+            },
+        )
     }
 
     /// Every page of a members list (`route`, then `route/continue`).
@@ -231,7 +235,9 @@ impl DropboxStore {
                     e.into()
                 }
             })?;
-        let shared = self.finish(launched, "sharing/check_share_job_status").await?;
+        let shared = self
+            .finish(launched, "sharing/check_share_job_status")
+            .await?;
         shared["shared_folder_id"]
             .as_str()
             .map(str::to_string)
@@ -419,7 +425,10 @@ mod tests {
                         "group": {"group_id": "g:1", "group_name": "Team"}}],
         });
         let found = members(&page);
-        let roles: Vec<_> = found.iter().map(|p| (p.id.as_str(), p.role, p.kind)).collect();
+        let roles: Vec<_> = found
+            .iter()
+            .map(|p| (p.id.as_str(), p.role, p.kind))
+            .collect();
         assert_eq!(
             roles,
             [

@@ -46,7 +46,12 @@ fn permission(p: &Value) -> Option<Permission> {
     if p["deleted"] == true {
         return None;
     }
-    let text = |key: &str| p[key].as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let text = |key: &str| {
+        p[key]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     let kind = match p["type"].as_str()? {
         "user" => GranteeKind::User,
         "group" => GranteeKind::Group,
@@ -182,8 +187,10 @@ mod tests {
 
     #[test]
     fn drive_permissions_read_as_kloudless_ones() {
-        let p = permission(&json!({"id": "0712", "type": "user", "role": "fileOrganizer",
-            "emailAddress": "ann@example.com", "displayName": "Ann"}))
+        let p = permission(
+            &json!({"id": "0712", "type": "user", "role": "fileOrganizer",
+            "emailAddress": "ann@example.com", "displayName": "Ann"}),
+        )
         .unwrap();
         assert_eq!(
             (p.role, p.kind, p.email.as_deref(), p.name.as_deref()),
@@ -202,8 +209,10 @@ mod tests {
         let a = permission(&json!({"id": "anyoneWithLink", "type": "anyone", "role": "commenter"}))
             .unwrap();
         assert_eq!((a.kind, a.role), (GranteeKind::Anyone, Role::Commenter));
-        assert!(permission(&json!({"id": "x", "type": "user", "role": "reader", "deleted": true}))
-            .is_none());
+        assert!(
+            permission(&json!({"id": "x", "type": "user", "role": "reader", "deleted": true}))
+                .is_none()
+        );
         assert!(permission(&json!({"id": "x", "type": "robot", "role": "reader"})).is_none());
     }
 }

@@ -174,7 +174,12 @@ pub async fn create(State(s): AppState, body: Bytes) -> Result<Response, BoxErro
     let kind = match body["item"]["type"].as_str() {
         Some("file") => Kind::File,
         Some("folder") => Kind::Folder,
-        _ => return Err(BoxError::bad_parameter("item.type", "Invalid value for item")),
+        _ => {
+            return Err(BoxError::bad_parameter(
+                "item.type",
+                "Invalid value for item",
+            ))
+        }
     };
     let item = body["item"]["id"]
         .as_str()
@@ -188,12 +193,20 @@ pub async fn create(State(s): AppState, body: Bytes) -> Result<Response, BoxErro
         (Some("user"), Some(login), _) => {
             let login = login.to_lowercase();
             if !login.contains('@') {
-                return Err(BoxError::bad_parameter("accessible_by.login", "Invalid login"));
+                return Err(BoxError::bad_parameter(
+                    "accessible_by.login",
+                    "Invalid login",
+                ));
             }
             if login == world.store.user.login.to_lowercase() {
                 return Err(already());
             }
-            match s.config.people.iter().find(|p| p.login.to_lowercase() == login) {
+            match s
+                .config
+                .people
+                .iter()
+                .find(|p| p.login.to_lowercase() == login)
+            {
                 Some(user) => Who::User(user.clone()),
                 None => Who::Invited(login),
             }

@@ -136,11 +136,7 @@ fn item(inner: &mut Inner, account: &str, raw: &str) -> Option<(String, String, 
         None => raw.to_lowercase(),
     };
     let found = tree.get(&lower)?;
-    Some((
-        found.id.clone(),
-        lower,
-        matches!(found.node, Node::Folder),
-    ))
+    Some((found.id.clone(), lower, matches!(found.node, Node::Folder)))
 }
 
 /// The shared folder holding `lower` (or being it), if any: its id.
@@ -202,7 +198,11 @@ fn member_of(inner: &Inner, selector: &Value) -> Option<Who> {
                 return None;
             }
             Some(
-                match inner.users.values().find(|u| u.email.to_lowercase() == email) {
+                match inner
+                    .users
+                    .values()
+                    .find(|u| u.email.to_lowercase() == email)
+                {
                     Some(user) => Who::User(user.account_id.clone()),
                     None => Who::Invitee(email),
                 },
@@ -331,35 +331,41 @@ pub async fn add_file_member(
     body: Bytes,
 ) -> Response {
     const ROUTE: &str = "sharing/add_file_member";
-    call(&s, ROUTE, &headers, &body, |inner, account, arg: AddFileMemberArg| {
-        let _ = (arg.custom_message, arg.quiet, arg.add_message_as_comment);
-        let level = Level::parse(ROUTE, arg.access_level.as_ref())?;
-        let file = file_of(inner, account, &arg.file)?;
-        let mut results = Vec::new();
-        for selector in &arg.members {
-            let who = member_of(inner, selector);
-            let result = match who {
-                None => json!({".tag": "member_error", "member_error": tag("invalid_member")}),
-                Some(Who::User(id)) if id == account => {
-                    json!({".tag": "member_error", "member_error": tag("invalid_member")})
-                }
-                Some(who) => {
-                    let members = inner
-                        .shares
-                        .files
-                        .entry((account.to_string(), file.clone()))
-                        .or_default();
-                    match members.iter_mut().find(|m| m.who == who) {
-                        Some(m) => m.level = level,
-                        None => members.push(Member { who, level }),
+    call(
+        &s,
+        ROUTE,
+        &headers,
+        &body,
+        |inner, account, arg: AddFileMemberArg| {
+            let _ = (arg.custom_message, arg.quiet, arg.add_message_as_comment);
+            let level = Level::parse(ROUTE, arg.access_level.as_ref())?;
+            let file = file_of(inner, account, &arg.file)?;
+            let mut results = Vec::new();
+            for selector in &arg.members {
+                let who = member_of(inner, selector);
+                let result = match who {
+                    None => json!({".tag": "member_error", "member_error": tag("invalid_member")}),
+                    Some(Who::User(id)) if id == account => {
+                        json!({".tag": "member_error", "member_error": tag("invalid_member")})
                     }
-                    json!({".tag": "success", "success": tag(level.tag())})
-                }
-            };
-            results.push(json!({"member": selector, "result": result}));
-        }
-        Ok(Value::Array(results))
-    })
+                    Some(who) => {
+                        let members = inner
+                            .shares
+                            .files
+                            .entry((account.to_string(), file.clone()))
+                            .or_default();
+                        match members.iter_mut().find(|m| m.who == who) {
+                            Some(m) => m.level = level,
+                            None => members.push(Member { who, level }),
+                        }
+                        json!({".tag": "success", "success": tag(level.tag())})
+                    }
+                };
+                results.push(json!({"member": selector, "result": result}));
+            }
+            Ok(Value::Array(results))
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -397,12 +403,18 @@ pub async fn list_file_members(
     body: Bytes,
 ) -> Response {
     const ROUTE: &str = "sharing/list_file_members";
-    call(&s, ROUTE, &headers, &body, |inner, account, arg: ListFileMembersArg| {
-        let _ = (arg.actions, arg.include_inherited);
-        let limit = limit_of(ROUTE, arg.limit, 100, 300)?;
-        let file = file_of(inner, account, &arg.file)?;
-        Ok(file_page(inner, account, &file, 0, limit))
-    })
+    call(
+        &s,
+        ROUTE,
+        &headers,
+        &body,
+        |inner, account, arg: ListFileMembersArg| {
+            let _ = (arg.actions, arg.include_inherited);
+            let limit = limit_of(ROUTE, arg.limit, 100, 300)?;
+            let file = file_of(inner, account, &arg.file)?;
+            Ok(file_page(inner, account, &file, 0, limit))
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -418,11 +430,17 @@ pub async fn list_file_members_continue(
     body: Bytes,
 ) -> Response {
     const ROUTE: &str = "sharing/list_file_members/continue";
-    call(&s, ROUTE, &headers, &body, |inner, account, arg: ContinueArg| {
-        let (file, offset, limit) = parse_cursor(ROUTE, &arg.cursor, "file")?;
-        file_of(inner, account, &file)?;
-        Ok(file_page(inner, account, &file, offset, limit))
-    })
+    call(
+        &s,
+        ROUTE,
+        &headers,
+        &body,
+        |inner, account, arg: ContinueArg| {
+            let (file, offset, limit) = parse_cursor(ROUTE, &arg.cursor, "file")?;
+            file_of(inner, account, &file)?;
+            Ok(file_page(inner, account, &file, offset, limit))
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -441,8 +459,7 @@ fn file_member(
     file: &str,
     selector: &Value,
 ) -> Result<usize, Failure> {
-    let who = member_of(inner, selector)
-        .ok_or_else(|| Failure::endpoint(tag("invalid_member")))?;
+    let who = member_of(inner, selector).ok_or_else(|| Failure::endpoint(tag("invalid_member")))?;
     inner
         .shares
         .files
@@ -458,17 +475,23 @@ pub async fn update_file_member(
     body: Bytes,
 ) -> Response {
     const ROUTE: &str = "sharing/update_file_member";
-    call(&s, ROUTE, &headers, &body, |inner, account, arg: FileMemberArg| {
-        let level = match &arg.access_level {
-            Some(v) => Level::parse(ROUTE, Some(v))?,
-            None => return Err(Failure::bad_input(ROUTE, "access_level: missing")),
-        };
-        let file = file_of(inner, account, &arg.file)?;
-        let at = file_member(inner, account, &file, &arg.member)?;
-        let key = (account.to_string(), file);
-        inner.shares.files.get_mut(&key).expect("found")[at].level = level;
-        Ok(json!({"access_level": tag(level.tag())}))
-    })
+    call(
+        &s,
+        ROUTE,
+        &headers,
+        &body,
+        |inner, account, arg: FileMemberArg| {
+            let level = match &arg.access_level {
+                Some(v) => Level::parse(ROUTE, Some(v))?,
+                None => return Err(Failure::bad_input(ROUTE, "access_level: missing")),
+            };
+            let file = file_of(inner, account, &arg.file)?;
+            let at = file_member(inner, account, &file, &arg.member)?;
+            let key = (account.to_string(), file);
+            inner.shares.files.get_mut(&key).expect("found")[at].level = level;
+            Ok(json!({"access_level": tag(level.tag())}))
+        },
+    )
 }
 
 /// `sharing/remove_file_member_2`.
@@ -478,23 +501,29 @@ pub async fn remove_file_member(
     body: Bytes,
 ) -> Response {
     const ROUTE: &str = "sharing/remove_file_member_2";
-    call(&s, ROUTE, &headers, &body, |inner, account, arg: FileMemberArg| {
-        if arg.access_level.is_some() {
-            return Err(Failure::bad_input(ROUTE, "unknown field 'access_level'"));
-        }
-        let file = file_of(inner, account, &arg.file)?;
-        let at = match file_member(inner, account, &file, &arg.member) {
-            Ok(at) => at,
-            Err(_) => {
-                return Ok(
-                    json!({".tag": "member_error", "member_error": tag("no_explicit_access")}),
-                )
+    call(
+        &s,
+        ROUTE,
+        &headers,
+        &body,
+        |inner, account, arg: FileMemberArg| {
+            if arg.access_level.is_some() {
+                return Err(Failure::bad_input(ROUTE, "unknown field 'access_level'"));
             }
-        };
-        let key = (account.to_string(), file);
-        inner.shares.files.get_mut(&key).expect("found").remove(at);
-        Ok(json!({".tag": "success"}))
-    })
+            let file = file_of(inner, account, &arg.file)?;
+            let at = match file_member(inner, account, &file, &arg.member) {
+                Ok(at) => at,
+                Err(_) => {
+                    return Ok(
+                        json!({".tag": "member_error", "member_error": tag("no_explicit_access")}),
+                    )
+                }
+            };
+            let key = (account.to_string(), file);
+            inner.shares.files.get_mut(&key).expect("found").remove(at);
+            Ok(json!({".tag": "success"}))
+        },
+    )
 }
 
 // ---- folders ----
@@ -559,59 +588,69 @@ pub async fn share_folder(
     body: Bytes,
 ) -> Response {
     const ROUTE: &str = "sharing/share_folder";
-    call(&s, ROUTE, &headers, &body, |inner, account, arg: ShareFolderArg| {
-        let _ = (arg.acl_update_policy, arg.member_policy, arg.shared_link_policy);
-        let _ = (arg.viewer_info_policy, arg.access_inheritance, arg.actions);
-        let _ = arg.link_settings;
-        let bad_path = |what: &str| Failure::endpoint(nest("bad_path", tag(what)));
-        let (id, lower, folder) =
-            item(inner, account, &arg.path).ok_or_else(|| bad_path("invalid_path"))?;
-        if !folder {
-            return Err(bad_path("is_file"));
-        }
-        if let Some(share) = inner.shares.folder_share(account, &id) {
+    call(
+        &s,
+        ROUTE,
+        &headers,
+        &body,
+        |inner, account, arg: ShareFolderArg| {
+            let _ = (
+                arg.acl_update_policy,
+                arg.member_policy,
+                arg.shared_link_policy,
+            );
+            let _ = (arg.viewer_info_policy, arg.access_inheritance, arg.actions);
+            let _ = arg.link_settings;
+            let bad_path = |what: &str| Failure::endpoint(nest("bad_path", tag(what)));
+            let (id, lower, folder) =
+                item(inner, account, &arg.path).ok_or_else(|| bad_path("invalid_path"))?;
+            if !folder {
+                return Err(bad_path("is_file"));
+            }
+            if let Some(share) = inner.shares.folder_share(account, &id) {
+                let metadata = folder_metadata(inner, account, &share);
+                return Err(Failure::endpoint(nest(
+                    "bad_path",
+                    json!({".tag": "already_shared", "already_shared": metadata}),
+                )));
+            }
+            if share_around(inner, account, &lower).is_some() {
+                return Err(bad_path("inside_shared_folder"));
+            }
+            let below: Vec<String> = inner
+                .tree(account)
+                .children(&lower, true)
+                .iter()
+                .map(|i| i.id.clone())
+                .collect();
+            if below
+                .iter()
+                .any(|id| inner.shares.folder_share(account, id).is_some())
+            {
+                return Err(bad_path("contains_shared_folder"));
+            }
+            let share = inner.shares.fresh().to_string();
+            inner.shares.folders.insert(
+                share.clone(),
+                SharedFolder {
+                    owner: account.to_string(),
+                    folder_id: id,
+                    members: Vec::new(),
+                },
+            );
             let metadata = folder_metadata(inner, account, &share);
-            return Err(Failure::endpoint(nest(
-                "bad_path",
-                json!({".tag": "already_shared", "already_shared": metadata}),
-            )));
-        }
-        if share_around(inner, account, &lower).is_some() {
-            return Err(bad_path("inside_shared_folder"));
-        }
-        let below: Vec<String> = inner
-            .tree(account)
-            .children(&lower, true)
-            .iter()
-            .map(|i| i.id.clone())
-            .collect();
-        if below
-            .iter()
-            .any(|id| inner.shares.folder_share(account, id).is_some())
-        {
-            return Err(bad_path("contains_shared_folder"));
-        }
-        let share = inner.shares.fresh().to_string();
-        inner.shares.folders.insert(
-            share.clone(),
-            SharedFolder {
-                owner: account.to_string(),
-                folder_id: id,
-                members: Vec::new(),
-            },
-        );
-        let metadata = folder_metadata(inner, account, &share);
-        if arg.force_async {
-            let job = format!("dbjid:{}", inner.shares.fresh());
-            let mut done = metadata;
-            done[".tag"] = "complete".into();
-            inner.shares.jobs.insert(job.clone(), done);
-            return Ok(json!({".tag": "async_job_id", "async_job_id": job}));
-        }
-        let mut complete = metadata;
-        complete[".tag"] = "complete".into();
-        Ok(complete)
-    })
+            if arg.force_async {
+                let job = format!("dbjid:{}", inner.shares.fresh());
+                let mut done = metadata;
+                done[".tag"] = "complete".into();
+                inner.shares.jobs.insert(job.clone(), done);
+                return Ok(json!({".tag": "async_job_id", "async_job_id": job}));
+            }
+            let mut complete = metadata;
+            complete[".tag"] = "complete".into();
+            Ok(complete)
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -680,38 +719,44 @@ pub async fn add_folder_member(
     body: Bytes,
 ) -> Response {
     const ROUTE: &str = "sharing/add_folder_member";
-    call(&s, ROUTE, &headers, &body, |inner, account, arg: AddFolderMemberArg| {
-        let _ = (arg.quiet, arg.custom_message);
-        shared(inner, account, &arg.shared_folder_id)?;
-        let mut added = Vec::new();
-        for add in &arg.members {
-            let level = Level::parse(ROUTE, add.get("access_level"))?;
-            let bad = |what: &str| Failure::endpoint(nest("bad_member", tag(what)));
-            let who = member_of(inner, &add["member"]).ok_or_else(|| {
-                if add["member"][".tag"] == "dropbox_id" {
-                    bad("invalid_dropbox_id")
-                } else {
-                    bad("invalid_email")
+    call(
+        &s,
+        ROUTE,
+        &headers,
+        &body,
+        |inner, account, arg: AddFolderMemberArg| {
+            let _ = (arg.quiet, arg.custom_message);
+            shared(inner, account, &arg.shared_folder_id)?;
+            let mut added = Vec::new();
+            for add in &arg.members {
+                let level = Level::parse(ROUTE, add.get("access_level"))?;
+                let bad = |what: &str| Failure::endpoint(nest("bad_member", tag(what)));
+                let who = member_of(inner, &add["member"]).ok_or_else(|| {
+                    if add["member"][".tag"] == "dropbox_id" {
+                        bad("invalid_dropbox_id")
+                    } else {
+                        bad("invalid_email")
+                    }
+                })?;
+                if who == Who::User(account.to_string()) {
+                    return Err(bad("invalid_email"));
                 }
-            })?;
-            if who == Who::User(account.to_string()) {
-                return Err(bad("invalid_email"));
+                added.push(Member { who, level });
             }
-            added.push(Member { who, level });
-        }
-        let folder = inner
-            .shares
-            .folders
-            .get_mut(&arg.shared_folder_id)
-            .expect("checked");
-        for member in added {
-            match folder.members.iter_mut().find(|m| m.who == member.who) {
-                Some(m) => m.level = member.level,
-                None => folder.members.push(member),
+            let folder = inner
+                .shares
+                .folders
+                .get_mut(&arg.shared_folder_id)
+                .expect("checked");
+            for member in added {
+                match folder.members.iter_mut().find(|m| m.who == member.who) {
+                    Some(m) => m.level = member.level,
+                    None => folder.members.push(member),
+                }
             }
-        }
-        Ok(Value::Null)
-    })
+            Ok(Value::Null)
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -726,9 +771,14 @@ pub struct ListFolderMembersArg {
 
 fn folder_page(inner: &Inner, share: &str, offset: usize, limit: usize) -> Value {
     let folder = &inner.shares.folders[share];
-    members_page(inner, &folder.owner, &folder.members, offset, limit, |next| {
-        cursor("folder", share, next, limit)
-    })
+    members_page(
+        inner,
+        &folder.owner,
+        &folder.members,
+        offset,
+        limit,
+        |next| cursor("folder", share, next, limit),
+    )
 }
 
 /// `sharing/list_folder_members`.
@@ -738,12 +788,18 @@ pub async fn list_folder_members(
     body: Bytes,
 ) -> Response {
     const ROUTE: &str = "sharing/list_folder_members";
-    call(&s, ROUTE, &headers, &body, |inner, account, arg: ListFolderMembersArg| {
-        let _ = arg.actions;
-        let limit = limit_of(ROUTE, arg.limit, 1000, 1000)?;
-        shared(inner, account, &arg.shared_folder_id)?;
-        Ok(folder_page(inner, &arg.shared_folder_id, 0, limit))
-    })
+    call(
+        &s,
+        ROUTE,
+        &headers,
+        &body,
+        |inner, account, arg: ListFolderMembersArg| {
+            let _ = arg.actions;
+            let limit = limit_of(ROUTE, arg.limit, 1000, 1000)?;
+            shared(inner, account, &arg.shared_folder_id)?;
+            Ok(folder_page(inner, &arg.shared_folder_id, 0, limit))
+        },
+    )
 }
 
 /// `sharing/list_folder_members/continue`.
@@ -753,11 +809,17 @@ pub async fn list_folder_members_continue(
     body: Bytes,
 ) -> Response {
     const ROUTE: &str = "sharing/list_folder_members/continue";
-    call(&s, ROUTE, &headers, &body, |inner, account, arg: ContinueArg| {
-        let (share, offset, limit) = parse_cursor(ROUTE, &arg.cursor, "folder")?;
-        shared(inner, account, &share)?;
-        Ok(folder_page(inner, &share, offset, limit))
-    })
+    call(
+        &s,
+        ROUTE,
+        &headers,
+        &body,
+        |inner, account, arg: ContinueArg| {
+            let (share, offset, limit) = parse_cursor(ROUTE, &arg.cursor, "folder")?;
+            shared(inner, account, &share)?;
+            Ok(folder_page(inner, &share, offset, limit))
+        },
+    )
 }
 
 #[derive(Deserialize)]
@@ -799,25 +861,31 @@ pub async fn update_folder_member(
     body: Bytes,
 ) -> Response {
     const ROUTE: &str = "sharing/update_folder_member";
-    call(&s, ROUTE, &headers, &body, |inner, account, arg: FolderMemberArg| {
-        if arg.leave_a_copy.is_some() {
-            return Err(Failure::bad_input(ROUTE, "unknown field 'leave_a_copy'"));
-        }
-        let level = match &arg.access_level {
-            Some(v) => Level::parse(ROUTE, Some(v))?,
-            None => return Err(Failure::bad_input(ROUTE, "access_level: missing")),
-        };
-        shared(inner, account, &arg.shared_folder_id)?;
-        let at = folder_member(inner, account, &arg.shared_folder_id, &arg.member)?
-            .ok_or_else(|| Failure::endpoint(tag("no_permission")))?;
-        let folder = inner
-            .shares
-            .folders
-            .get_mut(&arg.shared_folder_id)
-            .expect("checked");
-        folder.members[at].level = level;
-        Ok(json!({"access_level": tag(level.tag())}))
-    })
+    call(
+        &s,
+        ROUTE,
+        &headers,
+        &body,
+        |inner, account, arg: FolderMemberArg| {
+            if arg.leave_a_copy.is_some() {
+                return Err(Failure::bad_input(ROUTE, "unknown field 'leave_a_copy'"));
+            }
+            let level = match &arg.access_level {
+                Some(v) => Level::parse(ROUTE, Some(v))?,
+                None => return Err(Failure::bad_input(ROUTE, "access_level: missing")),
+            };
+            shared(inner, account, &arg.shared_folder_id)?;
+            let at = folder_member(inner, account, &arg.shared_folder_id, &arg.member)?
+                .ok_or_else(|| Failure::endpoint(tag("no_permission")))?;
+            let folder = inner
+                .shares
+                .folders
+                .get_mut(&arg.shared_folder_id)
+                .expect("checked");
+            folder.members[at].level = level;
+            Ok(json!({"access_level": tag(level.tag())}))
+        },
+    )
 }
 
 /// `sharing/remove_folder_member`: always an async job.
@@ -827,26 +895,35 @@ pub async fn remove_folder_member(
     body: Bytes,
 ) -> Response {
     const ROUTE: &str = "sharing/remove_folder_member";
-    call(&s, ROUTE, &headers, &body, |inner, account, arg: FolderMemberArg| {
-        if arg.access_level.is_some() {
-            return Err(Failure::bad_input(ROUTE, "unknown field 'access_level'"));
-        }
-        if arg.leave_a_copy.is_none() {
-            return Err(Failure::bad_input(ROUTE, "missing field 'leave_a_copy'"));
-        }
-        shared(inner, account, &arg.shared_folder_id)?;
-        let at = folder_member(inner, account, &arg.shared_folder_id, &arg.member)?
-            .ok_or_else(|| Failure::endpoint(tag("folder_owner")))?;
-        let folder = inner
-            .shares
-            .folders
-            .get_mut(&arg.shared_folder_id)
-            .expect("checked");
-        folder.members.remove(at);
-        let job = format!("dbjid:{}", inner.shares.fresh());
-        inner.shares.jobs.insert(job.clone(), json!({".tag": "complete"}));
-        Ok(json!({".tag": "async_job_id", "async_job_id": job}))
-    })
+    call(
+        &s,
+        ROUTE,
+        &headers,
+        &body,
+        |inner, account, arg: FolderMemberArg| {
+            if arg.access_level.is_some() {
+                return Err(Failure::bad_input(ROUTE, "unknown field 'access_level'"));
+            }
+            if arg.leave_a_copy.is_none() {
+                return Err(Failure::bad_input(ROUTE, "missing field 'leave_a_copy'"));
+            }
+            shared(inner, account, &arg.shared_folder_id)?;
+            let at = folder_member(inner, account, &arg.shared_folder_id, &arg.member)?
+                .ok_or_else(|| Failure::endpoint(tag("folder_owner")))?;
+            let folder = inner
+                .shares
+                .folders
+                .get_mut(&arg.shared_folder_id)
+                .expect("checked");
+            folder.members.remove(at);
+            let job = format!("dbjid:{}", inner.shares.fresh());
+            inner
+                .shares
+                .jobs
+                .insert(job.clone(), json!({".tag": "complete"}));
+            Ok(json!({".tag": "async_job_id", "async_job_id": job}))
+        },
+    )
 }
 
 /// The members of the item at `path` (`/a/b`, any case) of `account`, owner first, as
