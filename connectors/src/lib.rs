@@ -191,17 +191,25 @@ pub trait Storage: Send + Sync {
         ))
     }
 
+    /// The service's sharing permissions, where it has them (`None`, the default: it has
+    /// none).
+    fn sharing(&self) -> Option<&dyn sharing::Sharing> {
+        None
+    }
+
     /// Who has access to `item` (an existing file or folder), after applying `change`
-    /// when there is one (see [`sharing::apply`]). Services without sharing answer 501.
+    /// when there is one ([`sharing::apply`]); 501 on services without sharing.
     async fn permissions(
         &self,
         item: &Entry,
         change: Option<&Change>,
     ) -> Result<Vec<Permission>, ApiError> {
-        let _ = (item, change);
-        Err(ApiError::not_implemented(
-            "This service keeps no sharing permissions (Google Drive, OneDrive, Dropbox and Box do).",
-        ))
+        match self.sharing() {
+            Some(sharing) => sharing::apply(sharing, item, change).await,
+            None => Err(ApiError::not_implemented(
+                "This service keeps no sharing permissions (Google Drive, OneDrive, Dropbox and Box do).",
+            )),
+        }
     }
 
     /// The key the collector tracks an item by: the service's own id where it has one

@@ -156,6 +156,35 @@ pub fn unsupported(service: &str, what: impl std::fmt::Display) -> ApiError {
     ApiError::invalid_parameters(format!("{service} cannot share {what}."))
 }
 
+/// The check of a role: `mapped` is the service's own name for `role`, if it has one.
+pub fn known_role(service: &str, role: Role, mapped: Option<&str>) -> Result<(), ApiError> {
+    match mapped {
+        Some(_) => Ok(()),
+        None => Err(unsupported(
+            service,
+            format_args!("with the {} role", role.as_str()),
+        )),
+    }
+}
+
+/// The check of a grantee on services that share only with people, by e-mail address
+/// (Dropbox, Box): groups (`groups` says why not), domains and anyone (a link, made with
+/// the Links API) are refused.
+pub fn people_only(service: &str, grantee: &Grantee, groups: &str) -> Result<(), ApiError> {
+    match grantee {
+        Grantee::User { .. } => Ok(()),
+        Grantee::Group { .. } => Err(unsupported(
+            service,
+            format_args!("with a group by e-mail address ({groups})"),
+        )),
+        Grantee::Domain { .. } => Err(unsupported(service, "with a domain")),
+        Grantee::Anyone => Err(unsupported(
+            service,
+            "with anyone this way (make a link with the Links API)",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;

@@ -49,191 +49,111 @@ fn change(body: &Bytes, replace: bool) -> Result<Change, ApiError> {
     Change::parse(&value, replace)
 }
 
-/// `GET /v1/accounts/{acct}/storage/files/{id}/permissions`.
-#[utoipa::path(
-    get,
-    path = "/accounts/{acct}/storage/files/{id}/permissions",
-    tag = "storage",
-    summary = "Get a file's permissions",
-    operation_id = "files_permissions_get",
-    params(
-        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
-        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
-    ),
-    responses(
-        (status = 200, description = "`{\"permissions\": [{id, email, name, role, type}]}`, the owner's included.", body = crate::contract::JsonObject),
-        crate::contract::ServiceErrors,
-    ),
-    security(("bearer" = []), ("api_key" = [])),
-)]
-pub async fn get_file(
-    State(state): State<AppState>,
-    caller: AppCaller,
-    Path(ids): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    permissions(&state, &caller, ids, ItemKind::File, None).await
+/// The three handlers of one kind of item (`$path` its route; operation ids, summaries
+/// and handler names given whole, as the OpenAPI attributes take only literals).
+macro_rules! permission_routes {
+    (
+        $kind:expr, $path:tt,
+        $get:ident $get_id:tt $get_summary:tt,
+        $put:ident $put_id:tt $put_summary:tt,
+        $patch:ident $patch_id:tt $patch_summary:tt $(,)?
+    ) => {
+        #[doc = concat!("`GET /v1", $path, "`: who has access.")]
+        #[utoipa::path(
+            get,
+            path = $path,
+            tag = "storage",
+            summary = $get_summary,
+            operation_id = $get_id,
+            params(
+                ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+                ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+            ),
+            responses(
+                (status = 200, description = "`{\"permissions\": [{id, email, name, role, type}]}`, the owner's included.", body = crate::contract::JsonObject),
+                crate::contract::ServiceErrors,
+            ),
+            security(("bearer" = []), ("api_key" = [])),
+        )]
+        pub async fn $get(
+            State(state): State<AppState>,
+            caller: AppCaller,
+            Path(ids): Path<(String, String)>,
+        ) -> Result<Json<Value>, ApiError> {
+            permissions(&state, &caller, ids, $kind, None).await
+        }
+
+        #[doc = concat!("`PUT /v1", $path, "`: replaces them (the owner's stays).")]
+        #[utoipa::path(
+            put,
+            path = $path,
+            tag = "storage",
+            summary = $put_summary,
+            operation_id = $put_id,
+            params(
+                ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+                ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+            ),
+            request_body(content = crate::contract::JsonObject, content_type = "application/json", description = "A list of `{type, role, email | domain | id}`; everyone else but the owner loses access."),
+            responses(
+                (status = 200, description = "The permissions now, the owner's included.", body = crate::contract::JsonObject),
+                crate::contract::ServiceErrors,
+            ),
+            security(("bearer" = []), ("api_key" = [])),
+        )]
+        pub async fn $put(
+            State(state): State<AppState>,
+            caller: AppCaller,
+            Path(ids): Path<(String, String)>,
+            body: Bytes,
+        ) -> Result<Json<Value>, ApiError> {
+            permissions(&state, &caller, ids, $kind, Some(change(&body, true)?)).await
+        }
+
+        #[doc = concat!("`PATCH /v1", $path, "`: grants and changes roles.")]
+        #[utoipa::path(
+            patch,
+            path = $path,
+            tag = "storage",
+            summary = $patch_summary,
+            operation_id = $patch_id,
+            params(
+                ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
+                ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
+            ),
+            request_body(content = crate::contract::JsonObject, content_type = "application/json", description = "A list of `{type, role, email | domain | id}` to grant or change."),
+            responses(
+                (status = 200, description = "The permissions now, the owner's included.", body = crate::contract::JsonObject),
+                crate::contract::ServiceErrors,
+            ),
+            security(("bearer" = []), ("api_key" = [])),
+        )]
+        pub async fn $patch(
+            State(state): State<AppState>,
+            caller: AppCaller,
+            Path(ids): Path<(String, String)>,
+            body: Bytes,
+        ) -> Result<Json<Value>, ApiError> {
+            permissions(&state, &caller, ids, $kind, Some(change(&body, false)?)).await
+        }
+    };
 }
 
-/// `PUT /v1/accounts/{acct}/storage/files/{id}/permissions`: replaces them (the owner's stays).
-#[utoipa::path(
-    put,
-    path = "/accounts/{acct}/storage/files/{id}/permissions",
-    tag = "storage",
-    summary = "Replace a file's permissions",
-    operation_id = "files_permissions_put",
-    params(
-        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
-        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
-    ),
-    request_body(content = crate::contract::JsonObject, content_type = "application/json", description = "A list of `{type, role, email | domain | id}`; everyone else but the owner loses access."),
-    responses(
-        (status = 200, description = "The permissions now, the owner's included.", body = crate::contract::JsonObject),
-        crate::contract::ServiceErrors,
-    ),
-    security(("bearer" = []), ("api_key" = [])),
-)]
-pub async fn put_file(
-    State(state): State<AppState>,
-    caller: AppCaller,
-    Path(ids): Path<(String, String)>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    permissions(
-        &state,
-        &caller,
-        ids,
-        ItemKind::File,
-        Some(change(&body, true)?),
-    )
-    .await
-}
+permission_routes!(
+    ItemKind::File,
+    "/accounts/{acct}/storage/files/{id}/permissions",
+    get_file "files_permissions_get" "Get a file's permissions",
+    put_file "files_permissions_put" "Replace a file's permissions",
+    patch_file "files_permissions_patch" "Add or update a file's permissions",
+);
 
-/// `PATCH /v1/accounts/{acct}/storage/files/{id}/permissions`: grants and changes roles.
-#[utoipa::path(
-    patch,
-    path = "/accounts/{acct}/storage/files/{id}/permissions",
-    tag = "storage",
-    summary = "Add or update a file's permissions",
-    operation_id = "files_permissions_patch",
-    params(
-        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
-        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
-    ),
-    request_body(content = crate::contract::JsonObject, content_type = "application/json", description = "A list of `{type, role, email | domain | id}` to grant or change."),
-    responses(
-        (status = 200, description = "The permissions now, the owner's included.", body = crate::contract::JsonObject),
-        crate::contract::ServiceErrors,
-    ),
-    security(("bearer" = []), ("api_key" = [])),
-)]
-pub async fn patch_file(
-    State(state): State<AppState>,
-    caller: AppCaller,
-    Path(ids): Path<(String, String)>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    permissions(
-        &state,
-        &caller,
-        ids,
-        ItemKind::File,
-        Some(change(&body, false)?),
-    )
-    .await
-}
-
-/// `GET /v1/accounts/{acct}/storage/folders/{id}/permissions`.
-#[utoipa::path(
-    get,
-    path = "/accounts/{acct}/storage/folders/{id}/permissions",
-    tag = "storage",
-    summary = "Get a folder's permissions",
-    operation_id = "folders_permissions_get",
-    params(
-        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
-        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
-    ),
-    responses(
-        (status = 200, description = "`{\"permissions\": [{id, email, name, role, type}]}`, the owner's included.", body = crate::contract::JsonObject),
-        crate::contract::ServiceErrors,
-    ),
-    security(("bearer" = []), ("api_key" = [])),
-)]
-pub async fn get_folder(
-    State(state): State<AppState>,
-    caller: AppCaller,
-    Path(ids): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    permissions(&state, &caller, ids, ItemKind::Folder, None).await
-}
-
-/// `PUT /v1/accounts/{acct}/storage/folders/{id}/permissions`: replaces them (the owner's stays).
-#[utoipa::path(
-    put,
-    path = "/accounts/{acct}/storage/folders/{id}/permissions",
-    tag = "storage",
-    summary = "Replace a folder's permissions",
-    operation_id = "folders_permissions_put",
-    params(
-        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
-        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
-    ),
-    request_body(content = crate::contract::JsonObject, content_type = "application/json", description = "A list of `{type, role, email | domain | id}`; everyone else but the owner loses access."),
-    responses(
-        (status = 200, description = "The permissions now, the owner's included.", body = crate::contract::JsonObject),
-        crate::contract::ServiceErrors,
-    ),
-    security(("bearer" = []), ("api_key" = [])),
-)]
-pub async fn put_folder(
-    State(state): State<AppState>,
-    caller: AppCaller,
-    Path(ids): Path<(String, String)>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    permissions(
-        &state,
-        &caller,
-        ids,
-        ItemKind::Folder,
-        Some(change(&body, true)?),
-    )
-    .await
-}
-
-/// `PATCH /v1/accounts/{acct}/storage/folders/{id}/permissions`: grants and changes roles.
-#[utoipa::path(
-    patch,
-    path = "/accounts/{acct}/storage/folders/{id}/permissions",
-    tag = "storage",
-    summary = "Add or update a folder's permissions",
-    operation_id = "folders_permissions_patch",
-    params(
-        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
-        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
-    ),
-    request_body(content = crate::contract::JsonObject, content_type = "application/json", description = "A list of `{type, role, email | domain | id}` to grant or change."),
-    responses(
-        (status = 200, description = "The permissions now, the owner's included.", body = crate::contract::JsonObject),
-        crate::contract::ServiceErrors,
-    ),
-    security(("bearer" = []), ("api_key" = [])),
-)]
-pub async fn patch_folder(
-    State(state): State<AppState>,
-    caller: AppCaller,
-    Path(ids): Path<(String, String)>,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    permissions(
-        &state,
-        &caller,
-        ids,
-        ItemKind::Folder,
-        Some(change(&body, false)?),
-    )
-    .await
-}
+permission_routes!(
+    ItemKind::Folder,
+    "/accounts/{acct}/storage/folders/{id}/permissions",
+    get_folder "folders_permissions_get" "Get a folder's permissions",
+    put_folder "folders_permissions_put" "Replace a folder's permissions",
+    patch_folder "folders_permissions_patch" "Add or update a folder's permissions",
+);
 
 #[cfg(test)]
 mod tests {

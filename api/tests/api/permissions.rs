@@ -75,6 +75,19 @@ async fn items(a: &Caller) -> (String, String) {
     (folder, file["id"].as_str().unwrap().to_string())
 }
 
+/// `GET url` at a node emulator, as its user.
+async fn at_mock(url: String) -> Value {
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth("valid-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The service's id of an item (its `raw_id`).
 async fn raw_id(a: &Caller, route: &str, id: &str) -> String {
     a.get_json(&format!("{STORAGE}/{route}/{id}")).await["raw_id"]
@@ -253,15 +266,8 @@ async fn gdrive_permissions() {
         walk(&a, route, id, "mock@example.com", |expected| {
             let (endpoint, drive_id) = (endpoint.clone(), drive_id.clone());
             async move {
-                let at_drive: Value = reqwest::Client::new()
-                    .get(format!("{endpoint}/drive/v3/files/{drive_id}/permissions"))
-                    .bearer_auth("valid-token")
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let at_drive =
+                    at_mock(format!("{endpoint}/drive/v3/files/{drive_id}/permissions")).await;
                 let mut held: Vec<(String, String)> = at_drive["permissions"]
                     .as_array()
                     .unwrap()
@@ -334,17 +340,10 @@ async fn onedrive_permissions() {
         walk(&a, route, id, "mock.user@example.com", |expected| {
             let (endpoint, graph_id) = (endpoint.clone(), graph_id.clone());
             async move {
-                let at_graph: Value = reqwest::Client::new()
-                    .get(format!(
-                        "{endpoint}/v1.0/me/drive/items/{graph_id}/permissions"
-                    ))
-                    .bearer_auth("valid-token")
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let at_graph = at_mock(format!(
+                    "{endpoint}/v1.0/me/drive/items/{graph_id}/permissions"
+                ))
+                .await;
                 let mut held: Vec<(String, String)> = at_graph["value"]
                     .as_array()
                     .unwrap()

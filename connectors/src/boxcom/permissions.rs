@@ -20,7 +20,7 @@ use cloudbridge_shared::{
 use serde_json::{json, Value};
 
 use super::{paths::plural, wire, BoxStore, ROOT};
-use crate::sharing::{unsupported, Sharing};
+use crate::sharing::{known_role, people_only, Sharing};
 
 /// Collaborations asked for per page.
 const LIMIT: usize = 100;
@@ -154,29 +154,8 @@ impl Sharing for BoxStore {
     }
 
     fn check(&self, _: &Entry, grantee: &Grantee, role: Role) -> Result<(), ApiError> {
-        match grantee {
-            Grantee::User { .. } => {}
-            Grantee::Group { .. } => {
-                return Err(unsupported(
-                    SERVICE,
-                    "with a group by e-mail address (it names groups by id)",
-                ))
-            }
-            Grantee::Domain { .. } => return Err(unsupported(SERVICE, "with a domain")),
-            Grantee::Anyone => {
-                return Err(unsupported(
-                    SERVICE,
-                    "with anyone this way (make a link with the Links API)",
-                ))
-            }
-        }
-        match box_role(role) {
-            Some(_) => Ok(()),
-            None => Err(unsupported(
-                SERVICE,
-                format_args!("with the {} role", role.as_str()),
-            )),
-        }
+        people_only(SERVICE, grantee, "it names groups by id")?;
+        known_role(SERVICE, role, box_role(role))
     }
 
     async fn list(&self, item: &Entry) -> Result<Vec<Permission>, ApiError> {
@@ -227,10 +206,8 @@ impl Sharing for BoxStore {
     }
 
     async fn update(&self, _: &Entry, existing: &Permission, role: Role) -> Result<(), ApiError> {
-        let Some(role) = box_role(role) else {
-            return Err(unsupported(SERVICE, role.as_str()));
-        };
-        let body = json!({ "role": role });
+        known_role(SERVICE, role, box_role(role))?;
+        let body = json!({ "role": box_role(role) });
         self.collaboration(
             reqwest::Method::PUT,
             &format!("/{}", existing.id),

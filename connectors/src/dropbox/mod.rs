@@ -20,7 +20,6 @@
 use async_trait::async_trait;
 use cloudbridge_shared::{
     config::ProviderSettings,
-    permissions::{Change as SharingChange, Permission},
     protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath, ItemRef,
@@ -244,12 +243,8 @@ impl Storage for DropboxStore {
         Ok(())
     }
 
-    async fn permissions(
-        &self,
-        item: &Entry,
-        change: Option<&SharingChange>,
-    ) -> Result<Vec<Permission>, ApiError> {
-        crate::sharing::apply(self, item, change).await
+    fn sharing(&self) -> Option<&dyn crate::sharing::Sharing> {
+        Some(self)
     }
 
     async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {

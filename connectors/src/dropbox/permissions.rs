@@ -20,7 +20,7 @@ use cloudbridge_shared::{
 use serde_json::{json, Value};
 
 use super::{client::Error, DropboxStore};
-use crate::sharing::{unsupported, Sharing};
+use crate::sharing::{known_role, people_only, Sharing};
 
 /// Members asked for per page.
 const LIMIT: u32 = 300;
@@ -279,29 +279,8 @@ impl Sharing for DropboxStore {
     }
 
     fn check(&self, _: &Entry, grantee: &Grantee, role: Role) -> Result<(), ApiError> {
-        match grantee {
-            Grantee::User { .. } => {}
-            Grantee::Group { .. } => {
-                return Err(unsupported(
-                    SERVICE,
-                    "with a group by e-mail address (it shares with people)",
-                ))
-            }
-            Grantee::Domain { .. } => return Err(unsupported(SERVICE, "with a domain")),
-            Grantee::Anyone => {
-                return Err(unsupported(
-                    SERVICE,
-                    "with anyone this way (make a link with the Links API)",
-                ))
-            }
-        }
-        match access_level(role) {
-            Some(_) => Ok(()),
-            None => Err(unsupported(
-                SERVICE,
-                format_args!("with the {} role", role.as_str()),
-            )),
-        }
+        people_only(SERVICE, grantee, "it shares with people")?;
+        known_role(SERVICE, role, access_level(role))
     }
 
     async fn list(&self, item: &Entry) -> Result<Vec<Permission>, ApiError> {
@@ -360,9 +339,7 @@ impl Sharing for DropboxStore {
         existing: &Permission,
         role: Role,
     ) -> Result<(), ApiError> {
-        let Some(level) = access_level(role) else {
-            return Err(unsupported(SERVICE, role.as_str()));
-        };
+        known_role(SERVICE, role, access_level(role))?;
         let (route, mut arg) = match self.scope(item).await? {
             Scope::File(file) => ("sharing/update_file_member", json!({ "file": file })),
             Scope::Shared(shared) => (
@@ -372,7 +349,7 @@ impl Sharing for DropboxStore {
             Scope::Inside(_) | Scope::Unshared(_) => return Err(inside_shared("change them")),
         };
         arg["member"] = selector(existing);
-        arg["access_level"] = json!({ ".tag": level });
+        arg["access_level"] = json!({ ".tag": access_level(role) });
         self.client.rpc(route, &arg).await.map_err(access)?;
         Ok(())
     }

@@ -16,7 +16,7 @@ use cloudbridge_shared::{
 use serde_json::{json, Value};
 
 use super::DriveStore;
-use crate::sharing::{unsupported, Sharing};
+use crate::sharing::{known_role, Sharing};
 
 /// The fields of a permission the connector reads.
 const FIELDS: &str =
@@ -83,13 +83,7 @@ impl Sharing for DriveStore {
     }
 
     fn check(&self, _: &Entry, _: &Grantee, role: Role) -> Result<(), ApiError> {
-        match drive_role(role) {
-            Some(_) => Ok(()),
-            None => Err(unsupported(
-                self.service(),
-                "with the previewer role (its least is reader)",
-            )),
-        }
+        known_role(self.service(), role, drive_role(role))
     }
 
     async fn list(&self, item: &Entry) -> Result<Vec<Permission>, ApiError> {

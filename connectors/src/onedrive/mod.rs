@@ -21,7 +21,6 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use cloudbridge_shared::{
     config::ProviderSettings,
-    permissions::{Change, Permission},
     protocol::{AccountRef, TransferPlan},
     storage::{Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath, ItemRef,
@@ -232,12 +231,8 @@ impl Storage for OneDrive {
         graph::id_of(&drive).map(drop)
     }
 
-    async fn permissions(
-        &self,
-        item: &Entry,
-        change: Option<&Change>,
-    ) -> Result<Vec<Permission>, ApiError> {
-        crate::sharing::apply(self, item, change).await
+    fn sharing(&self) -> Option<&dyn crate::sharing::Sharing> {
+        Some(self)
     }
 
     async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {

@@ -19,7 +19,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::OneDrive;
-use crate::sharing::{unsupported, Sharing};
+use crate::sharing::{known_role, unsupported, Sharing};
 
 /// Graph's id of an entry (`root` for the root folder).
 fn graph_id(item: &Entry) -> &str {
@@ -130,13 +130,7 @@ impl Sharing for OneDrive {
             }
             Grantee::Domain { .. } => return Err(unsupported(self.service(), "with a domain")),
         }
-        match graph_role(role) {
-            Some(_) => Ok(()),
-            None => Err(unsupported(
-                self.service(),
-                format_args!("with the {} role (only writer and reader)", role.as_str()),
-            )),
-        }
+        known_role(self.service(), role, graph_role(role))
     }
 
     async fn list(&self, item: &Entry) -> Result<Vec<Permission>, ApiError> {
@@ -197,14 +191,12 @@ impl Sharing for OneDrive {
             self.revoke(item, existing).await?;
             return self.grant(item, &Grantee::Anyone, role).await;
         }
-        let Some(role) = graph_role(role) else {
-            return Err(unsupported(self.service(), role.as_str()));
-        };
+        known_role(self.service(), role, graph_role(role))?;
         let url = self.graph.item(
             graph_id(item),
             &format!("/permissions/{}", super::graph::segment(&existing.id)),
         );
-        let body = json!({ "roles": [role] });
+        let body = json!({ "roles": [graph_role(role)] });
         self.graph
             .call(Method::PATCH, &url, Some(&body))
             .await

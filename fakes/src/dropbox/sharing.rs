@@ -57,6 +57,14 @@ impl Level {
         }
     }
 
+    /// Parses an `AccessLevel` argument that must be given.
+    fn required(route: &str, v: Option<&Value>) -> Result<Level, Failure> {
+        match v {
+            Some(v) => Level::parse(route, Some(v)),
+            None => Err(Failure::bad_input(route, "access_level: missing")),
+        }
+    }
+
     /// Parses an `AccessLevel` argument that may be given (`owner` cannot).
     fn parse(route: &str, v: Option<&Value>) -> Result<Level, Failure> {
         let Some(v) = v else {
@@ -481,10 +489,7 @@ pub async fn update_file_member(
         &headers,
         &body,
         |inner, account, arg: FileMemberArg| {
-            let level = match &arg.access_level {
-                Some(v) => Level::parse(ROUTE, Some(v))?,
-                None => return Err(Failure::bad_input(ROUTE, "access_level: missing")),
-            };
+            let level = Level::required(ROUTE, arg.access_level.as_ref())?;
             let file = file_of(inner, account, &arg.file)?;
             let at = file_member(inner, account, &file, &arg.member)?;
             let key = (account.to_string(), file);
@@ -870,10 +875,7 @@ pub async fn update_folder_member(
             if arg.leave_a_copy.is_some() {
                 return Err(Failure::bad_input(ROUTE, "unknown field 'leave_a_copy'"));
             }
-            let level = match &arg.access_level {
-                Some(v) => Level::parse(ROUTE, Some(v))?,
-                None => return Err(Failure::bad_input(ROUTE, "access_level: missing")),
-            };
+            let level = Level::required(ROUTE, arg.access_level.as_ref())?;
             shared(inner, account, &arg.shared_folder_id)?;
             let at = folder_member(inner, account, &arg.shared_folder_id, &arg.member)?
                 .ok_or_else(|| Failure::endpoint(tag("no_permission")))?;
