@@ -478,6 +478,85 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn collaborations_are_made_listed_changed_and_removed_as_box_documents() {
+        let config = Config {
+            people: vec![User {
+                id: "77".into(),
+                name: "Ann".into(),
+                login: "ann@example.com".into(),
+            }],
+            ..Config::default()
+        };
+        let app = router(Arc::new(Shared::new(config, "http://box.test".into())));
+        let folder = json!({"name": "Team", "parent": {"id": "0"}});
+        let (_, made) = call(&app, "POST", "/2.0/folders", Some(folder)).await;
+        let id = made["id"].as_str().unwrap().to_string();
+        let collaborate = |login: &str, role: &str| {
+            json!({"item": {"type": "folder", "id": id}, "role": role,
+                   "accessible_by": {"type": "user", "login": login}})
+        };
+        let (status, ann) = call(
+            &app,
+            "POST",
+            "/2.0/collaborations",
+            Some(collaborate("Ann@example.com", "editor")),
+        )
+        .await;
+        assert_eq!(
+            (status, ann["status"].as_str()),
+            (201, Some("accepted")),
+            "{ann}"
+        );
+        assert_eq!(ann["accessible_by"]["id"], "77");
+        let (_, invited) = call(
+            &app,
+            "POST",
+            "/2.0/collaborations",
+            Some(collaborate("new@example.com", "viewer")),
+        )
+        .await;
+        assert_eq!(
+            (invited["status"].as_str(), invited["invite_email"].as_str()),
+            (Some("pending"), Some("new@example.com"))
+        );
+        assert!(invited["accessible_by"].is_null());
+        for (body, code) in [
+            (
+                collaborate("ann@example.com", "viewer"),
+                "user_already_collaborator",
+            ),
+            (
+                collaborate("tester@example.com", "viewer"),
+                "user_already_collaborator",
+            ),
+            (collaborate("bob@example.com", "owner"), "bad_request"),
+        ] {
+            let (status, e) = call(&app, "POST", "/2.0/collaborations", Some(body)).await;
+            assert_eq!((status, e["code"].as_str()), (400, Some(code)), "{e}");
+        }
+        let uri = format!("/2.0/folders/{id}/collaborations?limit=1");
+        let (_, page) = call(&app, "GET", &uri, None).await;
+        assert_eq!(page["entries"].as_array().unwrap().len(), 1);
+        let marker = page["next_marker"].as_str().unwrap();
+        let (_, rest) = call(&app, "GET", &format!("{uri}&marker={marker}"), None).await;
+        assert_eq!(rest["entries"][0]["invite_email"], "new@example.com");
+        assert!(rest["next_marker"].is_null());
+
+        let ann_uri = format!("/2.0/collaborations/{}", ann["id"].as_str().unwrap());
+        let (status, changed) =
+            call(&app, "PUT", &ann_uri, Some(json!({"role": "previewer"}))).await;
+        assert_eq!((status, changed["role"].as_str()), (200, Some("previewer")));
+        let (status, _) = call(&app, "PUT", &ann_uri, Some(json!({"role": "owner"}))).await;
+        assert_eq!(status, 403);
+        let (status, _) = call(&app, "DELETE", &ann_uri, None).await;
+        assert_eq!(status, 204);
+        let (status, _) = call(&app, "GET", &ann_uri, None).await;
+        assert_eq!(status, 404);
+        let (status, _) = call(&app, "GET", "/2.0/files/424242/collaborations", None).await;
+        assert_eq!(status, 404);
+    }
+
+    #[tokio::test]
     async fn item_changes_are_events_in_the_stream_and_the_trash_gives_back() {
         let app = app();
         let (status, now) = call(&app, "GET", "/2.0/events?stream_position=now", None).await;
