@@ -22,9 +22,9 @@ pub trait Sharing: Send + Sync {
     /// The service's name for messages (`Google Drive`).
     fn service(&self) -> &'static str;
 
-    /// Whether the service can give `grantee` the role `role` on `item`: a 400 naming
-    /// the service where it cannot.
-    fn check(&self, item: &Entry, grantee: &Grantee, role: Role) -> Result<(), ApiError>;
+    /// Whether the service can give `grantee` the role `role`: a 400 naming the service
+    /// where it cannot.
+    fn check(&self, grantee: &Grantee, role: Role) -> Result<(), ApiError>;
 
     /// Every permission of `item`, the owner's included.
     async fn list(&self, item: &Entry) -> Result<Vec<Permission>, ApiError>;
@@ -57,7 +57,7 @@ pub async fn apply(
     let Some(change) = change else {
         return Ok(current);
     };
-    let steps = plan(sharing, item, &current, change)?;
+    let steps = plan(sharing, &current, change)?;
     if steps.is_empty() {
         return Ok(current);
     }
@@ -79,7 +79,6 @@ pub async fn apply(
 /// The steps that take `current` to what `change` asks, every entry checked.
 fn plan<'a>(
     sharing: &dyn Sharing,
-    item: &Entry,
     current: &'a [Permission],
     change: &'a Change,
 ) -> Result<Vec<Step<'a>>, ApiError> {
@@ -109,7 +108,7 @@ fn plan<'a>(
                 }
                 if existing.role != grant.role {
                     if let Some(grantee) = grantee_of(existing) {
-                        sharing.check(item, &grantee, grant.role)?;
+                        sharing.check(&grantee, grant.role)?;
                     }
                     steps.push(Step::Update(existing, grant.role));
                 }
@@ -121,7 +120,7 @@ fn plan<'a>(
                         sharing.service()
                     )));
                 }
-                sharing.check(item, grantee, grant.role)?;
+                sharing.check(grantee, grant.role)?;
                 steps.push(Step::Grant(grantee, grant.role));
             }
             (None, Target::Id(_)) => unreachable!("an unknown id is refused above"),
@@ -220,7 +219,7 @@ mod tests {
         fn service(&self) -> &'static str {
             "Memory"
         }
-        fn check(&self, _: &Entry, grantee: &Grantee, _: Role) -> Result<(), ApiError> {
+        fn check(&self, grantee: &Grantee, _: Role) -> Result<(), ApiError> {
             match grantee {
                 Grantee::Domain { .. } => Err(unsupported("Memory", "with a domain")),
                 _ => Ok(()),

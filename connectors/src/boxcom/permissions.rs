@@ -153,7 +153,7 @@ impl Sharing for BoxStore {
         SERVICE
     }
 
-    fn check(&self, _: &Entry, grantee: &Grantee, role: Role) -> Result<(), ApiError> {
+    fn check(&self, grantee: &Grantee, role: Role) -> Result<(), ApiError> {
         people_only(SERVICE, grantee, "it names groups by id")?;
         known_role(SERVICE, role, box_role(role))
     }

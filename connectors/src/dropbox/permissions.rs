@@ -278,7 +278,7 @@ impl Sharing for DropboxStore {
         SERVICE
     }
 
-    fn check(&self, _: &Entry, grantee: &Grantee, role: Role) -> Result<(), ApiError> {
+    fn check(&self, grantee: &Grantee, role: Role) -> Result<(), ApiError> {
         people_only(SERVICE, grantee, "it shares with people")?;
         known_role(SERVICE, role, access_level(role))
     }

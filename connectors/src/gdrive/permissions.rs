@@ -82,7 +82,7 @@ impl Sharing for DriveStore {
         "Google Drive"
     }
 
-    fn check(&self, _: &Entry, _: &Grantee, role: Role) -> Result<(), ApiError> {
+    fn check(&self, _: &Grantee, role: Role) -> Result<(), ApiError> {
         known_role(self.service(), role, drive_role(role))
     }
 

@@ -119,7 +119,7 @@ impl Sharing for OneDrive {
         "OneDrive"
     }
 
-    fn check(&self, _: &Entry, grantee: &Grantee, role: Role) -> Result<(), ApiError> {
+    fn check(&self, grantee: &Grantee, role: Role) -> Result<(), ApiError> {
         match grantee {
             Grantee::User { .. } | Grantee::Anyone => {}
             Grantee::Group { .. } => {
