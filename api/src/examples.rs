@@ -230,6 +230,24 @@ fn token() -> Value {
     })
 }
 
+/// An item's permissions as the permissions routes answer them (the same type, rendered
+/// the same way).
+fn permissions() -> Value {
+    use cloudbridge_shared::permissions::{GranteeKind, Permission, Role};
+    let user = |id: &str, email: &str, name: &str, role| Permission {
+        id: id.into(),
+        email: Some(email.into()),
+        name: Some(name.into()),
+        role,
+        kind: GranteeKind::User,
+        domain: None,
+    };
+    json!({"permissions": [
+        user("0412", "ada@example.com", "Ada Lovelace", Role::Owner),
+        user("7781", "grace@example.com", "Grace Hopper", Role::Reader),
+    ]})
+}
+
 /// One operation's examples.
 #[derive(Default)]
 struct Example {
@@ -317,6 +335,16 @@ fn example(id: &str) -> Option<Example> {
                 "key": "status", "value": "paid",
                 "created": wire::time(at(6)), "modified": wire::time(at(6)),
             }]}),
+        ),
+        "files_permissions_get"
+        | "files_permissions_put"
+        | "files_permissions_patch"
+        | "folders_permissions_get"
+        | "folders_permissions_put"
+        | "folders_permissions_patch" => ex(
+            (!id.ends_with("_get"))
+                .then(|| json!([{"type": "user", "role": "reader", "email": "grace@example.com"}])),
+            permissions(),
         ),
         "lookup_recent" | "lookup_search" => ex(None, list("storage", vec![file()])),
         "lookup_encode_raw_id" | "lookup_convert_id" => ex(

@@ -22,6 +22,7 @@
 //! - [`feed`]: change feeds (native ones; the others are collected by diffing listings).
 //! - [`ids`]: paths to the ids of Drive, OneDrive and Box, remembered but always checked.
 //! - [`listing`]: folder listings paged from one read of the folder.
+//! - [`sharing`]: sharing permissions: what a service provides, and how a change is applied.
 //! - [`transfer`]: byte streaming for the API tier.
 
 use std::{path::PathBuf, sync::Arc};
@@ -30,6 +31,7 @@ use async_trait::async_trait;
 use cloudbridge_shared::{
     config::ProvidersSettings,
     crypto::Cipher,
+    permissions::{Change, Permission},
     protocol::{AccountRef, TransferPlan},
     storage::{Batch, Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath, ItemRef,
@@ -52,6 +54,7 @@ pub mod parts;
 pub mod s3;
 pub mod service;
 pub mod sftp;
+pub mod sharing;
 pub mod transfer;
 pub mod webdav;
 
@@ -203,6 +206,27 @@ pub trait Storage: Send + Sync {
         Err(ApiError::not_implemented(
             "This service has no change feed; its changes are found by listing.",
         ))
+    }
+
+    /// The service's sharing permissions, where it has them (`None`, the default: it has
+    /// none).
+    fn sharing(&self) -> Option<&dyn sharing::Sharing> {
+        None
+    }
+
+    /// Who has access to `item` (an existing file or folder), after applying `change`
+    /// when there is one ([`sharing::apply`]); 501 on services without sharing.
+    async fn permissions(
+        &self,
+        item: &Entry,
+        change: Option<&Change>,
+    ) -> Result<Vec<Permission>, ApiError> {
+        match self.sharing() {
+            Some(sharing) => sharing::apply(sharing, item, change).await,
+            None => Err(ApiError::not_implemented(
+                "This service keeps no sharing permissions (Google Drive, OneDrive, Dropbox and Box do).",
+            )),
+        }
     }
 
     /// The key the collector tracks an item by: the service's own id where it has one

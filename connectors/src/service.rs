@@ -29,23 +29,42 @@ pub static ALL: &[&Service] = &[
     &crate::boxcom::SERVICE,
 ];
 
-/// What every connector does today: the storage basics with rename/move/copy, search by
-/// name (a bounded crawl), multipart uploads (parts staged by the API tier), shared links.
-pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
-    ("can_upload_file", true),
-    ("can_create_folder", true),
-    ("can_delete_file", true),
-    ("can_delete_folder", true),
-    ("can_download_file", true),
-    ("can_rename_file", true),
-    ("can_move_file", true),
-    ("can_copy_file", true),
-    ("can_search_file_name", true),
-    ("can_list_recent_files", true),
-    ("can_create_link", true),
-    ("can_get_thumbnail", false),
-    ("multipart_uploads_supported_for_files", true),
-];
+/// The capabilities every connector has (the storage basics with rename/move/copy,
+/// search by name (a bounded crawl), multipart uploads (parts staged by the API tier),
+/// shared links), followed by `$extra`.
+macro_rules! capabilities {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            ("can_upload_file", true),
+            ("can_create_folder", true),
+            ("can_delete_file", true),
+            ("can_delete_folder", true),
+            ("can_download_file", true),
+            ("can_rename_file", true),
+            ("can_move_file", true),
+            ("can_copy_file", true),
+            ("can_search_file_name", true),
+            ("can_list_recent_files", true),
+            ("can_create_link", true),
+            ("can_get_thumbnail", false),
+            ("multipart_uploads_supported_for_files", true),
+            $($extra),*
+        ]
+    };
+}
+
+/// What a connector without sharing permissions does.
+pub const BASIC_CAPABILITIES: &[(&str, bool)] = capabilities!(
+    ("permissions_supported_for_files", false),
+    ("permissions_supported_for_folders", false),
+);
+
+/// What a connector does that also serves the sharing permissions of files and folders
+/// (`/permissions`; Kloudless names the capability `permissions_supported_for_files`).
+pub const SHARING_CAPABILITIES: &[(&str, bool)] = capabilities!(
+    ("permissions_supported_for_files", true),
+    ("permissions_supported_for_folders", true),
+);
 
 /// One storage service: its names, how its accounts are connected, what it can do, and
 /// how its connector is opened.

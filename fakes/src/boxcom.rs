@@ -36,6 +36,9 @@
 //!   `source` (`path_collection` included); [`BoxFake::expire_events`] makes older
 //!   positions answer 400.
 //! - `GET /2.0/users/me`.
+//! - Collaborations (see `collaborations`): list an item's, create one for a person by
+//!   login (a user of [`Config::people`] or a pending invitation), change its role,
+//!   delete it.
 //! - Errors as Box sends them: `{"type": "error", "status", "code", "message",
 //!   "help_url", "request_id", "context_info"?}`, 409 `item_name_in_use` with
 //!   `context_info.conflicts` (an object for file uploads, an array elsewhere), 404
@@ -51,8 +54,7 @@
 //!   `invalid_grant` otherwise. Access tokens expire after [`Config::token_lifetime`].
 //!
 //! # What it leaves out
-//! Trash listings and purging, versions history, shared links, collaborations,
-//! metadata, events other than the item changes above (downloads, previews, comments…),
+//! Trash listings and purging, versions history, shared links, groups, metadata, events other than the item changes above (downloads, previews, comments…),
 //! long polling, duplicate or out-of-order event delivery, search, locks, `If-Match` on
 //! anything but version uploads, `As-User`, and Box's own rate-limit figures: it
 //! throttles only when told to.
@@ -72,6 +74,7 @@ use axum::{
 };
 use bytes::Bytes;
 
+mod collaborations;
 mod errors;
 mod events;
 mod items;
@@ -102,6 +105,8 @@ pub struct Config {
     pub pending_commits: u32,
     /// The account's user.
     pub user: User,
+    /// Other Box users (collaborations with their logins are accepted at once).
+    pub people: Vec<User>,
 }
 
 impl Default for Config {
@@ -119,6 +124,7 @@ impl Default for Config {
                 name: "Cloudbridge Tester".into(),
                 login: "tester@example.com".into(),
             },
+            people: Vec::new(),
         }
     }
 }
@@ -151,6 +157,7 @@ pub struct Counters {
 /// Everything the fake holds, behind one lock (never held across an await).
 struct World {
     store: store::Store,
+    collaborations: collaborations::Collaborations,
     sessions: HashMap<String, uploads::Session>,
     downloads: HashMap<String, Bytes>,
     auth: oauth::Auth,
@@ -173,6 +180,7 @@ impl Shared {
     fn new(config: Config, base: String) -> Self {
         let world = World {
             store: store::Store::new(config.user.clone()),
+            collaborations: Default::default(),
             sessions: HashMap::new(),
             downloads: HashMap::new(),
             auth: oauth::Auth::new(&config.access_tokens),
@@ -297,6 +305,25 @@ impl BoxFake {
         self.shared.world().store.log.types()
     }
 
+    /// The collaborations of the item at `path` (names from the root, `/`-separated):
+    /// `(login or invited address, role, status)`.
+    pub fn collaborations(&self, path: &str) -> Vec<(String, String, String)> {
+        let world = self.shared.world();
+        let mut at = store::ROOT.to_string();
+        for name in path.split('/').filter(|s| !s.is_empty()) {
+            match world
+                .store
+                .children(&at)
+                .into_iter()
+                .find(|n| n.name == name)
+            {
+                Some(node) => at = node.id.clone(),
+                None => return Vec::new(),
+            }
+        }
+        world.collaborations.of(&at)
+    }
+
     /// Upload sessions neither committed nor aborted.
     pub fn open_sessions(&self) -> usize {
         self.shared.world().sessions.len()
@@ -333,6 +360,21 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/2.0/folders/{id}/items", get(items::folder_items))
         .route("/2.0/events", get(events::list))
+        .route(
+            "/2.0/files/{id}/collaborations",
+            get(collaborations::list::<false>),
+        )
+        .route(
+            "/2.0/folders/{id}/collaborations",
+            get(collaborations::list::<true>),
+        )
+        .route("/2.0/collaborations", post(collaborations::create))
+        .route(
+            "/2.0/collaborations/{id}",
+            get(collaborations::get)
+                .put(collaborations::update)
+                .delete(collaborations::delete),
+        )
         .route("/2.0/folders/{id}/copy", post(items::copy_item::<true>))
         .route("/api/2.0/files/content", post(uploads::upload))
         .route("/api/2.0/files/{id}/content", post(uploads::upload_version))
@@ -433,6 +475,85 @@ mod tests {
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
+    }
+
+    #[tokio::test]
+    async fn collaborations_are_made_listed_changed_and_removed_as_box_documents() {
+        let config = Config {
+            people: vec![User {
+                id: "77".into(),
+                name: "Ann".into(),
+                login: "ann@example.com".into(),
+            }],
+            ..Config::default()
+        };
+        let app = router(Arc::new(Shared::new(config, "http://box.test".into())));
+        let folder = json!({"name": "Team", "parent": {"id": "0"}});
+        let (_, made) = call(&app, "POST", "/2.0/folders", Some(folder)).await;
+        let id = made["id"].as_str().unwrap().to_string();
+        let collaborate = |login: &str, role: &str| {
+            json!({"item": {"type": "folder", "id": id}, "role": role,
+                   "accessible_by": {"type": "user", "login": login}})
+        };
+        let (status, ann) = call(
+            &app,
+            "POST",
+            "/2.0/collaborations",
+            Some(collaborate("Ann@example.com", "editor")),
+        )
+        .await;
+        assert_eq!(
+            (status, ann["status"].as_str()),
+            (201, Some("accepted")),
+            "{ann}"
+        );
+        assert_eq!(ann["accessible_by"]["id"], "77");
+        let (_, invited) = call(
+            &app,
+            "POST",
+            "/2.0/collaborations",
+            Some(collaborate("new@example.com", "viewer")),
+        )
+        .await;
+        assert_eq!(
+            (invited["status"].as_str(), invited["invite_email"].as_str()),
+            (Some("pending"), Some("new@example.com"))
+        );
+        assert!(invited["accessible_by"].is_null());
+        for (body, code) in [
+            (
+                collaborate("ann@example.com", "viewer"),
+                "user_already_collaborator",
+            ),
+            (
+                collaborate("tester@example.com", "viewer"),
+                "user_already_collaborator",
+            ),
+            (collaborate("bob@example.com", "owner"), "bad_request"),
+        ] {
+            let (status, e) = call(&app, "POST", "/2.0/collaborations", Some(body)).await;
+            assert_eq!((status, e["code"].as_str()), (400, Some(code)), "{e}");
+        }
+        let uri = format!("/2.0/folders/{id}/collaborations?limit=1");
+        let (_, page) = call(&app, "GET", &uri, None).await;
+        assert_eq!(page["entries"].as_array().unwrap().len(), 1);
+        let marker = page["next_marker"].as_str().unwrap();
+        let (_, rest) = call(&app, "GET", &format!("{uri}&marker={marker}"), None).await;
+        assert_eq!(rest["entries"][0]["invite_email"], "new@example.com");
+        assert!(rest["next_marker"].is_null());
+
+        let ann_uri = format!("/2.0/collaborations/{}", ann["id"].as_str().unwrap());
+        let (status, changed) =
+            call(&app, "PUT", &ann_uri, Some(json!({"role": "previewer"}))).await;
+        assert_eq!((status, changed["role"].as_str()), (200, Some("previewer")));
+        let (status, _) = call(&app, "PUT", &ann_uri, Some(json!({"role": "owner"}))).await;
+        assert_eq!(status, 403);
+        let (status, _) = call(&app, "DELETE", &ann_uri, None).await;
+        assert_eq!(status, 204);
+        let (status, _) = call(&app, "GET", &ann_uri, None).await;
+        assert_eq!(status, 404);
+        let (status, _) = call(&app, "GET", "/2.0/files/424242/collaborations", None).await;
+        assert_eq!(status, 404);
     }
 
     #[tokio::test]

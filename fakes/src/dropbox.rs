@@ -14,6 +14,10 @@
 //!   [`FakeDropbox::reset_cursors`]), `files/list_folder/get_latest_cursor`,
 //!   `files/create_folder_v2`, `files/delete_v2`, `files/move_v2`, `files/copy_v2`,
 //!   `users/get_current_account`, `auth/token/revoke`.
+//! - Sharing (see `sharing`): the members of files and shared folders (add, list and
+//!   continue, update, remove; `share_folder` and the job checks), with users of the
+//!   fake or invitees by e-mail address; `files/get_metadata` shows `shared_folder_id`
+//!   and `sharing_info` (other answers leave them out).
 //! - Content (argument in `Dropbox-API-Arg`, which must be ASCII JSON, or the `arg`
 //!   URL parameter for downloads): `files/upload` (`mode` add/overwrite/update,
 //!   `autorename`, `strict_conflict`, `content_hash` checked, failed writes keep the
@@ -43,7 +47,7 @@
 //!   Dropbox), client credentials by HTTP Basic or form, RFC 6749 error bodies.
 //!
 //! # Not covered
-//! Sharing, search, thumbnails, revisions and restore, batch routes, file locks,
+//! Shared links, groups, search, thumbnails, revisions and restore, batch routes, file locks,
 //! properties, team routes, `include_deleted`, `parent_rev`, longpoll, concurrent
 //! upload sessions (treated as sequential), session expiry after 7 days, `rev:`
 //! paths, namespaces (`ns:`), `Dropbox-API-Select-User`, scopes (every token may do
@@ -61,6 +65,7 @@ use axum::{
 mod content;
 mod oauth;
 mod rpc;
+mod sharing;
 mod state;
 mod tree;
 mod wire;
@@ -91,6 +96,52 @@ fn router(state: Arc<Shared>) -> Router {
             post(rpc::get_current_account),
         )
         .route("/2/auth/token/revoke", post(rpc::revoke))
+        .route("/2/sharing/add_file_member", post(sharing::add_file_member))
+        .route(
+            "/2/sharing/list_file_members",
+            post(sharing::list_file_members),
+        )
+        .route(
+            "/2/sharing/list_file_members/continue",
+            post(sharing::list_file_members_continue),
+        )
+        .route(
+            "/2/sharing/update_file_member",
+            post(sharing::update_file_member),
+        )
+        .route(
+            "/2/sharing/remove_file_member_2",
+            post(sharing::remove_file_member),
+        )
+        .route("/2/sharing/share_folder", post(sharing::share_folder))
+        .route(
+            "/2/sharing/check_share_job_status",
+            post(sharing::check_share_job_status),
+        )
+        .route(
+            "/2/sharing/add_folder_member",
+            post(sharing::add_folder_member),
+        )
+        .route(
+            "/2/sharing/list_folder_members",
+            post(sharing::list_folder_members),
+        )
+        .route(
+            "/2/sharing/list_folder_members/continue",
+            post(sharing::list_folder_members_continue),
+        )
+        .route(
+            "/2/sharing/update_folder_member",
+            post(sharing::update_folder_member),
+        )
+        .route(
+            "/2/sharing/remove_folder_member",
+            post(sharing::remove_folder_member),
+        )
+        .route(
+            "/2/sharing/check_remove_member_job_status",
+            post(sharing::check_remove_member_job_status),
+        )
         .route("/2/files/upload", post(content::upload))
         .route(
             "/2/files/upload_session/start",
@@ -254,6 +305,12 @@ impl FakeDropbox {
             tree::Node::File(f) => Some(f.content.to_vec()),
             tree::Node::Folder => None,
         }
+    }
+
+    /// Who shares the item at `path` (`/a/b`, any case) of `account_id`: its owner
+    /// first, then its members, as `(e-mail address, access level)`.
+    pub fn members(&self, account_id: &str, path: &str) -> Vec<(String, String)> {
+        sharing::members(&mut self.state.lock(), account_id, path)
     }
 
     /// Paths (display case) of everything `account_id` holds, in path order.

@@ -13,6 +13,7 @@ use cloudbridge_connectors::{paging, Storage};
 use cloudbridge_shared::{
     db,
     protocol::{now_ms, AccountRef, Op, Outcome, Reply, RequestJob},
+    storage::ItemKind,
     telemetry::names,
     ApiError, ItemPath, ItemRef,
 };
@@ -288,6 +289,19 @@ async fn operate(
         )
         .await
         .map(|page| Outcome::Page { page }),
+        Op::Permissions { item, kind, change } => {
+            let entry = storage.lookup(item).await?;
+            if entry.kind != *kind {
+                return Err(ApiError::not_found(match kind {
+                    ItemKind::File => "No file has this id.",
+                    ItemKind::Folder => "No folder has this id.",
+                }));
+            }
+            storage
+                .permissions(&entry, change.as_ref())
+                .await
+                .map(|permissions| Outcome::Permissions { permissions })
+        }
     }
 }
 

@@ -10,6 +10,8 @@
 //! - [`request_id`]: the request id carried from API to worker.
 //! - [`secret`]: [`Secret`] (never printed), key digests, random tokens.
 //! - [`storage`]: [`ItemPath`] (safe paths and ids), [`Entry`], pages.
+//! - [`permissions`]: sharing of files and folders: [`permissions::Permission`] and the
+//!   changes callers ask for.
 //! - [`protocol`]: [`RequestJob`], [`Op`], [`Reply`]: the request path's jobs.
 //! - [`queue`]: queue and channel names, Redis connections, queue housekeeping.
 //! - [`db`]: PostgreSQL functions, one module per table, and the migrator.
@@ -23,6 +25,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod netguard;
+pub mod permissions;
 pub mod protocol;
 pub mod queue;
 pub mod request_id;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::ApiError,
+    permissions::{Change, Permission},
     storage::{Entry, ItemKind, ItemRef, Page},
 };
 
@@ -159,6 +160,16 @@ pub enum Op {
         /// Entries per page.
         page_size: u32,
     },
+    /// Who has access to a file or folder, after applying `change` when there is one.
+    Permissions {
+        /// The item.
+        item: ItemRef,
+        /// What the caller believes it is (a mismatch is "not found").
+        kind: ItemKind,
+        /// What to change (`None`: only read).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        change: Option<Change>,
+    },
 }
 
 impl Op {
@@ -180,6 +191,10 @@ impl Op {
             Op::AbortUpload { .. } => "abort_upload",
             Op::Search { .. } => "search",
             Op::Recent { .. } => "recent",
+            Op::Permissions { change: None, .. } => "permissions",
+            Op::Permissions {
+                change: Some(_), ..
+            } => "set_permissions",
         }
     }
 
@@ -230,6 +245,11 @@ pub enum Outcome {
     Upload {
         /// The plan.
         plan: TransferPlan,
+    },
+    /// Who has access to an item.
+    Permissions {
+        /// Its permissions, the owner's included.
+        permissions: Vec<Permission>,
     },
 }
 

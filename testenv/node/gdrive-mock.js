@@ -24,6 +24,20 @@
 //   `invalid` on `pageToken` ("Invalid Value"), as Drive does for a token it does not take.
 // - GET /debug/requests: how many requests were made so far, by `METHOD path` (a test hook:
 //   tests count the calls a listing takes).
+// - `/drive/v3/files/{id}/permissions[/{permissionId}]`: the mock has no sharing. Ours is
+//   written from Google's Drive v3 `permissions` reference: list (`pageSize` ≤ 100,
+//   `pageToken`, `nextPageToken`), create, get, update (`role`) and delete, kept in memory
+//   beside the mock's store and keyed by its file ids (a file the mock does not have answers
+//   404 `notFound`; `root` is My Drive). Every item starts with its owner, the mock's user
+//   (`about.user`: role `owner`, id its `permissionId`). Types `user`, `group` (with
+//   `emailAddress`), `domain` (with `domain`) and `anyone`; roles `owner`, `organizer`,
+//   `fileOrganizer`, `writer`, `commenter`, `reader`. Ids are stable per grantee, as Drive's
+//   are (a second create for the same grantee updates its role). Refused as Drive does: a
+//   bad type or role or a missing address (400 `invalid`), `sendNotificationEmail` on a
+//   domain or anyone permission (400 `invalidSharingRequest`), an `owner` without
+//   `transferOwnership=true`, and changing or deleting the owner's permission (403
+//   `forbidden`), an unknown permission id (404 `notFound`). Not emulated: ownership
+//   transfer, expiration times, shared drives, inherited permissions, notification e-mails.
 //
 // Not emulated (the mock answers 200 with the whole file): `Range` on alt=media downloads.
 'use strict';
@@ -199,6 +213,82 @@ app.get('/drive/v3/changes', authorized, (req, res) => {
   if (at + page.length <= log.length) body.nextPageToken = String(next);
   else body.newStartPageToken = String(next);
   res.json(body);
+});
+
+// Sharing: permissions by file id, each list starting with the owner.
+const TYPES = ['user', 'group', 'domain', 'anyone'];
+const ROLES = ['owner', 'organizer', 'fileOrganizer', 'writer', 'commenter', 'reader'];
+const shares = new Map();
+const ownerPermission = () => {
+  const user = driveStore.getAbout().user;
+  return { kind: 'drive#permission', id: user.permissionId, type: 'user', role: 'owner', emailAddress: user.emailAddress, displayName: user.displayName };
+};
+// The permissions of a file the mock has (null when it has none by that id).
+function sharesOf(fileId) {
+  if (fileId !== 'root' && !driveStore.getFile(fileId)) return null;
+  if (!shares.has(fileId)) shares.set(fileId, [ownerPermission()]);
+  return shares.get(fileId);
+}
+const grantee = (p) => (p.type === 'anyone' ? 'anyone' : `${p.type}:${(p.emailAddress || p.domain || '').toLowerCase()}`);
+const permissionId = (p) => {
+  if (p.type === 'anyone') return 'anyoneWithLink';
+  return crypto.createHash('sha1').update(grantee(p)).digest('hex').replace(/[a-f]/g, (c) => String(c.charCodeAt(0) % 10)).slice(0, 20);
+};
+const invalid = (res, message) => fail(res, 400, message, 'invalid');
+function withShares(req, res, next) {
+  const list = sharesOf(req.params.fileId);
+  if (!list) return fail(res, 404, `File not found: ${req.params.fileId}.`, 'notFound');
+  req.shares = list;
+  if (req.params.permissionId) {
+    req.permission = list.find((p) => p.id === req.params.permissionId);
+    if (!req.permission) return fail(res, 404, `Permission not found: ${req.params.permissionId}.`, 'notFound');
+  }
+  next();
+}
+const PERMS = '/drive/v3/files/:fileId/permissions';
+app.get(PERMS, authorized, withShares, (req, res) => {
+  const size = Math.min(Number(req.query.pageSize || 100), 100);
+  const start = Number(req.query.pageToken || 0);
+  if (!(size >= 1) || !(start >= 0)) return invalid(res, 'Invalid Value');
+  const body = { kind: 'drive#permissionList', permissions: req.shares.slice(start, start + size) };
+  if (start + size < req.shares.length) body.nextPageToken = String(start + size);
+  res.json(body);
+});
+app.post(PERMS, authorized, express.json({ type: () => true }), withShares, (req, res) => {
+  const body = req.body || {};
+  if (!TYPES.includes(body.type)) return invalid(res, 'Invalid permission type.');
+  if (!ROLES.includes(body.role)) return invalid(res, 'Invalid permission role.');
+  if ((body.type === 'user' || body.type === 'group') && !body.emailAddress) return invalid(res, 'An email address must be supplied.');
+  if (body.type === 'domain' && !body.domain) return invalid(res, 'A domain must be supplied.');
+  if ((body.type === 'domain' || body.type === 'anyone') && req.query.sendNotificationEmail !== undefined) {
+    return fail(res, 400, 'Notification emails are only sent to users and groups.', 'invalidSharingRequest');
+  }
+  if (body.role === 'owner' && req.query.transferOwnership !== 'true') {
+    return fail(res, 403, "The transferOwnership parameter must be enabled when the permission role is 'owner'.", 'forbidden');
+  }
+  const made = { kind: 'drive#permission', type: body.type, role: body.role };
+  if (body.emailAddress) made.emailAddress = String(body.emailAddress).toLowerCase();
+  if (body.domain) made.domain = String(body.domain).toLowerCase();
+  made.id = permissionId(made);
+  const existing = req.shares.find((p) => p.id === made.id);
+  if (existing && existing.role === 'owner') return fail(res, 403, 'The owner already has access.', 'forbidden');
+  if (existing) existing.role = made.role;
+  else req.shares.push(made);
+  res.json(existing || made);
+});
+app.get(`${PERMS}/:permissionId`, authorized, withShares, (req, res) => res.json(req.permission));
+app.patch(`${PERMS}/:permissionId`, authorized, express.json({ type: () => true }), withShares, (req, res) => {
+  const role = (req.body || {}).role;
+  if (req.permission.role === 'owner') return fail(res, 403, "The owner's permission cannot be changed.", 'forbidden');
+  if (role !== undefined && !ROLES.includes(role)) return invalid(res, 'Invalid permission role.');
+  if (role === 'owner') return fail(res, 403, "The transferOwnership parameter must be enabled when the permission role is 'owner'.", 'forbidden');
+  if (role) req.permission.role = role;
+  res.json(req.permission);
+});
+app.delete(`${PERMS}/:permissionId`, authorized, withShares, (req, res) => {
+  if (req.permission.role === 'owner') return fail(res, 403, "The owner's permission cannot be deleted.", 'forbidden');
+  req.shares.splice(req.shares.indexOf(req.permission), 1);
+  res.status(204).end();
 });
 
 app.post('/upload/drive/v3/files', authorized, raw, upload);

@@ -29,6 +29,19 @@
 //     for a token it no longer knows (tokens count on from an offset the hook moves on).
 //   - GET /debug/requests: how many requests were made so far, by `METHOD path` (a test
 //     hook, not Graph: tests count the calls a listing takes).
+//   - Sharing: the emulator's permissions routes are canned (one fixed answer whatever the
+//     item). Here, written from Graph's `permission` reference (list, get, update, delete;
+//     driveItem `invite` and `createLink`), each item's permissions are kept in memory
+//     beside the emulator's store, keyed by its item ids (an item it does not have answers
+//     404 `itemNotFound`). Every item starts with its owner, the drive's owner (roles
+//     `owner`, `grantedToV2.user`). `invite` takes `recipients` by `email` and `roles`
+//     `read` or `write` (a recipient invited again gets the new roles), answering one
+//     permission per recipient with `grantedToV2.user.email` and `invitation.email`;
+//     `createLink` makes (201) or returns (200) the item's link of a `type` (`view`, `edit`)
+//     and `scope` (`anonymous`, `users`; `organization` is refused on this personal drive);
+//     `PATCH` changes `roles` only; the owner's permission can be neither changed nor
+//     deleted (403 `accessDenied`). Not emulated: passwords and expiry of links,
+//     inherited permissions, invitation e-mails, `grant` on shares.
 'use strict';
 
 const express = require('express');
@@ -261,6 +274,79 @@ app.get('/v1.0/monitor/:job', (req, res) => {
     return res.status(200).json({ operation: 'itemCopy', status: 'failed', error: { code: 'nameAlreadyExists' } });
   }
   res.status(200).json({ operation: 'itemCopy', percentageComplete: 100, status: 'completed', resourceId: job.resourceId });
+});
+
+// --- Addition: stateful permissions (invite, createLink, update, delete). ---
+const OWNER = { id: 'user1', displayName: 'Mock User', email: 'mock.user@example.com' };
+const shares = new Map();
+const newPermissionId = () => `perm-${Math.random().toString(36).slice(2, 12)}`;
+const badRequest = (res, message) => res.status(400).json({ error: { code: 'invalidRequest', message } });
+const accessDenied = (res, message) => res.status(403).json({ error: { code: 'accessDenied', message } });
+const GRAPH_ROLES = ['read', 'write'];
+function sharesOf(req, res, next) {
+  const id = req.params.id;
+  if (!driveStore.getItem(id)) return notFound(res);
+  if (!shares.has(id)) shares.set(id, [{ id: `owner-${OWNER.id}`, roles: ['owner'], grantedToV2: { user: { ...OWNER } }, grantedTo: { user: { ...OWNER } } }]);
+  req.shares = shares.get(id);
+  if (req.params.permId) {
+    req.permission = req.shares.find((p) => p.id === req.params.permId);
+    if (!req.permission) return notFound(res);
+  }
+  next();
+}
+const ITEM = '/v1.0/me/drive/items/:id';
+app.get(`${ITEM}/permissions`, authorized, sharesOf, (req, res) => res.json({ value: req.shares }));
+app.get(`${ITEM}/permissions/:permId`, authorized, sharesOf, (req, res) => res.json(req.permission));
+app.patch(`${ITEM}/permissions/:permId`, authorized, express.json(), sharesOf, (req, res) => {
+  const body = req.body || {};
+  if (req.permission.roles.includes('owner')) return accessDenied(res, "The owner's permission cannot be changed.");
+  if (Object.keys(body).some((k) => k !== 'roles')) return badRequest(res, 'Only roles can be updated.');
+  if (!Array.isArray(body.roles) || body.roles.length !== 1 || !GRAPH_ROLES.includes(body.roles[0])) return badRequest(res, 'Invalid roles.');
+  req.permission.roles = body.roles;
+  if (req.permission.link) req.permission.link.type = body.roles[0] === 'write' ? 'edit' : 'view';
+  res.json(req.permission);
+});
+app.delete(`${ITEM}/permissions/:permId`, authorized, sharesOf, (req, res) => {
+  if (req.permission.roles.includes('owner')) return accessDenied(res, "The owner's permission cannot be deleted.");
+  req.shares.splice(req.shares.indexOf(req.permission), 1);
+  res.status(204).send();
+});
+app.post(`${ITEM}/invite`, authorized, express.json(), sharesOf, (req, res) => {
+  const body = req.body || {};
+  const recipients = body.recipients;
+  if (!Array.isArray(recipients) || recipients.length === 0) return badRequest(res, 'recipients is required.');
+  if (!Array.isArray(body.roles) || body.roles.length !== 1 || !GRAPH_ROLES.includes(body.roles[0])) return badRequest(res, 'Invalid roles.');
+  const value = [];
+  for (const r of recipients) {
+    const email = typeof (r || {}).email === 'string' ? r.email.toLowerCase() : '';
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) return badRequest(res, 'Invalid recipient.');
+    if (email === OWNER.email) return badRequest(res, 'The owner already has access.');
+    let permission = req.shares.find((p) => p.invitation && p.invitation.email === email);
+    if (permission) {
+      permission.roles = body.roles;
+    } else {
+      const user = { email };
+      permission = { id: newPermissionId(), roles: body.roles, grantedToV2: { user }, grantedTo: { user }, invitation: { email, signInRequired: body.requireSignIn !== false } };
+      req.shares.push(permission);
+    }
+    value.push(permission);
+  }
+  res.json({ value });
+});
+app.post(`${ITEM}/createLink`, authorized, express.json(), sharesOf, (req, res) => {
+  const body = req.body || {};
+  if (!['view', 'edit'].includes(body.type)) return badRequest(res, 'Invalid link type.');
+  const scope = body.scope || 'anonymous';
+  if (!['anonymous', 'users'].includes(scope)) return badRequest(res, 'This link scope is not available on this drive.');
+  const existing = req.shares.find((p) => p.link && p.link.type === body.type && p.link.scope === scope);
+  if (existing) return res.status(200).json(existing);
+  const id = newPermissionId();
+  const permission = {
+    id, roles: [body.type === 'edit' ? 'write' : 'read'], shareId: `s!${id}`,
+    link: { type: body.type, scope, webUrl: `${req.protocol}://${req.headers.host}/share/${id}` },
+  };
+  req.shares.push(permission);
+  res.status(201).json(permission);
 });
 
 app.use(mock);

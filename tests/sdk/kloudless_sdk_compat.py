@@ -389,6 +389,40 @@ def step_properties(c):
     return "set, read back, cleared"
 
 
+def step_permissions(c):
+    # kloudless 2.0.1 has no permissions helper (1.x had `Permission`): its generic
+    # Resource calls reach /permissions as an application written on it would.
+    full = c.acct.get(params={"retrieve_full": "true"})
+    caps = full.data.get("properties", {}).get("capabilities", {})
+    shares = caps.get("permissions_supported_for_files", {}).get("value")
+    f = c.small[1]
+    if not shares:
+        try:
+            f.get("permissions")
+        except kexc.ServerException as e:
+            check(e.status == 501, "permissions status {}".format(e.status))
+            return "501 on {} (no sharing)".format(full.data.get("service"))
+        raise StepFailed("permissions answered on a service without sharing")
+    roles = lambda res: sorted((p.get("email"), p["role"]) for p in res.data["permissions"])
+    got = f.get("permissions")
+    check(len(got.data["permissions"]) == 1 and got.data["permissions"][0]["role"] == "owner",
+          "permissions: {!r}".format(got.data))
+    owner = got.data["permissions"][0]["email"]
+    res = f.patch("permissions", json=[{"type": "user", "role": "reader",
+                                        "email": "sdk-reader@example.com"}])
+    check(roles(res) == sorted([(owner, "owner"), ("sdk-reader@example.com", "reader")]),
+          "after PATCH: {!r}".format(res.data))
+    res = f.put("permissions", json=[])
+    check(roles(res) == [(owner, "owner")], "after PUT: {!r}".format(res.data))
+    try:
+        f.patch("permissions", json=[{"role": "boss", "email": "x@example.com"}])
+    except kexc.APIException as e:
+        check(e.status == 400, "bad role status {}".format(e.status))
+    else:
+        raise StepFailed("a bad role was accepted")
+    return "read, shared, unshared; bad role refused"
+
+
 def step_multipart(c):
     payload = os.urandom((8 << 20) + 4321)
     session = c.acct.post("storage/multipart",
@@ -439,6 +473,7 @@ STEPS = [
     ("recent files, newest first", step_recent),
     ("shared links: create, serve, list, patch, delete", step_links),
     ("file properties", step_properties),
+    ("sharing permissions (generic calls)", step_permissions),
     ("multipart upload", step_multipart),
     ("asynchronous copy as a task", step_async_copy),
     ("delete file (204) then NotFound", step_delete_file),

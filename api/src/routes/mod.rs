@@ -30,6 +30,7 @@ mod links;
 mod lookup;
 mod multipart;
 mod ops;
+mod permissions;
 mod properties;
 mod public;
 mod raw;
@@ -114,6 +115,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
             properties::get,
             properties::patch,
             properties::delete
+        ))
+        .routes(routes!(
+            permissions::get_file,
+            permissions::put_file,
+            permissions::patch_file
+        ))
+        .routes(routes!(
+            permissions::get_folder,
+            permissions::put_folder,
+            permissions::patch_folder
         ))
         .routes(routes!(links::list, links::create))
         .routes(routes!(multipart::create))

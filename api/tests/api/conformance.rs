@@ -375,6 +375,67 @@ async fn finding(a: &Caller, docs_id: &str, file_id: &str, bytes: &[u8]) {
     assert_error(r, 501, "not_implemented").await;
     let r = a.get(&format!("{STORAGE}/files/bm9wZQ/thumbnail")).await;
     assert_error(r, 404, "not_found").await;
+
+    permissions(a, service.as_str().unwrap(), docs_id, file_id).await;
+}
+
+/// Sharing permissions: read (the owner among them) where the service shares, 501
+/// where it does not; 404 for no item, 400 for a body that is no list of permissions
+/// (the full walk per service is in `permissions.rs`).
+async fn permissions(a: &Caller, service: &str, docs_id: &str, file_id: &str) {
+    let shares = matches!(
+        service,
+        "gdrive" | "onedrive" | "onedrivebiz" | "dropbox" | "box"
+    );
+    let caps = a.get_json("/v1/accounts/me?retrieve_full=true").await;
+    for kind in ["files", "folders"] {
+        assert_eq!(
+            caps["properties"]["capabilities"][format!("permissions_supported_for_{kind}")]
+                ["value"],
+            shares,
+            "{caps}"
+        );
+    }
+    let share = json!([{"type": "user", "role": "reader", "email": "conformance@example.com"}]);
+    for (route, id) in [("files", file_id), ("folders", docs_id)] {
+        let path = format!("{STORAGE}/{route}/{id}/permissions");
+        let r = a.get(&path).await;
+        if shares {
+            assert_eq!(r.status(), 200, "{service} {route}");
+            let got: Value = r.json().await.unwrap();
+            let roles: Vec<&str> = got["permissions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["role"].as_str().unwrap())
+                .collect();
+            assert_eq!(roles, ["owner"], "{got}");
+            // Shared and unshared again: the owner alone, as before.
+            let r = a.send_json(Method::PATCH, &path, &share).await;
+            assert_eq!(r.status(), 200, "{service} {route}");
+            let after: Value = a
+                .send_json(Method::PUT, &path, &json!([]))
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(after["permissions"].as_array().unwrap().len(), 1, "{after}");
+        } else {
+            assert_error(r, 501, "not_implemented").await;
+            let r = a.send_json(Method::PATCH, &path, &share).await;
+            assert_error(r, 501, "not_implemented").await;
+        }
+        let r = a
+            .send_json(Method::PUT, &path, &json!({"permissions": 3}))
+            .await;
+        assert_error(r, 400, "invalid_parameters").await;
+    }
+    let r = a.get(&format!("{STORAGE}/files/bm9wZQ/permissions")).await;
+    assert_error(r, 404, "not_found").await;
+    let r = a
+        .get(&format!("{STORAGE}/folders/{file_id}/permissions"))
+        .await;
+    assert_error(r, 404, "not_found").await;
 }
 
 /// A multipart upload of three parts into `docs`, and an aborted one.

@@ -26,6 +26,7 @@ mod native_ids;
 mod onedrive;
 mod ops;
 mod paths;
+mod permissions;
 mod pipeline;
 mod portal;
 mod processes;

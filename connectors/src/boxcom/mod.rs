@@ -15,6 +15,7 @@
 //! - [`paths`]: path → id resolution (Box as a [`crate::ids::Tree`]).
 //! - [`upload`]: one-request and chunked uploads.
 //! - [`feed`]: the user event stream as the change feed.
+//! - [`permissions`]: sharing, through Box collaborations.
 
 use async_trait::async_trait;
 use cloudbridge_shared::{
@@ -36,6 +37,7 @@ use crate::{
 
 pub mod feed;
 pub mod paths;
+pub mod permissions;
 pub mod upload;
 pub mod wire;
 
@@ -57,7 +59,7 @@ pub static SERVICE: Service = Service {
         offline_access: &[],
         identity: who,
     }),
-    capabilities: service::BASIC_CAPABILITIES,
+    capabilities: service::SHARING_CAPABILITIES,
     staging: Staging::NotOnService,
     colour: "#0061d5",
     open,
@@ -232,6 +234,10 @@ impl Storage for BoxStore {
         let response = self.api.send(|c| c.get(&url)).await?;
         wire::json(response).await?;
         Ok(())
+    }
+
+    fn sharing(&self) -> Option<&dyn crate::sharing::Sharing> {
+        Some(self)
     }
 
     async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {

@@ -15,6 +15,7 @@
 //!   contention waited out.
 //! - [`paths`]: our paths as Dropbox paths, Dropbox metadata as entries.
 //! - [`upload`]: one request or an upload session, in bounded pieces.
+//! - [`permissions`]: sharing, through the members of files and shared folders.
 
 use async_trait::async_trait;
 use cloudbridge_shared::{
@@ -35,6 +36,7 @@ use crate::{
 
 pub mod client;
 pub mod paths;
+pub mod permissions;
 pub mod upload;
 
 pub use upload::UPLOAD_CHUNK;
@@ -56,7 +58,7 @@ pub static SERVICE: Service = Service {
         offline_access: &[("token_access_type", "offline")],
         identity: who,
     }),
-    capabilities: service::BASIC_CAPABILITIES,
+    capabilities: service::SHARING_CAPABILITIES,
     staging: Staging::NotOnService,
     colour: "#0061fe",
     open,
@@ -229,6 +231,10 @@ impl Storage for DropboxStore {
             .rpc("users/get_current_account", &Value::Null)
             .await?;
         Ok(())
+    }
+
+    fn sharing(&self) -> Option<&dyn crate::sharing::Sharing> {
+        Some(self)
     }
 
     async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {

@@ -19,6 +19,7 @@
 //! - [`paths`]: path → id resolution (Drive as a [`crate::ids::Tree`]).
 //! - [`upload`]: multipart and resumable uploads.
 //! - [`feed`]: the changes list as the change feed.
+//! - [`permissions`]: sharing, through Drive's permissions.
 
 use std::{future::Future, pin::Pin};
 
@@ -44,6 +45,7 @@ use crate::{
 pub mod client;
 pub mod feed;
 pub mod paths;
+pub mod permissions;
 pub mod upload;
 
 pub use client::{identity, Drive, DriveFile};
@@ -62,7 +64,7 @@ pub static SERVICE: Service = Service {
         offline_access: &[("access_type", "offline"), ("prompt", "consent")],
         identity: who,
     }),
-    capabilities: service::BASIC_CAPABILITIES,
+    capabilities: service::SHARING_CAPABILITIES,
     staging: Staging::HiddenFile,
     colour: "#1a73e8",
     open,
@@ -273,6 +275,10 @@ impl Storage for DriveStore {
 
     fn change_key(&self, entry: &Entry) -> String {
         crate::feed::raw_id_key(entry)
+    }
+
+    fn sharing(&self) -> Option<&dyn crate::sharing::Sharing> {
+        Some(self)
     }
 
     async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {

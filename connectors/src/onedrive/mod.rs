@@ -15,6 +15,7 @@
 //! - [`upload`]: simple uploads and upload sessions.
 //! - [`copy`]: following an asynchronous copy to its end.
 //! - [`feed`]: the delta query as the change feed.
+//! - [`permissions`]: sharing, through the item's Graph permissions, invitations and links.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -40,6 +41,7 @@ pub mod copy;
 pub mod feed;
 pub mod graph;
 pub mod paths;
+pub mod permissions;
 pub mod upload;
 
 use graph::Graph;
@@ -72,7 +74,7 @@ const ONEDRIVE: Service = Service {
         offline_access: &[],
         identity: who,
     }),
-    capabilities: service::BASIC_CAPABILITIES,
+    capabilities: service::SHARING_CAPABILITIES,
     staging: Staging::NotOnService,
     colour: "#0078d4",
     open,
@@ -232,6 +234,10 @@ impl Storage for OneDrive {
     async fn validate(&self) -> Result<(), ApiError> {
         let drive = self.graph.get(&self.graph.drive("")).await?;
         graph::id_of(&drive).map(drop)
+    }
+
+    fn sharing(&self) -> Option<&dyn crate::sharing::Sharing> {
+        Some(self)
     }
 
     async fn locate(&self, item: &ItemRef) -> Result<ItemPath, ApiError> {

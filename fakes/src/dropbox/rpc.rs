@@ -103,7 +103,9 @@ pub async fn get_metadata(
             let item = tree
                 .get(&lower)
                 .ok_or_else(|| Failure::endpoint(wire::nest("path", Lookup::NotFound.value())))?;
-            Ok(Tree::metadata(item))
+            let mut metadata = Tree::metadata(item);
+            super::sharing::annotate(inner, account, &mut metadata);
+            Ok(metadata)
         },
     )
 }

@@ -91,6 +91,7 @@ pub struct Inner {
     pub page_limit: usize,
     pub epoch: u64,
     pub calls: HashMap<String, usize>,
+    pub shares: super::sharing::Shares,
 }
 
 /// State shared by the handlers.
@@ -126,6 +127,7 @@ impl Shared {
             page_limit: 2000,
             epoch: 0,
             calls: HashMap::new(),
+            shares: Default::default(),
         };
         let id = inner.add_user("franz@example.com", "Franz", "Ferdinand");
         inner.default_user = id.clone();

@@ -471,3 +471,147 @@ async fn oauth_codes_with_pkce_and_refresh_tokens() {
         "{location}"
     );
 }
+
+#[tokio::test]
+async fn members_of_files_and_shared_folders_answer_as_dropbox_documents() {
+    let (fake, c) = Client::new().await;
+    let ann = fake.add_user("ann@example.com", "Ann", "Example");
+    let (_, folder) = c
+        .rpc("files/create_folder_v2", json!({"path": "/Team"}))
+        .await;
+    let folder_id = folder["metadata"]["id"].as_str().unwrap().to_string();
+    c.rpc("files/create_folder_v2", json!({"path": "/Team/Inner"}))
+        .await;
+
+    // A folder is shared first; then it says so in its metadata.
+    let (status, shared) = c
+        .rpc("sharing/share_folder", json!({"path": folder_id}))
+        .await;
+    assert_eq!(
+        (status, shared[".tag"].as_str()),
+        (200, Some("complete")),
+        "{shared}"
+    );
+    let share = shared["shared_folder_id"].as_str().unwrap().to_string();
+    let (_, again) = c
+        .rpc("sharing/share_folder", json!({"path": "/team"}))
+        .await;
+    assert_eq!(
+        again["error_summary"].as_str().unwrap(),
+        "bad_path/already_shared/.."
+    );
+    let (_, inner) = c
+        .rpc("sharing/share_folder", json!({"path": "/Team/Inner"}))
+        .await;
+    assert_eq!(
+        inner["error_summary"].as_str().unwrap(),
+        "bad_path/inside_shared_folder/.."
+    );
+    let (_, meta) = c
+        .rpc("files/get_metadata", json!({"path": "/Team/Inner"}))
+        .await;
+    assert_eq!(
+        meta["sharing_info"]["parent_shared_folder_id"],
+        share.as_str()
+    );
+
+    // Members: a user, an invitee; paged with a cursor.
+    let members = json!([
+        {"member": {".tag": "email", "email": "Ann@example.com"}, "access_level": {".tag": "editor"}},
+        {"member": {".tag": "email", "email": "new@example.com"}},
+    ]);
+    let (status, added) = c
+        .rpc(
+            "sharing/add_folder_member",
+            json!({"shared_folder_id": share, "members": members}),
+        )
+        .await;
+    assert_eq!((status, added), (200, Value::Null));
+    let (_, page) = c
+        .rpc(
+            "sharing/list_folder_members",
+            json!({"shared_folder_id": share, "limit": 2}),
+        )
+        .await;
+    assert_eq!(page["users"][0]["access_type"][".tag"], "owner");
+    assert_eq!(page["users"][1]["user"]["account_id"], ann.as_str());
+    let (_, rest) = c
+        .rpc(
+            "sharing/list_folder_members/continue",
+            json!({"cursor": page["cursor"]}),
+        )
+        .await;
+    assert_eq!(rest["invitees"][0]["invitee"]["email"], "new@example.com");
+    assert_eq!(rest["invitees"][0]["access_type"][".tag"], "viewer");
+
+    // Removing is a job; the owner cannot be removed.
+    let dropbox_id = json!({".tag": "dropbox_id", "dropbox_id": ann});
+    let (_, job) = c
+        .rpc(
+            "sharing/remove_folder_member",
+            json!({"shared_folder_id": share, "member": dropbox_id, "leave_a_copy": false}),
+        )
+        .await;
+    assert_eq!(job[".tag"], "async_job_id");
+    let (_, done) = c
+        .rpc(
+            "sharing/check_remove_member_job_status",
+            json!({"async_job_id": job["async_job_id"]}),
+        )
+        .await;
+    assert_eq!(done[".tag"], "complete");
+    let me = json!({".tag": "dropbox_id", "dropbox_id": fake.account_id()});
+    let (status, owner) = c
+        .rpc(
+            "sharing/remove_folder_member",
+            json!({"shared_folder_id": share, "member": me, "leave_a_copy": false}),
+        )
+        .await;
+    assert_eq!(
+        (status, owner["error_summary"].as_str()),
+        (409, Some("folder_owner/.."))
+    );
+
+    // Files: members per file, errors per member.
+    c.content("files/upload", r#"{"path": "/a.txt"}"#, b"a")
+        .await;
+    let (_, results) = c
+        .rpc(
+            "sharing/add_file_member",
+            json!({"file": "/a.txt", "members": [{".tag": "email", "email": "bob@example.com"},
+                                                 {".tag": "email", "email": "nope"}],
+                   "access_level": "viewer_no_comment"}),
+        )
+        .await;
+    assert_eq!(results[0]["result"][".tag"], "success");
+    assert_eq!(results[1]["result"][".tag"], "member_error");
+    assert_eq!(
+        fake.members(&fake.account_id(), "/A.TXT"),
+        [
+            ("franz@example.com".to_string(), "owner".to_string()),
+            ("bob@example.com".into(), "viewer_no_comment".into())
+        ]
+    );
+    let (_, folder_as_file) = c
+        .rpc("sharing/list_file_members", json!({"file": "/Team"}))
+        .await;
+    assert_eq!(
+        folder_as_file["error_summary"].as_str().unwrap(),
+        "access_error/is_folder/.."
+    );
+    let bob = json!({".tag": "email", "email": "bob@example.com"});
+    let (_, removed) = c
+        .rpc(
+            "sharing/remove_file_member_2",
+            json!({"file": "/a.txt", "member": bob}),
+        )
+        .await;
+    assert_eq!(removed[".tag"], "success");
+    let (_, again) = c
+        .rpc(
+            "sharing/remove_file_member_2",
+            json!({"file": "/a.txt", "member": bob}),
+        )
+        .await;
+    assert_eq!(again[".tag"], "member_error");
+}
