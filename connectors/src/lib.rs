@@ -22,6 +22,7 @@
 //! - [`feed`]: change feeds (native ones; the others are collected by diffing listings).
 //! - [`ids`]: paths to the ids of Drive, OneDrive and Box, remembered but always checked.
 //! - [`listing`]: folder listings paged from one read of the folder.
+//! - [`thumbnails`]: thumbnails of `local` images, made by the workers and cached on disk.
 //! - [`transfer`]: byte streaming for the API tier.
 
 use std::{path::PathBuf, sync::Arc};
@@ -31,7 +32,9 @@ use cloudbridge_shared::{
     config::ProvidersSettings,
     crypto::Cipher,
     protocol::{AccountRef, TransferPlan},
+    quota::Quota,
     storage::{Capabilities, ItemKind, Page},
+    thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath, ItemRef,
 };
 pub use service::{Identity, Service};
@@ -52,6 +55,7 @@ pub mod parts;
 pub mod s3;
 pub mod service;
 pub mod sftp;
+pub mod thumbnails;
 pub mod transfer;
 pub mod webdav;
 
@@ -173,6 +177,36 @@ pub trait Storage: Send + Sync {
         ))
     }
 
+    /// The account's storage use, where the service reports it.
+    async fn quota(&self) -> Result<Quota, ApiError> {
+        Err(ApiError::not_implemented(
+            "This service does not report its storage quota.",
+        ))
+    }
+
+    /// Plans a thumbnail of `file` (a file, as [`Storage::lookup`] found it) as `spec`
+    /// asks, for the API tier to stream. Services that make thumbnails answer 415 for a
+    /// file they make none of; the others keep this default.
+    async fn thumbnail(
+        &self,
+        file: &Entry,
+        spec: &ThumbnailSpec,
+    ) -> Result<ThumbnailPlan, ApiError> {
+        let _ = (file, spec);
+        Err(ApiError::not_implemented(
+            "This service makes no thumbnails.",
+        ))
+    }
+
+    /// Opens the image of a `Service` thumbnail plan this connector made (the API tier
+    /// streams it).
+    async fn thumbnail_image(&self, plan_path: &str) -> Result<transfer::Image, ApiError> {
+        let _ = plan_path;
+        Err(ApiError::not_implemented(
+            "This service makes no thumbnails.",
+        ))
+    }
+
     /// The change feed's position now, for services with a native change feed; `None`
     /// (the default) for services whose changes are found by diffing listings.
     async fn feed_start(&self) -> Result<Option<String>, ApiError> {
@@ -265,6 +299,8 @@ pub struct Context {
     pub guard: guard::Guard,
     /// Tokens of stored OAuth accounts (`None` where no database is at hand).
     pub tokens: Option<Arc<oauth::Keeper>>,
+    /// Makes and caches the thumbnails of `local` images.
+    pub thumbnails: Arc<thumbnails::Thumbnailer>,
 }
 
 impl Context {
@@ -275,13 +311,15 @@ impl Context {
         cipher: Option<Arc<Cipher>>,
         policy: cloudbridge_shared::netguard::Policy,
     ) -> anyhow::Result<Self> {
+        let defaults = cloudbridge_shared::config::Settings::default();
         Ok(Self {
             data_root,
             cipher,
-            providers: Arc::new(cloudbridge_shared::config::Settings::default().providers),
+            providers: Arc::new(defaults.providers),
             http: reqwest::Client::new(),
             guard: guard::Guard::new(policy)?,
             tokens: None,
+            thumbnails: Arc::new(thumbnails::Thumbnailer::new(defaults.local.thumbnails)),
         })
     }
 
@@ -309,6 +347,9 @@ impl Context {
             http,
             guard: guard::Guard::new(settings.network.accounts())?,
             tokens,
+            thumbnails: Arc::new(thumbnails::Thumbnailer::new(
+                settings.local.thumbnails.clone(),
+            )),
         })
     }
 

@@ -31,7 +31,12 @@ pub static ALL: &[&Service] = &[
 
 /// What every connector does today: the storage basics with rename/move/copy, search by
 /// name (a bounded crawl), multipart uploads (parts staged by the API tier), shared links.
-pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
+pub const BASIC_CAPABILITIES: &[(&str, bool)] = &BASIC;
+
+/// The basics and thumbnails: what `local` and the OAuth file services do.
+pub const WITH_THUMBNAILS: &[(&str, bool)] = &enable(BASIC, "can_get_thumbnail");
+
+const BASIC: [(&str, bool); 13] = [
     ("can_upload_file", true),
     ("can_create_folder", true),
     ("can_delete_file", true),
@@ -46,6 +51,37 @@ pub const BASIC_CAPABILITIES: &[(&str, bool)] = &[
     ("can_get_thumbnail", false),
     ("multipart_uploads_supported_for_files", true),
 ];
+
+/// `capabilities` with `name` turned on.
+const fn enable<const N: usize>(
+    mut capabilities: [(&'static str, bool); N],
+    name: &str,
+) -> [(&'static str, bool); N] {
+    let mut i = 0;
+    while i < N {
+        if same(capabilities[i].0, name) {
+            capabilities[i].1 = true;
+        }
+        i += 1;
+    }
+    capabilities
+}
+
+/// `a == b`, in a constant.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 /// One storage service: its names, how its accounts are connected, what it can do, and
 /// how its connector is opened.
@@ -303,6 +339,37 @@ mod tests {
                 "{}: {c}",
                 service.name
             );
+        }
+    }
+
+    #[test]
+    fn thumbnails_are_where_the_services_make_them() {
+        let thumbnails = |s: &Service| {
+            s.capabilities
+                .iter()
+                .any(|&(name, on)| name == "can_get_thumbnail" && on)
+        };
+        let with: Vec<_> = ALL
+            .iter()
+            .filter(|s| thumbnails(s))
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(
+            with,
+            [
+                "local",
+                "gdrive",
+                "onedrive",
+                "onedrivebiz",
+                "dropbox",
+                "box"
+            ]
+        );
+        // Otherwise the same capabilities.
+        assert_eq!(WITH_THUMBNAILS.len(), BASIC_CAPABILITIES.len());
+        for (a, b) in WITH_THUMBNAILS.iter().zip(BASIC_CAPABILITIES) {
+            assert_eq!(a.0, b.0);
+            assert!(a.1 == b.1 || a.0 == "can_get_thumbnail");
         }
     }
 

@@ -13,6 +13,7 @@ use cloudbridge_connectors::Storage;
 use cloudbridge_shared::{
     db,
     protocol::{now_ms, AccountRef, Op, Outcome, Reply, RequestJob},
+    storage::ItemKind,
     telemetry::names,
     ApiError, ItemPath, ItemRef,
 };
@@ -288,6 +289,17 @@ async fn operate(
         )
         .await
         .map(|page| Outcome::Page { page }),
+        Op::Quota => storage.quota().await.map(|quota| Outcome::Quota { quota }),
+        Op::PlanThumbnail { item, spec } => {
+            let file = storage.lookup(item).await?;
+            if file.kind != ItemKind::File {
+                return Err(ApiError::not_found("No file has this id."));
+            }
+            storage
+                .thumbnail(&file, spec)
+                .await
+                .map(|thumbnail| Outcome::Thumbnail { thumbnail })
+        }
     }
 }
 

@@ -11,6 +11,8 @@
 //! - [`secret`]: [`Secret`] (never printed), key digests, random tokens.
 //! - [`storage`]: [`ItemPath`] (safe paths and ids), [`Entry`], pages.
 //! - [`protocol`]: [`RequestJob`], [`Op`], [`Reply`]: the request path's jobs.
+//! - [`quota`]: an account's storage use ([`quota::Quota`]).
+//! - [`thumbnail`]: what a thumbnail request asks for and where its image is read.
 //! - [`queue`]: queue and channel names, Redis connections, queue housekeeping.
 //! - [`db`]: PostgreSQL functions, one module per table, and the migrator.
 //! - [`telemetry`]: logging, Prometheus metrics and their names, shutdown signal.
@@ -25,10 +27,12 @@ pub mod error;
 pub mod netguard;
 pub mod protocol;
 pub mod queue;
+pub mod quota;
 pub mod request_id;
 pub mod secret;
 pub mod storage;
 pub mod telemetry;
+pub mod thumbnail;
 pub mod usage;
 pub mod webhook;
 

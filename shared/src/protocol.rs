@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::ApiError,
+    quota::Quota,
     storage::{Entry, ItemKind, ItemRef, Page},
+    thumbnail::{ThumbnailPlan, ThumbnailSpec},
 };
 
 /// One API request turned into a job.
@@ -155,6 +157,16 @@ pub enum Op {
         /// Entries per page.
         page_size: u32,
     },
+    /// The account's storage use, where the service reports it.
+    Quota,
+    /// Plans a thumbnail of a file for the API tier to stream (the image's bytes never
+    /// pass through here: a local one is made into the cache on disk).
+    PlanThumbnail {
+        /// The file.
+        item: ItemRef,
+        /// The size bound and image format asked for.
+        spec: ThumbnailSpec,
+    },
 }
 
 impl Op {
@@ -176,6 +188,8 @@ impl Op {
             Op::AbortUpload { .. } => "abort_upload",
             Op::Search { .. } => "search",
             Op::Recent { .. } => "recent",
+            Op::Quota => "quota",
+            Op::PlanThumbnail { .. } => "plan_thumbnail",
         }
     }
 
@@ -226,6 +240,16 @@ pub enum Outcome {
     Upload {
         /// The plan.
         plan: TransferPlan,
+    },
+    /// Answer to `Quota`.
+    Quota {
+        /// The account's storage use.
+        quota: Quota,
+    },
+    /// Where the API tier reads a thumbnail from.
+    Thumbnail {
+        /// The plan.
+        thumbnail: ThumbnailPlan,
     },
 }
 

@@ -15,12 +15,15 @@
 //! - [`paths`]: path → id resolution (Box as a [`crate::ids::Tree`]).
 //! - [`upload`]: one-request and chunked uploads.
 //! - [`feed`]: the user event stream as the change feed.
+//! - `media`: the user's space and thumbnails.
 
 use async_trait::async_trait;
 use cloudbridge_shared::{
     config::ProviderSettings,
     protocol::{AccountRef, TransferPlan},
+    quota::Quota,
     storage::{Capabilities, ItemKind, Page},
+    thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath, ItemRef,
 };
 use futures::{future::BoxFuture, StreamExt, TryStreamExt};
@@ -35,6 +38,7 @@ use crate::{
 };
 
 pub mod feed;
+mod media;
 pub mod paths;
 pub mod upload;
 pub mod wire;
@@ -57,7 +61,7 @@ pub static SERVICE: Service = Service {
         offline_access: &[],
         identity: who,
     }),
-    capabilities: service::BASIC_CAPABILITIES,
+    capabilities: service::WITH_THUMBNAILS,
     staging: Staging::NotOnService,
     colour: "#0061d5",
     open,
@@ -497,6 +501,22 @@ impl Storage for BoxStore {
             .map_err(std::io::Error::other)
             .boxed();
         Ok(transfer::Download { body, length })
+    }
+
+    async fn quota(&self) -> Result<Quota, ApiError> {
+        self.space().await
+    }
+
+    async fn thumbnail(
+        &self,
+        file: &Entry,
+        spec: &ThumbnailSpec,
+    ) -> Result<ThumbnailPlan, ApiError> {
+        self.thumbnail_target(file, spec)
+    }
+
+    async fn thumbnail_image(&self, plan_path: &str) -> Result<transfer::Image, ApiError> {
+        self.fetch_thumbnail(plan_path).await
     }
 
     async fn upload(

@@ -15,12 +15,15 @@
 //!   contention waited out.
 //! - [`paths`]: our paths as Dropbox paths, Dropbox metadata as entries.
 //! - [`upload`]: one request or an upload session, in bounded pieces.
+//! - `media`: space usage and thumbnails.
 
 use async_trait::async_trait;
 use cloudbridge_shared::{
     config::ProviderSettings,
     protocol::{AccountRef, TransferPlan},
+    quota::Quota,
     storage::{Capabilities, ItemKind, Page},
+    thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath, ItemRef,
 };
 use futures::{future::BoxFuture, TryStreamExt};
@@ -34,6 +37,7 @@ use crate::{
 };
 
 pub mod client;
+mod media;
 pub mod paths;
 pub mod upload;
 
@@ -56,7 +60,7 @@ pub static SERVICE: Service = Service {
         offline_access: &[("token_access_type", "offline")],
         identity: who,
     }),
-    capabilities: service::BASIC_CAPABILITIES,
+    capabilities: service::WITH_THUMBNAILS,
     staging: Staging::NotOnService,
     colour: "#0061fe",
     open,
@@ -467,6 +471,22 @@ impl Storage for DropboxStore {
         let length = response.content_length();
         let body = Box::pin(response.bytes_stream().map_err(std::io::Error::other));
         Ok(transfer::Download { body, length })
+    }
+
+    async fn quota(&self) -> Result<Quota, ApiError> {
+        self.space_usage().await
+    }
+
+    async fn thumbnail(
+        &self,
+        file: &Entry,
+        spec: &ThumbnailSpec,
+    ) -> Result<ThumbnailPlan, ApiError> {
+        self.thumbnail_arg(file, spec)
+    }
+
+    async fn thumbnail_image(&self, plan_path: &str) -> Result<transfer::Image, ApiError> {
+        self.fetch_thumbnail(plan_path).await
     }
 
     async fn upload(

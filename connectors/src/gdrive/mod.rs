@@ -19,6 +19,7 @@
 //! - [`paths`]: path → id resolution (Drive as a [`crate::ids::Tree`]).
 //! - [`upload`]: multipart and resumable uploads.
 //! - [`feed`]: the changes list as the change feed.
+//! - `media`: the storage quota and thumbnails.
 
 use std::{future::Future, pin::Pin};
 
@@ -27,7 +28,9 @@ use bytes::Bytes;
 use cloudbridge_shared::{
     config::ProviderSettings,
     protocol::{AccountRef, TransferPlan},
+    quota::Quota,
     storage::{Capabilities, ItemKind, Page},
+    thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath, ItemRef,
 };
 use futures::{future::BoxFuture, StreamExt};
@@ -43,6 +46,7 @@ use crate::{
 
 pub mod client;
 pub mod feed;
+mod media;
 pub mod paths;
 pub mod upload;
 
@@ -62,7 +66,7 @@ pub static SERVICE: Service = Service {
         offline_access: &[("access_type", "offline"), ("prompt", "consent")],
         identity: who,
     }),
-    capabilities: service::BASIC_CAPABILITIES,
+    capabilities: service::WITH_THUMBNAILS,
     staging: Staging::HiddenFile,
     colour: "#1a73e8",
     open,
@@ -92,6 +96,8 @@ fn who<'a>(
 pub struct DriveStore {
     drive: Drive,
     ids: Ids,
+    /// The address policy of links Drive hands out (thumbnails); `None` in tools.
+    guard: Option<crate::guard::Guard>,
 }
 
 fn kind_of(file: &DriveFile) -> ItemKind {
@@ -142,6 +148,7 @@ impl DriveStore {
         Ok(Self {
             drive: Drive::new(ctx.api(account)?, &ctx.providers.gdrive),
             ids: Ids::of(account.id),
+            guard: Some(ctx.guard.clone()),
         })
     }
 
@@ -155,6 +162,7 @@ impl DriveStore {
         Self {
             drive: Drive::new(api, provider),
             ids: Ids::of(account),
+            guard: None,
         }
     }
 
@@ -543,6 +551,22 @@ impl Storage for DriveStore {
             .update(&uploaded.id, Some(&final_name), None)
             .await?;
         Ok(entry(parent.join(&final_name)?, &renamed))
+    }
+
+    async fn quota(&self) -> Result<Quota, ApiError> {
+        self.storage_quota().await
+    }
+
+    async fn thumbnail(
+        &self,
+        file: &Entry,
+        spec: &ThumbnailSpec,
+    ) -> Result<ThumbnailPlan, ApiError> {
+        self.thumbnail_link(file, spec).await
+    }
+
+    async fn thumbnail_image(&self, plan_path: &str) -> Result<transfer::Image, ApiError> {
+        self.fetch_thumbnail(plan_path).await
     }
 
     async fn abort_upload(&self, staged: &str) -> Result<(), ApiError> {

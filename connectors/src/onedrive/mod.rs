@@ -15,13 +15,16 @@
 //! - [`upload`]: simple uploads and upload sessions.
 //! - [`copy`]: following an asynchronous copy to its end.
 //! - [`feed`]: the delta query as the change feed.
+//! - `media`: the drive's quota and thumbnails.
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use cloudbridge_shared::{
     config::ProviderSettings,
     protocol::{AccountRef, TransferPlan},
+    quota::Quota,
     storage::{Capabilities, ItemKind, Page},
+    thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath, ItemRef,
 };
 use futures::{future::BoxFuture, StreamExt, TryStreamExt};
@@ -39,6 +42,7 @@ use crate::{
 pub mod copy;
 pub mod feed;
 pub mod graph;
+mod media;
 pub mod paths;
 pub mod upload;
 
@@ -72,7 +76,7 @@ const ONEDRIVE: Service = Service {
         offline_access: &[],
         identity: who,
     }),
-    capabilities: service::BASIC_CAPABILITIES,
+    capabilities: service::WITH_THUMBNAILS,
     staging: Staging::NotOnService,
     colour: "#0078d4",
     open,
@@ -491,6 +495,18 @@ impl Storage for OneDrive {
             }),
             _ => Ok(Download { body, length }),
         }
+    }
+
+    async fn quota(&self) -> Result<Quota, ApiError> {
+        self.drive_quota().await
+    }
+
+    async fn thumbnail(
+        &self,
+        file: &Entry,
+        spec: &ThumbnailSpec,
+    ) -> Result<ThumbnailPlan, ApiError> {
+        self.thumbnail_url(file, spec).await
     }
 
     async fn upload(
