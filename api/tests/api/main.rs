@@ -29,6 +29,7 @@ mod paths;
 mod pipeline;
 mod portal;
 mod processes;
+mod quota_thumbnails;
 mod reachability;
 mod sdk;
 mod services;
