@@ -203,46 +203,29 @@ pub enum ServiceErrors {
     Timeout(ErrorBody),
 }
 
-/// The error answers of thumbnails: those of any route served by the account's
-/// service, with what is particular to images.
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)]
-pub enum ThumbnailErrors {
-    /// Malformed input: a `size` out of 1–2048, an `image_format` other than `png` or
-    /// `jpeg`.
-    #[response(status = 400)]
-    BadRequest(ErrorBody),
-    /// Missing or bad credentials, or the service refused the account's.
-    #[response(status = 401)]
-    Unauthorized(ErrorBody),
-    /// The credentials may not do this, or the account is inactive.
-    #[response(status = 403)]
-    Forbidden(ErrorBody),
-    /// No such file, or not the caller's.
-    #[response(status = 404)]
-    NotFound(ErrorBody),
-    /// The image is too large to make a thumbnail of (`local`: bytes or pixels).
-    #[response(status = 413)]
-    TooLarge(ErrorBody),
-    /// The service makes no thumbnail of this file (not an image it reads).
-    #[response(status = 415)]
-    UnsupportedType(ErrorBody),
-    /// Too many requests, here or at the service.
-    #[response(status = 429)]
-    RateLimited(ErrorBody),
-    /// The service makes no thumbnails at all.
-    #[response(status = 501)]
-    NotImplemented(ErrorBody),
-    /// The service failed, or answered something that is not an image.
-    #[response(status = 502)]
-    BadGateway(ErrorBody),
-    /// The service is still making the thumbnail, or is overloaded or unreachable:
-    /// retry after `Retry-After`.
-    #[response(status = 503)]
-    Unavailable(ErrorBody),
-    /// No answer within the request's deadline.
-    #[response(status = 504)]
-    Timeout(ErrorBody),
+/// The error answers of thumbnails: those of any route served by the account's service
+/// but the upload ones, with what they mean for an image.
+pub struct ThumbnailErrors;
+
+impl utoipa::IntoResponses for ThumbnailErrors {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        let mut responses = ServiceErrors::responses();
+        for unused in ["409", "411", "416"] {
+            responses.remove(unused);
+        }
+        for (status, description) in [
+            ("400", "A `size` out of 1–2048, or an `image_format` other than `png` or `jpeg`."),
+            ("413", "The image is too large to make a thumbnail of (`local`: bytes or pixels)."),
+            ("415", "The service makes no thumbnail of this file (not an image it reads)."),
+            ("501", "The service makes no thumbnails."),
+            ("503", "The service is still making the thumbnail, or is overloaded or unreachable: retry after `Retry-After`."),
+        ] {
+            if let Some(RefOr::T(response)) = responses.get_mut(status) {
+                response.description = description.to_string();
+            }
+        }
+        responses
+    }
 }
 
 /// The document's frame: title, security schemes, tags.

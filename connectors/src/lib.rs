@@ -527,6 +527,14 @@ pub fn item_key(service: &str, entry: &Entry) -> Option<String> {
     (service::find(service)?.item_key)(entry)
 }
 
+/// The service's own id of `file`, which the services naming items by id report for
+/// every item (404 for an entry without one).
+pub(crate) fn own_id(file: &Entry) -> Result<&str, ApiError> {
+    file.id
+        .as_deref()
+        .ok_or_else(|| ApiError::not_found("No file has this id."))
+}
+
 /// True for services whose items are named by their own ids (their Kloudless ids are
 /// made of them, see [`Storage::locate`]).
 pub fn names_items_by_id(service: &str) -> bool {

@@ -107,13 +107,14 @@ impl Thumbnailer {
         .await
         .map_err(ApiError::internal)??;
         metrics::counter!("cloudbridge_thumbnails_total", "outcome" => "made").increment(1);
-        self.account_for(data_root, made).await;
+        self.account_for(data_root, data_root.join(&relative), made)
+            .await;
         Ok(relative)
     }
 
-    /// Counts a new thumbnail of `bytes` into the cache, and trims the cache when it is
-    /// over its bound.
-    async fn account_for(&self, data_root: &Path, bytes: u64) {
+    /// Counts the new thumbnail `made` (of `bytes`) into the cache, and trims the cache
+    /// when it is over its bound (never removing `made`, which is about to be served).
+    async fn account_for(&self, data_root: &Path, made: PathBuf, bytes: u64) {
         let bound = self.settings.max_cache_bytes;
         let over = {
             let mut cached = self.cached.lock().expect("cache count lock");
@@ -125,7 +126,7 @@ impl Thumbnailer {
             return;
         }
         let root = data_root.join(CACHE_DIR);
-        let trimmed = tokio::task::spawn_blocking(move || trim(&root, bound)).await;
+        let trimmed = tokio::task::spawn_blocking(move || trim(&root, bound, &made)).await;
         let mut cached = self.cached.lock().expect("cache count lock");
         match trimmed {
             Ok(Ok(left)) => *cached = Some(left),
@@ -267,9 +268,9 @@ fn write_atomically(
 }
 
 /// Counts the thumbnails under `root` and, when they take more than `bound` bytes,
-/// removes the least recently used until a quarter of the bound is free again
-/// (blocking); returns what is left.
-fn trim(root: &Path, bound: u64) -> std::io::Result<u64> {
+/// removes the least recently used but `spared` until a quarter of the bound is free
+/// again (blocking); returns what is left.
+fn trim(root: &Path, bound: u64, spared: &Path) -> std::io::Result<u64> {
     let mut files = Vec::new();
     for folder in fs::read_dir(root)? {
         let folder = folder?;
@@ -295,6 +296,9 @@ fn trim(root: &Path, bound: u64) -> std::io::Result<u64> {
     for (_, len, path) in files {
         if total <= keep {
             break;
+        }
+        if path == spared {
+            continue;
         }
         match fs::remove_file(&path) {
             Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),

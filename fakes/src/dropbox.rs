@@ -70,6 +70,7 @@ mod state;
 mod tree;
 mod wire;
 
+pub use media::ALLOCATED;
 pub use state::RateLimit;
 
 use state::Shared;

@@ -403,7 +403,10 @@ async fn media(a: &Caller, docs_id: &str, data_id: &str, stored: u64) {
         .as_str()
         .unwrap()
         .to_string();
-    let thumbnail = |id: &str| a.get(&format!("{STORAGE}/files/{id}/thumbnail?size=32"));
+    let thumbnail = |id: &str| {
+        let url = format!("{STORAGE}/files/{id}/thumbnail?size=32");
+        async move { a.get(&url).await }
+    };
     let quota = a.get(&format!("{STORAGE}/quota")).await;
     if thumbnails {
         let r = thumbnail(&picture_id).await;

@@ -25,6 +25,17 @@ pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A `width` × `height` PNG of random pixels (its thumbnails hardly compress).
+fn noise(width: u32, height: u32) -> Vec<u8> {
+    use rand::RngCore;
+    let mut pixels = vec![0u8; (width * height * 4) as usize];
+    rand::rng().fill_bytes(&mut pixels);
+    let image = image::RgbaImage::from_raw(width, height, pixels).unwrap();
+    let mut out = Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
 /// Uploads `bytes` as `name` into the root folder; returns the file's id.
 pub(crate) async fn put(a: &Caller, name: &str, bytes: Vec<u8>) -> String {
     let r = a.upload("root", name, bytes).await;
@@ -203,23 +214,32 @@ async fn local_thumbnails_are_made_cached_and_bounded() {
     assert!(!cache.exists(), "the account's thumbnails are removed");
 }
 
-/// The cache keeps to its bound: older thumbnails go when new ones are made.
+/// The cache keeps to its bound: older thumbnails go when new ones are made, and one
+/// larger than the whole cache is still served.
 #[tokio::test]
 async fn the_local_thumbnail_cache_keeps_to_its_bound() {
+    const BOUND: u64 = 40_000;
     let app = TestApp::builder()
-        .settings(|s| s.local.thumbnails.max_cache_bytes = 60_000)
+        .settings(|s| s.local.thumbnails.max_cache_bytes = BOUND)
         .spawn()
         .await;
     let (_, id, token) = app.account().await;
     let a = app.with_token(&token);
-    let file = put(&a, "big.png", png(800, 800)).await;
-    for size in [300, 301, 302, 303, 304, 305] {
-        thumbnail(&a, &file, &format!("?size={size}")).await;
-    }
+    let file = put(&a, "big.png", noise(800, 800)).await;
     let cache = app.data_root().join(".thumbnails").join(id.to_string());
-    let total: u64 = cached(&cache).iter().map(|m| m.len()).sum();
-    assert!(total <= 60_000, "{total} bytes cached");
-    assert!(!cached(&cache).is_empty());
+    for size in [60, 61, 62, 63, 64, 65, 66, 67] {
+        thumbnail(&a, &file, &format!("?size={size}")).await;
+        let total: u64 = cached(&cache).iter().map(|m| m.len()).sum();
+        assert!(total <= BOUND, "{total} bytes cached");
+    }
+    let kept = cached(&cache).len();
+    assert!((1..8).contains(&kept), "{kept} thumbnails kept");
+    let (_, size) = thumbnail(&a, &file, "?size=700").await;
+    assert_eq!(
+        size,
+        (700, 700),
+        "larger than the cache, served all the same"
+    );
 }
 
 /// What every service without thumbnails or quota answers: 501, after finding the file.

@@ -54,12 +54,8 @@ impl BoxStore {
         file: &Entry,
         spec: &ThumbnailSpec,
     ) -> Result<ThumbnailPlan, ApiError> {
-        let id = file
-            .id
-            .clone()
-            .ok_or_else(|| ApiError::not_found("No file has this id."))?;
         let target = Target {
-            file: id,
+            file: crate::own_id(file)?.to_string(),
             size: size_for(spec.size),
             jpeg: spec.format == ImageFormat::Jpeg,
         };

@@ -44,10 +44,7 @@ impl DriveStore {
         file: &Entry,
         spec: &ThumbnailSpec,
     ) -> Result<ThumbnailPlan, ApiError> {
-        let id = file
-            .id
-            .as_deref()
-            .ok_or_else(|| ApiError::not_found("No file has this id."))?;
+        let id = crate::own_id(file)?;
         let url = self.drive.files_url(id);
         let found = self
             .drive

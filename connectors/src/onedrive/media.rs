@@ -36,10 +36,7 @@ impl OneDrive {
         file: &Entry,
         spec: &ThumbnailSpec,
     ) -> Result<ThumbnailPlan, ApiError> {
-        let id = file
-            .id
-            .as_deref()
-            .ok_or_else(|| ApiError::not_found("No file has this id."))?;
+        let id = crate::own_id(file)?;
         let custom = format!("c{0}x{0}", spec.size);
         let set = self
             .graph
