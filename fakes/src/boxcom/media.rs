@@ -32,11 +32,11 @@ fn size_for(q: &HashMap<String, String>) -> Result<u32, BoxError> {
     };
     let least = bound("min_width", 0)?.max(bound("min_height", 0)?);
     let most = bound("max_width", u32::MAX)?.min(bound("max_height", u32::MAX)?);
-    let allowed = SIZES.iter().copied().filter(|&s| s <= most);
+    let mut allowed = SIZES.iter().copied().filter(|&s| s <= most);
     Ok(allowed
         .clone()
         .find(|&s| s >= least)
-        .or_else(|| allowed.last())
+        .or_else(|| allowed.next_back())
         .unwrap_or(SIZES[0]))
 }
 
