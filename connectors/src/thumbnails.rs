@@ -92,7 +92,6 @@ impl Thumbnailer {
         );
         let target = data_root.join(&relative);
         if touch(&target) {
-            metrics::counter!("cloudbridge_thumbnails_total", "outcome" => "cached").increment(1);
             return Ok(relative);
         }
         let _slot = self
@@ -100,13 +99,16 @@ impl Thumbnailer {
             .acquire()
             .await
             .map_err(|_| ApiError::internal("thumbnail slots closed"))?;
+        // Made by another request while this one waited for its slot.
+        if touch(&target) {
+            return Ok(relative);
+        }
         let max_pixels = self.settings.max_pixels;
         let made = tokio::task::spawn_blocking(move || {
             make(&source, &target, spec, max_pixels).map(|()| file_size(&target))
         })
         .await
         .map_err(ApiError::internal)??;
-        metrics::counter!("cloudbridge_thumbnails_total", "outcome" => "made").increment(1);
         self.account_for(data_root, data_root.join(&relative), made)
             .await;
         Ok(relative)
