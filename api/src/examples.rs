@@ -187,7 +187,7 @@ fn upload_location() -> Value {
 
 fn list(api: &str, objects: Vec<Value>) -> Value {
     let total = objects.len() as i64;
-    wire::list(api, objects, 1, None, Some(total))
+    wire::list(api, objects, 1, serde_json::Value::Null, Some(total))
 }
 
 fn event() -> Value {

@@ -33,6 +33,7 @@ mod html;
 mod limits;
 mod middleware;
 mod oauth;
+mod page_token;
 pub mod parse;
 mod passthrough;
 mod pipeline;

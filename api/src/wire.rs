@@ -39,20 +39,20 @@ fn opt_time(t: Option<DateTime<Utc>>) -> Value {
     t.map_or(Value::Null, |t| time(t).into())
 }
 
-/// A page-numbered `object_list`.
+/// An `object_list` page (`page` and `next_page`: numbers, or tokens of a service's paging).
 pub fn list(
     api: &str,
     objects: Vec<Value>,
-    page: u32,
-    next_page: Option<u32>,
+    page: impl Into<Value>,
+    next_page: impl Into<Value>,
     total: Option<i64>,
 ) -> Value {
     let mut body = json!({
         "type": "object_list",
         "api": api,
         "count": objects.len(),
-        "page": page,
-        "next_page": next_page,
+        "page": page.into(),
+        "next_page": next_page.into(),
         "objects": objects,
     });
     if let Some(total) = total {

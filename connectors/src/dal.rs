@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cloudbridge_shared::{
     protocol::{AccountRef, TransferPlan},
-    storage::{Capabilities, ItemKind, Page},
+    storage::{Batch, Capabilities, ItemKind, Page},
     ApiError, Entry, ItemPath,
 };
 use opendal::{EntryMode, ErrorKind, Metadata, Operator};
@@ -192,6 +192,44 @@ fn raw(path: &ItemPath, meta: Option<&Metadata>) -> serde_json::Value {
     raw
 }
 
+/// The key prefix of folder `path`'s children (`/` for the root).
+fn dir_of(path: &ItemPath) -> String {
+    if path.is_root() {
+        "/".to_string()
+    } else {
+        format!("{}/", path.as_str())
+    }
+}
+
+/// The entry a listing of `dir` (folder `path`) shows for `e`; `None` for what is never
+/// shown (the folder itself, uploads in progress, names Cloudbridge cannot address).
+fn listed_entry(path: &ItemPath, dir: &str, e: &opendal::Entry) -> Option<Result<Entry, ApiError>> {
+    if e.path() == dir || e.path() == "/" || e.name().starts_with(UPLOAD_PREFIX) {
+        return None;
+    }
+    let kind = if e.metadata().is_dir() {
+        ItemKind::Folder
+    } else {
+        ItemKind::File
+    };
+    let name = e.name().trim_end_matches('/');
+    cloudbridge_shared::storage::validate_name(name).ok()?;
+    Some(
+        path.join(name)
+            .map(|at| entry(at, kind, Some(e.metadata()))),
+    )
+}
+
+/// The key to list on from after `key`: past everything under it when it is a folder,
+/// whose keys an object store would otherwise roll up into the same folder again.
+fn past(key: String) -> String {
+    if key.ends_with('/') {
+        key + "\u{10FFFF}"
+    } else {
+        key
+    }
+}
+
 /// Maps an OpenDAL error to the Kloudless error the caller should see.
 pub fn service_error(e: opendal::Error) -> ApiError {
     // OpenDAL errors name the operation, path and bucket, never the credentials.
@@ -268,34 +306,59 @@ impl Storage for DalStore {
         if kind != ItemKind::Folder {
             return Err(ApiError::not_found("No folder has this id."));
         }
-        let dir = if path.is_root() {
-            "/".to_string()
-        } else {
-            format!("{}/", path.as_str())
-        };
-        let items: Vec<(String, ItemKind, Metadata)> = self
-            .op
-            .list(&dir)
-            .await
-            .map_err(service_error)?
-            .into_iter()
-            .filter(|e| e.path() != dir && e.path() != "/" && !e.name().starts_with(UPLOAD_PREFIX))
-            .filter_map(|e| {
-                let kind = if e.metadata().is_dir() {
-                    ItemKind::Folder
-                } else {
-                    ItemKind::File
-                };
-                let name = e.name().trim_end_matches('/').to_string();
-                cloudbridge_shared::storage::validate_name(&name).ok()?;
-                Some((name, kind, e.metadata().clone()))
-            })
-            .collect();
-        let entries = items
-            .into_iter()
-            .map(|(name, kind, meta)| Ok(entry(path.join(&name)?, kind, Some(&meta))))
+        let dir = dir_of(path);
+        let listed = self.op.list(&dir).await.map_err(service_error)?;
+        let entries = listed
+            .iter()
+            .filter_map(|e| listed_entry(path, &dir, e))
             .collect::<Result<Vec<_>, ApiError>>()?;
         Page::of_listing(entries, page, page_size)
+    }
+
+    async fn batch(
+        &self,
+        path: &ItemPath,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Batch>, ApiError> {
+        use futures::TryStreamExt;
+        // Object stores list in key order from any key: the cursor is the last key seen.
+        if !self.op.info().capability().list_with_start_after {
+            return Ok(None);
+        }
+        if cursor.is_none() && self.stat(path).await?.0 != ItemKind::Folder {
+            return Err(ApiError::not_found("No folder has this id."));
+        }
+        let dir = dir_of(path);
+        let mut lister = self.op.lister_with(&dir).limit(limit as usize);
+        if let Some(after) = cursor {
+            lister = lister.start_after(after);
+        }
+        let mut lister = lister.await.map_err(service_error)?;
+        // A store answers its folders and its objects apart: the batch is put back in key
+        // order, and goes on after its greatest key.
+        let mut keyed = Vec::new();
+        let mut seen = 0;
+        let mut last: Option<String> = None;
+        let mut more = true;
+        while seen < limit {
+            let Some(e) = lister.try_next().await.map_err(service_error)? else {
+                more = false;
+                break;
+            };
+            seen += 1;
+            if let Some(entry) = listed_entry(path, &dir, &e) {
+                keyed.push((e.path().to_string(), entry?));
+            }
+            if last.as_deref().is_none_or(|l| e.path() > l) {
+                last = Some(e.path().to_string());
+            }
+        }
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Some(Batch {
+            entries: keyed.into_iter().map(|(_, e)| e).collect(),
+            next: last.filter(|_| more).map(past),
+        }))
     }
 
     async fn create_folder(

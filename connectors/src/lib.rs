@@ -33,7 +33,7 @@ use cloudbridge_shared::{
     crypto::Cipher,
     protocol::{AccountRef, TransferPlan},
     quota::Quota,
-    storage::{Capabilities, ItemKind, Page},
+    storage::{Batch, Capabilities, ItemKind, Page},
     thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath, ItemRef,
 };
@@ -47,10 +47,10 @@ pub mod feed;
 pub mod gdrive;
 pub mod guard;
 pub mod ids;
-pub mod listing;
 pub mod local;
 pub mod oauth;
 pub mod onedrive;
+pub mod paging;
 pub mod parts;
 pub mod s3;
 pub mod service;
@@ -87,19 +87,36 @@ pub trait Storage: Send + Sync {
         let path = self.locate(item).await?;
         self.metadata(&path).await
     }
-    /// One page of a folder, in a stable order.
-    async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError>;
+    /// One page of a folder, in a stable order. This default cuts it from the service's
+    /// own paging ([`Storage::batch`]); services without one list their folders here.
+    async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
+        paging::numbered(self, path, page, page_size).await
+    }
+
+    /// One batch of the folder's entries in the service's own paging, starting at
+    /// `cursor` (the first batch when `None`), of about `limit` entries (a service may
+    /// give a few more or fewer). `None` (the default) for services without paging of
+    /// their own, whose folders [`Storage::list`] pages; see [`paging`].
+    async fn batch(
+        &self,
+        path: &ItemPath,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Batch>, ApiError> {
+        let _ = (path, cursor, limit);
+        Ok(None)
+    }
 
     /// Every entry of a folder, in no particular order (the collector's walk). This
     /// default reads it page by page; services that read a folder whole do it once.
     async fn list_all(&self, path: &ItemPath) -> Result<Vec<Entry>, ApiError> {
         let mut entries = Vec::new();
-        let mut page = 1;
+        let (mut page, mut from) = (1, None);
         loop {
-            let listed = self.list(path, page, WALK_PAGE).await?;
+            let listed = paging::list(self, path, page, WALK_PAGE, from.as_ref()).await?;
             entries.extend(listed.entries);
             match listed.next_page {
-                Some(next) => page = next,
+                Some(next) => (page, from) = (next, listed.next_from),
                 None => return Ok(entries),
             }
         }
@@ -235,9 +252,10 @@ pub trait Storage: Send + Sync {
         let mut walk = Walk::default();
         let mut folders = std::collections::VecDeque::from([under.clone()]);
         while let Some(folder) = folders.pop_front() {
-            let mut page = 1;
+            let (mut page, mut from) = (1, None);
             loop {
-                let listed = match self.list(&folder, page, WALK_PAGE).await {
+                let listed = match paging::list(self, &folder, page, WALK_PAGE, from.as_ref()).await
+                {
                     Ok(listed) => listed,
                     // Deleted while we walked: nothing more below it.
                     Err(e) if e.status == 404 => break,
@@ -257,7 +275,7 @@ pub trait Storage: Send + Sync {
                     }
                 }
                 match listed.next_page {
-                    Some(next) => page = next,
+                    Some(next) => (page, from) = (next, listed.next_from),
                     None => break,
                 }
             }

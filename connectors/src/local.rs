@@ -272,6 +272,7 @@ impl LocalDisk {
             next_page,
             total: None,
             truncated: false,
+            next_from: None,
         })
     }
 

@@ -89,5 +89,6 @@ fn paged(
         next_page,
         total: Some(total),
         truncated,
+        next_from: None,
     })
 }

@@ -9,7 +9,7 @@ use std::{
 };
 
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
-use cloudbridge_connectors::Storage;
+use cloudbridge_connectors::{paging, Storage};
 use cloudbridge_shared::{
     db,
     protocol::{now_ms, AccountRef, Op, Outcome, Reply, RequestJob},
@@ -152,10 +152,10 @@ async fn operate(
             item,
             page,
             page_size,
+            from,
         } => {
             let path = storage.locate(item).await?;
-            storage
-                .list(&path, *page, *page_size)
+            paging::list(storage, &path, *page, *page_size, from.as_ref())
                 .await
                 .map(|page| Outcome::Page { page })
         }

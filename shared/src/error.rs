@@ -89,6 +89,11 @@ impl ApiError {
         Self::new(500, "internal_error", "An internal error occurred.")
     }
 
+    /// 502 `bad_gateway`: the service answered something that makes no sense.
+    pub fn bad_gateway(message: impl Into<String>) -> Self {
+        Self::new(502, "bad_gateway", message)
+    }
+
     /// 501 `not_implemented`.
     pub fn not_implemented(message: impl Into<String>) -> Self {
         Self::new(501, "not_implemented", message)

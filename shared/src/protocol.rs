@@ -74,6 +74,10 @@ pub enum Op {
         page: u32,
         /// Entries per page.
         page_size: u32,
+        /// Where the page starts in the service's own paging (a `next_page` the API
+        /// handed out); `page` is then the number it stands for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<crate::storage::Position>,
     },
     /// Creates a folder.
     CreateFolder {

@@ -320,6 +320,33 @@ pub struct Page {
     /// their own) stopped at its limit: what it found is not everything there is.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// Where the next page starts in the service's own paging, for folders listed that
+    /// way (the API hands it out sealed as `next_page`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_from: Option<Position>,
+}
+
+/// A place in a service's own paging of a folder: the service's cursor of the batch of
+/// entries to read (the first batch when `None`) and how many of that batch were shown
+/// already. Reading from it costs one call to the service, whatever page it stands for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// The service's cursor (page token, marker, continuation key…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// Entries of that batch already shown.
+    #[serde(default)]
+    pub skip: u32,
+}
+
+/// One batch of a folder's entries in the service's own paging, and the cursor of the
+/// batch after it (`None` at the end).
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// The entries, in the service's order.
+    pub entries: Vec<Entry>,
+    /// The next batch's cursor.
+    pub next: Option<String>,
 }
 
 impl Page {
@@ -333,6 +360,7 @@ impl Page {
             next_page,
             total: None,
             truncated: false,
+            next_from: None,
         })
     }
 

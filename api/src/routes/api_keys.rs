@@ -38,7 +38,13 @@ pub async fn list(
     let keys = db::api_keys::list(&state.db, &app).await?;
     let total = keys.len() as i64;
     let objects = keys.iter().map(|k| wire::api_key(k, None)).collect();
-    Ok(Json(wire::list("meta", objects, 1, None, Some(total))))
+    Ok(Json(wire::list(
+        "meta",
+        objects,
+        1,
+        serde_json::Value::Null,
+        Some(total),
+    )))
 }
 
 /// `POST /v1/applications/{app}/apikeys`: the key is shown in full only here.

@@ -143,7 +143,13 @@ pub async fn service_keys(
             json!({ "id": service, "service": service, "client_id": client_id, "type": "service_key" })
         })
         .collect();
-    Ok(Json(crate::wire::list("meta", objects, 1, None, None)))
+    Ok(Json(crate::wire::list(
+        "meta",
+        objects,
+        1,
+        serde_json::Value::Null,
+        None,
+    )))
 }
 
 /// Body of `PUT /v1/applications/{app}/service_keys/{service}`.

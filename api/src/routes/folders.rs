@@ -3,17 +3,19 @@
 use std::collections::HashMap;
 
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
-use cloudbridge_shared::{protocol::Op, storage::ItemKind, ApiError, ItemRef};
+use cloudbridge_shared::{
+    protocol::{Op, Outcome},
+    storage::ItemKind,
+    ApiError, ItemRef,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
     auth::AppCaller,
     extract::{flag, BaseUrl, Json, Paging, Path, Query},
-    routes::{
-        files::{account_ref, expect_entry, metadata, remove},
-        lookup::listing,
-    },
+    page_token,
+    routes::files::{account_ref, expect_entry, metadata, remove},
     wire, AppState,
 };
 
@@ -53,7 +55,7 @@ pub async fn get(
     params(
         ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
         ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
-        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page."),
+        ("page" = Option<String>, Query, description = "1-based page number, or the `next_page` value of the page before."),
         ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page (at most 1000)."),
     ),
     responses(
@@ -69,19 +71,58 @@ pub async fn contents(
     Path((acct, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
+    let raw_page = q.get("page").map(String::as_str).unwrap_or_default();
+    // Without a key no token was handed out: every `page` is a number then.
+    let cipher = state.cipher.as_deref();
+    let token = cipher.is_some() && !raw_page.bytes().all(|b| b.is_ascii_digit());
     let paging = Paging::parse(
-        q.get("page").map(String::as_str),
+        (!token).then_some(raw_page),
         q.get("page_size").map(String::as_str),
         1000,
         1000,
     )?;
-    let item = ItemRef::from_id(&id)?;
-    let op = Op::ListFolder {
-        item,
-        page: paging.page,
-        page_size: paging.page_size,
+    let account = caller.account(&state, &acct).await?;
+    let (page, from) = match cipher.filter(|_| token) {
+        Some(cipher) => {
+            let (page, from) = page_token::open(cipher, account.id, &id, raw_page)?;
+            (page, Some(from))
+        }
+        None => (paging.page, None),
     };
-    listing(&state, &caller, &base, &acct, op).await
+    let op = Op::ListFolder {
+        item: ItemRef::from_id(&id)?,
+        page,
+        page_size: paging.page_size,
+        from,
+    };
+    let page = match state.pipeline.call(Some(account_ref(&account)), op).await? {
+        Outcome::Page { page } => page,
+        other => {
+            return Err(ApiError::internal(format_args!(
+                "unexpected outcome {other:?}"
+            )))
+        }
+    };
+    // Pages in the service's own paging link on with a sealed position, others by number.
+    let next_page: Value = match (&page.next_from, cipher) {
+        (Some(at), Some(cipher)) => {
+            page_token::seal(cipher, account.id, &id, page.page + 1, at.clone()).into()
+        }
+        _ => page.next_page.into(),
+    };
+    let this_page: Value = if token {
+        raw_page.into()
+    } else {
+        page.page.into()
+    };
+    let objects = page
+        .entries
+        .iter()
+        .map(|e| wire::entry(e, account.id, &base))
+        .collect();
+    Ok(Json(wire::list(
+        "storage", objects, this_page, next_page, None,
+    )))
 }
 
 /// Body of `POST /v1/accounts/{acct}/storage/folders`.

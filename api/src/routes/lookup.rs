@@ -108,7 +108,13 @@ pub async fn recent(
             // Kloudless answered an unreadable `after` with an empty list, not an error.
             Err(_) => {
                 caller.account(&state, &acct).await?;
-                return Ok(Json(wire::list("storage", vec![], 1, None, Some(0))));
+                return Ok(Json(wire::list(
+                    "storage",
+                    vec![],
+                    1,
+                    serde_json::Value::Null,
+                    Some(0),
+                )));
             }
         },
     };
@@ -156,6 +162,7 @@ async fn across_accounts(
                         next_page: None,
                         total: None,
                         truncated: false,
+                        next_from: None,
                     }),
                     Err(e) => Err(e),
                     Ok(other) => Err(ApiError::internal(format_args!(

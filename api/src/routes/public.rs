@@ -89,5 +89,11 @@ pub async fn services(
         .filter(|s| asked(s))
         .map(|s| service(s, with_properties))
         .collect();
-    Ok(Json(wire::list("core", objects, 1, None, None)))
+    Ok(Json(wire::list(
+        "core",
+        objects,
+        1,
+        serde_json::Value::Null,
+        None,
+    )))
 }

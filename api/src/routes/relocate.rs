@@ -313,12 +313,13 @@ async fn copy_tree_across(
     let top = create(parent, name, true).await?;
     let mut folders = VecDeque::from([(item, top.item_ref())]);
     while let Some((source, target)) = folders.pop_front() {
-        let mut page = 1;
+        let (mut page, mut at) = (1, None);
         loop {
             let op = Op::ListFolder {
                 item: source.clone(),
                 page,
                 page_size: TREE_PAGE,
+                from: at,
             };
             let Outcome::Page { page: listed } =
                 state.pipeline.call(Some(from.clone()), op).await?
@@ -339,7 +340,7 @@ async fn copy_tree_across(
                 }
             }
             match listed.next_page {
-                Some(next) => page = next,
+                Some(next) => (page, at) = (next, listed.next_from),
                 None => break,
             }
         }

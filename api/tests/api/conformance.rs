@@ -128,30 +128,15 @@ pub(crate) async fn conformance(a: &Caller) {
         a.upload(&docs_id, &format!("p{i}.txt"), format!("{i}"))
             .await;
     }
-    let mut names = Vec::new();
-    let mut page = 1;
-    loop {
-        let list = a
-            .get_json(&format!(
-                "{STORAGE}/folders/{docs_id}/contents?page_size=2&page={page}"
-            ))
-            .await;
-        names.extend(
-            list["objects"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| o["name"].as_str().unwrap().to_string()),
-        );
-        match list["next_page"].as_u64() {
-            Some(next) => page = next,
-            None => break,
-        }
-    }
-    let mut sorted = names.clone();
-    sorted.sort();
-    assert_eq!(names, sorted, "stable order");
-    assert_eq!(names.len(), 6, "{names:?}");
+    let names = every_page(a, &docs_id, 2).await;
+    assert_eq!(every_page(a, &docs_id, 2).await, names, "stable order");
+    assert_eq!(
+        every_page(a, &docs_id, 4).await,
+        names,
+        "the same at any page size"
+    );
+    let distinct: std::collections::BTreeSet<_> = names.iter().collect();
+    assert_eq!((names.len(), distinct.len()), (6, 6), "{names:?}");
     let r = a
         .get(&format!(
             "{STORAGE}/folders/{docs_id}/contents?page_size=2&page=9"
@@ -977,28 +962,8 @@ async fn items_move_and_copy_between_accounts_and_services() {
 
 /// Pages through a folder of `n` files 1,000 at a time: every name once, in order.
 async fn pages_completely(a: &Caller, n: usize) {
-    let mut names = Vec::new();
-    let mut page = 1;
-    loop {
-        let list = a
-            .get_json(&format!(
-                "{STORAGE}/folders/root/contents?page_size=1000&page={page}"
-            ))
-            .await;
-        let objects = list["objects"]
-            .as_array()
-            .unwrap_or_else(|| panic!("page {page}: {list}"));
-        names.extend(
-            objects
-                .iter()
-                .map(|o| o["name"].as_str().unwrap().to_string()),
-        );
-        match list["next_page"].as_u64() {
-            Some(next) => page = next,
-            None => break,
-        }
-    }
-    assert_eq!((names.len(), page), (n, n.div_ceil(1000) as u64));
+    let names = every_page(a, "root", 1000).await;
+    assert_eq!(names.len(), n);
     let mut sorted = names.clone();
     sorted.sort();
     sorted.dedup();
@@ -1573,4 +1538,34 @@ async fn the_fake_upstream_serves_the_pipeline_and_its_rate_limits_surface() {
         .await;
     let body = assert_error(r, 429, "too_many_service_requests").await;
     assert!(body["message"].is_string());
+}
+
+/// The names in folder `id`, page by page (`page_size` each), following `next_page`
+/// (a page number, or a token where the service pages itself).
+async fn every_page(a: &Caller, id: &str, page_size: u32) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut page = Value::from(1);
+    loop {
+        let page_param = match &page {
+            Value::String(token) => token.clone(),
+            number => number.to_string(),
+        };
+        let list = a
+            .get_json(&format!(
+                "{STORAGE}/folders/{id}/contents?page_size={page_size}&page={page_param}"
+            ))
+            .await;
+        let objects = list["objects"].as_array().unwrap();
+        assert!(objects.len() <= page_size as usize, "{list}");
+        assert_eq!(list["page"], page, "a page names itself as asked");
+        names.extend(
+            objects
+                .iter()
+                .map(|o| o["name"].as_str().unwrap().to_string()),
+        );
+        match &list["next_page"] {
+            Value::Null => return names,
+            next => page = next.clone(),
+        }
+    }
 }

@@ -138,19 +138,29 @@ async fn google_docs_are_items_without_contents_and_same_names_mean_the_oldest()
     let contents = format!("{STORAGE}/files/{}/contents", doc["id"].as_str().unwrap());
     assert_error(a.get(&contents).await, 501, "not_implemented").await;
 
-    // Two files of one name (Drive allows it): the older one is the one the path means.
+    // Two files of one name (Drive allows it): both are listed, each under its own id;
+    // the older one is the one the path means.
     let older = a.upload("root", "twice.txt", "older").await;
     assert_eq!(older.status(), 201);
     let newer = seed(&mock, "twice.txt", "text/plain").await;
     assert!(newer["id"].is_string(), "{newer}");
-    let names: Vec<Value> = a.root_contents().await["objects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["name"].clone())
-        .collect();
-    assert_eq!(names, [json!("Plan"), json!("twice.txt")]);
-    let id = older.json::<Value>().await.unwrap()["id"].clone();
+    let listed = a.root_contents().await;
+    let objects = listed["objects"].as_array().unwrap();
+    let names: Vec<Value> = objects.iter().map(|o| o["name"].clone()).collect();
+    assert_eq!(
+        names,
+        [json!("Plan"), json!("twice.txt"), json!("twice.txt")]
+    );
+    assert_ne!(objects[1]["id"], objects[2]["id"], "{listed}");
+    let older = older.json::<Value>().await.unwrap();
+    let by_path = a
+        .get_json(&format!(
+            "{STORAGE}/files/{}",
+            older["ids"]["path"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(by_path["id"], older["id"], "the path means the older");
+    let id = older["id"].clone();
     let got = a
         .get(&format!(
             "{STORAGE}/files/{}/contents",

@@ -22,7 +22,7 @@ use cloudbridge_shared::{
     config::ProviderSettings,
     protocol::{AccountRef, TransferPlan},
     quota::Quota,
-    storage::{Capabilities, ItemKind, Page},
+    storage::{Batch, Capabilities, ItemKind},
     thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath, ItemRef,
 };
@@ -32,7 +32,7 @@ use serde_json::json;
 use crate::{
     feed::FeedPage,
     ids::Ids,
-    listing, oauth,
+    oauth,
     service::{self, Api, Category, Connect, Identity, OAuth, Service, Staging},
     transfer, Filter, Storage, Walk,
 };
@@ -256,9 +256,22 @@ impl Storage for BoxStore {
         Ok(self.item_at(path).await?.entry(path.clone()))
     }
 
-    async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
-        let read = self.read_folder(path);
-        listing::page(self.ids.account(), path, page, page_size, read).await
+    async fn batch(
+        &self,
+        path: &ItemPath,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Batch>, ApiError> {
+        let folder = self.item_at(path).await?;
+        if folder.kind() != Some(ItemKind::Folder) {
+            return Err(ApiError::not_found("No folder has this id."));
+        }
+        let (items, next) = self.children_page(folder.id(), path, cursor, limit).await?;
+        let entries = items
+            .into_iter()
+            .map(|(path, item)| item.entry(path))
+            .collect();
+        Ok(Some(Batch { entries, next }))
     }
 
     async fn list_all(&self, path: &ItemPath) -> Result<Vec<Entry>, ApiError> {

@@ -86,40 +86,60 @@ impl BoxStore {
         id: &str,
         at: &ItemPath,
     ) -> Result<Vec<(ItemPath, Item)>, ApiError> {
-        let url = self.api_url(&format!("folders/{id}/items"));
         let mut items = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let response = self
-                .api
-                .send(|c| {
-                    let mut query = vec![
-                        ("fields", FIELDS.to_string()),
-                        ("usemarker", "true".into()),
-                        ("limit", PAGE.to_string()),
-                    ];
-                    if let Some(m) = &marker {
-                        query.push(("marker", m.clone()));
-                    }
-                    c.get(&url).query(&query)
-                })
-                .await?;
-            let page = wire::json(response).await?;
-            for entry in page["entries"].as_array().into_iter().flatten() {
-                let item = Item(entry.clone());
-                let Some(kind) = item.kind() else { continue };
-                // Box's names that cannot be a path segment here are left out.
-                let Ok(path) = at.join(item.name()) else {
-                    continue;
-                };
-                self.ids.put(&path, item.id(), kind);
-                items.push((path, item));
-            }
-            match page["next_marker"].as_str().filter(|m| !m.is_empty()) {
-                Some(next) => marker = Some(next.to_string()),
+            let (page, next) = self.children_page(id, at, marker.as_deref(), PAGE).await?;
+            items.extend(page);
+            match next {
+                Some(next) => marker = Some(next),
                 None => return Ok(items),
             }
         }
+    }
+
+    /// One page of folder `id`'s children (at `at`; at most `limit`), the first or the one
+    /// `marker` names, and the next page's marker.
+    pub(super) async fn children_page(
+        &self,
+        id: &str,
+        at: &ItemPath,
+        marker: Option<&str>,
+        limit: u32,
+    ) -> Result<(Vec<(ItemPath, Item)>, Option<String>), ApiError> {
+        let url = self.api_url(&format!("folders/{id}/items"));
+        let limit = limit.clamp(1, 1000).to_string();
+        let response = self
+            .api
+            .send(|c| {
+                let mut query = vec![
+                    ("fields", FIELDS),
+                    ("usemarker", "true"),
+                    ("limit", limit.as_str()),
+                ];
+                if let Some(m) = marker {
+                    query.push(("marker", m));
+                }
+                c.get(&url).query(&query)
+            })
+            .await?;
+        let page = wire::json(response).await?;
+        let mut items = Vec::new();
+        for entry in page["entries"].as_array().into_iter().flatten() {
+            let item = Item(entry.clone());
+            let Some(kind) = item.kind() else { continue };
+            // Box's names that cannot be a path segment here are left out.
+            let Ok(path) = at.join(item.name()) else {
+                continue;
+            };
+            self.ids.put(&path, item.id(), kind);
+            items.push((path, item));
+        }
+        let next = page["next_marker"]
+            .as_str()
+            .filter(|m| !m.is_empty())
+            .map(str::to_string);
+        Ok((items, next))
     }
 
     /// The file or folder `id`, with the connector's fields.

@@ -22,7 +22,7 @@ use cloudbridge_shared::{
     config::ProviderSettings,
     protocol::{AccountRef, TransferPlan},
     quota::Quota,
-    storage::{Capabilities, ItemKind, Page},
+    storage::{Batch, Capabilities, ItemKind},
     thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath, ItemRef,
 };
@@ -105,6 +105,15 @@ pub async fn identity(
         .or_else(|| account["name"]["display_name"].as_str())
         .unwrap_or(id);
     Ok((id.to_string(), name.to_string()))
+}
+
+/// A listing's error: a path that is no folder is "not found".
+fn no_folder(e: Error) -> ApiError {
+    if e.has("not_found") || e.has("not_folder") {
+        ApiError::not_found("No folder has this id.")
+    } else {
+        e.into()
+    }
 }
 
 fn invalid_parent(message: &str) -> ApiError {
@@ -199,25 +208,6 @@ impl DropboxStore {
         }
     }
 
-    /// Every page of a listing (`list_folder`, then `continue` while `has_more`).
-    async fn list_all(&self, arg: Value) -> Result<Vec<Value>, Error> {
-        let mut page = self.client.rpc("files/list_folder", &arg).await?;
-        let mut entries = Vec::new();
-        loop {
-            if let Value::Array(found) = page["entries"].take() {
-                entries.extend(found);
-            }
-            if page["has_more"] != true {
-                return Ok(entries);
-            }
-            let cursor = json!({ "cursor": page["cursor"] });
-            page = self
-                .client
-                .rpc("files/list_folder/continue", &cursor)
-                .await?;
-        }
-    }
-
     /// Where an upload of `name` lands (see [`crate::upload_target`]).
     async fn target(
         &self,
@@ -279,20 +269,43 @@ impl Storage for DropboxStore {
             .ok_or_else(|| ApiError::not_found("No such file or folder."))
     }
 
-    async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
-        let arg = json!({ "path": dropbox_path(path), "limit": LIST_LIMIT });
-        let listed = self.list_all(arg).await.map_err(|e| {
-            if e.has("not_found") || e.has("not_folder") {
-                ApiError::not_found("No folder has this id.")
+    async fn batch(
+        &self,
+        path: &ItemPath,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Batch>, ApiError> {
+        let mut page = match cursor {
+            None => {
+                let limit = limit.clamp(1, 2000);
+                let arg = json!({ "path": dropbox_path(path), "limit": limit });
+                self.client.rpc("files/list_folder", &arg).await
+            }
+            Some(cursor) => {
+                let arg = json!({ "cursor": cursor });
+                self.client.rpc("files/list_folder/continue", &arg).await
+            }
+        }
+        .map_err(|e| {
+            if e.has("reset") {
+                ApiError::invalid_parameters(
+                    "Dropbox no longer takes this `next_page`: list the folder from page 1.",
+                )
             } else {
-                e.into()
+                no_folder(e)
             }
         })?;
-        let entries = listed
-            .into_iter()
-            .filter_map(|m| paths::child(path, m))
-            .collect();
-        Page::of_listing(entries, page, page_size)
+        let entries = match page["entries"].take() {
+            Value::Array(found) => found
+                .into_iter()
+                .filter_map(|m| paths::child(path, m))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let next = (page["has_more"] == true)
+            .then(|| page["cursor"].as_str().map(str::to_string))
+            .flatten();
+        Ok(Some(Batch { entries, next }))
     }
 
     async fn create_folder(

@@ -212,31 +212,63 @@ impl Drive {
             ),
             None => format!("'{}' in parents and trashed = false", escape(parent)),
         };
-        let url = self.files_url("");
         let mut files = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let page = self
-                .json(|c| {
-                    let mut query = vec![
-                        ("q", q.as_str()),
-                        ("fields", LIST_FIELDS),
-                        ("pageSize", PAGE_SIZE),
-                    ];
-                    if let Some(token) = &token {
-                        query.push(("pageToken", token.as_str()));
-                    }
-                    c.get(&url).query(&query)
-                })
-                .await?;
-            for file in page["files"].as_array().into_iter().flatten() {
-                files.push(DriveFile::from_json(file.clone())?);
-            }
-            match page["nextPageToken"].as_str() {
-                Some(next) if !next.is_empty() => token = Some(next.to_string()),
-                _ => return Ok(files),
+            let (page, next) = self.list(&q, token.as_deref(), PAGE_SIZE, None).await?;
+            files.extend(page);
+            match next {
+                Some(next) => token = Some(next),
+                None => return Ok(files),
             }
         }
+    }
+
+    /// One page of the files matching `q` (at most `page_size`, in `order`), from the
+    /// page `token` names, and the next page's token.
+    pub async fn list(
+        &self,
+        q: &str,
+        token: Option<&str>,
+        page_size: &str,
+        order: Option<&str>,
+    ) -> Result<(Vec<DriveFile>, Option<String>), ApiError> {
+        let url = self.files_url("");
+        let page = self
+            .json(|c| {
+                let mut query = vec![("q", q), ("fields", LIST_FIELDS), ("pageSize", page_size)];
+                if let Some(token) = token {
+                    query.push(("pageToken", token));
+                }
+                if let Some(order) = order {
+                    query.push(("orderBy", order));
+                }
+                c.get(&url).query(&query)
+            })
+            .await?;
+        let files = page["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|file| DriveFile::from_json(file.clone()))
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        let next = page["nextPageToken"]
+            .as_str()
+            .filter(|next| !next.is_empty())
+            .map(str::to_string);
+        Ok((files, next))
+    }
+
+    /// One page of folder `parent`'s children, folders first then by name.
+    pub async fn children_page(
+        &self,
+        parent: &str,
+        token: Option<&str>,
+        page_size: u32,
+    ) -> Result<(Vec<DriveFile>, Option<String>), ApiError> {
+        let q = format!("'{}' in parents and trashed = false", escape(parent));
+        let size = page_size.clamp(1, 1000).to_string();
+        self.list(&q, token, &size, Some("folder,name")).await
     }
 
     /// True when folder `parent` holds anything (not trashed).

@@ -29,7 +29,7 @@ use cloudbridge_shared::{
     config::ProviderSettings,
     protocol::{AccountRef, TransferPlan},
     quota::Quota,
-    storage::{Capabilities, ItemKind, Page},
+    storage::{Batch, Capabilities, ItemKind},
     thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath, ItemRef,
 };
@@ -39,7 +39,7 @@ use crate::{
     dal::UPLOAD_PREFIX,
     feed::FeedPage,
     ids::Ids,
-    listing, oauth,
+    oauth,
     service::{self, Api, Category, Connect, Identity, OAuth, Service, Staging},
     transfer, Storage,
 };
@@ -301,9 +301,28 @@ impl Storage for DriveStore {
         Ok(entry(path.clone(), &self.resolve(path).await?))
     }
 
-    async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
-        let read = self.read_folder(path);
-        listing::page(self.ids.account(), path, page, page_size, read).await
+    async fn batch(
+        &self,
+        path: &ItemPath,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Batch>, ApiError> {
+        let folder = self.resolve(path).await?;
+        if !folder.is_folder() {
+            return Err(ApiError::not_found("No folder has this id."));
+        }
+        let (files, next) = self.drive.children_page(&folder.id, cursor, limit).await?;
+        let mut entries = Vec::with_capacity(files.len());
+        for file in files.iter().filter(|f| listable(&f.name)) {
+            let Ok(child) = path.join(&file.name) else {
+                continue;
+            };
+            if file.is_folder() {
+                self.ids.put(&child, &file.id, ItemKind::Folder);
+            }
+            entries.push(entry(child, file));
+        }
+        Ok(Some(Batch { entries, next }))
     }
 
     async fn list_all(&self, path: &ItemPath) -> Result<Vec<Entry>, ApiError> {

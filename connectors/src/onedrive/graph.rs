@@ -111,19 +111,41 @@ impl Graph {
 
     /// Every child of folder `id`, following Graph's `@odata.nextLink` pages.
     pub async fn children(&self, id: &str) -> Result<Vec<Value>, ApiError> {
-        let mut url = self.item(id, &format!("/children?$top={LIST_TOP}"));
         let mut items = Vec::new();
+        let mut link = None;
         loop {
-            let mut page = self.get(&url).await?;
-            if let Some(Value::Array(values)) = page.get_mut("value").map(Value::take) {
-                items.extend(values);
-            }
-            match page.get("@odata.nextLink").and_then(Value::as_str) {
-                Some(next) if self.owns(next) => url = next.to_string(),
-                Some(_) => return Err(bad_gateway("Graph paged to another host.")),
+            let (page, next) = self.children_page(id, link.as_deref(), LIST_TOP).await?;
+            items.extend(page);
+            match next {
+                Some(next) => link = Some(next),
                 None => return Ok(items),
             }
         }
+    }
+
+    /// One page of folder `id`'s children (at most `top`), the first or the one `link`
+    /// (an `@odata.nextLink` Graph gave) names, and the next page's link.
+    pub async fn children_page(
+        &self,
+        id: &str,
+        link: Option<&str>,
+        top: u32,
+    ) -> Result<(Vec<Value>, Option<String>), ApiError> {
+        let url = match link {
+            Some(link) if self.owns(link) => link.to_string(),
+            Some(_) => return Err(bad_gateway("Graph paged to another host.")),
+            None => self.item(id, &format!("/children?$top={}", top.clamp(1, 999))),
+        };
+        let mut page = self.get(&url).await?;
+        let items = match page.get_mut("value").map(Value::take) {
+            Some(Value::Array(values)) => values,
+            _ => Vec::new(),
+        };
+        let next = page
+            .get("@odata.nextLink")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Ok((items, next))
     }
 
     /// True when folder `id` has at least one child.
@@ -180,7 +202,7 @@ pub fn graph_error(status: u16, body: &Value) -> ApiError {
 
 /// The 502 of an answer that makes no sense.
 pub fn bad_gateway(message: &str) -> ApiError {
-    ApiError::new(502, "bad_gateway", message)
+    ApiError::bad_gateway(message)
 }
 
 /// A response body as JSON.

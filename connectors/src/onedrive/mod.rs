@@ -23,7 +23,7 @@ use cloudbridge_shared::{
     config::ProviderSettings,
     protocol::{AccountRef, TransferPlan},
     quota::Quota,
-    storage::{Capabilities, ItemKind, Page},
+    storage::{Batch, Capabilities, ItemKind},
     thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath, ItemRef,
 };
@@ -178,13 +178,18 @@ impl OneDrive {
         };
         let id = self.paths.folder(path).await.map_err(missing)?;
         let children = self.graph.children(&id).await.map_err(missing)?;
+        Ok(self.entries_of(path, &id, children))
+    }
+
+    /// The entries of folder `path` (Graph id `id`) among its `children`.
+    fn entries_of(&self, path: &ItemPath, id: &str, children: Vec<Value>) -> Vec<Entry> {
         let mut entries = Vec::with_capacity(children.len());
         for item in children {
             let Some(name) = item["name"].as_str() else {
                 continue;
             };
             // An emulator lists its root as a child of itself.
-            if item["id"].as_str() == Some(id.as_str()) {
+            if item["id"].as_str() == Some(id) {
                 continue;
             }
             // Names Cloudbridge cannot address are left out, as on the other services.
@@ -198,7 +203,7 @@ impl OneDrive {
             }
             entries.push(graph::entry(child, &item));
         }
-        Ok(entries)
+        entries
     }
 
     /// Graph's own id for `id`, where the `root` alias is not accepted (parent references).
@@ -254,9 +259,24 @@ impl Storage for OneDrive {
         Ok(graph::entry(path.clone(), &self.paths.item(path).await?))
     }
 
-    async fn list(&self, path: &ItemPath, page: u32, page_size: u32) -> Result<Page, ApiError> {
-        let read = self.read_folder(path);
-        crate::listing::page(self.paths.account(), path, page, page_size, read).await
+    async fn batch(
+        &self,
+        path: &ItemPath,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Batch>, ApiError> {
+        let missing = |e: ApiError| match e.status {
+            404 => ApiError::not_found("No folder has this id."),
+            _ => e,
+        };
+        let id = self.paths.folder(path).await.map_err(missing)?;
+        let (children, next) = self
+            .graph
+            .children_page(&id, cursor, limit)
+            .await
+            .map_err(missing)?;
+        let entries = self.entries_of(path, &id, children);
+        Ok(Some(Batch { entries, next }))
     }
 
     async fn list_all(&self, path: &ItemPath) -> Result<Vec<Entry>, ApiError> {
