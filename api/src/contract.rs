@@ -203,6 +203,31 @@ pub enum ServiceErrors {
     Timeout(ErrorBody),
 }
 
+/// The error answers of thumbnails: those of any route served by the account's service
+/// but the upload ones, with what they mean for an image.
+pub struct ThumbnailErrors;
+
+impl utoipa::IntoResponses for ThumbnailErrors {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        let mut responses = ServiceErrors::responses();
+        for unused in ["409", "411", "416"] {
+            responses.remove(unused);
+        }
+        for (status, description) in [
+            ("400", "A `size` out of 1–2048, or an `image_format` other than `png` or `jpeg`."),
+            ("413", "The image is too large to make a thumbnail of (`local`: bytes or pixels)."),
+            ("415", "The service makes no thumbnail of this file (not an image it reads)."),
+            ("501", "The service makes no thumbnails."),
+            ("503", "The service is still making the thumbnail, or is overloaded or unreachable: retry after `Retry-After`."),
+        ] {
+            if let Some(RefOr::T(response)) = responses.get_mut(status) {
+                response.description = description.to_string();
+            }
+        }
+        responses
+    }
+}
+
 /// The document's frame: title, security schemes, tags.
 #[derive(OpenApi)]
 #[openapi(

@@ -14,6 +14,7 @@ use cloudbridge_shared::{
         upload_locations::UploadLocation,
         webhooks::{Attempt, Delivery, Webhook},
     },
+    quota::Quota,
     storage::ItemKind,
     Entry, ItemPath,
 };
@@ -347,6 +348,17 @@ fn example(id: &str) -> Option<Example> {
             permissions(),
         ),
         "lookup_recent" | "lookup_search" => ex(None, list("storage", vec![file()])),
+        "quota_get" => ex(
+            None,
+            wire::quota(
+                &Quota {
+                    total: Some(16 << 30),
+                    used: 5 << 30,
+                    raw: None,
+                },
+                ACCOUNT,
+            ),
+        ),
         "lookup_encode_raw_id" | "lookup_convert_id" => ex(
             Some(json!({"raw_id": "/Invoices/2026-11.pdf"})),
             json!({

@@ -199,7 +199,9 @@ impl Paging {
         )
     }
 
-    /// Parses raw values with a default and maximum page size.
+    /// Parses raw values with a default and maximum page size. A bare `page` is the
+    /// first page (the File Picker sends `?page&page_size=1000`); a bare `page_size` is
+    /// no size at all, so it is refused like any other that is not one.
     pub fn parse(
         page: Option<&str>,
         size: Option<&str>,
@@ -213,7 +215,7 @@ impl Paging {
             })?,
         };
         let page_size = match size {
-            None | Some("") => default,
+            None => default,
             Some(s) => s
                 .parse::<u32>()
                 .ok()
@@ -244,6 +246,8 @@ mod tests {
         assert!(Paging::parse(Some("0"), None, 10, 100).is_err());
         assert!(Paging::parse(None, Some("101"), 10, 100).is_err());
         assert!(Paging::parse(Some("x"), None, 10, 100).is_err());
+        assert!(Paging::parse(None, Some(""), 10, 100).is_err());
+        assert_eq!(Paging::parse(Some(""), None, 10, 100).unwrap().page, 1);
         let p = Paging::parse(Some("2"), Some("5"), 10, 100).unwrap();
         assert_eq!((p.page, p.page_size), (2, 5));
     }

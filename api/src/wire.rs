@@ -10,6 +10,7 @@ use cloudbridge_shared::{
         upload_locations::UploadLocation,
         webhooks::{Attempt, Delivery, Webhook},
     },
+    quota::Quota,
     storage::ItemKind,
     Entry,
 };
@@ -252,6 +253,23 @@ pub fn entry(e: &Entry, account: i64, base: &str) -> Value {
         body["can_create_folders"] = true.into();
         body["can_upload_files"] = true.into();
         body["can_list_recursively"] = false.into();
+    }
+    body
+}
+
+/// An account's storage use (`api: storage`, `type: quota`): `total` is null where the
+/// service sets no limit or tells none.
+pub fn quota(q: &Quota, account: i64) -> Value {
+    let mut body = json!({
+        "total": q.total,
+        "used": q.used,
+        "remaining": q.remaining(),
+        "account": account,
+        "api": "storage",
+        "type": "quota",
+    });
+    if let Some(raw) = q.raw.as_ref().filter(|_| raw_data_wanted()) {
+        body["raw"] = raw.clone();
     }
     body
 }

@@ -23,6 +23,7 @@
 //! - [`ids`]: paths to the ids of Drive, OneDrive and Box, remembered but always checked.
 //! - [`listing`]: folder listings paged from one read of the folder.
 //! - [`sharing`]: sharing permissions: what a service provides, and how a change is applied.
+//! - [`thumbnails`]: thumbnails of `local` images, made by the workers and cached on disk.
 //! - [`transfer`]: byte streaming for the API tier.
 
 use std::{path::PathBuf, sync::Arc};
@@ -33,7 +34,9 @@ use cloudbridge_shared::{
     crypto::Cipher,
     permissions::{Change, Permission},
     protocol::{AccountRef, TransferPlan},
+    quota::Quota,
     storage::{Batch, Capabilities, ItemKind, Page},
+    thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath, ItemRef,
 };
 pub use service::{Identity, Service};
@@ -55,6 +58,7 @@ pub mod s3;
 pub mod service;
 pub mod sftp;
 pub mod sharing;
+pub mod thumbnails;
 pub mod transfer;
 pub mod webdav;
 
@@ -193,6 +197,36 @@ pub trait Storage: Send + Sync {
         ))
     }
 
+    /// The account's storage use, where the service reports it.
+    async fn quota(&self) -> Result<Quota, ApiError> {
+        Err(ApiError::not_implemented(
+            "This service does not report its storage quota.",
+        ))
+    }
+
+    /// Plans a thumbnail of `file` (a file, as [`Storage::lookup`] found it) as `spec`
+    /// asks, for the API tier to stream. Services that make thumbnails answer 415 for a
+    /// file they make none of; the others keep this default.
+    async fn thumbnail(
+        &self,
+        file: &Entry,
+        spec: &ThumbnailSpec,
+    ) -> Result<ThumbnailPlan, ApiError> {
+        let _ = (file, spec);
+        Err(ApiError::not_implemented(
+            "This service makes no thumbnails.",
+        ))
+    }
+
+    /// Opens the image of a `Service` thumbnail plan this connector made (the API tier
+    /// streams it).
+    async fn thumbnail_image(&self, plan_path: &str) -> Result<transfer::Image, ApiError> {
+        let _ = plan_path;
+        Err(ApiError::not_implemented(
+            "This service makes no thumbnails.",
+        ))
+    }
+
     /// The change feed's position now, for services with a native change feed; `None`
     /// (the default) for services whose changes are found by diffing listings.
     async fn feed_start(&self) -> Result<Option<String>, ApiError> {
@@ -307,6 +341,8 @@ pub struct Context {
     pub guard: guard::Guard,
     /// Tokens of stored OAuth accounts (`None` where no database is at hand).
     pub tokens: Option<Arc<oauth::Keeper>>,
+    /// Makes and caches the thumbnails of `local` images.
+    pub thumbnails: Arc<thumbnails::Thumbnailer>,
 }
 
 impl Context {
@@ -317,13 +353,15 @@ impl Context {
         cipher: Option<Arc<Cipher>>,
         policy: cloudbridge_shared::netguard::Policy,
     ) -> anyhow::Result<Self> {
+        let defaults = cloudbridge_shared::config::Settings::default();
         Ok(Self {
             data_root,
             cipher,
-            providers: Arc::new(cloudbridge_shared::config::Settings::default().providers),
+            providers: Arc::new(defaults.providers),
             http: reqwest::Client::new(),
             guard: guard::Guard::new(policy)?,
             tokens: None,
+            thumbnails: Arc::new(thumbnails::Thumbnailer::new(defaults.local.thumbnails)),
         })
     }
 
@@ -351,6 +389,9 @@ impl Context {
             http,
             guard: guard::Guard::new(settings.network.accounts())?,
             tokens,
+            thumbnails: Arc::new(thumbnails::Thumbnailer::new(
+                settings.local.thumbnails.clone(),
+            )),
         })
     }
 
@@ -526,6 +567,14 @@ pub fn seal_secrets<T: serde::Serialize>(secrets: &T, cipher: &Cipher) -> Vec<u8
 /// SFTP) and for unknown services.
 pub fn item_key(service: &str, entry: &Entry) -> Option<String> {
     (service::find(service)?.item_key)(entry)
+}
+
+/// The service's own id of `file`, which the services naming items by id report for
+/// every item (404 for an entry without one).
+pub(crate) fn own_id(file: &Entry) -> Result<&str, ApiError> {
+    file.id
+        .as_deref()
+        .ok_or_else(|| ApiError::not_found("No file has this id."))
 }
 
 /// True for services whose items are named by their own ids (their Kloudless ids are

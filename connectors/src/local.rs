@@ -20,6 +20,7 @@ use std::{
     io::ErrorKind,
     os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
+    sync::Arc,
     time::SystemTime,
 };
 
@@ -27,12 +28,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use cloudbridge_shared::{
     protocol::{AccountRef, TransferPlan},
+    quota::Quota,
     storage::{validate_name, Capabilities, ItemKind, Page},
+    thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath,
 };
 
 use crate::{
     service::{self, Api, Category, Connect, Service, Staging},
+    thumbnails::Thumbnailer,
     Storage,
 };
 
@@ -49,7 +53,7 @@ pub static SERVICE: Service = Service {
     apis: &[Api::Storage],
     category: Category::FileStore,
     connect: Connect::Embedded,
-    capabilities: service::BASIC_CAPABILITIES,
+    capabilities: service::WITH_THUMBNAILS,
     staging: Staging::NotOnService,
     colour: "#2e7d32",
     open,
@@ -58,20 +62,21 @@ pub static SERVICE: Service = Service {
 };
 
 fn open(ctx: &crate::Context, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
-    Ok(Box::new(LocalDisk::open(
-        &ctx.data_root,
-        account.id,
-        &account.config,
-    )?))
+    let disk = LocalDisk::open(&ctx.data_root, account.id, &account.config)?;
+    Ok(Box::new(disk.with_thumbnails(ctx.thumbnails.clone())))
 }
 
 /// A `local` account.
 #[derive(Debug, Clone)]
 pub struct LocalDisk {
     data_root: PathBuf,
+    /// The account's id (0 while it is being imported).
+    id: i64,
     /// Account folder relative to the data root (`None` for an account being imported,
     /// which has no id yet and so no folder).
     relative: Option<String>,
+    /// The process's thumbnailer (a private one when none was given).
+    thumbnails: Option<Arc<Thumbnailer>>,
 }
 
 /// The folder (relative to the data root) of local account `id` with stored
@@ -119,8 +124,41 @@ impl LocalDisk {
     pub fn open(data_root: &Path, id: i64, config: &serde_json::Value) -> Result<Self, ApiError> {
         Ok(Self {
             data_root: data_root.to_path_buf(),
+            id,
             relative: account_root(id, config)?,
+            thumbnails: None,
         })
+    }
+
+    /// This account with thumbnails made (and their memory and cache bounded) by
+    /// `thumbnails`, the process's thumbnailer.
+    pub fn with_thumbnails(mut self, thumbnails: Arc<Thumbnailer>) -> Self {
+        self.thumbnails = Some(thumbnails);
+        self
+    }
+
+    /// Bytes of every file in the account folder (blocking; symbolic links are not
+    /// followed, as nothing here follows them).
+    fn used_sync(&self) -> Result<u64, ApiError> {
+        let mut used = 0;
+        let mut folders = vec![self.data_root.join(self.relative()?)];
+        while let Some(folder) = folders.pop() {
+            let items = match fs::read_dir(&folder) {
+                Ok(items) => items,
+                // Removed while counting, or never made.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(ApiError::internal(e)),
+            };
+            for item in items {
+                let Ok(item) = item else { continue };
+                match item.metadata() {
+                    Ok(m) if m.is_dir() => folders.push(item.path()),
+                    Ok(m) if m.is_file() => used += m.len(),
+                    _ => {}
+                }
+            }
+        }
+        Ok(used)
     }
 
     /// The account folder relative to the data root.
@@ -481,6 +519,45 @@ impl Storage for LocalDisk {
             Err(e) if e.kind() != ErrorKind::NotFound => Err(ApiError::internal(e)),
             _ => Ok(()),
         }
+    }
+
+    /// The appliance sets no limit: `total` is unknown, `used` is what the files take.
+    async fn quota(&self) -> Result<Quota, ApiError> {
+        let used = self.blocking(|d| d.used_sync()).await?;
+        Ok(Quota {
+            total: None,
+            used,
+            raw: None,
+        })
+    }
+
+    async fn thumbnail(
+        &self,
+        file: &Entry,
+        spec: &ThumbnailSpec,
+    ) -> Result<ThumbnailPlan, ApiError> {
+        let (source, meta) = self.lookup(&file.path)?;
+        if !meta.is_file() {
+            return Err(ApiError::not_found("No file has this id."));
+        }
+        // The file as it is now (it may have changed since it was looked up).
+        let current = entry_from(file.path.clone(), &meta);
+        let thumbnails = match &self.thumbnails {
+            Some(thumbnails) => thumbnails.clone(),
+            None => Arc::new(Thumbnailer::new(
+                cloudbridge_shared::Settings::default().local.thumbnails,
+            )),
+        };
+        let relative = thumbnails
+            .thumbnail(&self.data_root, self.id, source, &current, *spec)
+            .await?;
+        Ok(ThumbnailPlan {
+            plan: TransferPlan::Local {
+                relative,
+                staged: None,
+            },
+            content_type: Some(spec.format.mime().to_string()),
+        })
     }
 }
 

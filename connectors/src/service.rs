@@ -29,11 +29,11 @@ pub static ALL: &[&Service] = &[
     &crate::boxcom::SERVICE,
 ];
 
-/// The capabilities every connector has (the storage basics with rename/move/copy,
+/// The capabilities of a connector: the storage basics every one has (rename/move/copy,
 /// search by name (a bounded crawl), multipart uploads (parts staged by the API tier),
-/// shared links), followed by `$extra`.
+/// shared links), and whether it makes thumbnails and serves sharing permissions.
 macro_rules! capabilities {
-    ($($extra:expr),* $(,)?) => {
+    (thumbnails: $thumbnails:expr, sharing: $sharing:expr) => {
         &[
             ("can_upload_file", true),
             ("can_create_folder", true),
@@ -46,25 +46,23 @@ macro_rules! capabilities {
             ("can_search_file_name", true),
             ("can_list_recent_files", true),
             ("can_create_link", true),
-            ("can_get_thumbnail", false),
+            ("can_get_thumbnail", $thumbnails),
             ("multipart_uploads_supported_for_files", true),
-            $($extra),*
+            // Kloudless names the capability of `/permissions` `permissions_supported_for_files`.
+            ("permissions_supported_for_files", $sharing),
+            ("permissions_supported_for_folders", $sharing),
         ]
     };
 }
 
-/// What a connector without sharing permissions does.
-pub const BASIC_CAPABILITIES: &[(&str, bool)] = capabilities!(
-    ("permissions_supported_for_files", false),
-    ("permissions_supported_for_folders", false),
-);
+/// The basics alone (S3, WebDAV, SFTP).
+pub const BASIC_CAPABILITIES: &[(&str, bool)] = capabilities!(thumbnails: false, sharing: false);
 
-/// What a connector does that also serves the sharing permissions of files and folders
-/// (`/permissions`; Kloudless names the capability `permissions_supported_for_files`).
-pub const SHARING_CAPABILITIES: &[(&str, bool)] = capabilities!(
-    ("permissions_supported_for_files", true),
-    ("permissions_supported_for_folders", true),
-);
+/// The basics and thumbnails (`local`).
+pub const WITH_THUMBNAILS: &[(&str, bool)] = capabilities!(thumbnails: true, sharing: false);
+
+/// The basics, thumbnails and sharing permissions: the OAuth file services.
+pub const CLOUD_CAPABILITIES: &[(&str, bool)] = capabilities!(thumbnails: true, sharing: true);
 
 /// One storage service: its names, how its accounts are connected, what it can do, and
 /// how its connector is opened.
@@ -322,6 +320,37 @@ mod tests {
                 "{}: {c}",
                 service.name
             );
+        }
+    }
+
+    #[test]
+    fn thumbnails_are_where_the_services_make_them() {
+        let thumbnails = |s: &Service| {
+            s.capabilities
+                .iter()
+                .any(|&(name, on)| name == "can_get_thumbnail" && on)
+        };
+        let with: Vec<_> = ALL
+            .iter()
+            .filter(|s| thumbnails(s))
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(
+            with,
+            [
+                "local",
+                "gdrive",
+                "onedrive",
+                "onedrivebiz",
+                "dropbox",
+                "box"
+            ]
+        );
+        // Otherwise the same capabilities.
+        assert_eq!(WITH_THUMBNAILS.len(), BASIC_CAPABILITIES.len());
+        for (a, b) in WITH_THUMBNAILS.iter().zip(BASIC_CAPABILITIES) {
+            assert_eq!(a.0, b.0);
+            assert!(a.1 == b.1 || a.0 == "can_get_thumbnail");
         }
     }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use cloudbridge_shared::{
     protocol::{AccountRef, TransferPlan},
+    thumbnail::ThumbnailPlan,
     ApiError,
 };
 use futures::{stream::BoxStream, Stream, StreamExt, TryStreamExt};
@@ -204,14 +205,7 @@ async fn open_download(
             headers,
             ..
         } => {
-            let mut req = request(&t.ctx.guard, method, url, headers)?;
-            if let Some((start, end)) = range {
-                req = req.header(reqwest::header::RANGE, format!("bytes={start}-{end}"));
-            }
-            let response = req.send().await.map_err(unreachable)?;
-            if !response.status().is_success() {
-                return Err(upstream_status(response.status()));
-            }
+            let response = send(&t.ctx.guard, method, url, headers, range).await?;
             if range.is_some() && response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
                 return Err(ApiError::new(
                     502,
@@ -225,6 +219,106 @@ async fn open_download(
                 .map_err(std::io::Error::other)
                 .boxed();
             Ok(Download { body, length })
+        }
+    }
+}
+
+/// Sends the request of an `Http` plan through the guarded client (`range` asked with a
+/// `Range` header); any answer but a success is an error.
+async fn send(
+    guard: &crate::guard::Guard,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    range: Option<(u64, u64)>,
+) -> Result<reqwest::Response, ApiError> {
+    let mut req = request(guard, method, url, headers)?;
+    if let Some((start, end)) = range {
+        req = req.header(reqwest::header::RANGE, format!("bytes={start}-{end}"));
+    }
+    let response = req.send().await.map_err(unreachable)?;
+    if !response.status().is_success() {
+        return Err(upstream_status(response.status()));
+    }
+    Ok(response)
+}
+
+/// A thumbnail's bytes and their MIME type.
+pub struct Image {
+    /// The bytes.
+    pub download: Download,
+    /// `image/png`, `image/jpeg`…
+    pub content_type: String,
+}
+
+impl Image {
+    /// The image a service answered `response` with: its body streamed, its type from
+    /// `Content-Type` when that names an image, else `asked` (the format the request
+    /// named, for services that label every download as bytes); with neither, it is not
+    /// a thumbnail (the service's error page, say).
+    pub fn from_response(
+        response: reqwest::Response,
+        asked: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .filter(|v| v.starts_with("image/"))
+            .or_else(|| asked.map(str::to_string))
+            .ok_or_else(|| {
+                ApiError::new(
+                    502,
+                    "bad_gateway",
+                    "The service's thumbnail is not an image.",
+                )
+            })?;
+        let length = response.content_length();
+        let body = response
+            .bytes_stream()
+            .map_err(std::io::Error::other)
+            .boxed();
+        Ok(Self {
+            download: Download { body, length },
+            content_type,
+        })
+    }
+}
+
+impl Transfer<'_> {
+    /// Opens the image of a thumbnail a worker planned: a cached file on the data root, a
+    /// URL the service signed (through the guarded client: the service named its host),
+    /// or the connector's own call.
+    pub async fn open_thumbnail(&self, thumbnail: &ThumbnailPlan) -> Result<Image, ApiError> {
+        match &thumbnail.plan {
+            TransferPlan::Service { path, .. } => {
+                crate::open(self.ctx, self.account)?
+                    .thumbnail_image(path)
+                    .await
+            }
+            TransferPlan::Http {
+                method,
+                url,
+                headers,
+                ..
+            } => {
+                let response = send(&self.ctx.guard, method, url, headers, None).await?;
+                Image::from_response(response, thumbnail.content_type.as_deref())
+            }
+            local @ TransferPlan::Local { .. } => Ok(Image {
+                download: open_download(self, local, None).await?,
+                content_type: thumbnail
+                    .content_type
+                    .clone()
+                    .ok_or_else(|| ApiError::internal("a local thumbnail without its type"))?,
+            }),
         }
     }
 }

@@ -35,7 +35,12 @@
 //!   `ITEM_MOVE`, `ITEM_COPY`, `ITEM_TRASH` and `ITEM_UNDELETE_VIA_TRASH` with the item as
 //!   `source` (`path_collection` included); [`BoxFake::expire_events`] makes older
 //!   positions answer 400.
-//! - `GET /2.0/users/me`.
+//! - `GET /2.0/users/me` (with `space_amount`, 10 GiB, and `space_used`, the bytes of the
+//!   user's files; `fields` picks what is shown).
+//! - Thumbnails: `GET /2.0/files/{id}/thumbnail.png|jpg` in Box's sizes (32, 94, 160,
+//!   320) by `min_*`/`max_*` `width`/`height`, made of images the fake decodes; 302 to a
+//!   placeholder image for other files; 202 with `Retry-After` and the placeholder as
+//!   `Location` while [`Config::pending_thumbnails`] lasts.
 //! - Collaborations (see `collaborations`): list an item's, create one for a person by
 //!   login (a user of [`Config::people`] or a pending invitation), change its role,
 //!   delete it.
@@ -54,7 +59,8 @@
 //!   `invalid_grant` otherwise. Access tokens expire after [`Config::token_lifetime`].
 //!
 //! # What it leaves out
-//! Trash listings and purging, versions history, shared links, groups, metadata, events other than the item changes above (downloads, previews, comments…),
+//! Trash listings and purging, versions history, shared links, groups, previews and
+//! representations, metadata, events other than the item changes above (downloads, previews, comments…),
 //! long polling, duplicate or out-of-order event delivery, search, locks, `If-Match` on
 //! anything but version uploads, `As-User`, and Box's own rate-limit figures: it
 //! throttles only when told to.
@@ -78,6 +84,7 @@ mod collaborations;
 mod errors;
 mod events;
 mod items;
+mod media;
 mod oauth;
 mod store;
 mod uploads;
@@ -103,6 +110,8 @@ pub struct Config {
     /// How many commits of upload sessions answer 202 (`Retry-After: 1`) before one
     /// goes through.
     pub pending_commits: u32,
+    /// How many thumbnail requests answer 202 (still being made) before they are served.
+    pub pending_thumbnails: u32,
     /// The account's user.
     pub user: User,
     /// Other Box users (collaborations with their logins are accepted at once).
@@ -119,6 +128,7 @@ impl Default for Config {
             min_session_size: 20_000_000,
             token_lifetime: 3600,
             pending_commits: 0,
+            pending_thumbnails: 0,
             user: User {
                 id: "11446498".into(),
                 name: "Cloudbridge Tester".into(),
@@ -165,6 +175,7 @@ struct World {
     /// Calls still to answer 429, and the `Retry-After` they carry.
     throttle: (u32, u64),
     pending_commits: u32,
+    pending_thumbnails: u32,
     deny_next: bool,
 }
 
@@ -187,6 +198,7 @@ impl Shared {
             counters: Counters::default(),
             throttle: (0, 0),
             pending_commits: config.pending_commits,
+            pending_thumbnails: config.pending_thumbnails,
             deny_next: false,
         };
         Self {
@@ -349,6 +361,7 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/2.0/files/{id}/content", get(items::download))
         .route("/2.0/files/{id}/copy", post(items::copy_item::<false>))
+        .route("/2.0/files/{id}/{thumbnail}", get(media::thumbnail))
         .route("/2.0/files/content", options(uploads::preflight))
         .route("/2.0/folders", post(items::create_folder))
         .route(
@@ -404,6 +417,7 @@ fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .merge(authenticated)
         .route("/dl/{token}", get(items::serve_download))
+        .route("/placeholder/{name}", get(media::placeholder))
         .route("/oauth2/token", post(oauth::token))
         .route("/api/oauth2/authorize", get(oauth::authorize))
         .layer(DefaultBodyLimit::disable())

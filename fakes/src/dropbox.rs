@@ -18,14 +18,19 @@
 //!   continue, update, remove; `share_folder` and the job checks), with users of the
 //!   fake or invitees by e-mail address; `files/get_metadata` shows `shared_folder_id`
 //!   and `sharing_info` (other answers leave them out).
+//!   `users/get_current_account`, `users/get_space_usage` (the bytes of the user's
+//!   files, of an individual 2 GiB allocation), `auth/token/revoke`.
 //! - Content (argument in `Dropbox-API-Arg`, which must be ASCII JSON, or the `arg`
 //!   URL parameter for downloads): `files/upload` (`mode` add/overwrite/update,
 //!   `autorename`, `strict_conflict`, `content_hash` checked, failed writes keep the
 //!   bytes in an upload session as Dropbox does), `files/upload_session/start`,
 //!   `append_v2` (`incorrect_offset` with `correct_offset`, `closed`) and `finish`,
 //!   `files/download` (GET or POST, `Range` with 206/416, metadata in
-//!   `Dropbox-API-Result` escaped to ASCII). Bodies up to 150 MiB (`payload_too_large`
-//!   beyond).
+//!   `Dropbox-API-Result` escaped to ASCII), `files/get_thumbnail_v2` (`path` resources;
+//!   `format` jpeg/png, Dropbox's `size`s and `mode`s, made of the stored image with the
+//!   `image` crate; `unsupported_extension` outside Dropbox's list of image extensions,
+//!   `unsupported_image` for bytes that do not decode or files over 20 MB). Bodies up to
+//!   150 MiB (`payload_too_large` beyond).
 //! - Paths: `""` is the root where Dropbox allows it (`"/"` is a 400), `id:` paths
 //!   resolve, lookups are case-insensitive while items keep their display case, missing
 //!   parents are created by writes, `conflict/file_ancestor`, `disallowed_name` for the
@@ -53,6 +58,12 @@
 //! paths, namespaces (`ns:`), `Dropbox-API-Select-User`, scopes (every token may do
 //! everything), quotas, and the `authorization` URL parameter. Each user's files live
 //! in memory for the fake's lifetime.
+//! Sharing, search, thumbnails of shared links, revisions and restore, batch routes,
+//! file locks, properties, team routes, `include_deleted`, `parent_rev`, longpoll,
+//! concurrent upload sessions (treated as sequential), session expiry after 7 days,
+//! `rev:` paths, namespaces (`ns:`), `Dropbox-API-Select-User`, scopes (every token may
+//! do everything), team space allocations, and the `authorization` URL parameter. Each
+//! user's files live in memory for the fake's lifetime.
 
 use std::sync::Arc;
 
@@ -63,6 +74,7 @@ use axum::{
 };
 
 mod content;
+mod media;
 mod oauth;
 mod rpc;
 mod sharing;
@@ -70,6 +82,7 @@ mod state;
 mod tree;
 mod wire;
 
+pub use media::ALLOCATED;
 pub use state::RateLimit;
 
 use state::Shared;
@@ -141,6 +154,11 @@ fn router(state: Arc<Shared>) -> Router {
         .route(
             "/2/sharing/check_remove_member_job_status",
             post(sharing::check_remove_member_job_status),
+        )
+        .route("/2/users/get_space_usage", post(media::get_space_usage))
+        .route(
+            "/2/files/get_thumbnail_v2",
+            get(media::get_thumbnail_v2).post(media::get_thumbnail_v2),
         )
         .route("/2/files/upload", post(content::upload))
         .route(

@@ -6,3 +6,4 @@
 pub mod boxcom;
 pub mod dropbox;
 pub mod identity;
+pub mod images;

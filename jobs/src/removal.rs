@@ -1,9 +1,10 @@
 //! Removal of deleted accounts' data, run by housekeeping. Deleting an account (or its
 //! application) removes its rows at once; a trigger records what it left on the data root
-//! in `account_removals` (its `local` folder, the parts of its unfinished multipart
-//! uploads), and this removes those in bounded runs: at most `jobs.removal_batch` files
-//! and folders per run. A run that stops (the budget, an error, a crash) leaves the row,
-//! and the next run carries on where the disk says it stopped: every step is idempotent.
+//! in `account_removals` (its `local` folder and thumbnail cache, the parts of its
+//! unfinished multipart uploads), and this removes those in bounded runs: at most
+//! `jobs.removal_batch` files and folders per run. A run that stops (the budget, an
+//! error, a crash) leaves the row, and the next run carries on where the disk says it
+//! stopped: every step is idempotent.
 
 use std::{
     fs,
@@ -11,7 +12,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use cloudbridge_connectors::{local, parts};
+use cloudbridge_connectors::{local, parts, thumbnails};
 use cloudbridge_shared::db::{self, removals::Removal};
 
 use crate::WorkerState;
@@ -86,6 +87,7 @@ fn leftovers(data_root: &Path, removal: &Removal) -> anyhow::Result<Vec<PathBuf>
             .map_err(|e| anyhow::anyhow!(e.message))?
             .ok_or_else(|| anyhow::anyhow!("a local account without a folder"))?;
         paths.push(data_root.join(folder));
+        paths.push(data_root.join(thumbnails::account_cache(removal.account_id)));
     }
     Ok(paths)
 }

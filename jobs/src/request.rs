@@ -302,6 +302,17 @@ async fn operate(
                 .await
                 .map(|permissions| Outcome::Permissions { permissions })
         }
+        Op::Quota => storage.quota().await.map(|quota| Outcome::Quota { quota }),
+        Op::PlanThumbnail { item, spec } => {
+            let file = storage.lookup(item).await?;
+            if file.kind != ItemKind::File {
+                return Err(ApiError::not_found("No file has this id."));
+            }
+            storage
+                .thumbnail(&file, spec)
+                .await
+                .map(|thumbnail| Outcome::Thumbnail { thumbnail })
+        }
     }
 }
 

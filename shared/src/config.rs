@@ -303,6 +303,25 @@ pub struct SchedulerSettings {
 pub struct LocalSettings {
     /// Folder holding one sub-folder per local account (shared by api and jobs).
     pub data_root: PathBuf,
+    /// Thumbnails of the account's images, made by the workers.
+    pub thumbnails: LocalThumbnailSettings,
+}
+
+/// Thumbnails of `local` accounts' images (PNG, JPEG, GIF, WebP, BMP), made by the
+/// workers and kept in a cache on the data root (`.thumbnails/<account id>/`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalThumbnailSettings {
+    /// Largest image file a thumbnail is made of (413 beyond).
+    pub max_input_bytes: u64,
+    /// Largest image, in pixels (width × height), decoded for a thumbnail (413 beyond):
+    /// what bounds the memory one thumbnail takes (4 bytes a pixel at most).
+    pub max_pixels: u64,
+    /// Thumbnails made at once per worker process (each holds one decoded image).
+    pub concurrency: usize,
+    /// Size of the cache on disk, all accounts together; the least recently used
+    /// thumbnails are removed beyond it.
+    pub max_cache_bytes: u64,
 }
 
 /// Keys that encrypt secrets (OAuth tokens, service passwords) at rest.
@@ -637,6 +656,12 @@ impl Default for Settings {
             },
             local: LocalSettings {
                 data_root: PathBuf::from("./data"),
+                thumbnails: LocalThumbnailSettings {
+                    max_input_bytes: 50 << 20,
+                    max_pixels: 40_000_000,
+                    concurrency: 2,
+                    max_cache_bytes: 256 << 20,
+                },
             },
             log: LogSettings {
                 filter: "info".into(),
@@ -929,6 +954,20 @@ mod tests {
         .unwrap();
         assert_eq!(s.limits.key, Rate::new(500.0, 20_000));
         assert_eq!(s.limits.link_password, Rate::new(0.5, 3));
+    }
+
+    #[test]
+    fn local_thumbnails_are_set_in_their_own_table() {
+        let file = tempfile_dir().join("thumbnails.toml");
+        std::fs::write(&file, "[local.thumbnails]\nmax_pixels = 1000\n").unwrap();
+        let s = Settings::load_from(
+            file.to_str(),
+            env(&[("CLOUDBRIDGE_LOCAL__THUMBNAILS__MAX_CACHE_BYTES", "4096")]),
+        )
+        .unwrap();
+        let t = &s.local.thumbnails;
+        assert_eq!((t.max_pixels, t.max_cache_bytes), (1000, 4096));
+        assert_eq!(t.max_input_bytes, 50 << 20, "the default stays");
     }
 
     #[test]

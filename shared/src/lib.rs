@@ -13,6 +13,8 @@
 //! - [`permissions`]: sharing of files and folders: [`permissions::Permission`] and the
 //!   changes callers ask for.
 //! - [`protocol`]: [`RequestJob`], [`Op`], [`Reply`]: the request path's jobs.
+//! - [`quota`]: an account's storage use ([`quota::Quota`]).
+//! - [`thumbnail`]: what a thumbnail request asks for and where its image is read.
 //! - [`queue`]: queue and channel names, Redis connections, queue housekeeping.
 //! - [`db`]: PostgreSQL functions, one module per table, and the migrator.
 //! - [`telemetry`]: logging, Prometheus metrics and their names, shutdown signal.
@@ -28,10 +30,12 @@ pub mod netguard;
 pub mod permissions;
 pub mod protocol;
 pub mod queue;
+pub mod quota;
 pub mod request_id;
 pub mod secret;
 pub mod storage;
 pub mod telemetry;
+pub mod thumbnail;
 pub mod usage;
 pub mod webhook;
 

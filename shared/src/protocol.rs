@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::{
     error::ApiError,
     permissions::{Change, Permission},
+    quota::Quota,
     storage::{Entry, ItemKind, ItemRef, Page},
+    thumbnail::{ThumbnailPlan, ThumbnailSpec},
 };
 
 /// One API request turned into a job.
@@ -170,6 +172,16 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         change: Option<Change>,
     },
+    /// The account's storage use, where the service reports it.
+    Quota,
+    /// Plans a thumbnail of a file for the API tier to stream (the image's bytes never
+    /// pass through here: a local one is made into the cache on disk).
+    PlanThumbnail {
+        /// The file.
+        item: ItemRef,
+        /// The size bound and image format asked for.
+        spec: ThumbnailSpec,
+    },
 }
 
 impl Op {
@@ -195,6 +207,8 @@ impl Op {
             Op::Permissions {
                 change: Some(_), ..
             } => "set_permissions",
+            Op::Quota => "quota",
+            Op::PlanThumbnail { .. } => "plan_thumbnail",
         }
     }
 
@@ -250,6 +264,16 @@ pub enum Outcome {
     Permissions {
         /// Its permissions, the owner's included.
         permissions: Vec<Permission>,
+    },
+    /// Answer to `Quota`.
+    Quota {
+        /// The account's storage use.
+        quota: Quota,
+    },
+    /// Where the API tier reads a thumbnail from.
+    Thumbnail {
+        /// The plan.
+        thumbnail: ThumbnailPlan,
     },
 }
 

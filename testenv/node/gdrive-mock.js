@@ -38,6 +38,14 @@
 //   `transferOwnership=true`, and changing or deleting the owner's permission (403
 //   `forbidden`), an unknown permission id (404 `notFound`). Not emulated: ownership
 //   transfer, expiration times, shared drives, inherited permissions, notification e-mails.
+// - `GET /drive/v3/about`: the mock's `storageQuota` is fixed at zero use; here `usage` is
+//   the bytes of every file in the store (trash included, as Drive counts it),
+//   `usageInDriveTrash` those in the trash, `limit` the mock's own.
+// - Thumbnails: a file resource asked for `hasThumbnail` or `thumbnailLink` (the mock
+//   knows neither) says whether the file has one, PNG files only, and links to
+//   `GET /thumbnails/{id}=s<pixels>` (the link's size suffix, as Drive's links have),
+//   which takes the bearer token, as Drive's links to private files do, and serves a PNG
+//   made from the stored file (testenv/node/thumbnail-png.js), at most that size a side.
 //
 // Not emulated (the mock answers 200 with the whole file): `Range` on alt=media downloads.
 'use strict';
@@ -47,6 +55,7 @@ const crypto = require('crypto');
 const { createApp } = require('google-drive-mock');
 const { driveStore } = require('google-drive-mock/dist/store');
 const { toV3File } = require('google-drive-mock/dist/mappers');
+const thumbnails = require('./thumbnail-png');
 
 const port = Number(process.argv[2]);
 const CHUNK_UNIT = 256 * 1024;
@@ -185,6 +194,44 @@ function copy(req, res) {
 }
 
 const FOLDER = 'application/vnd.google-apps.folder';
+
+// Storage use counted from the store (the mock's is fixed).
+app.get('/drive/v3/about', authorized, (req, res) => {
+  const about = driveStore.getAbout();
+  const bytes = (files) => files.reduce((sum, f) => sum + Number(f.size || 0), 0);
+  const files = driveStore.listFiles().filter((f) => f.mimeType !== FOLDER);
+  const usage = bytes(files);
+  const trash = bytes(files.filter((f) => f.trashed));
+  res.json({
+    kind: 'drive#about',
+    user: about.user,
+    storageQuota: {
+      limit: about.storageQuota.limit,
+      usage: String(usage),
+      usageInDrive: String(usage),
+      usageInDriveTrash: String(trash),
+    },
+  });
+});
+
+// Thumbnails of PNG files: the link in the file resource, and the image it serves.
+app.get('/drive/v3/files/:fileId', authorized, (req, res, next) => {
+  const fields = String(req.query.fields || '');
+  if (req.query.alt === 'media' || !/hasThumbnail|thumbnailLink/.test(fields)) return next();
+  const file = driveStore.getFile(req.params.fileId);
+  if (!file) return fail(res, 404, `File not found: ${req.params.fileId}.`, 'notFound');
+  const has = file.mimeType !== FOLDER && thumbnails.dimensions(file.content) !== null;
+  const body = { id: file.id, hasThumbnail: has };
+  if (has) body.thumbnailLink = `http://${req.headers.host}/thumbnails/${file.id}=s220`;
+  res.json(body);
+});
+app.get('/thumbnails/:spec', authorized, (req, res) => {
+  const match = /^(.+)=s(\d+)$/.exec(req.params.spec);
+  const file = match && driveStore.getFile(match[1]);
+  const png = file && thumbnails.thumbnail(file.content, Math.min(Number(match[2]), 1600));
+  if (!png) return res.status(404).send('Not Found');
+  res.set('Content-Type', 'image/png').send(png);
+});
 app.get('/drive/v3/files/root', authorized, (req, res) => {
   res.json({ kind: 'drive#file', id: 'root', name: 'My Drive', mimeType: FOLDER, trashed: false });
 });

@@ -42,10 +42,20 @@
 //     `PATCH` changes `roles` only; the owner's permission can be neither changed nor
 //     deleted (403 `accessDenied`). Not emulated: passwords and expiry of links,
 //     inherited permissions, invitation e-mails, `grant` on shares.
+//   - GET /v1.0/me/drive: `quota.used` is the bytes of every file in the store (the
+//     emulator has no drive resource; `total` is 5 GiB).
+//   - GET /v1.0/me/drive/items/{id}/thumbnails: the emulator's answer is canned, with a URL
+//     on a host that does not exist, for any item. Here an item has a thumbnail set only
+//     when it is a PNG file: `small`, `medium` and `large` (96, 176, 800 pixels) and any
+//     custom size `select` asks for (`c{w}x{h}`, scaled to fit), each with its own
+//     pre-authorised URL (GET /thumbnail-content/{id}?size=n, which refuses a bearer
+//     token as Graph's do not take one) serving a PNG made from the stored file
+//     (testenv/node/thumbnail-png.js); other items have an empty set; a missing one is 404.
 'use strict';
 
 const express = require('express');
 const { createApp, driveStore } = require('microsoft-onedrive-mock');
+const thumbnails = require('./thumbnail-png');
 
 const port = parseInt(process.argv[2] || process.env.PORT || '0', 10);
 const mock = createApp();
@@ -148,15 +158,51 @@ app.get('/v1.0/me/drive/root/delta', (req, res, next) => {
   res.json(body);
 });
 
-// --- Addition: the user's drive. ---
+// --- Addition: the user's drive, its quota counted from the store. ---
+const TOTAL = 5368709120;
 app.get('/v1.0/me/drive', authorized, (req, res) => {
+  const used = driveStore.getAllItems()
+    .filter((item) => item.file && !item.deleted)
+    .reduce((sum, item) => sum + Number(item.size || 0), 0);
   res.json({
     id: 'b!default-mock-drive-id',
     driveType: 'personal',
     name: 'OneDrive',
     owner: { user: { id: 'user1', displayName: 'Mock User', email: 'mock.user@example.com' } },
-    quota: { total: 5368709120, used: 0, remaining: 5368709120, state: 'normal' },
+    quota: { total: TOTAL, used, remaining: Math.max(0, TOTAL - used), deleted: 0, state: 'normal' },
   });
+});
+
+// --- Fix: thumbnails of PNG files, with URLs that serve them. ---
+app.get('/v1.0/me/drive/items/:itemId/thumbnails', authorized, (req, res) => {
+  const item = driveStore.getItem(req.params.itemId);
+  if (!item) return notFound(res);
+  const size = item.file && thumbnails.dimensions(item.content);
+  if (!size) return res.json({ value: [] });
+  const base = `${req.protocol}://${req.headers.host}/thumbnail-content/${encodeURIComponent(item.id)}`;
+  const fit = (bound) => {
+    const factor = Math.min(1, bound / Math.max(size.width, size.height));
+    return {
+      width: Math.max(1, Math.round(size.width * factor)),
+      height: Math.max(1, Math.round(size.height * factor)),
+      url: `${base}?size=${bound}`,
+    };
+  };
+  const set = { id: '0', small: fit(96), medium: fit(176), large: fit(800) };
+  for (const key of String(req.query.select || '').split(',')) {
+    const custom = /^c(\d+)x(\d+)$/.exec(key.trim());
+    if (custom) set[key.trim()] = fit(Math.min(Number(custom[1]), Number(custom[2]), 2048));
+  }
+  res.json({ value: [set] });
+});
+app.get('/thumbnail-content/:itemId', (req, res) => {
+  if (req.headers.authorization) {
+    return res.status(401).json({ error: { code: 'unauthenticated', message: 'Thumbnail URLs take no token' } });
+  }
+  const item = driveStore.getItem(req.params.itemId);
+  const png = item && item.file && thumbnails.thumbnail(item.content, Number(req.query.size) || 176);
+  if (!png) return notFound(res);
+  res.set('Content-Type', 'image/png').send(png);
 });
 
 // --- Fix: names decoded once more by the emulator. ---

@@ -459,6 +459,65 @@ def step_async_copy(c):
     raise StepFailed("task never finished")
 
 
+def _png(width, height):
+    """A small RGB PNG, written with zlib as the PNG specification lays it out."""
+    import struct
+    import zlib
+    raw = bytearray()
+    for y in range(height):
+        raw.append(0)  # no filter
+        for x in range(width):
+            raw.extend(((x * 37) % 256, (y * 53) % 256, 128))
+
+    def chunk(kind, data):
+        crc = zlib.crc32(kind + data) & 0xffffffff
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(bytes(raw))) + chunk(b"IEND", b""))
+
+
+def step_thumbnail_quota(c):
+    full = c.acct.get(params={"retrieve_full": "true"})
+    caps = (full.data.get("properties") or {}).get("capabilities") or {}
+    makes = (caps.get("can_get_thumbnail") or {}).get("value") is True
+    payload = _png(40, 20)
+    picture = _upload(c, "picture.png", payload)
+    shown = "no thumbnails (501)"
+    try:
+        resp = picture.get("thumbnail", params={"size": 16})
+    except kexc.ServerException as e:
+        check(not makes and e.status == 501,
+              "thumbnail answered {} {!r}".format(e.status, e.error_data))
+    else:
+        check(makes, "a thumbnail where the account has none")
+        check(isinstance(resp, Response) and not hasattr(resp, "data"),
+              "thumbnail should yield a raw Response, got {}".format(
+                  type(resp).__name__))
+        ctype = resp.headers.get("Content-Type", "")
+        body = resp.content
+        check(ctype.startswith("image/"), "thumbnail Content-Type {!r}".format(ctype))
+        check(body[:8] == b"\x89PNG\r\n\x1a\n" or body[:2] == b"\xff\xd8",
+              "thumbnail is no PNG or JPEG ({} bytes)".format(len(body)))
+        shown = "thumbnail {} ({} bytes)".format(ctype, len(body))
+    try:
+        quota = c.acct.get("storage/quota")
+    except kexc.ServerException as e:
+        check(not makes and e.status == 501,
+              "quota answered {} {!r}".format(e.status, e.error_data))
+        shown += ", no quota (501)"
+    else:
+        d = quota.data
+        check(d.get("type") == "quota" and d.get("api") == "storage",
+              "quota: {!r}".format(d))
+        check(d.get("used", -1) >= len(payload), "quota used {!r}".format(d))
+        shown += ", quota used={} total={}".format(d.get("used"), d.get("total"))
+    resp = picture.delete()
+    check(resp.status_code == 204, "delete picture {}".format(resp.status_code))
+    return shown
+
+
 STEPS = [
     ("get account (accounts/me)", step_account_me),
     ("list root folder", step_list_root),
@@ -476,6 +535,7 @@ STEPS = [
     ("sharing permissions (generic calls)", step_permissions),
     ("multipart upload", step_multipart),
     ("asynchronous copy as a task", step_async_copy),
+    ("thumbnail and storage quota", step_thumbnail_quota),
     ("delete file (204) then NotFound", step_delete_file),
     ("list root via APIKey account", step_apikey_root),
     ("delete folder recursively", step_delete_folder),

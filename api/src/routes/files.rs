@@ -289,37 +289,6 @@ pub async fn stream(
     Ok(response)
 }
 
-/// `GET /v1/accounts/{acct}/storage/files/{id}/thumbnail`: none of the services served
-/// today makes thumbnails, so after checking the file exists this answers 501.
-#[utoipa::path(
-    get,
-    path = "/accounts/{acct}/storage/files/{id}/thumbnail",
-    tag = "storage",
-    summary = "Get a thumbnail",
-    operation_id = "files_thumbnail",
-    params(
-        ("acct" = String, Path, description = "Account id, or `me` with a bearer token."),
-        ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
-    ),
-    responses(
-        (status = 200, description = "A thumbnail.", body = crate::contract::Bytes, content_type = "*/*"),
-        crate::contract::ServiceErrors,
-    ),
-    security(("bearer" = []), ("api_key" = [])),
-)]
-pub async fn thumbnail(
-    State(state): State<AppState>,
-    caller: AppCaller,
-    BaseUrl(base): BaseUrl,
-    Path(ids): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let service = caller.account(&state, &ids.0).await?.service;
-    metadata(&state, &caller, &base, ids, ItemKind::File).await?;
-    Err(ApiError::not_implemented(format!(
-        "The `{service}` service has no thumbnails."
-    )))
-}
-
 fn url_escape(s: &str) -> String {
     s.bytes()
         .map(|b| match b {

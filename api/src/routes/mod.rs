@@ -33,10 +33,12 @@ mod ops;
 mod permissions;
 mod properties;
 mod public;
+mod quota;
 mod raw;
 mod relocate;
 mod shared;
 mod tasks;
+mod thumbnails;
 pub(crate) mod upload_locations;
 pub(crate) mod usage;
 pub(crate) mod webhook_deliveries;
@@ -103,7 +105,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(unlimited(routes!(files::replace)))
         .routes(routes!(relocate::copy_file))
         .routes(routes!(files::download))
-        .routes(routes!(files::thumbnail))
+        .routes(routes!(thumbnails::get))
+        .routes(routes!(quota::get))
         .routes(routes!(lookup::search))
         .routes(routes!(lookup::recent))
         .routes(routes!(tasks::get))

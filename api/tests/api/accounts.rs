@@ -43,8 +43,8 @@ async fn import_list_get_patch_delete() {
         true
     );
     assert_eq!(
-        full["properties"]["capabilities"]["can_get_thumbnail"]["value"],
-        false
+        full["properties"]["capabilities"]["can_get_thumbnail"]["value"], true,
+        "local accounts make thumbnails of their images"
     );
 
     let patched: Value = k

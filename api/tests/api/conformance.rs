@@ -370,11 +370,9 @@ async fn finding(a: &Caller, docs_id: &str, file_id: &str, bytes: &[u8]) {
         assert_error(r, 501, "not_implemented").await;
     }
 
-    // No service served today makes thumbnails: an honest 501, and 404 for no file.
-    let r = a.get(&format!("{STORAGE}/files/{file_id}/thumbnail")).await;
-    assert_error(r, 501, "not_implemented").await;
-    let r = a.get(&format!("{STORAGE}/files/bm9wZQ/thumbnail")).await;
-    assert_error(r, 404, "not_found").await;
+    // Thumbnails and the quota where the service has them, an honest 501 elsewhere; 404
+    // for no file either way.
+    media(a, docs_id, file_id, bytes.len() as u64).await;
 
     permissions(a, service.as_str().unwrap(), docs_id, file_id).await;
 }
@@ -436,6 +434,44 @@ async fn permissions(a: &Caller, service: &str, docs_id: &str, file_id: &str) {
         .get(&format!("{STORAGE}/folders/{file_id}/permissions"))
         .await;
     assert_error(r, 404, "not_found").await;
+}
+
+/// Thumbnails and quota on any service: an image's thumbnail and none of `data_id` (random
+/// bytes) where the service makes them, the quota counting at least `stored` bytes
+/// where it reports one; 501 where it does neither.
+async fn media(a: &Caller, docs_id: &str, data_id: &str, stored: u64) {
+    let caps = a.get_json("/v1/accounts/me?retrieve_full=true").await;
+    let thumbnails = caps["properties"]["capabilities"]["can_get_thumbnail"]["value"] == true;
+    let picture = crate::quota_thumbnails::png(64, 48);
+    let r = a.upload(docs_id, "pixel.png", picture).await;
+    assert_eq!(r.status(), 201);
+    let picture_id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let thumbnail = |id: &str| {
+        let url = format!("{STORAGE}/files/{id}/thumbnail?size=32");
+        async move { a.get(&url).await }
+    };
+    let quota = a.get(&format!("{STORAGE}/quota")).await;
+    if thumbnails {
+        let r = thumbnail(&picture_id).await;
+        assert_eq!(r.status(), 200);
+        let mime = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(mime.starts_with("image/"), "{mime}");
+        assert!(!r.bytes().await.unwrap().is_empty());
+        assert_error(thumbnail(data_id).await, 415, "unsupported_media_type").await;
+        assert_eq!(quota.status(), 200);
+        let quota: Value = quota.json().await.unwrap();
+        assert!(quota["used"].as_u64().unwrap() >= stored, "{quota}");
+    } else {
+        assert_error(thumbnail(&picture_id).await, 501, "not_implemented").await;
+        assert_error(thumbnail(data_id).await, 501, "not_implemented").await;
+        assert_error(quota, 501, "not_implemented").await;
+    }
+    assert_error(thumbnail("bm9wZQ").await, 404, "not_found").await;
+    let r = a.delete(&format!("{STORAGE}/files/{picture_id}")).await;
+    assert_eq!(r.status(), 204);
 }
 
 /// A multipart upload of three parts into `docs`, and an aborted one.

@@ -30,6 +30,7 @@ mod permissions;
 mod pipeline;
 mod portal;
 mod processes;
+mod quota_thumbnails;
 mod reachability;
 mod sdk;
 mod services;

@@ -16,12 +16,15 @@
 //! - [`upload`]: one-request and chunked uploads.
 //! - [`feed`]: the user event stream as the change feed.
 //! - [`permissions`]: sharing, through Box collaborations.
+//! - `media`: the user's space and thumbnails.
 
 use async_trait::async_trait;
 use cloudbridge_shared::{
     config::ProviderSettings,
     protocol::{AccountRef, TransferPlan},
+    quota::Quota,
     storage::{Batch, Capabilities, ItemKind},
+    thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath, ItemRef,
 };
 use futures::{future::BoxFuture, StreamExt, TryStreamExt};
@@ -36,6 +39,7 @@ use crate::{
 };
 
 pub mod feed;
+mod media;
 pub mod paths;
 pub mod permissions;
 pub mod upload;
@@ -59,7 +63,7 @@ pub static SERVICE: Service = Service {
         offline_access: &[],
         identity: who,
     }),
-    capabilities: service::SHARING_CAPABILITIES,
+    capabilities: service::CLOUD_CAPABILITIES,
     staging: Staging::NotOnService,
     colour: "#0061d5",
     open,
@@ -516,6 +520,22 @@ impl Storage for BoxStore {
             .map_err(std::io::Error::other)
             .boxed();
         Ok(transfer::Download { body, length })
+    }
+
+    async fn quota(&self) -> Result<Quota, ApiError> {
+        self.space().await
+    }
+
+    async fn thumbnail(
+        &self,
+        file: &Entry,
+        spec: &ThumbnailSpec,
+    ) -> Result<ThumbnailPlan, ApiError> {
+        self.thumbnail_target(file, spec)
+    }
+
+    async fn thumbnail_image(&self, plan_path: &str) -> Result<transfer::Image, ApiError> {
+        self.fetch_thumbnail(plan_path).await
     }
 
     async fn upload(

@@ -241,6 +241,19 @@ impl Client {
         Self::json(response).await
     }
 
+    /// Calls a content-download route (`files/get_thumbnail_v2`…) with its argument; the
+    /// answer's body is the content.
+    pub async fn fetch(&self, route: &str, arg: &Value) -> Result<reqwest::Response, Error> {
+        let url = format!("{}{route}", self.content_base);
+        let arg = header_json(arg);
+        self.call(|http| {
+            http.post(&url)
+                .header("Dropbox-API-Arg", &arg)
+                .timeout(oauth::TRANSFER_TIMEOUT)
+        })
+        .await
+    }
+
     /// Starts `files/download` of `path` (a Dropbox path), optionally of an inclusive
     /// byte range; the answer's body is the file.
     pub async fn download(

@@ -16,12 +16,15 @@
 //! - [`paths`]: our paths as Dropbox paths, Dropbox metadata as entries.
 //! - [`upload`]: one request or an upload session, in bounded pieces.
 //! - [`permissions`]: sharing, through the members of files and shared folders.
+//! - `media`: space usage and thumbnails.
 
 use async_trait::async_trait;
 use cloudbridge_shared::{
     config::ProviderSettings,
     protocol::{AccountRef, TransferPlan},
+    quota::Quota,
     storage::{Batch, Capabilities, ItemKind},
+    thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath, ItemRef,
 };
 use futures::{future::BoxFuture, TryStreamExt};
@@ -35,6 +38,7 @@ use crate::{
 };
 
 pub mod client;
+mod media;
 pub mod paths;
 pub mod permissions;
 pub mod upload;
@@ -58,7 +62,7 @@ pub static SERVICE: Service = Service {
         offline_access: &[("token_access_type", "offline")],
         identity: who,
     }),
-    capabilities: service::SHARING_CAPABILITIES,
+    capabilities: service::CLOUD_CAPABILITIES,
     staging: Staging::NotOnService,
     colour: "#0061fe",
     open,
@@ -486,6 +490,22 @@ impl Storage for DropboxStore {
         let length = response.content_length();
         let body = Box::pin(response.bytes_stream().map_err(std::io::Error::other));
         Ok(transfer::Download { body, length })
+    }
+
+    async fn quota(&self) -> Result<Quota, ApiError> {
+        self.space_usage().await
+    }
+
+    async fn thumbnail(
+        &self,
+        file: &Entry,
+        spec: &ThumbnailSpec,
+    ) -> Result<ThumbnailPlan, ApiError> {
+        self.thumbnail_arg(file, spec)
+    }
+
+    async fn thumbnail_image(&self, plan_path: &str) -> Result<transfer::Image, ApiError> {
+        self.fetch_thumbnail(plan_path).await
     }
 
     async fn upload(

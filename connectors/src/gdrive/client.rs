@@ -383,11 +383,27 @@ impl Drive {
 
     /// The signed-in user (`about.user`: `displayName`, `emailAddress`, `permissionId`).
     pub async fn user(&self) -> Result<Value, ApiError> {
+        Ok(self.about("user").await?["user"].clone())
+    }
+
+    /// The `about` resource with `fields` (`user`, `storageQuota`…).
+    pub async fn about(&self, fields: &str) -> Result<Value, ApiError> {
         let url = format!("{}/about", self.base);
-        let about = self
-            .json(|c| c.get(&url).query(&[("fields", "user")]))
-            .await?;
-        Ok(about["user"].clone())
+        self.json(|c| c.get(&url).query(&[("fields", fields)]))
+            .await
+    }
+
+    /// How this account calls Drive (its tokens, its time limit).
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// True for URLs on the hosts Drive is configured at (links there may be followed
+    /// with the account's token).
+    pub fn owns(&self, url: &url::Url) -> bool {
+        [&self.base, &self.content]
+            .iter()
+            .any(|root| url::Url::parse(root).is_ok_and(|root| root.origin() == url.origin()))
     }
 }
 

@@ -20,6 +20,7 @@
 //! - [`upload`]: multipart and resumable uploads.
 //! - [`feed`]: the changes list as the change feed.
 //! - [`permissions`]: sharing, through Drive's permissions.
+//! - `media`: the storage quota and thumbnails.
 
 use std::{future::Future, pin::Pin};
 
@@ -28,7 +29,9 @@ use bytes::Bytes;
 use cloudbridge_shared::{
     config::ProviderSettings,
     protocol::{AccountRef, TransferPlan},
+    quota::Quota,
     storage::{Batch, Capabilities, ItemKind},
+    thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath, ItemRef,
 };
 use futures::{future::BoxFuture, StreamExt};
@@ -44,6 +47,7 @@ use crate::{
 
 pub mod client;
 pub mod feed;
+mod media;
 pub mod paths;
 pub mod permissions;
 pub mod upload;
@@ -64,7 +68,7 @@ pub static SERVICE: Service = Service {
         offline_access: &[("access_type", "offline"), ("prompt", "consent")],
         identity: who,
     }),
-    capabilities: service::SHARING_CAPABILITIES,
+    capabilities: service::CLOUD_CAPABILITIES,
     staging: Staging::HiddenFile,
     colour: "#1a73e8",
     open,
@@ -94,6 +98,8 @@ fn who<'a>(
 pub struct DriveStore {
     drive: Drive,
     ids: Ids,
+    /// The address policy of links Drive hands out (thumbnails); `None` in tools.
+    guard: Option<crate::guard::Guard>,
 }
 
 fn kind_of(file: &DriveFile) -> ItemKind {
@@ -144,6 +150,7 @@ impl DriveStore {
         Ok(Self {
             drive: Drive::new(ctx.api(account)?, &ctx.providers.gdrive),
             ids: Ids::of(account.id),
+            guard: Some(ctx.guard.clone()),
         })
     }
 
@@ -157,6 +164,7 @@ impl DriveStore {
         Self {
             drive: Drive::new(api, provider),
             ids: Ids::of(account),
+            guard: None,
         }
     }
 
@@ -568,6 +576,22 @@ impl Storage for DriveStore {
             .update(&uploaded.id, Some(&final_name), None)
             .await?;
         Ok(entry(parent.join(&final_name)?, &renamed))
+    }
+
+    async fn quota(&self) -> Result<Quota, ApiError> {
+        self.storage_quota().await
+    }
+
+    async fn thumbnail(
+        &self,
+        file: &Entry,
+        spec: &ThumbnailSpec,
+    ) -> Result<ThumbnailPlan, ApiError> {
+        self.thumbnail_link(file, spec).await
+    }
+
+    async fn thumbnail_image(&self, plan_path: &str) -> Result<transfer::Image, ApiError> {
+        self.fetch_thumbnail(plan_path).await
     }
 
     async fn abort_upload(&self, staged: &str) -> Result<(), ApiError> {

@@ -16,13 +16,16 @@
 //! - [`copy`]: following an asynchronous copy to its end.
 //! - [`feed`]: the delta query as the change feed.
 //! - [`permissions`]: sharing, through the item's Graph permissions, invitations and links.
+//! - `media`: the drive's quota and thumbnails.
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use cloudbridge_shared::{
     config::ProviderSettings,
     protocol::{AccountRef, TransferPlan},
+    quota::Quota,
     storage::{Batch, Capabilities, ItemKind},
+    thumbnail::{ThumbnailPlan, ThumbnailSpec},
     ApiError, Entry, ItemPath, ItemRef,
 };
 use futures::{future::BoxFuture, StreamExt, TryStreamExt};
@@ -40,6 +43,7 @@ use crate::{
 pub mod copy;
 pub mod feed;
 pub mod graph;
+mod media;
 pub mod paths;
 pub mod permissions;
 pub mod upload;
@@ -74,7 +78,7 @@ const ONEDRIVE: Service = Service {
         offline_access: &[],
         identity: who,
     }),
-    capabilities: service::SHARING_CAPABILITIES,
+    capabilities: service::CLOUD_CAPABILITIES,
     staging: Staging::NotOnService,
     colour: "#0078d4",
     open,
@@ -517,6 +521,18 @@ impl Storage for OneDrive {
             }),
             _ => Ok(Download { body, length }),
         }
+    }
+
+    async fn quota(&self) -> Result<Quota, ApiError> {
+        self.drive_quota().await
+    }
+
+    async fn thumbnail(
+        &self,
+        file: &Entry,
+        spec: &ThumbnailSpec,
+    ) -> Result<ThumbnailPlan, ApiError> {
+        self.thumbnail_url(file, spec).await
     }
 
     async fn upload(

@@ -44,9 +44,19 @@ fn render(store: &Store, id: &str, q: &HashMap<String, String>) -> Value {
     store.render(node, q.get("fields").map(String::as_str), store.full(node))
 }
 
-/// `GET /2.0/users/me`
-pub async fn users_me(State(s): AppState) -> Json<Value> {
-    Json(s.world().store.me())
+/// `GET /2.0/users/me`: every field, or `type`, `id` and those `fields` names.
+pub async fn users_me(State(s): AppState, Query(q): Params) -> Json<Value> {
+    let me = s.world().store.me();
+    let Some(fields) = q.get("fields") else {
+        return Json(me);
+    };
+    let mut picked = json!({"type": me["type"], "id": me["id"]});
+    for field in fields.split(',').map(str::trim) {
+        if let Some(value) = me.get(field) {
+            picked[field] = value.clone();
+        }
+    }
+    Json(picked)
 }
 
 /// `GET /2.0/files/{id}`

@@ -206,6 +206,17 @@ impl Tree {
             .map(|(k, _)| k.clone())
     }
 
+    /// Bytes of every file.
+    pub fn used(&self) -> u64 {
+        self.items
+            .values()
+            .map(|item| match &item.node {
+                Node::File(f) => f.content.len() as u64,
+                Node::Folder => 0,
+            })
+            .sum()
+    }
+
     /// The newest log position.
     pub fn seq(&self) -> u64 {
         self.seq
