@@ -3,11 +3,12 @@
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use cloudbridge_shared::{db, ApiError};
 use serde_json::Value;
+use std::collections::HashMap;
 
 use super::applications::owned;
 use crate::{
     auth::Developer,
-    extract::{Json, Path},
+    extract::{Json, Paging, Path, Query},
     wire, AppState,
 };
 
@@ -33,18 +34,14 @@ pub async fn list(
     State(state): State<AppState>,
     Developer(dev): Developer,
     Path(app): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
+    let paging = Paging::from_query(&q)?;
     owned(&state, dev, &app).await?;
-    let keys = db::api_keys::list(&state.db, &app).await?;
-    let total = keys.len() as i64;
+    let (keys, total) =
+        db::api_keys::page(&state.db, &app, paging.page, paging.page_size).await?;
     let objects = keys.iter().map(|k| wire::api_key(k, None)).collect();
-    Ok(Json(wire::list(
-        "meta",
-        objects,
-        1,
-        serde_json::Value::Null,
-        Some(total),
-    )))
+    Ok(Json(wire::counted("meta", objects, paging, total)?))
 }
 
 /// `POST /v1/applications/{app}/apikeys`: the key is shown in full only here.

@@ -64,6 +64,29 @@ pub async fn list(pool: &PgPool, application: &str) -> Result<Vec<ApiKey>, sqlx:
     .await
 }
 
+/// One page of an application's keys, oldest first, with the number of keys.
+pub async fn page(
+    pool: &PgPool,
+    application: &str,
+    page: u32,
+    page_size: u32,
+) -> Result<(Vec<ApiKey>, i64), sqlx::Error> {
+    let rows = sqlx::query_as(
+        "SELECT id, application_id, created_at, modified_at FROM api_keys
+         WHERE application_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3",
+    )
+    .bind(application)
+    .bind(i64::from(page_size))
+    .bind(super::offset(page, page_size))
+    .fetch_all(pool)
+    .await?;
+    let total = sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE application_id = $1")
+        .bind(application)
+        .fetch_one(pool)
+        .await?;
+    Ok((rows, total))
+}
+
 /// Deletes a key given either in full or by id. True when it existed.
 pub async fn delete(
     pool: &PgPool,
