@@ -369,17 +369,9 @@ impl Storage for DalStore {
     ) -> Result<(Entry, bool), ApiError> {
         let path = parent.join(name)?;
         self.folder(parent).await?;
-        match self.exists(&path).await? {
-            Some(ItemKind::Folder) if !conflict_if_exists => {
-                return Ok((self.metadata(&path).await?, false));
-            }
-            Some(_) => {
-                return Err(ApiError::naming_conflict(
-                    "An item with this name already exists.",
-                    path.id(),
-                ))
-            }
-            None => {}
+        if let Some(found) = self.exists(&path).await? {
+            crate::reuse_folder(found, conflict_if_exists, &path)?;
+            return Ok((self.metadata(&path).await?, false));
         }
         self.op
             .create_dir(&format!("{}/", path.as_str()))
@@ -388,20 +380,9 @@ impl Storage for DalStore {
         Ok((self.metadata(&path).await?, true))
     }
 
-    async fn delete(
-        &self,
-        path: &ItemPath,
-        kind: ItemKind,
-        recursive: bool,
-    ) -> Result<(), ApiError> {
-        if path.is_root() {
-            return Err(ApiError::forbidden("The root folder cannot be deleted."));
-        }
-        let (found, _) = self.stat(path).await?;
-        if found != kind {
-            return Err(ApiError::not_found("No such file or folder."));
-        }
-        if kind == ItemKind::File {
+    async fn remove(&self, item: &Entry, recursive: bool) -> Result<(), ApiError> {
+        let path = &item.path;
+        if item.kind == ItemKind::File {
             return self.op.delete(path.as_str()).await.map_err(service_error);
         }
         let dir = format!("{}/", path.as_str());
@@ -419,25 +400,15 @@ impl Storage for DalStore {
             .map_err(service_error)
     }
 
-    async fn relocate(
+    async fn relocate_to(
         &self,
-        from: &ItemPath,
-        kind: ItemKind,
+        source: &Entry,
         to: &ItemPath,
         copy: bool,
     ) -> Result<Entry, ApiError> {
-        crate::check_relocation(from, kind, to)?;
-        if self.stat(from).await?.0 != kind {
-            return Err(ApiError::not_found("No such file or folder."));
-        }
+        let (from, kind) = (&source.path, source.kind);
         self.folder(&to.parent().expect("a destination has a parent"))
             .await?;
-        if self.exists(to).await?.is_some() {
-            return Err(ApiError::naming_conflict(
-                "An item with this name already exists.",
-                to.id(),
-            ));
-        }
         let can_rename = self.op.info().capability().rename;
         if kind == ItemKind::File {
             if copy || !can_rename {

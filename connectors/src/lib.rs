@@ -131,19 +131,74 @@ pub trait Storage: Send + Sync {
         name: &str,
         conflict_if_exists: bool,
     ) -> Result<(Entry, bool), ApiError>;
-    /// Deletes a file or folder of the given kind.
+
+    /// The item at `path`, or `None` when nothing is there.
+    async fn try_metadata(&self, path: &ItemPath) -> Result<Option<Entry>, ApiError> {
+        match self.metadata(path).await {
+            Ok(entry) => Ok(Some(entry)),
+            Err(e) if e.status == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes the file or folder `item` names, which must be of `kind`, and answers what
+    /// it was. What every service shares is checked here: the root cannot be deleted
+    /// (403) and an item of the other kind is not found (404); [`Storage::remove`] does
+    /// the rest.
     async fn delete(
         &self,
-        path: &ItemPath,
+        item: &ItemRef,
         kind: ItemKind,
         recursive: bool,
-    ) -> Result<(), ApiError>;
-    /// Moves (`copy = false`) or copies the item at `from` (of `kind`) to `to`; `to` must
-    /// not exist (409) and a folder cannot go inside itself (400).
+    ) -> Result<Entry, ApiError> {
+        let root = || ApiError::forbidden("The root folder cannot be deleted.");
+        if item.is_root() {
+            return Err(root());
+        }
+        let found = self.lookup(item).await?;
+        if found.path.is_root() {
+            return Err(root());
+        }
+        if found.kind != kind {
+            return Err(ApiError::not_found("No such file or folder."));
+        }
+        self.remove(&found, recursive).await?;
+        Ok(found)
+    }
+
+    /// Deletes `item`, an existing file or folder other than the root as
+    /// [`Storage::lookup`] found it; a folder with contents only when `recursive`
+    /// (else 403 `folder_not_empty`).
+    async fn remove(&self, item: &Entry, recursive: bool) -> Result<(), ApiError>;
+
+    /// Moves (`copy = false`) or copies `source` (as [`Storage::lookup`] found it, which
+    /// must be of `kind`) to `to`. What every service shares is checked here: the root
+    /// cannot be moved or copied (403), a folder cannot go inside itself (400), an item
+    /// of the other kind is not found (404) and `to` must be free (409);
+    /// [`Storage::relocate_to`] does the rest.
     async fn relocate(
         &self,
-        from: &ItemPath,
+        source: &Entry,
         kind: ItemKind,
+        to: &ItemPath,
+        copy: bool,
+    ) -> Result<Entry, ApiError> {
+        check_relocation(&source.path, kind, to)?;
+        if source.kind != kind {
+            return Err(ApiError::not_found("No such file or folder."));
+        }
+        if self.try_metadata(to).await?.is_some() {
+            return Err(taken(to));
+        }
+        self.relocate_to(source, to, copy).await
+    }
+
+    /// Moves or copies `source` (an existing item other than the root) to `to`, where
+    /// nothing was a moment ago and which is not inside it; 409 when something got
+    /// there meanwhile.
+    async fn relocate_to(
+        &self,
+        source: &Entry,
         to: &ItemPath,
         copy: bool,
     ) -> Result<Entry, ApiError>;
@@ -513,12 +568,27 @@ fn build_operator(
     }
 }
 
-/// Checks a move or copy of `from` to `to` before touching anything.
-pub(crate) fn check_relocation(
-    from: &ItemPath,
-    kind: ItemKind,
-    to: &ItemPath,
+/// The answer for a destination something already has (409 naming it).
+pub(crate) fn taken(to: &ItemPath) -> ApiError {
+    ApiError::naming_conflict("An item with this name already exists.", to.id())
+}
+
+/// Creating a folder at `path` where an item of kind `found` already is: the folder there
+/// is the answer (not made now) unless it is a file or the caller asked for a conflict
+/// (409).
+pub(crate) fn reuse_folder(
+    found: ItemKind,
+    conflict_if_exists: bool,
+    path: &ItemPath,
 ) -> Result<(), ApiError> {
+    match found {
+        ItemKind::Folder if !conflict_if_exists => Ok(()),
+        _ => Err(taken(path)),
+    }
+}
+
+/// Checks a move or copy of `from` to `to` before touching anything.
+fn check_relocation(from: &ItemPath, kind: ItemKind, to: &ItemPath) -> Result<(), ApiError> {
     if from.is_root() {
         return Err(ApiError::forbidden(
             "The root folder cannot be moved or copied.",

@@ -288,32 +288,15 @@ impl LocalDisk {
             Ok(()) => Ok((self.entry(&path)?, true)),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 let existing = self.entry(&path)?;
-                if conflict_if_exists || existing.kind != ItemKind::Folder {
-                    Err(ApiError::naming_conflict(
-                        "An item with this name already exists.",
-                        path.id(),
-                    ))
-                } else {
-                    Ok((existing, false))
-                }
+                crate::reuse_folder(existing.kind, conflict_if_exists, &path)?;
+                Ok((existing, false))
             }
             Err(e) => Err(ApiError::internal(e)),
         }
     }
 
-    fn delete_sync(
-        &self,
-        path: &ItemPath,
-        kind: ItemKind,
-        recursive: bool,
-    ) -> Result<(), ApiError> {
-        if path.is_root() {
-            return Err(ApiError::forbidden("The root folder cannot be deleted."));
-        }
+    fn remove_sync(&self, path: &ItemPath, recursive: bool) -> Result<(), ApiError> {
         let (full, meta) = self.lookup(path)?;
-        if meta.is_dir() != (kind == ItemKind::Folder) {
-            return Err(ApiError::not_found("No such file or folder."));
-        }
         let result = if !meta.is_dir() {
             fs::remove_file(&full)
         } else if recursive {
@@ -340,18 +323,12 @@ impl LocalDisk {
         to: &ItemPath,
         copy: bool,
     ) -> Result<Entry, ApiError> {
-        crate::check_relocation(from, kind, to)?;
-        let (source, meta) = self.lookup(from)?;
-        if meta.is_dir() != (kind == ItemKind::Folder) {
-            return Err(ApiError::not_found("No such file or folder."));
-        }
+        let (source, _) = self.lookup(from)?;
         let parent = to.parent().expect("a destination has a parent");
         let target = self.folder(&parent)?.join(to.name());
+        // A rename replaces a file (or an empty folder) it finds: look again right before.
         if fs::symlink_metadata(&target).is_ok() {
-            return Err(ApiError::naming_conflict(
-                "An item with this name already exists.",
-                to.id(),
-            ));
+            return Err(crate::taken(to));
         }
         if !copy {
             fs::rename(&source, &target).map_err(ApiError::internal)?;
@@ -367,9 +344,7 @@ impl LocalDisk {
             let linked = fs::hard_link(&staged, &target);
             let _ = fs::remove_file(&staged);
             linked.map_err(|e| match e.kind() {
-                ErrorKind::AlreadyExists => {
-                    ApiError::naming_conflict("An item with this name already exists.", to.id())
-                }
+                ErrorKind::AlreadyExists => crate::taken(to),
                 _ => ApiError::internal(e),
             })?;
         } else {
@@ -450,25 +425,19 @@ impl Storage for LocalDisk {
         self.create_folder_sync(parent, name, conflict_if_exists)
     }
 
-    async fn delete(
-        &self,
-        path: &ItemPath,
-        kind: ItemKind,
-        recursive: bool,
-    ) -> Result<(), ApiError> {
-        let path = path.clone();
-        self.blocking(move |d| d.delete_sync(&path, kind, recursive))
+    async fn remove(&self, item: &Entry, recursive: bool) -> Result<(), ApiError> {
+        let path = item.path.clone();
+        self.blocking(move |d| d.remove_sync(&path, recursive))
             .await
     }
 
-    async fn relocate(
+    async fn relocate_to(
         &self,
-        from: &ItemPath,
-        kind: ItemKind,
+        source: &Entry,
         to: &ItemPath,
         copy: bool,
     ) -> Result<Entry, ApiError> {
-        let (from, to) = (from.clone(), to.clone());
+        let (from, kind, to) = (source.path.clone(), source.kind, to.clone());
         self.blocking(move |d| d.relocate_sync(&from, kind, &to, copy))
             .await
     }

@@ -170,30 +170,18 @@ async fn operate(
                 .await
                 .map(|(entry, created)| Outcome::Entry { entry, created })
         }
+        // What it was is answered, so that what the API keeps by its id goes too.
         Op::Delete {
             item,
             kind,
             recursive,
-        } if cloudbridge_connectors::names_items_by_id(&account.service) => {
-            // What it was is answered, so that what the API keeps by its id goes too.
-            let entry = storage.lookup(item).await?;
-            storage.delete(&entry.path, *kind, *recursive).await?;
-            Ok(Outcome::Entry {
+        } => storage
+            .delete(item, *kind, *recursive)
+            .await
+            .map(|entry| Outcome::Entry {
                 entry,
                 created: false,
-            })
-        }
-        Op::Delete {
-            item,
-            kind,
-            recursive,
-        } => {
-            let path = storage.locate(item).await?;
-            storage
-                .delete(&path, *kind, *recursive)
-                .await
-                .map(|()| Outcome::Done)
-        }
+            }),
         Op::Relocate {
             item,
             kind,
@@ -201,16 +189,21 @@ async fn operate(
             name,
             copy,
         } => {
-            let from = storage.locate(item).await?;
+            if item.is_root() {
+                return Err(ApiError::forbidden(
+                    "The root folder cannot be moved or copied.",
+                ));
+            }
+            let source = storage.lookup(item).await?;
             let parent = match parent {
                 Some(parent) => locate_parent(storage, parent).await?,
-                None => from.parent().ok_or_else(|| {
+                None => source.path.parent().ok_or_else(|| {
                     ApiError::forbidden("The root folder cannot be moved or copied.")
                 })?,
             };
-            let to = parent.join(name.as_deref().unwrap_or(from.name()))?;
+            let to = parent.join(name.as_deref().unwrap_or(source.path.name()))?;
             storage
-                .relocate(&from, *kind, &to, *copy)
+                .relocate(&source, *kind, &to, *copy)
                 .await
                 .map(|entry| Outcome::Entry {
                     entry,

@@ -36,13 +36,14 @@ pub enum Load {
 pub type Outcome = (Option<u16>, Option<String>);
 
 /// Runs `request(i)` under `load` for `warmup + duration`; samples from the warm-up are
-/// discarded. Returns the recorder and the measured duration.
+/// discarded. Returns the recorder, the measured duration and how many requests were
+/// made in all (the warm-up's included).
 pub async fn run<F, Fut>(
     load: Load,
     warmup: Duration,
     duration: Duration,
     request: F,
-) -> (Recorder, Duration)
+) -> (Recorder, Duration, u64)
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Outcome> + Send + 'static,
@@ -74,7 +75,7 @@ where
             }
         }
     };
-    match load {
+    let made = match load {
         Load::Closed { concurrency } => {
             let mut clients = Vec::new();
             for _ in 0..concurrency.max(1) {
@@ -91,6 +92,7 @@ where
             for c in clients {
                 let _ = c.await;
             }
+            counter.load(Ordering::Relaxed)
         }
         Load::Open {
             rate,
@@ -126,10 +128,11 @@ where
             for t in tasks {
                 let _ = t.await;
             }
+            i
         }
-    }
+    };
     drop(send);
     drop(tx);
     let recorder = collector.await.expect("collector");
-    (recorder, duration)
+    (recorder, duration, made)
 }

@@ -117,6 +117,7 @@ impl Recorder {
                 .iter_mut()
                 .map(|(s, second)| second.point(*s))
                 .collect(),
+            upstream_lists: None,
         }
     }
 }
@@ -148,6 +149,9 @@ pub struct Summary {
     pub errors: BTreeMap<String, u64>,
     /// One point per second of the run, by when requests finished.
     pub timeline: Vec<Point>,
+    /// Listing calls the fake upstream answered per request (`--upstream` runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_lists: Option<f64>,
 }
 
 /// The requests that finished within one second of the run.
@@ -206,6 +210,16 @@ pub fn markdown(title: &str, runs: &[Summary]) -> String {
             errors,
             ratio,
             added
+        ));
+    }
+    let calls: Vec<String> = runs
+        .iter()
+        .filter_map(|r| Some(format!("{} {:.2}", r.name, r.upstream_lists?)))
+        .collect();
+    if !calls.is_empty() {
+        out.push_str(&format!(
+            "\nListing calls the upstream answered per request: {}.\n",
+            calls.join(", ")
         ));
     }
     for r in runs {

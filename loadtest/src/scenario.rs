@@ -36,6 +36,21 @@ pub enum Kind {
     Passthrough,
     /// `GET /2.0/users/me` straight at the fake upstream: the pass-through baseline.
     DirectRaw,
+    /// Every page of the root folder of an `s3_compatible` account on the fake upstream
+    /// (`--upstream`, started with `--listed N`), 1,000 entries a page, following the
+    /// `next_page` tokens: one iteration is the whole folder.
+    Walk,
+    /// The same walk asking for the pages by number (`page=1`, `2`, …).
+    WalkNumbered,
+    /// The walk of [`Kind::Walk`] on a `box` account whose API is the fake upstream.
+    WalkBox,
+}
+
+impl Kind {
+    /// Whether the scenario needs the `box` accounts on the fake upstream.
+    pub fn uses_box(self) -> bool {
+        matches!(self, Kind::Passthrough | Kind::WalkBox)
+    }
 }
 
 /// Accounts, files and credentials prepared for a run.
@@ -48,6 +63,8 @@ pub struct Fixture {
     upstream: Option<String>,
     /// The HTTPS base URL and a client that trusts its CA (keep-alive, like `client`).
     https: Option<(String, reqwest::Client)>,
+    /// Entries a walk must find (`--listed` of the fake upstream).
+    walk_entries: usize,
 }
 
 /// The API's HTTPS listener, for `metadata-https`.
@@ -72,8 +89,13 @@ pub enum Service {
     /// `local` accounts, seeded with 20 files each through the API.
     Local,
     /// `s3_compatible` accounts on a fake upstream (see [`crate::upstream`]) at this URL,
-    /// bucket `load`, whose objects exist already.
-    Upstream(String),
+    /// bucket `load`, whose objects (`listed` of them) exist already.
+    Upstream {
+        /// The fake upstream's base URL.
+        url: String,
+        /// How many objects its listings show (`--listed`): what a walk must find.
+        listed: usize,
+    },
 }
 
 impl Fixture {
@@ -90,6 +112,10 @@ impl Fixture {
         passthrough: bool,
         https: Option<Https>,
     ) -> anyhow::Result<Arc<Self>> {
+        let walk_entries = match &service {
+            Service::Upstream { listed, .. } => *listed,
+            Service::Local => 0,
+        };
         let mut headers = reqwest::header::HeaderMap::new();
         if https.is_some() {
             headers.insert(
@@ -131,7 +157,7 @@ impl Fixture {
         for n in 0..accounts.max(1) {
             let body = match &service {
                 Service::Local => json!({"account": format!("load{n}"), "service": "local"}),
-                Service::Upstream(url) => json!({
+                Service::Upstream { url, .. } => json!({
                     "account": format!("load{n}"), "service": "s3_compatible",
                     "endpoint": url, "bucket": "load", "region": "us-east-1",
                     "token": "load", "token_secret": "load",
@@ -150,7 +176,7 @@ impl Fixture {
                 .as_str()
                 .context("token")?
                 .to_string();
-            if let Service::Upstream(_) = service {
+            if let Service::Upstream { .. } = service {
                 // The fake upstream's objects exist already: `seed{n}.txt`.
                 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
                 let file_id = URL_SAFE_NO_PAD.encode(format!("seed{}.txt", n % 20));
@@ -199,10 +225,11 @@ impl Fixture {
             accounts: list,
             payload,
             upstream: match service {
-                Service::Upstream(url) => Some(url.trim_end_matches('/').to_string()),
+                Service::Upstream { url, .. } => Some(url.trim_end_matches('/').to_string()),
                 Service::Local => None,
             },
             https,
+            walk_entries,
         }))
     }
 
@@ -211,9 +238,65 @@ impl Fixture {
         account.raw_token.as_ref().map(|t| format!("Bearer {t}"))
     }
 
+    /// Reads every page of the root folder (see [`Kind::Walk`]); the outcome of the
+    /// first page that failed, or a `short_walk` error when the pages did not hold the
+    /// folder's entries once each.
+    async fn walk(&self, kind: Kind, account: &Account) -> Outcome {
+        let bearer = match kind {
+            Kind::WalkBox => match self.raw_bearer(account) {
+                Some(bearer) => bearer,
+                None => return (None, Some("walk_box needs --upstream".into())),
+            },
+            _ => format!("Bearer {}", account.token),
+        };
+        if self.upstream.is_none() {
+            return (None, Some("walks need --upstream".into()));
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut page = String::from("1");
+        for number in 2u32.. {
+            let url = format!(
+                "{}/v1/accounts/me/storage/folders/root/contents?page_size=1000&page={page}",
+                self.base
+            );
+            let body: Value = match self
+                .client
+                .get(url)
+                .header("Authorization", &bearer)
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() => match r.json().await {
+                    Ok(body) => body,
+                    Err(_) => return (Some(200), Some("unreadable_page".into())),
+                },
+                Ok(r) => return (Some(r.status().as_u16()), None),
+                Err(_) => return (None, None),
+            };
+            for object in body["objects"].as_array().into_iter().flatten() {
+                if !names.insert(object["name"].as_str().unwrap_or_default().to_string()) {
+                    return (Some(500), Some("entry_twice".into()));
+                }
+            }
+            page = match (&body["next_page"], kind) {
+                (Value::Null, _) => break,
+                (_, Kind::WalkNumbered) => number.to_string(),
+                (Value::String(token), _) => token.clone(),
+                (other, _) => other.to_string(),
+            };
+        }
+        if names.len() != self.walk_entries {
+            return (Some(500), Some("short_walk".into()));
+        }
+        (Some(200), None)
+    }
+
     /// Makes request number `i` of scenario `kind`.
     pub async fn request(&self, kind: Kind, i: u64) -> Outcome {
         let account = &self.accounts[(i as usize) % self.accounts.len()];
+        if matches!(kind, Kind::Walk | Kind::WalkNumbered | Kind::WalkBox) {
+            return self.walk(kind, account).await;
+        }
         let bearer = format!("Bearer {}", account.token);
         let kind = match kind {
             Kind::Mixed => match i % 10 {
@@ -261,7 +344,9 @@ impl Fixture {
                     format!(r#"{{"name":"up{}.txt","parent_id":"root"}}"#, i % 50),
                 )
                 .body(self.payload.clone()),
-            Kind::Mixed => unreachable!("resolved above"),
+            Kind::Mixed | Kind::Walk | Kind::WalkNumbered | Kind::WalkBox => {
+                unreachable!("resolved above")
+            }
             Kind::Direct => match &self.upstream {
                 Some(up) => c.head(format!("{up}/load/seed{}.txt", i % 20)),
                 None => return (None, Some("direct needs --upstream".into())),

@@ -4,10 +4,20 @@
 //! test measures Cloudbridge and not the internet.
 //!
 //! Every key without a trailing `/` exists and holds `object_size` bytes; listings show
-//! `seed0.txt` … `seed{N-1}.txt`; uploads are accepted and dropped. Signatures are not
-//! checked.
+//! `seed0.txt` … `seed{N-1}.txt` in key order, paged as `ListObjectsV2` pages
+//! (`max-keys`, `start-after`, `continuation-token`); uploads are accepted and dropped.
+//! Signatures are not checked. For the OAuth pass-through and paging benchmarks it also
+//! answers a few Box calls: `GET /2.0/users/me`, the root folder `GET /2.0/folders/0` and
+//! its items (`GET /2.0/folders/0/items`, the same `listed` files, paged with
+//! `usemarker`/`marker`/`limit`). `GET /_stats` tells how many listing calls it answered.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use axum::{
     body::Body,
@@ -44,6 +54,20 @@ pub struct Behaviour {
     /// many seconds: each account listed sees a file appear and one go (event collection).
     #[arg(long, default_value_t = 0)]
     pub churn_secs: u64,
+    /// Calls answered so far, by kind.
+    #[arg(skip)]
+    pub counts: Arc<Counts>,
+}
+
+/// How many calls of each kind the fake answered (`GET /_stats`).
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// Bucket listings (`GET /{bucket}?list-type=2`).
+    pub s3_lists: AtomicU64,
+    /// Box folder item pages (`GET /2.0/folders/{id}/items`).
+    pub box_lists: AtomicU64,
+    /// Box folder reads (`GET /2.0/folders/{id}`).
+    pub box_folders: AtomicU64,
 }
 
 impl Default for Behaviour {
@@ -56,6 +80,7 @@ impl Default for Behaviour {
             listed: 20,
             object_size: 1024,
             churn_secs: 0,
+            counts: Arc::default(),
         }
     }
 }
@@ -70,6 +95,12 @@ impl Behaviour {
             0
         };
         Duration::from_millis((self.latency_ms as i64 + offset).max(0) as u64)
+    }
+
+    /// Waits out a request's latency, then draws its injected failure, if any.
+    async fn wait(&self) -> Option<Response> {
+        tokio::time::sleep(self.delay()).await;
+        self.failure()
     }
 
     /// An injected failure, if this request draws one.
@@ -93,6 +124,9 @@ pub fn router(behaviour: Behaviour) -> Router {
         // The one call of an OAuth service's API the pass-through scenario makes
         // (Box's `GET /2.0/users/me`; also how a `box` account is checked at import).
         .route("/2.0/users/me", get(user))
+        .route("/2.0/folders/{id}", get(box_folder))
+        .route("/2.0/folders/{id}/items", get(box_items))
+        .route("/_stats", get(stats))
         .route("/{bucket}", any(bucket))
         .route("/{bucket}/", any(bucket))
         .route("/{bucket}/{*key}", any(object))
@@ -105,8 +139,7 @@ pub async fn serve(listener: tokio::net::TcpListener, behaviour: Behaviour) -> s
 }
 
 async fn user(State(b): State<Arc<Behaviour>>) -> Response {
-    tokio::time::sleep(b.delay()).await;
-    if let Some(failure) = b.failure() {
+    if let Some(failure) = b.wait().await {
         return failure;
     }
     let body = r#"{"type":"user","id":"1","login":"load@example.com","name":"Load"}"#;
@@ -126,8 +159,7 @@ async fn object(
     Path((_, key)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    tokio::time::sleep(b.delay()).await;
-    if let Some(failure) = b.failure() {
+    if let Some(failure) = b.wait().await {
         return failure;
     }
     if key.ends_with('/') && method != Method::PUT {
@@ -164,30 +196,27 @@ async fn bucket(
     State(b): State<Arc<Behaviour>>,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    tokio::time::sleep(b.delay()).await;
-    if let Some(failure) = b.failure() {
+    if let Some(failure) = b.wait().await {
         return failure;
     }
+    b.counts.s3_lists.fetch_add(1, Ordering::Relaxed);
     let prefix = q.get("prefix").cloned().unwrap_or_default();
     let max: usize = q
         .get("max-keys")
         .and_then(|m| m.parse().ok())
-        .unwrap_or(1000);
-    // Only the bucket's top level holds objects.
-    let names: Vec<String> = if prefix.is_empty() {
-        let churn = (b.churn_secs > 0).then(|| {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            format!("churn-{}.txt", now.as_secs() / b.churn_secs)
-        });
-        (0..b.listed)
-            .map(|i| format!("seed{i}.txt"))
-            .chain(churn)
-            .take(max)
-            .collect()
+        .unwrap_or(1000)
+        .clamp(1, 1000);
+    // Only the bucket's top level holds objects; a page starts after the key a
+    // continuation token (the last key of the page before) or `start-after` names.
+    let after = q
+        .get("continuation-token")
+        .or(q.get("start-after"))
+        .cloned()
+        .unwrap_or_default();
+    let (names, next) = if prefix.is_empty() {
+        page_after(b.names(), &after, max)
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
     let contents: String = names
         .iter()
@@ -204,8 +233,11 @@ async fn bucket(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
          <ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
          <Name>load</Name><Prefix>{prefix}</Prefix><KeyCount>{}</KeyCount>\
-         <MaxKeys>{max}</MaxKeys><IsTruncated>false</IsTruncated>{contents}</ListBucketResult>",
-        names.len()
+         <MaxKeys>{max}</MaxKeys><IsTruncated>{}</IsTruncated>{}{contents}</ListBucketResult>",
+        names.len(),
+        next.is_some(),
+        next.map(|k| format!("<NextContinuationToken>{k}</NextContinuationToken>"))
+            .unwrap_or_default(),
     );
     let mut r = (StatusCode::OK, xml).into_response();
     r.headers_mut().insert(
@@ -213,6 +245,118 @@ async fn bucket(
         header::HeaderValue::from_static("application/xml"),
     );
     r
+}
+
+impl Behaviour {
+    /// The names listed, in key order.
+    fn names(&self) -> Vec<String> {
+        let churn = (self.churn_secs > 0).then(|| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            format!("churn-{}.txt", now.as_secs() / self.churn_secs)
+        });
+        let mut names: Vec<String> = (0..self.listed)
+            .map(|i| format!("seed{i}.txt"))
+            .chain(churn)
+            .collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+/// At most `max` of `names` (sorted) after `after`, and the last of them when more follow.
+fn page_after(names: Vec<String>, after: &str, max: usize) -> (Vec<String>, Option<String>) {
+    let start = names.partition_point(|n| n.as_str() <= after);
+    let mut rest = names.into_iter().skip(start);
+    let page: Vec<String> = rest.by_ref().take(max).collect();
+    let next = rest.next().and(page.last().cloned());
+    (page, next)
+}
+
+fn json_response(body: String) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// Box's root folder ("All Files", id `0`); other folders do not exist.
+async fn box_folder(State(b): State<Arc<Behaviour>>, Path(id): Path<String>) -> Response {
+    if let Some(failure) = b.wait().await {
+        return failure;
+    }
+    b.counts.box_folders.fetch_add(1, Ordering::Relaxed);
+    if id != "0" {
+        return (
+            StatusCode::NOT_FOUND,
+            r#"{"type":"error","status":404,"code":"not_found"}"#,
+        )
+            .into_response();
+    }
+    json_response(
+        serde_json::json!({
+            "type": "folder", "id": "0", "name": "All Files", "etag": null,
+            "path_collection": {"total_count": 0, "entries": []},
+            "created_at": null, "modified_at": null, "parent": null, "item_status": "active",
+        })
+        .to_string(),
+    )
+}
+
+/// One page of the root folder's files, in name order (`usemarker`: the marker is the
+/// name the next page starts after).
+async fn box_items(
+    State(b): State<Arc<Behaviour>>,
+    Path(id): Path<String>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if let Some(failure) = b.wait().await {
+        return failure;
+    }
+    b.counts.box_lists.fetch_add(1, Ordering::Relaxed);
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(100usize)
+        .clamp(1, 1000);
+    let after = q.get("marker").cloned().unwrap_or_default();
+    let (names, next) = match id.as_str() {
+        "0" => page_after(b.names(), &after, limit),
+        _ => (Vec::new(), None),
+    };
+    let entries: Vec<serde_json::Value> = names
+        .iter()
+        .map(|name| {
+            serde_json::json!({
+                "type": "file", "id": format!("f-{name}"), "name": name,
+                "size": b.object_size, "sha1": null, "etag": "0", "sequence_id": "0",
+                "created_at": "2026-11-25T10:00:00Z", "modified_at": "2026-11-25T10:00:00Z",
+                "parent": {"type": "folder", "id": "0", "name": "All Files"},
+                "path_collection": {"total_count": 1, "entries": [
+                    {"type": "folder", "id": "0", "name": "All Files"}]},
+                "item_status": "active",
+            })
+        })
+        .collect();
+    json_response(
+        serde_json::json!({"entries": entries, "limit": limit, "next_marker": next}).to_string(),
+    )
+}
+
+/// The calls answered so far.
+async fn stats(State(b): State<Arc<Behaviour>>) -> Response {
+    let c = &b.counts;
+    json_response(
+        serde_json::json!({
+            "s3_lists": c.s3_lists.load(Ordering::Relaxed),
+            "box_lists": c.box_lists.load(Ordering::Relaxed),
+            "box_folders": c.box_folders.load(Ordering::Relaxed),
+        })
+        .to_string(),
+    )
 }
 
 #[cfg(test)]
@@ -276,6 +420,66 @@ mod tests {
         .await;
         let r = c.get(format!("{failing}/load/a")).send().await.unwrap();
         assert_eq!(r.status(), 500);
+    }
+
+    #[tokio::test]
+    async fn pages_listings_in_key_order_and_counts_them() {
+        let base = start(Behaviour {
+            listed: 2500,
+            ..Behaviour::default()
+        })
+        .await;
+        let c = reqwest::Client::new();
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut url = format!("{base}/load?list-type=2&prefix=&max-keys=1000");
+            if let Some(t) = &token {
+                url.push_str(&format!("&continuation-token={t}"));
+            }
+            let xml = c.get(url).send().await.unwrap().text().await.unwrap();
+            keys.extend(
+                xml.split("<Key>")
+                    .skip(1)
+                    .map(|k| k.split('<').next().unwrap().to_string()),
+            );
+            token = xml
+                .split("<NextContinuationToken>")
+                .nth(1)
+                .map(|t| t.split('<').next().unwrap().to_string());
+            if token.is_none() {
+                break;
+            }
+        }
+        let mut sorted = keys.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!((keys.len(), &keys), (2500, &sorted));
+        let page: serde_json::Value = c
+            .get(format!(
+                "{base}/2.0/folders/0/items?usemarker=true&limit=1000&marker={}",
+                keys[999]
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["entries"][0]["name"], keys[1000].as_str());
+        assert_eq!(page["next_marker"], keys[1999].as_str());
+        let stats: serde_json::Value = c
+            .get(format!("{base}/_stats"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (stats["s3_lists"].as_u64(), stats["box_lists"].as_u64()),
+            (Some(3), Some(1))
+        );
     }
 
     #[test]

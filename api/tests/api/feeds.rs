@@ -28,7 +28,7 @@ use cloudbridge_shared::{
     config::{ProviderSettings, Settings},
     protocol::TransferPlan,
     storage::{EventType, ItemKind},
-    Entry, ItemPath, Secret,
+    Entry, ItemPath, ItemRef, Secret,
 };
 use serde_json::json;
 
@@ -55,6 +55,15 @@ fn at(mut provider: ProviderSettings, url: &str) -> ProviderSettings {
 
 fn path(p: &str) -> ItemPath {
     ItemPath::parse(p).unwrap()
+}
+
+/// Moves (or copies) the file at `from` to `to` the way workers do.
+async fn relocate(store: &dyn Storage, from: &str, to: &str, copy: bool) -> Entry {
+    let source = store.metadata(&path(from)).await.unwrap();
+    store
+        .relocate(&source, ItemKind::File, &path(to), copy)
+        .await
+        .unwrap()
 }
 
 /// Uploads `bytes` as `name` in `parent` the way workers and the API tier do.
@@ -177,10 +186,7 @@ async fn run_script(
                 );
             }
             4 => {
-                let renamed = store
-                    .relocate(&path("a.txt"), ItemKind::File, &path("b.txt"), false)
-                    .await
-                    .unwrap();
+                let renamed = relocate(store, "a.txt", "b.txt", false).await;
                 assert_eq!(
                     store.change_key(&renamed),
                     keys.file,
@@ -188,27 +194,23 @@ async fn run_script(
                 );
             }
             5 => {
-                let moved = store
-                    .relocate(&path("b.txt"), ItemKind::File, &path("F/b.txt"), false)
-                    .await
-                    .unwrap();
+                let moved = relocate(store, "b.txt", "F/b.txt", false).await;
                 assert_eq!(store.change_key(&moved), keys.file, "a move keeps the id");
             }
             6 => {
-                let copy = store
-                    .relocate(&path("F/b.txt"), ItemKind::File, &path("c.txt"), true)
-                    .await
-                    .unwrap();
+                let copy = relocate(store, "F/b.txt", "c.txt", true).await;
                 keys.copy = store.change_key(&copy);
                 assert_ne!(keys.copy, keys.file);
             }
             7 => store
-                .delete(&path("F/b.txt"), ItemKind::File, false)
+                .delete(&ItemRef::Path(path("F/b.txt")), ItemKind::File, false)
                 .await
+                .map(drop)
                 .unwrap(),
             8 => store
-                .delete(&path("F"), ItemKind::Folder, true)
+                .delete(&ItemRef::Path(path("F")), ItemKind::Folder, true)
                 .await
+                .map(drop)
                 .unwrap(),
             _ => unreachable!(),
         }
@@ -347,8 +349,9 @@ async fn box_feed_reports_every_change_once_in_order() {
         .unwrap()
         .to_string();
     store
-        .delete(&path("c.txt"), ItemKind::File, false)
+        .delete(&ItemRef::Path(path("c.txt")), ItemKind::File, false)
         .await
+        .map(drop)
         .unwrap();
     let restored = reqwest::Client::new()
         .post(format!("{}/2.0/files/{id}", fake.url()))

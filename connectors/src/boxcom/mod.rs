@@ -310,34 +310,17 @@ impl Storage for BoxStore {
                     Some((_, name)) => parent.join(name)?,
                     None => path,
                 };
-                match holder {
-                    Some((Some(ItemKind::Folder), _)) if !conflict_if_exists => {
-                        Ok((self.metadata(&existing).await?, false))
-                    }
-                    _ => Err(ApiError::naming_conflict(
-                        "An item with this name already exists.",
-                        existing.id(),
-                    )),
-                }
+                let found = holder.and_then(|(kind, _)| kind).unwrap_or(ItemKind::File);
+                crate::reuse_folder(found, conflict_if_exists, &existing)?;
+                Ok((self.metadata(&existing).await?, false))
             }
             Err(f) => Err(f.into()),
         }
     }
 
-    async fn delete(
-        &self,
-        path: &ItemPath,
-        kind: ItemKind,
-        recursive: bool,
-    ) -> Result<(), ApiError> {
-        if path.is_root() {
-            return Err(ApiError::forbidden("The root folder cannot be deleted."));
-        }
-        let item = self.item_at(path).await?;
-        if item.kind() != Some(kind) {
-            return Err(ApiError::not_found("No such file or folder."));
-        }
-        let url = self.api_url(&format!("{}/{}", plural(kind), item.id()));
+    async fn remove(&self, item: &Entry, recursive: bool) -> Result<(), ApiError> {
+        let (kind, id) = (item.kind, crate::own_id(item)?);
+        let url = self.api_url(&format!("{}/{id}", plural(kind)));
         let response = self
             .api
             .send(|c| {
@@ -348,29 +331,24 @@ impl Storage for BoxStore {
                 }
             })
             .await?;
-        self.ids.forget(path);
+        self.ids.forget(&item.path);
         if response.status().is_success() {
             return Ok(());
         }
         Err(wire::Failure::read(response).await.into())
     }
 
-    async fn relocate(
+    async fn relocate_to(
         &self,
-        from: &ItemPath,
-        kind: ItemKind,
+        source: &Entry,
         to: &ItemPath,
         copy: bool,
     ) -> Result<Entry, ApiError> {
-        crate::check_relocation(from, kind, to)?;
-        let item = self.item_at(from).await?;
-        if item.kind() != Some(kind) {
-            return Err(ApiError::not_found("No such file or folder."));
-        }
+        let (from, kind, id) = (&source.path, source.kind, crate::own_id(source)?);
         let parent = to.parent().expect("a destination has a parent");
         let folder = self.folder(&parent).await?;
         let body = json!({"name": to.name(), "parent": {"id": folder.id()}});
-        let url = self.api_url(&format!("{}/{}", plural(kind), item.id()));
+        let url = self.api_url(&format!("{}/{id}", plural(kind)));
         let response = if copy {
             let url = format!("{url}/copy");
             self.api
@@ -391,10 +369,7 @@ impl Storage for BoxStore {
                 self.ids.put(to, item.id(), kind);
                 Ok(item.entry(to.clone()))
             }
-            Err(f) if f.name_in_use() => Err(ApiError::naming_conflict(
-                "An item with this name already exists.",
-                to.id(),
-            )),
+            Err(f) if f.name_in_use() => Err(crate::taken(to)),
             Err(f) => Err(f.into()),
         }
     }

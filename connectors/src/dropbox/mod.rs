@@ -339,19 +339,9 @@ impl Storage for DropboxStore {
         }
     }
 
-    async fn delete(
-        &self,
-        path: &ItemPath,
-        kind: ItemKind,
-        recursive: bool,
-    ) -> Result<(), ApiError> {
-        if path.is_root() {
-            return Err(ApiError::forbidden("The root folder cannot be deleted."));
-        }
-        if self.metadata(path).await?.kind != kind {
-            return Err(ApiError::not_found("No such file or folder."));
-        }
-        if kind == ItemKind::Folder && !recursive {
+    async fn remove(&self, item: &Entry, recursive: bool) -> Result<(), ApiError> {
+        let path = &item.path;
+        if item.kind == ItemKind::Folder && !recursive {
             // Dropbox deletes folders with their contents: look first.
             let arg = json!({ "path": dropbox_path(path), "limit": 1 });
             let page = self.client.rpc("files/list_folder", &arg).await?;
@@ -369,25 +359,15 @@ impl Storage for DropboxStore {
         Ok(())
     }
 
-    async fn relocate(
+    async fn relocate_to(
         &self,
-        from: &ItemPath,
-        kind: ItemKind,
+        source: &Entry,
         to: &ItemPath,
         copy: bool,
     ) -> Result<Entry, ApiError> {
-        crate::check_relocation(from, kind, to)?;
-        if self.metadata(from).await?.kind != kind {
-            return Err(ApiError::not_found("No such file or folder."));
-        }
-        let parent = to.parent().expect("a destination has a parent");
-        self.folder(&parent).await?;
-        if self.kind_of(to).await?.is_some() {
-            return Err(ApiError::naming_conflict(
-                "An item with this name already exists.",
-                to.id(),
-            ));
-        }
+        let from = &source.path;
+        self.folder(&to.parent().expect("a destination has a parent"))
+            .await?;
         let route = if copy {
             "files/copy_v2"
         } else {
@@ -400,10 +380,7 @@ impl Storage for DropboxStore {
         });
         match self.client.rpc(route, &arg).await {
             Ok(moved) => paths::at(to, moved["metadata"].clone()),
-            Err(e) if e.is(&["to", "conflict"]) => Err(ApiError::naming_conflict(
-                "An item with this name already exists.",
-                to.id(),
-            )),
+            Err(e) if e.is(&["to", "conflict"]) => Err(crate::taken(to)),
             Err(e) => Err(e.into()),
         }
     }

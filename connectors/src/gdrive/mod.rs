@@ -344,13 +344,10 @@ impl Storage for DriveStore {
         let path = parent.join(name)?;
         let parent_file = self.folder(parent).await?;
         match self.child(&parent_file.id, name).await? {
-            Some(found) if found.is_folder() && !conflict_if_exists => {
+            Some(found) => {
+                crate::reuse_folder(kind_of(&found), conflict_if_exists, &path)?;
                 Ok((entry(path, &found), false))
             }
-            Some(_) => Err(ApiError::naming_conflict(
-                "An item with this name already exists.",
-                path.id(),
-            )),
             None => {
                 let made = self.drive.create_folder(&parent_file.id, name).await?;
                 self.ids.put(&path, &made.id, ItemKind::Folder);
@@ -359,68 +356,50 @@ impl Storage for DriveStore {
         }
     }
 
-    async fn delete(
-        &self,
-        path: &ItemPath,
-        kind: ItemKind,
-        recursive: bool,
-    ) -> Result<(), ApiError> {
-        if path.is_root() {
-            return Err(ApiError::forbidden("The root folder cannot be deleted."));
-        }
-        let file = self.resolve(path).await?;
-        if kind_of(&file) != kind {
-            return Err(ApiError::not_found("No such file or folder."));
-        }
-        if kind == ItemKind::Folder && !recursive && self.drive.has_children(&file.id).await? {
+    async fn remove(&self, item: &Entry, recursive: bool) -> Result<(), ApiError> {
+        let id = crate::own_id(item)?;
+        if item.kind == ItemKind::Folder && !recursive && self.drive.has_children(id).await? {
             return Err(ApiError::new(
                 403,
                 "folder_not_empty",
                 "The folder is not empty.",
             ));
         }
-        self.ids.forget(path);
-        self.drive.trash(&file.id).await
+        self.ids.forget(&item.path);
+        self.drive.trash(id).await
     }
 
-    async fn relocate(
+    async fn relocate_to(
         &self,
-        from: &ItemPath,
-        kind: ItemKind,
+        source: &Entry,
         to: &ItemPath,
         copy: bool,
     ) -> Result<Entry, ApiError> {
-        crate::check_relocation(from, kind, to)?;
-        let source = self.resolve(from).await?;
-        if kind_of(&source) != kind {
-            return Err(ApiError::not_found("No such file or folder."));
-        }
+        let (from, kind, id) = (&source.path, source.kind, crate::own_id(source)?);
         let parent = self
             .folder(&to.parent().expect("a destination has a parent"))
             .await?;
-        if self.child(&parent.id, to.name()).await?.is_some() {
-            return Err(ApiError::naming_conflict(
-                "An item with this name already exists.",
-                to.id(),
-            ));
-        }
         self.ids.forget(to);
         let done = match (kind, copy) {
             (_, false) => {
                 self.ids.forget(from);
-                let old_parent = self
-                    .resolve(&from.parent().expect("not the root"))
-                    .await?
-                    .id;
+                let old_parent = match &source.parent_id {
+                    Some(id) => id.clone(),
+                    None => {
+                        self.resolve(&from.parent().expect("not the root"))
+                            .await?
+                            .id
+                    }
+                };
                 let moved =
                     (old_parent != parent.id).then_some((old_parent.as_str(), parent.id.as_str()));
                 let name = (from.name() != to.name()).then_some(to.name());
-                self.drive.update(&source.id, name, moved).await?
+                self.drive.update(id, name, moved).await?
             }
-            (ItemKind::File, true) => self.drive.copy(&source.id, &parent.id, to.name()).await?,
+            (ItemKind::File, true) => self.drive.copy(id, &parent.id, to.name()).await?,
             (ItemKind::Folder, true) => {
                 let made = self.drive.create_folder(&parent.id, to.name()).await?;
-                self.copy_tree(source.id.clone(), made.id.clone()).await?;
+                self.copy_tree(id.to_string(), made.id.clone()).await?;
                 made
             }
         };

@@ -297,14 +297,8 @@ impl Storage for OneDrive {
     ) -> Result<(Entry, bool), ApiError> {
         let path = parent.join(name)?;
         let existing = |item: Value| {
-            if graph::kind_of(&item) == ItemKind::Folder && !conflict_if_exists {
-                Ok((graph::entry(path.clone(), &item), false))
-            } else {
-                Err(ApiError::naming_conflict(
-                    "An item with this name already exists.",
-                    path.id(),
-                ))
-            }
+            crate::reuse_folder(graph::kind_of(&item), conflict_if_exists, &path)?;
+            Ok((graph::entry(path.clone(), &item), false))
         };
         let (parent_id, found) = self.child_of_parent(parent, name).await?;
         if let Some(item) = found {
@@ -331,61 +325,44 @@ impl Storage for OneDrive {
         }
     }
 
-    async fn delete(
-        &self,
-        path: &ItemPath,
-        kind: ItemKind,
-        recursive: bool,
-    ) -> Result<(), ApiError> {
-        if path.is_root() {
-            return Err(ApiError::forbidden("The root folder cannot be deleted."));
-        }
-        let item = self.item_of_kind(path, kind).await?;
-        let id = graph::id_of(&item)?;
-        if kind == ItemKind::Folder && !recursive && self.graph.has_children(&id).await? {
+    async fn remove(&self, item: &Entry, recursive: bool) -> Result<(), ApiError> {
+        let id = crate::own_id(item)?;
+        if item.kind == ItemKind::Folder && !recursive && self.graph.has_children(id).await? {
             return Err(ApiError::new(
                 403,
                 "folder_not_empty",
                 "The folder is not empty.",
             ));
         }
-        self.paths.forget(path);
+        self.paths.forget(&item.path);
         self.graph
-            .call(Method::DELETE, &self.graph.item(&id, ""), None)
+            .call(Method::DELETE, &self.graph.item(id, ""), None)
             .await
             .map(drop)
     }
 
-    async fn relocate(
+    async fn relocate_to(
         &self,
-        from: &ItemPath,
-        kind: ItemKind,
+        source: &Entry,
         to: &ItemPath,
         copy: bool,
     ) -> Result<Entry, ApiError> {
-        crate::check_relocation(from, kind, to)?;
-        let item = self.item_of_kind(from, kind).await?;
-        let id = graph::id_of(&item)?;
+        let (from, id) = (&source.path, crate::own_id(source)?);
         let parent = to.parent().expect("a destination has a parent");
-        let (parent_id, existing) = self.child_of_parent(&parent, to.name()).await?;
-        if existing.is_some() {
-            return Err(ApiError::naming_conflict(
-                "An item with this name already exists.",
-                to.id(),
-            ));
-        }
+        let parent_id = self.paths.folder(&parent).await?;
         let mut reference = json!({"id": self.real_id(parent_id).await?});
-        if let Some(drive) = item["parentReference"]["driveId"].as_str() {
+        let raw = source.raw.as_ref().unwrap_or(&Value::Null);
+        if let Some(drive) = raw["parentReference"]["driveId"].as_str() {
             reference["driveId"] = drive.into();
         }
         let body = json!({"parentReference": reference, "name": to.name()});
         if !copy {
             self.paths.forget(from);
-            let url = self.graph.item(&id, "");
+            let url = self.graph.item(id, "");
             let moved = graph::json(self.graph.call(Method::PATCH, &url, Some(&body)).await?);
             return Ok(graph::entry(to.clone(), &moved.await?));
         }
-        let url = self.graph.item(&id, "/copy");
+        let url = self.graph.item(id, "/copy");
         let response = self.graph.call(Method::POST, &url, Some(&body)).await?;
         let monitor = response
             .headers()

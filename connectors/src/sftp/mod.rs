@@ -445,12 +445,8 @@ impl Storage for SftpStore {
     ) -> Result<(Entry, bool), ApiError> {
         let path = parent.join(name)?;
         self.folder(parent).await?;
-        let existing = |kind: Option<ItemKind>| match kind {
-            Some(ItemKind::Folder) if !conflict_if_exists => Ok(true),
-            Some(_) => Err(ApiError::naming_conflict(
-                "An item with this name already exists.",
-                path.id(),
-            )),
+        let existing = |found: Option<ItemKind>| match found {
+            Some(found) => crate::reuse_folder(found, conflict_if_exists, &path).map(|()| true),
             None => Ok(false),
         };
         if existing(self.exists(&path).await?)? {
@@ -471,22 +467,10 @@ impl Storage for SftpStore {
         Ok((self.metadata(&path).await?, true))
     }
 
-    async fn delete(
-        &self,
-        path: &ItemPath,
-        kind: ItemKind,
-        recursive: bool,
-    ) -> Result<(), ApiError> {
-        if path.is_root() {
-            return Err(ApiError::forbidden("The root folder cannot be deleted."));
-        }
-        let (found, _) = self.stat(path).await?;
-        if found != kind {
-            return Err(ApiError::not_found("No such file or folder."));
-        }
+    async fn remove(&self, item: &Entry, recursive: bool) -> Result<(), ApiError> {
         let conn = self.conn().await?;
-        let full = conn.full(path);
-        if kind == ItemKind::File {
+        let full = conn.full(&item.path);
+        if item.kind == ItemKind::File {
             return conn
                 .sftp()
                 .remove(full)
@@ -504,25 +488,15 @@ impl Storage for SftpStore {
         self.remove_tree(full).await
     }
 
-    async fn relocate(
+    async fn relocate_to(
         &self,
-        from: &ItemPath,
-        kind: ItemKind,
+        source: &Entry,
         to: &ItemPath,
         copy: bool,
     ) -> Result<Entry, ApiError> {
-        crate::check_relocation(from, kind, to)?;
-        if self.stat(from).await?.0 != kind {
-            return Err(ApiError::not_found("No such file or folder."));
-        }
+        let (from, kind) = (&source.path, source.kind);
         let parent = to.parent().expect("a destination has a parent");
         self.folder(&parent).await?;
-        if self.exists(to).await?.is_some() {
-            return Err(ApiError::naming_conflict(
-                "An item with this name already exists.",
-                to.id(),
-            ));
-        }
         let conn = self.conn().await?;
         let (src, dst) = (conn.full(from), conn.full(to));
         match (kind, copy) {

@@ -58,9 +58,29 @@ struct Args {
     /// PEM of the CA (or self-signed certificate) the HTTPS certificate is checked against.
     #[arg(long)]
     ca_cert: Option<PathBuf>,
+    /// Entries the walk scenarios must find in the root folder (the fake upstream's
+    /// `--listed`).
+    #[arg(long, default_value_t = 10_000)]
+    walk_entries: usize,
     /// Where to write `report.md` and `report.json`.
     #[arg(long, default_value = "loadtest-report")]
     out: PathBuf,
+}
+
+/// Listing calls the fake upstream at `upstream` has answered (S3 and Box together),
+/// `None` without one.
+async fn upstream_calls(upstream: Option<&str>) -> Option<u64> {
+    let stats: serde_json::Value = reqwest::get(format!("{}/_stats", upstream?))
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    Some(
+        stats["s3_lists"].as_u64()?
+            + stats["box_lists"].as_u64()?
+            + stats["box_folders"].as_u64()?,
+    )
 }
 
 #[tokio::main]
@@ -70,12 +90,15 @@ async fn main() -> anyhow::Result<()> {
         &args.base_url,
         &args.developer_key,
         match &args.upstream {
-            Some(url) => Service::Upstream(url.clone()),
+            Some(url) => Service::Upstream {
+                url: url.clone(),
+                listed: args.walk_entries,
+            },
             None => Service::Local,
         },
         args.accounts,
         args.file_size,
-        args.scenarios.contains(&Kind::Passthrough),
+        args.scenarios.iter().any(|k| k.uses_box()),
         match (&args.https_url, &args.ca_cert) {
             (Some(base), Some(ca)) => Some(Https {
                 base: base.clone(),
@@ -109,13 +132,21 @@ async fn main() -> anyhow::Result<()> {
     let mut runs: Vec<Summary> = Vec::new();
     for kind in kinds {
         let f = fixture.clone();
-        let (mut recorder, elapsed) = generator::run(load, args.warmup, args.duration, move |i| {
-            let f = f.clone();
-            async move { f.request(kind, i).await }
-        })
-        .await;
+        let calls_before = upstream_calls(args.upstream.as_deref()).await;
+        let (mut recorder, elapsed, made) =
+            generator::run(load, args.warmup, args.duration, move |i| {
+                let f = f.clone();
+                async move { f.request(kind, i).await }
+            })
+            .await;
         let name = format!("{kind:?}").to_lowercase();
-        let summary = recorder.summary(&name, elapsed);
+        let mut summary = recorder.summary(&name, elapsed);
+        // Listing calls the upstream answered per iteration (warm-up included in neither).
+        if let (Some(before), Some(after)) =
+            (calls_before, upstream_calls(args.upstream.as_deref()).await)
+        {
+            summary.upstream_lists = Some(after.saturating_sub(before) as f64 / made.max(1) as f64);
+        }
         let worst = summary
             .timeline
             .iter()
