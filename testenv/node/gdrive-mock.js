@@ -1,6 +1,9 @@
 // Google Drive API v3 for the Cloudbridge tests: `node gdrive-mock.js PORT`.
 //
-// The server is google-drive-mock 1.2 (pinned in package-lock.json): files, queries, paging,
+// The server is google-drive-mock 1.2 (pinned in package-lock.json): files, queries (among
+// them `name contains '…'`, which the tests' searches use; the mock matches it as a
+// case-sensitive substring, where Drive matches the prefixes of a name's words ignoring
+// case), paging,
 // folders, addParents/removeParents, trash, alt=media, about, changes, bearer `valid-token`.
 // In front of it sits a thin layer of ours for what the mock lacks or gets wrong, written
 // from Google's published upload documentation and kept on the mock's own store:
