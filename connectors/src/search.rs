@@ -262,6 +262,91 @@ mod tests {
         assert_eq!(backslash_quoted(r"it's a\b"), r"it\'s a\\b");
     }
 
+    /// Folders `(id, name, parent)` told by parent, counting lookups by id.
+    struct Folders(
+        Vec<(&'static str, &'static str, &'static str)>,
+        std::sync::Mutex<u32>,
+    );
+
+    #[async_trait::async_trait]
+    impl Tree for Folders {
+        type Item = (String, String, String);
+        const ROOT: &'static str = "root";
+
+        async fn root(&self) -> Result<Self::Item, ApiError> {
+            Ok(("root".into(), String::new(), String::new()))
+        }
+        async fn root_id(&self) -> Result<String, ApiError> {
+            Ok("R".into())
+        }
+        async fn get(
+            &self,
+            id: &str,
+            _: cloudbridge_shared::storage::ItemKind,
+        ) -> Result<Option<Self::Item>, ApiError> {
+            *self.1.lock().unwrap() += 1;
+            Ok(self
+                .0
+                .iter()
+                .find(|f| f.0 == id)
+                .map(|f| (f.0.into(), f.1.into(), f.2.into())))
+        }
+        async fn child(
+            &self,
+            _: &str,
+            _: &ItemPath,
+            _: &str,
+        ) -> Result<Option<Self::Item>, ApiError> {
+            unreachable!("places climb by id")
+        }
+        fn id(item: &Self::Item) -> &str {
+            &item.0
+        }
+        fn kind(_: &Self::Item) -> Option<cloudbridge_shared::storage::ItemKind> {
+            Some(cloudbridge_shared::storage::ItemKind::Folder)
+        }
+        fn name(item: &Self::Item) -> &str {
+            &item.1
+        }
+        fn place(item: &Self::Item) -> Place<'_> {
+            Place::Parent(Some(&item.2))
+        }
+    }
+
+    #[tokio::test]
+    async fn folders_are_climbed_once_a_batch() {
+        let tree = Folders(
+            vec![
+                ("A", "a", "R"),
+                ("B", "b", "A"),
+                ("C", "c", "B"),
+                ("S", "shared", "elsewhere"),
+            ],
+            Default::default(),
+        );
+        let ids = Ids::of(-77);
+        let mut places = Places::new(&tree, &ids).await.unwrap();
+        let c = places.folder("C").await.unwrap().unwrap();
+        assert_eq!(
+            (c.path.as_str(), c.ids.clone()),
+            ("a/b/c", vec!["C".into(), "B".into(), "A".into()])
+        );
+        assert_eq!(*tree.1.lock().unwrap(), 3);
+        let b = places.folder("B").await.unwrap().unwrap();
+        assert_eq!(b.path.as_str(), "a/b");
+        assert_eq!(
+            places.folder("R").await.unwrap().unwrap().path,
+            ItemPath::root()
+        );
+        assert_eq!(*tree.1.lock().unwrap(), 3, "what was climbed is known");
+        assert_eq!(
+            places.folder("S").await.unwrap(),
+            None,
+            "not below the root"
+        );
+        assert_eq!(ids.get(&ItemPath::parse("a/b").unwrap()).unwrap().id, "B");
+    }
+
     #[test]
     fn lineage_decides_what_is_within() {
         let lineage = Lineage {
