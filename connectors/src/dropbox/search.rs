@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use super::{client::Error, no_folder, paths, paths::dropbox_path, DropboxStore};
 use crate::search::{self, Query};
 
+/// Longest query Dropbox searches for.
+const MAX_QUERY: usize = 1000;
 /// Most matches Dropbox answers a search call with.
 const MAX_RESULTS: u32 = 1000;
 
@@ -39,6 +41,11 @@ impl DropboxStore {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Batch, ApiError> {
+        if query.text.chars().count() > MAX_QUERY {
+            return Err(ApiError::invalid_parameters(format!(
+                "Dropbox searches for at most {MAX_QUERY} characters."
+            )));
+        }
         search::per_scope(query, cursor, |scope, inner| async move {
             let page = match inner {
                 None => {
