@@ -257,6 +257,22 @@ pub fn entry(e: &Entry, account: i64, base: &str) -> Value {
     body
 }
 
+/// A file or folder of `account`: as [`entry`], and a folder says whether the account's
+/// service lists it recursively (`can_list_recursively`).
+pub fn account_entry(e: &Entry, account: &Account, base: &str) -> Value {
+    service_entry(e, account.id, &account.service, base)
+}
+
+/// A file or folder of account `account` of `service` (see [`account_entry`]).
+pub fn service_entry(e: &Entry, account: i64, service: &str, base: &str) -> Value {
+    let mut body = entry(e, account, base);
+    if e.kind == ItemKind::Folder {
+        body["can_list_recursively"] =
+            cloudbridge_connectors::service::lists_recursively(service).into();
+    }
+    body
+}
+
 /// An account's storage use (`api: storage`, `type: quota`): `total` is null where the
 /// service sets no limit or tells none.
 pub fn quota(q: &Quota, account: i64) -> Value {

@@ -361,6 +361,68 @@ impl Storage for DalStore {
         }))
     }
 
+    async fn subtree_batch(
+        &self,
+        path: &ItemPath,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Batch>, ApiError> {
+        use futures::TryStreamExt;
+        // Object stores list a prefix without a delimiter, in key order from any key: the
+        // cursor is the last key seen. Only where the descriptor says so (not WebDAV,
+        // whose recursion OpenDAL emulates folder by folder).
+        let declared = self
+            .capabilities
+            .iter()
+            .any(|&(name, on)| name == crate::service::RECURSIVE_LISTING && on);
+        if !declared || !self.op.info().capability().list_with_start_after {
+            return Ok(None);
+        }
+        if cursor.is_none() && self.stat(path).await?.0 != ItemKind::Folder {
+            return Err(ApiError::not_found("No folder has this id."));
+        }
+        let dir = dir_of(path);
+        let mut lister = self
+            .op
+            .lister_with(&dir)
+            .recursive(true)
+            .limit(limit as usize);
+        if let Some(after) = cursor {
+            lister = lister.start_after(after);
+        }
+        let mut lister = lister.await.map_err(service_error)?;
+        let (mut entries, mut seen, mut last, mut more) = (Vec::new(), 0, None, true);
+        while seen < limit {
+            let Some(e) = lister.try_next().await.map_err(service_error)? else {
+                more = false;
+                break;
+            };
+            seen += 1;
+            last = Some(e.path().to_string());
+            let key = e.path().trim_matches('/');
+            if key.is_empty() || e.path() == dir {
+                continue;
+            }
+            // In-progress uploads and names we cannot represent are not items.
+            let Ok(at) = ItemPath::parse(key) else {
+                continue;
+            };
+            if at.segments().any(|s| s.starts_with(UPLOAD_PREFIX)) {
+                continue;
+            }
+            let kind = if e.metadata().is_dir() {
+                ItemKind::Folder
+            } else {
+                ItemKind::File
+            };
+            entries.push(entry(at, kind, Some(e.metadata())));
+        }
+        Ok(Some(Batch {
+            entries,
+            next: last.filter(|_| more),
+        }))
+    }
+
     async fn create_folder(
         &self,
         parent: &ItemPath,

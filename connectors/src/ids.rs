@@ -35,7 +35,7 @@ const MAX_ENTRIES: usize = 50_000;
 /// that located it acts on it without climbing to the root once more.
 const FRESH: Duration = Duration::from_secs(2);
 /// Deepest folder nesting [`locate`] climbs.
-const MAX_DEPTH: usize = 512;
+pub(crate) const MAX_DEPTH: usize = 512;
 
 /// An id learnt for a path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -391,7 +391,7 @@ async fn climb<T: Tree>(
 }
 
 /// The root folder's id, remembered (it never changes).
-async fn root_id<T: Tree>(tree: &T, ids: &Ids) -> Result<String, ApiError> {
+pub(crate) async fn root_id<T: Tree>(tree: &T, ids: &Ids) -> Result<String, ApiError> {
     if let Some(known) = ids.get(&ItemPath::root()) {
         return Ok(known.id);
     }

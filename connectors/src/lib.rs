@@ -21,7 +21,8 @@
 //! - [`boxcom`]: `box` accounts through Box API 2.0.
 //! - [`feed`]: change feeds (native ones; the others are collected by diffing listings).
 //! - [`ids`]: paths to the ids of Drive, OneDrive and Box, remembered but always checked.
-//! - [`listing`]: folder listings paged from one read of the folder.
+//! - [`paging`]: folder pages cut from the services' own paging.
+//! - [`search`]: search by name in the services' own indexes.
 //! - [`sharing`]: sharing permissions: what a service provides, and how a change is applied.
 //! - [`thumbnails`]: thumbnails of `local` images, made by the workers and cached on disk.
 //! - [`transfer`]: byte streaming for the API tier.
@@ -55,6 +56,7 @@ pub mod onedrive;
 pub mod paging;
 pub mod parts;
 pub mod s3;
+pub mod search;
 pub mod service;
 pub mod sftp;
 pub mod sharing;
@@ -107,6 +109,35 @@ pub trait Storage: Send + Sync {
         limit: u32,
     ) -> Result<Option<Batch>, ApiError> {
         let _ = (path, cursor, limit);
+        Ok(None)
+    }
+
+    /// One batch of everything below the folder at `path`, at any depth, in the
+    /// service's own recursive listing (as [`Storage::batch`] for one folder). `None`
+    /// (the default) for services that list no subtree in one paged listing, where
+    /// `recursive=true` answers 501; a service implementing it declares
+    /// [`service::RECURSIVE_LISTING`].
+    async fn subtree_batch(
+        &self,
+        path: &ItemPath,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Batch>, ApiError> {
+        let _ = (path, cursor, limit);
+        Ok(None)
+    }
+
+    /// One batch of the items whose names match `query`, from the service's own search
+    /// index in its own paging, starting at `cursor` (the first batch when `None`), of
+    /// about `limit` items. `None` (the default) for services without an index: their
+    /// searches crawl ([`Storage::walk`]). See [`search`].
+    async fn search_batch(
+        &self,
+        query: &search::Query,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Batch>, ApiError> {
+        let _ = (query, cursor, limit);
         Ok(None)
     }
 

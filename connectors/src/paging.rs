@@ -1,5 +1,6 @@
 //! Folder pages cut from a service's own paging ([`Storage::batch`]), so that reading a
-//! folder page by page costs a call or two per page instead of a whole listing.
+//! folder page by page costs a call or two per page instead of a whole listing; the
+//! same for recursive listings ([`subtree`]) and searches in a service's index ([`search`]).
 //!
 //! A page ends at a [`Position`]: the service's cursor of the batch it stopped in and how
 //! many of that batch's entries it showed. The page after it reads from there (the API
@@ -62,6 +63,46 @@ pub async fn page<S: Storage + ?Sized>(
 ) -> Result<Option<Page>, ApiError> {
     let read = |cursor: Option<String>| async move {
         storage.batch(folder, cursor.as_deref(), page_size).await
+    };
+    cut(read, page, page_size, from).await
+}
+
+/// Page `page` of everything below `folder`, or the page starting at `from`, in the
+/// service's own recursive listing ([`Storage::subtree_batch`]); 501 where the service
+/// has none.
+pub async fn subtree<S: Storage + ?Sized>(
+    storage: &S,
+    folder: &ItemPath,
+    page: u32,
+    page_size: u32,
+    from: Option<&Position>,
+) -> Result<Page, ApiError> {
+    let read = |cursor: Option<String>| async move {
+        storage
+            .subtree_batch(folder, cursor.as_deref(), page_size)
+            .await
+    };
+    cut(read, page, page_size, from).await?.ok_or_else(|| {
+        ApiError::not_implemented(
+            "This service does not list folders recursively (`recursive=true` works on S3 and Dropbox).",
+        )
+    })
+}
+
+/// Page `page` of the hits of `query`, or the page starting at `from`, in the service's
+/// own search index and paging ([`Storage::search_batch`]); `None` when the service has
+/// no index.
+pub async fn search<S: Storage + ?Sized>(
+    storage: &S,
+    query: &crate::search::Query,
+    page: u32,
+    page_size: u32,
+    from: Option<&Position>,
+) -> Result<Option<Page>, ApiError> {
+    let read = |cursor: Option<String>| async move {
+        storage
+            .search_batch(query, cursor.as_deref(), page_size)
+            .await
     };
     cut(read, page, page_size, from).await
 }

@@ -30,7 +30,7 @@ const S3: Service = Service {
     apis: &[Api::Storage],
     category: Category::ObjectStore,
     connect: Connect::Credentials,
-    capabilities: service::BASIC_CAPABILITIES,
+    capabilities: service::OBJECT_STORE_CAPABILITIES,
     staging: Staging::NotOnService,
     colour: "#ef6c00",
     open,

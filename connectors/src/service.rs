@@ -30,10 +30,12 @@ pub static ALL: &[&Service] = &[
 ];
 
 /// The capabilities of a connector: the storage basics every one has (rename/move/copy,
-/// search by name (a bounded crawl), multipart uploads (parts staged by the API tier),
-/// shared links), and whether it makes thumbnails and serves sharing permissions.
+/// search by name (the service's own index where it has one, else a bounded crawl),
+/// multipart uploads (parts staged by the API tier), shared links), and whether it makes
+/// thumbnails, serves sharing permissions and lists a folder's whole subtree in one paged
+/// listing (`recursive=true` on folder contents; [`crate::Storage::subtree_batch`]).
 macro_rules! capabilities {
-    (thumbnails: $thumbnails:expr, sharing: $sharing:expr) => {
+    (thumbnails: $thumbnails:expr, sharing: $sharing:expr, recursive: $recursive:expr) => {
         &[
             ("can_upload_file", true),
             ("can_create_folder", true),
@@ -51,18 +53,44 @@ macro_rules! capabilities {
             // Kloudless names the capability of `/permissions` `permissions_supported_for_files`.
             ("permissions_supported_for_files", $sharing),
             ("permissions_supported_for_folders", $sharing),
+            // As Kloudless folders say it (`can_list_recursively`).
+            (RECURSIVE_LISTING, $recursive),
         ]
     };
 }
 
-/// The basics alone (S3, WebDAV, SFTP).
-pub const BASIC_CAPABILITIES: &[(&str, bool)] = capabilities!(thumbnails: false, sharing: false);
+/// The capability of listing a folder's whole subtree (`recursive=true`).
+pub const RECURSIVE_LISTING: &str = "can_list_recursively";
+
+/// The basics alone (WebDAV, SFTP).
+pub const BASIC_CAPABILITIES: &[(&str, bool)] =
+    capabilities!(thumbnails: false, sharing: false, recursive: false);
+
+/// The basics and recursive listings: object stores (S3), listed without a delimiter.
+pub const OBJECT_STORE_CAPABILITIES: &[(&str, bool)] =
+    capabilities!(thumbnails: false, sharing: false, recursive: true);
 
 /// The basics and thumbnails (`local`).
-pub const WITH_THUMBNAILS: &[(&str, bool)] = capabilities!(thumbnails: true, sharing: false);
+pub const WITH_THUMBNAILS: &[(&str, bool)] =
+    capabilities!(thumbnails: true, sharing: false, recursive: false);
 
 /// The basics, thumbnails and sharing permissions: the OAuth file services.
-pub const CLOUD_CAPABILITIES: &[(&str, bool)] = capabilities!(thumbnails: true, sharing: true);
+pub const CLOUD_CAPABILITIES: &[(&str, bool)] =
+    capabilities!(thumbnails: true, sharing: true, recursive: false);
+
+/// Those of the OAuth file services, and recursive listings (Dropbox's
+/// `list_folder` with `recursive`).
+pub const CLOUD_RECURSIVE_CAPABILITIES: &[(&str, bool)] =
+    capabilities!(thumbnails: true, sharing: true, recursive: true);
+
+/// True when `service` lists a folder's whole subtree in one paged listing.
+pub fn lists_recursively(service: &str) -> bool {
+    find(service).is_some_and(|s| {
+        s.capabilities
+            .iter()
+            .any(|&(name, on)| name == RECURSIVE_LISTING && on)
+    })
+}
 
 /// One storage service: its names, how its accounts are connected, what it can do, and
 /// how its connector is opened.

@@ -41,6 +41,8 @@
 //!   320) by `min_*`/`max_*` `width`/`height`, made of images the fake decodes; 302 to a
 //!   placeholder image for other files; 202 with `Retry-After` and the placeholder as
 //!   `Location` while [`Config::pending_thumbnails`] lasts.
+//! - Search (see `search`): `GET /2.0/search` by name, with `ancestor_folder_ids`,
+//!   `type` and offset paging.
 //! - Collaborations (see `collaborations`): list an item's, create one for a person by
 //!   login (a user of [`Config::people`] or a pending invitation), change its role,
 //!   delete it.
@@ -61,7 +63,8 @@
 //! # What it leaves out
 //! Trash listings and purging, versions history, shared links, groups, previews and
 //! representations, metadata, events other than the item changes above (downloads, previews, comments…),
-//! long polling, duplicate or out-of-order event delivery, search, locks, `If-Match` on
+//! long polling, duplicate or out-of-order event delivery, search of contents, metadata,
+//! tags or comments, locks, `If-Match` on
 //! anything but version uploads, `As-User`, and Box's own rate-limit figures: it
 //! throttles only when told to.
 
@@ -86,6 +89,7 @@ mod events;
 mod items;
 mod media;
 mod oauth;
+mod search;
 mod store;
 mod uploads;
 
@@ -162,6 +166,8 @@ pub struct Counters {
     pub downloads: u64,
     /// Pages of folder listings served (`GET /2.0/folders/{id}/items`).
     pub listing_pages: u64,
+    /// Searches answered (`GET /2.0/search`).
+    pub searches: u64,
 }
 
 /// Everything the fake holds, behind one lock (never held across an await).
@@ -373,6 +379,7 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/2.0/folders/{id}/items", get(items::folder_items))
         .route("/2.0/events", get(events::list))
+        .route("/2.0/search", get(search::search))
         .route(
             "/2.0/files/{id}/collaborations",
             get(collaborations::list::<false>),

@@ -14,6 +14,8 @@
 //!   [`FakeDropbox::reset_cursors`]), `files/list_folder/get_latest_cursor`,
 //!   `files/create_folder_v2`, `files/delete_v2`, `files/move_v2`, `files/copy_v2`,
 //!   `users/get_current_account`, `auth/token/revoke`.
+//! - Search (see `search`): `files/search_v2` (names only, `options.path`,
+//!   `options.max_results`) and `files/search/continue_v2`.
 //! - Sharing (see `sharing`): the members of files and shared folders (add, list and
 //!   continue, update, remove; `share_folder` and the job checks), with users of the
 //!   fake or invitees by e-mail address; `files/get_metadata` shows `shared_folder_id`
@@ -52,13 +54,13 @@
 //!   Dropbox), client credentials by HTTP Basic or form, RFC 6749 error bodies.
 //!
 //! # Not covered
-//! Shared links, groups, search, thumbnails, revisions and restore, batch routes, file locks,
+//! Shared links, groups, content search, thumbnails, revisions and restore, batch routes, file locks,
 //! properties, team routes, `include_deleted`, `parent_rev`, longpoll, concurrent
 //! upload sessions (treated as sequential), session expiry after 7 days, `rev:`
 //! paths, namespaces (`ns:`), `Dropbox-API-Select-User`, scopes (every token may do
 //! everything), quotas, and the `authorization` URL parameter. Each user's files live
 //! in memory for the fake's lifetime.
-//! Sharing, search, thumbnails of shared links, revisions and restore, batch routes,
+//! Sharing, content search, thumbnails of shared links, revisions and restore, batch routes,
 //! file locks, properties, team routes, `include_deleted`, `parent_rev`, longpoll,
 //! concurrent upload sessions (treated as sequential), session expiry after 7 days,
 //! `rev:` paths, namespaces (`ns:`), `Dropbox-API-Select-User`, scopes (every token may
@@ -77,6 +79,7 @@ mod content;
 mod media;
 mod oauth;
 mod rpc;
+mod search;
 mod sharing;
 mod state;
 mod tree;
@@ -99,6 +102,11 @@ fn router(state: Arc<Shared>) -> Router {
         .route(
             "/2/files/list_folder/get_latest_cursor",
             post(rpc::get_latest_cursor),
+        )
+        .route("/2/files/search_v2", post(search::search_v2))
+        .route(
+            "/2/files/search/continue_v2",
+            post(search::search_continue_v2),
         )
         .route("/2/files/create_folder_v2", post(rpc::create_folder))
         .route("/2/files/delete_v2", post(rpc::delete))

@@ -153,11 +153,15 @@ async fn operate(
             page,
             page_size,
             from,
+            recursive,
         } => {
             let path = storage.locate(item).await?;
-            paging::list(storage, &path, *page, *page_size, from.as_ref())
-                .await
-                .map(|page| Outcome::Page { page })
+            let listed = if *recursive {
+                paging::subtree(storage, &path, *page, *page_size, from.as_ref()).await
+            } else {
+                paging::list(storage, &path, *page, *page_size, from.as_ref()).await
+            };
+            listed.map(|page| Outcome::Page { page })
         }
         Op::CreateFolder {
             parent,
@@ -261,11 +265,13 @@ async fn operate(
             parents,
             page,
             page_size,
+            from,
         } => find::search(
             storage,
             q,
             parents,
             (*page, *page_size),
+            from.as_ref(),
             state.settings.jobs.walk_limit,
         )
         .await

@@ -79,6 +79,10 @@ pub enum Op {
         /// handed out); `page` is then the number it stands for.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from: Option<crate::storage::Position>,
+        /// Everything below the folder, at any depth, where the service lists a subtree
+        /// in one paged listing (501 elsewhere).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        recursive: bool,
     },
     /// Creates a folder.
     CreateFolder {
@@ -142,7 +146,8 @@ pub enum Op {
         /// Staging token returned by `PlanUpload`.
         staged: String,
     },
-    /// Files and folders whose name contains `q` (case-insensitive), below `parents`.
+    /// Files and folders whose name contains `q` (case-insensitive), below `parents`: in the
+    /// service's own search index where it has one, else by a bounded crawl.
     Search {
         /// The text searched for.
         q: String,
@@ -152,6 +157,10 @@ pub enum Op {
         page: u32,
         /// Entries per page.
         page_size: u32,
+        /// Where the page starts in the service's own search paging (a `next_page` the
+        /// API handed out); `page` is then the number it stands for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<crate::storage::Position>,
     },
     /// Files by modification time, newest first.
     Recent {

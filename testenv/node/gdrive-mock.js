@@ -22,6 +22,13 @@
 //   `nextPageToken` until the last, which carries `newStartPageToken`; a token that is not
 //   one handed out, or one from before POST /debug/changes {"expire": true}, answers 400
 //   `invalid` on `pageToken` ("Invalid Value"), as Drive does for a token it does not take.
+// - Searches by name, `files.list` with `q = name contains '<text>' and trashed = false`
+//   (what Cloudbridge sends): the mock matches `contains` as a case-sensitive substring;
+//   Drive's query reference says it matches, ignoring case, a name that starts with the
+//   text or has a word that does ("HelloWorld" for 'Hello', not for 'World'). Here a name
+//   matches when the text, ignoring case, starts it or starts one of its words (split at
+//   anything but letters and digits); `orderBy=folder,name`, `pageSize` (default 100, at
+//   most 1000) and `pageToken` page as the mock's other listings do.
 // - GET /debug/requests: how many requests were made so far, by `METHOD path` (a test hook:
 //   tests count the calls a listing takes).
 // - `/drive/v3/files/{id}/permissions[/{permissionId}]`: the mock has no sharing. Ours is
@@ -338,6 +345,35 @@ app.delete(`${PERMS}/:permissionId`, authorized, withShares, (req, res) => {
   res.status(204).end();
 });
 
+// Searches by name (see above); other queries go to the mock.
+const NAME_SEARCH = /^name contains '((?:[^'\\]|\\.)*)' and trashed = false$/;
+app.get('/drive/v3/files', authorized, (req, res, next) => {
+  const match = NAME_SEARCH.exec(req.query.q || '');
+  if (!match) return next();
+  const text = match[1].replace(/\\(.)/g, '$1').toLowerCase();
+  const words = (name) => [name, ...name.split(/[^\p{L}\p{N}]+/u)];
+  const hits = driveStore.listFiles().filter((file) =>
+    !file.trashed && words((file.name || '').toLowerCase()).some((word) => word.startsWith(text)));
+  if (req.query.orderBy === 'folder,name') {
+    const key = (f) => [f.mimeType === FOLDER ? 0 : 1, f.name || ''];
+    hits.sort((a, b) => {
+      const [x, y] = [key(a), key(b)];
+      return x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0);
+    });
+  }
+  const size = Math.min(Math.max(parseInt(req.query.pageSize || '100', 10) || 100, 1), 1000);
+  let skip = 0;
+  try {
+    skip = JSON.parse(Buffer.from(req.query.pageToken || '', 'base64').toString('utf8')).skip || 0;
+  } catch (e) {
+    skip = 0;
+  }
+  const body = { kind: 'drive#fileList', incompleteSearch: false, files: hits.slice(skip, skip + size).map(toV3File) };
+  if (skip + size < hits.length) {
+    body.nextPageToken = Buffer.from(JSON.stringify({ skip: skip + size })).toString('base64');
+  }
+  res.json(body);
+});
 app.post('/upload/drive/v3/files', authorized, raw, upload);
 app.patch('/upload/drive/v3/files/:fileId', authorized, raw, upload);
 app.put('/upload/drive/v3/files', authorized, raw, chunk);

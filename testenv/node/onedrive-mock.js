@@ -27,6 +27,9 @@
 //     and the deltaLink of now; a token that is not one handed out answers 400, and one from
 //     before POST /debug/delta {"expire": true} answers 410 `resyncRequired`, as Graph does
 //     for a token it no longer knows (tokens count on from an offset the hook moves on).
+//   - Search: `search(q='…')` on the root and on any folder (its subtree), paged with
+//     `$top` and `@odata.nextLink`, matching names (the emulator's root search answers
+//     every hit in one page and searches no folder).
 //   - GET /debug/requests: how many requests were made so far, by `METHOD path` (a test
 //     hook, not Graph: tests count the calls a listing takes).
 //   - Sharing: the emulator's permissions routes are canned (one fixed answer whatever the
@@ -393,6 +396,40 @@ app.post(`${ITEM}/createLink`, authorized, express.json(), sharesOf, (req, res) 
   };
   req.shares.push(permission);
   res.status(201).json(permission);
+});
+
+// --- Addition: search, paged, on the root and below any folder. ---
+// Graph's driveItem `search(q='…')` on `/me/drive/root` and `/me/drive/items/{id}` (the
+// folder's whole subtree), as its reference documents it: `q` an OData string (quotes
+// doubled), `$top` per page (default 200), `@odata.nextLink` while there is more. Graph
+// matches names, contents and metadata; here names only, ignoring case, in the order the
+// items were made. The emulator's own root search answers every hit in one page and
+// searches no folder. A folder it does not have is 404.
+const SEARCH = /^\/v1\.0\/me\/drive\/(?:root|items\/([^/]+))\/search\(q='(.*)'\)$/;
+app.get(SEARCH, authorized, (req, res) => {
+  const match = SEARCH.exec(req.path);
+  const folder = match[1] === undefined ? 'root' : decodeURIComponent(match[1]);
+  const text = decodeURIComponent(match[2]).replace(/''/g, "'").toLowerCase();
+  if (folder !== 'root' && !driveStore.getItem(folder)) return notFound(res);
+  const below = (item) => {
+    let at = item.parentReference && item.parentReference.id;
+    for (let depth = 0; at && depth < 1000; depth += 1) {
+      if (at === folder) return true;
+      if (at === 'root') return false;
+      const parent = driveStore.getItem(at);
+      at = parent && parent.parentReference && parent.parentReference.id;
+    }
+    return false;
+  };
+  const hits = driveStore.getAllItems().filter((item) =>
+    item.id !== 'root' && !item.deleted && (item.name || '').toLowerCase().includes(text) && below(item));
+  const top = Math.min(Math.max(parseInt(req.query.$top || '200', 10) || 200, 1), 1000);
+  const skip = /^[0-9]+$/.test(req.query.$skiptoken || '') ? Number(req.query.$skiptoken) : 0;
+  const body = { value: hits.slice(skip, skip + top) };
+  if (skip + top < hits.length) {
+    body['@odata.nextLink'] = `${req.protocol}://${req.headers.host}${req.path}?$top=${top}&$skiptoken=${skip + top}`;
+  }
+  res.json(body);
 });
 
 app.use(mock);

@@ -77,7 +77,10 @@ pub async fn list(
     let (events, remaining) =
         db::events::after(&state.db, account.id, cursor, page_size, REMAINING_CAP).await?;
     let next = events.last().map_or(cursor, |e| e.id);
-    let objects: Vec<Value> = events.iter().map(|e| event(e, &base)).collect();
+    let objects: Vec<Value> = events
+        .iter()
+        .map(|e| event(e, &account.service, &base))
+        .collect();
     Ok(Json(json!({
         "type": "object_list",
         "api": "events",
@@ -114,8 +117,8 @@ pub async fn latest(
     Ok(Json(json!({ "cursor": cursor.to_string() })))
 }
 
-/// One event (Kloudless v1 shape).
-fn event(e: &Event, base: &str) -> Value {
+/// One event (Kloudless v1 shape) of an account of `service`.
+fn event(e: &Event, service: &str, base: &str) -> Value {
     json!({
         "id": e.id.to_string(),
         "account": e.account_id,
@@ -124,6 +127,6 @@ fn event(e: &Event, base: &str) -> Value {
         "modified": wire::time(e.created_at),
         "user_id": null,
         "ip": null,
-        "metadata": wire::entry(&e.metadata, e.account_id, base),
+        "metadata": wire::service_entry(&e.metadata, e.account_id, service, base),
     })
 }

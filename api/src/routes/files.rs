@@ -68,7 +68,7 @@ pub async fn metadata(
         .call(Some(account_ref(&account)), Op::Metadata { item })
         .await?;
     let (entry, _) = expect_entry(outcome, kind)?;
-    Ok(Json(wire::entry(&entry, account.id, base)))
+    Ok(Json(wire::account_entry(&entry, &account, base)))
 }
 
 /// Deletes the item `id`, which must be of `kind` (shared by files and folders).

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::{
     auth::AppCaller,
-    extract::{flag, BaseUrl, Json, Paging, Path, Query},
+    extract::{flag, BaseUrl, Json, Path, Query},
     page_token,
     routes::files::{account_ref, expect_entry, metadata, remove},
     wire, AppState,
@@ -57,6 +57,7 @@ pub async fn get(
         ("id" = String, Path, description = "Id of the item (`root` for the root folder)."),
         ("page" = Option<String>, Query, description = "1-based page number, or the `next_page` value of the page before."),
         ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page (at most 1000)."),
+        ("recursive" = Option<bool>, Query, description = "Everything below the folder, at any depth (S3 and Dropbox, where the folder's `can_list_recursively` is true; 501 elsewhere)."),
     ),
     responses(
         (status = 200, description = "One page of the folder's contents.", body = crate::contract::ObjectList),
@@ -71,29 +72,23 @@ pub async fn contents(
     Path((acct, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let raw_page = q.get("page").map(String::as_str).unwrap_or_default();
-    // Without a key no token was handed out: every `page` is a number then.
     let cipher = state.cipher.as_deref();
-    let token = cipher.is_some() && !raw_page.bytes().all(|b| b.is_ascii_digit());
-    let paging = Paging::parse(
-        (!token).then_some(raw_page),
-        q.get("page_size").map(String::as_str),
-        1000,
-        1000,
-    )?;
+    let requested = page_token::requested(cipher, &q, 1000)?;
+    let recursive = flag(&q, "recursive")?;
     let account = caller.account(&state, &acct).await?;
-    let (page, from) = match cipher.filter(|_| token) {
-        Some(cipher) => {
-            let (page, from) = page_token::open(cipher, account.id, &id, raw_page)?;
-            (page, Some(from))
-        }
-        None => (paging.page, None),
+    // Tokens of a recursive listing never continue the folder's plain one, nor the reverse.
+    let scope = if recursive {
+        page_token::recursive_scope(&id)
+    } else {
+        id.clone()
     };
+    let (page, from) = requested.resolve(cipher, account.id, &scope)?;
     let op = Op::ListFolder {
         item: ItemRef::from_id(&id)?,
         page,
-        page_size: paging.page_size,
+        page_size: requested.paging.page_size,
         from,
+        recursive,
     };
     let page = match state.pipeline.call(Some(account_ref(&account)), op).await? {
         Outcome::Page { page } => page,
@@ -104,24 +99,18 @@ pub async fn contents(
         }
     };
     // Pages in the service's own paging link on with a sealed position, others by number.
-    let next_page: Value = match (&page.next_from, cipher) {
-        (Some(at), Some(cipher)) => {
-            page_token::seal(cipher, account.id, &id, page.page + 1, at.clone()).into()
-        }
-        _ => page.next_page.into(),
-    };
-    let this_page: Value = if token {
-        raw_page.into()
-    } else {
-        page.page.into()
-    };
+    let next_page = page_token::next(cipher, account.id, &scope, &page);
     let objects = page
         .entries
         .iter()
-        .map(|e| wire::entry(e, account.id, &base))
+        .map(|e| wire::account_entry(e, &account, &base))
         .collect();
     Ok(Json(wire::list(
-        "storage", objects, this_page, next_page, None,
+        "storage",
+        objects,
+        requested.shown(page.page),
+        next_page,
+        None,
     )))
 }
 
@@ -177,7 +166,7 @@ pub async fn create(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(wire::entry(&entry, account.id, &base))))
+    Ok((status, Json(wire::account_entry(&entry, &account, &base))))
 }
 
 pub use crate::parse::parent_path;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use cloudbridge_shared::{
+    db::accounts::Account,
     protocol::Op,
     storage::{native_id, ItemKind, Page, MAX_NATIVE_ID_BYTES},
     ApiError, ItemPath, ItemRef, Outcome,
@@ -15,6 +16,7 @@ use serde_json::{json, Value};
 use crate::{
     auth::AppCaller,
     extract::{BaseUrl, Json, Paging, Path, Query},
+    page_token,
     routes::files::account_ref,
     wire, AppState,
 };
@@ -28,9 +30,9 @@ use crate::{
     operation_id = "lookup_search",
     params(
         ("acct" = String, Path, description = "Account id, or `me` with a bearer token; several ids (or bearer tokens) comma-separated."),
-        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page."),
+        ("page" = Option<String>, Query, description = "1-based page number, or the `next_page` value of the page before (one account; several accounts page by number)."),
         ("page_size" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Items per page (at most 1000)."),
-        ("q" = Option<String>, Query, description = "What names contain."),
+        ("q" = Option<String>, Query, description = "What names contain (Google Drive, OneDrive, Dropbox and Box match it in their own search index, the other services by a bounded crawl, which sets `truncated` when it stopped short)."),
         ("parents" = Option<String>, Query, description = "Folder ids to search in, comma separated."),
     ),
     responses(
@@ -64,14 +66,24 @@ pub async fn search(
         })
         .transpose()?
         .unwrap_or_default();
-    let paging = Paging::from_query(&q)?;
+    let requested = page_token::requested(state.cipher.as_deref(), &q, 100)?;
+    let scope = page_token::search_scope(text, q.get("parents").map_or("", String::as_str));
     let op = Op::Search {
         q: text.to_string(),
         parents,
-        page: paging.page,
-        page_size: paging.page_size,
+        page: requested.paging.page,
+        page_size: requested.paging.page_size,
+        from: None,
     };
-    across_accounts(&state, &caller, &base, &acct, op).await
+    across_accounts(
+        &state,
+        &caller,
+        &base,
+        &acct,
+        op,
+        Some((&requested, &scope)),
+    )
+    .await
 }
 
 /// `GET /v1/accounts/{acct}/storage/recent?after=&page=&page_size=`: files, newest first.
@@ -123,26 +135,37 @@ pub async fn recent(
         page: paging.page,
         page_size: paging.page_size,
     };
-    across_accounts(&state, &caller, &base, &acct, op).await
+    across_accounts(&state, &caller, &base, &acct, op, None).await
 }
+
+/// How a list hands out positions in a service's own paging: the `page` asked for and
+/// what its tokens are bound to (see [`page_token`]).
+type Positions<'a> = Option<(&'a page_token::Requested<'a>, &'a str)>;
 
 /// Runs a search or recent-files op on every account `{acct}` names (one, or several:
 /// comma-separated ids, or `me` with several bearer tokens) at once, and answers one
 /// list: page N of each account, `next_page` while any has more, and, when several
 /// accounts were named, `errors` telling each account that failed (in the Kloudless
 /// error format, with its `account`). Only when every account failed is the request
-/// an error, the first account's.
+/// an error, the first account's. With `positions` (search), one account's pages link
+/// on with sealed positions in the service's paging; several accounts page by number.
 async fn across_accounts(
     state: &AppState,
     caller: &AppCaller,
     base: &str,
     acct: &str,
     op: Op,
+    positions: Positions<'_>,
 ) -> Result<Json<Value>, ApiError> {
     let mut named = caller.accounts(state, acct).await?;
     if named.len() == 1 && !acct.contains(',') {
         let account = named.remove(0).1?;
-        return listing(state, caller, base, &account.id.to_string(), op).await;
+        return listing(state, base, &account, op, positions).await;
+    }
+    if positions.is_some_and(|(requested, _)| requested.token.is_some()) {
+        return Err(ApiError::invalid_parameters(
+            "`page` must be a page number when several accounts are searched.",
+        ));
     }
     let wanted = match &op {
         Op::Search { page, .. } | Op::Recent { page, .. } => *page,
@@ -153,17 +176,21 @@ async fn across_accounts(
         async move {
             let page = async {
                 let account = account?;
+                let service = account.service.clone();
                 match state.pipeline.call(Some(account_ref(&account)), op).await {
-                    Ok(Outcome::Page { page }) => Ok(page),
+                    Ok(Outcome::Page { page }) => Ok((page, service)),
                     // An account with fewer pages than another has nothing on this one.
-                    Err(e) if e.status == 404 && wanted > 1 => Ok(Page {
-                        entries: Vec::new(),
-                        page: wanted,
-                        next_page: None,
-                        total: None,
-                        truncated: false,
-                        next_from: None,
-                    }),
+                    Err(e) if e.status == 404 && wanted > 1 => Ok((
+                        Page {
+                            entries: Vec::new(),
+                            page: wanted,
+                            next_page: None,
+                            total: None,
+                            truncated: false,
+                            next_from: None,
+                        },
+                        service,
+                    )),
                     Err(e) => Err(e),
                     Ok(other) => Err(ApiError::internal(format_args!(
                         "unexpected outcome {other:?}"
@@ -178,14 +205,18 @@ async fn across_accounts(
     let (mut succeeded, mut more, mut total, mut truncated) = (0, false, None::<i64>, false);
     for (id, answer) in answers {
         match answer {
-            Ok(page) => {
+            Ok((page, service)) => {
                 succeeded += 1;
                 more |= page.next_page.is_some();
                 truncated |= page.truncated;
                 if let Some(t) = page.total {
                     total = Some(total.unwrap_or(0) + t as i64);
                 }
-                objects.extend(page.entries.iter().map(|e| wire::entry(e, id, base)));
+                objects.extend(
+                    page.entries
+                        .iter()
+                        .map(|e| wire::service_entry(e, id, &service, base)),
+                );
             }
             Err(e) => {
                 errors.push(json!({
@@ -208,29 +239,38 @@ async fn across_accounts(
     Ok(Json(body))
 }
 
-/// Runs an op that answers a page of items (folder contents, search, recent) and
-/// renders it (with `total` where the op counted).
-pub async fn listing(
+/// Runs a search or recent-files op on one account and renders its page, with `total`
+/// where the op counted and `truncated` saying whether a crawl was cut short. With
+/// `positions`, the page may be asked for by a token and links on with one where the
+/// service pages by itself.
+async fn listing(
     state: &AppState,
-    caller: &AppCaller,
     base: &str,
-    acct: &str,
-    op: Op,
+    account: &Account,
+    mut op: Op,
+    positions: Positions<'_>,
 ) -> Result<Json<Value>, ApiError> {
-    let account = caller.account(state, acct).await?;
-    match state.pipeline.call(Some(account_ref(&account)), op).await? {
+    let cipher = state.cipher.as_deref();
+    if let (Some((requested, scope)), Op::Search { page, from, .. }) = (positions, &mut op) {
+        (*page, *from) = requested.resolve(cipher, account.id, scope)?;
+    }
+    match state.pipeline.call(Some(account_ref(account)), op).await? {
         Outcome::Page { page } => {
             let objects = page
                 .entries
                 .iter()
-                .map(|e| wire::entry(e, account.id, base))
+                .map(|e| wire::account_entry(e, account, base))
                 .collect();
             let total = page.total.map(|t| t as i64);
-            let mut body = wire::list("storage", objects, page.page, page.next_page, total);
-            // Counted lists (search, recent) say whether their crawl was cut short.
-            if total.is_some() {
-                body["truncated"] = page.truncated.into();
-            }
+            let (this, next) = match positions {
+                Some((requested, scope)) => (
+                    requested.shown(page.page),
+                    page_token::next(cipher, account.id, scope, &page),
+                ),
+                None => (page.page.into(), page.next_page.into()),
+            };
+            let mut body = wire::list("storage", objects, this, next, total);
+            body["truncated"] = page.truncated.into();
             Ok(Json(body))
         }
         other => Err(ApiError::internal(format_args!(

@@ -211,7 +211,7 @@ async fn relocate(
     } else {
         StatusCode::OK
     };
-    Ok((status, wire::entry(&entry, account.id, &base)))
+    Ok((status, wire::account_entry(&entry, &account, &base)))
 }
 
 /// An item moved or copied to another account of the application: streamed by this tier
@@ -266,7 +266,7 @@ async fn across(
     } else {
         StatusCode::OK
     };
-    Ok((status, wire::entry(&entry, destination.id, base)))
+    Ok((status, wire::account_entry(&entry, destination, base)))
 }
 
 async fn copy_file_across(
@@ -320,6 +320,7 @@ async fn copy_tree_across(
                 page,
                 page_size: TREE_PAGE,
                 from: at,
+                recursive: false,
             };
             let Outcome::Page { page: listed } =
                 state.pipeline.call(Some(from.clone()), op).await?

@@ -17,6 +17,7 @@
 //! - [`feed`]: the user event stream as the change feed.
 //! - [`permissions`]: sharing, through Box collaborations.
 //! - `media`: the user's space and thumbnails.
+//! - `search`: search in Box's index.
 
 use async_trait::async_trait;
 use cloudbridge_shared::{
@@ -42,6 +43,7 @@ pub mod feed;
 mod media;
 pub mod paths;
 pub mod permissions;
+mod search;
 pub mod upload;
 pub mod wire;
 
@@ -282,6 +284,15 @@ impl Storage for BoxStore {
 
     async fn list_all(&self, path: &ItemPath) -> Result<Vec<Entry>, ApiError> {
         self.read_folder(path).await
+    }
+
+    async fn search_batch(
+        &self,
+        query: &crate::search::Query,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Batch>, ApiError> {
+        self.search_hits(query, cursor, limit).await.map(Some)
     }
 
     async fn create_folder(

@@ -17,6 +17,7 @@
 //! - [`upload`]: one request or an upload session, in bounded pieces.
 //! - [`permissions`]: sharing, through the members of files and shared folders.
 //! - `media`: space usage and thumbnails.
+//! - `search`: search in Dropbox's index, and recursive listings.
 
 use async_trait::async_trait;
 use cloudbridge_shared::{
@@ -41,6 +42,7 @@ pub mod client;
 mod media;
 pub mod paths;
 pub mod permissions;
+mod search;
 pub mod upload;
 
 pub use upload::UPLOAD_CHUNK;
@@ -62,7 +64,7 @@ pub static SERVICE: Service = Service {
         offline_access: &[("token_access_type", "offline")],
         identity: who,
     }),
-    capabilities: service::CLOUD_CAPABILITIES,
+    capabilities: service::CLOUD_RECURSIVE_CAPABILITIES,
     staging: Staging::NotOnService,
     colour: "#0061fe",
     open,
@@ -312,6 +314,24 @@ impl Storage for DropboxStore {
             .then(|| page["cursor"].as_str().map(str::to_string))
             .flatten();
         Ok(Some(Batch { entries, next }))
+    }
+
+    async fn subtree_batch(
+        &self,
+        path: &ItemPath,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Batch>, ApiError> {
+        self.subtree(path, cursor, limit).await.map(Some)
+    }
+
+    async fn search_batch(
+        &self,
+        query: &crate::search::Query,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Batch>, ApiError> {
+        self.search_hits(query, cursor, limit).await.map(Some)
     }
 
     async fn create_folder(

@@ -21,6 +21,7 @@
 //! - [`feed`]: the changes list as the change feed.
 //! - [`permissions`]: sharing, through Drive's permissions.
 //! - `media`: the storage quota and thumbnails.
+//! - `search`: search in Drive's index.
 
 use std::{future::Future, pin::Pin};
 
@@ -50,6 +51,7 @@ pub mod feed;
 mod media;
 pub mod paths;
 pub mod permissions;
+mod search;
 pub mod upload;
 
 pub use client::{identity, Drive, DriveFile};
@@ -333,6 +335,15 @@ impl Storage for DriveStore {
 
     async fn list_all(&self, path: &ItemPath) -> Result<Vec<Entry>, ApiError> {
         self.read_folder(path).await
+    }
+
+    async fn search_batch(
+        &self,
+        query: &crate::search::Query,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Batch>, ApiError> {
+        self.search_hits(query, cursor, limit).await.map(Some)
     }
 
     async fn create_folder(

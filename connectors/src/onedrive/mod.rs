@@ -17,6 +17,7 @@
 //! - [`feed`]: the delta query as the change feed.
 //! - [`permissions`]: sharing, through the item's Graph permissions, invitations and links.
 //! - `media`: the drive's quota and thumbnails.
+//! - `search`: search in the drive's index.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -46,6 +47,7 @@ pub mod graph;
 mod media;
 pub mod paths;
 pub mod permissions;
+mod search;
 pub mod upload;
 
 use graph::Graph;
@@ -287,6 +289,15 @@ impl Storage for OneDrive {
 
     async fn list_all(&self, path: &ItemPath) -> Result<Vec<Entry>, ApiError> {
         self.read_folder(path).await
+    }
+
+    async fn search_batch(
+        &self,
+        query: &crate::search::Query,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<Batch>, ApiError> {
+        self.search_hits(query, cursor, limit).await.map(Some)
     }
 
     async fn create_folder(

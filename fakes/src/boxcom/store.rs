@@ -164,6 +164,13 @@ impl Store {
             .ok_or_else(BoxError::not_found)
     }
 
+    /// Every item but the root, in the order they were made (ids grow).
+    pub fn items(&self) -> Vec<&Node> {
+        let mut items: Vec<&Node> = self.nodes.values().filter(|n| n.id != ROOT).collect();
+        items.sort_by_key(|n| n.id.parse::<u64>().unwrap_or(u64::MAX));
+        items
+    }
+
     /// The items of folder `id` in Box's order: folders before files, then by name.
     pub fn children(&self, id: &str) -> Vec<&Node> {
         let mut children: Vec<&Node> = self
