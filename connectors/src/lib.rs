@@ -23,6 +23,7 @@
 //! - [`ids`]: paths to the ids of Drive, OneDrive and Box, remembered but always checked.
 //! - [`listing`]: folder listings paged from one read of the folder.
 //! - [`sharing`]: sharing permissions: what a service provides, and how a change is applied.
+//! - [`team`]: the Team API of admin accounts: what a service provides, and how a page is read.
 //! - [`thumbnails`]: thumbnails of `local` images, made by the workers and cached on disk.
 //! - [`transfer`]: byte streaming for the API tier.
 
@@ -58,6 +59,7 @@ pub mod s3;
 pub mod service;
 pub mod sftp;
 pub mod sharing;
+pub mod team;
 pub mod thumbnails;
 pub mod transfer;
 pub mod webdav;
@@ -263,6 +265,12 @@ pub trait Storage: Send + Sync {
         }
     }
 
+    /// The service's organisation, read by an admin account (`None`, the default: the
+    /// service has no team; the Team API answers 501).
+    fn team(&self) -> Option<&dyn team::Team> {
+        None
+    }
+
     /// The key the collector tracks an item by: the service's own id where it has one
     /// (what [`feed::Change::key`] carries), else the path.
     fn change_key(&self, entry: &Entry) -> String {
@@ -422,6 +430,7 @@ impl Context {
             http: self.http.clone(),
             tokens,
             call_timeout: self.call_timeout(&account.service),
+            headers: Vec::new(),
         })
     }
 }
@@ -446,6 +455,7 @@ pub async fn identity(
             version: 0,
         })),
         call_timeout: std::time::Duration::from_millis(provider.call_timeout_ms),
+        headers: Vec::new(),
     };
     (facts.identity)(&api, provider).await
 }

@@ -38,8 +38,7 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let paging = Paging::from_query(&q)?;
     owned(&state, dev, &app).await?;
-    let (keys, total) =
-        db::api_keys::page(&state.db, &app, paging.page, paging.page_size).await?;
+    let (keys, total) = db::api_keys::page(&state.db, &app, paging.page, paging.page_size).await?;
     let objects = keys.iter().map(|k| wire::api_key(k, None)).collect();
     Ok(Json(wire::counted("meta", objects, paging, total)?))
 }

@@ -243,6 +243,7 @@ async fn dropbox_identity_names_the_account() {
             version: 0,
         })),
         call_timeout: std::time::Duration::from_secs(60),
+        headers: Vec::new(),
     };
     let token = fake.issue_token(&fake.account_id());
     let (id, name) = identity(&api(token), &provider).await.unwrap();
