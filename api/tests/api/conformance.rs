@@ -1210,6 +1210,7 @@ async fn sftp_unreachable_server_and_changed_host_key_are_refused() {
             "host_key": host_key,
         }),
         sealed: Some(base64_seal(&cipher)),
+        ..Default::default()
     };
     let loopback = cloudbridge_shared::netguard::Policy::new(&crate::helpers::loopback_networks());
     let ctx = cloudbridge_connectors::Context::basic(

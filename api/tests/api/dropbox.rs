@@ -21,7 +21,7 @@ use crate::{
 };
 
 const STORAGE: &str = "/v1/accounts/me/storage";
-const CLIENT_ID: &str = "cloudbridge-app-key";
+pub(crate) const CLIENT_ID: &str = "cloudbridge-app-key";
 const CLIENT_SECRET: &str = "cloudbridge-app-secret";
 
 /// A Cloudbridge whose Dropbox is `fake` (its app registered there).
