@@ -92,7 +92,8 @@ mod tests {
             service: "s3".into(),
             config: serde_json::json!({"bucket": "b"}),
             sealed: Some(sealed.into()),
-        }..Default::default()
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -15,12 +15,22 @@ use cloudbridge_shared::{
 };
 
 /// One page of a team list, and the service's cursor of the next (`None` at the end).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Listed<T> {
     /// The page.
     pub objects: Vec<T>,
     /// The service's cursor of the next page.
     pub next: Option<String>,
+}
+
+impl<T> Default for Listed<T> {
+    /// An empty last page.
+    fn default() -> Self {
+        Self {
+            objects: Vec::new(),
+            next: None,
+        }
+    }
 }
 
 /// A service's organisation, read with an admin account's token.
