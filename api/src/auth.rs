@@ -205,8 +205,28 @@ impl FromRequestParts<AppState> for Developer {
     }
 }
 
-/// A caller acting for an application (API key or an account's bearer token).
-pub struct AppCaller(pub Caller);
+/// A caller acting for an application (API key or an account's bearer token), and the
+/// member of an admin account's team it acts as (`X-Kloudless-As-User`), if any.
+pub struct AppCaller(pub Caller, pub Option<String>);
+
+/// The header naming the team member an admin account's request acts as.
+pub const AS_USER: &str = "x-kloudless-as-user";
+
+/// The checked `X-Kloudless-As-User` of a request (none when absent or empty).
+fn as_user(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(AS_USER) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::invalid_parameters("`X-Kloudless-As-User` is not valid text."))?
+        .trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let id = cloudbridge_shared::team::MemberId::parse(text, "X-Kloudless-As-User")?;
+    Ok(Some(id.as_str().to_string()))
+}
 
 impl AppCaller {
     /// The application the caller acts for.
@@ -226,8 +246,19 @@ impl AppCaller {
     /// Resolves `{acct}` (`me` or a numeric id) to an account whose data this caller may
     /// use: an inactive account serves nothing (403 `account_inactive`), as in Kloudless,
     /// until it is reactivated or reconnected.
+    /// With `X-Kloudless-As-User`, the account must be an admin account (else 403) and
+    /// its jobs act as that member of its team.
     pub async fn account(&self, state: &AppState, acct: &str) -> Result<Account, ApiError> {
-        let account = self.managed_account(state, acct).await?;
+        let mut account = self.managed_account(state, acct).await?;
+        if let Some(user) = &self.1 {
+            if !account.admin {
+                return Err(ApiError::forbidden(
+                    "Only administrators can perform this action: `X-Kloudless-As-User` \
+                     needs an admin account.",
+                ));
+            }
+            account.as_user = Some(user.clone());
+        }
         if account.active {
             return Ok(account);
         }
@@ -337,7 +368,7 @@ impl FromRequestParts<AppState> for AppCaller {
             Caller::Developer(_) => Err(ApiError::forbidden(
                 "Use an APIKey or a Bearer token for this endpoint.",
             )),
-            caller => Ok(AppCaller(caller)),
+            caller => Ok(AppCaller(caller, as_user(&parts.headers)?)),
         }
     }
 }

@@ -243,6 +243,7 @@ impl utoipa::IntoResponses for ThumbnailErrors {
         (name = "management", description = "Applications, keys and their settings (DeveloperKey)."),
         (name = "accounts", description = "Connected accounts (APIKey or Bearer)."),
         (name = "storage", description = "Files and folders of an account."),
+        (name = "team", description = "Users and groups of an admin account's organisation."),
         (name = "events", description = "Changes collected from accounts."),
         (name = "webhooks", description = "Notifications of new events (DeveloperKey)."),
         (name = "oauth", description = "Connecting accounts with OAuth 2.0."),

@@ -53,6 +53,7 @@ fn account() -> Value {
             custom_properties: json!({"team": "finance"}),
             created_at: at(2),
             modified_at: at(3),
+            as_user: None,
         },
         BASE,
     )

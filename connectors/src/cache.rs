@@ -92,6 +92,7 @@ mod tests {
             service: "s3".into(),
             config: serde_json::json!({"bucket": "b"}),
             sealed: Some(sealed.into()),
+            ..Default::default()
         }
     }
 

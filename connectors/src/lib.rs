@@ -24,6 +24,7 @@
 //! - [`paging`]: folder pages cut from the services' own paging.
 //! - [`search`]: search by name in the services' own indexes.
 //! - [`sharing`]: sharing permissions: what a service provides, and how a change is applied.
+//! - [`team`]: the Team API of admin accounts: what a service provides, and how a page is read.
 //! - [`thumbnails`]: thumbnails of `local` images, made by the workers and cached on disk.
 //! - [`transfer`]: byte streaming for the API tier.
 
@@ -60,6 +61,7 @@ pub mod search;
 pub mod service;
 pub mod sftp;
 pub mod sharing;
+pub mod team;
 pub mod thumbnails;
 pub mod transfer;
 pub mod webdav;
@@ -349,6 +351,12 @@ pub trait Storage: Send + Sync {
         }
     }
 
+    /// The service's organisation, read by an admin account (`None`, the default: the
+    /// service has no team; the Team API answers 501).
+    fn team(&self) -> Option<&dyn team::Team> {
+        None
+    }
+
     /// The key the collector tracks an item by: the service's own id where it has one
     /// (what [`feed::Change::key`] carries), else the path.
     fn change_key(&self, entry: &Entry) -> String {
@@ -508,6 +516,7 @@ impl Context {
             http: self.http.clone(),
             tokens,
             call_timeout: self.call_timeout(&account.service),
+            headers: Vec::new(),
         })
     }
 }
@@ -532,6 +541,7 @@ pub async fn identity(
             version: 0,
         })),
         call_timeout: std::time::Duration::from_millis(provider.call_timeout_ms),
+        headers: Vec::new(),
     };
     (facts.identity)(&api, provider).await
 }

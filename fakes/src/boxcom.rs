@@ -60,12 +60,19 @@
 //!   refresh token works once and is replaced: rotation), answering `invalid_client` /
 //!   `invalid_grant` otherwise. Access tokens expire after [`Config::token_lifetime`].
 //!
+//! - Enterprise (see `enterprise`): the account's user as the admin of a Box
+//!   Enterprise with managed users and groups ([`Config::admin`], [`Config::members`],
+//!   [`Config::groups`]): `GET /2.0/users`, `/users/{id}`, `/users/{id}/memberships`,
+//!   `/groups`, `/groups/{id}`, `/groups/{id}/memberships`, and `As-User` on every
+//!   authenticated call (that user's own files).
+//!
 //! # What it leaves out
-//! Trash listings and purging, versions history, shared links, groups, previews and
-//! representations, metadata, events other than the item changes above (downloads, previews, comments…),
+//! Trash listings and purging, versions history, shared links, previews and
+//! representations, metadata, enterprise writes (users and groups are configured),
+//! events other than the item changes above (downloads, previews, comments…),
 //! long polling, duplicate or out-of-order event delivery, search of contents, metadata,
-//! tags or comments, locks, `If-Match` on
-//! anything but version uploads, `As-User`, and Box's own rate-limit figures: it
+//! tags or comments, locks, `If-Match` on anything but version uploads, and Box's own
+//! rate-limit figures: it
 //! throttles only when told to.
 
 use std::{
@@ -84,6 +91,7 @@ use axum::{
 use bytes::Bytes;
 
 mod collaborations;
+mod enterprise;
 mod errors;
 mod events;
 mod items;
@@ -93,6 +101,7 @@ mod search;
 mod store;
 mod uploads;
 
+pub use enterprise::Group;
 pub use errors::BoxError;
 pub use store::User;
 
@@ -120,6 +129,12 @@ pub struct Config {
     pub user: User,
     /// Other Box users (collaborations with their logins are accepted at once).
     pub people: Vec<User>,
+    /// The account's user is the admin of a Box Enterprise (see `enterprise`).
+    pub admin: bool,
+    /// The enterprise's other managed users, each with an empty account of their own.
+    pub members: Vec<User>,
+    /// The enterprise's groups.
+    pub groups: Vec<Group>,
 }
 
 impl Default for Config {
@@ -139,6 +154,9 @@ impl Default for Config {
                 login: "tester@example.com".into(),
             },
             people: Vec::new(),
+            admin: false,
+            members: Vec::new(),
+            groups: Vec::new(),
         }
     }
 }
@@ -173,6 +191,9 @@ pub struct Counters {
 /// Everything the fake holds, behind one lock (never held across an await).
 struct World {
     store: store::Store,
+    /// The accounts of the enterprise's other users, by user id (one is swapped into
+    /// `store` while a call acts as that user).
+    members: HashMap<String, store::Store>,
     collaborations: collaborations::Collaborations,
     sessions: HashMap<String, uploads::Session>,
     downloads: HashMap<String, Bytes>,
@@ -191,12 +212,20 @@ struct Shared {
     /// `http://127.0.0.1:<port>`.
     base: String,
     world: Mutex<World>,
+    /// Calls acting as another user (`As-User`) run alone: they swap that user's account
+    /// in for their duration.
+    acting: tokio::sync::RwLock<()>,
 }
 
 impl Shared {
     fn new(config: Config, base: String) -> Self {
         let world = World {
             store: store::Store::new(config.user.clone()),
+            members: config
+                .members
+                .iter()
+                .map(|u| (u.id.clone(), store::Store::new(u.clone())))
+                .collect(),
             collaborations: Default::default(),
             sessions: HashMap::new(),
             downloads: HashMap::new(),
@@ -211,6 +240,7 @@ impl Shared {
             config,
             base,
             world: Mutex::new(world),
+            acting: tokio::sync::RwLock::new(()),
         }
     }
 
@@ -358,6 +388,18 @@ impl Drop for BoxFake {
 fn router(shared: Arc<Shared>) -> Router {
     let authenticated = Router::new()
         .route("/2.0/users/me", get(items::users_me))
+        .route("/2.0/users", get(enterprise::list_users))
+        .route("/2.0/users/{id}", get(enterprise::get_user))
+        .route(
+            "/2.0/users/{id}/memberships",
+            get(enterprise::user_memberships),
+        )
+        .route("/2.0/groups", get(enterprise::list_groups))
+        .route("/2.0/groups/{id}", get(enterprise::get_group))
+        .route(
+            "/2.0/groups/{id}/memberships",
+            get(enterprise::group_memberships),
+        )
         .route(
             "/2.0/files/{id}",
             get(items::get_file)
@@ -431,7 +473,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// Injected rate limits first, then the bearer token.
+/// Injected rate limits first, then the bearer token, then `As-User`.
 async fn guard(State(shared): AppState, request: Request, next: Next) -> Response {
     {
         let mut world = shared.world();
@@ -451,7 +493,27 @@ async fn guard(State(shared): AppState, request: Request, next: Next) -> Respons
             return errors::unauthorized();
         }
     }
-    next.run(request).await
+    let header = request
+        .headers()
+        .get("as-user")
+        .map(|v| v.to_str().unwrap_or_default().to_string());
+    let user = match enterprise::acting(&shared, header.as_deref()) {
+        Ok(user) => user,
+        Err(e) => return e.into_response(),
+    };
+    let Some(user) = user else {
+        let _shared = shared.acting.read().await;
+        return next.run(request).await;
+    };
+    let _alone = shared.acting.write().await;
+    let swap = |world: &mut World| {
+        let theirs = world.members.get_mut(&user).expect("checked member");
+        std::mem::swap(&mut world.store, theirs);
+    };
+    swap(&mut shared.world());
+    let response = next.run(request).await;
+    swap(&mut shared.world());
+    response
 }
 
 #[cfg(test)]

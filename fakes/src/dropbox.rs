@@ -40,6 +40,12 @@
 //!   `rev` per file revision, stable `id` across moves and overwrites, `content_hash`.
 //! - Errors: 409 with `{"error_summary": "path/not_found/..", "error": {...}}` in each
 //!   route's own union (`path`, `path_lookup`, `from_lookup`, `to`, `lookup_failed`…).
+//! - Teams (see `team`): one Dropbox Business team of the fake's users
+//!   ([`FakeDropbox::join_team`], [`FakeDropbox::add_group`]), its members and groups
+//!   through `team/members/list_v2`, `get_info_v2`, `team/groups/list`, `get_info` and
+//!   `team/groups/members/list` (with their `continue` routes), and a team admin's
+//!   `Dropbox-API-Select-User` on every user route (401 `invalid_select_user` for a
+//!   non-member, a plain-text 400 for a token that is no team admin's).
 //! - Faults: [`FakeDropbox::throttle`] answers the next N API calls with 429
 //!   (`too_many_requests` or `too_many_write_operations`, `retry_after` in the body and
 //!   `Retry-After`); [`FakeDropbox::contend_writes`] answers the next N write calls with
@@ -54,18 +60,15 @@
 //!   Dropbox), client credentials by HTTP Basic or form, RFC 6749 error bodies.
 //!
 //! # Not covered
-//! Shared links, groups, content search, thumbnails, revisions and restore, batch routes, file locks,
-//! properties, team routes, `include_deleted`, `parent_rev`, longpoll, concurrent
-//! upload sessions (treated as sequential), session expiry after 7 days, `rev:`
-//! paths, namespaces (`ns:`), `Dropbox-API-Select-User`, scopes (every token may do
-//! everything), quotas, and the `authorization` URL parameter. Each user's files live
-//! in memory for the fake's lifetime.
-//! Sharing, content search, thumbnails of shared links, revisions and restore, batch routes,
-//! file locks, properties, team routes, `include_deleted`, `parent_rev`, longpoll,
-//! concurrent upload sessions (treated as sequential), session expiry after 7 days,
-//! `rev:` paths, namespaces (`ns:`), `Dropbox-API-Select-User`, scopes (every token may
-//! do everything), team space allocations, and the `authorization` URL parameter. Each
-//! user's files live in memory for the fake's lifetime.
+//! Shared links, groups as sharing grantees, content search (names are searched),
+//! thumbnails of shared links, revisions and restore, batch routes, file locks,
+//! properties, team writes (members and groups are made by the test),
+//! `Dropbox-API-Select-Admin`, team folders and team spaces, team space allocations,
+//! `include_deleted`, `parent_rev`, longpoll, concurrent upload sessions (treated as
+//! sequential), session expiry after 7 days, `rev:` paths, namespaces (`ns:`), scopes
+//! (every token may do everything; one token is both a team admin's user token and the
+//! team's), and the `authorization` URL parameter. Each user's files live in memory for
+//! the fake's lifetime.
 
 use std::sync::Arc;
 
@@ -82,6 +85,7 @@ mod rpc;
 mod search;
 mod sharing;
 mod state;
+mod team;
 mod tree;
 mod wire;
 
@@ -162,6 +166,23 @@ fn router(state: Arc<Shared>) -> Router {
         .route(
             "/2/sharing/check_remove_member_job_status",
             post(sharing::check_remove_member_job_status),
+        )
+        .route("/2/team/members/list_v2", post(team::members_list))
+        .route(
+            "/2/team/members/list/continue_v2",
+            post(team::members_continue),
+        )
+        .route("/2/team/members/get_info_v2", post(team::members_get_info))
+        .route("/2/team/groups/list", post(team::groups_list))
+        .route("/2/team/groups/list/continue", post(team::groups_continue))
+        .route("/2/team/groups/get_info", post(team::groups_get_info))
+        .route(
+            "/2/team/groups/members/list",
+            post(team::group_members_list),
+        )
+        .route(
+            "/2/team/groups/members/list/continue",
+            post(team::group_members_continue),
         )
         .route("/2/users/get_space_usage", post(media::get_space_usage))
         .route(
@@ -337,6 +358,18 @@ impl FakeDropbox {
     /// first, then its members, as `(e-mail address, access level)`.
     pub fn members(&self, account_id: &str, path: &str) -> Vec<(String, String)> {
         sharing::members(&mut self.state.lock(), account_id, path)
+    }
+
+    /// Makes user `account_id` a member of the fake's one team (an admin when `admin`);
+    /// returns their `team_member_id`.
+    pub fn join_team(&self, account_id: &str, admin: bool) -> String {
+        self.state.lock().join_team(account_id, admin)
+    }
+
+    /// Makes a team group of `members` (`team_member_id`, whether an owner of the group);
+    /// returns its `group_id`.
+    pub fn add_group(&self, name: &str, members: &[(&str, bool)]) -> String {
+        self.state.lock().add_group(name, members)
     }
 
     /// Paths (display case) of everything `account_id` holds, in path order.

@@ -9,7 +9,7 @@ use std::{
 };
 
 use apalis::prelude::{BoxDynError, Data, WorkerContext};
-use cloudbridge_connectors::{paging, Storage};
+use cloudbridge_connectors::{paging, team, Storage};
 use cloudbridge_shared::{
     db,
     protocol::{now_ms, AccountRef, Op, Outcome, Reply, RequestJob},
@@ -302,6 +302,20 @@ async fn operate(
                 .map(|permissions| Outcome::Permissions { permissions })
         }
         Op::Quota => storage.quota().await.map(|quota| Outcome::Quota { quota }),
+        Op::Team {
+            query,
+            page_size,
+            cursor,
+            skip_pages,
+        } => {
+            let team = storage.team().ok_or_else(team::no_team)?;
+            if !account.admin {
+                return Err(team::not_admin());
+            }
+            team::answer(team, query, cursor.clone(), *skip_pages, *page_size)
+                .await
+                .map(|answer| Outcome::Team { answer })
+        }
         Op::PlanThumbnail { item, spec } => {
             let file = storage.lookup(item).await?;
             if file.kind != ItemKind::File {

@@ -14,6 +14,7 @@
 //!   changes callers ask for.
 //! - [`protocol`]: [`RequestJob`], [`Op`], [`Reply`]: the request path's jobs.
 //! - [`quota`]: an account's storage use ([`quota::Quota`]).
+//! - [`team`]: the Team API of admin accounts: users, groups, memberships.
 //! - [`thumbnail`]: what a thumbnail request asks for and where its image is read.
 //! - [`queue`]: queue and channel names, Redis connections, queue housekeeping.
 //! - [`db`]: PostgreSQL functions, one module per table, and the migrator.
@@ -34,6 +35,7 @@ pub mod quota;
 pub mod request_id;
 pub mod secret;
 pub mod storage;
+pub mod team;
 pub mod telemetry;
 pub mod thumbnail;
 pub mod usage;

@@ -11,6 +11,7 @@ use crate::{
     permissions::{Change, Permission},
     quota::Quota,
     storage::{Entry, ItemKind, ItemRef, Page},
+    team,
     thumbnail::{ThumbnailPlan, ThumbnailSpec},
 };
 
@@ -32,7 +33,7 @@ pub struct RequestJob {
 }
 
 /// What a worker needs to reach an account's service.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct AccountRef {
     /// Numeric account id.
     pub id: i64,
@@ -48,6 +49,13 @@ pub struct AccountRef {
     /// so they never cross Redis in clear.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed: Option<String>,
+    /// An admin account (its service's team is read through the Team API).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin: bool,
+    /// The member of the admin's team the request acts as (`X-Kloudless-As-User`):
+    /// connectors reach that user's files instead of the admin's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_user: Option<String>,
 }
 
 /// Operations a worker runs for the request path.
@@ -191,6 +199,20 @@ pub enum Op {
         /// The size bound and image format asked for.
         spec: ThumbnailSpec,
     },
+    /// Reads the admin account's team (Team API).
+    Team {
+        /// What is asked for.
+        query: team::Query,
+        /// Entries per page of a list.
+        page_size: u32,
+        /// Where a list's page starts in the service's own paging (a cursor from an
+        /// earlier answer; the first page when `None`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cursor: Option<String>,
+        /// Pages to skip from there (a page asked for by number, walked to).
+        #[serde(default)]
+        skip_pages: u32,
+    },
 }
 
 impl Op {
@@ -218,6 +240,7 @@ impl Op {
             } => "set_permissions",
             Op::Quota => "quota",
             Op::PlanThumbnail { .. } => "plan_thumbnail",
+            Op::Team { .. } => "team",
         }
     }
 
@@ -283,6 +306,11 @@ pub enum Outcome {
     Thumbnail {
         /// The plan.
         thumbnail: ThumbnailPlan,
+    },
+    /// Answer to `Team`.
+    Team {
+        /// The user, group or page asked for.
+        answer: team::Answer,
     },
 }
 

@@ -54,6 +54,18 @@
 //   which takes the bearer token, as Drive's links to private files do, and serves a PNG
 //   made from the stored file (testenv/node/thumbnail-png.js), at most that size a side.
 //
+// - Directory API (`/admin/directory/v1`, an addition written from the Admin SDK's
+//   Directory API reference, for the Team API): the Workspace's users and groups, set by
+//   POST /debug/directory {"users": [{id, primaryEmail, name: {fullName}, isAdmin}],
+//   "groups": [{id, email, name, members: [{id, role}]}]} (a test hook, not Google's; empty
+//   until then). `GET users?customer=my_customer` (`maxResults` 1 to 500, `pageToken`,
+//   `nextPageToken`, `orderBy=email`), `users/{id|primaryEmail}`,
+//   `groups?customer=my_customer` or `groups?userKey=` (a user's groups; `maxResults` 1 to
+//   200), `groups/{id|email}`, `groups/{key}/members` (`role` OWNER, MANAGER or MEMBER,
+//   `type` USER; 1 to 200); an unknown key answers 404 `notFound`, a list without
+//   `customer`, `domain` or `userKey` 400 `badRequest`, as the reference says. Not
+//   emulated: `query`, `domain`, projections, custom schemas, nested groups' expansion.
+//
 // Not emulated (the mock answers 200 with the whole file): `Range` on alt=media downloads.
 'use strict';
 
@@ -374,6 +386,70 @@ app.get('/drive/v3/files', authorized, (req, res, next) => {
   }
   res.json(body);
 });
+// --- Addition: the Directory API (Team API). ---
+const directory = { users: [], groups: [] };
+app.post('/debug/directory', express.json(), (req, res) => {
+  directory.users = (req.body && req.body.users) || [];
+  directory.groups = (req.body && req.body.groups) || [];
+  res.status(204).end();
+});
+const DIRECTORY = '/admin/directory/v1';
+const userResource = (u) => ({ kind: 'admin#directory#user', isAdmin: false, creationTime: '2024-01-01T00:00:00.000Z', ...u });
+const groupResource = (g) => {
+  const { members, ...rest } = g;
+  return { kind: 'admin#directory#group', directMembersCount: String((members || []).length), ...rest };
+};
+const userByKey = (key) => directory.users.find((u) => u.id === key
+  || (u.primaryEmail || '').toLowerCase() === String(key).toLowerCase());
+const groupByKey = (key) => directory.groups.find((g) => g.id === key
+  || (g.email || '').toLowerCase() === String(key).toLowerCase());
+// One page of `all` under `field`, by `maxResults` (1 to `max`) and `pageToken`.
+const directoryPage = (req, res, all, field, kind, max) => {
+  const size = req.query.maxResults === undefined ? max : Number(req.query.maxResults);
+  if (!Number.isInteger(size) || size < 1 || size > max) return fail(res, 400, 'Invalid Input: maxResults', 'invalid');
+  const from = req.query.pageToken === undefined ? 0 : Number(Buffer.from(String(req.query.pageToken), 'base64url').toString());
+  if (!Number.isInteger(from) || from < 0) return fail(res, 400, 'Invalid Input: pageToken', 'invalid');
+  const body = { kind, etag: '"directory"', [field]: all.slice(from, from + size) };
+  if (from + size < all.length) body.nextPageToken = Buffer.from(String(from + size)).toString('base64url');
+  res.json(body);
+};
+app.get(`${DIRECTORY}/users`, authorized, (req, res) => {
+  if (!req.query.customer && !req.query.domain) return fail(res, 400, 'Bad Request', 'badRequest');
+  let all = directory.users.map(userResource);
+  if (req.query.orderBy === 'email') all = all.sort((a, b) => a.primaryEmail.localeCompare(b.primaryEmail));
+  directoryPage(req, res, all, 'users', 'admin#directory#users', 500);
+});
+app.get(`${DIRECTORY}/users/:userKey`, authorized, (req, res) => {
+  const u = userByKey(req.params.userKey);
+  return u ? res.json(userResource(u)) : fail(res, 404, 'Resource Not Found: userKey', 'notFound');
+});
+app.get(`${DIRECTORY}/groups`, authorized, (req, res) => {
+  let all;
+  if (req.query.userKey) {
+    const u = userByKey(req.query.userKey);
+    // Google answers a user it does not know with no groups.
+    all = u ? directory.groups.filter((g) => (g.members || []).some((m) => m.id === u.id)) : [];
+  } else if (req.query.customer || req.query.domain) {
+    all = directory.groups;
+  } else {
+    return fail(res, 400, 'Bad Request', 'badRequest');
+  }
+  directoryPage(req, res, all.map(groupResource), 'groups', 'admin#directory#groups', 200);
+});
+app.get(`${DIRECTORY}/groups/:groupKey`, authorized, (req, res) => {
+  const g = groupByKey(req.params.groupKey);
+  return g ? res.json(groupResource(g)) : fail(res, 404, 'Resource Not Found: groupKey', 'notFound');
+});
+app.get(`${DIRECTORY}/groups/:groupKey/members`, authorized, (req, res) => {
+  const g = groupByKey(req.params.groupKey);
+  if (!g) return fail(res, 404, 'Resource Not Found: groupKey', 'notFound');
+  const all = (g.members || []).map((m) => {
+    const u = userByKey(m.id) || {};
+    return { kind: 'admin#directory#member', id: m.id, email: u.primaryEmail, role: m.role || 'MEMBER', type: 'USER', status: 'ACTIVE' };
+  });
+  directoryPage(req, res, all, 'members', 'admin#directory#members', 200);
+});
+
 app.post('/upload/drive/v3/files', authorized, raw, upload);
 app.patch('/upload/drive/v3/files/:fileId', authorized, raw, upload);
 app.put('/upload/drive/v3/files', authorized, raw, chunk);

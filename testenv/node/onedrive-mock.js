@@ -54,6 +54,20 @@
 //     pre-authorised URL (GET /thumbnail-content/{id}?size=n, which refuses a bearer
 //     token as Graph's do not take one) serving a PNG made from the stored file
 //     (testenv/node/thumbnail-png.js); other items have an empty set; a missing one is 404.
+//   - Directory (an addition, written from Graph's `user`, `group` and `directoryObject`
+//     references, for the Team API): the organisation's users and groups, set by
+//     POST /debug/directory {"users": [{id, displayName, mail, userPrincipalName}],
+//     "groups": [{id, displayName, mail, members: [user ids]}]} (a test hook, not Graph;
+//     empty until then). GET /v1.0/users, /users/{id|userPrincipalName},
+//     /users/{id}/memberOf (groups, `@odata.type` `#microsoft.graph.group`), /groups,
+//     /groups/{id}, /groups/{id}/members (`#microsoft.graph.user`), each honouring `$select`
+//     and `$top` (1 to 999, else 400) and paging on with `@odata.nextLink` (`$skiptoken`);
+//     an unknown id answers 404 `Request_ResourceNotFound`. Not emulated: `$filter`,
+//     `$search`, `$count`, `$orderby`, nested groups, owners.
+//   - GET|PUT|POST|PATCH|DELETE /v1.0/users/{id}/drive/...: each directory user has a drive
+//     of their own, a fresh instance of the emulator (its own store) that serves the
+//     request as its `/v1.0/me/drive/...`. The additions above are made for the signed-in
+//     user's drive only; a member's drive is the emulator as published.
 'use strict';
 
 const express = require('express');
@@ -430,6 +444,85 @@ app.get(SEARCH, authorized, (req, res) => {
     body['@odata.nextLink'] = `${req.protocol}://${req.headers.host}${req.path}?$top=${top}&$skiptoken=${skip + top}`;
   }
   res.json(body);
+// --- Addition: the organisation's directory (Team API) and the drives of its users. ---
+const directory = { users: [], groups: [] };
+app.post('/debug/directory', express.json(), (req, res) => {
+  directory.users = (req.body && req.body.users) || [];
+  directory.groups = (req.body && req.body.groups) || [];
+  res.status(204).send();
+});
+const resourceNotFound = (res, id) => res.status(404).json({
+  error: { code: 'Request_ResourceNotFound', message: `Resource '${id}' does not exist or one of its queried reference-property objects are not present.` },
+});
+const userObject = (u) => ({ '@odata.type': '#microsoft.graph.user', businessPhones: [], createdDateTime: '2024-01-01T00:00:00Z', ...u });
+const groupObject = (g) => {
+  const { members, ...rest } = g;
+  return { '@odata.type': '#microsoft.graph.group', securityEnabled: true, ...rest };
+};
+const findUser = (key) => directory.users.find((u) => u.id === key
+  || (u.userPrincipalName || '').toLowerCase() === String(key).toLowerCase());
+const findGroup = (id) => directory.groups.find((g) => g.id === id);
+// `$select` keeps the named properties (and `@odata.type`, `id`).
+const selected = (req, obj) => {
+  const select = req.query.$select;
+  if (!select) return obj;
+  const keep = new Set(String(select).split(',').map((s) => s.trim()).concat(['@odata.type', 'id']));
+  return Object.fromEntries(Object.entries(obj).filter(([k]) => keep.has(k)));
+};
+// One page of `all` by `$top` and `$skiptoken`, linking on with `@odata.nextLink`.
+const directoryPage = (req, res, all) => {
+  const top = req.query.$top === undefined ? 100 : Number(req.query.$top);
+  if (!Number.isInteger(top) || top < 1 || top > 999) {
+    return res.status(400).json({ error: { code: 'Request_UnsupportedQuery', message: 'Invalid page size specified.' } });
+  }
+  const from = req.query.$skiptoken === undefined ? 0 : Number(req.query.$skiptoken);
+  if (!Number.isInteger(from) || from < 0) {
+    return res.status(400).json({ error: { code: 'Directory_InvalidSkipToken', message: 'The skip token is invalid.' } });
+  }
+  const body = { '@odata.context': `https://graph.microsoft.com/v1.0/$metadata#directoryObjects`, value: all.slice(from, from + top).map((o) => selected(req, o)) };
+  if (from + top < all.length) {
+    const next = new URL(`${req.protocol}://${req.headers.host}${req.path}`);
+    for (const [k, v] of Object.entries(req.query)) if (k !== '$skiptoken') next.searchParams.set(k, v);
+    next.searchParams.set('$skiptoken', String(from + top));
+    body['@odata.nextLink'] = next.toString();
+  }
+  res.json(body);
+};
+app.get('/v1.0/users', authorized, (req, res) => directoryPage(req, res, directory.users.map(userObject)));
+app.get('/v1.0/users/:id', authorized, (req, res) => {
+  const u = findUser(req.params.id);
+  return u ? res.json(selected(req, userObject(u))) : resourceNotFound(res, req.params.id);
+});
+app.get('/v1.0/users/:id/memberOf', authorized, (req, res) => {
+  const u = findUser(req.params.id);
+  if (!u) return resourceNotFound(res, req.params.id);
+  directoryPage(req, res, directory.groups.filter((g) => (g.members || []).includes(u.id)).map(groupObject));
+});
+app.get('/v1.0/groups', authorized, (req, res) => directoryPage(req, res, directory.groups.map(groupObject)));
+app.get('/v1.0/groups/:id', authorized, (req, res) => {
+  const g = findGroup(req.params.id);
+  return g ? res.json(selected(req, groupObject(g))) : resourceNotFound(res, req.params.id);
+});
+app.get('/v1.0/groups/:id/members', authorized, (req, res) => {
+  const g = findGroup(req.params.id);
+  if (!g) return resourceNotFound(res, req.params.id);
+  directoryPage(req, res, (g.members || []).map(findUser).filter(Boolean).map(userObject));
+});
+// Each user's drive: a fresh instance of the emulator (its module loaded anew, so with a
+// store of its own), answering as its `/v1.0/me/drive`.
+const memberDrives = {};
+const freshEmulator = () => {
+  for (const key of Object.keys(require.cache)) {
+    if (key.includes(`${require('path').sep}microsoft-onedrive-mock${require('path').sep}`)) delete require.cache[key];
+  }
+  return require('microsoft-onedrive-mock').createApp();
+};
+app.use('/v1.0/users/:id/drive', authorized, (req, res, next) => {
+  const u = findUser(req.params.id);
+  if (!u) return resourceNotFound(res, req.params.id);
+  if (!memberDrives[u.id]) memberDrives[u.id] = freshEmulator();
+  req.url = `/v1.0/me/drive${req.url === '/' ? '' : req.url}`;
+  return memberDrives[u.id](req, res, next);
 });
 
 app.use(mock);

@@ -71,6 +71,9 @@ pub struct ImportBody {
     virtual_host_style: bool,
     /// The application's own data about the account (an object).
     custom_properties: Option<Value>,
+    /// An admin account of its service's team (Team API, `X-Kloudless-As-User`): its
+    /// token is checked against the team first.
+    admin: Option<bool>,
 }
 
 /// Form fields holding secrets: never shown again on a page.
@@ -331,9 +334,37 @@ pub async fn check_and_seal(
         sealed: sealed
             .as_deref()
             .map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
+        ..AccountRef::default()
     };
     state.pipeline.call(Some(probe), Op::Validate).await?;
     Ok(Checked { config, sealed })
+}
+
+/// Checks that the credentials `checked` read their service's team (an admin account's
+/// do): the first user of the Team API, asked of the service. A service without a team
+/// answers 501; a token without the rights, the service's refusal.
+pub async fn check_admin(
+    state: &AppState,
+    service: &str,
+    checked: &Checked,
+) -> Result<(), ApiError> {
+    let probe = AccountRef {
+        service: service.to_string(),
+        config: checked.config.clone(),
+        sealed: checked
+            .sealed
+            .as_deref()
+            .map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
+        admin: true,
+        ..AccountRef::default()
+    };
+    let op = Op::Team {
+        query: cloudbridge_shared::team::Query::Users,
+        page_size: 1,
+        cursor: None,
+        skip_pages: 0,
+    };
+    state.pipeline.call(Some(probe), op).await.map(|_| ())
 }
 
 /// `POST /v1/accounts`: connects an account to the caller's application and returns it
@@ -380,6 +411,9 @@ pub async fn import(
         .ok_or_else(|| ApiError::invalid_parameters("`account` is required."))?;
     let props = custom_properties(body.custom_properties.as_ref())?;
     let checked = check_and_seal(&state, service, name, &body).await?;
+    if body.admin == Some(true) {
+        check_admin(&state, service, &checked).await?;
+    }
     let account = if described.oauth().is_some() {
         // Tokens live in their own versioned row, refreshed by the keeper.
         let secrets = OAuthSecrets {
@@ -400,6 +434,14 @@ pub async fn import(
         .await?
     } else {
         connect_credentials(&state, app, service, name, &checked).await?
+    };
+    let account = match body.admin {
+        Some(admin) if admin != account.admin => {
+            db::accounts::set_admin(&state.db, app, account.id, admin)
+                .await?
+                .unwrap_or(account)
+        }
+        _ => account,
     };
     let account = match props {
         Some(props) => {

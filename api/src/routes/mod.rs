@@ -38,6 +38,7 @@ mod raw;
 mod relocate;
 mod shared;
 mod tasks;
+mod team;
 mod thumbnails;
 pub(crate) mod upload_locations;
 pub(crate) mod usage;
@@ -129,6 +130,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
             permissions::put_folder,
             permissions::patch_folder
         ))
+        .routes(routes!(team::list_users))
+        .routes(routes!(team::get_user))
+        .routes(routes!(team::list_memberships))
+        .routes(routes!(team::list_groups))
+        .routes(routes!(team::get_group))
+        .routes(routes!(team::list_members))
         .routes(routes!(links::list, links::create))
         .routes(routes!(multipart::create))
         .routes(unlimited(routes!(

@@ -406,6 +406,7 @@ async fn the_box_fakes_authorization_flow_redirects_with_a_code() {
             version: 0,
         })),
         call_timeout: std::time::Duration::from_secs(60),
+        headers: Vec::new(),
     };
     let mut provider = cloudbridge_shared::Settings::default().providers.box_;
     provider.api_url = fake.url().to_string();

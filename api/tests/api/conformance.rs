@@ -14,7 +14,38 @@ use crate::helpers::{
 const STORAGE: &str = "/v1/accounts/me/storage";
 
 /// Runs the whole suite as `a`, an account of any service.
+/// The Team API on an account that is no admin account: 403 on the services with a team
+/// (see `team.rs` for admin accounts), 501 on the others; `X-Kloudless-As-User` is 403.
+async fn team_routes(a: &Caller) {
+    let me = a.get_json("/v1/accounts/me").await;
+    assert_eq!(me["admin"], false, "{me}");
+    let with_team = ["gdrive", "onedrivebiz", "dropbox", "box"];
+    let (status, code) = if with_team.contains(&me["service"].as_str().unwrap_or_default()) {
+        (403, "forbidden")
+    } else {
+        (501, "not_implemented")
+    };
+    for path in [
+        "users",
+        "users/u1",
+        "users/u1/memberships",
+        "groups",
+        "groups/g1",
+        "groups/g1/members",
+    ] {
+        let r = a.get(&format!("/v1/accounts/me/team/{path}")).await;
+        assert_error(r, status, code).await;
+    }
+    let r = a
+        .req(Method::GET, &format!("{STORAGE}/folders/root"))
+        .header("X-Kloudless-As-User", "u1")
+        .go()
+        .await;
+    assert_error(r, 403, "forbidden").await;
+}
+
 pub(crate) async fn conformance(a: &Caller) {
+    team_routes(a).await;
     let root = a.get_json(&format!("{STORAGE}/folders/root")).await;
     assert_eq!(root["id"], "root");
     assert_eq!(
@@ -1242,6 +1273,7 @@ async fn sftp_unreachable_server_and_changed_host_key_are_refused() {
             "host_key": host_key,
         }),
         sealed: Some(base64_seal(&cipher)),
+        ..Default::default()
     };
     let loopback = cloudbridge_shared::netguard::Policy::new(&crate::helpers::loopback_networks());
     let ctx = cloudbridge_connectors::Context::basic(

@@ -21,7 +21,7 @@ use crate::{
 };
 
 const STORAGE: &str = "/v1/accounts/me/storage";
-const CLIENT_ID: &str = "cloudbridge-app-key";
+pub(crate) const CLIENT_ID: &str = "cloudbridge-app-key";
 const CLIENT_SECRET: &str = "cloudbridge-app-secret";
 
 /// A Cloudbridge whose Dropbox is `fake` (its app registered there).
@@ -243,6 +243,7 @@ async fn dropbox_identity_names_the_account() {
             version: 0,
         })),
         call_timeout: std::time::Duration::from_secs(60),
+        headers: Vec::new(),
     };
     let token = fake.issue_token(&fake.account_id());
     let (id, name) = identity(&api(token), &provider).await.unwrap();

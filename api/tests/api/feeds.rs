@@ -43,6 +43,7 @@ fn api(token: &str) -> Api {
             version: 0,
         })),
         call_timeout: std::time::Duration::from_secs(60),
+        headers: Vec::new(),
     }
 }
 

@@ -183,6 +183,7 @@ async fn the_connect_flow_learns_who_signed_in() {
             version: 0,
         })),
         call_timeout: std::time::Duration::from_secs(60),
+        headers: Vec::new(),
     };
     let (account, name) = cloudbridge_connectors::gdrive::identity(&api, &provider)
         .await
@@ -197,6 +198,7 @@ async fn the_connect_flow_learns_who_signed_in() {
             version: 0,
         })),
         call_timeout: std::time::Duration::from_secs(60),
+        headers: Vec::new(),
         ..api
     };
     let e = cloudbridge_connectors::gdrive::identity(&refused, &provider)

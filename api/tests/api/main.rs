@@ -39,6 +39,7 @@ mod services;
 mod sharing;
 mod storage;
 mod tasks;
+mod team;
 mod tls;
 mod tokens;
 mod webhooks;

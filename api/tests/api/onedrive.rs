@@ -278,6 +278,7 @@ async fn identity_names_the_drive_owner() {
             version: 0,
         })),
         call_timeout: std::time::Duration::from_secs(60),
+        headers: Vec::new(),
     };
     let found = cloudbridge_connectors::onedrive::identity(&api("valid-token"), &settings)
         .await

@@ -180,6 +180,7 @@ async fn stored_accounts_on_private_hosts_fail_at_connection() {
                 &cipher,
                 &json!({"access_key_id": "AKID", "secret_access_key": "s"}),
             ),
+            ..Default::default()
         },
         AccountRef {
             id: 7002,
@@ -187,6 +188,7 @@ async fn stored_accounts_on_private_hosts_fail_at_connection() {
             service: "webdav".into(),
             config: json!({"url": by_name(&dav.endpoint), "username": "dav"}),
             sealed: sealed(&cipher, &json!({"password": "dav-password"})),
+            ..Default::default()
         },
         AccountRef {
             id: 7003,
@@ -197,6 +199,7 @@ async fn stored_accounts_on_private_hosts_fail_at_connection() {
                 "host_key": host_key,
             }),
             sealed: sealed(&cipher, &json!({"password": crate::helpers::SFTP_PASSWORD})),
+            ..Default::default()
         },
     ];
     let context = |policy: Policy| {

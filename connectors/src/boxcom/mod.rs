@@ -16,6 +16,8 @@
 //! - [`upload`]: one-request and chunked uploads.
 //! - [`feed`]: the user event stream as the change feed.
 //! - [`permissions`]: sharing, through Box collaborations.
+//! - `team`: the enterprise's users and groups (Team API); an admin acts as a member
+//!   through `As-User`.
 //! - `media`: the user's space and thumbnails.
 //! - `search`: search in Box's index.
 
@@ -44,6 +46,7 @@ mod media;
 pub mod paths;
 pub mod permissions;
 mod search;
+mod team;
 pub mod upload;
 pub mod wire;
 
@@ -74,11 +77,23 @@ pub static SERVICE: Service = Service {
 };
 
 fn open(ctx: &crate::Context, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
-    Ok(Box::new(BoxStore::new(
-        ctx.api(account)?,
+    let api = ctx.api(account)?;
+    let Some(user) = &account.as_user else {
+        return Ok(Box::new(BoxStore::new(
+            api,
+            &ctx.providers.box_,
+            account.id,
+        )));
+    };
+    // An admin acting as a member: Box's `As-User`, and no id memory (the admin's paths
+    // are not the member's; the memory is per account).
+    let mut store = BoxStore::new(
+        api.clone().with_header("As-User", user),
         &ctx.providers.box_,
-        account.id,
-    )))
+        0,
+    );
+    store.team_api = api;
+    Ok(Box::new(store))
 }
 
 /// The account is named by the user's login when it is an e-mail address, else their id.
@@ -120,6 +135,8 @@ pub async fn identity(
 /// An account at Box.
 pub struct BoxStore {
     api: oauth::Api,
+    /// The Team API's access (never acting as a member).
+    team_api: oauth::Api,
     /// `https://api.box.com/2.0`
     api_base: String,
     /// `https://upload.box.com/api/2.0`
@@ -131,6 +148,7 @@ impl BoxStore {
     /// The store of account `account`, reached with `api` at the hosts `provider` names.
     pub fn new(api: oauth::Api, provider: &ProviderSettings, account: i64) -> Self {
         Self {
+            team_api: api.clone(),
             api,
             api_base: format!("{}/2.0", provider.api_url.trim_end_matches('/')),
             upload_base: format!("{}/api/2.0", provider.content_url.trim_end_matches('/')),
@@ -243,6 +261,10 @@ impl Storage for BoxStore {
     }
 
     fn sharing(&self) -> Option<&dyn crate::sharing::Sharing> {
+        Some(self)
+    }
+
+    fn team(&self) -> Option<&dyn crate::team::Team> {
         Some(self)
     }
 

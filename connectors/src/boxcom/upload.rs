@@ -168,7 +168,9 @@ impl BoxStore {
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, Upload> {
         let token = self.api.tokens.token().await?;
-        let response = request
+        let response = self
+            .api
+            .decorate(request)
             .bearer_auth(token.access.expose())
             .send()
             .await

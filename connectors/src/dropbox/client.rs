@@ -20,6 +20,8 @@ pub struct Client {
     api: Api,
     rpc_base: String,
     content_base: String,
+    /// The team member an admin's calls act as (`Dropbox-API-Select-User`).
+    select_user: Option<String>,
 }
 
 /// Why a call failed.
@@ -165,7 +167,15 @@ impl Client {
             api,
             rpc_base: base(&provider.api_url),
             content_base: base(&provider.content_url),
+            select_user: None,
         }
+    }
+
+    /// This client acting as the team member `user` (a `team_member_id`) of the admin
+    /// whose team token it holds, or as the token's own user (`None`).
+    pub fn acting_as(mut self, user: Option<String>) -> Self {
+        self.select_user = user;
+        self
     }
 
     /// Sends the request `build` makes until it is not write contention; returns a
@@ -175,6 +185,10 @@ impl Client {
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync,
     {
         let mut attempt = 0;
+        let build = |http: &reqwest::Client| match &self.select_user {
+            Some(user) => build(http).header("Dropbox-API-Select-User", user),
+            None => build(http),
+        };
         loop {
             let response = self.api.send(&build).await?;
             if response.status().is_success() {

@@ -16,6 +16,8 @@
 //! - [`paths`]: our paths as Dropbox paths, Dropbox metadata as entries.
 //! - [`upload`]: one request or an upload session, in bounded pieces.
 //! - [`permissions`]: sharing, through the members of files and shared folders.
+//! - `team`: a Dropbox Business team's members and groups (Team API); an admin's calls
+//!   act as a member through `Dropbox-API-Select-User`.
 //! - `media`: space usage and thumbnails.
 //! - `search`: search in Dropbox's index, and recursive listings.
 
@@ -43,6 +45,7 @@ mod media;
 pub mod paths;
 pub mod permissions;
 mod search;
+mod team;
 pub mod upload;
 
 pub use upload::UPLOAD_CHUNK;
@@ -152,21 +155,28 @@ fn parse_staged(staged: &str) -> Result<(Mode, ItemPath), ApiError> {
 /// A Dropbox account.
 pub struct DropboxStore {
     client: Client,
+    /// The team routes' client (never acting as a member).
+    team: Client,
 }
 
 impl DropboxStore {
-    /// The store of `account`, calling Dropbox with the account's tokens.
+    /// The store of `account`, calling Dropbox with the account's tokens (as the team
+    /// member `X-Kloudless-As-User` named, if any).
     pub fn new(ctx: &crate::Context, account: &AccountRef) -> Result<Self, ApiError> {
+        let team = Client::new(ctx.api(account)?, &ctx.providers.dropbox);
         Ok(Self {
-            client: Client::new(ctx.api(account)?, &ctx.providers.dropbox),
+            client: team.clone().acting_as(account.as_user.clone()),
+            team,
         })
     }
 
     /// The store of the Dropbox account `api` calls as, at the hosts `provider` names
     /// (tools and tests; workers use [`DropboxStore::new`]).
     pub fn with_api(api: Api, provider: &ProviderSettings) -> Self {
+        let team = Client::new(api, provider);
         Self {
-            client: Client::new(api, provider),
+            client: team.clone(),
+            team,
         }
     }
 
@@ -240,6 +250,10 @@ impl Storage for DropboxStore {
     }
 
     fn sharing(&self) -> Option<&dyn crate::sharing::Sharing> {
+        Some(self)
+    }
+
+    fn team(&self) -> Option<&dyn crate::team::Team> {
         Some(self)
     }
 

@@ -95,6 +95,9 @@ pub struct Drive {
     base: String,
     /// `content_url` (uploads at `…/upload/drive/v3/files`, downloads with `alt=media`).
     content: String,
+    /// `api_url`, where Google's other APIs are too (the Directory API's
+    /// `…/admin/directory/v1`).
+    root: String,
 }
 
 impl Drive {
@@ -104,7 +107,13 @@ impl Drive {
             api,
             base: format!("{}/drive/v3", provider.api_url.trim_end_matches('/')),
             content: provider.content_url.trim_end_matches('/').to_string(),
+            root: provider.api_url.trim_end_matches('/').to_string(),
         }
+    }
+
+    /// `…/admin/directory/v1/{tail}`: the Directory API of the user's Google Workspace.
+    pub fn directory_url(&self, tail: &str) -> String {
+        format!("{}/admin/directory/v1/{tail}", self.root)
     }
 
     /// `…/drive/v3/files` (plus `/{tail}`).

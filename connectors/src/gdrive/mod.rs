@@ -22,6 +22,8 @@
 //! - [`permissions`]: sharing, through Drive's permissions.
 //! - `media`: the storage quota and thumbnails.
 //! - `search`: search in Drive's index.
+//! - `team`: the Workspace's users and groups through the Directory API (Team API);
+//!   acting as a member is refused (501: it needs domain-wide delegation).
 
 use std::{future::Future, pin::Pin};
 
@@ -52,6 +54,7 @@ mod media;
 pub mod paths;
 pub mod permissions;
 mod search;
+mod team;
 pub mod upload;
 
 pub use client::{identity, Drive, DriveFile};
@@ -149,6 +152,14 @@ fn mime_of(name: &str) -> String {
 impl DriveStore {
     /// The store of `account`, calling Drive through the context's HTTP client and tokens.
     pub fn new(ctx: &crate::Context, account: &AccountRef) -> Result<Self, ApiError> {
+        if account.as_user.is_some() {
+            return Err(ApiError::not_implemented(
+                "Google Drive cannot act as another user with the admin's OAuth token: \
+                 Google allows that only to a service account with domain-wide \
+                 delegation, which this appliance does not hold. Connect the member's own \
+                 account instead.",
+            ));
+        }
         Ok(Self {
             drive: Drive::new(ctx.api(account)?, &ctx.providers.gdrive),
             ids: Ids::of(account.id),
@@ -285,6 +296,10 @@ impl Storage for DriveStore {
 
     fn change_key(&self, entry: &Entry) -> String {
         crate::feed::raw_id_key(entry)
+    }
+
+    fn team(&self) -> Option<&dyn crate::team::Team> {
+        Some(self)
     }
 
     fn sharing(&self) -> Option<&dyn crate::sharing::Sharing> {

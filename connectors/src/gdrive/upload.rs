@@ -388,6 +388,7 @@ mod tests {
                 version: 0,
             })),
             call_timeout: std::time::Duration::from_secs(60),
+            headers: Vec::new(),
         };
         let drive = Drive::new(api, &provider);
         let bytes: Vec<u8> = (0..8_389_608u32).map(|i| (i % 251) as u8).collect();

@@ -95,9 +95,25 @@ pub struct Api {
     /// Time limit of a call that sets none of its own, so a hung service cannot hold a
     /// job (or a collection) forever.
     pub call_timeout: Duration,
+    /// Headers sent with every call (an admin acting as a member of its team: Box's
+    /// `As-User`, Dropbox's `Dropbox-API-Select-User`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Api {
+    /// This access with `name: value` sent on every call.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// `request` with the headers every call of this access carries.
+    pub fn decorate(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        self.headers
+            .iter()
+            .fold(request, |r, (name, value)| r.header(*name, value))
+    }
+
     /// Sends the request `build` makes (called again for each attempt) with the account's
     /// bearer token. A 401 is retried once with a refreshed token; 429 and 503 are
     /// retried after `Retry-After` (or an exponential backoff) while the wait stays
@@ -111,7 +127,8 @@ impl Api {
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
-            let mut request = build(&self.http)
+            let mut request = self
+                .decorate(build(&self.http))
                 .bearer_auth(token.access.expose())
                 .build()
                 .map_err(unreachable)?;
@@ -152,7 +169,11 @@ impl Api {
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync,
     {
         let token = self.tokens.token().await?;
-        let send = |token: Token| build(&self.http).bearer_auth(token.access.expose()).send();
+        let send = |token: Token| {
+            self.decorate(build(&self.http))
+                .bearer_auth(token.access.expose())
+                .send()
+        };
         let response = send(token.clone()).await.map_err(unreachable)?;
         if response.status() != reqwest::StatusCode::UNAUTHORIZED || !retry_refused {
             return Ok(response);

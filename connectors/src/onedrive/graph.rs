@@ -20,6 +20,8 @@ pub struct Graph {
     root: String,
     /// Graph's root for file contents (`…/v1.0`; the same host on Graph itself).
     content_root: String,
+    /// Whose drive: `me`, or `users/{id}` for an admin acting as a member.
+    owner: String,
 }
 
 impl Graph {
@@ -30,12 +32,27 @@ impl Graph {
             api,
             root: v1(&settings.api_url),
             content_root: v1(&settings.content_url),
+            owner: "me".into(),
         }
     }
 
-    /// `/me/drive` and below.
+    /// This drive, or (`Some`) the drive of the organisation's user `user`
+    /// (`/users/{id}/drive`), which an admin's token reaches.
+    pub fn acting_as(mut self, user: Option<&str>) -> Self {
+        if let Some(user) = user {
+            self.owner = format!("users/{}", segment(user));
+        }
+        self
+    }
+
+    /// `rest` (`/users…`) on Graph's API root.
+    pub fn url(&self, rest: &str) -> String {
+        format!("{}{rest}", self.root)
+    }
+
+    /// `/me/drive` (or the acted-as user's) and below.
     pub fn drive(&self, rest: &str) -> String {
-        format!("{}/me/drive{rest}", self.root)
+        format!("{}/{}/drive{rest}", self.root, self.owner)
     }
 
     /// The item with upstream id `id` (`root` is Graph's alias of the drive's root).
@@ -55,8 +72,9 @@ impl Graph {
     /// Contents of item `id`.
     pub fn content(&self, id: &str) -> String {
         format!(
-            "{}/me/drive/items/{}/content",
+            "{}/{}/drive/items/{}/content",
             self.content_root,
+            self.owner,
             segment(id)
         )
     }
@@ -64,8 +82,9 @@ impl Graph {
     /// Contents of the child `name` of folder `parent` (simple uploads).
     pub fn child_content(&self, parent: &str, name: &str) -> String {
         format!(
-            "{}/me/drive/items/{}:/{}:/content",
+            "{}/{}/drive/items/{}:/{}:/content",
             self.content_root,
+            self.owner,
             segment(parent),
             segment(name)
         )

@@ -18,6 +18,8 @@
 //! - [`permissions`]: sharing, through the item's Graph permissions, invitations and links.
 //! - `media`: the drive's quota and thumbnails.
 //! - `search`: search in the drive's index.
+//! - `team`: the organisation's users and groups on Graph (Team API, OneDrive for
+//!   Business); an admin acts as a member through `/users/{id}/drive`.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -48,6 +50,7 @@ mod media;
 pub mod paths;
 pub mod permissions;
 mod search;
+mod team;
 pub mod upload;
 
 use graph::Graph;
@@ -89,11 +92,26 @@ const ONEDRIVE: Service = Service {
 };
 
 fn open(ctx: &crate::Context, account: &AccountRef) -> Result<Box<dyn Storage>, ApiError> {
-    Ok(Box::new(OneDrive::new(
-        ctx.api(account)?,
-        &ctx.providers.onedrive,
-        account.id,
-    )))
+    let business = account.service == BUSINESS.name;
+    let Some(user) = account.as_user.as_deref() else {
+        let mut drive = OneDrive::new(ctx.api(account)?, &ctx.providers.onedrive, account.id);
+        drive.business = business;
+        return Ok(Box::new(drive));
+    };
+    if !business {
+        return Err(ApiError::not_implemented(
+            "A personal OneDrive has no team to act as a member of.",
+        ));
+    }
+    // An admin acting as a member: that user's drive, and no id memory (the memory is
+    // per account, and the member's paths are not the admin's).
+    let graph = Graph::new(ctx.api(account)?, &ctx.providers.onedrive);
+    Ok(Box::new(OneDrive {
+        paths: Paths::new(graph.clone().acting_as(Some(user)), 0),
+        graph: graph.clone().acting_as(Some(user)),
+        business,
+        team: graph,
+    }))
 }
 
 /// The account is named by the owner's e-mail address, else their stable id.
@@ -133,6 +151,10 @@ pub async fn identity(
 pub struct OneDrive {
     graph: Graph,
     paths: Paths,
+    /// OneDrive for Business: the organisation's users and groups are on Graph too.
+    business: bool,
+    /// The Team API's Graph (never acting as a member).
+    team: Graph,
 }
 
 impl OneDrive {
@@ -142,7 +164,9 @@ impl OneDrive {
         let graph = Graph::new(api, settings);
         Self {
             paths: Paths::new(graph.clone(), account_id),
+            team: graph.clone(),
             graph,
+            business: false,
         }
     }
 
@@ -240,6 +264,10 @@ impl Storage for OneDrive {
     async fn validate(&self) -> Result<(), ApiError> {
         let drive = self.graph.get(&self.graph.drive("")).await?;
         graph::id_of(&drive).map(drop)
+    }
+
+    fn team(&self) -> Option<&dyn crate::team::Team> {
+        self.business.then_some(self as &dyn crate::team::Team)
     }
 
     fn sharing(&self) -> Option<&dyn crate::sharing::Sharing> {

@@ -92,6 +92,7 @@ pub struct Inner {
     pub epoch: u64,
     pub calls: HashMap<String, usize>,
     pub shares: super::sharing::Shares,
+    pub team: super::team::Team,
 }
 
 /// State shared by the handlers.
@@ -128,6 +129,7 @@ impl Shared {
             epoch: 0,
             calls: HashMap::new(),
             shares: Default::default(),
+            team: Default::default(),
         };
         let id = inner.add_user("franz@example.com", "Franz", "Ferdinand");
         inner.default_user = id.clone();
@@ -142,8 +144,9 @@ impl Shared {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts an API call: counts it, checks the bearer token, then applies an injected
-    /// rate limit. Returns the caller's account id.
+    /// Starts an API call: counts it, checks the bearer token (and a team admin's
+    /// `Dropbox-API-Select-User`, which makes the call the named member's), then applies
+    /// an injected rate limit. Returns the caller's account id.
     pub fn begin(&self, route: &str, headers: &HeaderMap) -> Result<String, Failure> {
         let mut inner = self.lock();
         *inner.calls.entry(route.to_string()).or_default() += 1;
@@ -166,6 +169,26 @@ impl Shared {
                 return Err(Failure::auth("expired_access_token"))
             }
             Some(t) => t.account_id.clone(),
+        };
+        let account = match headers.get("dropbox-api-select-user") {
+            None => account,
+            Some(selected) => {
+                let selected = selected.to_str().unwrap_or_default();
+                match inner.team.member_of(&account) {
+                    Some(m) if m.admin => {}
+                    _ => {
+                        return Err(Failure::bad_input(
+                            route,
+                            "Unexpected select user header. Your app does not have \
+                             permission to use this feature.",
+                        ))
+                    }
+                }
+                match inner.team.member(selected) {
+                    Some(member) => member.account_id.clone(),
+                    None => return Err(Failure::auth("invalid_select_user")),
+                }
+            }
         };
         if let Some((left, reason, secs)) = inner.throttle.as_mut() {
             let (reason, secs) = (*reason, *secs);

@@ -34,6 +34,10 @@ pub struct Account {
     pub created_at: DateTime<Utc>,
     /// Last modified.
     pub modified_at: DateTime<Utc>,
+    /// Not stored: the team member a request acts as (`X-Kloudless-As-User`, checked by
+    /// the API tier on an admin account), carried into its jobs.
+    #[sqlx(skip)]
+    pub as_user: Option<String>,
 }
 
 impl Account {
@@ -46,6 +50,8 @@ impl Account {
             service: self.service.clone(),
             config: self.config.clone(),
             sealed: self.secrets.as_deref().map(|s| STANDARD.encode(s)),
+            admin: self.admin,
+            as_user: self.as_user.clone(),
         }
     }
 }
@@ -200,6 +206,25 @@ pub async fn update(
     .bind(set)
     .bind(removed)
     .bind(MAX_CUSTOM_PROPERTIES)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Marks an account an admin account, or not (an import or a connection whose token was
+/// checked against the service's team). `None` when the account does not exist.
+pub async fn set_admin(
+    pool: &PgPool,
+    application: &str,
+    id: i64,
+    admin: bool,
+) -> Result<Option<Account>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE accounts SET admin = $3, modified_at = now()
+         WHERE application_id = $1 AND id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(application)
+    .bind(id)
+    .bind(admin)
     .fetch_optional(pool)
     .await
 }
