@@ -412,38 +412,6 @@ app.post(`${ITEM}/createLink`, authorized, express.json(), sharesOf, (req, res) 
   res.status(201).json(permission);
 });
 
-// --- Addition: search, paged, on the root and below any folder. ---
-// Graph's driveItem `search(q='…')` on `/me/drive/root` and `/me/drive/items/{id}` (the
-// folder's whole subtree), as its reference documents it: `q` an OData string (quotes
-// doubled), `$top` per page (default 200), `@odata.nextLink` while there is more. Graph
-// matches names, contents and metadata; here names only, ignoring case, in the order the
-// items were made. The emulator's own root search answers every hit in one page and
-// searches no folder. A folder it does not have is 404.
-const SEARCH = /^\/v1\.0\/me\/drive\/(?:root|items\/([^/]+))\/search\(q='(.*)'\)$/;
-app.get(SEARCH, authorized, (req, res) => {
-  const match = SEARCH.exec(req.path);
-  const folder = match[1] === undefined ? 'root' : decodeURIComponent(match[1]);
-  const text = decodeURIComponent(match[2]).replace(/''/g, "'").toLowerCase();
-  if (folder !== 'root' && !driveStore.getItem(folder)) return notFound(res);
-  const below = (item) => {
-    let at = item.parentReference && item.parentReference.id;
-    for (let depth = 0; at && depth < 1000; depth += 1) {
-      if (at === folder) return true;
-      if (at === 'root') return false;
-      const parent = driveStore.getItem(at);
-      at = parent && parent.parentReference && parent.parentReference.id;
-    }
-    return false;
-  };
-  const hits = driveStore.getAllItems().filter((item) =>
-    item.id !== 'root' && !item.deleted && (item.name || '').toLowerCase().includes(text) && below(item));
-  const top = Math.min(Math.max(parseInt(req.query.$top || '200', 10) || 200, 1), 1000);
-  const skip = /^[0-9]+$/.test(req.query.$skiptoken || '') ? Number(req.query.$skiptoken) : 0;
-  const body = { value: hits.slice(skip, skip + top) };
-  if (skip + top < hits.length) {
-    body['@odata.nextLink'] = `${req.protocol}://${req.headers.host}${req.path}?$top=${top}&$skiptoken=${skip + top}`;
-  }
-  res.json(body);
 // --- Addition: the organisation's directory (Team API) and the drives of its users. ---
 const directory = { users: [], groups: [] };
 app.post('/debug/directory', express.json(), (req, res) => {
@@ -523,6 +491,40 @@ app.use('/v1.0/users/:id/drive', authorized, (req, res, next) => {
   if (!memberDrives[u.id]) memberDrives[u.id] = freshEmulator();
   req.url = `/v1.0/me/drive${req.url === '/' ? '' : req.url}`;
   return memberDrives[u.id](req, res, next);
+});
+
+// --- Addition: search, paged, on the root and below any folder. ---
+// Graph's driveItem `search(q='…')` on `/me/drive/root` and `/me/drive/items/{id}` (the
+// folder's whole subtree), as its reference documents it: `q` an OData string (quotes
+// doubled), `$top` per page (default 200), `@odata.nextLink` while there is more. Graph
+// matches names, contents and metadata; here names only, ignoring case, in the order the
+// items were made. The emulator's own root search answers every hit in one page and
+// searches no folder. A folder it does not have is 404.
+const SEARCH = /^\/v1\.0\/me\/drive\/(?:root|items\/([^/]+))\/search\(q='(.*)'\)$/;
+app.get(SEARCH, authorized, (req, res) => {
+  const match = SEARCH.exec(req.path);
+  const folder = match[1] === undefined ? 'root' : decodeURIComponent(match[1]);
+  const text = decodeURIComponent(match[2]).replace(/''/g, "'").toLowerCase();
+  if (folder !== 'root' && !driveStore.getItem(folder)) return notFound(res);
+  const below = (item) => {
+    let at = item.parentReference && item.parentReference.id;
+    for (let depth = 0; at && depth < 1000; depth += 1) {
+      if (at === folder) return true;
+      if (at === 'root') return false;
+      const parent = driveStore.getItem(at);
+      at = parent && parent.parentReference && parent.parentReference.id;
+    }
+    return false;
+  };
+  const hits = driveStore.getAllItems().filter((item) =>
+    item.id !== 'root' && !item.deleted && (item.name || '').toLowerCase().includes(text) && below(item));
+  const top = Math.min(Math.max(parseInt(req.query.$top || '200', 10) || 200, 1), 1000);
+  const skip = /^[0-9]+$/.test(req.query.$skiptoken || '') ? Number(req.query.$skiptoken) : 0;
+  const body = { value: hits.slice(skip, skip + top) };
+  if (skip + top < hits.length) {
+    body['@odata.nextLink'] = `${req.protocol}://${req.headers.host}${req.path}?$top=${top}&$skiptoken=${skip + top}`;
+  }
+  res.json(body);
 });
 
 app.use(mock);
