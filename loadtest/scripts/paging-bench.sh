@@ -21,6 +21,8 @@ out=${OUT:-loadtest-report/paging-$listed}
 # The Box accounts have their API on the fake upstream.
 export CLOUDBRIDGE_PROVIDERS__BOX__API_URL=http://127.0.0.1:18799
 export CLOUDBRIDGE_PROVIDERS__BOX__CONTENT_URL=http://127.0.0.1:18799
+# The accounts' endpoint is the fake upstream on this machine: the address policy lets it.
+export CLOUDBRIDGE_NETWORK__ACCOUNT_ALLOW=127.0.0.1/32
 deployment_start paging_bench 18800 1
 deployment_spawn upstream.log "$bin/cloudbridge-fake-upstream" --bind 127.0.0.1:18799 \
   --listed "$listed"

@@ -28,6 +28,8 @@ export CLOUDBRIDGE_API__BACKLOG_LIMIT=$((concurrency * 2 + 4000))
 # Box accounts of the pass-through scenario have their API on the fake upstream.
 export CLOUDBRIDGE_PROVIDERS__BOX__API_URL=http://127.0.0.1:18699
 export CLOUDBRIDGE_PROVIDERS__BOX__CONTENT_URL=http://127.0.0.1:18699
+# The accounts' endpoint is the fake upstream on this machine: the address policy lets it.
+export CLOUDBRIDGE_NETWORK__ACCOUNT_ALLOW=127.0.0.1/32
 deployment_start upstream_bench 18700 "$workers"
 deployment_spawn upstream.log "$bin/cloudbridge-fake-upstream" --bind 127.0.0.1:18699 \
   --latency-ms "$latency" --jitter-ms "$jitter"
