@@ -216,6 +216,20 @@ fn missing() -> ApiError {
     ApiError::not_found("No such file or folder.")
 }
 
+/// The id of the folder at `path`, for calls that need no more of it (listings): the
+/// root's without asking the service, else as [`resolve`] finds it (404 when it is not a
+/// folder).
+pub async fn folder_id<T: Tree>(tree: &T, ids: &Ids, path: &ItemPath) -> Result<String, ApiError> {
+    if path.is_root() {
+        return Ok(T::ROOT.to_string());
+    }
+    let item = resolve(tree, ids, path).await?;
+    match T::kind(&item) {
+        Some(ItemKind::Folder) => Ok(T::id(&item).to_string()),
+        _ => Err(ApiError::not_found("No folder has this id.")),
+    }
+}
+
 /// The item at `path` (404 when nothing is there), found through remembered ids that the
 /// service confirms still name their paths; the folders passed on the way are remembered.
 pub async fn resolve<T: Tree>(tree: &T, ids: &Ids, path: &ItemPath) -> Result<T::Item, ApiError> {

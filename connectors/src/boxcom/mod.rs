@@ -292,11 +292,8 @@ impl Storage for BoxStore {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Option<Batch>, ApiError> {
-        let folder = self.item_at(path).await?;
-        if folder.kind() != Some(ItemKind::Folder) {
-            return Err(ApiError::not_found("No folder has this id."));
-        }
-        let (items, next) = self.children_page(folder.id(), path, cursor, limit).await?;
+        let folder = crate::ids::folder_id(self, &self.ids, path).await?;
+        let (items, next) = self.children_page(&folder, path, cursor, limit).await?;
         let entries = items
             .into_iter()
             .map(|(path, item)| item.entry(path))

@@ -330,11 +330,8 @@ impl Storage for DriveStore {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Option<Batch>, ApiError> {
-        let folder = self.resolve(path).await?;
-        if !folder.is_folder() {
-            return Err(ApiError::not_found("No folder has this id."));
-        }
-        let (files, next) = self.drive.children_page(&folder.id, cursor, limit).await?;
+        let folder = crate::ids::folder_id(&self.drive, &self.ids, path).await?;
+        let (files, next) = self.drive.children_page(&folder, cursor, limit).await?;
         let mut entries = Vec::with_capacity(files.len());
         for file in files.iter().filter(|f| listable(&f.name)) {
             let Ok(child) = path.join(&file.name) else {
