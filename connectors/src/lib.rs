@@ -13,6 +13,7 @@
 //! - [`dal`]: storage on Apache OpenDAL (presigned or proxied transfers).
 //! - [`s3`]: `s3` and `s3_compatible` settings and operator.
 //! - [`webdav`]: `webdav` settings and operator.
+//! - [`caldav`]: `caldav` accounts: calendars on a CalDAV server (the Calendar API only).
 //! - [`sftp`]: `sftp` accounts on an SSH server (password or private key), own store.
 //! - [`gdrive`]: Google Drive (Drive API v3), first-party on reqwest.
 //! - [`onedrive`]: `onedrive` and `onedrivebiz` on Microsoft Graph.
@@ -45,6 +46,7 @@ pub use service::{Identity, Service};
 
 pub mod boxcom;
 pub mod cache;
+pub mod caldav;
 pub mod dal;
 pub mod dropbox;
 pub mod feed;

@@ -40,3 +40,92 @@ async fn every_test_gets_a_caldav_server_of_its_own() {
     // The password is checked.
     assert_eq!(propfind(&a, &path, "wrong").await.status(), 401);
 }
+
+/// The import body of a CalDAV account on `server` with `password`.
+fn caldav_account(server: &Server, password: &str) -> serde_json::Value {
+    serde_json::json!({
+        "service": "caldav", "account": CALDAV_USER, "url": format!("{}/", server.endpoint),
+        "username": CALDAV_USER, "password": password,
+    })
+}
+
+#[tokio::test]
+async fn caldav_accounts_are_checked_sealed_and_answer_the_calendar_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = radicale(dir.path()).await;
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_app("cal").await;
+
+    // Wrong password: the server's refusal, nothing stored.
+    let r = app
+        .with_key(&key)
+        .post_json("/v1/accounts", &caldav_account(&server, "wrong"))
+        .await;
+    assert_error(r, 401, "service_unauthorized").await;
+    // No URL.
+    let r = app
+        .with_key(&key)
+        .post_json(
+            "/v1/accounts",
+            &serde_json::json!({"service": "caldav", "account": "cal",
+                                "username": CALDAV_USER, "password": "x"}),
+        )
+        .await;
+    assert_error(r, 400, "invalid_parameters").await;
+    // A URL that is no CalDAV server (the API itself).
+    let mut not_dav = caldav_account(&server, CALDAV_PASSWORD);
+    not_dav["url"] = format!("{}/v1/", app.base).into();
+    let r = app.with_key(&key).post_json("/v1/accounts", &not_dav).await;
+    let body = assert_error(r, 400, "invalid_parameters").await;
+    assert!(
+        body["message"].as_str().unwrap().contains("CalDAV"),
+        "{body}"
+    );
+
+    let (id, token) = app
+        .import(&key, &caldav_account(&server, CALDAV_PASSWORD))
+        .await;
+    let me = app.with_token(&token).get_json("/v1/accounts/me").await;
+    assert_eq!(me["id"], id);
+    assert_eq!(me["service"], "caldav");
+    assert_eq!(me["service_name"], "CalDAV");
+    assert_eq!(me["apis"], serde_json::json!(["calendar"]));
+    assert_eq!(me["account"], CALDAV_USER);
+
+    // The password is sealed at rest.
+    let pool = app.db().await;
+    let (config, sealed): (serde_json::Value, Vec<u8>) =
+        sqlx::query_as("SELECT config, secrets FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains(CALDAV_PASSWORD));
+    assert!(!config.to_string().contains(CALDAV_PASSWORD), "{config}");
+    assert_eq!(config["username"], CALDAV_USER);
+
+    // The storage API is not a CalDAV account's.
+    let r = app
+        .with_token(&token)
+        .get("/v1/accounts/me/storage/folders/root/contents")
+        .await;
+    let body = assert_error(r, 501, "not_implemented").await;
+    assert!(
+        body["message"].as_str().unwrap().contains("Calendar API"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn caldav_urls_follow_the_account_address_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = radicale(dir.path()).await;
+    let app = TestApp::builder().settings(public_only).spawn().await;
+    let (_, key) = app.create_app("cal").await;
+    let r = app
+        .with_key(&key)
+        .post_json("/v1/accounts", &caldav_account(&server, CALDAV_PASSWORD))
+        .await;
+    let body = assert_error(r, 400, "invalid_parameters").await;
+    assert!(body["message"].as_str().unwrap().contains("url"), "{body}");
+}
