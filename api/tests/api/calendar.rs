@@ -129,3 +129,70 @@ async fn caldav_urls_follow_the_account_address_policy() {
     let body = assert_error(r, 400, "invalid_parameters").await;
     assert!(body["message"].as_str().unwrap().contains("url"), "{body}");
 }
+
+#[tokio::test]
+async fn caldav_lists_the_calendars_of_events_in_the_calendar_home() {
+    use cloudbridge_connectors::caldav;
+    let dir = tempfile::tempdir().unwrap();
+    let server = radicale(dir.path()).await;
+    let http = reqwest::Client::new();
+    let send = |method: &str, path: &str, body: &str| {
+        http.request(
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}/{CALDAV_USER}/{path}", server.endpoint),
+        )
+        .basic_auth(CALDAV_USER, Some(CALDAV_PASSWORD))
+        .body(body.to_string())
+        .send()
+    };
+    let calendar = |name: &str, comp: &str| {
+        format!(
+            r#"<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+<D:set><D:prop><D:displayname>{name}</D:displayname>
+<C:supported-calendar-component-set><C:comp name="{comp}"/></C:supported-calendar-component-set>
+</D:prop></D:set></C:mkcalendar>"#
+        )
+    };
+    // The principal's collection exists once it is first asked for.
+    let _ = send("PROPFIND", "", "").await.unwrap();
+    let made = send(
+        "MKCALENDAR",
+        "work/",
+        &calendar("Work &amp; play", "VEVENT"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(made.status(), 201);
+    let made = send("MKCALENDAR", "todo/", &calendar("To do", "VTODO"))
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 201);
+
+    let guard =
+        cloudbridge_connectors::guard::Guard::new(cloudbridge_shared::netguard::Policy::any())
+            .unwrap();
+    let config = caldav::CaldavConfig {
+        url: server.endpoint.clone(),
+        username: Some(CALDAV_USER.into()),
+    };
+    let secrets = caldav::CaldavSecrets {
+        password: Some(CALDAV_PASSWORD.into()),
+    };
+    let account =
+        caldav::Caldav::new(caldav::client::Client::new(&config, &secrets, &guard).unwrap());
+    let storage: &dyn cloudbridge_connectors::Storage = &account;
+    let calendars = storage.calendar().unwrap().calendars().await.unwrap();
+    assert_eq!(calendars.len(), 1, "{calendars:?}");
+    assert_eq!(calendars[0].name, "Work & play");
+    assert_eq!(calendars[0].native_id, format!("/{CALDAV_USER}/work/"));
+    // The wrong password is the service's refusal.
+    let secrets = caldav::CaldavSecrets {
+        password: Some("wrong".into()),
+    };
+    let refused =
+        caldav::Caldav::new(caldav::client::Client::new(&config, &secrets, &guard).unwrap());
+    let e = cloudbridge_connectors::calendar::Calendar::calendars(&refused)
+        .await
+        .unwrap_err();
+    assert_eq!((e.status, e.code.as_str()), (401, "service_unauthorized"));
+}

@@ -82,6 +82,10 @@ impl Storage for Caldav {
         Vec::new()
     }
 
+    fn calendar(&self) -> Option<&dyn crate::calendar::Calendar> {
+        Some(self)
+    }
+
     /// Finds the calendar home: the server answers CalDAV and takes the credentials.
     async fn validate(&self) -> Result<(), ApiError> {
         self.client.calendar_home().await.map(|_| ())
@@ -146,5 +150,130 @@ impl Storage for Caldav {
 
     async fn abort_upload(&self, _: &str) -> Result<(), ApiError> {
         Err(no_storage())
+    }
+}
+
+/// The properties a calendar is described by.
+const CALENDAR_PROPS: &str = "<d:resourcetype/><d:displayname/><c:calendar-description/>\
+<c:calendar-timezone/><c:supported-calendar-component-set/>";
+
+#[async_trait]
+impl crate::calendar::Calendar for Caldav {
+    /// The collections of the calendar home that are calendars holding events.
+    async fn calendars(&self) -> Result<Vec<crate::calendar::CalendarInfo>, ApiError> {
+        let home = self.client.calendar_home().await?;
+        let found = self.client.propfind(&home, "1", CALENDAR_PROPS).await?;
+        Ok(found
+            .iter()
+            .filter(|r| is_event_calendar(r))
+            .map(calendar_info)
+            .collect())
+    }
+}
+
+impl Caldav {
+    /// The account on a server, as its [`client::Client`] reaches it.
+    pub fn new(client: client::Client) -> Self {
+        Self { client }
+    }
+}
+
+/// Whether a collection is a calendar that can hold events (one that lists no
+/// components holds all of them, RFC 4791 §5.2.3).
+fn is_event_calendar(r: &xml::Response) -> bool {
+    let calendar = r
+        .props
+        .get("resourcetype")
+        .is_some_and(|t| t.children.iter().any(|c| c == "calendar"));
+    let comps = r
+        .props
+        .get("supported-calendar-component-set")
+        .map(|p| p.comps.as_slice())
+        .unwrap_or_default();
+    calendar && (comps.is_empty() || comps.iter().any(|c| c.eq_ignore_ascii_case("VEVENT")))
+}
+
+fn calendar_info(r: &xml::Response) -> crate::calendar::CalendarInfo {
+    let segment = r
+        .href
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    let segment = percent_decode(segment);
+    crate::calendar::CalendarInfo {
+        native_id: r.href.clone(),
+        name: r.text("displayname").map(str::to_string).unwrap_or(segment),
+        description: r.text("calendar-description").map(str::to_string),
+        timezone: r.text("calendar-timezone").and_then(vtimezone_id),
+    }
+}
+
+/// `%xx` sequences decoded (invalid UTF-8 replaced).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The `TZID` of the first `VTIMEZONE` of an iCalendar text.
+fn vtimezone_id(ical: &str) -> Option<String> {
+    ical.lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("TZID:"))
+        .map(str::to_string)
+        .filter(|id| !id.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendars_are_named_by_their_display_name_or_path() {
+        let body = r#"<multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+<response><href>/cal/</href><propstat><prop><resourcetype><collection/></resourcetype></prop>
+<status>HTTP/1.1 200 OK</status></propstat></response>
+<response><href>/cal/work%20%C3%BC/</href><propstat><prop>
+<resourcetype><collection/><C:calendar/></resourcetype>
+<C:calendar-timezone>BEGIN:VCALENDAR
+BEGIN:VTIMEZONE
+TZID:Europe/Berlin
+END:VTIMEZONE
+END:VCALENDAR</C:calendar-timezone></prop>
+<status>HTTP/1.1 200 OK</status></propstat></response>
+<response><href>/cal/tasks/</href><propstat><prop>
+<resourcetype><collection/><C:calendar/></resourcetype><displayname>Tasks</displayname>
+<C:supported-calendar-component-set><C:comp name="VTODO"/></C:supported-calendar-component-set>
+</prop><status>HTTP/1.1 200 OK</status></propstat></response>
+</multistatus>"#;
+        let found = xml::multistatus(body).unwrap();
+        let calendars: Vec<_> = found
+            .iter()
+            .filter(|r| is_event_calendar(r))
+            .map(calendar_info)
+            .collect();
+        assert_eq!(calendars.len(), 1, "{calendars:?}");
+        assert_eq!(calendars[0].name, "work ü");
+        assert_eq!(calendars[0].native_id, "/cal/work%20%C3%BC/");
+        assert_eq!(calendars[0].timezone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(percent_decode("100%"), "100%");
     }
 }
