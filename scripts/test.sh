@@ -14,14 +14,15 @@ ensure_postgres
 ensure_redis
 
 # The SDK compatibility test drives the real Python SDK; the S3 tests run a moto server;
-# the contract test runs schemathesis against the OpenAPI document.
-if ! .venv/bin/python -c 'import kloudless, moto, flask_cors, schemathesis, aiosmtpd' 2>/dev/null; then
+# the contract test runs schemathesis against the OpenAPI document; the CalDAV tests run
+# Radicale (a real CalDAV server).
+if ! .venv/bin/python -c 'import kloudless, moto, flask_cors, schemathesis, aiosmtpd, radicale' 2>/dev/null; then
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
     apt_install python3-venv
   fi
   [ -x .venv/bin/pip ] || python3 -m venv .venv
   .venv/bin/pip install --quiet 'kloudless==2.0.1' 'moto[s3,server]==5.*' flask flask-cors \
-    'schemathesis==4.32.5' 'aiosmtpd==1.4.6'
+    'schemathesis==4.32.5' 'aiosmtpd==1.4.6' 'radicale==3.9.0'
 fi
 # WebDAV tests run `rclone serve webdav` (a strict WebDAV server).
 command -v rclone >/dev/null 2>&1 || apt_install rclone

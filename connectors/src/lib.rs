@@ -13,6 +13,8 @@
 //! - [`dal`]: storage on Apache OpenDAL (presigned or proxied transfers).
 //! - [`s3`]: `s3` and `s3_compatible` settings and operator.
 //! - [`webdav`]: `webdav` settings and operator.
+//! - [`caldav`]: `caldav` accounts: calendars on a CalDAV server (the Calendar API only).
+//! - [`calendar`]: calendars of calendar accounts: what a calendar service provides.
 //! - [`sftp`]: `sftp` accounts on an SSH server (password or private key), own store.
 //! - [`gdrive`]: Google Drive (Drive API v3), first-party on reqwest.
 //! - [`onedrive`]: `onedrive` and `onedrivebiz` on Microsoft Graph.
@@ -45,6 +47,8 @@ pub use service::{Identity, Service};
 
 pub mod boxcom;
 pub mod cache;
+pub mod caldav;
+pub mod calendar;
 pub mod dal;
 pub mod dropbox;
 pub mod feed;
@@ -354,6 +358,12 @@ pub trait Storage: Send + Sync {
     /// The service's organisation, read by an admin account (`None`, the default: the
     /// service has no team; the Team API answers 501).
     fn team(&self) -> Option<&dyn team::Team> {
+        None
+    }
+
+    /// The account's calendars (`None`, the default: the service has none; the Calendar
+    /// API answers 501).
+    fn calendar(&self) -> Option<&dyn calendar::Calendar> {
         None
     }
 

@@ -27,6 +27,7 @@ pub static ALL: &[&Service] = &[
     &crate::onedrive::BUSINESS,
     &crate::dropbox::SERVICE,
     &crate::boxcom::SERVICE,
+    &crate::caldav::SERVICE,
 ];
 
 /// The capabilities of a connector: the storage basics every one has (rename/move/copy,
@@ -136,6 +137,8 @@ pub type IdentityFn =
 pub enum Api {
     /// Files and folders (`storage`).
     Storage,
+    /// Calendars and their events (`calendar`).
+    Calendar,
 }
 
 impl Api {
@@ -143,6 +146,7 @@ impl Api {
     pub fn as_str(self) -> &'static str {
         match self {
             Api::Storage => "storage",
+            Api::Calendar => "calendar",
         }
     }
 }
@@ -154,6 +158,8 @@ pub enum Category {
     FileStore,
     /// Buckets of objects (`object_store`).
     ObjectStore,
+    /// Calendars (`calendar`): never offered by the File Picker.
+    Calendar,
 }
 
 impl Category {
@@ -162,6 +168,7 @@ impl Category {
         match self {
             Category::FileStore => "file_store",
             Category::ObjectStore => "object_store",
+            Category::Calendar => "calendar",
         }
     }
 }
@@ -341,7 +348,18 @@ mod tests {
     fn every_service_answers_an_api_and_has_a_colour() {
         for service in ALL {
             assert!(!service.apis.is_empty(), "{}", service.name);
-            assert!(service.answers(Api::Storage), "{}", service.name);
+            let calendars_only = service.apis == [Api::Calendar];
+            assert!(
+                service.answers(Api::Storage) || calendars_only,
+                "{}",
+                service.name
+            );
+            assert_eq!(
+                service.category == Category::Calendar,
+                calendars_only,
+                "{}",
+                service.name
+            );
             let c = service.colour;
             assert!(
                 c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit()),
@@ -393,7 +411,7 @@ mod tests {
         );
         assert_eq!(
             names(&mut credentials()),
-            ["s3", "s3_compatible", "webdav", "sftp"]
+            ["s3", "s3_compatible", "webdav", "sftp", "caldav"]
         );
         let staged: Vec<_> = ALL
             .iter()

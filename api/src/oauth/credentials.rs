@@ -77,6 +77,11 @@ const WEBDAV: &[Field] = &[
     field("token_secret", "Password", Kind::Secret, false),
     FOLDER,
 ];
+const CALDAV: &[Field] = &[
+    field("url", "Server URL", Kind::Url, true),
+    field("username", "User name", Kind::Text, true),
+    field("password", "Password", Kind::Secret, true),
+];
 const SFTP: &[Field] = &[
     field("host", "Host", Kind::Text, true),
     field("port", "Port (22 when empty)", Kind::Port, false),
@@ -93,6 +98,7 @@ fn fields(service: &str) -> &'static [Field] {
         "s3" => S3,
         "s3_compatible" => S3_COMPATIBLE,
         "webdav" => WEBDAV,
+        "caldav" => CALDAV,
         "sftp" => SFTP,
         _ => &[],
     }

@@ -122,8 +122,8 @@ pub async fn check(
         return Err(refuse(
             "invalid_scope",
             if asks_for_calendars(&scope) {
-                "Calendar services are not available on this appliance; the scope names no \
-                 storage service it can connect."
+                "The scope names no service this appliance can connect; its calendars are \
+                 CalDAV servers (`caldav`)."
             } else {
                 "The scope names no service this appliance can connect."
             },
@@ -144,12 +144,13 @@ pub async fn check(
     ))
 }
 
-/// Services a Kloudless scope allows, OAuth services first: `any`, `all`, `storage`,
-/// `any.storage` allow every service the hosted page connects (OAuth and credentials);
-/// `gdrive`, `gdrive.storage`, `gdrive:admin`, `webdav:normal.storage` (the File
-/// Picker's spelling) name one, by its name or an alias (`skydrive`), given as its
-/// canonical name. Words for APIs other than storage (`any.calendar`,
-/// `salesforce.crm`) name nothing.
+/// Services a Kloudless scope allows, word by word (each word's OAuth services first):
+/// `any`, `all` allow every service the hosted page connects (OAuth and credentials);
+/// `storage`, `any.storage` the storage services, `calendar`, `calendar:normal` (the
+/// Meeting Scheduler's), `any.calendar` the calendar services; `gdrive`,
+/// `gdrive.storage`, `gdrive:admin`, `webdav:normal.storage` (the File Picker's
+/// spelling) name one, by its name or an alias (`skydrive`), given as its canonical
+/// name. Words for other APIs (`salesforce.crm`) name nothing.
 pub fn services_in(scope: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for word in scope.split_whitespace() {
@@ -162,19 +163,34 @@ pub fn services_in(scope: &str) -> Vec<String> {
     out
 }
 
-/// The services one scope word names: `<svc>[:<mode>][.<api>[…]]`, where only the
-/// storage API (and `basic`, which the picker asks for alongside) exists here.
+/// The services one scope word names: `<svc>[:<mode>][.<api>[…]]`, where `<svc>` is a
+/// service (by its name or an alias), `any` / `all` (every service), or an API (`storage`,
+/// `calendar`: the services answering it), and `<api>` (`storage`, `calendar`, or `basic`,
+/// which the picker asks for alongside) keeps the services answering it.
 fn named_by(word: &str) -> Vec<&'static str> {
     let (head, rest) = word.split_at(word.find(['.', ':']).unwrap_or(word.len()));
     let api = rest
         .split_once('.')
         .map(|(_, api)| api.split(['.', ':', '"']).next().unwrap_or(""));
-    if api.is_some_and(|api| !matches!(api, "storage" | "basic" | "")) {
-        return Vec::new();
-    }
-    let offered = connectable().filter(|s| s.answers(Api::Storage));
+    let api_named = |name: &str| match name {
+        "storage" => Some(Api::Storage),
+        "calendar" => Some(Api::Calendar),
+        _ => None,
+    };
+    let wanted = match api {
+        None | Some("" | "basic") => None,
+        Some(name) => match api_named(name) {
+            Some(api) => Some(api),
+            None => return Vec::new(),
+        },
+    };
+    let offered = connectable().filter(|s| wanted.is_none_or(|api| s.answers(api)));
     match head {
-        "any" | "all" | "storage" => offered.map(|s| s.name).collect(),
+        "any" | "all" => offered.map(|s| s.name).collect(),
+        "storage" | "calendar" => offered
+            .filter(|s| api_named(head).is_some_and(|api| s.answers(api)))
+            .map(|s| s.name)
+            .collect(),
         // An alias (Kloudless' `skydrive`) names its service.
         named => match services::find(named) {
             Some(service) => offered
@@ -193,8 +209,8 @@ pub fn connectable() -> impl Iterator<Item = &'static Service> {
     services::oauth().chain(services::credentials())
 }
 
-/// Whether a scope asks for calendars (Kloudless' calendar API, `google_calendar`…),
-/// which this appliance does not connect: the refusal says so.
+/// Whether a scope asks for calendars (Kloudless' calendar API, `google_calendar`…):
+/// when it names nothing this appliance connects, the refusal says which calendars it does.
 fn asks_for_calendars(scope: &str) -> bool {
     scope
         .split(|c: char| c.is_whitespace() || c == '.' || c == ':')
@@ -219,15 +235,26 @@ mod tests {
         let every: Vec<String> = connectable().map(|s| s.name.to_string()).collect();
         assert!(every.iter().any(|s| s == "webdav"), "{every:?}");
         assert!(!every.iter().any(|s| s == "local"), "{every:?}");
+        let storage: Vec<String> = every.iter().filter(|s| *s != "caldav").cloned().collect();
         assert_eq!(services_in("any"), every);
-        assert_eq!(services_in("any.storage"), every);
         assert_eq!(services_in("all"), every);
-        assert_eq!(services_in("storage"), every);
-        assert_eq!(services_in("any:normal.storage.default"), every);
+        assert_eq!(services_in("any.storage"), storage);
+        assert_eq!(services_in("storage"), storage);
+        assert_eq!(services_in("any:normal.storage.default"), storage);
+        for calendars in [
+            "calendar",
+            "calendar:normal",
+            "any.calendar",
+            "caldav.calendar",
+        ] {
+            assert_eq!(services_in(calendars), ["caldav"], "{calendars}");
+        }
+        assert!(services_in("caldav.storage").is_empty());
+        assert!(services_in("storage.calendar").is_empty());
         assert!(services_in("salesforce.crm").is_empty());
         assert!(services_in("").is_empty());
         assert!(services_in("local").is_empty());
-        for s in &every {
+        for s in &storage {
             assert_eq!(services_in(&format!("{s}.storage {s}")), vec![s.clone()]);
             // The File Picker's spelling.
             assert_eq!(
@@ -246,16 +273,11 @@ mod tests {
 
     #[test]
     fn calendars_are_named_in_the_refusal() {
-        for scope in [
-            "calendar",
-            "any.calendar",
-            "google_calendar",
-            "gdrive.calendar",
-        ] {
+        for scope in ["google_calendar", "outlook_calendar", "gdrive.calendar"] {
             assert!(services_in(scope).is_empty(), "{scope}");
             assert!(asks_for_calendars(scope), "{scope}");
         }
-        assert_eq!(services_in("calendar gdrive"), vec!["gdrive"]);
+        assert_eq!(services_in("calendar gdrive"), vec!["caldav", "gdrive"]);
         assert!(!asks_for_calendars("any salesforce.crm"));
     }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use base64::Engine;
 use cloudbridge_connectors::{
-    local,
+    caldav, local,
     oauth::{Granted, OAuthSecrets},
     s3, seal_secrets, service as services, sftp, webdav,
 };
@@ -145,35 +145,34 @@ fn login_name(service: &str, body: &ImportBody) -> String {
         }
         Some(at)
     };
-    let name = match service {
-        "s3" => body.bucket.clone(),
-        "s3_compatible" => body.bucket.as_ref().map(|bucket| {
-            match body.endpoint.as_deref().and_then(|e| place(e, false)) {
-                Some(at) => format!("{bucket}@{at}"),
-                None => bucket.clone(),
-            }
-        }),
-        "webdav" => body
-            .url
-            .as_deref()
-            .and_then(|u| place(u, true))
-            .map(|at| match &body.token {
-                Some(user) => format!("{user}@{at}"),
-                None => at,
+    let name =
+        match service {
+            "s3" => body.bucket.clone(),
+            "s3_compatible" => body.bucket.as_ref().map(|bucket| {
+                match body.endpoint.as_deref().and_then(|e| place(e, false)) {
+                    Some(at) => format!("{bucket}@{at}"),
+                    None => bucket.clone(),
+                }
             }),
-        "sftp" => body.host.as_ref().map(|host| {
-            let user = body.username.as_ref().or(body.token.as_ref());
-            let at = match body.port {
-                Some(port) if port != sftp::default_port() => format!("{host}:{port}"),
-                _ => host.clone(),
-            };
-            match user {
-                Some(user) => format!("{user}@{at}"),
-                None => at,
-            }
-        }),
-        _ => None,
-    };
+            "webdav" | "caldav" => body.url.as_deref().and_then(|u| place(u, true)).map(|at| {
+                match body.token.as_ref().or(body.username.as_ref()) {
+                    Some(user) => format!("{user}@{at}"),
+                    None => at,
+                }
+            }),
+            "sftp" => body.host.as_ref().map(|host| {
+                let user = body.username.as_ref().or(body.token.as_ref());
+                let at = match body.port {
+                    Some(port) if port != sftp::default_port() => format!("{host}:{port}"),
+                    _ => host.clone(),
+                };
+                match user {
+                    Some(user) => format!("{user}@{at}"),
+                    None => at,
+                }
+            }),
+            _ => None,
+        };
     // Account names are at most 254 characters (import's own bound).
     let name: String = name.unwrap_or_else(|| service.to_string());
     name.chars().take(254).collect()
@@ -241,6 +240,19 @@ async fn service_settings(
             };
             let secrets = webdav::WebdavSecrets {
                 password: body.token_secret.clone(),
+            };
+            (serde_json::to_value(config), serde_json::to_value(secrets))
+        }
+        "caldav" => {
+            let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+            let url = required(&body.url, "url")?;
+            guard.check_url_resolved(&url, "url").await?;
+            let config = caldav::CaldavConfig {
+                url,
+                username: given(&body.username).or(given(&body.token)),
+            };
+            let secrets = caldav::CaldavSecrets {
+                password: given(&body.password).or(given(&body.token_secret)),
             };
             (serde_json::to_value(config), serde_json::to_value(secrets))
         }
@@ -786,6 +798,12 @@ async fn recredential(
         "webdav" => {
             body.url = body.url.or_else(|| text("url"));
             body.root = body.root.or_else(|| text("root"));
+        }
+        "caldav" => {
+            body.url = body.url.or_else(|| text("url"));
+            if body.token.is_none() {
+                body.username = body.username.or_else(|| text("username"));
+            }
         }
         "sftp" => {
             body.host = body.host.or_else(|| text("host"));

@@ -7,14 +7,15 @@
 use std::collections::HashMap;
 
 use axum::{extract::State, Json};
-use cloudbridge_connectors::Service;
+use cloudbridge_connectors::{service::Api, Service};
 use cloudbridge_shared::{db, ApiError};
 use serde_json::{json, Value};
 
 use crate::{extract::Query, wire, AppState};
 
 /// One service as the picker reads it; `properties` when asked (newer pickers read the
-/// folder capabilities there). Every storage service here lists and reads folders.
+/// folder capabilities there). Every storage service here lists and reads folders;
+/// calendar services have no folders.
 fn service(s: &Service, with_properties: bool) -> Value {
     let mut object = json!({
         "id": s.name,
@@ -25,7 +26,7 @@ fn service(s: &Service, with_properties: bool) -> Value {
         "apis": s.apis.iter().map(|api| api.as_str()).collect::<Vec<_>>(),
         "type": "service",
     });
-    if with_properties {
+    if with_properties && s.answers(Api::Storage) {
         let yes = json!([{ "result": true }]);
         object["properties"] = json!({
             "capabilities": {
@@ -62,7 +63,7 @@ pub(super) async fn active_application(
     operation_id = "public_services",
     params(
         ("app_id" = String, Query, min_length = 1, description = "The application id."),
-        ("apis" = Option<String>, Query, description = "Comma-separated APIs; only `storage` exists here."),
+        ("apis" = Option<String>, Query, description = "Comma-separated APIs (`storage`, `calendar`)."),
         ("retrieve_properties" = Option<bool>, Query, description = "Include each service's capabilities."),
     ),
     responses(

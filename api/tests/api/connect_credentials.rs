@@ -141,7 +141,7 @@ async fn s3_connects_from_the_chooser_in_the_popup_flow() {
     // `any` offers every service, the credentials ones too.
     let chooser = browser.go(Method::GET, &url, None, APP_REDIRECT).await;
     assert_eq!(chooser.status, 200, "{}", chooser.body);
-    for service in ["s3", "s3_compatible", "webdav", "sftp", "gdrive"] {
+    for service in ["s3", "s3_compatible", "webdav", "sftp", "gdrive", "caldav"] {
         assert!(
             chooser
                 .body
@@ -150,10 +150,13 @@ async fn s3_connects_from_the_chooser_in_the_popup_flow() {
             chooser.body
         );
     }
-    // The File Picker lists what the page offers, and nothing it cannot connect.
+    // The public list has what the page offers (all APIs asked for), and nothing it
+    // cannot connect.
     let listed = app
         .anonymous()
-        .get_json(&format!("/v1/public/services?apis=storage&app_id={app_id}"))
+        .get_json(&format!(
+            "/v1/public/services?apis=storage,calendar&app_id={app_id}"
+        ))
         .await;
     let listed: Vec<&str> = listed["objects"]
         .as_array()
@@ -392,16 +395,31 @@ async fn the_credentials_form_refuses_clearly_and_creates_nothing() {
     assert_eq!(param(&back.url, "state").as_deref(), Some("r1"));
     assert_eq!(accounts(&app, &key).await, 0);
 
-    // Calendars are not connected here: a clear invalid_scope.
+    // Calendars of services not connected here: a clear invalid_scope naming the ones
+    // that are.
     let back = browser
         .go(
             Method::GET,
-            &authorize_url(&app, &app_id, "calendar", "c1"),
+            &authorize_url(&app, &app_id, "google_calendar", "c1"),
             None,
             APP_REDIRECT,
         )
         .await;
     assert_eq!(param(&back.url, "error").as_deref(), Some("invalid_scope"));
     let why = param(&back.url, "error_description").unwrap();
-    assert!(why.contains("Calendar"), "{why}");
+    assert!(why.contains("caldav"), "{why}");
+    // The Meeting Scheduler's scope opens the CalDAV form.
+    let page = browser
+        .go(
+            Method::GET,
+            &authorize_url(&app, &app_id, "calendar:normal", "c2"),
+            None,
+            APP_REDIRECT,
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for field in ["url", "username", "password"] {
+        let input = format!("id=\"{field}\" name=\"{field}\"");
+        assert!(page.body.contains(&input), "{field}: {}", page.body);
+    }
 }

@@ -736,6 +736,44 @@ pub async fn rclone_webdav(dir: &Path) -> Server {
     .await
 }
 
+/// The user every [`radicale`] server knows.
+pub const CALDAV_USER: &str = "cal";
+/// Its password.
+pub const CALDAV_PASSWORD: &str = "cal-password";
+
+/// A Radicale CalDAV server (a real one, with `sync-collection`) storing its collections in
+/// `dir` and logging in [`CALDAV_USER`] / [`CALDAV_PASSWORD`] (htpasswd, plain); each test
+/// passes its own folder, so no two share a calendar. `.venv/bin/radicale` (scripts/test.sh
+/// installs it), or the program `CLOUDBRIDGE_RADICALE` names.
+pub async fn radicale(dir: &Path) -> Server {
+    let users = dir.join("users");
+    std::fs::write(&users, format!("{CALDAV_USER}:{CALDAV_PASSWORD}\n")).unwrap();
+    let storage = dir.join("collections").to_str().unwrap().to_string();
+    let users = users.to_str().unwrap().to_string();
+    let args = move |port: u16| {
+        [
+            "--config",
+            "",
+            "--server-hosts",
+            &format!("127.0.0.1:{port}"),
+            "--auth-type",
+            "htpasswd",
+            "--auth-htpasswd-filename",
+            &users,
+            "--auth-htpasswd-encryption",
+            "plain",
+            "--storage-filesystem-folder",
+            &storage,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    match std::env::var_os("CLOUDBRIDGE_RADICALE") {
+        Some(bin) => Server::start_bin(PathBuf::from(bin), args).await,
+        None => Server::start("radicale", args).await,
+    }
+}
+
 impl TestApp {
     /// Imports an account described by `body` with `api_key`; returns `(id, bearer token)`.
     pub async fn import(&self, api_key: &str, body: &Value) -> (i64, String) {

@@ -6,6 +6,7 @@ mod accounts;
 mod bad_input;
 mod boxcom;
 mod browser;
+mod calendar;
 mod conformance;
 mod conformance_lists;
 mod connect;

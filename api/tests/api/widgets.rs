@@ -48,13 +48,21 @@ async fn the_picker_reads_the_services_an_application_can_use() {
         with["objects"][0]["properties"]["capabilities"]["storage.folders.list"][0]["result"],
         true
     );
-    // No storage asked: nothing to list.
+    // The picker's list has no calendar service; asked for calendars, the list is CalDAV.
+    assert!(named("caldav").is_none(), "{list}");
     let calendar = anyone
         .get_json(&format!(
             "/v1/public/services?apis=calendar&app_id={app_id}"
         ))
         .await;
-    assert_eq!(calendar["objects"], json!([]));
+    assert_eq!(
+        calendar["objects"].as_array().unwrap().len(),
+        1,
+        "{calendar}"
+    );
+    assert_eq!(calendar["objects"][0]["name"], "caldav");
+    assert_eq!(calendar["objects"][0]["category"], "calendar");
+    assert_eq!(calendar["objects"][0]["apis"], json!(["calendar"]));
 }
 
 #[tokio::test]

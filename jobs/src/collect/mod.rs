@@ -126,6 +126,16 @@ async fn run(state: &WorkerState, c: &Collector<'_>) -> Result<(usize, Next), Ap
     let account = db::accounts::find(&state.db, c.account)
         .await?
         .ok_or_else(|| ApiError::not_found("The account no longer exists."))?;
+    let answers_storage = cloudbridge_connectors::service::find(&account.service)
+        .is_some_and(|s| s.answers(cloudbridge_connectors::service::Api::Storage));
+    if !answers_storage {
+        // No files, so no storage changes (calendar accounts: `caldav`); seeded at once,
+        // so that nothing waits on it.
+        if !c.lease.seeded {
+            native::save(c, None).await?;
+        }
+        return Ok((0, Next::Scheduled));
+    }
     let storage: Box<dyn Storage> =
         cloudbridge_connectors::open(&state.connectors, &account.job_ref())?;
     // Events stored count in the application's usage, by service.
